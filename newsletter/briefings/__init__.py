@@ -1,0 +1,1 @@
+"""Briefings: the structured input, its import, and the editorial workflow."""

@@ -1,0 +1,88 @@
+"""The ``newsletter`` command line: one root group, one sub-group per feature.
+
+Errors the project raises on purpose become one line on stderr: exit code 2 for bad
+input (``UserError``), 1 for everything else; never a traceback. Feature packages
+define their own ``click.Group`` in ``<feature>/cli.py``; ``_register`` adds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from newsletter import __version__, migrate
+from newsletter.console import out
+from newsletter.errors import NewsletterError, UserError
+from newsletter.runtime import Runtime
+
+
+class CommandFailed(click.ClickException):
+    """A NewsletterError shown as one line with the right exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsletterError as exc:
+            raise CommandFailed(str(exc), 2 if isinstance(exc, UserError) else 1) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsletter")
+def app() -> None:
+    """Publish approved newsroom briefings as email digests and feeds."""
+
+
+def runtime(ctx: click.Context, *, schema: bool = True) -> Runtime:
+    """The process's runtime, built on first use; applies migrations when asked."""
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = Runtime.from_env()
+        root.call_on_close(root.obj.close)
+    rt: Runtime = root.obj
+    if schema:
+        rt.ensure_schema()
+    return rt
+
+
+@app.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply every pending migration."""
+    rt = runtime(ctx, schema=False)
+    migrate.upgrade(rt.database.engine)
+    heads = ", ".join(sorted(migrate.current_heads(rt.database.engine)))
+    out.print(f"Database {rt.database.engine.url.render_as_string()} is at {heads}.")
+
+
+@db_group.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Show the revisions the database is at, and whether any are pending."""
+    rt = runtime(ctx, schema=False)
+    heads = sorted(migrate.current_heads(rt.database.engine)) or ["(empty)"]
+    state = "migrations pending" if migrate.pending(rt.database.engine) else "up to date"
+    out.print(f"{', '.join(heads)} ({state})")
+
+
+def _register() -> None:
+    """Attach each feature's command group (imported here to keep start-up cheap)."""
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the ``newsletter`` console script."""
+    app(prog_name="newsletter")

@@ -1,0 +1,1 @@
+"""Digests (editions): assembly of approved briefings into a frozen snapshot."""

@@ -1,0 +1,59 @@
+"""The project's exception tree.
+
+Every error the project raises on purpose derives from ``NewsletterError``::
+
+    NewsletterError
+    ├── ConfigError              bad settings; raised at start, names the variable
+    ├── UserError                bad input from a person or a file; never retried
+    │   ├── NotFoundError        an id, slug or date that does not exist
+    │   ├── InvalidInputError    a value that fails validation (names field / file / line)
+    │   └── TransitionError      a state change the state machine refuses
+    └── ProviderError            an outside service (email provider, hub) failed
+        ├── RetryableError       429, 5xx, timeouts, dropped connections: try again later
+        └── PermanentError       400/401/403/413, invalid address: record and move on
+
+The CLI turns a ``UserError`` into one line on stderr and exit code 2, any other
+``NewsletterError`` into one line and exit code 1.
+"""
+
+from __future__ import annotations
+
+
+class NewsletterError(Exception):
+    """Base class of every error the project raises on purpose."""
+
+
+class ConfigError(NewsletterError):
+    """The configuration is invalid; the message names the variable."""
+
+
+class UserError(NewsletterError):
+    """Bad input from a person, a file or a request."""
+
+
+class NotFoundError(UserError):
+    """A referenced object does not exist."""
+
+
+class InvalidInputError(UserError):
+    """A value failed validation; the message says where and what was expected."""
+
+
+class TransitionError(UserError):
+    """A state machine refused a transition."""
+
+
+class ProviderError(NewsletterError):
+    """An outside service failed."""
+
+
+class RetryableError(ProviderError):
+    """A failure worth retrying later (rate limit, server error, timeout)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ProviderError):
+    """A failure that will not go away by retrying."""

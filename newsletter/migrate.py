@@ -1,0 +1,55 @@
+"""Apply and inspect the Alembic migrations from code (``newsletter db ...``).
+
+Each feature package owns a branch of migrations (``branch_labels`` = the feature
+name, ``depends_on`` the revisions whose tables it references), so the target is
+always ``heads``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config pointing at the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, target: str = "heads") -> None:
+    """Bring the schema up to date (idempotent)."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, target)
+
+
+def downgrade(engine: Engine, target: str = "base") -> None:
+    """Roll the schema back to ``target``."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, target)
+
+
+def current_heads(engine: Engine) -> set[str]:
+    """The revisions the database is at."""
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def pending(engine: Engine) -> bool:
+    """Whether migrations remain to be applied."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return current_heads(engine) != set(script.get_heads())

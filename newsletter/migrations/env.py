@@ -1,0 +1,32 @@
+"""Alembic environment: runs migrations on the connection the caller passes."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from newsletter.db import make_engine
+from newsletter.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:  # invoked by the alembic command line with sqlalchemy.url set
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    with engine.begin() as conn:
+        _run(conn)

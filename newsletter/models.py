@@ -1,0 +1,10 @@
+"""Imports every feature's models so that ``Base.metadata`` knows all tables.
+
+Alembic's autogenerate, the migration check test and ``create_all`` in a few unit
+tests read the metadata from here. Add one import line per feature package.
+"""
+
+from newsletter.briefings import models as briefings
+from newsletter.db import Base
+
+__all__ = ["Base", "briefings"]

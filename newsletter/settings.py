@@ -1,0 +1,93 @@
+"""Typed settings read from ``NEWSLETTER_*`` environment variables.
+
+Only the composition roots (CLI, web app factory, Celery app) build a ``Settings``;
+domain modules receive the values they need as arguments.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsletter.errors import ConfigError
+
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the placeholder we refuse in production
+
+
+class Environment(StrEnum):
+    """Where the program runs; production refuses placeholder secrets."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class EmailBackend(StrEnum):
+    """Which email provider implementation sends mail."""
+
+    OUTBOX = "outbox"
+    SENDGRID = "sendgrid"
+    MEMORY = "memory"
+
+
+class Settings(BaseSettings):
+    """All configuration, from environment variables prefixed ``NEWSLETTER_``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSLETTER_", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    broker_url: str = ""
+    secret_key: str = DEV_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+
+    email_backend: EmailBackend = EmailBackend.OUTBOX
+    sendgrid_api_key: str = ""
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str = ""
+    sendgrid_timeout: float = 10.0
+
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+
+    @field_validator("base_url", "sendgrid_api_host")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'newsletter.sqlite3').resolve()}"
+        if self.environment is Environment.PRODUCTION:
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "NEWSLETTER_SECRET_KEY must be set to a random value of at least "
+                    "32 characters in production"
+                )
+            if self.email_backend is EmailBackend.SENDGRID and not self.sendgrid_api_key:
+                raise ValueError("NEWSLETTER_SENDGRID_API_KEY is required with the sendgrid backend")
+        return self
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Folder where the outbox backend writes ``.eml`` files."""
+        return self.data_dir / "outbox"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and overrides), or raise one clear ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc") or ()
+        name = "NEWSLETTER_" + str(loc[0]).upper() if loc else "configuration"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

@@ -1,0 +1,31 @@
+"""Every public URL the project prints, in one place.
+
+The web app serves these paths and ``newsletter feeds export`` writes files at the
+same paths, so links in emails, feeds and archive pages work in both set-ups.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+FEED_FORMATS = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+
+
+def archive_index(base_url: str, publication: str) -> str:
+    """The list of a publication's editions."""
+    return f"{base_url}/p/{publication}/"
+
+
+def edition_page(base_url: str, publication: str, edition_date: date) -> str:
+    """The web archive page of one edition."""
+    return f"{base_url}/p/{publication}/{edition_date.isoformat()}/"
+
+
+def briefing_in_edition(base_url: str, publication: str, edition_date: date, slug: str) -> str:
+    """One briefing's anchor on its edition's web page."""
+    return f"{edition_page(base_url, publication, edition_date)}#{slug}"
+
+
+def feed(base_url: str, publication: str, kind: str, fmt: str) -> str:
+    """A feed URL; ``kind`` is ``briefings``, ``editions`` or ``topics/<topic-slug>``."""
+    return f"{base_url}/p/{publication}/feeds/{kind}/{FEED_FORMATS[fmt]}"

@@ -1,0 +1,102 @@
+"""Fixtures shared by every test: settings, databases (SQLite always, PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from newsletter import migrate
+from newsletter.db import Database, normalise_url
+from newsletter.runtime import Runtime
+from newsletter.settings import Settings
+from tests import services
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A fresh data directory."""
+    path = tmp_path / "var"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    """Development settings on a fresh SQLite database and outbox."""
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """A runtime with its schema migrated."""
+    rt = Runtime(settings)
+    rt.ensure_schema()
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def database(runtime: Runtime) -> Database:
+    """A migrated SQLite database."""
+    return runtime.database
+
+
+@pytest.fixture
+def cli_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for CLI tests: a fresh data directory, nothing else inherited."""
+    for name in list(__import__("os").environ):
+        if name.startswith("NEWSLETTER_") and not name.startswith("NEWSLETTER_TEST"):
+            monkeypatch.delenv(name, raising=False)
+    return {"NEWSLETTER_DATA_DIR": str(data_dir)}
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """URL of the PostgreSQL server tests may create databases on."""
+    return services.postgres_url()
+
+
+@pytest.fixture
+def pg_url(postgres_server_url: str) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database, dropped after the test."""
+    admin_url = make_url(normalise_url(postgres_server_url))
+    name = f"newsletter_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[Database]:
+    """A migrated, empty PostgreSQL database."""
+    db = Database(pg_url)
+    migrate.upgrade(db.engine)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_database(request: pytest.FixtureRequest) -> Database:
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("database")  # type: ignore[no-any-return]
+    return request.getfixturevalue("pg_database")  # type: ignore[no-any-return]
