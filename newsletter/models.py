@@ -6,5 +6,6 @@ tests read the metadata from here. Add one import line per feature package.
 
 from newsletter.briefings import models as briefings
 from newsletter.db import Base
+from newsletter.publications import models as publications
 
-__all__ = ["Base", "briefings"]
+__all__ = ["Base", "briefings", "publications"]

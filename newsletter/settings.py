@@ -72,7 +72,9 @@ class Settings(BaseSettings):
                     "32 characters in production"
                 )
             if self.email_backend is EmailBackend.SENDGRID and not self.sendgrid_api_key:
-                raise ValueError("NEWSLETTER_SENDGRID_API_KEY is required with the sendgrid backend")
+                raise ValueError(
+                    "NEWSLETTER_SENDGRID_API_KEY is required with the sendgrid backend"
+                )
         return self
 
     @property

@@ -84,4 +84,3 @@ class BriefingContent(_Frozen):
         data = self.model_dump(mode="json", exclude={"warnings"})
         encoded = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(encoded).hexdigest()
-

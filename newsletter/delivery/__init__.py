@@ -1,0 +1,1 @@
+"""Delivery: the email-provider protocol, its implementations, batching, ledger, webhooks."""

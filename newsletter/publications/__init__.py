@@ -1,0 +1,1 @@
+"""Publications: what is sent, to whom, when, and how it looks."""

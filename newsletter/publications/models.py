@@ -1,0 +1,45 @@
+"""The publication table."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import JSON, Boolean, Integer, String, Text, Time
+from sqlalchemy.orm import Mapped, mapped_column
+
+from newsletter.db import Base, UTCDateTime, utcnow
+
+
+class Publication(Base):
+    """A newsletter: its identity, sender, schedule, scope and look.
+
+    ``topics`` empty means every topic. ``weekdays`` holds lower-case three-letter
+    day names ("mon" ... "sun"); ``send_time`` is local time in ``timezone``.
+    """
+
+    __tablename__ = "publications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tagline: Mapped[str] = mapped_column(String(300), default="")
+    from_name: Mapped[str] = mapped_column(String(200))
+    from_email: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str] = mapped_column(String(320), default="")
+    base_url: Mapped[str] = mapped_column(String(500))
+    postal_address: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    send_time: Mapped[time] = mapped_column(Time(), default=time(7, 0))
+    weekdays: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["mon", "tue", "wed", "thu", "fri"]
+    )
+    max_briefings: Mapped[int] = mapped_column(Integer, default=10)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    accent_color: Mapped[str] = mapped_column(String(7), default="#1a56db")
+    logo_url: Mapped[str] = mapped_column(String(500), default="")
+    track_opens: Mapped[bool] = mapped_column(Boolean, default=False)
+    track_clicks: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

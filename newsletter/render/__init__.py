@@ -1,0 +1,1 @@
+"""Pure renderers: an ``Edition`` in, strings out (email HTML and text, web pages)."""

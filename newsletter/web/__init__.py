@@ -1,0 +1,1 @@
+"""The web app: public pages, feeds, webhooks, the editors' app and the API."""
