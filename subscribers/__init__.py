@@ -1,0 +1,1 @@
+"""Subscribers: lists, subscriptions, double opt-in, preferences, tokens, suppression."""
