@@ -7,6 +7,7 @@ always ``heads``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -49,7 +50,28 @@ def current_heads(engine: Engine) -> set[str]:
         return set(MigrationContext.configure(connection).get_current_heads())
 
 
+def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def pending(engine: Engine) -> bool:
-    """Whether migrations remain to be applied."""
+    """Whether migrations remain to be applied.
+
+    The database records only the heads it is at; a branch head that another branch
+    ``depends_on`` is applied without being recorded, so compare what the recorded
+    heads reach (down revisions and dependencies) with every known revision.
+    """
     script = ScriptDirectory.from_config(alembic_config(engine))
-    return current_heads(engine) != set(script.get_heads())
+    applied: set[str] = set()
+    todo = list(current_heads(engine))
+    while todo:
+        revision = todo.pop()
+        if revision in applied:
+            continue
+        applied.add(revision)
+        found = script.get_revision(revision)
+        if found is not None:
+            todo += _as_tuple(found.down_revision) + _as_tuple(found.dependencies)
+    return applied != {rev.revision for rev in script.walk_revisions()}

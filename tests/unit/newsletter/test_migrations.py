@@ -26,6 +26,20 @@ def test_downgrade_then_upgrade_round_trips(any_database: Database) -> None:
     """Every migration can be undone and re-applied."""
     migrate.downgrade(any_database.engine)
     assert migrate.current_heads(any_database.engine) == set()
+    assert migrate.pending(any_database.engine)
     migrate.upgrade(any_database.engine)
     assert not migrate.pending(any_database.engine)
     assert _diff(any_database) == []
+
+
+def test_a_branch_behind_its_head_is_pending(database: Database) -> None:
+    """Rolling one feature branch back one step makes migrations pending again."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config(database.engine))
+    base_revisions = [rev for rev in script.walk_revisions() if rev.down_revision is None]
+    assert len(base_revisions) >= 2  # several feature branches
+    migrate.downgrade(database.engine, "briefings@base")
+    assert migrate.pending(database.engine)
+    migrate.upgrade(database.engine)
+    assert not migrate.pending(database.engine)
