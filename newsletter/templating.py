@@ -1,7 +1,9 @@
 """Where the Jinja2 templates are, and the environments every renderer uses.
 
 Every environment raises on undefined variables (``StrictUndefined``); HTML, MJML and
-XML templates are autoescaped, plain-text templates (``.txt``) are not.
+XML templates are autoescaped, plain-text templates (``.txt``) are not. The filters
+of ``newsletter.render.filters`` (``wrap``, ``underline``, ``tint``, ``long_date``) are
+registered on every environment.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from newsletter.render.filters import FILTERS
 
 _PACKAGED = Path(__file__).parent / "templates"
 _CHECKOUT = Path(__file__).parent.parent / "templates"
@@ -22,7 +26,7 @@ TEMPLATES_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 @cache
 def environment(root: Path = TEMPLATES_DIR) -> Environment:
     """The shared Jinja2 environment over ``root`` (cached: templates compile once)."""
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(root),
         undefined=StrictUndefined,
         autoescape=select_autoescape(
@@ -35,3 +39,5 @@ def environment(root: Path = TEMPLATES_DIR) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update(FILTERS)
+    return env

@@ -1,0 +1,169 @@
+"""Render emails: Jinja2 templates → MJML (checked) → HTML, plus the plain-text part.
+
+``render_email`` renders an edition once for every recipient: the footer links are
+placeholders (``newsletter.render.placeholders``) that the dispatch step fills in.
+When the HTML would pass the size budget (Gmail clips messages past ~102 KB), the
+last briefings shrink to their lede and a link, and the result says which.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+import mjml
+
+from newsletter.digests.edition import Edition
+from newsletter.render.context import base_context, edition_context, recipient_links
+from newsletter.render.mjml_check import TemplateError, check_template
+from newsletter.templating import TEMPLATES_DIR, environment
+
+__all__ = [
+    "RenderedEmail",
+    "RenderedMessage",
+    "TemplateError",
+    "base_context",
+    "render_email",
+    "render_template_email",
+]
+
+DIGEST = "digest"
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """An edition's email, rendered once for every recipient."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    shrunk: tuple[str, ...]  # slugs of briefings shown as lede + link to keep under the budget
+    notes: tuple[str, ...]  # human sentences, e.g. "3 briefings shortened to fit ..."
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """Any other templated email (confirmation, test send...)."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def render_email(edition: Edition, *, budget_bytes: int = 100_000) -> RenderedEmail:
+    """Render an edition's subject, HTML and text, shrinking late briefings to fit the budget."""
+    context = edition_context(edition)
+    subject = _subject(DIGEST, context)
+    text = _text(DIGEST, context)
+    html = _html(DIGEST, {**context, "title": subject})
+    count = len(context["items"])
+    shrink = 0
+    if _size(html) > budget_bytes:
+        shrink, html = _fit(edition, subject, count, budget_bytes)
+    items = context["items"]
+    shrunk = tuple(view.content.slug for view in items[count - shrink :]) if shrink else ()
+    notes = _notes(shrink, _size(html), budget_bytes)
+    return RenderedEmail(
+        subject=subject,
+        preheader=context["preheader"],
+        html=html,
+        text=text,
+        shrunk=shrunk,
+        notes=notes,
+    )
+
+
+def _fit(edition: Edition, subject: str, count: int, budget: int) -> tuple[int, str]:
+    """The fewest briefings to shrink, from the end, for the HTML to fit; and that HTML."""
+
+    def attempt(shrink: int) -> str:
+        return _html(DIGEST, {**edition_context(edition, shrink_last=shrink), "title": subject})
+
+    # Shrinking more never makes the HTML bigger, so a binary search finds the fewest.
+    # Invariant: ``best`` is the HTML with ``high`` briefings shrunk.
+    low, high = 1, count
+    best = attempt(count)
+    while low < high:
+        middle = (low + high) // 2
+        candidate = attempt(middle)
+        if _size(candidate) <= budget:
+            high, best = middle, candidate
+        else:
+            low = middle + 1
+    return high, best
+
+
+def _notes(shrink: int, size: int, budget: int) -> tuple[str, ...]:
+    notes: list[str] = []
+    kb = f"{budget // 1000} KB"
+    if shrink:
+        noun = "briefing" if shrink == 1 else "briefings"
+        notes.append(f"{shrink} {noun} shortened to fit the {kb} budget")
+    if size > budget:
+        notes.append(
+            f"the HTML is {size:,} bytes, over the {kb} budget even with every briefing shortened"
+        )
+    return tuple(notes)
+
+
+def render_template_email(name: str, context: Mapping[str, Any]) -> RenderedMessage:
+    """Render ``templates/email/<name>/{subject.txt, body.mjml, body.txt}`` with ``context``.
+
+    Footer links default to the per-recipient placeholders; see ``email/_base/base.mjml``
+    for the variables the base layout reads (``base_context(publication)`` builds most).
+    """
+    full = {"links": recipient_links(), **context}
+    subject = _subject(name, full)
+    return RenderedMessage(
+        subject=subject,
+        html=_html(name, {"title": subject, **full}),
+        text=_text(name, full),
+    )
+
+
+def _size(html: str) -> int:
+    return len(html.encode("utf-8"))
+
+
+def _render(path: str, context: Mapping[str, Any]) -> str:
+    """Render one template; Jinja2 errors become ``TemplateError`` with template and line."""
+    env = environment()
+    try:
+        return env.get_template(path).render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template {exc.name} does not exist") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{exc.name or path}, line {exc.lineno}: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"{_where(exc, path)}: {exc.message or exc}") from None
+
+
+def _where(exc: BaseException, path: str) -> str:
+    """The innermost template frame of a Jinja2 error's traceback, as "name, line N"."""
+    root = str(TEMPLATES_DIR)
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith(root) and not frame.filename.endswith(".py"):
+            return f"{frame.filename[len(root) :].lstrip('/')}, line {frame.lineno}"
+    return path
+
+
+def _subject(name: str, context: Mapping[str, Any]) -> str:
+    return " ".join(_render(f"email/{name}/subject.txt", context).split())
+
+
+def _text(name: str, context: Mapping[str, Any]) -> str:
+    raw = _render(f"email/{name}/body.txt", context)
+    lines = "\n".join(line.rstrip() for line in raw.splitlines())
+    return _BLANK_RUNS.sub("\n\n", lines).strip("\n") + "\n"
+
+
+def _html(name: str, context: Mapping[str, Any]) -> str:
+    path = f"email/{name}/body.mjml"
+    check_template(environment(), path)
+    return str(mjml.mjml2html(_render(path, context)))
