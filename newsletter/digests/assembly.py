@@ -1,0 +1,97 @@
+"""Choosing which approved briefings go into an edition: a pure function on plain values.
+
+The digest service loads the candidates (approved briefings not yet in any edition
+of the publication) and stores the result; the rules live here so they can be
+tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+NO_APPROVED = "no approved briefings"
+NO_MATCHING_TOPICS = "no approved briefings on this publication's topics"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An approved briefing revision that could go into an edition."""
+
+    briefing_id: int
+    revision: int
+    priority: int
+    approved_at: datetime
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The briefings an edition holds, in order, and what was left out and why."""
+
+    chosen: tuple[Candidate, ...]
+    rolled_over: tuple[Candidate, ...]
+    skip_reason: str | None
+
+
+def cutoff_at(edition_date: date, send_time: time, timezone: str) -> datetime:
+    """The edition's cut-off: its send time on its date, in the publication's zone, as UTC."""
+    local = datetime.combine(edition_date, send_time, tzinfo=ZoneInfo(timezone))
+    return local.astimezone(UTC)
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    """The date it is at ``now`` in the publication's time zone."""
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def next_edition_date(
+    now: datetime, send_time: time, timezone: str, weekdays: Collection[int]
+) -> date:
+    """The next edition still to come: the first send day whose cut-off is after ``now``.
+
+    ``weekdays`` are ``date.weekday()`` numbers (Monday is 0); none means every day.
+    """
+    if not set(weekdays) <= set(range(7)):
+        raise ValueError(f"weekday numbers run from 0 to 6, got {sorted(weekdays)}")
+
+    def upcoming(day: date) -> bool:
+        on_send_day = not weekdays or day.weekday() in weekdays
+        return on_send_day and cutoff_at(day, send_time, timezone) > now
+
+    day = local_today(now, timezone)
+    while not upcoming(day):
+        day += timedelta(days=1)
+    return day
+
+
+def matches_topics(candidate: Candidate, topics: Iterable[str]) -> bool:
+    """Whether a briefing covers one of the topics (case-insensitive); no topics means all."""
+    wanted = {topic.casefold() for topic in topics}
+    return not wanted or any(topic.casefold() in wanted for topic in candidate.topics)
+
+
+def _order(candidate: Candidate) -> tuple[int, datetime, int]:
+    return (-candidate.priority, candidate.approved_at, candidate.briefing_id)
+
+
+def select_briefings(
+    candidates: Iterable[Candidate], *, topics: Sequence[str], cap: int, cutoff: datetime
+) -> Selection:
+    """Pick the edition's briefings: approved before the cut-off, on topic, ordered, capped.
+
+    Order is priority (highest first), then approval time (oldest first), then id,
+    so the result does not depend on the order of ``candidates``. Briefings beyond
+    the cap are returned as ``rolled_over``: they wait for the next edition.
+    """
+    if cap < 1:
+        raise ValueError("an edition holds at least one briefing")
+    in_time = [c for c in candidates if c.approved_at < cutoff]
+    if not in_time:
+        return Selection((), (), NO_APPROVED)
+    on_topic = sorted((c for c in in_time if matches_topics(c, topics)), key=_order)
+    if not on_topic:
+        return Selection((), (), NO_MATCHING_TOPICS)
+    return Selection(tuple(on_topic[:cap]), tuple(on_topic[cap:]), None)

@@ -1,0 +1,133 @@
+"""Digest tables: one edition per (publication, date) and the briefings frozen into it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newsletter.briefings.models import enum_column
+from newsletter.db import Base, UTCDateTime, utcnow
+from newsletter.errors import TransitionError
+from newsletter.publications.models import Publication
+
+
+class DigestState(StrEnum):
+    """Where an edition is in its life, from assembly to delivery."""
+
+    ASSEMBLED = "assembled"
+    SKIPPED = "skipped"
+    RENDERED = "rendered"
+    PUBLISHED = "published"
+    SENDING = "sending"
+    SENT = "sent"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+_S = DigestState
+
+# Every move the state machine allows; anything else raises TransitionError.
+# Failed or partly failed sends may go back to SENDING to retry the recipients
+# that did not get the edition; SKIPPED, SENT, MISSED and CANCELLED are final.
+TRANSITIONS: dict[DigestState, frozenset[DigestState]] = {
+    _S.ASSEMBLED: frozenset({_S.RENDERED, _S.MISSED, _S.CANCELLED}),
+    _S.SKIPPED: frozenset(),
+    _S.RENDERED: frozenset({_S.PUBLISHED, _S.SENDING, _S.MISSED, _S.CANCELLED}),
+    _S.PUBLISHED: frozenset({_S.SENDING, _S.MISSED, _S.CANCELLED}),
+    _S.SENDING: frozenset({_S.SENT, _S.PARTIALLY_FAILED, _S.FAILED}),
+    _S.SENT: frozenset(),
+    _S.PARTIALLY_FAILED: frozenset({_S.SENDING}),
+    _S.FAILED: frozenset({_S.SENDING}),
+    _S.MISSED: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+# States in which the edition has been rendered (and so can be shown on the web).
+RENDERED_STATES = frozenset(
+    {_S.RENDERED, _S.PUBLISHED, _S.SENDING, _S.SENT, _S.PARTIALLY_FAILED, _S.FAILED}
+)
+
+
+class Digest(Base):
+    """A publication's edition for one date: a frozen snapshot of approved briefings.
+
+    Unique per (publication, edition date), so assembling twice finds the same row.
+    The rendered fields are filled once by the render service and never change.
+    """
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("publication_id", "edition_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    edition_date: Mapped[date] = mapped_column(Date())
+    state: Mapped[DigestState] = mapped_column(
+        enum_column(DigestState, "digest_state"), default=DigestState.ASSEMBLED, index=True
+    )
+    cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    assembled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    skip_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    rolled_over: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str | None] = mapped_column(String(500), default=None)
+    preheader: Mapped[str | None] = mapped_column(String(500), default=None)
+    html: Mapped[str | None] = mapped_column(Text, default=None)
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    web_html: Mapped[str | None] = mapped_column(Text, default=None)
+    html_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    publication: Mapped[Publication] = relationship()
+    items: Mapped[list[DigestItem]] = relationship(
+        back_populates="digest", order_by="DigestItem.position", cascade="all"
+    )
+
+    def label(self) -> str:
+        """A short human name, e.g. ``digest 3 (morning 2026-11-25)``."""
+        return f"digest {self.id} ({self.publication.slug} {self.edition_date.isoformat()})"
+
+
+class DigestItem(Base):
+    """One briefing revision frozen into a digest, with a copy of its content.
+
+    ``publication_id`` repeats the digest's so that the database itself refuses to
+    put one briefing into two editions of the same publication.
+    """
+
+    __tablename__ = "digest_items"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "briefing_id"),
+        UniqueConstraint("digest_id", "position"),
+        UniqueConstraint("publication_id", "briefing_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    briefing_id: Mapped[int] = mapped_column(ForeignKey("briefings.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    title: Mapped[str] = mapped_column(String(300))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    digest: Mapped[Digest] = relationship(back_populates="items")
+
+
+def can_transition(current: DigestState, to: DigestState) -> bool:
+    """Whether the state machine allows ``current`` → ``to``."""
+    return to in TRANSITIONS[current]
+
+
+def transition(digest: Digest, to: DigestState) -> None:
+    """Move a digest to another state, or raise ``TransitionError`` naming both states."""
+    if not can_transition(digest.state, to):
+        raise TransitionError(f"{digest.label()} cannot go from {digest.state.value} to {to.value}")
+    digest.state = to

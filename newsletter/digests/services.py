@@ -1,0 +1,268 @@
+"""Digest services: assemble an edition's snapshot, render it once, list editions.
+
+Assembly is idempotent through the unique (publication, edition date) key: a second
+call, or a concurrent one that loses the race, returns the digest already stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from newsletter import urls
+from newsletter.briefings.content import BriefingContent
+from newsletter.briefings.models import Briefing, BriefingRevision, BriefingState
+from newsletter.db import utcnow
+from newsletter.digests.assembly import (
+    Candidate,
+    cutoff_at,
+    local_today,
+    next_edition_date,
+    select_briefings,
+)
+from newsletter.digests.edition import Edition, EditionItem
+from newsletter.digests.models import (
+    RENDERED_STATES,
+    Digest,
+    DigestItem,
+    DigestState,
+    transition,
+)
+from newsletter.errors import NotFoundError, TransitionError
+from newsletter.publications.models import Publication
+from newsletter.publications.services import publication_info
+from newsletter.publications.spec import WEEKDAYS
+from newsletter.render.email import render_email
+from newsletter.render.web import ArchiveEntry, render_archive_index, render_edition_page
+
+
+@dataclass(frozen=True)
+class AssemblyResult:
+    """The edition for a (publication, date) and whether this call created it."""
+
+    digest: Digest
+    created: bool
+
+
+def find_digest(session: Session, publication_id: int, edition_date: date) -> Digest | None:
+    """The digest of a publication for a date, if assembled."""
+    return session.scalar(
+        select(Digest).where(
+            Digest.publication_id == publication_id, Digest.edition_date == edition_date
+        )
+    )
+
+
+def get_digest(session: Session, digest_id: int) -> Digest:
+    """The digest with this id, or ``NotFoundError``."""
+    digest = session.get(Digest, digest_id)
+    if digest is None:
+        raise NotFoundError(f"unknown digest {digest_id}")
+    return digest
+
+
+def next_edition(publication: Publication, now: datetime | None = None) -> date:
+    """The date of the publication's next edition whose cut-off has not passed yet."""
+    days = {WEEKDAYS.index(day) for day in publication.weekdays}
+    return next_edition_date(now or utcnow(), publication.send_time, publication.timezone, days)
+
+
+def _candidates(
+    session: Session, publication: Publication, cutoff: datetime
+) -> dict[int, tuple[Candidate, BriefingContent]]:
+    """Approved revisions (before the cut-off) not yet in any edition of the publication."""
+    taken = select(DigestItem.briefing_id).where(DigestItem.publication_id == publication.id)
+    rows = session.execute(
+        select(Briefing.id, Briefing.approved_at, BriefingRevision)
+        .join(
+            BriefingRevision,
+            (BriefingRevision.briefing_id == Briefing.id)
+            & (BriefingRevision.number == Briefing.approved_revision),
+        )
+        .where(
+            Briefing.approved_revision.is_not(None),
+            Briefing.approved_at.is_not(None),
+            Briefing.state != BriefingState.WITHDRAWN,
+            Briefing.approved_at < cutoff,
+            Briefing.id.not_in(taken),
+        )
+    )
+    found: dict[int, tuple[Candidate, BriefingContent]] = {}
+    for briefing_id, approved_at, revision in rows:
+        assert approved_at is not None  # filtered in the query
+        content = revision.parsed()
+        candidate = Candidate(
+            briefing_id=briefing_id,
+            revision=revision.number,
+            priority=content.priority,
+            approved_at=approved_at,
+            topics=content.topic_names,
+        )
+        found[briefing_id] = (candidate, content)
+    return found
+
+
+def _build(session: Session, publication: Publication, edition_date: date, now: datetime) -> Digest:
+    cutoff = cutoff_at(edition_date, publication.send_time, publication.timezone)
+    candidates = _candidates(session, publication, cutoff)
+    selection = select_briefings(
+        (candidate for candidate, _ in candidates.values()),
+        topics=publication.topics,
+        cap=publication.max_briefings,
+        cutoff=cutoff,
+    )
+    digest = Digest(
+        publication=publication,
+        edition_date=edition_date,
+        state=DigestState.SKIPPED if selection.skip_reason else DigestState.ASSEMBLED,
+        cutoff_at=cutoff,
+        assembled_at=now,
+        skip_reason=selection.skip_reason,
+        rolled_over=len(selection.rolled_over),
+        notes=[],
+    )
+    for position, chosen in enumerate(selection.chosen, start=1):
+        content = candidates[chosen.briefing_id][1]
+        digest.items.append(
+            DigestItem(
+                publication_id=publication.id,
+                briefing_id=chosen.briefing_id,
+                revision=chosen.revision,
+                position=position,
+                approved_at=chosen.approved_at,
+                title=content.title,
+                # A copy of the revision's content, not a reference: the edition
+                # must not change even if the stored revision ever did.
+                content=content.model_dump(mode="json"),
+            )
+        )
+    session.add(digest)
+    session.flush()
+    return digest
+
+
+def assemble_digest(
+    session: Session,
+    publication: Publication,
+    edition_date: date | None = None,
+    *,
+    now: datetime | None = None,
+) -> AssemblyResult:
+    """Assemble (or find) a publication's edition for a date (default: today in its zone)."""
+    now = now or utcnow()
+    edition_date = edition_date or local_today(now, publication.timezone)
+    existing = find_digest(session, publication.id, edition_date)
+    if existing is not None:
+        return AssemblyResult(existing, created=False)
+    # Another process may assemble the same edition (or take one of the same
+    # briefings for another date) between our read and our insert: the unique keys
+    # refuse the second insert, and we then return the winner's digest or retry.
+    retries = 1
+    while True:
+        try:
+            with session.begin_nested():
+                digest = _build(session, publication, edition_date, now)
+        except IntegrityError:
+            existing = find_digest(session, publication.id, edition_date)
+            if existing is not None:
+                return AssemblyResult(existing, created=False)
+            if not retries:
+                raise
+            retries -= 1
+        else:
+            return AssemblyResult(digest, created=True)
+
+
+def build_edition(digest: Digest) -> Edition:
+    """The plain value renderers take, built from the digest's frozen snapshot."""
+    items = tuple(
+        EditionItem(
+            briefing_id=item.briefing_id,
+            revision=item.revision,
+            content=BriefingContent.model_validate(item.content),
+            approved_at=item.approved_at,
+            position=item.position,
+        )
+        for item in digest.items
+    )
+    return Edition(
+        id=digest.id,
+        publication=publication_info(digest.publication),
+        edition_date=digest.edition_date,
+        items=items,
+        assembled_at=digest.assembled_at,
+    )
+
+
+def render_digest(session: Session, digest_id: int) -> Digest:
+    """Render an assembled digest once (email, text, web page); a rendered one is returned as is."""
+    digest = session.get(Digest, digest_id, with_for_update=True)
+    if digest is None:
+        raise NotFoundError(f"unknown digest {digest_id}")
+    if digest.state in RENDERED_STATES:
+        return digest
+    if digest.state is DigestState.SKIPPED:
+        raise TransitionError(f"{digest.label()} was skipped ({digest.skip_reason}): not rendered")
+    edition = build_edition(digest)
+    email = render_email(edition)
+    web_html = render_edition_page(edition)
+    transition(digest, DigestState.RENDERED)
+    digest.subject = email.subject
+    digest.preheader = email.preheader
+    digest.html = email.html
+    digest.text = email.text
+    digest.web_html = web_html
+    digest.html_bytes = len(email.html.encode("utf-8"))
+    digest.notes = list(email.notes)
+    digest.rendered_at = utcnow()
+    session.flush()
+    return digest
+
+
+def list_digests(session: Session, publication: Publication) -> list[Digest]:
+    """Every edition of a publication, newest first."""
+    return list(
+        session.scalars(
+            select(Digest)
+            .where(Digest.publication_id == publication.id)
+            .order_by(Digest.edition_date.desc())
+        )
+    )
+
+
+def item_counts(session: Session, digest_ids: list[int]) -> dict[int, int]:
+    """How many briefings each of these digests holds."""
+    rows = session.execute(
+        select(DigestItem.digest_id, func.count())
+        .where(DigestItem.digest_id.in_(digest_ids))
+        .group_by(DigestItem.digest_id)
+    )
+    counts = dict.fromkeys(digest_ids, 0)
+    counts.update((digest_id, count) for digest_id, count in rows)
+    return counts
+
+
+def archive_entries(session: Session, publication: Publication) -> list[ArchiveEntry]:
+    """The rendered editions of a publication, newest first, for the archive index."""
+    digests = [d for d in list_digests(session, publication) if d.state in RENDERED_STATES]
+    counts = item_counts(session, [d.id for d in digests])
+    return [
+        ArchiveEntry(
+            edition_date=digest.edition_date,
+            title=digest.subject or publication.name,
+            url=urls.edition_page(publication.base_url, publication.slug, digest.edition_date),
+            briefing_count=counts[digest.id],
+        )
+        for digest in digests
+    ]
+
+
+def render_archive(session: Session, publication: Publication) -> str:
+    """The HTML archive index of a publication's rendered editions."""
+    return render_archive_index(
+        publication_info(publication), archive_entries(session, publication)
+    )

@@ -1,0 +1,162 @@
+"""``newsletter publications add|edit|list|show|load``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from newsletter.cli import runtime
+from newsletter.console import out, print_json
+from newsletter.publications import services
+from newsletter.publications.spec import validate_spec
+
+_LIST_FIELDS = ("weekdays", "topics")
+
+
+def _option_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _edit_option_name(field: str) -> str:
+    return "--new-slug" if field == "slug" else _option_name(field)
+
+
+def _split(value: str) -> list[str]:
+    """A comma-separated CLI value as a list ("" gives an empty list)."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _spec_options(*, slug: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options shared by ``add`` and ``edit``: one per publication field."""
+    options = [
+        click.option("--name", help="Display name, e.g. 'The Morning Briefing'."),
+        click.option("--tagline", help="One line under the name."),
+        click.option("--from-name", help="Sender name (defaults to the name)."),
+        click.option("--from-email", help="Sender address."),
+        click.option("--reply-to", help="Reply-to address (empty for none)."),
+        click.option("--base-url", help="Public base URL of the web archive."),
+        click.option("--postal-address", help="Postal address shown in the footer."),
+        click.option("--timezone", help="IANA time zone, e.g. Europe/London."),
+        click.option("--language", help="Language tag of the email, e.g. en."),
+        click.option("--send-time", help="Local send time, HH:MM."),
+        click.option("--weekdays", help="Send days, comma-separated: mon,tue,..."),
+        click.option("--max-briefings", type=int, help="At most this many briefings (1-100)."),
+        click.option("--topics", help="Topics covered, comma-separated (empty: all)."),
+        click.option("--accent-color", help="Accent colour, #rrggbb."),
+        click.option("--logo-url", help="Logo image URL (empty for none)."),
+        click.option("--track-opens/--no-track-opens", default=None, help="Open tracking."),
+        click.option("--track-clicks/--no-track-clicks", default=None, help="Click tracking."),
+    ]
+    if slug:
+        options.insert(0, click.option("--new-slug", help="Rename: the new URL-safe identifier."))
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The options the user gave, with list fields split."""
+    data = {name: value for name, value in values.items() if value is not None}
+    for name in _LIST_FIELDS:
+        if name in data:
+            data[name] = _split(data[name])
+    return data
+
+
+@click.group("publications")
+def publications_group() -> None:
+    """Publications: identity, sender, schedule, scope and look."""
+
+
+@publications_group.command("add")
+@_spec_options(slug=False)
+@click.option("--slug", required=True, help="URL-safe identifier, e.g. morning.")
+@click.pass_context
+def add(ctx: click.Context, /, **values: Any) -> None:
+    """Create a publication."""
+    spec = validate_spec(_given(values), where="publications add", label=_option_name)
+    with runtime(ctx).database.session() as session:
+        services.create_publication(session, spec)
+    out.print(f"Created publication {spec.slug}.")
+
+
+@publications_group.command("edit")
+@click.argument("slug")
+@_spec_options(slug=True)
+@click.pass_context
+def edit(ctx: click.Context, /, slug: str, **values: Any) -> None:
+    """Change some fields of a publication."""
+    changes = _given(values)
+    if "new_slug" in changes:
+        changes["slug"] = changes.pop("new_slug")
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    with runtime(ctx).database.session() as session:
+        publication = services.edit_publication(session, slug, changes, label=_edit_option_name)
+        new_slug = publication.slug
+    out.print(f"Updated publication {new_slug}.")
+
+
+@publications_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List the publications."""
+    with runtime(ctx).database.session() as session:
+        rows = [services.publication_summary(p) for p in services.list_publications(session)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("No publications yet (newsletter publications load FILE).")
+        return
+    table = Table("slug", "name", "timezone", "send", "days", "max", "topics")
+    for row in rows:
+        table.add_row(
+            row["slug"],
+            escape(row["name"]),
+            row["timezone"],
+            row["send_time"],
+            ",".join(row["weekdays"]),
+            str(row["max_briefings"]),
+            escape(", ".join(row["topics"])) or "(all)",
+        )
+    out.print(table)
+
+
+@publications_group.command("show")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """Show every field of one publication."""
+    with runtime(ctx).database.session() as session:
+        data = services.publication_summary(services.get_publication(session, slug))
+    if as_json:
+        print_json(data)
+        return
+    table = Table("field", "value", show_header=False)
+    for name, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        table.add_row(name, escape(shown))
+    out.print(table)
+
+
+@publications_group.command("load")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def load(ctx: click.Context, file: Path) -> None:
+    """Create or update publications from a TOML file of [[publication]] tables."""
+    with runtime(ctx).database.session() as session:
+        outcomes = services.load_publications(session, file)
+    for outcome in outcomes:
+        out.print(f"{outcome.action:<9} {outcome.slug}", markup=False)

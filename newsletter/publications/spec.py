@@ -1,0 +1,216 @@
+"""The validated description of a publication, and the TOML file that holds several.
+
+``PublicationSpec`` is the single gate every publication passes through: the TOML
+loader, ``publications add`` and ``publications edit`` all validate with it, so a
+publication in the database always satisfies the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from newsletter.errors import InvalidInputError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SEND_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+StrictInt = Annotated[int, Field(strict=True)]
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"expected an email address ({exc})") from None
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+class PublicationSpec(BaseModel):
+    """Every editable property of a publication, validated."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    slug: str = Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    tagline: str = Field(default="", max_length=300)
+    from_name: str = Field(default="", max_length=200)
+    from_email: str = Field(max_length=320)
+    reply_to: str = Field(default="", max_length=320)
+    base_url: str = Field(max_length=500)
+    postal_address: str = Field(min_length=1)
+    timezone: str = "UTC"
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+    send_time: time = time(7, 0)
+    weekdays: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    max_briefings: StrictInt = Field(default=10, ge=1, le=100)
+    topics: tuple[str, ...] = ()
+    accent_color: str = Field(default="#1a56db", pattern=r"^#[0-9a-fA-F]{6}$")
+    logo_url: str = Field(default="", max_length=500)
+    track_opens: Annotated[bool, Field(strict=True)] = False
+    track_clicks: Annotated[bool, Field(strict=True)] = False
+
+    @field_validator("from_email")
+    @classmethod
+    def _check_from_email(cls, value: str) -> str:
+        return _email(value)
+
+    @field_validator("reply_to")
+    @classmethod
+    def _check_reply_to(cls, value: str) -> str:
+        return _email(value) if value else ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(_http_url(value))
+        if parts.query or parts.fragment:
+            raise ValueError("the base URL must not have a query or a fragment")
+        # urls.py appends paths starting with "/", so the base never ends with one.
+        return value.rstrip("/")
+
+    @field_validator("logo_url")
+    @classmethod
+    def _check_logo_url(cls, value: str) -> str:
+        return _http_url(value) if value else ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/London')") from None
+        return value
+
+    @field_validator("send_time", mode="before")
+    @classmethod
+    def _check_send_time(cls, value: Any) -> Any:
+        if isinstance(value, time):
+            return value.replace(second=0, microsecond=0, tzinfo=None)
+        match = _SEND_TIME.match(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"expected a time as HH:MM, e.g. '07:00' (got {value!r})")
+        return time(int(match.group(1)), int(match.group(2)))
+
+    @field_validator("weekdays", mode="before")
+    @classmethod
+    def _check_weekdays(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list of day names from {', '.join(WEEKDAYS)}")
+        days = {str(day).strip().lower() for day in value}
+        unknown = sorted(days - set(WEEKDAYS))
+        if unknown:
+            raise ValueError(f"unknown day {unknown[0]!r}; expected some of {', '.join(WEEKDAYS)}")
+        if not days:
+            raise ValueError("at least one weekday is needed")
+        return tuple(day for day in WEEKDAYS if day in days)
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _check_topics(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise ValueError("expected a list of topic names")
+        seen: dict[str, str] = {}
+        for topic in value:
+            if not isinstance(topic, str) or not topic.strip():
+                raise ValueError("every topic must be a non-empty string")
+            if len(topic.strip()) > 120:
+                raise ValueError("a topic name has at most 120 characters")
+            seen.setdefault(topic.strip().casefold(), topic.strip())
+        return tuple(seen.values())
+
+    @field_validator("accent_color")
+    @classmethod
+    def _lower_colour(cls, value: str) -> str:
+        return value.lower()
+
+    def resolved_from_name(self) -> str:
+        """The sender name, falling back to the publication's name."""
+        return self.from_name or self.name
+
+    def weekday_numbers(self) -> frozenset[int]:
+        """The send days as ``date.weekday()`` numbers (Monday is 0)."""
+        return frozenset(WEEKDAYS.index(day) for day in self.weekdays)
+
+
+def describe_errors(exc: ValidationError, label: Callable[[str], str] = str) -> str:
+    """Turn pydantic's errors into one line naming each field and what was expected."""
+    parts = []
+    for error in exc.errors():
+        field = label(str(error["loc"][0])) if error["loc"] else "value"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        parts.append(f"{field}: {message}")
+    return "; ".join(parts)
+
+
+def validate_spec(
+    data: dict[str, Any], *, where: str, label: Callable[[str], str] = str
+) -> PublicationSpec:
+    """Validate one publication's values, or raise an error that starts with ``where``.
+
+    ``label`` names a field the way the user wrote it (a TOML key, a CLI option).
+    """
+    try:
+        return PublicationSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(f"{where}: {describe_errors(exc, label)}") from None
+
+
+def _toml_key(name: str) -> str:
+    return f"key {name!r}"
+
+
+def load_toml(path: Path) -> list[PublicationSpec]:
+    """Read and validate every ``[[publication]]`` table of a TOML file (all or nothing)."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(document) - {"publication"})
+    if unknown:
+        raise InvalidInputError(
+            f"{path}: unknown top-level key {unknown[0]!r}; expected [[publication]] tables"
+        )
+    tables = document.get("publication")
+    if not isinstance(tables, list) or not tables:
+        raise InvalidInputError(f"{path}: expected at least one [[publication]] table")
+    specs: list[PublicationSpec] = []
+    seen: dict[str, int] = {}
+    for index, table in enumerate(tables, start=1):
+        slug = table.get("slug") if isinstance(table, dict) else None
+        where = f"{path}: [[publication]] #{index}" + (f" (slug {slug!r})" if slug else "")
+        if not isinstance(table, dict):
+            raise InvalidInputError(f"{where}: expected a table")
+        spec = validate_spec(table, where=where, label=_toml_key)
+        if spec.slug in seen:
+            raise InvalidInputError(
+                f"{where}: slug {spec.slug!r} already used by [[publication]] #{seen[spec.slug]}"
+            )
+        seen[spec.slug] = index
+        specs.append(spec)
+    return specs
