@@ -7,10 +7,14 @@ Every error the project raises on purpose derives from ``NewsletterError``::
     ├── UserError                bad input from a person or a file; never retried
     │   ├── NotFoundError        an id, slug or date that does not exist
     │   ├── InvalidInputError    a value that fails validation (names field / file / line)
-    │   └── TransitionError      a state change the state machine refuses
+    │   ├── TransitionError      a state change the state machine refuses
+    │   └── VerificationError    a signed callback is forged, replayed or unsigned (HTTP 403)
     └── ProviderError            an outside service (email provider, hub) failed
         ├── RetryableError       429, 5xx, timeouts, dropped connections: try again later
+        │   └── OutcomeUnknownError  the request was sent but no answer came: it may have
+        │                            been accepted, so resending blindly may duplicate mail
         └── PermanentError       400/401/403/413, invalid address: record and move on
+            └── RecipientsRejected  the provider refused some addresses; the rest may go out
 
 The CLI turns a ``UserError`` into one line on stderr and exit code 2, any other
 ``NewsletterError`` into one line and exit code 1.
@@ -43,6 +47,10 @@ class TransitionError(UserError):
     """A state machine refused a transition."""
 
 
+class VerificationError(UserError):
+    """A signed request (e.g. the SendGrid Event Webhook) failed verification."""
+
+
 class ProviderError(NewsletterError):
     """An outside service failed."""
 
@@ -55,5 +63,17 @@ class RetryableError(ProviderError):
         self.retry_after = retry_after
 
 
+class OutcomeUnknownError(RetryableError):
+    """The request went out but the answer was lost; the provider may have accepted it."""
+
+
 class PermanentError(ProviderError):
     """A failure that will not go away by retrying."""
+
+
+class RecipientsRejected(PermanentError):
+    """The provider refused the request because of some addresses; ``rejected`` maps each to why."""
+
+    def __init__(self, message: str, *, rejected: dict[str, str]) -> None:
+        super().__init__(message)
+        self.rejected = rejected

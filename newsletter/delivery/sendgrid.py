@@ -1,0 +1,227 @@
+"""The SendGrid v3 adapter: one ``Batch`` becomes one ``POST /v3/mail/send`` request.
+
+``build_payload`` is pure (batch in, JSON-ready dict out) so it is tested without a
+network; ``SendGridSender`` sends that payload with the ``sendgrid`` package and
+turns every answer into a ``SendResult`` or an error from ``newsletter.errors``.
+
+Substitutions and escaping: SendGrid replaces a substitution key with the *same*
+value in the subject, the text part and the HTML part, so a value must read the
+same in all of them. A value is safe in both exactly when it holds none of the five
+HTML-special characters ``& < > " '``. The project's personal URLs are built from
+URL-safe tokens in the path, so they never contain them; a URL that does is a bug
+upstream and is refused (escaping it for HTML would break the text part, leaving it
+raw could break the ``href``). Names are the subscriber's own words, so instead of
+refusing them, the five characters become look-alike typographic characters
+(``O'Brien`` → ``O’Brien``): readable in every part and inert in HTML.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import time
+import urllib.error
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from newsletter.delivery.interfaces import Batch, Message, Recipient, SendResult
+from newsletter.errors import (
+    ConfigError,
+    OutcomeUnknownError,
+    PermanentError,
+    RecipientsRejected,
+    RetryableError,
+)
+
+MAX_REQUEST_BYTES = 30 * 1024 * 1024  # SendGrid: the whole request must stay under 30 MB
+MAX_CATEGORIES = 10
+_HTML_SPECIAL = "&<>\"'"
+_LOOKALIKES = str.maketrans({"&": "＆", "<": "‹", ">": "›", '"': "”", "'": "’"})
+_RECIPIENT_FIELD = re.compile(r"^personalizations\.(\d+)\.to(?:\.\d+(?:\.email)?)?$")
+
+
+def build_payload(batch: Batch) -> dict[str, Any]:
+    """The v3 mail/send JSON for ``batch``: one personalization per recipient."""
+    message = batch.message
+    if len(message.categories) > MAX_CATEGORIES:
+        raise PermanentError(
+            f"batch {batch.key}: {len(message.categories)} categories, "
+            f"SendGrid allows at most {MAX_CATEGORIES}"
+        )
+    payload: dict[str, Any] = {
+        "personalizations": [
+            _personalization(batch.key, index, r) for index, r in enumerate(batch.recipients)
+        ],
+        "from": _address(message.from_email, message.from_name),
+        "subject": message.subject,
+        "content": _content(batch.key, message),
+        "tracking_settings": {
+            "open_tracking": {"enable": message.track_opens},
+            "click_tracking": {"enable": message.track_clicks, "enable_text": False},
+            # Our own one-click unsubscribe is in every message; SendGrid's would be a second one.
+            "subscription_tracking": {"enable": False},
+        },
+    }
+    if message.reply_to:
+        payload["reply_to"] = {"email": message.reply_to}
+    if message.headers:
+        payload["headers"] = dict(message.headers)
+    if message.categories:
+        payload["categories"] = list(message.categories)
+    if message.custom_args:
+        payload["custom_args"] = dict(message.custom_args)
+    return payload
+
+
+def encode_payload(batch: Batch, payload: Mapping[str, Any]) -> bytes:
+    """The request body exactly as the client sends it; refuses one of 30 MB or more."""
+    # python_http_client serialises with json.dumps' defaults, so this is the size on the wire.
+    body = json.dumps(payload).encode("utf-8")
+    if len(body) >= MAX_REQUEST_BYTES:
+        raise PermanentError(
+            f"batch {batch.key}: request is {len(body)} bytes, SendGrid accepts less than "
+            f"{MAX_REQUEST_BYTES} (30 MB); send fewer recipients per batch"
+        )
+    return body
+
+
+def substitution_value(key: str, value: str) -> str:
+    """``value`` made safe to appear unchanged in both the HTML and the text part."""
+    if not any(ch in value for ch in _HTML_SPECIAL):
+        return value
+    if key.strip("%").endswith("_url"):
+        raise ValueError(f"{key} must not contain any of {_HTML_SPECIAL}: {value!r}")
+    return value.translate(_LOOKALIKES)
+
+
+def _address(email: str, name: str) -> dict[str, str]:
+    return {"email": email, "name": name} if name else {"email": email}
+
+
+def _personalization(batch_key: str, index: int, recipient: Recipient) -> dict[str, Any]:
+    entry: dict[str, Any] = {"to": [_address(recipient.email, recipient.name)]}
+    if recipient.substitutions:
+        try:
+            entry["substitutions"] = {
+                key: substitution_value(key, value)
+                for key, value in recipient.substitutions.items()
+            }
+        except ValueError as exc:
+            raise PermanentError(f"batch {batch_key}, recipient {index}: {exc}") from None
+    if recipient.headers:
+        entry["headers"] = dict(recipient.headers)
+    if recipient.custom_args:
+        entry["custom_args"] = dict(recipient.custom_args)
+    return entry
+
+
+def _content(batch_key: str, message: Message) -> list[dict[str, str]]:
+    # SendGrid requires text/plain before text/html; an empty part is refused, so leave it out.
+    parts = [
+        {"type": kind, "value": value}
+        for kind, value in (("text/plain", message.text), ("text/html", message.html))
+        if value
+    ]
+    if not parts:
+        raise PermanentError(f"batch {batch_key}: the message has neither text nor HTML")
+    return parts
+
+
+class SendGridSender:
+    """Sends batches through the SendGrid v3 Mail Send API (``EmailSender``)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        host: str,
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not api_key:
+            # The client would silently fall back to $SENDGRID_API_KEY; we never read the env here.
+            raise ConfigError("NEWSLETTER_SENDGRID_API_KEY: must not be empty")
+        if not timeout > 0:
+            # python_http_client treats a falsy timeout as "none": a hung server would hang us.
+            raise ConfigError(f"NEWSLETTER_SENDGRID_TIMEOUT: must be positive, got {timeout}")
+        self.host = host.rstrip("/")
+        self.timeout = timeout
+        self._clock = clock
+        self._client = SendGridAPIClient(api_key, host=self.host)
+        # Set on the client too, so every URL builder derived from it inherits the timeout.
+        self._client.client.timeout = timeout
+
+    def send_batch(self, batch: Batch) -> SendResult:
+        """Send one batch; 2xx → ``SendResult``, otherwise a retryable or permanent error."""
+        payload = build_payload(batch)
+        encode_payload(batch, payload)
+        where = f"batch {batch.key} to SendGrid at {self.host}"
+        try:
+            response = self._client.client.mail.send.post(
+                request_body=payload, timeout=self.timeout
+            )
+        except HTTPError as exc:
+            raise self._http_error(batch, exc) from None
+        except urllib.error.URLError as exc:
+            # urllib wraps failures while connecting or writing: the request never arrived whole.
+            raise RetryableError(f"{where}: could not send: {exc.reason}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            # Raised while waiting for or reading the answer: SendGrid may have accepted it.
+            reason = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
+            raise OutcomeUnknownError(f"{where}: no answer ({reason})") from None
+        return SendResult(provider_id=str(response.headers.get("X-Message-Id", "")))
+
+    def _http_error(self, batch: Batch, exc: HTTPError) -> Exception:
+        status = int(exc.status_code)
+        errors = _error_list(exc.body)
+        summary = "; ".join(
+            f"{message} (field {field})" if field else message for message, field in errors
+        )
+        text = f"SendGrid refused batch {batch.key} (HTTP {status}): {summary or exc.reason}"
+        if status == 429:
+            return RetryableError(text, retry_after=self._retry_after(exc.headers))
+        if status >= 500:
+            return RetryableError(text)
+        if status == 400:
+            rejected = _rejected_recipients(batch, errors)
+            if rejected:
+                return RecipientsRejected(text, rejected=rejected)
+        return PermanentError(text)
+
+    def _retry_after(self, headers: Any) -> float | None:
+        reset = headers.get("X-RateLimit-Reset") if headers is not None else None
+        try:
+            return max(0.0, float(reset) - self._clock()) if reset else None
+        except ValueError:
+            return None
+
+
+def _error_list(body: bytes | str | None) -> list[tuple[str, str]]:
+    """SendGrid's ``errors[]`` as (message, field) pairs; empty if the body is not that."""
+    try:
+        data = json.loads(body or b"")
+    except ValueError:
+        return []
+    items = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [
+        (str(item.get("message") or ""), str(item.get("field") or ""))
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+def _rejected_recipients(batch: Batch, errors: list[tuple[str, str]]) -> dict[str, str]:
+    """Address → reason when every error names a recipient; otherwise empty."""
+    rejected: dict[str, str] = {}
+    for message, field in errors:
+        match = _RECIPIENT_FIELD.match(field)
+        if match is None or int(match.group(1)) >= len(batch.recipients):
+            return {}
+        rejected[batch.recipients[int(match.group(1))].email] = message
+    return rejected

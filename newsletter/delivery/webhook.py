@@ -1,0 +1,229 @@
+"""SendGrid Event Webhook: verify a request, then translate its JSON into our events.
+
+No database here: the web view calls ``verify_event_request`` on the raw body and
+headers (refusing with 403 on ``VerificationError``, 400 on ``InvalidInputError``),
+then ``parse_events``, then applies the events idempotently on ``sg_event_id``.
+
+SendGrid signs ``timestamp + body`` with ECDSA P-256 / SHA-256 and sends the base64
+DER signature and the timestamp in two headers; the public key (Settings → Mail
+Settings → Signed Event Webhook) is base64 DER (SubjectPublicKeyInfo). The library's
+verifier checks only the signature, so a captured request could be replayed
+forever: we also refuse timestamps more than ``max_age_s`` away from now. A replay
+inside that window carries already-seen ``sg_event_id`` values and is deduplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
+
+from newsletter.errors import ConfigError, InvalidInputError, VerificationError
+
+SIGNATURE_HEADER: str = EventWebhookHeader.SIGNATURE
+TIMESTAMP_HEADER: str = EventWebhookHeader.TIMESTAMP
+MAX_AGE_S = 600.0
+
+# The keys dispatch puts in each message's ``custom_args``; SendGrid echoes them in every event.
+EDITION_ID = "edition_id"
+BATCH_ID = "batch_id"
+SUBSCRIBER_ID = "subscriber_id"
+
+# Fields SendGrid itself sets on events; every other top-level key is one of our custom_args.
+_STANDARD_FIELDS = frozenset(
+    {
+        "email", "timestamp", "event", "sg_event_id", "sg_message_id", "smtp-id",
+        "category", "type", "bounce_classification", "reason", "status", "response",
+        "attempt", "url", "url_offset", "useragent", "ip", "tls", "cert_err",
+        "asm_group_id", "marketing_campaign_id", "marketing_campaign_name",
+        "sg_machine_open", "sg_content_type", "pool", "send_at",
+    }
+)  # fmt: skip
+
+
+class EventKind(StrEnum):
+    """The SendGrid event types we act on; ``OTHER`` for any type added later."""
+
+    PROCESSED = "processed"
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCE = "bounce"
+    DROPPED = "dropped"
+    SPAMREPORT = "spamreport"
+    UNSUBSCRIBE = "unsubscribe"
+    GROUP_UNSUBSCRIBE = "group_unsubscribe"
+    GROUP_RESUBSCRIBE = "group_resubscribe"
+    OPEN = "open"
+    CLICK = "click"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One delivery event in our own terms (no IP address or user agent kept)."""
+
+    sg_event_id: str
+    kind: EventKind
+    email: str
+    timestamp: datetime
+    name: str = ""  # SendGrid's event name as sent (differs from ``kind`` only for OTHER)
+    sg_message_id: str = ""
+    custom_args: dict[str, str] = field(default_factory=dict)
+    bounce_type: str = ""  # "bounce" (hard) or "blocked" (by the receiver), bounce events only
+    bounce_classification: str = ""
+    reason: str = ""  # bounce/dropped reason, or the receiving server's response when deferred
+    status: str = ""
+    url: str = ""  # the clicked link, click events only
+
+    @property
+    def edition_id(self) -> str:
+        """The edition this event's message belonged to ("" if not ours)."""
+        return self.custom_args.get(EDITION_ID, "")
+
+    @property
+    def batch_id(self) -> str:
+        """The batch this event's message was sent in ("" if not ours)."""
+        return self.custom_args.get(BATCH_ID, "")
+
+    @property
+    def subscriber_id(self) -> str:
+        """The subscriber the message went to ("" if not ours)."""
+        return self.custom_args.get(SUBSCRIBER_ID, "")
+
+
+def verify_event_request(
+    raw_body: bytes,
+    signature: str,
+    timestamp: str,
+    public_key: str,
+    *,
+    now: float,
+    max_age_s: float = MAX_AGE_S,
+) -> None:
+    """Raise ``VerificationError`` unless SendGrid signed ``raw_body`` within ``max_age_s``."""
+    key = load_public_key(public_key)
+    if not signature or not timestamp:
+        raise VerificationError(
+            f"webhook request is unsigned: {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} are required"
+        )
+    try:
+        sent_at = int(timestamp.strip())
+    except ValueError:
+        raise VerificationError(
+            f"{TIMESTAMP_HEADER} must be Unix seconds, got {timestamp[:40]!r}"
+        ) from None
+    age = now - sent_at
+    # Clocks drift both ways, so a timestamp far in the future is refused like an old one.
+    if abs(age) > max_age_s:
+        raise VerificationError(
+            f"webhook timestamp is {age:.0f} s from now; at most {max_age_s:.0f} s is accepted "
+            "(replayed or delayed request)"
+        )
+    try:
+        payload = raw_body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"webhook body is not UTF-8 (byte {exc.start}); SendGrid sends UTF-8 JSON"
+        ) from None
+    try:
+        valid = EventWebhook().verify_signature(payload, signature, timestamp, public_key=key)
+    except ValueError:  # base64 that does not decode
+        valid = False
+    if not valid:
+        raise VerificationError(
+            f"webhook signature does not match the body (check {SIGNATURE_HEADER} and "
+            "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY)"
+        )
+
+
+@lru_cache(maxsize=8)
+def load_public_key(public_key: str) -> ec.EllipticCurvePublicKey:
+    """Parse SendGrid's base64 DER verification key, or raise ``ConfigError``."""
+    name = "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"
+    if not public_key.strip():
+        raise ConfigError(f"{name}: must be set to verify the Event Webhook")
+    try:
+        key = EventWebhook().convert_public_key_to_ecdsa(public_key.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: not a base64 DER public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ConfigError(f"{name}: not an elliptic-curve (ECDSA) key")
+    return key
+
+
+def parse_events(raw_body: bytes) -> list[ProviderEvent]:
+    """Translate a webhook body (a JSON array of events) into ``ProviderEvent`` values.
+
+    The whole body is refused (``InvalidInputError`` naming the event and field) if
+    it is not a JSON array of well-formed events, so a bad body stores nothing.
+    Duplicate ``sg_event_id`` values within one body are kept once.
+    """
+    try:
+        data = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"webhook body is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise InvalidInputError(
+            f"webhook body must be a JSON array of events, got {type(data).__name__}"
+        )
+    events: dict[str, ProviderEvent] = {}
+    for index, item in enumerate(data):
+        event = _event(index, item)
+        events.setdefault(event.sg_event_id, event)
+    return list(events.values())
+
+
+def _event(index: int, item: Any) -> ProviderEvent:
+    where = f"webhook event {index}"
+    if not isinstance(item, dict):
+        raise InvalidInputError(f"{where}: must be a JSON object, got {type(item).__name__}")
+    name = _text(item, "event", where, required=True)
+    try:
+        kind = EventKind(name)
+    except ValueError:
+        kind = EventKind.OTHER
+    return ProviderEvent(
+        sg_event_id=_text(item, "sg_event_id", where, required=True),
+        kind=kind,
+        name=name,
+        email=_text(item, "email", where, required=True),
+        timestamp=_timestamp(item.get("timestamp"), where),
+        sg_message_id=_text(item, "sg_message_id", where),
+        custom_args={
+            k: str(v)
+            for k, v in item.items()
+            if k not in _STANDARD_FIELDS and isinstance(v, str | int) and not isinstance(v, bool)
+        },
+        bounce_type=_text(item, "type", where) if kind is EventKind.BOUNCE else "",
+        bounce_classification=_text(item, "bounce_classification", where),
+        reason=_text(item, "reason", where) or _text(item, "response", where),
+        status=_text(item, "status", where),
+        url=_text(item, "url", where) if kind is EventKind.CLICK else "",
+    )
+
+
+def _text(item: dict[str, Any], key: str, where: str, *, required: bool = False) -> str:
+    value = item.get(key)
+    if value is None or value == "":
+        if required:
+            raise InvalidInputError(f"{where}: field {key!r} is required")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInputError(f"{where}: field {key!r} must be a string")
+    return str(value)
+
+
+def _timestamp(value: Any, where: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInputError(f"{where}: field 'timestamp' must be Unix seconds")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidInputError(f"{where}: field 'timestamp' is out of range") from None

@@ -1,0 +1,249 @@
+"""Event Webhook verification (signature + age) and translation into ProviderEvent values."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64, sign
+from newsletter.delivery.webhook import (
+    EventKind,
+    ProviderEvent,
+    parse_events,
+    verify_event_request,
+)
+from newsletter.errors import ConfigError, InvalidInputError, VerificationError
+
+NOW = 1_750_000_000
+
+
+@pytest.fixture(scope="module")
+def key() -> ec.EllipticCurvePrivateKey:
+    """A P-256 key generated for these tests, as SendGrid holds one per account."""
+    return generate_signing_key()
+
+
+def event(**changes: Any) -> dict[str, Any]:
+    """A delivered event carrying our custom args."""
+    fields: dict[str, Any] = {
+        "email": "reader@mail.example",
+        "timestamp": NOW - 5,
+        "event": "delivered",
+        "sg_event_id": "ZGVsaXZlcmVkLTAtMQ",
+        "sg_message_id": "msg1.filter0001.0",
+        "smtp-id": "<msg1@example>",
+        "ip": "192.0.2.1",
+        "edition_id": "3",
+        "batch_id": "7",
+        "subscriber_id": "42",
+    }
+    fields.update(changes)
+    return fields
+
+
+def signed(key: ec.EllipticCurvePrivateKey, body: bytes, stamp: int = NOW) -> tuple[str, str]:
+    """The two header values SendGrid would send with ``body``."""
+    return sign(key, str(stamp), body), str(stamp)
+
+
+def test_a_genuine_request_verifies(key: ec.EllipticCurvePrivateKey) -> None:
+    """A body signed with the account key at a recent timestamp is accepted."""
+    body = json.dumps([event()]).encode()
+    signature, stamp = signed(key, body, NOW - 30)
+    verify_event_request(body, signature, stamp, public_key_b64(key), now=NOW)
+
+
+def test_a_changed_byte_is_forged(key: ec.EllipticCurvePrivateKey) -> None:
+    """Any change to the body after signing fails verification (the raw body is what is signed)."""
+    body = json.dumps([event()]).encode()
+    signature, stamp = signed(key, body)
+    tampered = body.replace(b"delivered", b"bounce")
+    with pytest.raises(VerificationError, match="signature does not match"):
+        verify_event_request(tampered, signature, stamp, public_key_b64(key), now=NOW)
+
+
+def test_reformatted_json_is_forged(key: ec.EllipticCurvePrivateKey) -> None:
+    """The same events with different whitespace are not what SendGrid signed."""
+    body = json.dumps([event()]).encode()
+    signature, stamp = signed(key, body)
+    spaced = json.dumps([event()], indent=2).encode()
+    with pytest.raises(VerificationError):
+        verify_event_request(spaced, signature, stamp, public_key_b64(key), now=NOW)
+
+
+def test_another_key_is_forged(key: ec.EllipticCurvePrivateKey) -> None:
+    """A signature made with a different key is refused."""
+    body = b"[]"
+    signature, stamp = signed(generate_signing_key(), body)
+    with pytest.raises(VerificationError):
+        verify_event_request(body, signature, stamp, public_key_b64(key), now=NOW)
+
+
+def test_the_timestamp_is_part_of_what_is_signed(key: ec.EllipticCurvePrivateKey) -> None:
+    """Moving a valid signature to a fresher timestamp breaks it."""
+    body = b"[]"
+    signature, _ = signed(key, body, NOW - 100)
+    with pytest.raises(VerificationError, match="signature"):
+        verify_event_request(body, signature, str(NOW - 1), public_key_b64(key), now=NOW)
+
+
+@pytest.mark.parametrize("age", [601, 3600, -601])
+def test_old_or_future_timestamps_are_refused(key: ec.EllipticCurvePrivateKey, age: int) -> None:
+    """A correctly signed request more than 10 minutes from now is refused as a replay."""
+    body = b"[]"
+    signature, stamp = signed(key, body, NOW - age)
+    with pytest.raises(VerificationError, match="at most 600 s"):
+        verify_event_request(body, signature, stamp, public_key_b64(key), now=NOW)
+
+
+def test_the_age_limit_is_configurable(key: ec.EllipticCurvePrivateKey) -> None:
+    """max_age_s sets the window: 60 s refuses what the default 600 s accepts."""
+    body = b"[]"
+    signature, stamp = signed(key, body, NOW - 120)
+    verify_event_request(body, signature, stamp, public_key_b64(key), now=NOW)
+    with pytest.raises(VerificationError, match="at most 60 s"):
+        verify_event_request(body, signature, stamp, public_key_b64(key), now=NOW, max_age_s=60)
+
+
+@pytest.mark.parametrize(
+    ("signature", "stamp", "message"),
+    [
+        ("", str(NOW), "unsigned"),
+        ("c2ln", "", "unsigned"),
+        ("c2ln", "yesterday", "must be Unix seconds"),
+        ("not base64!", str(NOW), "signature does not match"),
+        (base64.b64encode(b"not DER").decode(), str(NOW), "signature does not match"),
+    ],
+)
+def test_missing_or_malformed_headers_are_refused(
+    key: ec.EllipticCurvePrivateKey, signature: str, stamp: str, message: str
+) -> None:
+    """Absent headers, a non-numeric timestamp or a garbled signature are refused with 403."""
+    with pytest.raises(VerificationError, match=message):
+        verify_event_request(b"[]", signature, stamp, public_key_b64(key), now=NOW)
+
+
+def test_a_body_that_is_not_utf8_is_bad_input(key: ec.EllipticCurvePrivateKey) -> None:
+    """SendGrid sends UTF-8; other bytes are refused as malformed (400), not verified."""
+    body = b"[\xff]"
+    signature, stamp = signed(key, body)
+    with pytest.raises(InvalidInputError, match="not UTF-8"):
+        verify_event_request(body, signature, stamp, public_key_b64(key), now=NOW)
+
+
+def test_a_bad_public_key_is_a_configuration_error(key: ec.EllipticCurvePrivateKey) -> None:
+    """An empty, garbled or non-EC verification key names the setting to fix."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_b64 = base64.b64encode(
+        rsa_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).decode()
+    for bad, message in [
+        ("", "must be set"),
+        ("bm9wZQ==", "not a base64 DER"),
+        (rsa_b64, "not an"),
+    ]:
+        with pytest.raises(ConfigError, match=f"WEBHOOK_PUBLIC_KEY: {message}"):
+            verify_event_request(b"[]", "c2ln", str(NOW), bad, now=NOW)
+
+
+def test_events_translate_into_our_type() -> None:
+    """A delivered event keeps its ids, time and custom args, and drops personal extras (IP)."""
+    (parsed,) = parse_events(json.dumps([event()]).encode())
+    assert parsed == ProviderEvent(
+        sg_event_id="ZGVsaXZlcmVkLTAtMQ",
+        kind=EventKind.DELIVERED,
+        name="delivered",
+        email="reader@mail.example",
+        timestamp=datetime.fromtimestamp(NOW - 5, UTC),
+        sg_message_id="msg1.filter0001.0",
+        custom_args={"edition_id": "3", "batch_id": "7", "subscriber_id": "42"},
+    )
+    assert (parsed.edition_id, parsed.batch_id, parsed.subscriber_id) == ("3", "7", "42")
+
+
+def test_every_event_kind_we_act_on_is_recognised() -> None:
+    """Each SendGrid event name maps to its kind; an unknown name becomes OTHER, not an error."""
+    names = [k.value for k in EventKind if k is not EventKind.OTHER] + ["machine_opened"]
+    body = [event(event=name, sg_event_id=f"id-{name}") for name in names]
+    kinds = [e.kind for e in parse_events(json.dumps(body).encode())]
+    assert kinds == [*(k for k in EventKind if k is not EventKind.OTHER), EventKind.OTHER]
+
+
+def test_bounce_dropped_deferred_and_click_details() -> None:
+    """Bounce type, classification and reason, drop reason, deferral reply, click URL are kept."""
+    body = [
+        event(event="bounce", sg_event_id="b", type="blocked", reason="550 spam",
+              bounce_classification="Reputation", status="5.7.1"),
+        event(event="dropped", sg_event_id="d", reason="Bounced Address"),
+        event(event="deferred", sg_event_id="f", response="421 try later", attempt="2"),
+        event(event="click", sg_event_id="c", url="https://paper.example/s/1"),
+        event(event="open", sg_event_id="o", type="ignored", url="https://ignored.example/"),
+    ]  # fmt: skip
+    bounce, dropped, deferred, click, opened = parse_events(json.dumps(body).encode())
+    assert (bounce.bounce_type, bounce.bounce_classification, bounce.reason, bounce.status) == (
+        "blocked", "Reputation", "550 spam", "5.7.1",
+    )  # fmt: skip
+    assert dropped.reason == "Bounced Address"
+    assert deferred.reason == "421 try later"
+    assert click.url == "https://paper.example/s/1"
+    assert (opened.bounce_type, opened.url) == ("", "")
+
+
+def test_duplicate_event_ids_in_one_body_are_kept_once() -> None:
+    """SendGrid may repeat an event; the same sg_event_id appears once in the result."""
+    body = [event(), event(event="open"), event(sg_event_id="other")]
+    parsed = parse_events(json.dumps(body).encode())
+    assert [(e.sg_event_id, e.kind) for e in parsed] == [
+        ("ZGVsaXZlcmVkLTAtMQ", EventKind.DELIVERED),
+        ("other", EventKind.DELIVERED),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "not valid JSON"),
+        (b'[{"email": "a@b.example", "event": "deliv', "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b'{"event": "delivered"}', "must be a JSON array of events, got dict"),
+        (b"[1]", "webhook event 0: must be a JSON object, got int"),
+    ],
+)
+def test_non_json_truncated_or_wrong_shape_bodies_are_refused(body: bytes, message: str) -> None:
+    """A body that is not a JSON array of objects is refused as a whole."""
+    with pytest.raises(InvalidInputError, match=message):
+        parse_events(body)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sg_event_id": None}, "event 1: field 'sg_event_id' is required"),
+        ({"event": ""}, "event 1: field 'event' is required"),
+        ({"email": ["a@b.example"]}, "event 1: field 'email' must be a string"),
+        ({"timestamp": "yesterday"}, "event 1: field 'timestamp' must be Unix seconds"),
+        ({"timestamp": True}, "event 1: field 'timestamp' must be Unix seconds"),
+        ({"timestamp": 10**20}, "event 1: field 'timestamp' is out of range"),
+    ],
+)
+def test_a_malformed_event_refuses_the_whole_body(changes: dict[str, Any], message: str) -> None:
+    """One bad event names its index and field, and nothing from the body is returned."""
+    body = json.dumps([event(sg_event_id="fine"), event(**changes)]).encode()
+    with pytest.raises(InvalidInputError, match=message):
+        parse_events(body)
+
+
+def test_only_string_or_integer_extras_become_custom_args() -> None:
+    """Unknown top-level strings and integers are custom args; lists, flags and nulls are not."""
+    (parsed,) = parse_events(
+        json.dumps([event(edition_id=3, extra=["x"], flag=True, none=None)]).encode()
+    )
+    assert parsed.custom_args == {"edition_id": "3", "batch_id": "7", "subscriber_id": "42"}
