@@ -136,7 +136,8 @@ def _print_outcomes(outcomes: list[services.ImportOutcome], failures: list[str])
     out.print(table)
     counts = {action: sum(o.action is action for o in outcomes) for action in services.ImportAction}
     summary = ", ".join(f"{n} {action.value}" for action, n in counts.items() if n)
-    out.print(f"{len(outcomes)} briefings: {summary or 'nothing to do'}.")
+    noun = "briefing" if len(outcomes) == 1 else "briefings"
+    out.print(f"{len(outcomes)} {noun}: {summary or 'nothing to do'}.")
     for failure in failures:
         err.print(f"[red]failed:[/] {escape(failure)}")
     if failures:

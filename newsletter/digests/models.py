@@ -48,6 +48,9 @@ TRANSITIONS: dict[DigestState, frozenset[DigestState]] = {
     _S.CANCELLED: frozenset(),
 }
 
+# Entering one of these makes the edition public (web archive and feeds).
+PUBLIC_ON_ENTRY = frozenset({_S.PUBLISHED, _S.SENDING})
+
 # States in which the edition has been rendered (and so can be shown on the web).
 RENDERED_STATES = frozenset(
     {_S.RENDERED, _S.PUBLISHED, _S.SENDING, _S.SENT, _S.PARTIALLY_FAILED, _S.FAILED}
@@ -82,6 +85,9 @@ class Digest(Base):
     web_html: Mapped[str | None] = mapped_column(Text, default=None)
     html_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Set once, when the edition first becomes public (published on the web or sending):
+    # feeds show only editions with it, dated by it, so their dates never move.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     publication: Mapped[Publication] = relationship()
@@ -131,3 +137,5 @@ def transition(digest: Digest, to: DigestState) -> None:
     if not can_transition(digest.state, to):
         raise TransitionError(f"{digest.label()} cannot go from {digest.state.value} to {to.value}")
     digest.state = to
+    if to in PUBLIC_ON_ENTRY and digest.published_at is None:
+        digest.published_at = utcnow()

@@ -195,6 +195,7 @@ def build_edition(digest: Digest) -> Edition:
         edition_date=digest.edition_date,
         items=items,
         assembled_at=digest.assembled_at,
+        published_at=digest.published_at,
     )
 
 

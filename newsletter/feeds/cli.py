@@ -1,0 +1,39 @@
+"""``newsletter feeds export DIR``: every feed and archive page as static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from newsletter.cli import runtime
+from newsletter.console import out
+from newsletter.errors import InvalidInputError
+from newsletter.feeds.export import export_feeds
+
+
+@click.group("feeds")
+def feeds() -> None:
+    """RSS, Atom and JSON feeds of the published editions."""
+
+
+@feeds.command("export")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=True))
+@click.option("--publication", "-p", default=None, help="Only this publication (slug).")
+@click.pass_context
+def export(ctx: click.Context, directory: Path, publication: str | None) -> None:
+    """Write every feed (plus the archive pages) under DIRECTORY, at the URL paths."""
+    if directory.exists() and not directory.is_dir():
+        raise InvalidInputError(f"DIRECTORY: {directory} exists and is not a folder")
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        result = export_feeds(
+            session,
+            directory,
+            publication=publication,
+            hub_url=rt.settings.websub_hub_url or None,
+        )
+    for path in result.files:
+        out.print(escape(str(path)))
+    out.print(f"Wrote {len(result.files)} files to {escape(str(directory))}.")
