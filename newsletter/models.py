@@ -6,6 +6,20 @@ tests read the metadata from here. Add one import line per feature package.
 
 from newsletter.briefings import models as briefings
 from newsletter.db import Base
+from newsletter.delivery import models as delivery
+from newsletter.digests import models as digests
+from newsletter.editors import models as editors
 from newsletter.publications import models as publications
+from newsletter.schedules import models as schedules
+from subscribers import models as subscribers
 
-__all__ = ["Base", "briefings", "publications"]
+__all__ = [
+    "Base",
+    "briefings",
+    "delivery",
+    "digests",
+    "editors",
+    "publications",
+    "schedules",
+    "subscribers",
+]

@@ -7,10 +7,14 @@ modules receive what they need from it as arguments and never read the environme
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from newsletter import migrate
 from newsletter.db import Database
 from newsletter.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from newsletter.delivery.interfaces import EmailSender
 
 
 @dataclass
@@ -20,6 +24,7 @@ class Runtime:
     settings: Settings
     database: Database = field(init=False)
     _migrated: bool = field(default=False, init=False)
+    _sender: EmailSender | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -35,6 +40,15 @@ class Runtime:
         if not self._migrated:
             migrate.upgrade(self.database.engine)
             self._migrated = True
+
+    @property
+    def sender(self) -> EmailSender:
+        """The email provider the settings choose, built on first use."""
+        if self._sender is None:
+            from newsletter.delivery.senders import make_sender
+
+            self._sender = make_sender(self.settings)
+        return self._sender
 
     def close(self) -> None:
         """Release database connections."""

@@ -6,6 +6,7 @@ domain modules receive the values they need as arguments.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -52,6 +53,27 @@ class Settings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    websub_hub_url: str = ""  # a WebSub hub to announce feed updates to; empty: none
+
+    # Scheduling and the Celery pipeline (tasks/): an edition that cannot start within
+    # the freshness window after its time is marked missed instead of sent late.
+    freshness_window: timedelta = timedelta(hours=3)
+    tick_interval: timedelta = timedelta(minutes=1)
+    stall_after: timedelta = timedelta(minutes=5)
+    task_time_limit: timedelta = timedelta(minutes=10)
+    # A worker holds a claimed batch this long; a dead worker's batch is then reconciled
+    # after the window (see newsletter/delivery/reconcile.py).
+    dispatch_lease: timedelta = timedelta(minutes=5)
+    reconcile_window: timedelta = timedelta(minutes=10)
+    dispatch_batch_size: int = 1000
+
+    # Subscribers: double opt-in timing and sign-up abuse control.
+    confirm_token_max_age: timedelta = timedelta(hours=48)
+    pending_expiry: timedelta = timedelta(days=7)
+    confirm_resend_interval: timedelta = timedelta(hours=1)
+    signup_window: timedelta = timedelta(hours=1)
+    signup_limit_per_ip: int = 20
+    signup_limit_per_address: int = 5
 
     @field_validator("base_url", "sendgrid_api_host")
     @classmethod

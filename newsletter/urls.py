@@ -29,3 +29,28 @@ def briefing_in_edition(base_url: str, publication: str, edition_date: date, slu
 def feed(base_url: str, publication: str, kind: str, fmt: str) -> str:
     """A feed URL; ``kind`` is ``briefings``, ``editions`` or ``topics/<topic-slug>``."""
     return f"{base_url}/p/{publication}/feeds/{kind}/{FEED_FORMATS[fmt]}"
+
+
+def subscribe_page(base_url: str, list_slug: str) -> str:
+    """The public sign-up form of a mailing list."""
+    return f"{base_url}/subscribe/{list_slug}"
+
+
+def confirm_page(base_url: str, token: str) -> str:
+    """The double opt-in confirmation link."""
+    return f"{base_url}/confirm/{token}"
+
+
+def preferences_page(base_url: str, token: str) -> str:
+    """A subscriber's preferences (topics, lists, pause)."""
+    return f"{base_url}/preferences/{token}"
+
+
+def unsubscribe_page(base_url: str, token: str) -> str:
+    """The visible unsubscribe link: GET shows a button, POST unsubscribes."""
+    return f"{base_url}/unsubscribe/{token}"
+
+
+def one_click_unsubscribe(base_url: str, token: str) -> str:
+    """The RFC 8058 ``List-Unsubscribe`` URL: POST unsubscribes at once, GET only shows a page."""
+    return f"{base_url}/u/{token}"

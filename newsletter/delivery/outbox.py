@@ -1,0 +1,81 @@
+"""The local outbox: every message written as one RFC 5322 ``.eml`` file per recipient.
+
+This is the embedded default provider. Each file is what that recipient's mail
+client would receive: placeholders substituted, per-recipient headers (such as
+``List-Unsubscribe``) added, text before HTML in a ``multipart/alternative``. Files are
+written to a temporary name and renamed, so a reader never sees half a message, and
+named ``<nanoseconds>-<counter>-<random>.eml`` so they sort in the order sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import threading
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+
+from newsletter.db import utcnow
+from newsletter.delivery.interfaces import Batch, Recipient, SendResult, personalise
+from newsletter.errors import PermanentError
+
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+
+
+def _file_name() -> str:
+    with _counter_lock:
+        number = next(_counter)
+    return f"{time.time_ns():020d}-{number:06d}-{secrets.token_hex(4)}.eml"
+
+
+def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
+    """The complete email one recipient of ``batch`` receives."""
+    message = batch.message
+    subs = recipient.substitutions
+    email = EmailMessage()
+    domain = message.from_email.rpartition("@")[2] or "localhost"
+    try:
+        email["From"] = formataddr((message.from_name, message.from_email))
+        email["To"] = formataddr((recipient.name, recipient.email))
+        if message.reply_to:
+            email["Reply-To"] = message.reply_to
+        email["Subject"] = personalise(message.subject, subs)
+        email["Date"] = format_datetime(utcnow())
+        email["Message-ID"] = make_msgid(domain=domain)
+        for name, value in {**message.headers, **recipient.headers}.items():
+            email[name] = personalise(value, subs)
+        email.set_content(personalise(message.text, subs))
+        email.add_alternative(personalise(message.html, subs), subtype="html")
+    except ValueError as exc:  # header injection (CR/LF) or an unusable address
+        raise PermanentError(
+            f"outbox: cannot build a message to {recipient.email!r}: {exc}"
+        ) from exc
+    return email
+
+
+class OutboxSender:
+    """Writes each recipient's message into ``directory`` as an ``.eml`` file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send_batch(self, batch: Batch) -> SendResult:
+        """Write one file per recipient; all messages are built before any is written."""
+        messages = [build_message(batch, recipient) for recipient in batch.recipients]
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for message in messages:
+            name = _file_name()
+            temporary = self.directory / f".{name}.tmp"
+            temporary.write_bytes(bytes(message))
+            os.replace(temporary, self.directory / name)
+        return SendResult(provider_id=f"outbox-{batch.key}")
+
+    def files(self) -> list[Path]:
+        """Every written message, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob("*.eml"))

@@ -1,0 +1,257 @@
+"""``newsletter subscribers ...``: import, export, add, show, suppress, personal data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from newsletter.cli import runtime
+from newsletter.console import err, out, print_json
+from newsletter.runtime import Runtime
+from subscribers import csvio, personal_data, services
+from subscribers.confirmation import EmailConfirmer
+from subscribers.links import Links
+from subscribers.models import ConsentSource, SubscriptionState, SuppressionReason
+from subscribers.services import Evidence, OptInPolicy, SignupRequest
+from subscribers.tokens import Tokens, TokenSubject
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+def _confirmer(rt: Runtime) -> EmailConfirmer:
+    settings = rt.settings
+    links = Links(settings.base_url, Tokens(settings.secret_key))
+    return EmailConfirmer(rt.sender, links, expires=settings.confirm_token_max_age)
+
+
+@click.group("subscribers")
+def subscribers() -> None:
+    """Subscribers, lists, suppression and personal data."""
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--list", "list_slug", required=True, help="Slug of the list to import into.")
+@click.option("--confirmed", is_flag=True, help="They already agreed: no confirmation email.")
+@click.option("--consent", default="", help="How they agreed (required with --confirmed).")
+@click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")
+@click.pass_context
+def import_command(
+    ctx: click.Context, file: Path, list_slug: str, confirmed: bool, consent: str, dry_run: bool
+) -> None:
+    """Import a CSV (email,name,topics,timezone,locale); good rows go in, bad rows are listed.
+
+    Without --confirmed, imported addresses are pending and each gets a confirmation
+    email. Exits 1 when some rows were refused, 2 when the file itself is unusable.
+    """
+    rt = runtime(ctx)
+    with (
+        Progress(
+            TextColumn("Importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+        rt.database.session() as session,
+    ):
+        task = bar.add_task("import", total=None)
+        report = csvio.import_csv(
+            session,
+            file,
+            list_slug=list_slug,
+            confirmed=confirmed,
+            consent=consent,
+            confirmer=None if confirmed else _confirmer(rt),
+            dry_run=dry_run,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    verb = "would import" if dry_run else "imported"
+    out.print(
+        f"{report.rows} rows read, {report.imported} {verb} into {list_slug} "
+        f"({report.new_subscribers} new subscribers), {len(report.problems)} refused."
+    )
+    for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
+        out.print(f"  row {problem.row}: {problem.email or '(no address)'}: {problem.reason}")
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        out.print(f"  ... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more")
+    if report.problems:
+        ctx.exit(1)
+
+
+@subscribers.command("export")
+@click.option("--list", "list_slug", required=True, help="Slug of the list to export.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([state.value for state in SubscriptionState]),
+    help="Subscription states to include (default: confirmed).",
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def export_command(
+    ctx: click.Context, list_slug: str, states: tuple[str, ...], output: Path | None
+) -> None:
+    """Write a list's subscribers as CSV (to stdout, or --output)."""
+    rt = runtime(ctx)
+    chosen = [SubscriptionState(state) for state in states] or [SubscriptionState.CONFIRMED]
+    with rt.database.session() as session:
+        if output is None:
+            count = csvio.export_csv(session, list_slug, sys.stdout, states=chosen)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                count = csvio.export_csv(session, list_slug, handle, states=chosen)
+    err.print(f"{count} subscribers exported from {list_slug}.")
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--list", "list_slug", required=True)
+@click.option("--name", default="")
+@click.option("--topic", "topics", multiple=True, help="A topic (repeatable); none = all.")
+@click.option("--timezone", default="")
+@click.option("--locale", default="")
+@click.option("--confirmed", is_flag=True, help="Skip the confirmation email.")
+@click.option("--consent", default="", help="How they agreed (required with --confirmed).")
+@click.pass_context
+def add_command(
+    ctx: click.Context,
+    email: str,
+    list_slug: str,
+    name: str,
+    topics: tuple[str, ...],
+    timezone: str,
+    locale: str,
+    confirmed: bool,
+    consent: str,
+) -> None:
+    """Subscribe one address (sends the confirmation email unless --confirmed)."""
+    if confirmed and not consent.strip():
+        raise click.UsageError("--consent is required with --confirmed")
+    rt = runtime(ctx)
+    request = SignupRequest(
+        email=email,
+        list_slug=list_slug,
+        evidence=Evidence(ConsentSource.CLI, text=consent),
+        name=name,
+        locale=locale,
+        timezone=timezone,
+        topics=topics,
+        skip_opt_in=confirmed,
+    )
+    policy = OptInPolicy(rt.settings.confirm_resend_interval, rt.settings.pending_expiry)
+    with rt.database.session() as session:
+        result = services.sign_up(session, request, confirmer=_confirmer(rt), policy=policy)
+    out.print(f"{email}: {result.outcome.value.replace('_', ' ')}")
+
+
+@subscribers.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def show_command(ctx: click.Context, email: str, as_json: bool) -> None:
+    """Show a subscriber, their lists and their suppression status."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        data = personal_data.export_data(session, email)
+    if as_json:
+        print_json(data)
+        return
+    person = data["subscriber"] or {}
+    out.print(f"{data['email']}  {person.get('name', '')}".rstrip())
+    if person:
+        out.print(f"  locale {person['locale']}, timezone {person['timezone']}")
+    for item in data["subscriptions"]:
+        topics = ", ".join(item["topics"]) or "all topics"
+        paused = f", paused until {item['paused_until']}" if item["paused_until"] else ""
+        out.print(f"  {item['list']}: {item['state']} ({topics}{paused})")
+    if data["suppression"]:
+        out.print(f"  suppressed: {data['suppression']['reason']}")
+
+
+@subscribers.command("unsubscribe")
+@click.argument("email")
+@click.option("--list", "list_slug", default=None, help="Only this list (default: every list).")
+@click.pass_context
+def unsubscribe_command(ctx: click.Context, email: str, list_slug: str | None) -> None:
+    """Unsubscribe an address from one list or from all of them."""
+    rt = runtime(ctx)
+    evidence = Evidence(ConsentSource.CLI, text="unsubscribed by an operator")
+    with rt.database.session() as session:
+        if list_slug is None:
+            changed = services.unsubscribe_everywhere(session, email, evidence)
+        else:
+            subscriber = services.get_subscriber(session, email)
+            mailing_list = services.get_list(session, list_slug)
+            before = services.subscription_for(
+                session, TokenSubject(subscriber.id, mailing_list.id)
+            ).state
+            services.unsubscribe(session, TokenSubject(subscriber.id, mailing_list.id), evidence)
+            changed = int(before is not SubscriptionState.UNSUBSCRIBED)
+    out.print(f"{email}: {changed} subscription(s) ended.")
+
+
+@subscribers.command("suppress")
+@click.argument("email")
+@click.option(
+    "--reason",
+    type=click.Choice([reason.value for reason in SuppressionReason if reason.value != "erased"]),
+    default=SuppressionReason.MANUAL.value,
+    show_default=True,
+)
+@click.option("--note", default="")
+@click.pass_context
+def suppress_command(ctx: click.Context, email: str, reason: str, note: str) -> None:
+    """Never send to this address again (every list)."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        entry = services.suppress(session, email, SuppressionReason(reason), note=note)
+        shown = entry.reason.value
+    out.print(f"{email}: suppressed ({shown}).")
+
+
+@subscribers.command("export-data")
+@click.argument("email")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def export_data_command(ctx: click.Context, email: str, output: Path | None) -> None:
+    """Everything we hold about an address, as JSON."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        data = personal_data.export_data(session, email)
+    if output is None:
+        print_json(data)
+    else:
+        output.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        err.print(f"Written to {output}.")
+
+
+@subscribers.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def erase_command(ctx: click.Context, email: str, yes: bool) -> None:
+    """Delete an address's personal data; only a hash stays, so it is not re-imported."""
+    if not yes:
+        click.confirm(f"Erase every personal datum about {email}?", abort=True)
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        personal_data.erase(session, email)
+    out.print(f"{email}: erased; only a hash remains on the suppression list.")
+
+
+@subscribers.command("expire")
+@click.pass_context
+def expire_command(ctx: click.Context) -> None:
+    """Expire sign-ups left unconfirmed past NEWSLETTER_PENDING_EXPIRY."""
+    rt = runtime(ctx)
+    policy = OptInPolicy(rt.settings.confirm_resend_interval, rt.settings.pending_expiry)
+    with rt.database.session() as session:
+        count = services.expire_pending(session, policy=policy)
+    out.print(f"{count} pending sign-up(s) expired.")

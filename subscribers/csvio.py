@@ -1,0 +1,362 @@
+"""CSV import and export of a list's subscribers.
+
+Import policy: good rows are imported and bad rows are reported by row number (the
+header is row 1), in one transaction; nothing is half-written. ``dry_run`` checks
+every row and writes nothing. A wrong header or a file that is not UTF-8 is refused
+as a whole before any row is read.
+
+Columns: ``email`` (required), ``name``, ``topics`` (separated by ``;``),
+``timezone``, ``locale``, in any order. Rows are validated in Python, then inserted
+with Core ``executemany`` in chunks: an import of 100k rows makes a few hundred
+statements, not 300k.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from newsletter.db import Base
+from newsletter.errors import InvalidInputError, UserError
+from subscribers.addresses import email_hash, normalise_email
+from subscribers.models import (
+    Consent,
+    ConsentSource,
+    MailingList,
+    Subscriber,
+    Subscription,
+    SubscriptionState,
+    Suppression,
+)
+from subscribers.profile import clean_profile, clean_topics
+from subscribers.services import Confirmer, get_list
+
+COLUMNS = ("email", "name", "topics", "timezone", "locale")
+TOPIC_SEPARATOR = ";"
+CHUNK = 2000
+# Core tables: bulk inserts skip the ORM's per-object bookkeeping.
+_SUBSCRIBERS = Base.metadata.tables[Subscriber.__tablename__]
+_SUBSCRIPTIONS = Base.metadata.tables[Subscription.__tablename__]
+_CONSENTS = Base.metadata.tables[Consent.__tablename__]
+# Timestamps of bulk rows come from the database clock, rendered once into the statement:
+# binding a Python datetime converts it again for every row, the largest cost of an import.
+_NOW = func.current_timestamp()
+Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row was not imported."""
+
+    row: int
+    email: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows read, subscriptions created, and each refused row."""
+
+    rows: int = 0
+    imported: int = 0
+    new_subscribers: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows were refused per kind of reason."""
+        result: dict[str, int] = {}
+        for problem in self.problems:
+            kind = problem.reason.split(":", 1)[0]
+            result[kind] = result.get(kind, 0) + 1
+        return result
+
+
+@dataclass(frozen=True)
+class _Row:
+    number: int
+    email: str
+    name: str
+    locale: str
+    timezone: str
+    topics: list[str]
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or one ``InvalidInputError`` naming the file and the bad line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{path}: line {line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+
+
+def _header(path: Path, reader: Iterator[list[str]]) -> list[str]:
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise InvalidInputError(f"{path}: the file is empty; expected a header row") from None
+    unknown = [name for name in header if name not in COLUMNS]
+    if "email" not in header or unknown or len(set(header)) != len(header):
+        found = ",".join(header)[:120]
+        raise InvalidInputError(
+            f"{path}: line 1: header must name columns from {','.join(COLUMNS)} "
+            f"(email required, each once); found {found!r}"
+        )
+    return header
+
+
+def _parse(
+    path: Path, text: str, allowed_topics: Sequence[str]
+) -> tuple[list[_Row], list[RowProblem], int]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = _header(path, reader)
+    index = {name: header.index(name) for name in header}
+    rows: list[_Row] = []
+    problems: list[RowProblem] = []
+    seen: dict[str, int] = {}
+    count = 0
+    number = 1
+    try:
+        for record in reader:
+            number = reader.line_num
+            if not any(value.strip() for value in record):
+                continue
+            count += 1
+            raw_email = record[index["email"]].strip() if len(record) > index["email"] else ""
+            if len(record) != len(header):
+                problems.append(
+                    RowProblem(
+                        number,
+                        raw_email,
+                        f"columns: expected {len(header)} fields, found {len(record)}",
+                    )
+                )
+                continue
+            try:
+                email = normalise_email(raw_email, where="invalid address")
+                values = {name: record[i] for name, i in index.items()}
+                profile = clean_profile(
+                    values.get("name", ""), values.get("locale", ""), values.get("timezone", "")
+                )
+                topics = clean_topics(
+                    values.get("topics", "").split(TOPIC_SEPARATOR), allowed_topics
+                )
+            except InvalidInputError as exc:
+                problems.append(RowProblem(number, raw_email, str(exc)))
+                continue
+            if email in seen:
+                problems.append(
+                    RowProblem(number, email, f"duplicate: same address as row {seen[email]}")
+                )
+                continue
+            seen[email] = number
+            rows.append(_Row(number, email, profile.name, profile.locale, profile.timezone, topics))
+    except csv.Error as exc:
+        raise InvalidInputError(f"{path}: line {number + 1}: malformed CSV ({exc})") from None
+    return rows, problems, count
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def import_csv(
+    session: Session,
+    path: Path,
+    *,
+    list_slug: str,
+    confirmed: bool = False,
+    consent: str = "",
+    confirmer: Confirmer | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a CSV into a list; see the module docstring for the policy."""
+    if confirmed and not consent.strip():
+        raise InvalidInputError(
+            "--consent: say how these people agreed (required with --confirmed)"
+        )
+    if not confirmed and confirmer is None and not dry_run:
+        raise UserError("import: pending subscribers need a confirmer to email them")
+    mailing_list = get_list(session, list_slug)
+    text = read_text(path)
+    rows, problems, count = _parse(path, text, mailing_list.publication.topics)
+    report = ImportReport(rows=count, problems=problems)
+    suppressed = dict(session.execute(select(Suppression.email_hash, Suppression.reason)).all())
+    existing = _existing_subscribers(session, [row.email for row in rows])
+    on_list = set(
+        session.scalars(
+            select(Subscription.subscriber_id).where(Subscription.list_id == mailing_list.id)
+        )
+    )
+    accepted: list[_Row] = []
+    for row in rows:
+        reason = suppressed.get(email_hash(row.email))
+        if reason is not None:
+            problems.append(RowProblem(row.number, row.email, f"suppressed: {reason.value}"))
+        elif existing.get(row.email) in on_list:
+            problems.append(
+                RowProblem(row.number, row.email, "already on the list: left unchanged")
+            )
+        else:
+            accepted.append(row)
+    problems.sort(key=lambda problem: problem.row)
+    if dry_run:
+        report.imported = len(accepted)
+        return report
+    state = SubscriptionState.CONFIRMED if confirmed else SubscriptionState.PENDING
+    fresh = [row for row in accepted if row.email not in existing]
+    total = len(fresh) + len(accepted)
+    done = 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        if progress:
+            progress(done, total)
+
+    new_ids = _insert_subscribers(session, fresh, advance)
+    report.new_subscribers = len(new_ids)
+    existing.update(new_ids)
+    ids = _insert_subscriptions(session, accepted, existing, mailing_list, state, consent, advance)
+    report.imported = len(ids)
+    if not confirmed and confirmer is not None and ids:
+        confirmer.send(_load(session, ids))
+    return report
+
+
+def _existing_subscribers(session: Session, emails: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(emails, 5000):
+        query = select(Subscriber.email, Subscriber.id).where(Subscriber.email.in_(chunk))
+        found.update(session.execute(query).all())
+    return found
+
+
+def _insert_subscribers(
+    session: Session, rows: list[_Row], advance: Callable[[int], None]
+) -> dict[str, int]:
+    # Plain executemany, then read the ids back: RETURNING with a guaranteed order makes
+    # SQLite insert one row per statement, several times slower.
+    connection = session.connection()
+    for chunk in _chunks(rows):
+        values = [
+            {
+                "email": row.email,
+                "name": row.name,
+                "locale": row.locale,
+                "timezone": row.timezone,
+            }
+            for row in chunk
+        ]
+        connection.execute(insert(_SUBSCRIBERS).values(created_at=_NOW, updated_at=_NOW), values)
+        advance(len(chunk))
+    return _existing_subscribers(session, [row.email for row in rows])
+
+
+def _insert_subscriptions(
+    session: Session,
+    rows: list[_Row],
+    subscriber_ids: dict[str, int],
+    mailing_list: MailingList,
+    state: SubscriptionState,
+    consent: str,
+    advance: Callable[[int], None],
+) -> list[int]:
+    confirmed = state is SubscriptionState.CONFIRMED
+    connection = session.connection()
+    created: list[int] = []
+    for chunk in _chunks(rows):
+        members = [subscriber_ids[row.email] for row in chunk]
+        stamps: dict[str, Any] = {"created_at": _NOW, "updated_at": _NOW}
+        if confirmed:
+            stamps["confirmed_at"] = _NOW
+        else:
+            stamps.update(pending_since=_NOW, confirmation_sent_at=_NOW)
+        values = [
+            {
+                "subscriber_id": member,
+                "list_id": mailing_list.id,
+                "state": state,
+                "topics": row.topics,
+            }
+            for member, row in zip(members, chunk, strict=True)
+        ]
+        connection.execute(insert(_SUBSCRIPTIONS).values(**stamps), values)
+        consents = [
+            {
+                "subscriber_id": member,
+                "list_id": mailing_list.id,
+                "to_state": state.value,
+                "source": ConsentSource.IMPORT,
+                "text": consent,
+            }
+            for member in members
+        ]
+        connection.execute(insert(_CONSENTS).values(at=_NOW), consents)
+        created.extend(
+            session.scalars(
+                select(Subscription.id).where(
+                    Subscription.list_id == mailing_list.id,
+                    Subscription.subscriber_id.in_(members),
+                )
+            )
+        )
+        advance(len(chunk))
+    return created
+
+
+def _load(session: Session, ids: Iterable[int]) -> list[Subscription]:
+    loaded: list[Subscription] = []
+    for chunk in _chunks(list(ids), 5000):
+        loaded.extend(session.scalars(select(Subscription).where(Subscription.id.in_(chunk))))
+    return loaded
+
+
+def export_csv(
+    session: Session,
+    list_slug: str,
+    out: TextIO,
+    *,
+    states: Iterable[SubscriptionState] = (SubscriptionState.CONFIRMED,),
+) -> int:
+    """Write a list's subscribers (confirmed by default) as CSV in the import format."""
+    mailing_list = get_list(session, list_slug)
+    query = (
+        select(
+            Subscriber.email,
+            Subscriber.name,
+            Subscription.topics,
+            Subscriber.timezone,
+            Subscriber.locale,
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(Subscription.list_id == mailing_list.id, Subscription.state.in_(list(states)))
+        .order_by(Subscriber.email)
+    )
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for email, name, topics, timezone, locale in session.execute(query):
+        writer.writerow([email, _safe(name), TOPIC_SEPARATOR.join(topics), timezone, locale])
+        count += 1
+    return count
+
+
+def _safe(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

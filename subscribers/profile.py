@@ -1,0 +1,72 @@
+"""Validation of what a subscriber tells us about themselves: name, locale, timezone, topics.
+
+Shared by the web form, the JSON endpoint, the CLI and the CSV import, so every way in
+refuses the same things with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from newsletter.errors import InvalidInputError
+
+MAX_NAME = 200
+MAX_TOPIC = 120
+MAX_TOPICS = 50
+_LOCALE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated name, locale and timezone."""
+
+    name: str = ""
+    locale: str = "en"
+    timezone: str = "UTC"
+
+
+@cache
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profile:
+    """A ``Profile`` with defaults for empty values, or ``InvalidInputError`` naming the field."""
+    name = " ".join(name.split())
+    if len(name) > MAX_NAME:
+        raise InvalidInputError(f"name: longer than {MAX_NAME} characters")
+    locale = locale.strip() or "en"
+    if len(locale) > 16 or not _LOCALE.match(locale):
+        raise InvalidInputError(f"locale: {locale[:40]!r} is not a language tag such as 'en-GB'")
+    timezone = timezone.strip() or "UTC"
+    if len(timezone) > 64 or not _known_zone(timezone):
+        raise InvalidInputError(f"timezone: {timezone[:70]!r} is not an IANA time zone")
+    return Profile(name=name, locale=locale.replace("_", "-"), timezone=timezone)
+
+
+def clean_topics(topics: Iterable[str], allowed: Iterable[str] = ()) -> list[str]:
+    """Unique, trimmed topic names; when ``allowed`` is not empty, only those (case-insensitive)."""
+    by_key = {topic.casefold(): topic for topic in allowed}
+    chosen: dict[str, str] = {}
+    for raw in topics:
+        topic = " ".join(raw.split())
+        if not topic:
+            continue
+        if len(topic) > MAX_TOPIC:
+            raise InvalidInputError(f"topics: {topic[:40]!r}... is longer than {MAX_TOPIC}")
+        if by_key:
+            if topic.casefold() not in by_key:
+                raise InvalidInputError(f"topics: {topic!r} is not a topic of this publication")
+            topic = by_key[topic.casefold()]
+        chosen.setdefault(topic.casefold(), topic)
+    if len(chosen) > MAX_TOPICS:
+        raise InvalidInputError(f"topics: at most {MAX_TOPICS} topics")
+    return list(chosen.values())

@@ -1,0 +1,70 @@
+"""Sign-up rate limits, per client IP and per address, kept in the database.
+
+Counting in the database (not in process memory) makes the limits hold across several
+web workers and restarts; a sign-up already costs a few writes, so one more insert and
+an indexed count are cheap. Rows older than the window are deleted as we go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from newsletter.db import utcnow
+from newsletter.errors import UserError
+from subscribers.models import SignupAttempt
+
+
+class RateLimited(UserError):
+    """Too many sign-ups from one IP or for one address; try again later (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class SignupLimits:
+    """How many sign-ups one IP and one address may make per window."""
+
+    per_ip: int = 20
+    per_address: int = 5
+    window: timedelta = timedelta(hours=1)
+
+
+def attempt_key(kind: str, value: str) -> str:
+    """The stored key of an IP or address: a hash, so the table holds no personal data."""
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+
+
+def check_signup(
+    session: Session,
+    *,
+    ip: str | None,
+    email: str,
+    limits: SignupLimits,
+    now: datetime | None = None,
+) -> None:
+    """Count this sign-up, or raise ``RateLimited`` if the IP or the address is over its limit."""
+    now = now or utcnow()
+    since = now - limits.window
+    session.execute(delete(SignupAttempt).where(SignupAttempt.at < since))
+    checks = [(attempt_key("email", email), limits.per_address, "this address")]
+    if ip:
+        checks.append((attempt_key("ip", ip), limits.per_ip, "your network"))
+    for key, limit, who in checks:
+        count = session.scalar(
+            select(func.count()).where(SignupAttempt.key == key, SignupAttempt.at >= since)
+        )
+        if (count or 0) >= limit:
+            minutes = max(1, int(limits.window.total_seconds() // 60))
+            raise RateLimited(
+                f"Too many sign-ups from {who}; please try again in {minutes} minutes.",
+                retry_after=int(limits.window.total_seconds()),
+            )
+    session.add_all(SignupAttempt(key=key, at=now) for key, _, _ in checks)
+    session.flush()

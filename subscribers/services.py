@@ -1,0 +1,475 @@
+"""Subscriber services: lists, sign-up, confirmation, unsubscription, preferences, suppression.
+
+Every function takes a ``Session`` and plain values; the caller commits. State changes
+go through ``transition``, which checks the table in ``models`` and writes the consent
+record. Web sign-ups answer the same way whether or not an address is already known,
+so the form cannot be used to find out who subscribes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from newsletter.db import utcnow
+from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+from newsletter.publications.models import Publication
+from subscribers.addresses import email_hash, normalise_email
+from subscribers.models import (
+    Consent,
+    ConsentSource,
+    MailingList,
+    Subscriber,
+    Subscription,
+    SubscriptionState,
+    Suppression,
+    SuppressionReason,
+    check_transition,
+)
+from subscribers.profile import clean_profile, clean_topics
+from subscribers.tokens import TokenSubject
+
+S = SubscriptionState
+# A new, explicit opt-in outweighs these; bounces, spam reports and manual blocks do not.
+LIFTED_BY_OPT_IN = frozenset({SuppressionReason.GLOBAL_UNSUBSCRIBE, SuppressionReason.ERASED})
+PERSONAL_SOURCES = frozenset({ConsentSource.WEB, ConsentSource.API, ConsentSource.EMAIL})
+
+
+class Confirmer(Protocol):
+    """Sends the double opt-in email for pending subscriptions."""
+
+    def send(self, subscriptions: Sequence[Subscription]) -> None:
+        """Email each subscription's confirmation link."""
+        ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How a request reached us, kept in the consent record."""
+
+    source: ConsentSource
+    text: str = ""
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What someone asked for on the form, the API or the command line."""
+
+    email: str
+    list_slug: str
+    evidence: Evidence
+    name: str = ""
+    locale: str = ""
+    timezone: str = ""
+    topics: tuple[str, ...] = ()
+    skip_opt_in: bool = False  # CLI with recorded prior consent only
+
+
+class SignupOutcome(StrEnum):
+    """What a sign-up did (kept internal: the public answer never says)."""
+
+    CONFIRMATION_SENT = "confirmation_sent"
+    CONFIRMATION_THROTTLED = "confirmation_throttled"
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    """The outcome and, unless suppressed, the subscription."""
+
+    outcome: SignupOutcome
+    subscription: Subscription | None = None
+
+
+@dataclass(frozen=True)
+class OptInPolicy:
+    """Timings of the double opt-in."""
+
+    resend_interval: timedelta = timedelta(hours=1)
+    pending_expiry: timedelta = timedelta(days=7)
+
+
+# -- lists --------------------------------------------------------------------------
+
+
+def ensure_default_list(session: Session, publication: Publication) -> MailingList:
+    """The publication's default list (slug = publication slug), created on first use."""
+    found = session.scalar(select(MailingList).where(MailingList.slug == publication.slug))
+    if found is not None:
+        return found
+    mailing_list = MailingList(
+        slug=publication.slug, name=publication.name, publication=publication
+    )
+    session.add(mailing_list)
+    session.flush()
+    return mailing_list
+
+
+def create_list(
+    session: Session, publication: Publication, slug: str, name: str, *, double_opt_in: bool = True
+) -> MailingList:
+    """An extra list of ``publication``; slugs are unique across publications."""
+    if session.scalar(select(MailingList.id).where(MailingList.slug == slug)) is not None:
+        raise InvalidInputError(f"list: {slug!r} already exists")
+    mailing_list = MailingList(
+        slug=slug, name=name, publication=publication, double_opt_in=double_opt_in
+    )
+    session.add(mailing_list)
+    session.flush()
+    return mailing_list
+
+
+def get_list(session: Session, slug: str) -> MailingList:
+    """The list named ``slug``; a publication's default list is created lazily."""
+    found = session.scalar(select(MailingList).where(MailingList.slug == slug))
+    if found is not None:
+        return found
+    publication = session.scalar(select(Publication).where(Publication.slug == slug))
+    if publication is None:
+        raise NotFoundError(f"list: no mailing list or publication is called {slug[:64]!r}")
+    return ensure_default_list(session, publication)
+
+
+def lists_of_publication(session: Session, publication_id: int) -> list[MailingList]:
+    """Every list of one publication, by slug."""
+    query = select(MailingList).where(MailingList.publication_id == publication_id)
+    return list(session.scalars(query.order_by(MailingList.slug)))
+
+
+# -- lookups ------------------------------------------------------------------------
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    """The subscriber with this (already normalised) address, if any."""
+    return session.scalar(select(Subscriber).where(Subscriber.email == email))
+
+
+def get_subscriber(session: Session, raw_email: str) -> Subscriber:
+    """The subscriber with this address, or ``NotFoundError``."""
+    email = normalise_email(raw_email)
+    subscriber = find_subscriber(session, email)
+    if subscriber is None:
+        raise NotFoundError(f"email: no subscriber {email!r}")
+    return subscriber
+
+
+def subscription_for(session: Session, subject: TokenSubject) -> Subscription:
+    """The subscription a token names, or ``NotFoundError`` (erased, or never existed)."""
+    subscription = session.scalar(
+        select(Subscription).where(
+            Subscription.subscriber_id == subject.subscriber_id,
+            Subscription.list_id == subject.list_id,
+        )
+    )
+    if subscription is None:
+        raise NotFoundError("token: this link no longer matches a subscription")
+    return subscription
+
+
+# -- state changes ------------------------------------------------------------------
+
+
+def _apply(subscription: Subscription, target: SubscriptionState, now: datetime) -> None:
+    subscription.state = target
+    if target is S.PENDING:
+        subscription.pending_since = now
+        subscription.confirmation_sent_at = None
+    elif target is S.CONFIRMED:
+        subscription.confirmed_at = now
+        subscription.unsubscribed_at = None
+    elif target is S.UNSUBSCRIBED:
+        subscription.unsubscribed_at = now
+
+
+def _record(
+    session: Session,
+    subscription: Subscription,
+    current: SubscriptionState | None,
+    evidence: Evidence,
+    now: datetime,
+) -> None:
+    session.add(
+        Consent(
+            subscriber_id=subscription.subscriber_id,
+            list_id=subscription.list_id,
+            from_state=current.value if current is not None else None,
+            to_state=subscription.state.value,
+            source=evidence.source,
+            text=evidence.text,
+            ip=evidence.ip,
+            user_agent=evidence.user_agent[:500] if evidence.user_agent else None,
+            at=now,
+        )
+    )
+
+
+def transition(
+    session: Session,
+    subscription: Subscription,
+    target: SubscriptionState,
+    evidence: Evidence,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Move ``subscription`` to ``target`` (or raise ``TransitionError``) and record consent."""
+    now = now or utcnow()
+    current = subscription.state
+    check_transition(current, target)
+    _apply(subscription, target, now)
+    _record(session, subscription, current, evidence, now)
+
+
+def start_subscription(
+    session: Session,
+    subscriber: Subscriber,
+    mailing_list: MailingList,
+    target: SubscriptionState,
+    evidence: Evidence,
+    *,
+    topics: Sequence[str] = (),
+    now: datetime | None = None,
+) -> Subscription:
+    """A new subscription, pending or confirmed, with its first consent record."""
+    if target not in (S.PENDING, S.CONFIRMED):
+        raise TransitionError(f"a new subscription cannot start {target.value}")
+    now = now or utcnow()
+    subscription = Subscription(
+        subscriber=subscriber, mailing_list=mailing_list, topics=list(topics)
+    )
+    _apply(subscription, target, now)
+    session.add(subscription)
+    session.flush()
+    _record(session, subscription, None, evidence, now)
+    return subscription
+
+
+def sign_up(
+    session: Session,
+    request: SignupRequest,
+    *,
+    confirmer: Confirmer,
+    policy: OptInPolicy = OptInPolicy(),
+    now: datetime | None = None,
+) -> SignupResult:
+    """Subscribe an address to a list: double opt-in by default, single if the list says so."""
+    now = now or utcnow()
+    email = normalise_email(request.email)
+    profile = clean_profile(request.name, request.locale, request.timezone)
+    mailing_list = get_list(session, request.list_slug)
+    topics = clean_topics(request.topics, mailing_list.publication.topics)
+
+    suppression = session.scalar(
+        select(Suppression).where(Suppression.email_hash == email_hash(email))
+    )
+    if suppression is not None and not (
+        request.evidence.source in PERSONAL_SOURCES and suppression.reason in LIFTED_BY_OPT_IN
+    ):
+        return SignupResult(SignupOutcome.SUPPRESSED)
+
+    subscriber = find_subscriber(session, email)
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email, name=profile.name, locale=profile.locale, timezone=profile.timezone
+        )
+        session.add(subscriber)
+        session.flush()
+    subscription = session.scalar(
+        select(Subscription).where(
+            Subscription.subscriber_id == subscriber.id,
+            Subscription.list_id == mailing_list.id,
+        )
+    )
+    single = request.skip_opt_in or not mailing_list.double_opt_in
+    target = S.CONFIRMED if single else S.PENDING
+    if subscription is None:
+        subscription = start_subscription(
+            session, subscriber, mailing_list, target, request.evidence, topics=topics, now=now
+        )
+    elif subscription.state is S.CONFIRMED:
+        return SignupResult(SignupOutcome.ALREADY_CONFIRMED, subscription)
+    elif subscription.state is S.PENDING:
+        subscription.topics = topics
+        sent = subscription.confirmation_sent_at
+        if sent is not None and now - sent < policy.resend_interval:
+            return SignupResult(SignupOutcome.CONFIRMATION_THROTTLED, subscription)
+    else:
+        subscription.topics = topics
+        transition(session, subscription, target, request.evidence, now=now)
+    if single:
+        _lift_suppression(session, email)
+        return SignupResult(SignupOutcome.CONFIRMED, subscription)
+    subscription.confirmation_sent_at = now
+    session.flush()
+    confirmer.send([subscription])
+    return SignupResult(SignupOutcome.CONFIRMATION_SENT, subscription)
+
+
+def _lift_suppression(session: Session, email: str) -> None:
+    session.execute(
+        delete(Suppression).where(
+            Suppression.email_hash == email_hash(email),
+            Suppression.reason.in_(list(LIFTED_BY_OPT_IN)),
+        )
+    )
+
+
+def confirm(
+    session: Session,
+    subject: TokenSubject,
+    evidence: Evidence,
+    *,
+    policy: OptInPolicy = OptInPolicy(),
+    now: datetime | None = None,
+) -> Subscription:
+    """Confirm a pending subscription (idempotent once confirmed)."""
+    now = now or utcnow()
+    subscription = subscription_for(session, subject)
+    if subscription.state is S.CONFIRMED:
+        return subscription
+    if subscription.state is not S.PENDING:
+        raise TransitionError(
+            "confirm: this sign-up is no longer waiting for confirmation; please sign up again"
+        )
+    since = subscription.pending_since or subscription.created_at
+    if now - since > policy.pending_expiry:
+        transition(session, subscription, S.EXPIRED, evidence, now=now)
+        raise TransitionError("confirm: this sign-up has expired; please sign up again")
+    transition(session, subscription, S.CONFIRMED, evidence, now=now)
+    _lift_suppression(session, subscription.subscriber.email)
+    return subscription
+
+
+def unsubscribe(
+    session: Session, subject: TokenSubject, evidence: Evidence, *, now: datetime | None = None
+) -> Subscription:
+    """Unsubscribe from one list; doing it twice changes nothing more."""
+    subscription = subscription_for(session, subject)
+    if subscription.state in (S.PENDING, S.CONFIRMED):
+        transition(session, subscription, S.UNSUBSCRIBED, evidence, now=now)
+    return subscription
+
+
+def expire_pending(
+    session: Session, *, policy: OptInPolicy = OptInPolicy(), now: datetime | None = None
+) -> int:
+    """Expire sign-ups left unconfirmed longer than the policy allows; returns how many."""
+    now = now or utcnow()
+    cutoff = now - policy.pending_expiry
+    stale = session.scalars(
+        select(Subscription).where(
+            Subscription.state == S.PENDING, Subscription.pending_since < cutoff
+        )
+    ).all()
+    evidence = Evidence(ConsentSource.CLI, text="pending sign-up expired")
+    for subscription in stale:
+        transition(session, subscription, S.EXPIRED, evidence, now=now)
+    return len(stale)
+
+
+# -- preferences --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListChoice:
+    """Whether to receive one list, and which topics of it (empty = all)."""
+
+    list_id: int
+    subscribed: bool
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """Everything the preferences page can change at once."""
+
+    choices: tuple[ListChoice, ...]
+    paused_until: datetime | None = None
+
+
+def update_preferences(
+    session: Session,
+    subscriber: Subscriber,
+    publication_id: int,
+    preferences: Preferences,
+    evidence: Evidence,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Apply the preferences form: lists joined or left, topics, pause (for all lists).
+
+    The token proved the reader owns the address, so joining a list here confirms at once.
+    """
+    now = now or utcnow()
+    allowed = {
+        mailing_list.id: mailing_list
+        for mailing_list in lists_of_publication(session, publication_id)
+    }
+    existing = {subscription.list_id: subscription for subscription in subscriber.subscriptions}
+    for choice in preferences.choices:
+        mailing_list = allowed.get(choice.list_id)
+        if mailing_list is None:
+            raise InvalidInputError(f"lists: list {choice.list_id} is not offered here")
+        topics = clean_topics(choice.topics, mailing_list.publication.topics)
+        subscription = existing.get(choice.list_id)
+        if choice.subscribed:
+            if subscription is None:
+                subscription = start_subscription(
+                    session, subscriber, mailing_list, S.CONFIRMED, evidence, now=now
+                )
+            elif subscription.state is not S.CONFIRMED:
+                transition(session, subscription, S.CONFIRMED, evidence, now=now)
+            subscription.topics = topics
+        elif subscription is not None and subscription.state in (S.PENDING, S.CONFIRMED):
+            transition(session, subscription, S.UNSUBSCRIBED, evidence, now=now)
+    for subscription in subscriber.subscriptions:
+        subscription.paused_until = preferences.paused_until
+    session.flush()
+
+
+# -- suppression --------------------------------------------------------------------
+
+
+def suppression_of(session: Session, email: str) -> Suppression | None:
+    """The suppression entry of a normalised address, if any."""
+    return session.scalar(select(Suppression).where(Suppression.email_hash == email_hash(email)))
+
+
+def suppress(
+    session: Session, raw_email: str, reason: SuppressionReason, *, note: str = ""
+) -> Suppression:
+    """Never mail this address again (idempotent: the first reason is kept)."""
+    email = normalise_email(raw_email)
+    entry = suppression_of(session, email)
+    if entry is None:
+        entry = Suppression(email_hash=email_hash(email), email=email, reason=reason, note=note)
+        session.add(entry)
+        session.flush()
+    return entry
+
+
+def suppressed_hashes(session: Session) -> set[str]:
+    """Hashes of every suppressed address (for bulk checks such as imports)."""
+    return set(session.scalars(select(Suppression.email_hash)))
+
+
+def unsubscribe_everywhere(
+    session: Session, raw_email: str, evidence: Evidence, *, now: datetime | None = None
+) -> int:
+    """Leave every list; returns how many subscriptions changed."""
+    subscriber = get_subscriber(session, raw_email)
+    changed = 0
+    for subscription in subscriber.subscriptions:
+        if subscription.state in (S.PENDING, S.CONFIRMED):
+            transition(session, subscription, S.UNSUBSCRIBED, evidence, now=now)
+            changed += 1
+    return changed

@@ -1,0 +1,417 @@
+"""Public subscriber pages and the JSON sign-up endpoint (a FastAPI router).
+
+Every link from an email lands on a GET that changes nothing and shows a button; the
+change happens on POST. That keeps mail scanners, which open every link, from
+confirming or unsubscribing anyone. ``POST /u/{token}`` is the RFC 8058 one-click
+endpoint: no cookie, no login, the body ``List-Unsubscribe=One-Click``, done at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from newsletter.db import utcnow
+from newsletter.errors import InvalidInputError
+from newsletter.runtime import Runtime
+from newsletter.web.app import runtime_of
+from newsletter.web.pages import render_page
+from subscribers import services
+from subscribers.addresses import normalise_email
+from subscribers.confirmation import EmailConfirmer
+from subscribers.forms import FormValues, read_form
+from subscribers.links import Links
+from subscribers.models import ConsentSource, SubscriptionState
+from subscribers.ratelimit import SignupLimits, check_signup
+from subscribers.services import Evidence, SignupOutcome, SignupRequest
+from subscribers.tokens import Purpose, Tokens, TokenSubject
+
+router = APIRouter()
+
+PAUSE_OPTIONS = [
+    ("", "Not paused"),
+    ("7", "For 1 week"),
+    ("30", "For 1 month"),
+    ("90", "For 3 months"),
+]
+KEEP_PAUSE = "keep"
+
+
+def _tokens(runtime: Runtime) -> Tokens:
+    return Tokens(runtime.settings.secret_key)
+
+
+def _links(runtime: Runtime) -> Links:
+    return Links(runtime.settings.base_url, _tokens(runtime))
+
+
+def _evidence(request: Request, source: ConsentSource) -> Evidence:
+    user_agent = request.headers.get("user-agent", "")[:500] or None
+    ip = request.client.host if request.client else None
+    return Evidence(source, ip=ip, user_agent=user_agent)
+
+
+def _read(runtime: Runtime, purpose: Purpose, token: str) -> TokenSubject:
+    max_age = runtime.settings.confirm_token_max_age if purpose is Purpose.CONFIRM else None
+    return _tokens(runtime).read(purpose, token, max_age=max_age)
+
+
+def _signup(runtime: Runtime, session: Session, request: SignupRequest) -> SignupOutcome:
+    settings = runtime.settings
+    email = normalise_email(request.email)
+    limits = SignupLimits(
+        settings.signup_limit_per_ip, settings.signup_limit_per_address, settings.signup_window
+    )
+    check_signup(session, ip=request.evidence.ip, email=email, limits=limits)
+    confirmer = EmailConfirmer(
+        runtime.sender, _links(runtime), expires=settings.confirm_token_max_age
+    )
+    policy = services.OptInPolicy(settings.confirm_resend_interval, settings.pending_expiry)
+    result = services.sign_up(session, request, confirmer=confirmer, policy=policy)
+    return result.outcome
+
+
+def _signup_message(runtime: Runtime, email: str, double_opt_in: bool) -> str:
+    if not double_opt_in:
+        return f"{email} is subscribed. The next edition will reach your inbox."
+    hours = int(runtime.settings.confirm_token_max_age.total_seconds() // 3600)
+    return (
+        f"If {email} can receive email, a confirmation link is on its way. "
+        f"Open it within {hours} hours to complete your subscription."
+    )
+
+
+# -- sign-up ------------------------------------------------------------------------
+
+
+def _subscribe_page(
+    runtime: Runtime, slug: str, values: FormValues | None = None, error: str = ""
+) -> Response:
+    with runtime.database.session() as session:
+        mailing_list = services.get_list(session, slug)
+        publication = mailing_list.publication
+        context: dict[str, Any] = {
+            "page_title": f"Subscribe to {mailing_list.name}",
+            "site_name": publication.name,
+            "list_name": mailing_list.name,
+            "action": f"/subscribe/{mailing_list.slug}",
+            "topics": list(publication.topics),
+            "error": error,
+            "values": {
+                "email": values.first("email") if values else "",
+                "name": values.first("name") if values else "",
+                "topics": values.all("topics") if values else [],
+            },
+        }
+    return render_page("subscribers/subscribe.html", status=400 if error else 200, **context)
+
+
+@router.get("/subscribe/{slug}")
+def subscribe_form(request: Request, slug: str) -> Response:
+    """The sign-up form of a list (or of a publication's default list)."""
+    return _subscribe_page(runtime_of(request), slug)
+
+
+def _subscribe_submit(request: Request, slug: str, form: FormValues) -> Response:
+    runtime = runtime_of(request)
+    email = form.first("email").strip()
+    if form.first("website"):
+        # A bot filled the hidden field: answer like a success, do nothing.
+        return _check_inbox(runtime, slug, email)
+    signup = SignupRequest(
+        email=email,
+        list_slug=slug,
+        evidence=_evidence(request, ConsentSource.WEB),
+        name=form.first("name"),
+        locale=form.first("locale"),
+        timezone=form.first("timezone"),
+        topics=tuple(form.all("topics")),
+    )
+    try:
+        with runtime.database.session() as session:
+            _signup(runtime, session, signup)
+    except InvalidInputError as exc:
+        return _subscribe_page(runtime, slug, form, str(exc))
+    return _check_inbox(runtime, slug, email)
+
+
+def _check_inbox(runtime: Runtime, slug: str, email: str) -> Response:
+    with runtime.database.session() as session:
+        mailing_list = services.get_list(session, slug)
+        double = mailing_list.double_opt_in
+        name, site = mailing_list.name, mailing_list.publication.name
+    title = "Check your inbox" if double else f"Subscribed to {name}"
+    return render_page(
+        "subscribers/check_inbox.html",
+        page_title=title,
+        site_name=site,
+        message=_signup_message(runtime, email, double),
+    )
+
+
+@router.post("/subscribe/{slug}")
+async def subscribe(request: Request, slug: str) -> Response:
+    """Handle the sign-up form; the answer is the same whether or not the address is known."""
+    form = await read_form(request)
+    return await run_in_threadpool(_subscribe_submit, request, slug, form)
+
+
+class SubscribeIn(BaseModel):
+    """The JSON sign-up body; ``website`` is the honeypot and must stay empty."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(max_length=320)
+    list_slug: str = Field(alias="list", min_length=1, max_length=64)
+    name: str = Field(default="", max_length=200)
+    locale: str = Field(default="", max_length=16)
+    timezone: str = Field(default="", max_length=64)
+    topics: list[str] = Field(default_factory=list, max_length=50)
+    website: str = Field(default="", max_length=200)
+
+
+def _api_subscribe(request: Request, body: SubscribeIn) -> Response:
+    runtime = runtime_of(request)
+    double = True
+    if not body.website:
+        signup = SignupRequest(
+            email=body.email,
+            list_slug=body.list_slug,
+            evidence=_evidence(request, ConsentSource.API),
+            name=body.name,
+            locale=body.locale,
+            timezone=body.timezone,
+            topics=tuple(body.topics),
+        )
+        with runtime.database.session() as session:
+            _signup(runtime, session, signup)
+            double = services.get_list(session, body.list_slug).double_opt_in
+    message = _signup_message(runtime, body.email, double)
+    status = "pending" if double else "subscribed"
+    return JSONResponse({"status": status, "message": message}, status_code=202)
+
+
+@router.post("/api/subscribe")
+async def api_subscribe(request: Request, body: SubscribeIn) -> Response:
+    """JSON sign-up: 202 with a message, or a 4xx ``{"error": ...}``."""
+    return await run_in_threadpool(_api_subscribe, request, body)
+
+
+# -- confirmation -------------------------------------------------------------------
+
+
+@router.get("/confirm/{token}")
+def confirm_page(request: Request, token: str) -> Response:
+    """Show the confirm button (changes nothing)."""
+    runtime = runtime_of(request)
+    subject = _read(runtime, Purpose.CONFIRM, token)
+    with runtime.database.session() as session:
+        subscription = services.subscription_for(session, subject)
+        mailing_list = subscription.mailing_list
+        context: dict[str, Any] = {
+            "site_name": mailing_list.publication.name,
+            "list_name": mailing_list.name,
+        }
+        if subscription.state is SubscriptionState.CONFIRMED:
+            preferences = _links(runtime).preferences_url(subject.subscriber_id, subject.list_id)
+            return render_page(
+                "subscribers/confirmed.html",
+                page_title="You are subscribed",
+                preferences_url=preferences,
+                **context,
+            )
+        email = subscription.subscriber.email
+    return render_page(
+        "subscribers/confirm.html",
+        page_title="Confirm your subscription",
+        email=email,
+        action=f"/confirm/{token}",
+        **context,
+    )
+
+
+@router.post("/confirm/{token}")
+def confirm(request: Request, token: str) -> Response:
+    """Confirm the subscription the token names."""
+    runtime = runtime_of(request)
+    subject = _read(runtime, Purpose.CONFIRM, token)
+    policy = services.OptInPolicy(
+        runtime.settings.confirm_resend_interval, runtime.settings.pending_expiry
+    )
+    with runtime.database.session() as session:
+        subscription = services.confirm(
+            session, subject, _evidence(request, ConsentSource.EMAIL), policy=policy
+        )
+        mailing_list = subscription.mailing_list
+        site, name = mailing_list.publication.name, mailing_list.name
+    return render_page(
+        "subscribers/confirmed.html",
+        page_title="You are subscribed",
+        site_name=site,
+        list_name=name,
+        preferences_url=_links(runtime).preferences_url(subject.subscriber_id, subject.list_id),
+    )
+
+
+# -- unsubscribe --------------------------------------------------------------------
+
+
+@router.get("/unsubscribe/{token}")
+@router.get("/u/{token}")
+def unsubscribe_page(request: Request, token: str) -> Response:
+    """Show the unsubscribe button; a GET never unsubscribes."""
+    runtime = runtime_of(request)
+    subject = _read(runtime, Purpose.UNSUBSCRIBE, token)
+    with runtime.database.session() as session:
+        subscription = services.subscription_for(session, subject)
+        mailing_list = subscription.mailing_list
+        unsubscribed = subscription.state is SubscriptionState.UNSUBSCRIBED
+        context: dict[str, Any] = {
+            "site_name": mailing_list.publication.name,
+            "list_name": mailing_list.name,
+            "email": subscription.subscriber.email,
+            "preferences_url": _links(runtime).preferences_url(
+                subject.subscriber_id, subject.list_id
+            ),
+        }
+    if unsubscribed:
+        return render_page(
+            "subscribers/unsubscribed.html", page_title="You are unsubscribed", **context
+        )
+    return render_page(
+        "subscribers/unsubscribe.html",
+        page_title="Unsubscribe",
+        action=request.url.path,
+        **context,
+    )
+
+
+def _unsubscribe(request: Request, token: str, form: FormValues) -> Response:
+    runtime = runtime_of(request)
+    subject = _read(runtime, Purpose.UNSUBSCRIBE, token)
+    if form.first("List-Unsubscribe") != "One-Click":
+        raise InvalidInputError("List-Unsubscribe: the body must be List-Unsubscribe=One-Click")
+    source = ConsentSource.ONE_CLICK if request.url.path.startswith("/u/") else ConsentSource.EMAIL
+    with runtime.database.session() as session:
+        subscription = services.unsubscribe(session, subject, _evidence(request, source))
+        mailing_list = subscription.mailing_list
+        site, name = mailing_list.publication.name, mailing_list.name
+    return render_page(
+        "subscribers/unsubscribed.html",
+        page_title="You are unsubscribed",
+        site_name=site,
+        list_name=name,
+        preferences_url=_links(runtime).preferences_url(subject.subscriber_id, subject.list_id),
+    )
+
+
+@router.post("/unsubscribe/{token}")
+@router.post("/u/{token}")
+async def unsubscribe(request: Request, token: str) -> Response:
+    """Unsubscribe at once (RFC 8058 one-click, or the page's button); idempotent."""
+    form = await read_form(request)
+    return await run_in_threadpool(_unsubscribe, request, token, form)
+
+
+# -- preferences --------------------------------------------------------------------
+
+
+def _preferences_page(
+    request: Request, token: str, *, error: str = "", status: int = 200
+) -> Response:
+    runtime = runtime_of(request)
+    subject = _read(runtime, Purpose.PREFERENCES, token)
+    with runtime.database.session() as session:
+        subscription = services.subscription_for(session, subject)
+        subscriber = subscription.subscriber
+        publication = subscription.mailing_list.publication
+        mine = {item.list_id: item for item in subscriber.subscriptions}
+        lists = []
+        for mailing_list in services.lists_of_publication(session, publication.id):
+            current = mine.get(mailing_list.id)
+            lists.append(
+                {
+                    "id": mailing_list.id,
+                    "name": mailing_list.name,
+                    "subscribed": current is not None
+                    and current.state is SubscriptionState.CONFIRMED,
+                    "topics": list(publication.topics),
+                    "chosen": list(current.topics) if current else [],
+                }
+            )
+        paused = subscription.paused_until
+        paused_text = paused.strftime("%d %B %Y") if paused and paused > utcnow() else ""
+        options = list(PAUSE_OPTIONS)
+        if paused_text:
+            options.insert(0, (KEEP_PAUSE, "Keep the current pause"))
+        context: dict[str, Any] = {
+            "page_title": "Your preferences",
+            "site_name": publication.name,
+            "email": subscriber.email,
+            "lists": lists,
+        }
+    return render_page(
+        "subscribers/preferences.html",
+        status=status,
+        action=f"/preferences/{token}",
+        saved=request.query_params.get("saved") == "1" and not error,
+        error=error,
+        pause_options=options,
+        pause_value=KEEP_PAUSE if paused_text else "",
+        paused_until=paused_text,
+        **context,
+    )
+
+
+@router.get("/preferences/{token}")
+def preferences_page(request: Request, token: str) -> Response:
+    """The preferences form: lists, topics, pause."""
+    return _preferences_page(request, token)
+
+
+def _save_preferences(request: Request, token: str, form: FormValues) -> Response:
+    runtime = runtime_of(request)
+    subject = _read(runtime, Purpose.PREFERENCES, token)
+    pause = form.first("pause")
+    if pause not in {KEEP_PAUSE, *(value for value, _ in PAUSE_OPTIONS)}:
+        raise InvalidInputError(f"pause: {pause[:20]!r} is not one of the offered choices")
+    chosen_lists = set(form.all("list"))
+    try:
+        with runtime.database.session() as session:
+            subscription = services.subscription_for(session, subject)
+            publication_id = subscription.mailing_list.publication_id
+            if pause == KEEP_PAUSE:
+                paused_until = subscription.paused_until
+            else:
+                paused_until = utcnow() + timedelta(days=int(pause)) if pause else None
+            choices = tuple(
+                services.ListChoice(
+                    list_id=mailing_list.id,
+                    subscribed=str(mailing_list.id) in chosen_lists,
+                    topics=tuple(form.all(f"topics-{mailing_list.id}")),
+                )
+                for mailing_list in services.lists_of_publication(session, publication_id)
+            )
+            services.update_preferences(
+                session,
+                subscription.subscriber,
+                publication_id,
+                services.Preferences(choices=choices, paused_until=paused_until),
+                _evidence(request, ConsentSource.EMAIL),
+            )
+    except InvalidInputError as exc:
+        return _preferences_page(request, token, error=str(exc), status=400)
+    return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
+
+
+@router.post("/preferences/{token}")
+async def save_preferences(request: Request, token: str) -> Response:
+    """Save the preferences form, then show it again (POST, redirect, GET)."""
+    form = await read_form(request)
+    return await run_in_threadpool(_save_preferences, request, token, form)

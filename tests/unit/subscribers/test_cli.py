@@ -1,0 +1,190 @@
+"""``newsletter subscribers ...`` commands, end to end on the embedded SQLite database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from newsletter.cli import app
+from newsletter.db import Database
+from subscribers import services
+from subscribers.models import SubscriptionState
+from tests.unit.subscribers.factories import outbox_messages, seed
+
+
+def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
+    """Invoke the CLI the way a shell would."""
+    return CliRunner().invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str], database: Database) -> dict[str, str]:
+    """A CLI environment whose database holds the "daily" publication."""
+    seed(database)
+    return cli_env
+
+
+def test_import_reports_bad_rows_and_exits_1(env: dict[str, str], tmp_path: Path) -> None:
+    """Good rows are imported, bad ones listed by row number, and the exit code says so."""
+    path = tmp_path / "people.csv"
+    path.write_text("email,name\nann@example.org,Ann\nbad-address,X\nann@example.org,Dup\n")
+    result = run(
+        env,
+        "subscribers",
+        "import",
+        str(path),
+        "--list",
+        "daily",
+        "--confirmed",
+        "--consent",
+        "Paper form",
+    )
+    assert result.exit_code == 1
+    assert "3 rows read, 1 imported into daily (1 new subscribers), 2 refused." in result.output
+    assert "row 3: bad-address: invalid address" in result.output
+    assert "row 4: ann@example.org: duplicate: same address as row 2" in result.output
+    clean = tmp_path / "clean.csv"
+    clean.write_text("email\nbob@example.org\n")
+    dry = run(env, "subscribers", "import", str(clean), "--list", "daily", "--dry-run")
+    assert dry.exit_code == 0
+    assert "1 would import" in dry.output
+
+
+def test_import_without_confirmed_emails_each_address(
+    env: dict[str, str], tmp_path: Path, data_dir: Path
+) -> None:
+    """A plain import leaves rows pending and puts one confirmation per address in the outbox."""
+    path = tmp_path / "people.csv"
+    path.write_text("email\nann@example.org\nbob@example.org\n")
+    result = run(env, "subscribers", "import", str(path), "--list", "daily")
+    assert result.exit_code == 0, result.output
+    messages = outbox_messages(data_dir / "outbox")
+    assert sorted(m["To"] for m in messages) == ["ann@example.org", "bob@example.org"]
+
+
+def test_unusable_file_is_one_line_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    """A wrong header or bad encoding prints one line and exits 2."""
+    path = tmp_path / "wrong.csv"
+    path.write_text("mail\nann@example.org\n")
+    result = run(
+        env, "subscribers", "import", str(path), "--list", "daily", "--confirmed", "--consent", "x"
+    )
+    assert result.exit_code == 2
+    assert "line 1: header" in result.output
+    assert "Traceback" not in result.output
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"email\nrene@caf\xe9.org\n")
+    encoded = run(
+        env, "subscribers", "import", str(latin), "--list", "daily", "--confirmed", "--consent", "x"
+    )
+    assert encoded.exit_code == 2
+    assert "not UTF-8" in encoded.output
+
+
+def test_add_show_unsubscribe_suppress(env: dict[str, str], database: Database) -> None:
+    """add, show (text and JSON), unsubscribe from one list and suppress work together."""
+    added = run(
+        env,
+        "subscribers",
+        "add",
+        "ann@example.org",
+        "--list",
+        "daily",
+        "--name",
+        "Ann",
+        "--topic",
+        "Sport",
+        "--confirmed",
+        "--consent",
+        "Asked at the desk",
+    )
+    assert added.exit_code == 0
+    assert "confirmed" in added.output
+    shown = run(env, "subscribers", "show", "ann@example.org")
+    assert "daily: confirmed (Sport)" in shown.output
+    data = json.loads(run(env, "subscribers", "show", "ann@example.org", "--json").output)
+    assert data["subscriptions"][0]["state"] == "confirmed"
+    gone = run(env, "subscribers", "unsubscribe", "ann@example.org", "--list", "daily")
+    assert "1 subscription(s) ended" in gone.output
+    again = run(env, "subscribers", "unsubscribe", "ann@example.org", "--list", "daily")
+    assert "0 subscription(s) ended" in again.output
+    everywhere = run(env, "subscribers", "unsubscribe", "ann@example.org")
+    assert "0 subscription(s) ended" in everywhere.output
+    blocked = run(env, "subscribers", "suppress", "ann@example.org", "--reason", "spam_report")
+    assert "suppressed (spam_report)" in blocked.output
+    assert "suppressed: spam_report" in run(env, "subscribers", "show", "ann@example.org").output
+    with database.session() as session:
+        sub = services.get_subscriber(session, "ann@example.org").subscriptions[0]
+        assert sub.state is SubscriptionState.UNSUBSCRIBED
+
+
+def test_add_needs_consent_with_confirmed(env: dict[str, str]) -> None:
+    """--confirmed without --consent is a usage error."""
+    result = run(env, "subscribers", "add", "a@example.org", "--list", "daily", "--confirmed")
+    assert result.exit_code == 2
+    assert "--consent" in result.output
+
+
+def test_add_pending_sends_confirmation(env: dict[str, str], data_dir: Path) -> None:
+    """Adding without --confirmed sends the double opt-in email."""
+    result = run(env, "subscribers", "add", "bob@example.org", "--list", "daily")
+    assert "confirmation sent" in result.output
+    assert len(outbox_messages(data_dir / "outbox")) == 1
+
+
+def test_export_to_stdout_and_file(env: dict[str, str], tmp_path: Path) -> None:
+    """export writes CSV to stdout or to --output."""
+    run(
+        env,
+        "subscribers",
+        "add",
+        "ann@example.org",
+        "--list",
+        "daily",
+        "--confirmed",
+        "--consent",
+        "x",
+    )
+    printed = run(env, "subscribers", "export", "--list", "daily")
+    assert "ann@example.org,,,UTC,en" in printed.output
+    target = tmp_path / "out.csv"
+    run(env, "subscribers", "export", "--list", "daily", "--state", "pending", "-o", str(target))
+    assert target.read_text().splitlines() == ["email,name,topics,timezone,locale"]
+
+
+def test_export_data_and_erase(env: dict[str, str], tmp_path: Path) -> None:
+    """export-data prints JSON (or writes it); erase asks first, then leaves only a hash."""
+    run(
+        env,
+        "subscribers",
+        "add",
+        "ann@example.org",
+        "--list",
+        "daily",
+        "--confirmed",
+        "--consent",
+        "x",
+    )
+    data = json.loads(run(env, "subscribers", "export-data", "ann@example.org").output)
+    assert data["consents"][0]["text"] == "x"
+    target = tmp_path / "ann.json"
+    run(env, "subscribers", "export-data", "ann@example.org", "-o", str(target))
+    assert json.loads(target.read_text())["email"] == "ann@example.org"
+    refused = run(env, "subscribers", "erase", "ann@example.org", input="n\n")
+    assert refused.exit_code == 1
+    erased = run(env, "subscribers", "erase", "ann@example.org", "--yes")
+    assert erased.exit_code == 0
+    assert "only a hash remains" in erased.output
+    missing = run(env, "subscribers", "show", "ann@example.org")
+    assert "suppressed: erased" in missing.output
+    unknown = run(env, "subscribers", "show", "nobody@example.org")
+    assert unknown.exit_code == 2
+    assert "no data" in unknown.output
+
+
+def test_expire(env: dict[str, str]) -> None:
+    """expire reports how many pending sign-ups it expired."""
+    assert "0 pending sign-up(s) expired." in run(env, "subscribers", "expire").output

@@ -1,0 +1,208 @@
+"""CSV import and export: every kind of bad row reported by number, good rows imported."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from newsletter.db import Database
+from newsletter.errors import InvalidInputError, NotFoundError, UserError
+from subscribers import csvio, services
+from subscribers.models import Consent, Subscriber, Subscription, SubscriptionState
+from subscribers.models import SuppressionReason as R
+from tests.unit.subscribers.factories import NoConfirm, seed, signup
+
+BAD_CSV = """email,name,topics,timezone,locale
+ann@example.org,Ann,Science;sport,Europe/London,en-GB
+not-an-address,Nobody,,,
+bob@example.org,Bob,,Mars/Base,en
+ANN@example.org,Ann again,,,
+spam@example.org,Spammy,,,
+carol@example.org,Carol,Cooking,,
+dave@example.org,Dave,,,xx-not-a-locale-tag
+erin@example.org,too,many,fields,,here
+old@example.org,Already here,,,
+
+frank@example.org,,,,
+"""
+
+
+def _write(tmp_path: Path, text: str | bytes, name: str = "people.csv") -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_kind_of_bad_row_is_reported_by_row_number(
+    database: Database, tmp_path: Path
+) -> None:
+    """Invalid, duplicate, suppressed, listed and malformed rows are reported; others go in."""
+    seed(database)
+    with database.session() as session:
+        services.suppress(session, "spam@example.org", R.SPAM_REPORT)
+        signup(session, "old@example.org")
+    path = _write(tmp_path, BAD_CSV)
+    with database.session() as session:
+        report = csvio.import_csv(
+            session, path, list_slug="daily", confirmed=True, consent="Signed up at the fair"
+        )
+    assert [(p.row, p.reason.split(":")[0]) for p in report.problems] == [
+        (3, "invalid address"),
+        (4, "timezone"),
+        (5, "duplicate"),
+        (6, "suppressed"),
+        (7, "topics"),
+        (8, "locale"),
+        (9, "columns"),
+        (10, "already on the list"),
+    ]
+    assert "row 2" in report.problems[2].reason
+    assert report.counts()["duplicate"] == 1
+    assert (report.rows, report.imported, report.new_subscribers) == (10, 2, 2)
+    with database.session() as session:
+        ann = services.get_subscriber(session, "ann@example.org")
+        assert (ann.name, ann.timezone, ann.locale) == ("Ann", "Europe/London", "en-GB")
+        assert ann.subscriptions[0].state is SubscriptionState.CONFIRMED
+        assert ann.subscriptions[0].topics == ["Science", "Sport"]
+        consent = session.scalars(select(Consent).where(Consent.subscriber_id == ann.id)).one()
+        assert (consent.source.value, consent.text) == ("import", "Signed up at the fair")
+        assert services.find_subscriber(session, "bob@example.org") is None
+
+
+def test_pending_import_sends_confirmations(database: Database, tmp_path: Path) -> None:
+    """Without --confirmed, imported rows are pending and each is asked to confirm."""
+    seed(database)
+    seed(database, "evening")
+    with database.session() as session:
+        signup(session, "ann@example.org", slug="evening")
+    path = _write(tmp_path, "Email\nann@example.org\nbob@example.org\n")
+    confirmer = NoConfirm()
+    with database.session() as session:
+        report = csvio.import_csv(session, path, list_slug="daily", confirmer=confirmer)
+    assert (report.imported, report.new_subscribers) == (2, 1)
+    assert len(confirmer.sent) == 2
+    with database.session() as session:
+        states = session.scalars(
+            select(Subscription.state).where(Subscription.id.in_(confirmer.sent))
+        ).all()
+        assert set(states) == {SubscriptionState.PENDING}
+
+
+def test_dry_run_writes_nothing(database: Database, tmp_path: Path) -> None:
+    """A dry run reports what would happen and leaves the database untouched."""
+    seed(database)
+    path = _write(tmp_path, "email\nann@example.org\nbad\n")
+    with database.session() as session:
+        report = csvio.import_csv(session, path, list_slug="daily", dry_run=True)
+    assert (report.imported, len(report.problems)) == (1, 1)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("mail,name\na@example.org,A\n", "line 1: header"),
+        ("email,email\na@example.org,b@example.org\n", "line 1: header"),
+        ("email,phone\na@example.org,123\n", "line 1: header"),
+        ("", "empty"),
+        (b"email\nok@example.org\ncaf\xe9@example.org\n", "line 3: not UTF-8"),
+        ('email,name\na@example.org,"unterminated\n', "malformed CSV"),
+    ],
+)
+def test_unusable_files_are_refused_whole(
+    database: Database, tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    """A wrong header, an empty file or bad encoding: one error naming file and line, no rows."""
+    seed(database)
+    path = _write(tmp_path, content)
+    with pytest.raises(InvalidInputError, match=message) as caught, database.session() as session:
+        csvio.import_csv(session, path, list_slug="daily", confirmed=True, consent="x")
+    assert str(path) in str(caught.value)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_import_preconditions(database: Database, tmp_path: Path) -> None:
+    """--confirmed needs a consent text, pending needs a confirmer, the list must exist."""
+    seed(database)
+    path = _write(tmp_path, "email\na@example.org\n")
+    with database.session() as session:
+        with pytest.raises(InvalidInputError, match="--consent"):
+            csvio.import_csv(session, path, list_slug="daily", confirmed=True)
+        with pytest.raises(UserError, match="confirmer"):
+            csvio.import_csv(session, path, list_slug="daily")
+        with pytest.raises(NotFoundError):
+            csvio.import_csv(session, path, list_slug="nope", confirmed=True, consent="x")
+        with pytest.raises(InvalidInputError, match="cannot read"):
+            csvio.import_csv(
+                session, tmp_path / "missing.csv", list_slug="daily", confirmed=True, consent="x"
+            )
+
+
+def test_progress_reaches_the_total(database: Database, tmp_path: Path) -> None:
+    """The progress callback ends at the total amount of work."""
+    seed(database)
+    rows = "".join(f"p{number}@example.org\n" for number in range(4500))
+    path = _write(tmp_path, "email\n" + rows)
+    calls: list[tuple[int, int]] = []
+    with database.session() as session:
+        csvio.import_csv(
+            session,
+            path,
+            list_slug="daily",
+            confirmed=True,
+            consent="x",
+            progress=lambda done, total: calls.append((done, total)),
+        )
+    assert calls[-1] == (9000, 9000)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_export_round_trips_and_neutralises_formulas(database: Database, tmp_path: Path) -> None:
+    """Export writes the import format, confirmed only by default; formulas get a quote."""
+    seed(database)
+    path = _write(
+        tmp_path,
+        "email,name,topics,timezone,locale\n"
+        "b@example.org,=HYPERLINK(1),Sport;Science,Europe/Paris,fr\n"
+        "a@example.org,Ann,,,\n",
+    )
+    with database.session() as session:
+        csvio.import_csv(session, path, list_slug="daily", confirmed=True, consent="x")
+        signup(session, "pending@example.org")
+    buffer = io.StringIO()
+    with database.session() as session:
+        assert csvio.export_csv(session, "daily", buffer) == 2
+    assert buffer.getvalue().splitlines() == [
+        "email,name,topics,timezone,locale",
+        "a@example.org,Ann,,UTC,en",
+        "b@example.org,'=HYPERLINK(1),Sport;Science,Europe/Paris,fr",
+    ]
+    everyone = io.StringIO()
+    with database.session() as session:
+        states = list(SubscriptionState)
+        assert csvio.export_csv(session, "daily", everyone, states=states) == 3
+
+
+def test_import_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path) -> None:
+    """Bulk rows get database-clock timestamps that read back as aware UTC datetimes."""
+    seed(any_database)
+    path = _write(tmp_path, "email,topics\nann@example.org,Sport\nbob@example.org,\n")
+    with any_database.session() as session:
+        report = csvio.import_csv(session, path, list_slug="daily", confirmed=True, consent="x")
+    assert report.imported == 2
+    with any_database.session() as session:
+        ann = services.get_subscriber(session, "ann@example.org")
+        sub = ann.subscriptions[0]
+        assert ann.created_at.tzinfo is not None
+        assert sub.confirmed_at is not None
+        assert sub.confirmed_at.utcoffset() is not None
+        assert sub.topics == ["Sport"]
+        assert session.scalar(select(func.count()).select_from(Consent)) == 2

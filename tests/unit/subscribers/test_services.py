@@ -1,0 +1,374 @@
+"""Subscriber services: lists, sign-up outcomes, confirmation, unsubscription, preferences."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from newsletter.db import Database, utcnow
+from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+from subscribers import services
+from subscribers.models import (
+    Consent,
+    ConsentSource,
+    MailingList,
+    Subscriber,
+    SubscriptionState,
+    SuppressionReason,
+)
+from subscribers.services import Evidence, ListChoice, OptInPolicy, Preferences, SignupOutcome
+from subscribers.tokens import TokenSubject
+from tests.unit.subscribers.factories import (
+    NoConfirm,
+    make_publication,
+    seed,
+    signup,
+    subscription,
+    web_evidence,
+)
+
+S = SubscriptionState
+CLI = Evidence(ConsentSource.CLI)
+
+
+def _consents(session: object, subscriber_id: int) -> list[tuple[str | None, str, str]]:
+    rows = session.scalars(  # type: ignore[attr-defined]
+        select(Consent).where(Consent.subscriber_id == subscriber_id).order_by(Consent.id)
+    )
+    return [(row.from_state, row.to_state, row.source.value) for row in rows]
+
+
+def test_default_list_is_created_once_with_the_publication_slug(database: Database) -> None:
+    """ensure_default_list creates the list named after the publication, then returns it."""
+    with database.session() as session:
+        publication = make_publication(session)
+        first = services.ensure_default_list(session, publication)
+        again = services.ensure_default_list(session, publication)
+        assert first.id == again.id
+        assert (first.slug, first.name, first.double_opt_in) == ("daily", publication.name, True)
+
+
+def test_get_list_creates_the_default_list_lazily(database: Database) -> None:
+    """Asking for a publication's slug finds (or creates) its default list."""
+    with database.session() as session:
+        make_publication(session)
+        assert services.get_list(session, "daily").slug == "daily"
+        assert session.scalar(select(func.count()).select_from(MailingList)) == 1
+
+
+def test_unknown_list_is_not_found(database: Database) -> None:
+    """A slug that is neither a list nor a publication raises NotFoundError naming it."""
+    with database.session() as session, pytest.raises(NotFoundError, match="'nope'"):
+        services.get_list(session, "nope")
+
+
+def test_extra_lists_have_unique_slugs(database: Database) -> None:
+    """A publication can have more lists; a slug already taken is refused."""
+    with database.session() as session:
+        publication = make_publication(session)
+        services.ensure_default_list(session, publication)
+        extra = services.create_list(session, publication, "daily-weekend", "Weekend")
+        assert [m.slug for m in services.lists_of_publication(session, publication.id)] == [
+            "daily",
+            "daily-weekend",
+        ]
+        assert extra.double_opt_in
+        with pytest.raises(InvalidInputError, match="already exists"):
+            services.create_list(session, publication, "daily", "Again")
+
+
+def test_sign_up_creates_a_pending_subscription_and_sends_confirmation(database: Database) -> None:
+    """A new web sign-up is pending, asks for confirmation and records consent with IP and UA."""
+    seed(database)
+    confirmer = NoConfirm()
+    with database.session() as session:
+        result = signup(
+            session, "  Ann@Example.ORG ", confirmer=confirmer, name="Ann", topics=("science",)
+        )
+        assert result.outcome is SignupOutcome.CONFIRMATION_SENT
+        sub = result.subscription
+        assert sub is not None
+        assert sub.state is S.PENDING
+        assert sub.topics == ["Science"]
+        assert sub.subscriber.email == "ann@example.org"
+        assert confirmer.sent == [sub.id]
+        consent = session.scalar(select(Consent))
+        assert consent is not None
+        assert (consent.from_state, consent.to_state) == (None, "pending")
+        assert (consent.ip, consent.user_agent) == ("192.0.2.7", "TestBrowser/1.0")
+
+
+def test_resend_while_pending_is_throttled_to_once_an_hour(database: Database) -> None:
+    """Signing up again while pending re-sends only if the last email is an hour old."""
+    seed(database)
+    confirmer = NoConfirm()
+    with database.session() as session:
+        signup(session, confirmer=confirmer)
+        again = signup(session, confirmer=confirmer)
+        assert again.outcome is SignupOutcome.CONFIRMATION_THROTTLED
+        assert len(confirmer.sent) == 1
+        assert again.subscription is not None
+        again.subscription.confirmation_sent_at = utcnow() - timedelta(minutes=61)
+        later = signup(session, confirmer=confirmer)
+        assert later.outcome is SignupOutcome.CONFIRMATION_SENT
+        assert len(confirmer.sent) == 2
+
+
+def test_sign_up_when_confirmed_sends_nothing(database: Database) -> None:
+    """A confirmed subscriber signing up again gets no email and no change."""
+    list_id = seed(database)
+    confirmer = NoConfirm()
+    with database.session() as session:
+        result = signup(session, confirmer=confirmer)
+        assert result.subscription is not None
+        services.confirm(session, TokenSubject(result.subscription.subscriber_id, list_id), CLI)
+        again = signup(session, confirmer=confirmer)
+        assert again.outcome is SignupOutcome.ALREADY_CONFIRMED
+        assert len(confirmer.sent) == 1
+
+
+def test_single_opt_in_list_confirms_at_once(database: Database) -> None:
+    """On a single opt-in list a sign-up is confirmed immediately, without email."""
+    list_id = seed(database)
+    confirmer = NoConfirm()
+    with database.session() as session:
+        session.get_one(MailingList, list_id).double_opt_in = False
+        result = signup(session, confirmer=confirmer)
+        assert result.outcome is SignupOutcome.CONFIRMED
+        assert result.subscription is not None
+        assert result.subscription.state is S.CONFIRMED
+        assert confirmer.sent == []
+
+
+def test_resubscribing_after_unsubscribe_needs_a_new_confirmation(database: Database) -> None:
+    """unsubscribed → pending on a new sign-up, then confirmed again; the trail shows each step."""
+    list_id = seed(database)
+    with database.session() as session:
+        result = signup(session)
+        assert result.subscription is not None
+        subject = TokenSubject(result.subscription.subscriber_id, list_id)
+        services.confirm(session, subject, CLI)
+        services.unsubscribe(session, subject, CLI)
+        again = signup(session)
+        assert again.outcome is SignupOutcome.CONFIRMATION_SENT
+        services.confirm(session, subject, CLI)
+        assert _consents(session, subject.subscriber_id) == [
+            (None, "pending", "web"),
+            ("pending", "confirmed", "cli"),
+            ("confirmed", "unsubscribed", "cli"),
+            ("unsubscribed", "pending", "web"),
+            ("pending", "confirmed", "cli"),
+        ]
+
+
+def test_expired_sign_up_can_start_again(database: Database) -> None:
+    """expire_pending expires old pending sign-ups; signing up again makes them pending."""
+    seed(database)
+    with database.session() as session:
+        result = signup(session)
+        sub = result.subscription
+        assert sub is not None
+        later = utcnow() + timedelta(days=8)
+        assert services.expire_pending(session, now=later) == 1
+        assert sub.state is S.EXPIRED
+        assert services.expire_pending(session, now=later) == 0
+        assert signup(session).outcome is SignupOutcome.CONFIRMATION_SENT
+        assert sub.state is S.PENDING
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({"email": "a@b.c" + "x" * 400}, "longer than"),
+        ({"email": "  "}, "required"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"locale": "english!"}, "locale"),
+        ({"name": "n" * 201}, "name"),
+        ({"topics": ("Cooking",)}, "not a topic"),
+        ({"topics": ("x" * 121,)}, "longer than"),
+    ],
+)
+def test_bad_sign_up_input_changes_nothing(
+    database: Database, fields: dict[str, object], message: str
+) -> None:
+    """Invalid address, timezone, locale, name or topic: InvalidInputError naming it, no rows."""
+    seed(database)
+    with pytest.raises(InvalidInputError, match=message), database.session() as session:
+        signup(session, **fields)  # type: ignore[arg-type]
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_hard_bounced_address_is_not_signed_up(database: Database) -> None:
+    """A suppressed address (bounce, spam report, manual) is silently not subscribed."""
+    seed(database)
+    confirmer = NoConfirm()
+    with database.session() as session:
+        services.suppress(session, "ann@example.org", SuppressionReason.HARD_BOUNCE)
+        assert signup(session, confirmer=confirmer).outcome is SignupOutcome.SUPPRESSED
+        assert confirmer.sent == []
+        assert services.find_subscriber(session, "ann@example.org") is None
+
+
+def test_new_opt_in_lifts_a_global_unsubscribe(database: Database) -> None:
+    """A global unsubscribe is lifted when the same person signs up and confirms again."""
+    list_id = seed(database)
+    with database.session() as session:
+        services.suppress(session, "ann@example.org", SuppressionReason.GLOBAL_UNSUBSCRIBE)
+        result = signup(session)
+        assert result.outcome is SignupOutcome.CONFIRMATION_SENT
+        assert services.suppression_of(session, "ann@example.org") is not None
+        assert result.subscription is not None
+        services.confirm(session, TokenSubject(result.subscription.subscriber_id, list_id), CLI)
+        assert services.suppression_of(session, "ann@example.org") is None
+
+
+def test_confirm_is_idempotent_and_refuses_unsubscribed(database: Database) -> None:
+    """Confirming twice is fine; confirming after unsubscribing raises TransitionError."""
+    list_id = seed(database)
+    with database.session() as session:
+        result = signup(session)
+        assert result.subscription is not None
+        subject = TokenSubject(result.subscription.subscriber_id, list_id)
+        assert services.confirm(session, subject, CLI).state is S.CONFIRMED
+        assert services.confirm(session, subject, CLI).state is S.CONFIRMED
+        services.unsubscribe(session, subject, CLI)
+        with pytest.raises(TransitionError, match="sign up again"):
+            services.confirm(session, subject, CLI)
+
+
+def test_confirming_a_stale_sign_up_expires_it(database: Database) -> None:
+    """A pending sign-up older than the expiry cannot be confirmed and becomes expired."""
+    list_id = seed(database)
+    with database.session() as session:
+        result = signup(session)
+        assert result.subscription is not None
+        subject = TokenSubject(result.subscription.subscriber_id, list_id)
+        policy = OptInPolicy(pending_expiry=timedelta(days=1))
+        with pytest.raises(TransitionError, match="expired"):
+            services.confirm(session, subject, CLI, policy=policy, now=utcnow() + timedelta(days=2))
+        assert result.subscription.state is S.EXPIRED
+
+
+def test_unsubscribe_is_idempotent(database: Database) -> None:
+    """Unsubscribing twice records one transition."""
+    list_id = seed(database)
+    with database.session() as session:
+        result = signup(session)
+        assert result.subscription is not None
+        subject = TokenSubject(result.subscription.subscriber_id, list_id)
+        services.unsubscribe(session, subject, CLI)
+        services.unsubscribe(session, subject, CLI)
+        assert [c[1] for c in _consents(session, subject.subscriber_id)] == [
+            "pending",
+            "unsubscribed",
+        ]
+
+
+def test_unknown_token_subject_is_not_found(database: Database) -> None:
+    """A token naming no subscription (e.g. after erasure) raises NotFoundError."""
+    with database.session() as session, pytest.raises(NotFoundError):
+        services.subscription_for(session, TokenSubject(99, 99))
+
+
+def test_new_subscription_cannot_start_unsubscribed(database: Database) -> None:
+    """start_subscription only starts pending or confirmed."""
+    list_id = seed(database)
+    with database.session() as session:
+        subscriber = Subscriber(email="bob@example.org")
+        session.add(subscriber)
+        session.flush()
+        mailing_list = session.get_one(MailingList, list_id)
+        with pytest.raises(TransitionError):
+            services.start_subscription(session, subscriber, mailing_list, S.UNSUBSCRIBED, CLI)
+
+
+def test_preferences_change_topics_lists_and_pause(database: Database) -> None:
+    """The preferences form can narrow topics, join another list, leave one and pause all."""
+    list_id = seed(database)
+    with database.session() as session:
+        mailing_list = session.get_one(MailingList, list_id)
+        weekend = services.create_list(session, mailing_list.publication, "weekend", "Weekend")
+        result = signup(session)
+        assert result.subscription is not None
+        subscriber = result.subscription.subscriber
+        until = utcnow() + timedelta(days=7)
+        evidence = Evidence(ConsentSource.EMAIL)
+        services.update_preferences(
+            session,
+            subscriber,
+            mailing_list.publication_id,
+            Preferences(
+                choices=(
+                    ListChoice(list_id, True, ("sport", "Politics")),
+                    ListChoice(weekend.id, True),
+                ),
+                paused_until=until,
+            ),
+            evidence,
+        )
+        daily = subscription(session, "ann@example.org", mailing_list)
+        extra = subscription(session, "ann@example.org", weekend)
+        assert (daily.state, daily.topics, daily.paused_until) == (
+            S.CONFIRMED,
+            ["Sport", "Politics"],
+            until,
+        )
+        assert (extra.state, extra.topics) == (S.CONFIRMED, [])
+        services.update_preferences(
+            session,
+            subscriber,
+            mailing_list.publication_id,
+            Preferences(choices=(ListChoice(list_id, True), ListChoice(weekend.id, False))),
+            evidence,
+        )
+        assert extra.state is S.UNSUBSCRIBED
+        assert daily.paused_until is None
+        assert daily.topics == []
+
+
+def test_preferences_refuse_a_list_of_another_publication(database: Database) -> None:
+    """A list id outside the publication is refused and nothing changes."""
+    list_id = seed(database)
+    other = seed(database, "evening")
+    with database.session() as session:
+        result = signup(session)
+        assert result.subscription is not None
+        publication_id = session.get_one(MailingList, list_id).publication_id
+        with pytest.raises(InvalidInputError, match="not offered"):
+            services.update_preferences(
+                session,
+                result.subscription.subscriber,
+                publication_id,
+                Preferences(choices=(ListChoice(other, True),)),
+                web_evidence(),
+            )
+
+
+def test_suppress_is_idempotent_and_unsubscribe_everywhere(database: Database) -> None:
+    """Suppressing twice keeps the first reason; unsubscribe_everywhere leaves every list."""
+    seed(database)
+    seed(database, "evening")
+    with database.session() as session:
+        first = services.suppress(session, "Ann@example.org", SuppressionReason.MANUAL, note="x")
+        again = services.suppress(session, "ann@example.org", SuppressionReason.SPAM_REPORT)
+        assert first.id == again.id
+        assert again.reason is SuppressionReason.MANUAL
+        assert len(services.suppressed_hashes(session)) == 1
+        services.sign_up(
+            session,
+            services.SignupRequest("bob@example.org", "daily", CLI),
+            confirmer=NoConfirm(),
+        )
+        services.sign_up(
+            session,
+            services.SignupRequest("bob@example.org", "evening", CLI, skip_opt_in=True),
+            confirmer=NoConfirm(),
+        )
+        assert services.unsubscribe_everywhere(session, "bob@example.org", CLI) == 2
+        assert services.unsubscribe_everywhere(session, "bob@example.org", CLI) == 0
+    with database.session() as session, pytest.raises(NotFoundError):
+        services.get_subscriber(session, "nobody@example.org")

@@ -1,0 +1,99 @@
+"""Signed tokens: short, purpose-bound, tamper-proof, expiring only when asked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from subscribers.tokens import Purpose, TokenError, Tokens, TokenSubject
+
+SECRET = "a-test-secret-that-is-long-enough-0123456789"
+
+
+def test_round_trip_names_subscriber_and_list() -> None:
+    """A token reads back as the subscriber and list it was made for."""
+    tokens = Tokens(SECRET)
+    token = tokens.make(Purpose.UNSUBSCRIBE, TokenSubject(12345, 7))
+    assert tokens.read(Purpose.UNSUBSCRIBE, token) == TokenSubject(12345, 7)
+
+
+def test_tokens_stay_short() -> None:
+    """Even with large ids a token fits comfortably in a List-Unsubscribe header."""
+    token = Tokens(SECRET).make(Purpose.CONFIRM, TokenSubject(10**9, 10**6))
+    assert len(token) <= 64
+    assert token.isascii()
+    assert "/" not in token
+    assert "+" not in token
+
+
+def test_tampered_signature_is_refused() -> None:
+    """Changing any character of the signature makes the token invalid."""
+    tokens = Tokens(SECRET)
+    token = tokens.make(Purpose.UNSUBSCRIBE, TokenSubject(1, 1))
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    with pytest.raises(TokenError, match="invalid or was changed"):
+        tokens.read(Purpose.UNSUBSCRIBE, flipped)
+
+
+def test_token_cannot_be_moved_to_another_subscriber() -> None:
+    """Replacing the subscriber part with another subscriber's id breaks the signature."""
+    tokens = Tokens(SECRET)
+    mine = tokens.make(Purpose.UNSUBSCRIBE, TokenSubject(1, 1))
+    theirs = tokens.make(Purpose.UNSUBSCRIBE, TokenSubject(2, 1))
+    forged = theirs.split(".", 1)[0] + "." + mine.split(".", 1)[1]
+    with pytest.raises(TokenError):
+        tokens.read(Purpose.UNSUBSCRIBE, forged)
+
+
+def test_wrong_purpose_is_refused() -> None:
+    """A preferences token does not unsubscribe and an unsubscribe token does not confirm."""
+    tokens = Tokens(SECRET)
+    token = tokens.make(Purpose.PREFERENCES, TokenSubject(1, 1))
+    with pytest.raises(TokenError):
+        tokens.read(Purpose.UNSUBSCRIBE, token)
+    with pytest.raises(TokenError):
+        tokens.read(Purpose.CONFIRM, tokens.make(Purpose.UNSUBSCRIBE, TokenSubject(1, 1)))
+
+
+def test_other_secret_is_refused() -> None:
+    """A token signed with another key is refused."""
+    token = Tokens("another-secret-" * 3).make(Purpose.UNSUBSCRIBE, TokenSubject(1, 1))
+    with pytest.raises(TokenError):
+        Tokens(SECRET).read(Purpose.UNSUBSCRIBE, token)
+
+
+def test_expired_token_is_refused_and_fresh_one_accepted() -> None:
+    """With a max age, a token older than it is refused; a younger one is accepted."""
+    now = [1_700_000_000.0]
+    tokens = Tokens(SECRET, clock=lambda: now[0])
+    token = tokens.make(Purpose.CONFIRM, TokenSubject(3, 4))
+    now[0] += 3600
+    assert tokens.read(Purpose.CONFIRM, token, max_age=timedelta(hours=2)) == TokenSubject(3, 4)
+    now[0] += 2 * 3600
+    with pytest.raises(TokenError, match="expired"):
+        tokens.read(Purpose.CONFIRM, token, max_age=timedelta(hours=2))
+
+
+def test_unsubscribe_tokens_do_not_expire() -> None:
+    """Without a max age a years-old token still works (old emails keep their links)."""
+    now = [1_700_000_000.0]
+    tokens = Tokens(SECRET, clock=lambda: now[0])
+    token = tokens.make(Purpose.UNSUBSCRIBE, TokenSubject(3, 4))
+    now[0] += 5 * 365 * 86400
+    assert tokens.read(Purpose.UNSUBSCRIBE, token) == TokenSubject(3, 4)
+
+
+@pytest.mark.parametrize("token", ["", "x" * 300, "nodots", "a.b.c", "é.é.é", "1-1.AAAA.BBBB"])
+def test_malformed_tokens_are_refused(token: str) -> None:
+    """Empty, huge, non-ASCII or structurally wrong tokens raise TokenError, never crash."""
+    with pytest.raises(TokenError):
+        Tokens(SECRET).read(Purpose.UNSUBSCRIBE, token)
+
+
+def test_signed_garbage_payload_is_refused() -> None:
+    """A correctly signed value that is not two base-36 ids is still refused."""
+    tokens = Tokens(SECRET)
+    token = tokens._signers[Purpose.UNSUBSCRIBE].sign("not-ids!").decode()
+    with pytest.raises(TokenError, match="malformed"):
+        tokens.read(Purpose.UNSUBSCRIBE, token)
