@@ -247,9 +247,19 @@ def item_counts(session: Session, digest_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-def archive_entries(session: Session, publication: Publication) -> list[ArchiveEntry]:
-    """The rendered editions of a publication, newest first, for the archive index."""
-    digests = [d for d in list_digests(session, publication) if d.state in RENDERED_STATES]
+def archive_entries(
+    session: Session, publication: Publication, *, published_only: bool = False
+) -> list[ArchiveEntry]:
+    """The rendered editions of a publication, newest first, for the archive index.
+
+    Editors' previews list every rendered edition; the public archive
+    (``published_only``) lists only editions that have been made public.
+    """
+    digests = [
+        d
+        for d in list_digests(session, publication)
+        if d.state in RENDERED_STATES and (d.published_at is not None or not published_only)
+    ]
     counts = item_counts(session, [d.id for d in digests])
     return [
         ArchiveEntry(
@@ -262,8 +272,9 @@ def archive_entries(session: Session, publication: Publication) -> list[ArchiveE
     ]
 
 
-def render_archive(session: Session, publication: Publication) -> str:
-    """The HTML archive index of a publication's rendered editions."""
-    return render_archive_index(
-        publication_info(publication), archive_entries(session, publication)
-    )
+def render_archive(
+    session: Session, publication: Publication, *, published_only: bool = False
+) -> str:
+    """The HTML archive index of a publication's rendered (or only published) editions."""
+    entries = archive_entries(session, publication, published_only=published_only)
+    return render_archive_index(publication_info(publication), entries)

@@ -8,19 +8,19 @@ published (assembled, rendered, skipped, missed, cancelled) gives no entry.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter.digests.edition import Edition
-from newsletter.digests.models import Digest, DigestState
+from newsletter.digests.models import Digest
 from newsletter.digests.services import build_edition
 from newsletter.feeds.catalog import Source
 from newsletter.feeds.models import DEFAULT_LIMIT
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication, publication_info
+
 
 def published_at(digest: Digest) -> datetime | None:
     """When the edition became public, or None while it is not."""
