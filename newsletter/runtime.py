@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
 from newsletter import migrate
 from newsletter.db import Database
+from newsletter.errors import ConfigError
 from newsletter.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -27,8 +30,21 @@ class Runtime:
     _sender: EmailSender | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.database = Database(self.settings.database_url)
+        data_dir = self.settings.data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"NEWSLETTER_DATA_DIR: cannot use {str(data_dir)!r} as a folder: "
+                f"{exc.strerror or exc}"
+            ) from None
+        try:
+            self.database = Database(self.settings.database_url)
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ConfigError(
+                f"NEWSLETTER_DATABASE_URL: not a usable database URL ({exc}); expected e.g. "
+                "sqlite:////path/to/file.sqlite3 or postgresql://user@host/dbname"
+            ) from None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Runtime:
@@ -38,7 +54,16 @@ class Runtime:
     def ensure_schema(self) -> None:
         """Apply pending migrations once per process."""
         if not self._migrated:
-            migrate.upgrade(self.database.engine)
+            try:
+                migrate.upgrade(self.database.engine)
+            except DBAPIError as exc:
+                if exc.statement is not None:  # a failing statement, not a failing connection
+                    raise
+                url = self.database.engine.url.render_as_string(hide_password=True)
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                raise ConfigError(
+                    f"NEWSLETTER_DATABASE_URL: cannot connect to {url}: {reason}"
+                ) from None
             self._migrated = True
 
     @property
@@ -53,3 +78,4 @@ class Runtime:
     def close(self) -> None:
         """Release database connections."""
         self.database.dispose()
+

@@ -68,8 +68,12 @@ def parse_all(
         except InvalidInputError as exc:
             failures.append(str(exc))
     if failures and not keep_going:
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        raise InvalidInputError(f"{failures[0]}{more}; nothing was imported")
+        if len(failures) == 1:
+            raise InvalidInputError(f"{failures[0]}; nothing was imported")
+        listing = "".join(f"\n  {failure}" for failure in failures)
+        raise InvalidInputError(
+            f"{len(failures)} of {len(files)} files failed; nothing was imported:{listing}"
+        )
     return parsed, failures
 
 
@@ -141,7 +145,8 @@ def _print_outcomes(outcomes: list[services.ImportOutcome], failures: list[str])
     for failure in failures:
         err.print(f"[red]failed:[/] {escape(failure)}")
     if failures:
-        err.print(f"{len(failures)} files were not imported.")
+        noun = "file was" if len(failures) == 1 else "files were"
+        err.print(f"{len(failures)} {noun} not imported.")
 
 
 def _state(state: BriefingState) -> str:

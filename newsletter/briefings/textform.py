@@ -13,9 +13,11 @@ Reading rules:
 - **Headings** are whole lines matched case-insensitively, with or without the final ``?``,
   with straight or curly apostrophes and any spacing. A known heading is always a heading;
   it must come in the format's order and only once.
-- **Unknown headings.** Nothing marks a line as a heading, so an unknown heading can only
-  be recognised where a heading is required: the first line after the header block must be
-  ``What's happened``. Anywhere else an unrecognised line is content of the current section.
+- **Unknown headings.** Nothing marks a line as a heading, so an unknown heading is
+  recognised where a heading is required (the first line after the header block must be
+  ``What's happened``) and wherever a short line nearly spells a known heading (``What the
+  paper say``): that is refused with a suggestion rather than read as content, because a
+  mistyped heading would otherwise silently fold a whole section into the one above.
 - **What's behind the headline?**: a *sub-heading* is a line of at most 12 words and 120
   characters that does not end with punctuation; every other line is a paragraph of the
   sub-heading above it. The section must open with a sub-heading, and every sub-heading
@@ -33,6 +35,7 @@ Reading rules:
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime
 from typing import Any, NoReturn
@@ -81,11 +84,24 @@ _EXPECTED_START = (
 
 Line = tuple[int, str]
 
+# A line this short that matches a heading this closely is a mistyped heading.
+_NEAR_HEADING_WORDS = 6
+_NEAR_HEADING_RATIO = 0.85
+
 
 def heading_key(line: str) -> str | None:
     """The section a heading line opens, or ``None`` if the line is not a known heading."""
     text = " ".join(line.translate(_APOSTROPHES).lower().split())
     return HEADINGS.get(text.removesuffix("?").rstrip())
+
+
+def near_heading(line: str) -> str | None:
+    """The known heading a short line nearly spells (a typo), or ``None``."""
+    text = " ".join(line.translate(_APOSTROPHES).lower().split()).removesuffix("?").rstrip()
+    if len(text.split()) > _NEAR_HEADING_WORDS:
+        return None
+    match = difflib.get_close_matches(text, HEADINGS, n=1, cutoff=_NEAR_HEADING_RATIO)
+    return SECTION_NAMES[HEADINGS[match[0]]] if match else None
 
 
 def is_subheading(line: str) -> bool:
@@ -161,6 +177,11 @@ class _TextParser:
         for number, line in lines[1:]:
             key = heading_key(line)
             if key is None:
+                suggestion = near_heading(line)
+                if suggestion is not None:
+                    self.fail(
+                        number, f"unknown heading {quote(line)}: did you mean “{suggestion}”?"
+                    )
                 sections[current][1].append((number, line))
                 continue
             name = SECTION_NAMES[key]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -119,14 +120,22 @@ def preview(ctx: click.Context, slug: str, date_text: str | None, out_dir: Path)
     with runtime(ctx).database.session() as session:
         publication = get_publication(session, slug)
         edition_date = edition_date or services.next_edition(publication)
-        result = services.assemble_digest(session, publication, edition_date)
-        if result.digest.state is not DigestState.SKIPPED:
-            digest = services.render_digest(session, result.digest.id)
-            files["email.html"] = digest.html or ""
-            files["email.txt"] = digest.text or ""
-            files["web.html"] = digest.web_html or ""
-        line = _describe(result.digest, result.created)
-        files["index.html"] = services.render_archive(session, publication)
+        frozen = services.find_digest(session, publication.id, edition_date) is not None
+        with ExitStack() as scope:
+            if not frozen:  # show what it would hold now, without freezing it
+                scope.enter_context(services.tentatively(session))
+            result = services.assemble_digest(session, publication, edition_date)
+            if result.digest.state is not DigestState.SKIPPED:
+                digest = services.render_digest(session, result.digest.id)
+                files["email.html"] = digest.html or ""
+                files["email.txt"] = digest.text or ""
+                files["web.html"] = digest.web_html or ""
+            line = _describe(result.digest, result.created)
+            files["index.html"] = services.render_archive(session, publication)
+    if not frozen:
+        line = line.replace("Assembled", "Previewed", 1) + (
+            " Nothing was stored: the edition is frozen only when it is assembled or sent."
+        )
     out.print(escape(line))
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():

@@ -6,6 +6,8 @@ call, or a concurrent one that loses the race, returns the digest already stored
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -46,6 +48,20 @@ class AssemblyResult:
 
     digest: Digest
     created: bool
+
+
+@contextmanager
+def tentatively(session: Session) -> Iterator[None]:
+    """Run the block in a savepoint that is always rolled back.
+
+    Previews use it to assemble and render an edition without freezing it: briefings
+    approved later still belong in the edition until it is really assembled.
+    """
+    savepoint = session.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()
 
 
 def find_digest(session: Session, publication_id: int, edition_date: date) -> Digest | None:

@@ -104,6 +104,17 @@ def test_folder_with_a_bad_file_imports_nothing(cli_env: dict[str, str], folder:
     assert run_json(cli_env, "briefings", "list") == []
 
 
+def test_every_bad_file_is_listed(cli_env: dict[str, str], folder: Path) -> None:
+    """With several bad files, the error lists each one with its line."""
+    (folder / "bad-one.txt").write_text(BAD)
+    (folder / "bad-two.txt").write_text("")
+    result = run(cli_env, "briefings", "import", str(folder))
+    assert result.exit_code == 2
+    assert "2 of 4 files failed; nothing was imported:" in result.stderr
+    assert "bad-one.txt:6:" in result.stderr
+    assert "bad-two.txt:1: the file is empty" in result.stderr
+
+
 def test_keep_going_imports_the_good_files(cli_env: dict[str, str], folder: Path) -> None:
     """--keep-going imports the good files, reports the bad one, and exits 1."""
     (folder / "zz-bad.txt").write_text(BAD)

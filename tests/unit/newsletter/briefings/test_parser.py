@@ -47,6 +47,8 @@ BAD = {
     "empty-topic.txt": "empty-topic.txt:6: this “-” item has nothing after it",
     "subheading-without-paragraph.txt": "subheading-without-paragraph.txt:6: the sub-heading "
     "“Political Credit” has no paragraph",
+    "mistyped-heading.txt": "mistyped-heading.txt:3: unknown heading “What the paper say”: "
+    "did you mean “What the papers say”?",
     "syntax.json": "syntax.json: $: invalid JSON at line 4 column 1:",
     "empty-answer.json": "empty-answer.json: $.questions[0].answer: Tuple should have at least 1",
     "unknown-field.json": "unknown-field.json: $.author: Extra inputs are not permitted",

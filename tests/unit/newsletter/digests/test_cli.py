@@ -120,11 +120,38 @@ def test_preview_writes_the_four_files(
     assert "Bridges & <tunnels>" in (out / "email.txt").read_text()
     assert "Bridges &amp; &lt;tunnels&gt;" in (out / "web.html").read_text()
     assert "/p/morning/2026-03-02/" in (out / "index.html").read_text()
+    assert "Nothing was stored" in result.stdout
+    assert run_json(cli_env, "digest", "list", "--publication", "morning") == []
+
+
+def test_preview_of_an_assembled_edition_renders_it(
+    cli_env: dict[str, str], morning: None, tmp_path: Path
+) -> None:
+    """Once assembled, previewing renders the frozen edition and keeps the render."""
+    out = tmp_path / "preview"
+    day = ("--publication", "morning", "--date", "2026-03-02")
+    run(cli_env, "digest", "assemble", *day)
+    result = run(cli_env, "digest", "preview", *day, "--out", str(out))
+    assert "Already assembled" in result.stdout
     [row] = run_json(cli_env, "digest", "list", "--publication", "morning")
     assert row["state"] == "rendered"
     assert row["html_bytes"] == len((out / "email.html").read_bytes())
-    again = run(cli_env, *args, "--out", str(out))
-    assert "Already assembled" in again.stdout
+
+
+def test_preview_does_not_freeze_the_edition(
+    cli_env: dict[str, str], database: Database, tmp_path: Path
+) -> None:
+    """A briefing approved after a preview still joins the edition when it is assembled."""
+    with database.session() as session:
+        make_publication(session)
+        make_briefing(session, slug="early", title="Early story")
+    day = ("--publication", "morning", "--date", "2026-03-02")
+    run(cli_env, "digest", "preview", *day, "--out", str(tmp_path / "one"))
+    with database.session() as session:
+        make_briefing(session, slug="late", title="Late story")
+    run(cli_env, "digest", "assemble", *day)
+    [row] = run_json(cli_env, "digest", "list", "--publication", "morning")
+    assert row["briefings"] == 2
 
 
 def test_preview_of_a_skipped_edition_writes_only_the_index(
