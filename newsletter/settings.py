@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("websub_hub_url")
+    @classmethod
+    def _hub_is_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        # urlsplit forgives surrounding spaces; a Link header or a POST would not.
+        bad = parts.scheme not in ("http", "https") or not parts.hostname
+        if value and (bad or any(char.isspace() for char in value)):
+            raise ValueError("must be empty or an http:// or https:// URL with a host")
+        return value
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

@@ -10,12 +10,21 @@ the briefing's anchor on it (publication slug + edition date + briefing slug) fo
 briefing. They are derived, never stored or regenerated, and stay the same as long
 as the publication's base URL does. A briefing's id is the same in every feed it
 appears in (the briefings feed and each of its topics' feeds).
+
+Feed readers resolve relative links against the feed's URL, not the archive page
+the fragment was written for, so every link in entry content is made absolute
+against the edition's page (``#slug`` becomes ``https://…/p/pub/2026-03-04/#slug``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from collections.abc import Iterable, Iterator, Sequence
+from urllib.parse import urljoin
+
+from markupsafe import escape
 
 from newsletter import urls
 from newsletter.briefings.derive import slugify
@@ -27,6 +36,26 @@ from newsletter.render.filters import long_date
 from newsletter.render.web import render_briefing_fragment
 
 TOPIC_SLUG_MAX = 80
+
+# Attributes holding URLs in the fragment template. Jinja escapes every '"' in text
+# and attribute values, so `href="` can only be the start of a real attribute.
+_URL_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
+
+
+def absolute_links(fragment: str, base_url: str) -> str:
+    """``fragment`` with every ``href`` / ``src`` resolved against ``base_url``."""
+
+    def resolve(match: re.Match[str]) -> str:
+        url = urljoin(base_url, html.unescape(match.group(2)))
+        return f'{match.group(1)}="{escape(url)}"'
+
+    return _URL_ATTRIBUTE.sub(resolve, fragment)
+
+
+def _fragment(edition: Edition, item: EditionItem) -> str:
+    pub = edition.publication
+    page = urls.edition_page(pub.base_url, pub.slug, edition.edition_date)
+    return absolute_links(render_briefing_fragment(edition, item), page)
 
 
 def topic_slug(name: str) -> str:
@@ -79,7 +108,7 @@ def briefing_entry(edition: Edition, item: EditionItem) -> FeedEntry:
         id=url,
         url=url,
         title=content.title,
-        content_html=render_briefing_fragment(edition, item),
+        content_html=_fragment(edition, item),
         summary=preheader(content),
         published=edition.published_at,
         updated=edition.published_at,
@@ -102,7 +131,7 @@ def edition_entry(edition: Edition) -> FeedEntry:
         id=url,
         url=url,
         title=f"{pub.name}: {long_date(edition.edition_date)}",
-        content_html="\n".join(render_briefing_fragment(edition, item) for item in items),
+        content_html="\n".join(_fragment(edition, item) for item in items),
         summary=" · ".join(item.content.title for item in items),
         published=edition.published_at,
         updated=edition.published_at,

@@ -1,9 +1,11 @@
-"""Write every feed and archive page of published editions as static files.
+"""Write every feed and public archive page of published editions as static files.
 
-Files land at the same relative paths as the URLs the web app serves
-(``p/<publication>/feeds/briefings/rss.xml``, ``p/<publication>/<date>/index.html``,
-...), so the folder can be put on any static host or object store as it is.
-Only published editions are written, like the feeds.
+Files land at the same relative paths as the URLs the web app serves (``index.html``,
+``p/<publication>/index.html``, ``p/<publication>/<date>/index.html``,
+``p/<publication>/feeds/briefings/rss.xml``, ...) and hold the same bytes, because
+the pages come from the same builders as the web app's public routes. The folder
+can be put on any static host or object store as it is. Only published editions
+are written, like the feeds.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from newsletter import urls
-from newsletter.digests.edition import Edition
+from newsletter.digests.views import archive_html, home_html, published_pages
 from newsletter.feeds.catalog import Source, all_feeds
 from newsletter.feeds.services import load_source
 from newsletter.publications.services import list_publications
-from newsletter.render.web import ArchiveEntry, render_archive_index, render_edition_page
+
+HOME_PATH = "/"
 
 
 @dataclass
@@ -39,28 +42,19 @@ class ExportResult:
         self.files.append(Path(relative))
 
 
-def _archive_entry(edition: Edition) -> ArchiveEntry:
-    pub = edition.publication
-    return ArchiveEntry(
-        edition_date=edition.edition_date,
-        title=f"{pub.name}: {edition.edition_date.isoformat()}",
-        url=urls.edition_page(pub.base_url, pub.slug, edition.edition_date),
-        briefing_count=len(edition.items),
-    )
-
-
 def export_source(source: Source, result: ExportResult) -> None:
-    """Write one publication's feeds (every kind, every format) and archive pages."""
+    """Write one publication's feeds (every kind, every format)."""
     pub = source.publication
     for feed in all_feeds(source):
         for fmt in urls.FEED_FORMATS:
             result.write(urls.feed("", pub.slug, feed.spec.kind, fmt), feed.render(fmt))
-    editions = [edition for edition in source.editions if edition.items]
-    index = render_archive_index(pub, [_archive_entry(edition) for edition in editions])
-    result.write(urls.archive_index("", pub.slug), index.encode("utf-8"))
-    for edition in editions:
-        page = render_edition_page(edition)
-        result.write(urls.edition_page("", pub.slug, edition.edition_date), page.encode("utf-8"))
+
+
+def export_pages(session: Session, slug: str, result: ExportResult) -> None:
+    """Write one publication's public archive index and published edition pages."""
+    result.write(urls.archive_index("", slug), archive_html(session, slug).encode("utf-8"))
+    for day, page in published_pages(session, slug):
+        result.write(urls.edition_page("", slug, day), page.encode("utf-8"))
 
 
 def export_feeds(
@@ -70,11 +64,18 @@ def export_feeds(
     publication: str | None = None,
     hub_url: str | None = None,
 ) -> ExportResult:
-    """Export one publication (by slug) or every publication into ``directory``."""
+    """Export one publication (by slug) or every publication into ``directory``.
+
+    A full export also writes the home page; exporting one publication does not,
+    since the home page links every publication's archive.
+    """
     slugs = [publication] if publication else [p.slug for p in list_publications(session)]
     result = ExportResult(root=directory)
+    if publication is None:
+        result.write(HOME_PATH, home_html(session).encode("utf-8"))
     for slug in slugs:
         # Load before writing anything, so an unknown slug leaves the folder untouched.
         source = load_source(session, slug, hub_url=hub_url)
         export_source(source, result)
+        export_pages(session, slug, result)
     return result

@@ -53,13 +53,27 @@ def load_source(
     limit: int = DEFAULT_LIMIT,
     every_edition: bool = True,
 ) -> Source:
-    """Everything a publication's feeds are built from; unknown slug: ``NotFoundError``.
+    """Everything a publication's feeds are built from; unknown slug: ``NotFoundError``."""
+    publication = get_publication(session, slug)
+    return source_for(
+        session, publication, hub_url=hub_url, limit=limit, every_edition=every_edition
+    )
+
+
+def source_for(
+    session: Session,
+    publication: Publication,
+    *,
+    hub_url: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    every_edition: bool = True,
+) -> Source:
+    """Everything the feeds of a loaded publication row are built from.
 
     ``every_edition=False`` loads only the latest ``limit`` editions: enough for the
     briefings and editions feeds (every edition holds at least one briefing), not
     for topic feeds, whose briefings may be spread over many more editions.
     """
-    publication = get_publication(session, slug)
     editions = published_editions(session, publication, limit=None if every_edition else limit)
     return Source(
         publication=publication_info(publication),

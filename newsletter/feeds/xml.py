@@ -9,6 +9,13 @@ builder here works around them on purpose:
 - the RSS channel ``<link>`` is the *last* feed link added: the home page goes last;
 - ``type="CDATA"`` produces invalid Atom: content is plain escaped ``html``;
 - ``content:encoded`` is written only when both summary and content are set: we set both;
+- RSS ``<description>`` is HTML to every reader, but ``summary()`` copies the plain
+  text summary into it as is: we set the description first, HTML-escaped, so a
+  briefing whose text says ``<b>`` shows those characters instead of bold text
+  (the Atom summary stays plain ``text``, its default type);
+- RSS ``<title>`` has no declared type: readers treat it as HTML when it looks like
+  markup, so a title holding a tag or an entity is escaped the same way (a title
+  like "Q & A" stays as it is, so plain-text readers show it right too);
 - RSS drops authors without an email address: RSS entries carry ``dc:creator`` instead;
 - the RSS channel gets only the ``self`` Atom link: a small extension adds the hub link;
 - entry links lose their ``rel``: each entry has exactly one link, its archive page
@@ -17,6 +24,8 @@ builder here works around them on purpose:
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +37,8 @@ from newsletter.feeds.models import FeedEntry, FeedSpec
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _GENERATOR = "briefing-publisher"
 _LINK_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
+# What makes a reader take text for HTML: a tag-like "<x", "</", "<!", "<?" or an entity.
+_LOOKS_LIKE_HTML = re.compile(r"<[a-zA-Z/!?]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 
 
 class _RssHubLink:
@@ -72,19 +83,28 @@ def _generator(spec: FeedSpec, fmt: str, entries: Sequence[FeedEntry]) -> FeedGe
     # Last on purpose: feedgen uses the last feed link as the RSS channel <link>.
     fg.link(href=spec.home_url, rel="alternate", type="text/html")
     for entry in entries:
-        _add_entry(fg, spec, entry)
+        _add_entry(fg, spec, entry, fmt)
     return fg
 
 
-def _add_entry(fg: FeedGenerator, spec: FeedSpec, entry: FeedEntry) -> None:
+def rss_title(text: str) -> str:
+    """A plain-text title that RSS readers show literally (escaped if it looks like HTML)."""
+    return html.escape(text, quote=False) if _LOOKS_LIKE_HTML.search(text) else text
+
+
+def _add_entry(fg: FeedGenerator, spec: FeedSpec, entry: FeedEntry, fmt: str) -> None:
     fe = fg.add_entry(order="append")
     # guid() also sets the Atom id; the id is the entry's archive URL, so a permalink.
     fe.guid(entry.id, permalink=entry.id == entry.url)
-    fe.title(entry.title)
+    fe.title(rss_title(entry.title) if fmt == "rss" else entry.title)
     # One link only: feedgen 1.0 writes entry links without their rel attribute, so
     # a second (e.g. the source article) would read as another "alternate".
     fe.link(href=entry.url, rel="alternate")
-    fe.summary(entry.summary or entry.title)
+    summary = entry.summary or entry.title
+    # Order matters: description() also sets the Atom content (replaced just below),
+    # and summary() keeps a description that differs from the previous summary.
+    fe.description(html.escape(summary, quote=False))
+    fe.summary(summary)
     fe.content(entry.content_html, type="html")
     fe.published(entry.published)
     fe.updated(entry.updated)

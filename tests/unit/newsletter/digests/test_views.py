@@ -82,3 +82,19 @@ def test_home_without_publications_says_how_to_add_one(
     """An empty installation explains what to do instead of showing a blank page."""
     with TestClient(create_app(settings)) as client:
         assert "newsletter publications load" in client.get("/").text
+
+
+@pytest.mark.parametrize("path", ["/", "/p/morning/", f"/p/morning/{SENT}/"])
+def test_head_gives_the_get_headers_without_a_body(client: TestClient, path: str) -> None:
+    """HEAD on the archive pages answers 200 with the GET's headers and no body."""
+    got = client.get(path)
+    head = client.head(path)
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "cache-control"):
+        assert head.headers[name] == got.headers[name], name
+
+
+def test_head_on_an_unpublished_edition_is_404(client: TestClient) -> None:
+    """HEAD tells no more than GET: an unpublished edition is not found."""
+    assert client.head(f"/p/morning/{UNPUBLISHED}/").status_code == 404

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from lxml import html as lxml_html  # type: ignore[import-untyped]
 
 from newsletter.briefings.content import BriefingContent, Topic
 from newsletter.digests.edition import Edition
@@ -30,6 +32,24 @@ def unicode_content() -> BriefingContent:
         lede=('Größe & Qualität: <b>東京</b> wins, 5 < 6 > 4 and it\'s "fine".',),
         topics=(Topic(name="東京"), Topic(name="Café & Straße")),
     )
+
+
+def bold_content() -> BriefingContent:
+    """A briefing whose plain text literally contains ``<b>bold</b>`` and an ampersand."""
+    return make_content(
+        "bold-text",
+        title="Tags <b>stay</b> text",
+        lede=("Prices rose & fell in March <b>bold</b>.",),
+    )
+
+
+def shown(detail: Any) -> str:
+    """What a feed reader displays for a feedparser text construct (HTML is rendered)."""
+    if detail.type == "text/html":
+        text: str = lxml_html.fragment_fromstring(detail.value, create_parent="div").text_content()
+        return text
+    value: str = detail.value
+    return value
 
 
 def edition_on(day: date, *contents: BriefingContent, hours: int = 7) -> Edition:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import feedparser
 from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
 
 from newsletter.cli import app
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
+from newsletter.settings import Settings
+from newsletter.web.app import create_app
 from tests.factories import make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition
 
@@ -44,8 +47,9 @@ def test_export_writes_every_feed_and_archive_page(
         for kind in ("briefings", "editions", "topics/climate")
         for name in ("atom.xml", "feed.json", "rss.xml")
     ]
-    assert written == sorted([*feeds, "p/morning/2026-03-02/index.html", "p/morning/index.html"])
-    assert "Wrote 11 files" in result.output
+    pages = ["index.html", "p/morning/2026-03-02/index.html", "p/morning/index.html"]
+    assert written == sorted([*feeds, *pages])
+    assert "Wrote 12 files" in result.output
     assert "p/morning/feeds/briefings/rss.xml" in result.output
     atom = feedparser.parse((target / "p/morning/feeds/briefings/atom.xml").read_bytes())
     assert not atom.bozo
@@ -58,12 +62,31 @@ def test_export_writes_every_feed_and_archive_page(
 def test_export_is_repeatable_byte_for_byte(
     cli_env: dict[str, str], database: Database, tmp_path: Path
 ) -> None:
-    """Exporting twice writes identical files."""
+    """Exporting twice writes identical files; one publication's export leaves out only
+    the home page."""
     _seed(database)
     run(cli_env, "feeds", "export", str(tmp_path / "a"))
     run(cli_env, "feeds", "export", str(tmp_path / "b"), "--publication", "morning")
-    for path in (tmp_path / "a").rglob("*.*"):
-        assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+    a_files = {p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*")}
+    b_files = {p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*")}
+    assert a_files - b_files == {Path("index.html")}
+    for path in b_files:
+        assert (tmp_path / "a" / path).read_bytes() == (tmp_path / "b" / path).read_bytes()
+
+
+def test_exported_pages_are_the_pages_the_web_app_serves(
+    cli_env: dict[str, str], settings: Settings, database: Database, tmp_path: Path
+) -> None:
+    """The home page, the archive index and each published edition page are written
+    byte for byte as the web app serves them, at the same paths."""
+    _seed(database)
+    run(cli_env, "feeds", "export", str(tmp_path / "site"))
+    with TestClient(create_app(settings)) as client:
+        for path in ("/", "/p/morning/", "/p/morning/2026-03-02/"):
+            served = client.get(path)
+            assert served.status_code == 200
+            written = tmp_path / "site" / path.lstrip("/") / "index.html"
+            assert written.read_bytes() == served.content, path
 
 
 def test_unknown_publication_or_bad_folder_fails_with_one_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 
@@ -11,6 +12,7 @@ from newsletter.briefings.content import Topic
 from newsletter.digests.edition import Edition
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.entries import (
+    absolute_links,
     briefing_entry,
     edition_entry,
     entries_for_briefings,
@@ -30,6 +32,7 @@ from tests.unit.newsletter.feeds.conftest import (
 )
 
 BASE = "https://news.example.org/p/morning-brief"
+PAGE = f"{BASE}/2026-03-04/"
 
 
 def test_topic_slug_is_ascii_and_stable_even_without_ascii_letters() -> None:
@@ -71,7 +74,7 @@ def test_briefing_entry_comes_from_the_snapshot(sample: Edition) -> None:
     entry = briefing_entry(sample, item)
     assert entry.id == entry.url == f"{BASE}/2026-03-04/#tram-line-vote"
     assert entry.title == item.content.title
-    assert entry.content_html == render_briefing_fragment(sample, item)
+    assert entry.content_html == absolute_links(render_briefing_fragment(sample, item), PAGE)
     assert entry.summary.startswith("Councillors voted 38 to 21")
     assert entry.published == entry.updated == PUBLISHED_AT
     assert entry.categories == ("Edinburgh", "Public transport")
@@ -116,7 +119,9 @@ def test_edition_entry_holds_the_whole_digest(sample: Edition) -> None:
     entry = edition_entry(sample)
     assert entry.id == entry.url == f"{BASE}/2026-03-04/"
     assert entry.title == "The Morning Brief: Wednesday 4 March 2026"
-    fragments = [render_briefing_fragment(sample, item) for item in sample.items]
+    fragments = [
+        absolute_links(render_briefing_fragment(sample, item), PAGE) for item in sample.items
+    ]
     assert entry.content_html == "\n".join(fragments)
     assert entry.summary.split(" · ")[0] == sample.items[0].content.title
     assert entry.categories[:2] == ("Edinburgh", "Public transport")
@@ -147,3 +152,30 @@ def test_topics_of_lists_published_topics_by_slug() -> None:
     assert topics[topic_slug("東京")] == "東京"
     assert topics["cafe-and-strasse"] == "Café & Straße"
     assert list(topics) == sorted(topics)
+
+
+def test_absolute_links_resolve_against_the_archive_page() -> None:
+    """Relative hrefs and srcs resolve like on the archive page; absolute ones and
+    escaped characters stay as they were; text that mentions href is left alone."""
+    fragment = (
+        '<a href="#story">x</a> <img src="../logo.png" alt="">'
+        ' <a href="https://example.org/a?b=1&amp;c=&#34;2&#34;">y</a>'
+        " <p>href=&#34;#text&#34;</p>"
+    )
+    assert absolute_links(fragment, PAGE) == (
+        f'<a href="{PAGE}#story">x</a> <img src="{BASE}/logo.png" alt="">'
+        ' <a href="https://example.org/a?b=1&amp;c=&#34;2&#34;">y</a>'
+        " <p>href=&#34;#text&#34;</p>"
+    )
+
+
+def test_entry_content_has_no_relative_links(sample: Edition) -> None:
+    """Feed readers resolve links against the feed URL, so every link in entry content
+    is absolute, and a briefing's heading links to its own entry URL."""
+    entries = [*entries_for_briefings([sample]), *entries_for_editions([sample])]
+    for entry in entries:
+        hrefs = re.findall(r'(?:href|src)="([^"]*)"', entry.content_html)
+        assert hrefs
+        assert all(href.startswith("https://") for href in hrefs), hrefs
+    first = entries[0]
+    assert f'<a href="{first.url}">' in first.content_html

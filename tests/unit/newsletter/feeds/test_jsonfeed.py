@@ -18,6 +18,7 @@ from tests.unit.newsletter.feeds.conftest import (
     CREATED_AT,
     HUB,
     PUBLISHED_AT,
+    bold_content,
     edition_on,
     unicode_content,
 )
@@ -98,3 +99,15 @@ def test_empty_feed_has_an_empty_item_list(source: Source) -> None:
     assert doc["items"] == []
     assert doc["version"] == VERSION
     assert datetime.fromisoformat(CREATED_AT.isoformat()).tzinfo is UTC
+
+
+def test_summary_is_plain_text_and_content_html_escapes_it(sample: Edition) -> None:
+    """JSON Feed ``summary`` is plain text (the briefing's characters as written) while
+    ``content_html`` escapes them, so "<b>bold</b>" is never rendered as bold."""
+    bold = edition_on(date(2026, 3, 5), bold_content())
+    feed = feed_for(Source(sample.publication, (sample, bold), CREATED_AT), "briefings")
+    item = json.loads(feed.render("json"))["items"][0]
+    assert item["summary"] == "Prices rose & fell in March <b>bold</b>."
+    assert item["title"] == "Tags <b>stay</b> text"
+    assert "Prices rose &amp; fell in March &lt;b&gt;bold&lt;/b&gt;." in item["content_html"]
+    assert "<b>" not in item["content_html"]

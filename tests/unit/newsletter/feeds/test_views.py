@@ -1,18 +1,25 @@
-"""Feed views: URLs, content types, validators, 304 answers, hub links and 404s."""
+"""Feed views: URLs, content types, validators, 304 answers, HEAD, the cache, hub links, 404s."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import feedparser
 import pytest
+from fastapi.responses import Response
 from fastapi.testclient import TestClient
 
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
+from newsletter.feeds import views
+from newsletter.feeds.cache import FeedCache
 from newsletter.feeds.conditional import CACHE_CONTROL, etag_of
+from newsletter.feeds.services import source_for
+from newsletter.feeds.views import serve_feed
+from newsletter.publications.services import get_publication
 from newsletter.settings import Settings
 from newsletter.web.app import create_app
 from tests.factories import make_publication
@@ -111,3 +118,121 @@ def test_two_requests_give_identical_bytes(client: TestClient) -> None:
 def test_unknown_publication_topic_kind_or_file_is_404(client: TestClient, path: str) -> None:
     """Unknown publications, topics, kinds and file names answer 404."""
     assert client.get(path, headers={"Accept": "application/json"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["briefings/rss.xml", "editions/atom.xml", "topics/climate/feed.json"]
+)
+def test_head_gives_the_get_headers_without_a_body(client: TestClient, path: str) -> None:
+    """HEAD on a feed answers 200 with the headers a GET gets (type, length, validators,
+    links) and no body."""
+    got = client.get(f"{FEEDS}/{path}")
+    head = client.head(f"{FEEDS}/{path}")
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in (
+        "content-type",
+        "content-length",
+        "etag",
+        "last-modified",
+        "cache-control",
+        "link",
+    ):
+        assert head.headers[name] == got.headers[name], name
+    assert int(head.headers["content-length"]) == len(got.content)
+    conditional = client.head(f"{FEEDS}/{path}", headers={"If-None-Match": got.headers["etag"]})
+    assert conditional.status_code == 304
+
+
+def _serve(database: Database, cache: FeedCache | None, **headers: str) -> Response:
+    return serve_feed(
+        database,
+        headers,
+        publication="morning",
+        kind="briefings",
+        filename="atom.xml",
+        hub_url=HUB,
+        cache=cache,
+    )
+
+
+def test_cached_feed_is_served_without_rebuilding(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the data unchanged, a 304 and a repeated 200 come from the cache (nothing is
+    loaded or built) and carry exactly the bytes and validators of a fresh build."""
+    with database.session() as session:
+        make_publication(session)
+        edition(session, DAY, ["heat-record"], topics=["Climate"], state=DigestState.SENT)
+    cache = FeedCache()
+    first = _serve(database, cache)
+    fresh = _serve(database, None)
+    assert first.body == fresh.body
+    assert first.headers == fresh.headers
+    assert len(cache) == 1
+
+    def no_rebuild(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the feed was rebuilt")
+
+    monkeypatch.setattr(views, "source_for", no_rebuild)
+    again = _serve(database, cache)
+    assert again.body == first.body
+    assert again.headers == first.headers
+    not_modified = _serve(database, cache, **{"if-none-match": first.headers["etag"]})
+    assert not_modified.status_code == 304
+    assert not_modified.body == b""
+
+
+@pytest.mark.parametrize("change", ["publish", "publication", "hub"])
+def test_any_change_to_the_data_gives_the_rebuilt_feed(database: Database, change: str) -> None:
+    """A newly published edition or an edited publication changes the version, so the
+    next answer is byte for byte a fresh build, and the old ETag no longer matches."""
+    with database.session() as session:
+        make_publication(session)
+        edition(session, DAY, ["heat-record"], topics=["Climate"], state=DigestState.SENT)
+    cache = FeedCache()
+    before = _serve(database, cache)
+    hub = HUB
+    with database.session() as session:
+        if change == "publish":
+            edition(session, DAY + timedelta(days=1), ["new-story"], state=DigestState.PUBLISHED)
+        elif change == "publication":
+            get_publication(session, "morning").name = "The Evening Test"
+        else:
+            hub = "https://other-hub.example.net/"
+    after = serve_feed(
+        database,
+        {"if-none-match": before.headers["etag"]},
+        publication="morning",
+        kind="briefings",
+        filename="atom.xml",
+        hub_url=hub,
+        cache=cache,
+    )
+    assert after.status_code == 200
+    fresh = serve_feed(
+        database, {}, publication="morning", kind="briefings", filename="atom.xml", hub_url=hub
+    )
+    assert after.body == fresh.body != before.body
+    assert after.headers["etag"] == fresh.headers["etag"] != before.headers["etag"]
+
+
+def test_the_app_builds_each_feed_once_while_nothing_changes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web app keeps built feeds: repeated GETs and a 304 load and build only once."""
+    calls: list[str] = []
+    real = source_for
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append("build")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "source_for", counting)
+    first = client.get(f"{FEEDS}/editions/rss.xml")
+    assert client.get(f"{FEEDS}/editions/rss.xml").content == first.content
+    etag = first.headers["etag"]
+    assert (
+        client.get(f"{FEEDS}/editions/rss.xml", headers={"If-None-Match": etag}).status_code == 304
+    )
+    assert calls == ["build"]

@@ -7,8 +7,9 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from newsletter.errors import InvalidInputError, PermanentError, RetryableError
+from newsletter.errors import ConfigError, InvalidInputError, PermanentError, RetryableError
 from newsletter.feeds.websub import TIMEOUT_SECONDS, feed_urls, ping_hub
+from newsletter.settings import load_settings
 from tests.fixtures.editions import sample_edition
 
 HUB = "https://hub.example.net/"
@@ -104,3 +105,18 @@ def test_feed_urls_cover_every_feed_an_edition_changes() -> None:
         ]
     )
     assert len(found) == 8 * 3
+
+
+@pytest.mark.parametrize(
+    "value", ["ftp://hub.example.net/", "hub.example.net", "http://", " https://hub.example.net/"]
+)
+def test_hub_setting_must_be_empty_or_an_http_url(value: str) -> None:
+    """NEWSLETTER_WEBSUB_HUB_URL is refused at start-up unless empty or an http(s) URL."""
+    with pytest.raises(ConfigError, match="NEWSLETTER_WEBSUB_HUB_URL: must be empty or an http"):
+        load_settings(websub_hub_url=value)
+
+
+@pytest.mark.parametrize("value", ["", "https://hub.example.net/", "http://127.0.0.1:9000/hub"])
+def test_hub_setting_accepts_empty_or_http_urls(value: str) -> None:
+    """An empty hub setting (no hub) and http(s) hub URLs are kept as given."""
+    assert load_settings(websub_hub_url=value).websub_hub_url == value

@@ -13,13 +13,15 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from newsletter.digests.edition import Edition
 from newsletter.feeds.catalog import Feed, Source, feed_for
-from newsletter.feeds.xml import build_atom, build_rss
+from newsletter.feeds.xml import build_atom, build_rss, rss_title
 from tests.fixtures.editions import make_content
 from tests.unit.newsletter.feeds.conftest import (
     CREATED_AT,
     HUB,
     PUBLISHED_AT,
+    bold_content,
     edition_on,
+    shown,
     unicode_content,
 )
 
@@ -56,7 +58,7 @@ def test_feedparser_reads_every_entry(feed: Feed, fmt: str, version: str) -> Non
         assert datetime(*got.published_parsed[:6], tzinfo=UTC) == want.published
         if fmt == "atom":  # RSS items have no "updated" date, only pubDate
             assert datetime(*got.updated_parsed[:6], tzinfo=UTC) == want.updated
-        assert got.summary == want.summary
+        assert shown(got.summary_detail) == want.summary
         assert got.content[0].type == "text/html"
         assert got.content[0].value.startswith('<article class="briefing"')
         assert [tag.term for tag in got.tags] == list(want.categories)
@@ -145,8 +147,8 @@ def test_markup_and_non_ascii_text_stay_escaped_and_intact(sample: Edition, fmt:
     assert not [el for el in root.iter() if etree.QName(el).localname in {"script", "em", "b"}]
     entry = _parse(data).entries[0]
     content = unicode_content()
-    assert entry.title == content.title
-    assert entry.summary == content.lede[0]
+    assert shown(entry.title_detail) == content.title
+    assert shown(entry.summary_detail) == content.lede[0]
     assert [tag.term for tag in entry.tags] == ["東京", "Café & Straße"]
     html = entry.content[0].value
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -174,3 +176,41 @@ def test_logo_becomes_icon_and_logo(source: Source) -> None:
     root = etree.fromstring(data)
     assert root.findtext(f"{ATOM}icon") == root.findtext(f"{ATOM}logo")
     assert root.findtext(f"{ATOM}logo") == "https://news.example.org/logo.png"
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_readers_show_briefing_markup_as_literal_text(sample: Edition, fmt: str) -> None:
+    """Briefing text is plain text: where a field is HTML (RSS description, content) it
+    is escaped, so a reader renders "<b>bold</b>" as those characters, never as bold."""
+    bold = edition_on(date(2026, 3, 5), bold_content())
+    feed = feed_for(Source(sample.publication, (sample, bold), CREATED_AT), "briefings")
+    data = feed.render(fmt)
+    entry = _parse(data).entries[0]
+    text = bold_content().lede[0]
+    assert shown(entry.summary_detail) == text
+    assert shown(entry.title_detail) == bold_content().title
+    assert text in shown(entry.content[0])
+    assert entry.content[0].type == "text/html"
+    if fmt == "rss":
+        item = etree.fromstring(data).find("channel/item")
+        assert (
+            item.findtext("description")
+            == "Prices rose &amp; fell in March &lt;b&gt;bold&lt;/b&gt;."
+        )
+    else:
+        summary = etree.fromstring(data).find(f"{ATOM}entry/{ATOM}summary")
+        assert summary.get("type") in (None, "text")
+        assert summary.text == text
+
+
+def test_rss_titles_are_escaped_only_when_they_look_like_html() -> None:
+    """RSS titles with a tag or entity are escaped; plain ones like "Q & A" stay as written,
+    and feedparser shows both as the original text."""
+    assert rss_title("Q & A: 5 < 6") == "Q & A: 5 < 6"
+    assert rss_title("Tags <b>stay</b>") == "Tags &lt;b&gt;stay&lt;/b&gt;"
+    assert rss_title("Fish &amp; chips") == "Fish &amp;amp; chips"
+    for title in ("Q & A: 5 < 6", "Tags <b>stay</b>", "Fish &amp; chips", "&#38; <!-- x -->"):
+        content = make_content("t", title=title)
+        one = edition_on(date(2026, 3, 5), content)
+        data = feed_for(Source(one.publication, (one,), CREATED_AT), "briefings").render("rss")
+        assert shown(_parse(data).entries[0].title_detail) == title
