@@ -4,6 +4,11 @@ Addresses are checked for syntax only (no DNS: an import of 100k rows must not m
 100k lookups) and stored lower-cased, so ``Ann@Example.org`` and ``ann@example.org``
 are one subscriber. The hash keys the suppression list, so an erased address can
 still be recognised without being kept.
+
+Only ASCII local parts are accepted: SendGrid cannot deliver to SMTPUTF8 addresses
+such as ``josé@example.com``, so we refuse them at the door rather than fail at send
+time. Internationalised domains are fine: they are stored in their ASCII (punycode)
+form, ``ann@bücher.de`` as ``ann@xn--bcher-kva.de``, which every provider accepts.
 """
 
 from __future__ import annotations
@@ -40,20 +45,29 @@ def normalise_email(raw: str, *, where: str = "email") -> str:
         # Imports repeat a few thousand domains over 100k rows: validate each domain once
         # with email-validator and the plain local part with the same rule it applies.
         normalised_domain = _domain(domain.lower())
-        if normalised_domain is not None:
+        # Punycode can lengthen a domain: a result too long takes the full path's rules.
+        if normalised_domain is not None and len(local) + len(normalised_domain) < 254:
             return f"{local}@{normalised_domain}".lower()
+    if not local.isascii():
+        shown = "".join(sorted({char for char in local if not char.isascii()}))[:10]
+        raise InvalidInputError(
+            f"{where}: {candidate[:80]!r} has non-ASCII characters before the @ ({shown}), "
+            "which our email provider cannot deliver to; use an address that is plain ASCII "
+            "before the @"
+        )
     try:
-        checked = validate_email(candidate, check_deliverability=False)
+        checked = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidInputError(f"{where}: {candidate!r} is not a valid address ({exc})") from None
-    return checked.normalized.lower()
+    # ascii_email is set whenever smtputf8 is refused; the domain in punycode.
+    return (checked.ascii_email or checked.normalized).lower()
 
 
 @lru_cache(maxsize=65536)
 def _domain(domain: str) -> str | None:
-    """The normalised domain if email-validator accepts it, else None (full path reports why)."""
+    """The ASCII (punycode) domain if email-validator accepts it, else None (full path: why)."""
     try:
-        return validate_email(f"postmaster@{domain}", check_deliverability=False).domain
+        return validate_email(f"postmaster@{domain}", check_deliverability=False).ascii_domain
     except EmailNotValidError:
         return None
 

@@ -1,7 +1,8 @@
-"""``newsletter subscribers ...``: import, export, add, show, suppress, personal data."""
+"""``newsletter subscribers ...``: import, export, add, show, suppress, lists, personal data."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -11,8 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from newsletter.cli import runtime
 from newsletter.console import err, out, print_json
+from newsletter.delivery.outbox import remove_messages_to
+from newsletter.errors import NotFoundError
 from newsletter.runtime import Runtime
-from subscribers import csvio, personal_data, services
+from subscribers import csvio, lists, personal_data, services
+from subscribers.addresses import normalise_email
 from subscribers.confirmation import EmailConfirmer
 from subscribers.links import Links
 from subscribers.models import ConsentSource, SubscriptionState, SuppressionReason
@@ -22,10 +26,10 @@ from subscribers.tokens import Tokens, TokenSubject
 MAX_PROBLEMS_SHOWN = 50
 
 
-def _confirmer(rt: Runtime) -> EmailConfirmer:
+def _confirmer(rt: Runtime, source: ConsentSource) -> EmailConfirmer:
     settings = rt.settings
     links = Links(settings.base_url, Tokens(settings.secret_key))
-    return EmailConfirmer(rt.sender, links, expires=settings.confirm_token_max_age)
+    return EmailConfirmer(rt.sender, links, expires=settings.confirm_token_max_age, source=source)
 
 
 @click.group("subscribers")
@@ -67,14 +71,19 @@ def import_command(
             list_slug=list_slug,
             confirmed=confirmed,
             consent=consent,
-            confirmer=None if confirmed else _confirmer(rt),
+            confirmer=None if confirmed else _confirmer(rt, ConsentSource.IMPORT),
             dry_run=dry_run,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     verb = "would import" if dry_run else "imported"
+    pending = ""
+    if report.confirmed_pending:
+        done = "would be confirmed" if dry_run else "confirmed"
+        pending = f", {report.confirmed_pending} pending sign-ups {done}"
     out.print(
         f"{report.rows} rows read, {report.imported} {verb} into {list_slug} "
-        f"({report.new_subscribers} new subscribers), {len(report.problems)} refused."
+        f"({report.new_subscribers} new subscribers){pending}, "
+        f"{len(report.problems)} refused."
     )
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         out.print(f"  row {problem.row}: {problem.email or '(no address)'}: {problem.reason}")
@@ -147,7 +156,8 @@ def add_command(
     )
     policy = OptInPolicy(rt.settings.confirm_resend_interval, rt.settings.pending_expiry)
     with rt.database.session() as session:
-        result = services.sign_up(session, request, confirmer=_confirmer(rt), policy=policy)
+        confirmer = _confirmer(rt, ConsentSource.CLI)
+        result = services.sign_up(session, request, confirmer=confirmer, policy=policy)
     out.print(f"{email}: {result.outcome.value.replace('_', ' ')}")
 
 
@@ -237,13 +247,24 @@ def export_data_command(ctx: click.Context, email: str, output: Path | None) -> 
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def erase_command(ctx: click.Context, email: str, yes: bool) -> None:
-    """Delete an address's personal data; only a hash stays, so it is not re-imported."""
+    """Delete an address's personal data (outbox files too); only a hash stays."""
     if not yes:
         click.confirm(f"Erase every personal datum about {email}?", abort=True)
     rt = runtime(ctx)
-    with rt.database.session() as session:
-        personal_data.erase(session, email)
-    out.print(f"{email}: erased; only a hash remains on the suppression list.")
+    normalised = normalise_email(email)
+    missing: NotFoundError | None = None
+    try:
+        with rt.database.session() as session:
+            personal_data.erase(session, normalised)
+    except NotFoundError as exc:
+        missing = exc  # outbox files left by an earlier erasure are still personal data
+    # After the commit: a crash in between leaves files a rerun removes, never the person.
+    removed = remove_messages_to(rt.settings.outbox_dir, normalised)
+    if missing is not None and not removed:
+        raise missing
+    if missing is None:
+        out.print(f"{email}: erased; only a hash remains on the suppression list.")
+    out.print(f"{email}: {removed} outbox message(s) deleted.")
 
 
 @subscribers.command("expire")
@@ -255,3 +276,69 @@ def expire_command(ctx: click.Context) -> None:
     with rt.database.session() as session:
         count = services.expire_pending(session, policy=policy)
     out.print(f"{count} pending sign-up(s) expired.")
+
+
+# -- lists --------------------------------------------------------------------------
+
+
+@subscribers.group("lists")
+def lists_group() -> None:
+    """Mailing lists: add extra lists, show them, switch single/double opt-in."""
+
+
+@lists_group.command("add")
+@click.argument("slug")
+@click.option("--publication", "publication_slug", required=True, help="Publication slug.")
+@click.option("--name", required=True, help="Name shown on pages and in emails.")
+@click.option("--single-opt-in", is_flag=True, help="Subscribe at once, no confirmation email.")
+@click.pass_context
+def lists_add(
+    ctx: click.Context, slug: str, publication_slug: str, name: str, single_opt_in: bool
+) -> None:
+    """Add a list to a publication (double opt-in unless --single-opt-in)."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        lists.add_list(session, publication_slug, slug, name, double_opt_in=not single_opt_in)
+    mode = "single" if single_opt_in else "double"
+    out.print(f"List {slug} added to {publication_slug} ({mode} opt-in).")
+
+
+@lists_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def lists_list(ctx: click.Context, as_json: bool) -> None:
+    """Show every list with its opt-in mode and subscriber counts."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        found = lists.all_lists(session)
+    if as_json:
+        print_json([dataclasses.asdict(info) for info in found])
+        return
+    if not found:
+        out.print("No lists yet: add a publication first.")
+    for info in found:
+        mode = "double" if info.double_opt_in else "single"
+        out.print(
+            f"{info.slug}  {info.name} (publication {info.publication}, {mode} opt-in): "
+            f"{info.confirmed} confirmed, {info.pending} pending"
+        )
+
+
+@lists_group.command("set")
+@click.argument("slug")
+@click.option(
+    "--single-opt-in/--double-opt-in",
+    "single_opt_in",
+    default=None,
+    help="Whether sign-ups need the confirmation email.",
+)
+@click.pass_context
+def lists_set(ctx: click.Context, slug: str, single_opt_in: bool | None) -> None:
+    """Switch a list to single or double opt-in."""
+    if single_opt_in is None:
+        raise click.UsageError("say --single-opt-in or --double-opt-in")
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        lists.set_double_opt_in(session, slug, not single_opt_in)
+    mode = "single" if single_opt_in else "double"
+    out.print(f"List {slug} is now {mode} opt-in.")

@@ -2,7 +2,9 @@
 
 The confirmation link is a per-recipient placeholder, like the unsubscribe link of an
 edition, so a CSV import of thousands of pending addresses renders the template once
-and sends batches of up to 1000 recipients.
+and sends batches of up to 1000 recipients. The footer says how the address reached
+us (our form, an import, an operator, another site through the API), so a reader
+who never saw our form is not told they filled it in.
 """
 
 from __future__ import annotations
@@ -23,29 +25,42 @@ from newsletter.publications.models import Publication
 from newsletter.publications.services import publication_info
 from newsletter.render.email import RenderedMessage, base_context, render_template_email
 from subscribers.links import Links
-from subscribers.models import MailingList, Subscription
+from subscribers.models import ConsentSource, MailingList, Subscription
 
 CONFIRM_URL = "%%confirm_url%%"
 TEMPLATE = "confirm-subscription"
 
 Render = Callable[[str, dict[str, Any]], RenderedMessage]
 
+# "You received this email because ..." for each way a sign-up reaches us.
+REASONS: dict[ConsentSource, str] = {
+    ConsentSource.WEB: "this address was entered on our sign-up form",
+    ConsentSource.API: "this address was sent to us by a sign-up form on another site or app",
+    ConsentSource.IMPORT: "this address was in a subscriber list our team imported",
+    ConsentSource.CLI: "a member of our team added this address",
+}
+DEFAULT_REASON = "someone asked us to subscribe this address"
+
 
 def confirmation_context(
-    publication: Publication, mailing_list: MailingList, expires: timedelta
+    publication: Publication,
+    mailing_list: MailingList,
+    expires: timedelta,
+    source: ConsentSource = ConsentSource.WEB,
 ) -> dict[str, Any]:
-    """Template context of the confirmation email of one list."""
+    """Template context of the confirmation email of one list, for sign-ups from ``source``."""
     return {
         **base_context(publication_info(publication)),
         "preheader": "One click and you are in. If you did not ask for this, ignore it.",
         "list_name": mailing_list.name,
         "confirm_url": CONFIRM_URL,
         "expires_hours": max(1, int(expires.total_seconds() // 3600)),
+        "reason": REASONS.get(source, DEFAULT_REASON),
     }
 
 
 class EmailConfirmer:
-    """Sends confirmation emails through an ``EmailSender``."""
+    """Sends confirmation emails through an ``EmailSender``, for sign-ups from ``source``."""
 
     def __init__(
         self,
@@ -53,11 +68,13 @@ class EmailConfirmer:
         links: Links,
         *,
         expires: timedelta,
+        source: ConsentSource = ConsentSource.WEB,
         render: Render = render_template_email,
     ) -> None:
         self.sender = sender
         self.links = links
         self.expires = expires
+        self.source = source
         self.render = render
 
     def send(self, subscriptions: Sequence[Subscription]) -> None:
@@ -68,7 +85,7 @@ class EmailConfirmer:
         for group in by_list.values():
             mailing_list = group[0].mailing_list
             publication = mailing_list.publication
-            context = confirmation_context(publication, mailing_list, self.expires)
+            context = confirmation_context(publication, mailing_list, self.expires, self.source)
             rendered = self.render(TEMPLATE, context)
             message = Message(
                 from_email=publication.from_email,

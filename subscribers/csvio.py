@@ -3,7 +3,8 @@
 Import policy: good rows are imported and bad rows are reported by row number (the
 header is row 1), in one transaction; nothing is half-written. ``dry_run`` checks
 every row and writes nothing. A wrong header or a file that is not UTF-8 is refused
-as a whole before any row is read.
+as a whole before any row is read. An address already on the list is left as it is,
+except that a ``confirmed`` import (recorded prior consent) confirms a pending sign-up.
 
 Columns: ``email`` (required), ``name``, ``topics`` (separated by ``;``),
 ``timezone``, ``locale``, in any order. Rows are validated in Python, then inserted
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Base
@@ -67,6 +68,7 @@ class ImportReport:
     rows: int = 0
     imported: int = 0
     new_subscribers: int = 0
+    confirmed_pending: int = 0  # pending sign-ups a confirmed import confirmed
     problems: list[RowProblem] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -198,26 +200,39 @@ def import_csv(
     report = ImportReport(rows=count, problems=problems)
     suppressed = dict(session.execute(select(Suppression.email_hash, Suppression.reason)).all())
     existing = _existing_subscribers(session, [row.email for row in rows])
-    on_list = set(
-        session.scalars(
-            select(Subscription.subscriber_id).where(Subscription.list_id == mailing_list.id)
+    on_list: dict[int, tuple[int, SubscriptionState]] = {
+        subscriber_id: (subscription_id, state)
+        for subscriber_id, subscription_id, state in session.execute(
+            select(Subscription.subscriber_id, Subscription.id, Subscription.state).where(
+                Subscription.list_id == mailing_list.id
+            )
         )
-    )
+    }
     accepted: list[_Row] = []
+    to_confirm: list[int] = []
     for row in rows:
         reason = suppressed.get(email_hash(row.email))
+        member = on_list.get(existing.get(row.email, -1))
         if reason is not None:
             problems.append(RowProblem(row.number, row.email, f"suppressed: {reason.value}"))
-        elif existing.get(row.email) in on_list:
-            problems.append(
-                RowProblem(row.number, row.email, "already on the list: left unchanged")
-            )
-        else:
+        elif member is None:
             accepted.append(row)
+        elif confirmed and member[1] is SubscriptionState.PENDING:
+            to_confirm.append(member[0])
+        else:
+            problems.append(
+                RowProblem(
+                    row.number,
+                    row.email,
+                    f"already on the list ({member[1].value}): left unchanged",
+                )
+            )
     problems.sort(key=lambda problem: problem.row)
+    report.confirmed_pending = len(to_confirm)
     if dry_run:
         report.imported = len(accepted)
         return report
+    _confirm_pending(session, to_confirm, mailing_list.id, consent)
     state = SubscriptionState.CONFIRMED if confirmed else SubscriptionState.PENDING
     fresh = [row for row in accepted if row.email not in existing]
     total = len(fresh) + len(accepted)
@@ -237,6 +252,37 @@ def import_csv(
     if not confirmed and confirmer is not None and ids:
         confirmer.send(_load(session, ids))
     return report
+
+
+def _confirm_pending(
+    session: Session, subscription_ids: list[int], list_id: int, consent: str
+) -> None:
+    """Confirm pending sign-ups of this list, with the import's consent on record."""
+    connection = session.connection()
+    for chunk in _chunks(subscription_ids):
+        connection.execute(
+            update(_SUBSCRIPTIONS)
+            .where(
+                _SUBSCRIPTIONS.c.id.in_(chunk),
+                _SUBSCRIPTIONS.c.state == SubscriptionState.PENDING,
+            )
+            .values(state=SubscriptionState.CONFIRMED, confirmed_at=_NOW, updated_at=_NOW)
+        )
+        members = session.scalars(
+            select(Subscription.subscriber_id).where(Subscription.id.in_(chunk))
+        ).all()
+        consents = [
+            {
+                "subscriber_id": member,
+                "list_id": list_id,
+                "from_state": SubscriptionState.PENDING.value,
+                "to_state": SubscriptionState.CONFIRMED.value,
+                "source": ConsentSource.IMPORT,
+                "text": consent,
+            }
+            for member in members
+        ]
+        connection.execute(insert(_CONSENTS).values(at=_NOW), consents)
 
 
 def _existing_subscribers(session: Session, emails: list[str]) -> dict[str, int]:

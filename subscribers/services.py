@@ -299,9 +299,13 @@ def sign_up(
         return SignupResult(SignupOutcome.ALREADY_CONFIRMED, subscription)
     elif subscription.state is S.PENDING:
         subscription.topics = topics
-        sent = subscription.confirmation_sent_at
-        if sent is not None and now - sent < policy.resend_interval:
-            return SignupResult(SignupOutcome.CONFIRMATION_THROTTLED, subscription)
+        if single:
+            # Recorded prior consent (or a single opt-in list) needs no confirmation email.
+            transition(session, subscription, S.CONFIRMED, request.evidence, now=now)
+        else:
+            sent = subscription.confirmation_sent_at
+            if sent is not None and now - sent < policy.resend_interval:
+                return SignupResult(SignupOutcome.CONFIRMATION_THROTTLED, subscription)
     else:
         subscription.topics = topics
         transition(session, subscription, target, request.evidence, now=now)

@@ -4,16 +4,19 @@ Every link from an email lands on a GET that changes nothing and shows a button;
 change happens on POST. That keeps mail scanners, which open every link, from
 confirming or unsubscribing anyone. ``POST /u/{token}`` is the RFC 8058 one-click
 endpoint: no cookie, no login, the body ``List-Unsubscribe=One-Click``, done at once.
+Every page that answers GET also answers HEAD (link checkers and proxies send it).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +36,7 @@ from subscribers.services import Evidence, SignupOutcome, SignupRequest
 from subscribers.tokens import Purpose, Tokens, TokenSubject
 
 router = APIRouter()
+PAGE_METHODS = ["GET", "HEAD"]
 
 PAUSE_OPTIONS = [
     ("", "Not paused"),
@@ -70,7 +74,10 @@ def _signup(runtime: Runtime, session: Session, request: SignupRequest) -> Signu
     )
     check_signup(session, ip=request.evidence.ip, email=email, limits=limits)
     confirmer = EmailConfirmer(
-        runtime.sender, _links(runtime), expires=settings.confirm_token_max_age
+        runtime.sender,
+        _links(runtime),
+        expires=settings.confirm_token_max_age,
+        source=request.evidence.source,
     )
     policy = services.OptInPolicy(settings.confirm_resend_interval, settings.pending_expiry)
     result = services.sign_up(session, request, confirmer=confirmer, policy=policy)
@@ -112,7 +119,7 @@ def _subscribe_page(
     return render_page("subscribers/subscribe.html", status=400 if error else 200, **context)
 
 
-@router.get("/subscribe/{slug}")
+@router.api_route("/subscribe/{slug}", methods=PAGE_METHODS)
 def subscribe_form(request: Request, slug: str) -> Response:
     """The sign-up form of a list (or of a publication's default list)."""
     return _subscribe_page(runtime_of(request), slug)
@@ -197,16 +204,35 @@ def _api_subscribe(request: Request, body: SubscribeIn) -> Response:
     return JSONResponse({"status": status, "message": message}, status_code=202)
 
 
+def _parse_body(raw: bytes) -> SubscribeIn:
+    """The JSON body as a ``SubscribeIn``; undecodable JSON is a 400 that says so."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        where = (
+            f" (line {exc.lineno}, column {exc.colno})"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise InvalidInputError(f"body: not valid JSON{where}; send a JSON object") from None
+    try:
+        return SubscribeIn.model_validate(data)
+    except ValidationError as exc:
+        # Reported like FastAPI's own body validation: one entry per field.
+        raise RequestValidationError(exc.errors()) from None
+
+
 @router.post("/api/subscribe")
-async def api_subscribe(request: Request, body: SubscribeIn) -> Response:
+async def api_subscribe(request: Request) -> Response:
     """JSON sign-up: 202 with a message, or a 4xx ``{"error": ...}``."""
+    body = _parse_body(await request.body())
     return await run_in_threadpool(_api_subscribe, request, body)
 
 
 # -- confirmation -------------------------------------------------------------------
 
 
-@router.get("/confirm/{token}")
+@router.api_route("/confirm/{token}", methods=PAGE_METHODS)
 def confirm_page(request: Request, token: str) -> Response:
     """Show the confirm button (changes nothing)."""
     runtime = runtime_of(request)
@@ -262,8 +288,8 @@ def confirm(request: Request, token: str) -> Response:
 # -- unsubscribe --------------------------------------------------------------------
 
 
-@router.get("/unsubscribe/{token}")
-@router.get("/u/{token}")
+@router.api_route("/unsubscribe/{token}", methods=PAGE_METHODS)
+@router.api_route("/u/{token}", methods=PAGE_METHODS)
 def unsubscribe_page(request: Request, token: str) -> Response:
     """Show the unsubscribe button; a GET never unsubscribes."""
     runtime = runtime_of(request)
@@ -369,7 +395,7 @@ def _preferences_page(
     )
 
 
-@router.get("/preferences/{token}")
+@router.api_route("/preferences/{token}", methods=PAGE_METHODS)
 def preferences_page(request: Request, token: str) -> Response:
     """The preferences form: lists, topics, pause."""
     return _preferences_page(request, token)
@@ -386,6 +412,11 @@ def _save_preferences(request: Request, token: str, form: FormValues) -> Respons
         with runtime.database.session() as session:
             subscription = services.subscription_for(session, subject)
             publication_id = subscription.mailing_list.publication_id
+            offered = services.lists_of_publication(session, publication_id)
+            unknown = chosen_lists - {str(mailing_list.id) for mailing_list in offered}
+            if unknown:
+                shown = ", ".join(sorted(value[:20] for value in unknown)[:5])
+                raise InvalidInputError(f"list: {shown} is not a list offered on this page")
             if pause == KEEP_PAUSE:
                 paused_until = subscription.paused_until
             else:
@@ -396,7 +427,7 @@ def _save_preferences(request: Request, token: str, form: FormValues) -> Respons
                     subscribed=str(mailing_list.id) in chosen_lists,
                     topics=tuple(form.all(f"topics-{mailing_list.id}")),
                 )
-                for mailing_list in services.lists_of_publication(session, publication_id)
+                for mailing_list in offered
             )
             services.update_preferences(
                 session,

@@ -5,6 +5,12 @@ client would receive: placeholders substituted, per-recipient headers (such as
 ``List-Unsubscribe``) added, text before HTML in a ``multipart/alternative``. Files are
 written to a temporary name and renamed, so a reader never sees half a message, and
 named ``<nanoseconds>-<counter>-<random>.eml`` so they sort in the order sent.
+
+Addresses go in as ``Address`` objects, never through ``formataddr`` (which refuses
+anything non-ASCII): an ASCII address gets the usual 7-bit headers, and a message to
+or from an internationalised address (RFC 6531/6532) is written with a UTF-8 policy,
+so the outbox can store whatever the sender was given. The outbox is personal data:
+``remove_messages_to`` deletes every file addressed to one person.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ import os
 import secrets
 import threading
 import time
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.parser import HeaderParser
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from newsletter.db import utcnow
@@ -23,6 +32,8 @@ from newsletter.delivery.interfaces import Batch, Recipient, SendResult, persona
 from newsletter.errors import PermanentError
 
 _counter = itertools.count()
+# RFC 6532: raw UTF-8 headers, needed only when an address itself is not ASCII.
+_UTF8 = policy.default.clone(utf8=True)
 _counter_lock = threading.Lock()
 
 
@@ -32,15 +43,24 @@ def _file_name() -> str:
     return f"{time.time_ns():020d}-{number:06d}-{secrets.token_hex(4)}.eml"
 
 
+def _address(name: str, addr_spec: str) -> Address:
+    """An address header value; ``ValueError`` for CR/LF or a missing @."""
+    local, at, domain = addr_spec.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(f"{addr_spec!r} is not an address")
+    return Address(display_name=name, username=local, domain=domain)
+
+
 def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     """The complete email one recipient of ``batch`` receives."""
     message = batch.message
     subs = recipient.substitutions
-    email = EmailMessage()
+    ascii_only = message.from_email.isascii() and recipient.email.isascii()
+    email = EmailMessage(policy=policy.default if ascii_only else _UTF8)
     domain = message.from_email.rpartition("@")[2] or "localhost"
     try:
-        email["From"] = formataddr((message.from_name, message.from_email))
-        email["To"] = formataddr((recipient.name, recipient.email))
+        email["From"] = _address(message.from_name, message.from_email)
+        email["To"] = _address(recipient.name, recipient.email)
         if message.reply_to:
             email["Reply-To"] = message.reply_to
         email["Subject"] = personalise(message.subject, subs)
@@ -79,3 +99,20 @@ class OutboxSender:
         if not self.directory.is_dir():
             return []
         return sorted(self.directory.glob("*.eml"))
+
+
+def remove_messages_to(directory: Path, email: str) -> int:
+    """Delete every outbox file addressed to ``email`` (case-insensitive); returns how many."""
+    wanted = email.strip().lower()
+    parser = HeaderParser(policy=policy.default)
+    removed = 0
+    for path in OutboxSender(directory).files():
+        # Decoded as UTF-8 (RFC 6532 headers are, ASCII ones too): the bytes parser would
+        # turn a non-ASCII address into surrogates that never match.
+        headers = parser.parsestr(path.read_bytes().decode("utf-8", "replace"))
+        to = headers.get("To")
+        addresses = getattr(to, "addresses", ())
+        if any(address.addr_spec.lower() == wanted for address in addresses):
+            path.unlink(missing_ok=True)  # a concurrent erase may have removed it first
+            removed += 1
+    return removed

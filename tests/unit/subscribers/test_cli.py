@@ -12,7 +12,7 @@ from newsletter.cli import app
 from newsletter.db import Database
 from subscribers import services
 from subscribers.models import SubscriptionState
-from tests.unit.subscribers.factories import outbox_messages, seed
+from tests.unit.subscribers.factories import outbox_messages, seed, text_of
 
 
 def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
@@ -188,3 +188,180 @@ def test_export_data_and_erase(env: dict[str, str], tmp_path: Path) -> None:
 def test_expire(env: dict[str, str]) -> None:
     """expire reports how many pending sign-ups it expired."""
     assert "0 pending sign-up(s) expired." in run(env, "subscribers", "expire").output
+
+
+def test_confirmed_add_confirms_a_pending_subscription(env: dict[str, str], data_dir: Path) -> None:
+    """add --confirmed on a pending sign-up confirms it at once, within the resend hour too."""
+    assert (
+        "confirmation sent"
+        in run(env, "subscribers", "add", "bo@example.org", "--list", "daily").output
+    )
+    result = run(
+        env,
+        "subscribers",
+        "add",
+        "bo@example.org",
+        "--list",
+        "daily",
+        "--confirmed",
+        "--consent",
+        "Phoned in",
+    )
+    assert result.output.strip() == "bo@example.org: confirmed"
+    assert "daily: confirmed" in run(env, "subscribers", "show", "bo@example.org").output
+    data = json.loads(run(env, "subscribers", "export-data", "bo@example.org").output)
+    assert data["consents"][-1]["text"] == "Phoned in"
+    assert len(outbox_messages(data_dir / "outbox")) == 1
+
+
+def test_non_ascii_local_part_is_one_line_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    """add refuses josé@ in one line; an import reports it by row number and keeps the rest."""
+    added = run(env, "subscribers", "add", "josé@example.com", "--list", "daily")
+    assert added.exit_code == 2
+    assert "non-ASCII characters before the @" in added.output
+    assert len(added.output.strip().splitlines()) == 1
+    assert "Traceback" not in added.output
+    path = tmp_path / "people.csv"
+    path.write_text("email\nann@example.org\njosé@example.com\nida@bücher.de\n", encoding="utf-8")
+    imported = run(env, "subscribers", "import", str(path), "--list", "daily")
+    assert imported.exit_code == 1
+    assert "3 rows read, 2 imported" in imported.output
+    assert "row 3: josé@example.com: invalid address" in imported.output
+    shown = run(env, "subscribers", "show", "ida@bücher.de")
+    assert shown.output.startswith("ida@xn--bcher-kva.de")
+
+
+def test_erase_deletes_outbox_messages_to_the_address(env: dict[str, str], data_dir: Path) -> None:
+    """erase removes the address's .eml files from the outbox, reports how many, keeps others."""
+    run(env, "subscribers", "add", "ann@example.org", "--list", "daily")
+    run(env, "subscribers", "add", "bob@example.org", "--list", "daily")
+    assert len(outbox_messages(data_dir / "outbox")) == 2
+    erased = run(env, "subscribers", "erase", "Ann@Example.org", "--yes")
+    assert erased.exit_code == 0
+    assert "Ann@Example.org: 1 outbox message(s) deleted." in erased.output
+    assert [m["To"] for m in outbox_messages(data_dir / "outbox")] == ["bob@example.org"]
+    again = run(env, "subscribers", "erase", "ann@example.org", "--yes")
+    assert again.exit_code == 2
+    assert "no personal data" in again.output
+
+
+def test_erase_finds_outbox_files_left_by_an_earlier_erasure(
+    env: dict[str, str], data_dir: Path, database: Database
+) -> None:
+    """With nothing left in the database, outbox files still count as data to erase."""
+    run(env, "subscribers", "add", "ann@example.org", "--list", "daily")
+    with database.session() as session:
+        from subscribers import personal_data
+
+        personal_data.erase(session, "ann@example.org")
+    erased = run(env, "subscribers", "erase", "ann@example.org", "--yes")
+    assert erased.exit_code == 0
+    assert "only a hash remains" not in erased.output
+    assert "1 outbox message(s) deleted" in erased.output
+    assert outbox_messages(data_dir / "outbox") == []
+
+
+def test_confirmation_email_says_how_the_address_came(
+    env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> None:
+    """An imported address is told it came from an import, an added one that staff added it."""
+    path = tmp_path / "people.csv"
+    path.write_text("email\nann@example.org\n")
+    run(env, "subscribers", "import", str(path), "--list", "daily")
+    run(env, "subscribers", "add", "bob@example.org", "--list", "daily")
+    by_address = {
+        m["To"]: " ".join(text_of(m).split()) for m in outbox_messages(data_dir / "outbox")
+    }
+    assert "subscriber list our team imported" in by_address["ann@example.org"]
+    assert "member of our team added this address" in by_address["bob@example.org"]
+    for text in by_address.values():
+        assert "sign-up form" not in text
+
+
+def test_lists_add_list_and_set(env: dict[str, str], data_dir: Path) -> None:
+    """lists add/list/set create a list, show it (text and JSON) and switch its opt-in mode."""
+    added = run(
+        env,
+        "subscribers",
+        "lists",
+        "add",
+        "daily-sport",
+        "--publication",
+        "daily",
+        "--name",
+        "Sport",
+        "--single-opt-in",
+    )
+    assert added.exit_code == 0, added.output
+    assert "List daily-sport added to daily (single opt-in)." in added.output
+    shown = run(env, "subscribers", "lists", "list")
+    assert (
+        "daily  The Daily Briefing (publication daily, double opt-in): 0 confirmed, 0 pending"
+        in shown.output
+    )
+    assert "daily-sport  Sport (publication daily, single opt-in)" in shown.output
+    joined = run(env, "subscribers", "add", "ann@example.org", "--list", "daily-sport")
+    assert joined.output.strip() == "ann@example.org: confirmed"
+    assert outbox_messages(data_dir / "outbox") == []
+    switched = run(env, "subscribers", "lists", "set", "daily-sport", "--double-opt-in")
+    assert "List daily-sport is now double opt-in." in switched.output
+    data = json.loads(run(env, "subscribers", "lists", "list", "--json").output)
+    assert data == [
+        {
+            "slug": "daily",
+            "name": "The Daily Briefing",
+            "publication": "daily",
+            "double_opt_in": True,
+            "confirmed": 0,
+            "pending": 0,
+        },
+        {
+            "slug": "daily-sport",
+            "name": "Sport",
+            "publication": "daily",
+            "double_opt_in": True,
+            "confirmed": 1,
+            "pending": 0,
+        },
+    ]
+    assert (
+        "List daily is now single opt-in."
+        in run(env, "subscribers", "lists", "set", "daily", "--single-opt-in").output
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "x", "--publication", "nope", "--name", "X"], "--publication: no publication"),
+        (["add", "Bad Slug", "--publication", "daily", "--name", "X"], "slug: 'Bad Slug' must be"),
+        (["add", "daily", "--publication", "daily", "--name", "X"], "already exists"),
+        (["add", "extra", "--publication", "daily", "--name", "  "], "--name: between 1"),
+        (["set", "nope", "--single-opt-in"], "no mailing list or publication"),
+        (["set", "daily"], "--single-opt-in or --double-opt-in"),
+    ],
+)
+def test_lists_errors_are_one_line_exit_2(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    """Bad lists commands print one clear line and exit 2."""
+    result = run(env, "subscribers", "lists", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_confirmed_import_reports_confirmed_pending_sign_ups(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A confirmed import says how many pending sign-ups it would confirm, then confirms them."""
+    run(env, "subscribers", "add", "bo@example.org", "--list", "daily")
+    path = tmp_path / "people.csv"
+    path.write_text("email\nbo@example.org\n")
+    args = ["subscribers", "import", str(path), "--list", "daily", "--confirmed", "--consent", "x"]
+    dry = run(env, *args, "--dry-run")
+    assert "1 pending sign-ups would be confirmed, 0 refused." in dry.output
+    done = run(env, *args)
+    assert done.exit_code == 0
+    assert "0 imported into daily (0 new subscribers), 1 pending sign-ups confirmed" in done.output
+    assert "daily: confirmed" in run(env, "subscribers", "show", "bo@example.org").output

@@ -13,7 +13,7 @@ from newsletter.errors import InvalidInputError, NotFoundError, UserError
 from subscribers import csvio, services
 from subscribers.models import Consent, Subscriber, Subscription, SubscriptionState
 from subscribers.models import SuppressionReason as R
-from tests.unit.subscribers.factories import NoConfirm, seed, signup
+from tests.unit.subscribers.factories import NoConfirm, seed, signup, web_evidence
 
 BAD_CSV = """email,name,topics,timezone,locale
 ann@example.org,Ann,Science;sport,Europe/London,en-GB
@@ -25,8 +25,11 @@ carol@example.org,Carol,Cooking,,
 dave@example.org,Dave,,,xx-not-a-locale-tag
 erin@example.org,too,many,fields,,here
 old@example.org,Already here,,,
+gone@example.org,Left us,,,
+josé@example.org,José,,,
 
 frank@example.org,,,,
+ida@bücher.de,Ida,,,
 """
 
 
@@ -47,6 +50,9 @@ def test_every_kind_of_bad_row_is_reported_by_row_number(
     with database.session() as session:
         services.suppress(session, "spam@example.org", R.SPAM_REPORT)
         signup(session, "old@example.org")
+        signup(session, "gone@example.org")
+        gone = services.get_subscriber(session, "gone@example.org").subscriptions[0]
+        services.transition(session, gone, SubscriptionState.UNSUBSCRIBED, web_evidence())
     path = _write(tmp_path, BAD_CSV)
     with database.session() as session:
         report = csvio.import_csv(
@@ -60,11 +66,14 @@ def test_every_kind_of_bad_row_is_reported_by_row_number(
         (7, "topics"),
         (8, "locale"),
         (9, "columns"),
-        (10, "already on the list"),
+        (11, "already on the list (unsubscribed)"),
+        (12, "invalid address"),
     ]
     assert "row 2" in report.problems[2].reason
+    assert "non-ASCII characters before the @" in report.problems[-1].reason
     assert report.counts()["duplicate"] == 1
-    assert (report.rows, report.imported, report.new_subscribers) == (10, 2, 2)
+    assert (report.rows, report.imported, report.new_subscribers) == (13, 3, 3)
+    assert report.confirmed_pending == 1
     with database.session() as session:
         ann = services.get_subscriber(session, "ann@example.org")
         assert (ann.name, ann.timezone, ann.locale) == ("Ann", "Europe/London", "en-GB")
@@ -73,6 +82,50 @@ def test_every_kind_of_bad_row_is_reported_by_row_number(
         consent = session.scalars(select(Consent).where(Consent.subscriber_id == ann.id)).one()
         assert (consent.source.value, consent.text) == ("import", "Signed up at the fair")
         assert services.find_subscriber(session, "bob@example.org") is None
+        assert services.find_subscriber(session, "ida@xn--bcher-kva.de") is not None
+        assert services.get_subscriber(session, "gone@example.org").subscriptions[0].state is (
+            SubscriptionState.UNSUBSCRIBED
+        )
+
+
+def test_confirmed_import_confirms_pending_sign_ups(database: Database, tmp_path: Path) -> None:
+    """A confirmed import turns a pending sign-up into a confirmed one and records the consent."""
+    seed(database)
+    with database.session() as session:
+        signup(session, "old@example.org", topics=("Science",))
+    path = _write(tmp_path, "email\nold@example.org\n")
+    with database.session() as session:
+        dry = csvio.import_csv(
+            session, path, list_slug="daily", confirmed=True, consent="Paper form", dry_run=True
+        )
+    assert (dry.imported, dry.confirmed_pending, dry.problems) == (0, 1, [])
+    with database.session() as session:
+        assert services.get_subscriber(session, "old@example.org").subscriptions[0].state is (
+            SubscriptionState.PENDING
+        )
+        report = csvio.import_csv(
+            session, path, list_slug="daily", confirmed=True, consent="Paper form"
+        )
+    assert (report.imported, report.confirmed_pending, report.problems) == (0, 1, [])
+    with database.session() as session:
+        old = services.get_subscriber(session, "old@example.org")
+        assert old.subscriptions[0].state is SubscriptionState.CONFIRMED
+        assert old.subscriptions[0].confirmed_at is not None
+        assert old.subscriptions[0].topics == ["Science"]
+        last = session.scalars(
+            select(Consent).where(Consent.subscriber_id == old.id).order_by(Consent.id.desc())
+        ).first()
+        assert last is not None
+        assert (last.from_state, last.to_state, last.source.value, last.text) == (
+            "pending",
+            "confirmed",
+            "import",
+            "Paper form",
+        )
+    unconfirmed = _write(tmp_path, "email\nold@example.org\n", "again.csv")
+    with database.session() as session:
+        again = csvio.import_csv(session, unconfirmed, list_slug="daily", confirmer=NoConfirm())
+    assert again.problems[0].reason == "already on the list (confirmed): left unchanged"
 
 
 def test_pending_import_sends_confirmations(database: Database, tmp_path: Path) -> None:

@@ -372,3 +372,46 @@ def test_suppress_is_idempotent_and_unsubscribe_everywhere(database: Database) -
         assert services.unsubscribe_everywhere(session, "bob@example.org", CLI) == 0
     with database.session() as session, pytest.raises(NotFoundError):
         services.get_subscriber(session, "nobody@example.org")
+
+
+def test_confirmed_add_confirms_a_pending_sign_up_even_within_the_hour(
+    database: Database,
+) -> None:
+    """A sign-up with recorded consent confirms a pending subscription instead of throttling."""
+    seed(database)
+    confirmer = NoConfirm()
+    with database.session() as session:
+        first = signup(session, "ann@example.org", confirmer=confirmer)
+        assert first.outcome is SignupOutcome.CONFIRMATION_SENT
+        consent = Evidence(ConsentSource.CLI, text="Phone call, 3 May")
+        result = services.sign_up(
+            session,
+            services.SignupRequest("ann@example.org", "daily", consent, skip_opt_in=True),
+            confirmer=confirmer,
+        )
+        assert result.outcome is SignupOutcome.CONFIRMED
+        assert result.subscription is not None
+        assert result.subscription.state is S.CONFIRMED
+        assert result.subscription.confirmed_at is not None
+        assert len(confirmer.sent) == 1, "no second confirmation email"
+        assert _consents(session, result.subscription.subscriber_id)[-1] == (
+            "pending",
+            "confirmed",
+            "cli",
+        )
+
+
+def test_single_opt_in_list_confirms_a_pending_sign_up(database: Database) -> None:
+    """A pending sign-up on a list since made single opt-in is confirmed by signing up again."""
+    list_id = seed(database)
+    with database.session() as session:
+        signup(session, "ann@example.org")
+        session.get_one(MailingList, list_id).double_opt_in = False
+    with database.session() as session:
+        confirmer = NoConfirm()
+        result = signup(session, "ann@example.org", confirmer=confirmer)
+        assert result.outcome is SignupOutcome.CONFIRMED
+        assert subscription(
+            session, "ann@example.org", session.get_one(MailingList, list_id)
+        ).state is (S.CONFIRMED)
+        assert confirmer.sent == []

@@ -17,7 +17,7 @@ from subscribers import services
 from subscribers.links import Links
 from subscribers.models import Consent, Subscriber, Subscription, SubscriptionState
 from subscribers.tokens import Purpose, Tokens, TokenSubject
-from tests.unit.subscribers.factories import link_in, outbox_messages, seed
+from tests.unit.subscribers.factories import link_in, outbox_messages, seed, text_of
 
 S = SubscriptionState
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -397,3 +397,89 @@ def test_unsubscribing_from_preferences_and_joining_again(
     assert _state(client) is S.UNSUBSCRIBED
     client.post(url, data={"list": str(subject.list_id), "pause": ""})
     assert _state(client) is S.CONFIRMED
+
+
+def test_non_ascii_local_part_is_a_form_error_not_a_503(
+    client: TestClient, app_settings: Settings
+) -> None:
+    """josé@ gets the form again with a clear 400 message; an IDN domain is stored in punycode."""
+    page = _sign_up(client, "josé@example.com")
+    assert page.status_code == 400  # type: ignore[attr-defined]
+    assert "non-ASCII characters before the @" in page.text  # type: ignore[attr-defined]
+    assert 'value="josé@example.com"' in page.text  # type: ignore[attr-defined]
+    api = client.post("/api/subscribe", json={"email": "josé@example.com", "list": "daily"})
+    assert api.status_code == 400
+    assert "non-ASCII" in api.json()["error"]
+    assert _outbox(app_settings) == []
+    idn = _sign_up(client, "ida@Bücher.de")
+    assert idn.status_code == 200  # type: ignore[attr-defined]
+    assert _state(client, "ida@xn--bcher-kva.de") is S.PENDING
+    [message] = _outbox(app_settings)
+    assert message["To"] == "Ann <ida@xn--bcher-kva.de>"
+
+
+def test_confirmation_email_names_the_form_or_the_api(
+    client: TestClient, app_settings: Settings
+) -> None:
+    """A form sign-up is told it came from our form; an API sign-up that it came from elsewhere."""
+    _sign_up(client)
+    client.post("/api/subscribe", json={"email": "bob@example.org", "list": "daily"})
+    texts = {m["To"]: " ".join(text_of(m).split()) for m in _outbox(app_settings)}
+    assert "this address was entered on our sign-up form" in texts["Ann <ann@example.org>"]
+    assert "sign-up form on another site or app" in texts["bob@example.org"]
+    assert "entered on our sign-up form" not in texts["bob@example.org"]
+
+
+def test_head_is_answered_wherever_get_is(client: TestClient, app_settings: Settings) -> None:
+    """HEAD on each public page answers like GET, with no body, and changes nothing."""
+    _sign_up(client)
+    subject = _subject(client)
+    links = _links(app_settings)
+    paths = [
+        "/subscribe/daily",
+        _path(links.confirm_url(subject.subscriber_id, subject.list_id)),
+        _path(links.preferences_url(subject.subscriber_id, subject.list_id)),
+        _path(links.one_click_url(subject.subscriber_id, subject.list_id)),
+        _path(links.one_click_url(subject.subscriber_id, subject.list_id)).replace(
+            "/u/", "/unsubscribe/"
+        ),
+    ]
+    for path in paths:
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert response.content == b"", path
+    assert client.head("/subscribe/nope").status_code == 404
+    assert _state(client) is S.PENDING
+
+
+def test_json_decode_error_says_the_body_is_not_json(client: TestClient) -> None:
+    """A body that is not JSON is a 400 saying so, not a field named "0"."""
+    response = client.post(
+        "/api/subscribe", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "body: not valid JSON (line 1, column 11)" in error
+    assert "0:" not in error
+    binary = client.post("/api/subscribe", content=b"\xff\xfe\x00")
+    assert binary.status_code == 400
+    not_object = client.post("/api/subscribe", json=["ann@example.org"])
+    assert not_object.status_code == 422
+    assert _state(client) is None
+
+
+def test_preferences_refuse_an_unknown_list_and_change_nothing(
+    client: TestClient, app_settings: Settings
+) -> None:
+    """A list id not offered on the page answers 400 and leaves every subscription as it was."""
+    _sign_up(client)
+    subject = _subject(client)
+    url = _path(_links(app_settings).preferences_url(subject.subscriber_id, subject.list_id))
+    for bogus in ("9999", "not-a-number"):
+        response = client.post(url, data={"list": bogus, "pause": "7"})
+        assert response.status_code == 400
+        assert "is not a list offered on this page" in response.text
+    assert _state(client) is S.PENDING
+    with _db(client).session() as session:
+        assert session.scalars(select(Subscription)).one().paused_until is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.delivery.interfaces import Batch, Message, Recipient
-from newsletter.delivery.outbox import OutboxSender, build_message
+from newsletter.delivery.outbox import OutboxSender, build_message, remove_messages_to
 from newsletter.errors import PermanentError
 
 MESSAGE = Message(
@@ -110,3 +110,48 @@ def test_unicode_names_and_subjects_are_encoded(tmp_path: Path) -> None:
 def test_no_files_before_anything_is_sent(tmp_path: Path) -> None:
     """An outbox whose folder does not exist yet lists nothing."""
     assert OutboxSender(tmp_path / "missing").files() == []
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [("josé@example.com", "josé@example.com"), ("ann@bücher.de", "ann@bücher.de")],
+)
+def test_internationalised_addresses_are_written_as_utf8(
+    tmp_path: Path, address: str, shown: str
+) -> None:
+    """An address with non-ASCII characters is written with RFC 6532 UTF-8 headers, not refused."""
+    sender = OutboxSender(tmp_path)
+    sender.send_batch(Batch("i", MESSAGE, (_recipient(address, "José"),)))
+    [path] = sender.files()
+    assert f"To: José <{shown}>".encode() in path.read_bytes()
+    parsed = email.message_from_string(path.read_bytes().decode(), policy=default)
+    assert parsed["To"].addresses[0].addr_spec == shown
+    assert parsed["Subject"] == "Today, for José"
+
+
+def test_ascii_addresses_keep_seven_bit_headers(tmp_path: Path) -> None:
+    """Only messages that need it use raw UTF-8: a non-ASCII name stays an encoded word."""
+    zoe = Recipient(email="zoe@example.org", name="Zoë")
+    message = build_message(Batch("a", MESSAGE, (zoe,)), zoe)
+    raw = bytes(message)
+    assert raw.isascii()
+    assert b"To: =?utf-8?q?Zo=C3=AB?= <zoe@example.org>" in raw
+
+
+def test_an_address_without_an_at_sign_is_a_permanent_error(tmp_path: Path) -> None:
+    """A recipient that is not an address is refused before anything is written."""
+    with pytest.raises(PermanentError, match="not an address"):
+        OutboxSender(tmp_path).send_batch(Batch("x", MESSAGE, (Recipient(email="nobody"),)))
+
+
+def test_remove_messages_to_deletes_only_that_recipients_files(tmp_path: Path) -> None:
+    """Every file addressed to the email (any case) goes; the others stay; the count is returned."""
+    sender = OutboxSender(tmp_path)
+    for address in ("Ann@Example.org", "bo@x.org", "ann@example.org", "josé@example.com"):
+        sender.send_batch(Batch("r", MESSAGE, (_recipient(address, "R"),)))
+    assert remove_messages_to(tmp_path, "ann@example.org") == 2
+    assert len(sender.files()) == 2
+    assert remove_messages_to(tmp_path, "ann@example.org") == 0
+    assert remove_messages_to(tmp_path, "JOSÉ@example.com") == 1
+    assert [_read(path)["To"] for path in sender.files()] == ["R <bo@x.org>"]
+    assert remove_messages_to(tmp_path / "missing", "ann@example.org") == 0

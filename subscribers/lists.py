@@ -1,0 +1,92 @@
+"""Managing mailing lists from the command line: add, list, switch opt-in mode.
+
+A publication's default list (slug = publication slug) is created on first use by
+``services.get_list``; these functions add the extra lists and let an operator make a
+list single opt-in. A new list may not take another publication's slug, or that
+publication's default list could never be created.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.publications.models import Publication
+from subscribers.models import MailingList, Subscription, SubscriptionState
+from subscribers.services import create_list, ensure_default_list, get_list
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG = 64
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    """One list as the CLI shows it."""
+
+    slug: str
+    name: str
+    publication: str
+    double_opt_in: bool
+    confirmed: int
+    pending: int
+
+
+def add_list(
+    session: Session, publication_slug: str, slug: str, name: str, *, double_opt_in: bool = True
+) -> MailingList:
+    """A new list of a publication, or ``InvalidInputError`` / ``NotFoundError`` saying why."""
+    publication = session.scalar(select(Publication).where(Publication.slug == publication_slug))
+    if publication is None:
+        raise NotFoundError(f"--publication: no publication is called {publication_slug[:64]!r}")
+    if len(slug) > MAX_SLUG or not SLUG.match(slug):
+        raise InvalidInputError(
+            f"slug: {slug[:70]!r} must be lower-case letters, digits and single hyphens "
+            f"(at most {MAX_SLUG} characters)"
+        )
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_NAME:
+        raise InvalidInputError(f"--name: between 1 and {MAX_NAME} characters")
+    other = session.scalar(select(Publication.id).where(Publication.slug == slug))
+    if other is not None and other != publication.id:
+        raise InvalidInputError(f"slug: {slug!r} is the slug of another publication")
+    ensure_default_list(session, publication)
+    return create_list(session, publication, slug, name, double_opt_in=double_opt_in)
+
+
+def set_double_opt_in(session: Session, slug: str, double_opt_in: bool) -> MailingList:
+    """Switch a list between double and single opt-in; returns the list."""
+    mailing_list = get_list(session, slug)
+    mailing_list.double_opt_in = double_opt_in
+    session.flush()
+    return mailing_list
+
+
+def all_lists(session: Session) -> list[ListInfo]:
+    """Every list (each publication's default list included), with subscriber counts."""
+    for publication in session.scalars(select(Publication)):
+        ensure_default_list(session, publication)
+    counts: dict[tuple[int, SubscriptionState], int] = {
+        (list_id, state): count
+        for list_id, state, count in session.execute(
+            select(Subscription.list_id, Subscription.state, func.count()).group_by(
+                Subscription.list_id, Subscription.state
+            )
+        )
+    }
+    query = select(MailingList, Publication.slug).join(Publication).order_by(MailingList.slug)
+    return [
+        ListInfo(
+            slug=mailing_list.slug,
+            name=mailing_list.name,
+            publication=publication_slug,
+            double_opt_in=mailing_list.double_opt_in,
+            confirmed=counts.get((mailing_list.id, SubscriptionState.CONFIRMED), 0),
+            pending=counts.get((mailing_list.id, SubscriptionState.PENDING), 0),
+        )
+        for mailing_list, publication_slug in session.execute(query)
+    ]
