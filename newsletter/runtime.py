@@ -78,4 +78,3 @@ class Runtime:
     def close(self) -> None:
         """Release database connections."""
         self.database.dispose()
-
