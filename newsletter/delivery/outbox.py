@@ -32,8 +32,12 @@ from newsletter.delivery.interfaces import Batch, Recipient, SendResult, persona
 from newsletter.errors import PermanentError
 
 _counter = itertools.count()
+# Fold only past RFC 5322's hard limit: the default (78) re-encodes a long header word,
+# and a List-Unsubscribe URL written as an RFC 2047 encoded-word is one no mail client
+# can use (RFC 2369 wants the URLs as they are, in angle brackets).
+_ASCII = policy.default.clone(max_line_length=998)
 # RFC 6532: raw UTF-8 headers, needed only when an address itself is not ASCII.
-_UTF8 = policy.default.clone(utf8=True)
+_UTF8 = _ASCII.clone(utf8=True)
 _counter_lock = threading.Lock()
 
 
@@ -56,7 +60,7 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     message = batch.message
     subs = recipient.substitutions
     ascii_only = message.from_email.isascii() and recipient.email.isascii()
-    email = EmailMessage(policy=policy.default if ascii_only else _UTF8)
+    email = EmailMessage(policy=_ASCII if ascii_only else _UTF8)
     domain = message.from_email.rpartition("@")[2] or "localhost"
     try:
         email["From"] = _address(message.from_name, message.from_email)

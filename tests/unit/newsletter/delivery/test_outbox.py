@@ -155,3 +155,20 @@ def test_remove_messages_to_deletes_only_that_recipients_files(tmp_path: Path) -
     assert remove_messages_to(tmp_path, "JOSÉ@example.com") == 1
     assert [_read(path)["To"] for path in sender.files()] == ["R <bo@x.org>"]
     assert remove_messages_to(tmp_path / "missing", "ann@example.org") == 0
+
+
+def test_long_list_unsubscribe_stays_a_raw_url(tmp_path: Path) -> None:
+    """A long List-Unsubscribe value is written as plain <URL>s, never as an encoded-word."""
+    token = "1-1.AbCdEf." + "x" * 90
+    url = f"https://news.example.org/u/{token}"
+    value = f"<{url}>, <mailto:unsubscribe@example.org?subject=unsubscribe%20{token}>"
+    recipient = Recipient(
+        email="ann@example.org",
+        name="Ann",
+        headers={"List-Unsubscribe": value, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+    sender = OutboxSender(tmp_path / "outbox")
+    sender.send_batch(Batch("b1", MESSAGE, (recipient,)))
+    raw = sender.files()[0].read_bytes().decode("ascii")
+    assert f"List-Unsubscribe: {value}\n" in raw.replace("\r\n", "\n")
+    assert "=?utf-8?" not in raw

@@ -1,0 +1,243 @@
+"""Dispatch benchmark: one edition to N synthetic subscribers through the SendGrid test server.
+
+N = 100k on SQLite, and N = 1M on PostgreSQL when ``NEWSLETTER_TEST_DATABASE_URL``
+(or ``NEWSLETTER_BENCH_DATABASE_URL``) names a server; ``scale`` multiplies both.
+The dispatch (plan, claim, send, record) runs in a child process so its peak memory
+(``ru_maxrss``) is its own; the test server runs in this process, as SendGrid
+would run elsewhere. For comparison, a naive loop sends one request per recipient
+with the ``sendgrid`` package (N = 5k). Targets: >= 20k recipients/s on PostgreSQL,
+peak memory <= 150 MB and flat as N grows, >= 100x the naive loop.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sendgrid import SendGridAPIClient
+from sqlalchemy import create_engine, insert, literal, select, text
+from sqlalchemy.engine import make_url
+
+from bench.render import edition
+from newsletter import migrate
+from newsletter.db import Database, UTCDateTime, normalise_url
+from newsletter.delivery import services
+from newsletter.delivery.sendgrid import SendGridSender
+from newsletter.delivery.testserver import AcceptedRequest, RejectedRequest, SendGridTestServer
+from newsletter.digests.models import Digest, DigestState
+from newsletter.publications.models import Publication
+from newsletter.render.email import render_email
+from subscribers.models import Subscriber, Subscription, SubscriptionState
+from subscribers.services import ensure_default_list
+from subscribers.tokens import Tokens
+
+SQLITE_N = 100_000
+POSTGRES_N = 1_000_000
+NAIVE_N = 5_000
+CHUNK = 20_000
+# Dispatch processes sharing the ledger, as Celery workers would. SQLite has one
+# writer at a time, so a second process there only waits for the lock.
+PROCESSES = {"SQLite": 1, "PostgreSQL": 2}
+T0 = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
+
+
+class CountingServer(SendGridTestServer):
+    """The test server, counting accepted recipients instead of keeping every request."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.recipients = 0
+        self.requests = 0
+        self._count_lock = threading.Lock()
+
+    def _record(self, item: AcceptedRequest | RejectedRequest) -> None:
+        if isinstance(item, AcceptedRequest):
+            with self._count_lock:
+                self.recipients += len(item.payload["personalizations"])
+                self.requests += 1
+        else:
+            super()._record(item)
+
+
+def seed(database: Database, count: int) -> int:
+    """A publication, a rendered edition and ``count`` confirmed subscribers; the digest id."""
+    email = render_email(edition(10))
+    with database.session() as session:
+        publication = Publication(
+            slug="bench",
+            name="Bench Daily",
+            from_name="Bench Daily",
+            from_email="bench@example.org",
+            base_url="https://bench.example.org",
+            postal_address="1 Bench Road",
+        )
+        session.add(publication)
+        session.flush()
+        list_id = ensure_default_list(session, publication).id
+        digest = Digest(
+            publication=publication,
+            edition_date=date(2026, 3, 4),
+            state=DigestState.RENDERED,
+            cutoff_at=T0,
+            subject=email.subject,
+            html=email.html,
+            text=email.text,
+            rendered_at=T0,
+        )
+        session.add(digest)
+        session.flush()
+        digest_id = digest.id
+    for start in range(0, count, CHUNK):
+        numbers = range(start, min(count, start + CHUNK))
+        with database.session() as session:
+            session.execute(
+                insert(Subscriber),
+                [
+                    {"email": f"r{n}@example{n % 97}.org", "name": f"Reader {n}", "created_at": T0}
+                    for n in numbers
+                ],
+            )
+    columns = ["subscriber_id", "list_id", "state", "topics", "created_at", "updated_at"]
+    rows = select(
+        Subscriber.id,
+        literal(list_id),
+        literal(SubscriptionState.CONFIRMED, Subscription.state.type),
+        literal([], Subscription.topics.type),
+        literal(T0, UTCDateTime()),
+        literal(T0, UTCDateTime()),
+    )
+    with database.session() as session:
+        session.execute(insert(Subscription).from_select(columns, rows))
+    return digest_id
+
+
+def _child(url: str, host: str, key: str, digest_id: int, results: Any) -> None:
+    """The measured part: a whole dispatch, then this process's own peak memory."""
+    database = Database(url)
+    sender = SendGridSender(key, host=host, timeout=30)
+    started = time.time()
+    services.dispatch(
+        database,
+        digest_id,
+        sender,
+        base_url="https://app.example.org",
+        tokens=Tokens("bench-secret-" + "x" * 32),
+    )
+    finished = time.time()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results.put({"started": started, "finished": finished, "peak_mb": peak_mb})
+    database.dispose()
+
+
+def measure(label: str, url: str, count: int) -> dict[str, float]:
+    """Seed ``count`` subscribers at ``url`` and dispatch to them through the test server."""
+    database = Database(url)
+    migrate.upgrade(database.engine)
+    started = time.perf_counter()
+    digest_id = seed(database, count)
+    seeded = time.perf_counter() - started
+    database.dispose()
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    with CountingServer() as server:
+        children = [
+            context.Process(
+                target=_child, args=(database.url, server.url, server.api_key, digest_id, results)
+            )
+            for _ in range(PROCESSES[label])
+        ]
+        for child in children:
+            child.start()
+        outcomes = [results.get(timeout=3600) for _ in children]
+        for child in children:
+            child.join()
+        delivered = server.recipients
+    with database.session() as session:
+        report = services.delivery_report(session, digest_id)
+    database.dispose()
+    if delivered != count or report.sent != count or report.state != "sent":
+        raise RuntimeError(f"{label}: {delivered} delivered, {report.sent} sent of {count}")
+    seconds = max(o["finished"] for o in outcomes) - min(o["started"] for o in outcomes)
+    peak = max(o["peak_mb"] for o in outcomes)
+    rate = count / seconds
+    print(f"dispatch, {count:,} recipients on {label} (seeded in {seeded:.1f} s)")
+    print(f"  {seconds:.1f} s with {PROCESSES[label]} process(es), {rate:,.0f} recipients/s")
+    print(f"  peak memory per process {peak:.0f} MB")
+    return {"rate": rate, "peak_mb": peak, "seconds": seconds}
+
+
+def naive(count: int) -> float:
+    """Recipients per second sending one request per recipient with the sendgrid package."""
+    email = render_email(edition(10))
+    with CountingServer() as server:
+        client = SendGridAPIClient(server.api_key, host=server.url)
+        started = time.perf_counter()
+        for n in range(count):
+            client.send(_naive_mail(n, email.subject, email.text, email.html))
+        elapsed = time.perf_counter() - started
+        if server.recipients != count:
+            raise RuntimeError(f"naive loop: {server.recipients} of {count} accepted")
+    rate = count / elapsed
+    print(f"naive loop, one request per recipient, {count:,} recipients: {rate:,.0f} recipients/s")
+    return rate
+
+
+def _naive_mail(n: int, subject: str, text_part: str, html: str) -> Any:
+    from sendgrid.helpers.mail import Content, From, Mail, To
+
+    mail = Mail(from_email=From("bench@example.org", "Bench Daily"), subject=subject)
+    mail.add_to(To(f"r{n}@example{n % 97}.org"))
+    mail.add_content(Content("text/plain", text_part))
+    mail.add_content(Content("text/html", html))
+    return mail
+
+
+def _postgres_url() -> str:
+    return os.environ.get("NEWSLETTER_BENCH_DATABASE_URL") or os.environ.get(
+        "NEWSLETTER_TEST_DATABASE_URL", ""
+    )
+
+
+def _with_fresh_postgres(server_url: str, count: int) -> dict[str, float]:
+    admin_url = make_url(normalise_url(server_url))
+    name = f"newsletter_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = admin_url.set(database=name).render_as_string(hide_password=False)
+        return measure("PostgreSQL", url, count)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(scale: float = 1.0) -> dict[str, float]:
+    """Dispatch benchmarks on SQLite (and PostgreSQL if configured) plus the naive loop."""
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        sqlite = measure("SQLite", url, max(100, int(SQLITE_N * scale)))
+    figures["sqlite_rate"] = sqlite["rate"]
+    figures["sqlite_peak_mb"] = sqlite["peak_mb"]
+    server_url = _postgres_url()
+    if server_url:
+        postgres = _with_fresh_postgres(server_url, max(100, int(POSTGRES_N * scale)))
+        figures["postgres_rate"] = postgres["rate"]
+        figures["postgres_peak_mb"] = postgres["peak_mb"]
+    else:
+        print("PostgreSQL: skipped (set NEWSLETTER_TEST_DATABASE_URL)")
+    figures["naive_rate"] = naive(max(10, int(NAIVE_N * scale)))
+    best = figures.get("postgres_rate", figures["sqlite_rate"])
+    figures["speedup"] = best / figures["naive_rate"]
+    print(f"batched dispatch vs naive loop: {figures['speedup']:,.0f}x (target >= 100x)")
+    return figures

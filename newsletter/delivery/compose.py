@@ -1,0 +1,119 @@
+"""Render once, personalise cheaply: the shared ``Message`` of an edition and each ``Recipient``.
+
+The edition's subject, HTML and text were rendered once (by the digest service)
+with placeholders where personal links go. Here the ``Message`` is built once per
+digest; per recipient only the placeholder values, the ``List-Unsubscribe`` header
+and the subscriber id differ. Only the placeholders the message actually contains
+travel as substitutions, which keeps a 1000-recipient request small.
+
+``custom_args`` carry ids only, never personal data: SendGrid echoes them in every
+event, which is how an event finds its delivery and a lost answer finds its batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from newsletter import urls
+from newsletter.delivery.interfaces import Message, Recipient
+from newsletter.delivery.webhook import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
+from newsletter.digests.models import Digest
+from newsletter.errors import InvalidInputError
+from newsletter.render import placeholders
+from subscribers.tokens import Purpose, Tokens, TokenSubject
+
+ONE_CLICK_POST = "List-Unsubscribe=One-Click"
+TEST_SUBJECT_PREFIX = "[TEST] "
+
+
+def edition_message(digest: Digest, *, test: bool = False) -> Message:
+    """The content every recipient of ``digest`` shares, with tracking from its publication."""
+    if digest.subject is None or digest.html is None or digest.text is None:
+        raise InvalidInputError(f"{digest.label()} is not rendered yet (newsletter digest preview)")
+    publication = digest.publication
+    subject = digest.subject
+    if test:
+        subject = TEST_SUBJECT_PREFIX + subject
+    custom_args = {} if test else {EDITION_ID: str(digest.id)}
+    return Message(
+        from_email=publication.from_email,
+        from_name=publication.from_name,
+        subject=subject,
+        text=digest.text,
+        html=digest.html,
+        reply_to=publication.reply_to,
+        headers={"List-Unsubscribe-Post": ONE_CLICK_POST},
+        categories=(publication.slug, "test" if test else "edition"),
+        custom_args=custom_args,
+        track_opens=publication.track_opens,
+        track_clicks=publication.track_clicks,
+    )
+
+
+def for_batch(message: Message, batch_id: int) -> Message:
+    """The edition's message tagged with one batch id (shares every string with ``message``)."""
+    custom_args = {**message.custom_args, BATCH_ID: str(batch_id)}
+    return dataclasses.replace(message, custom_args=custom_args)
+
+
+@dataclass(frozen=True)
+class Personaliser:
+    """Builds each recipient's substitutions, headers and ids from signed tokens."""
+
+    base_url: str  # the web app, which serves unsubscribe and preferences pages
+    tokens: Tokens
+    view_url: str  # the edition's archive page (the same for every recipient)
+    mailto: str  # the address a mail client writes to for a mailto unsubscribe
+    used: frozenset[str] = frozenset(placeholders.ALL)  # placeholders the message contains
+
+    @classmethod
+    def for_digest(
+        cls, digest: Digest, message: Message, *, base_url: str, tokens: Tokens
+    ) -> Personaliser:
+        """A personaliser for ``digest`` that only fills placeholders ``message`` uses."""
+        publication = digest.publication
+        body = message.subject + message.text + message.html
+        return cls(
+            base_url=base_url,
+            tokens=tokens,
+            view_url=urls.edition_page(publication.base_url, publication.slug, digest.edition_date),
+            mailto=publication.reply_to or publication.from_email,
+            used=frozenset(marker for marker in placeholders.ALL if marker in body),
+        )
+
+    def recipient(self, subscriber_id: int, list_id: int, email: str, name: str) -> Recipient:
+        """One subscriber's personal part of the request."""
+        subject = TokenSubject(subscriber_id, list_id)
+        unsubscribe = self.tokens.make(Purpose.UNSUBSCRIBE, subject)
+        values = {
+            placeholders.UNSUBSCRIBE_URL: urls.unsubscribe_page(self.base_url, unsubscribe),
+            placeholders.VIEW_URL: self.view_url,
+            placeholders.NAME: name,
+        }
+        if placeholders.PREFERENCES_URL in self.used:
+            preferences = self.tokens.make(Purpose.PREFERENCES, subject)
+            values[placeholders.PREFERENCES_URL] = urls.preferences_page(self.base_url, preferences)
+        one_click = urls.one_click_unsubscribe(self.base_url, unsubscribe)
+        # Tokens are URL-safe already, so only the space needs encoding.
+        mailto = f"mailto:{self.mailto}?subject=unsubscribe%20{unsubscribe}"
+        return Recipient(
+            email=email,
+            name=name,
+            substitutions={key: value for key, value in values.items() if key in self.used},
+            headers={"List-Unsubscribe": f"<{one_click}>, <{mailto}>"},
+            custom_args={SUBSCRIBER_ID: str(subscriber_id)},
+        )
+
+    def anonymous(self, email: str, signup_url: str) -> Recipient:
+        """A test recipient who is not a subscriber: links lead to the edition and sign-up."""
+        values = {
+            placeholders.UNSUBSCRIBE_URL: signup_url,
+            placeholders.PREFERENCES_URL: signup_url,
+            placeholders.VIEW_URL: self.view_url,
+            placeholders.NAME: "",
+        }
+        return Recipient(
+            email=email,
+            substitutions={key: value for key, value in values.items() if key in self.used},
+        )

@@ -1,0 +1,411 @@
+"""The dispatch ledger: plan an edition's deliveries once, claim a batch before sending, record.
+
+Every function takes a ``Session``; the caller commits. The order that makes
+"exactly once" hold is: ``claim_batch`` and COMMIT, then call the provider, then
+one ``record_*`` and COMMIT. A claim is a conditional UPDATE (``WHERE state =
+'planned'``), so of two workers racing for one batch exactly one sees a changed
+row; the loser moves on. Recording is conditional on the claim token, so a worker
+whose lease ran out cannot overwrite what happened after it.
+
+Planning streams the list's subscriptions page by page (keyset pagination on the
+subscriber id) and inserts deliveries in chunks, so memory stays flat whether the
+list holds a hundred or a million subscribers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from newsletter.briefings.content import BriefingContent
+from newsletter.db import utcnow
+from newsletter.delivery.interfaces import MAX_RECIPIENTS_PER_BATCH
+from newsletter.delivery.models import (
+    BatchState,
+    Delivery,
+    DeliveryState,
+    SendBatch,
+    SkipReason,
+)
+from newsletter.delivery.planning import Candidate, Selection, iter_batches, select_recipients
+from newsletter.digests.models import Digest, DigestState, transition
+from newsletter.errors import NotFoundError, TransitionError
+from subscribers.models import Subscriber, Subscription, Suppression
+from subscribers.services import ensure_default_list
+
+PAGE = 5000
+INSERT_ROWS = 1000  # skipped rows buffered before one bulk insert
+# Editions in these states may (re)start sending; a failed or partly failed one
+# sends only to recipients not yet in the ledger and retries nothing already final.
+SENDABLE = frozenset(
+    {
+        DigestState.RENDERED,
+        DigestState.PUBLISHED,
+        DigestState.SENDING,
+        DigestState.PARTIALLY_FAILED,
+        DigestState.FAILED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """What one planning pass added to the ledger."""
+
+    digest_id: int
+    batches: int
+    queued: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A batch this worker holds: only the holder of ``token`` may record its outcome."""
+
+    batch_id: int
+    digest_id: int
+    number: int
+    attempts: int
+    resends: int
+    token: str
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """One claimed recipient, as the message composer needs it."""
+
+    subscriber_id: int
+    list_id: int
+    email: str
+    name: str
+
+
+def get_digest(
+    session: Session, digest_id: int, *, lock: bool = False, populate: bool = False
+) -> Digest:
+    """The digest with this id (``populate``: re-read from the database), or ``NotFoundError``."""
+    digest = session.get(Digest, digest_id, with_for_update=lock, populate_existing=populate)
+    if digest is None:
+        raise NotFoundError(f"unknown digest {digest_id}")
+    return digest
+
+
+def edition_topics(digest: Digest) -> set[str]:
+    """Every topic of the edition's briefings (subscribers choosing one of them get it)."""
+    topics: set[str] = set()
+    for item in digest.items:
+        topics.update(BriefingContent.model_validate(item.content).topic_names)
+    return topics
+
+
+def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> Iterator[Candidate]:
+    """Every subscription of the list, streamed in pages, so memory stays flat.
+
+    PostgreSQL streams one query through a server-side cursor: its snapshot is
+    taken once, so deliveries inserted meanwhile do not change what it reads, and
+    the cost stays linear however large the list. SQLite reads keyset pages (each
+    fully fetched before the next insert), since it must not read a table the same
+    connection is writing to mid-statement.
+    """
+    suppressed = Suppression.id.is_not(None)
+    planned = Delivery.id.is_not(None)
+    query = (
+        select(
+            Subscription.subscriber_id,
+            Subscriber.email,
+            Subscription.state,
+            Subscription.topics,
+            Subscription.paused_until,
+            suppressed,
+            planned,
+        )
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .outerjoin(Suppression, Suppression.email == Subscriber.email)
+        .outerjoin(
+            Delivery,
+            (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
+        )
+        .where(Subscription.list_id == list_id)
+        .order_by(Subscription.subscriber_id)
+    )
+    if session.connection().dialect.name == "postgresql":
+        result = session.execute(query.execution_options(yield_per=page))
+        for rows in result.partitions():
+            yield from _rows_to_candidates(rows, list_id)
+        return
+    last = 0
+    while True:
+        rows = session.execute(query.where(Subscription.subscriber_id > last).limit(page)).all()
+        yield from _rows_to_candidates(rows, list_id)
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
+def _rows_to_candidates(rows: Sequence[Any], list_id: int) -> Iterator[Candidate]:
+    for subscriber_id, email, state, topics, paused_until, is_suppressed, is_planned in rows:
+        yield Candidate(
+            subscriber_id=subscriber_id,
+            list_id=list_id,
+            email=email,
+            state=state,
+            topics=tuple(topics or ()),
+            paused_until=paused_until,
+            suppressed=bool(is_suppressed),
+            already_planned=bool(is_planned),
+        )
+
+
+def _lock_digest(session: Session, digest_id: int, now: datetime) -> Digest:
+    """The digest, read only after taking its write lock, so its state is current.
+
+    Writing first is what makes this portable: PostgreSQL locks the row, SQLite the
+    database, so a second planner waits here and then sees the first one's work.
+    """
+    touched = session.execute(
+        update(Digest)
+        .where(Digest.id == digest_id)
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if touched.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFoundError(f"unknown digest {digest_id}")
+    return get_digest(session, digest_id, populate=True)
+
+
+def plan_dispatch(
+    session: Session,
+    digest_id: int,
+    *,
+    now: datetime | None = None,
+    batch_size: int = MAX_RECIPIENTS_PER_BATCH,
+    page: int = PAGE,
+) -> PlanResult:
+    """Put every subscriber of the edition's list in the ledger once: queued in a batch, or skipped.
+
+    Running it again adds only subscribers not yet in the ledger (counted as
+    ``already_sent`` otherwise), so it is safe to repeat after a crash or a retry.
+    """
+    now = now or utcnow()
+    digest = _lock_digest(session, digest_id, now)
+    if digest.state is DigestState.SENT:
+        # A concurrent dispatch finished it between our caller's look and our lock.
+        return PlanResult(digest_id, batches=0, queued=0)
+    if digest.state not in SENDABLE:
+        raise TransitionError(f"{digest.label()} is {digest.state.value}: it cannot be sent")
+    if digest.state is not DigestState.SENDING:
+        transition(digest, DigestState.SENDING)
+        session.flush()
+    mailing_list = ensure_default_list(session, digest.publication)
+    topics = edition_topics(digest)
+    counts: Counter[str] = Counter()
+    skipped: list[dict[str, Any]] = []
+
+    def flush_skipped() -> None:
+        if skipped:
+            _insert_deliveries(session, skipped)
+            skipped.clear()
+
+    def sendable(selections: Iterator[Selection]) -> Iterator[Selection]:
+        for selection in selections:
+            if selection.skip is None:
+                yield selection
+                continue
+            counts[selection.skip.value] += 1
+            if selection.skip is SkipReason.ALREADY_SENT:
+                continue
+            skipped.append(
+                {
+                    "digest_id": digest_id,
+                    "subscriber_id": selection.subscriber_id,
+                    "list_id": selection.list_id,
+                    "state": DeliveryState.SKIPPED,
+                    "skip_reason": selection.skip,
+                    "updated_at": now,
+                }
+            )
+            if len(skipped) >= INSERT_ROWS:
+                flush_skipped()
+
+    number = session.scalar(
+        select(func.coalesce(func.max(SendBatch.number), 0)).where(SendBatch.digest_id == digest_id)
+    )
+    batches = queued = 0
+    selections = select_recipients(
+        _candidates(session, digest_id, mailing_list.id, page), topics, now
+    )
+    for chunk in iter_batches(sendable(selections), batch_size):
+        number = (number or 0) + 1
+        batch_id = session.execute(
+            insert(SendBatch).returning(SendBatch.id),
+            {"digest_id": digest_id, "number": number, "size": len(chunk), "created_at": now},
+        ).scalar_one()
+        _insert_deliveries(
+            session,
+            [
+                {
+                    "digest_id": digest_id,
+                    "subscriber_id": selection.subscriber_id,
+                    "list_id": selection.list_id,
+                    "batch_id": batch_id,
+                    "state": DeliveryState.QUEUED,
+                    "updated_at": now,
+                }
+                for selection in chunk
+            ],
+        )
+        batches += 1
+        queued += len(chunk)
+    flush_skipped()
+    return PlanResult(digest_id, batches=batches, queued=queued, skipped=dict(counts))
+
+
+_COPY_COLUMNS = (
+    "digest_id",
+    "subscriber_id",
+    "list_id",
+    "batch_id",
+    "state",
+    "skip_reason",
+    "updated_at",
+    "opens",
+    "clicks",
+)
+_COPY = f"COPY deliveries ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+
+
+def _insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk-insert delivery rows: COPY on PostgreSQL, executemany on SQLite.
+
+    A million recipients make a million rows; COPY is an order of magnitude faster
+    than any INSERT form on PostgreSQL, and SQLite's executemany is already cheap.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(Delivery), rows)
+        return
+    raw: Any = connection.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(_COPY) as copy:
+        for row in rows:
+            reason = row.get("skip_reason")
+            copy.write_row(
+                (
+                    row["digest_id"],
+                    row["subscriber_id"],
+                    row["list_id"],
+                    row.get("batch_id"),
+                    row["state"].value,
+                    reason.value if reason is not None else None,
+                    row["updated_at"],
+                    0,
+                    0,
+                )
+            )
+
+
+def refresh_statistics(session: Session) -> None:
+    """Let PostgreSQL's planner see the rows a large plan just loaded (no-op on SQLite)."""
+    if session.connection().dialect.name == "postgresql":
+        session.execute(text("ANALYZE deliveries, send_batches"))
+
+
+# -- claiming ---------------------------------------------------------------------------
+
+
+def next_due_batch(session: Session, digest_id: int, now: datetime) -> int | None:
+    """The id of the lowest-numbered batch waiting to be sent and due by ``now``."""
+    return session.scalar(
+        select(SendBatch.id)
+        .where(
+            SendBatch.digest_id == digest_id,
+            SendBatch.state == BatchState.PLANNED,
+            or_(SendBatch.not_before.is_(None), SendBatch.not_before <= now),
+        )
+        .order_by(SendBatch.number)
+        .limit(1)
+    )
+
+
+def sending_digests(session: Session) -> list[int]:
+    """Every edition in the ``sending`` state, by id."""
+    query = select(Digest.id).where(Digest.state == DigestState.SENDING).order_by(Digest.id)
+    return list(session.scalars(query))
+
+
+def has_planned(session: Session, digest_id: int) -> bool:
+    """Whether the edition has a batch waiting to be sent (due or not)."""
+    query = select(SendBatch.id).where(
+        SendBatch.digest_id == digest_id, SendBatch.state == BatchState.PLANNED
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def next_wake_up(session: Session, digest_id: int) -> datetime | None:
+    """When the earliest postponed batch of the digest becomes due (None if none waits)."""
+    return session.scalar(
+        select(func.min(SendBatch.not_before)).where(
+            SendBatch.digest_id == digest_id, SendBatch.state == BatchState.PLANNED
+        )
+    )
+
+
+def claim_batch(
+    session: Session, batch_id: int, *, now: datetime, lease: timedelta
+) -> Claim | None:
+    """Take a planned, due batch for this worker, or None if another worker has it.
+
+    The caller must commit before calling the provider: the committed claim is what
+    keeps a duplicated task from sending the same recipients again.
+    """
+    token = secrets.token_hex(16)
+    taken = session.execute(
+        update(SendBatch)
+        .where(
+            SendBatch.id == batch_id,
+            SendBatch.state == BatchState.PLANNED,
+            or_(SendBatch.not_before.is_(None), SendBatch.not_before <= now),
+        )
+        .values(
+            state=BatchState.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            lease_until=now + lease,
+            attempts=SendBatch.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.QUEUED)
+        .values(state=DeliveryState.CLAIMED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(
+        select(SendBatch.digest_id, SendBatch.number, SendBatch.attempts, SendBatch.resends).where(
+            SendBatch.id == batch_id
+        )
+    ).one()
+    return Claim(batch_id, row[0], row[1], row[2], row[3], token)
+
+
+def addressees(session: Session, batch_id: int) -> tuple[list[Addressee], list[int]]:
+    """The claimed recipients of a batch, and the subscriber ids erased since planning."""
+    rows = session.execute(
+        select(Delivery.subscriber_id, Delivery.list_id, Subscriber.email, Subscriber.name)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
+        .order_by(Delivery.subscriber_id)
+    ).all()
+    found = [Addressee(r[0], r[1], r[2], r[3]) for r in rows if r[2] is not None]
+    gone = [r[0] for r in rows if r[2] is None]
+    return found, gone

@@ -1,0 +1,220 @@
+"""Dispatch ledger tables: one delivery per (digest, subscriber), one batch per request, events.
+
+Three state machines, each an enum with an explicit transition table:
+
+``DeliveryState`` (one recipient of one edition)::
+
+    queued ──claim──▶ claimed ──provider said yes──▶ accepted ──▶ delivered / deferred /
+      ▲                 │ └──refused for good──▶ failed          bounced / dropped
+      └──retry later────┘   (with reason)
+    skipped (with reason; never sent, never leaves this state)
+
+``BatchState`` (one provider request)::
+
+    planned ──claim──▶ sending ──▶ accepted | failed
+       ▲                  │ └──no answer / lease ran out──▶ unknown ──events──▶ accepted
+       └──retryable───────┘                                   └──window passed──▶ planned
+                                                                 (once), then failed
+
+A ``DeliveryEvent`` is one SendGrid webhook event, unique on ``sg_event_id`` so
+that a webhook retried by SendGrid, or replayed, is applied once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from newsletter.briefings.models import enum_column
+from newsletter.db import Base, UTCDateTime, utcnow
+from newsletter.errors import TransitionError
+
+
+class DeliveryState(StrEnum):
+    """Where one recipient of one edition stands."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    ACCEPTED = "accepted"
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+    DROPPED = "dropped"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SkipReason(StrEnum):
+    """Why a subscriber of the list does not get an edition (recorded and counted)."""
+
+    UNCONFIRMED = "unconfirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"
+    NO_MATCHING_TOPIC = "no_matching_topic"
+    PAUSED = "paused"
+    ALREADY_SENT = "already_sent"
+
+
+class BatchState(StrEnum):
+    """Where one provider request stands."""
+
+    PLANNED = "planned"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+
+
+_D = DeliveryState
+_AFTER_ACCEPT = frozenset({_D.DELIVERED, _D.DEFERRED, _D.BOUNCED, _D.DROPPED})
+
+# A claimed recipient may jump straight to an event's state: the event itself proves
+# the provider accepted the request whose answer we never recorded.
+DELIVERY_TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
+    _D.QUEUED: frozenset({_D.CLAIMED}),
+    _D.CLAIMED: frozenset({_D.QUEUED, _D.ACCEPTED, _D.FAILED} | _AFTER_ACCEPT),
+    _D.ACCEPTED: _AFTER_ACCEPT,
+    _D.DEFERRED: _AFTER_ACCEPT,
+    # Mailbox providers sometimes bounce after first saying "delivered".
+    _D.DELIVERED: frozenset({_D.BOUNCED}),
+    _D.BOUNCED: frozenset(),
+    _D.DROPPED: frozenset(),
+    _D.FAILED: frozenset(),
+    _D.SKIPPED: frozenset(),
+}
+
+# Recipients the provider took: they count as sent in the digest's final state.
+SENT_STATES = frozenset({_D.ACCEPTED} | _AFTER_ACCEPT)
+# Recipients whose message never left or was refused: they make an edition fail.
+FAILED_STATES = frozenset({_D.FAILED})
+# Recipients still waiting for an answer: the edition is not finished yet.
+OPEN_STATES = frozenset({_D.QUEUED, _D.CLAIMED})
+
+_B = BatchState
+BATCH_TRANSITIONS: dict[BatchState, frozenset[BatchState]] = {
+    _B.PLANNED: frozenset({_B.SENDING}),
+    _B.SENDING: frozenset({_B.PLANNED, _B.ACCEPTED, _B.UNKNOWN, _B.FAILED}),
+    _B.UNKNOWN: frozenset({_B.ACCEPTED, _B.PLANNED, _B.FAILED}),
+    _B.ACCEPTED: frozenset(),
+    _B.FAILED: frozenset(),
+}
+OPEN_BATCH_STATES = frozenset({_B.PLANNED, _B.SENDING, _B.UNKNOWN})
+
+
+def can_move(current: DeliveryState, to: DeliveryState) -> bool:
+    """Whether a delivery may go from ``current`` to ``to``."""
+    return to in DELIVERY_TRANSITIONS[current]
+
+
+def can_move_batch(current: BatchState, to: BatchState) -> bool:
+    """Whether a batch may go from ``current`` to ``to``."""
+    return to in BATCH_TRANSITIONS[current]
+
+
+def check_move(current: DeliveryState, to: DeliveryState) -> None:
+    """Raise ``TransitionError`` unless a delivery may go from ``current`` to ``to``."""
+    if not can_move(current, to):
+        raise TransitionError(f"a {current.value} delivery cannot become {to.value}")
+
+
+def check_move_batch(current: BatchState, to: BatchState) -> None:
+    """Raise ``TransitionError`` unless a batch may go from ``current`` to ``to``."""
+    if not can_move_batch(current, to):
+        raise TransitionError(f"a {current.value} batch cannot become {to.value}")
+
+
+def sources(to: DeliveryState) -> list[DeliveryState]:
+    """Every delivery state that may move to ``to`` (for conditional bulk UPDATEs)."""
+    return [state for state, targets in DELIVERY_TRANSITIONS.items() if to in targets]
+
+
+def batch_sources(to: BatchState) -> list[BatchState]:
+    """Every batch state that may move to ``to`` (for conditional bulk UPDATEs)."""
+    return [state for state, targets in BATCH_TRANSITIONS.items() if to in targets]
+
+
+class SendBatch(Base):
+    """One provider request of a digest: up to 1000 recipients, claimed before the call.
+
+    ``claim_token`` names the worker holding the claim, so a late answer from a
+    worker whose lease ran out cannot overwrite what the next one recorded.
+    """
+
+    __tablename__ = "send_batches"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "number"),
+        Index("ix_send_batches_digest_id_state", "digest_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[BatchState] = mapped_column(
+        enum_column(BatchState, "batch_state"), default=BatchState.PLANNED
+    )
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """One subscriber's copy of one edition; unique per (digest, subscriber)."""
+
+    __tablename__ = "deliveries"
+    # Few indexes on purpose: every state change rewrites each one, a million times
+    # per edition. Per-digest counts use the unique key's leading ``digest_id``.
+    __table_args__ = (
+        UniqueConstraint("digest_id", "subscriber_id"),
+        Index("ix_deliveries_batch_id_state", "batch_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    # No foreign key: an erased subscriber's deliveries stay as anonymous counts.
+    subscriber_id: Mapped[int] = mapped_column(Integer)
+    list_id: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("send_batches.id", ondelete="SET NULL"), default=None
+    )
+    state: Mapped[DeliveryState] = mapped_column(
+        enum_column(DeliveryState, "delivery_state"), default=DeliveryState.QUEUED
+    )
+    skip_reason: Mapped[SkipReason | None] = mapped_column(
+        enum_column(SkipReason, "skip_reason"), default=None
+    )
+    provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    opens: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    complained_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class DeliveryEvent(Base):
+    """One provider event as received (IP address and user agent removed), applied once."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sg_event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), default=None, index=True
+    )
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,147 @@
+"""Resolving batches whose outcome nobody recorded: stale claims and lost answers.
+
+A worker that dies between the provider call and its commit leaves its batch
+``sending`` with a lease in the past; ``expire_leases`` marks it ``unknown``. The
+provider's own events then tell what happened: a ``processed``, ``delivered``,
+``dropped`` or ``bounce`` event carrying the batch id in its ``custom_args`` proves
+the request was accepted (``confirm_batch``).
+
+Policy for a batch that stays unconfirmed (see ``docs/delivery.md``): SendGrid
+emits ``processed`` within seconds of accepting a request, so after
+``DEFAULT_WINDOW`` without any event the request most likely never arrived and the
+batch is sent again, once. Should it come back unknown a second time, its
+recipients are marked failed ("outcome unknown") rather than risking a third copy.
+A longer window means fewer possible duplicates when the event stream is late, at
+the price of a later delivery for the recipients of a request that was truly lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
+
+DEFAULT_WINDOW = timedelta(minutes=10)
+MAX_RESENDS = 1
+UNKNOWN_TWICE = "outcome unknown: no provider event after a resend; not sent again"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one reconciliation pass did, and to which digests."""
+
+    expired: int = 0
+    resent: int = 0
+    failed: int = 0
+    digest_ids: frozenset[int] = frozenset()
+
+
+def expire_leases(session: Session, *, now: datetime) -> list[int]:
+    """Mark ``sending`` batches whose lease has run out ``unknown``; returns their digests."""
+    stale = session.execute(
+        select(SendBatch.id, SendBatch.digest_id).where(
+            SendBatch.state == BatchState.SENDING, SendBatch.lease_until < now
+        )
+    ).all()
+    for batch_id, _ in stale:
+        session.execute(
+            update(SendBatch)
+            .where(SendBatch.id == batch_id, SendBatch.state == BatchState.SENDING)
+            .values(
+                state=BatchState.UNKNOWN,
+                unknown_since=now,
+                error="the worker's lease ran out before it recorded an answer",
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return [digest_id for _, digest_id in stale]
+
+
+def confirm_batch(session: Session, batch_id: int, *, now: datetime) -> bool:
+    """An event proved the provider accepted this batch: accept it and its claimed recipients."""
+    moved = session.execute(
+        update(SendBatch)
+        .where(
+            SendBatch.id == batch_id,
+            SendBatch.state.in_([BatchState.UNKNOWN, BatchState.SENDING]),
+        )
+        .values(state=BatchState.ACCEPTED, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
+        .values(state=DeliveryState.ACCEPTED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def resolve_unknown(
+    session: Session, *, now: datetime, window: timedelta = DEFAULT_WINDOW
+) -> Resolution:
+    """Apply the unconfirmed-batch policy to every batch unknown for longer than ``window``."""
+    expired = expire_leases(session, now=now)
+    overdue = session.execute(
+        select(SendBatch.id, SendBatch.digest_id, SendBatch.resends).where(
+            SendBatch.state == BatchState.UNKNOWN, SendBatch.unknown_since <= now - window
+        )
+    ).all()
+    resent = failed = 0
+    for batch_id, _, resends in overdue:
+        if resends < MAX_RESENDS:
+            _resend(session, batch_id, now)
+            resent += 1
+        else:
+            _give_up(session, batch_id, now)
+            failed += 1
+    digests = frozenset(expired) | frozenset(row[1] for row in overdue)
+    return Resolution(len(expired), resent, failed, digests)
+
+
+def _resend(session: Session, batch_id: int, now: datetime) -> None:
+    moved = session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id, SendBatch.state == BatchState.UNKNOWN)
+        .values(
+            state=BatchState.PLANNED,
+            resends=SendBatch.resends + 1,
+            claim_token=None,
+            not_before=None,
+            unknown_since=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
+        .values(state=DeliveryState.QUEUED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _give_up(session: Session, batch_id: int, now: datetime) -> None:
+    moved = session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id, SendBatch.state == BatchState.UNKNOWN)
+        .values(state=BatchState.FAILED, error=UNKNOWN_TWICE, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
+        .values(state=DeliveryState.FAILED, last_error=UNKNOWN_TWICE, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )

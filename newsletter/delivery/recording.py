@@ -1,0 +1,146 @@
+"""Recording what the provider said about a claimed batch, through the state machines.
+
+Each function is a pair of conditional UPDATEs: the batch row (only while this
+worker's ``claim_token`` still holds it) and then its recipients (only those still
+``claimed``). If the batch row did not change, nothing else does, and the function
+returns False: the claim was lost (its lease ran out and the batch moved on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from newsletter.delivery.ledger import Claim
+from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
+
+_ERROR_LIMIT = 2000
+
+
+def _clip(error: str) -> str:
+    return error if len(error) <= _ERROR_LIMIT else error[: _ERROR_LIMIT - 1] + "…"
+
+
+def _move_batch(
+    session: Session, claim: Claim, sources: Collection[BatchState], **values: Any
+) -> bool:
+    result = session.execute(
+        update(SendBatch)
+        .where(
+            SendBatch.id == claim.batch_id,
+            SendBatch.claim_token == claim.token,
+            SendBatch.state.in_(list(sources)),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _move_claimed(session: Session, batch_id: int, **values: Any) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def fail_recipients(
+    session: Session, batch_id: int, reasons: dict[int, str], *, now: datetime
+) -> None:
+    """Mark some claimed recipients (subscriber id → reason) failed for good."""
+    for subscriber_id, reason in reasons.items():
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.batch_id == batch_id,
+                Delivery.subscriber_id == subscriber_id,
+                Delivery.state == DeliveryState.CLAIMED,
+            )
+            .values(state=DeliveryState.FAILED, last_error=_clip(reason), updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def record_accepted(session: Session, claim: Claim, provider_id: str, *, now: datetime) -> bool:
+    """The provider took the batch: its claimed recipients are accepted."""
+    moved = _move_batch(
+        session,
+        claim,
+        (BatchState.SENDING, BatchState.UNKNOWN),
+        state=BatchState.ACCEPTED,
+        provider_id=provider_id[:200] or None,
+        lease_until=None,
+        error=None,
+        updated_at=now,
+    )
+    if moved:
+        _move_claimed(
+            session,
+            claim.batch_id,
+            state=DeliveryState.ACCEPTED,
+            provider_id=provider_id[:200] or None,
+            updated_at=now,
+        )
+    return moved
+
+
+def record_retry(
+    session: Session, claim: Claim, error: str, *, not_before: datetime, now: datetime
+) -> bool:
+    """A retryable failure: the batch waits until ``not_before`` and is claimed afresh."""
+    moved = _move_batch(
+        session,
+        claim,
+        (BatchState.SENDING,),
+        state=BatchState.PLANNED,
+        not_before=not_before,
+        lease_until=None,
+        claim_token=None,
+        error=_clip(error),
+        updated_at=now,
+    )
+    if moved:
+        _move_claimed(session, claim.batch_id, state=DeliveryState.QUEUED, updated_at=now)
+    return moved
+
+
+def record_failed(session: Session, claim: Claim, error: str, *, now: datetime) -> bool:
+    """A permanent failure: the batch and its claimed recipients fail with the provider's words."""
+    moved = _move_batch(
+        session,
+        claim,
+        (BatchState.SENDING, BatchState.UNKNOWN),
+        state=BatchState.FAILED,
+        lease_until=None,
+        error=_clip(error),
+        updated_at=now,
+    )
+    if moved:
+        _move_claimed(
+            session,
+            claim.batch_id,
+            state=DeliveryState.FAILED,
+            last_error=_clip(error),
+            updated_at=now,
+        )
+    return moved
+
+
+def record_unknown(session: Session, claim: Claim, error: str, *, now: datetime) -> bool:
+    """The request left but no answer came: reconciliation decides, never a blind resend."""
+    return _move_batch(
+        session,
+        claim,
+        (BatchState.SENDING,),
+        state=BatchState.UNKNOWN,
+        unknown_since=now,
+        lease_until=None,
+        error=_clip(error),
+        updated_at=now,
+    )

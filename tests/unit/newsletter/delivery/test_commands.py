@@ -1,0 +1,81 @@
+"""``newsletter digest send | test-send | report`` as an editor runs them."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import newsletter.delivery.commands  # noqa: F401 - attaches the commands to the digest group
+from newsletter.cli import app
+from newsletter.db import Database
+from subscribers.services import ensure_default_list
+from tests.factories import make_briefings, make_publication
+from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers
+
+DATE = ("--publication", "morning", "--date", "2026-03-02")
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    """Run the CLI with the test's environment."""
+    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def morning(database: Database) -> None:
+    """Publication 'morning' with two approved briefings and three confirmed readers."""
+    with database.session() as session:
+        publication = make_publication(session)
+        make_briefings(session, 2, topics=["Science"])
+        add_subscribers(session, ensure_default_list(session, publication).id, 3)
+
+
+def outbox(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "outbox").glob("*.eml"))
+
+
+def test_send_then_report(cli_env: dict[str, str], morning: None, data_dir: Path) -> None:
+    """Send mails each reader once via the outbox; sending again adds nothing; report counts."""
+    first = run(cli_env, "digest", "send", *DATE)
+    assert first.exit_code == 0, first.output
+    assert "sent — 3 sent, 0 failed, 0 skipped" in first.output
+    assert len(outbox(data_dir)) == 3
+    again = run(cli_env, "digest", "send", *DATE)
+    assert again.exit_code == 0
+    assert len(outbox(data_dir)) == 3
+    report = run(cli_env, "digest", "report", *DATE, "--json")
+    data = json.loads(report.stdout)
+    assert data["state"] == "sent"
+    assert data["by_state"] == {"accepted": 3}
+    table = run(cli_env, "digest", "report", *DATE)
+    assert "accepted" in table.output
+
+
+def test_test_send_is_marked_and_not_counted(
+    cli_env: dict[str, str], morning: None, data_dir: Path
+) -> None:
+    """A test send writes one [TEST] message and leaves the ledger empty."""
+    result = run(cli_env, "digest", "test-send", *DATE, "--to", "Editor@Example.org")
+    assert result.exit_code == 0, result.output
+    (path,) = outbox(data_dir)
+    message = message_from_bytes(path.read_bytes(), policy=default)
+    assert str(message["Subject"]).startswith("[TEST] ")
+    assert message["To"] == "editor@example.org"
+    report = json.loads(run(cli_env, "digest", "report", *DATE, "--json").stdout)
+    assert report["recipients"] == 0
+
+
+def test_bad_address_and_missing_edition_are_one_line(
+    cli_env: dict[str, str], morning: None
+) -> None:
+    """A bad --to address or an edition that does not exist is one line with exit code 2."""
+    bad = run(cli_env, "digest", "test-send", *DATE, "--to", "not-an-address")
+    assert bad.exit_code == 2
+    assert "--to" in bad.output
+    missing = run(cli_env, "digest", "report", "--publication", "morning", "--date", "2020-01-01")
+    assert missing.exit_code == 2
+    assert "no edition for 2020-01-01" in missing.output

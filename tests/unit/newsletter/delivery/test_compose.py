@@ -1,0 +1,81 @@
+"""The edition's message is built once; each recipient gets only their links, headers and id."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import pytest
+
+from newsletter.db import Database
+from newsletter.delivery.compose import Personaliser, edition_message, for_batch
+from newsletter.delivery.ledger import get_digest
+from newsletter.errors import InvalidInputError
+from newsletter.render import placeholders
+from subscribers.tokens import Purpose, TokenSubject
+from tests.unit.newsletter.delivery.dispatch_factories import BASE_URL, rendered_digest, tokens
+
+
+def test_message_carries_publication_settings(database: Database) -> None:
+    """From, reply-to, categories, tracking and the edition id come from the edition."""
+    with database.session() as session:
+        digest_id, _ = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        digest.publication.track_opens = True
+        message = edition_message(digest)
+        test = edition_message(digest, test=True)
+    assert message.from_email == "morning@example.org"
+    assert message.reply_to == "editors@example.org"
+    assert message.categories == ("morning", "edition")
+    assert message.track_opens is True
+    assert message.track_clicks is False
+    assert message.custom_args == {"edition_id": str(digest_id)}
+    assert message.headers == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert test.subject == "[TEST] " + message.subject
+    assert test.custom_args == {}
+    tagged = for_batch(message, 7)
+    assert tagged.custom_args == {"edition_id": str(digest_id), "batch_id": "7"}
+    assert tagged.html is message.html
+
+
+def test_unrendered_edition_is_refused(database: Database) -> None:
+    """An edition without rendered content cannot become a message."""
+    with database.session() as session:
+        digest_id, _ = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        digest.html = None
+        with pytest.raises(InvalidInputError, match="not rendered yet"):
+            edition_message(digest)
+
+
+def test_recipient_links_headers_and_ids(database: Database) -> None:
+    """Each recipient gets a one-click https URL and a mailto, working tokens and only ids."""
+    with database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        message = edition_message(digest)
+        personaliser = Personaliser.for_digest(digest, message, base_url=BASE_URL, tokens=tokens())
+    recipient = personaliser.recipient(42, list_id, "ann@example.org", "Ann")
+    assert recipient.custom_args == {"subscriber_id": "42"}
+    one_click, mailto = recipient.headers["List-Unsubscribe"].split(", ")
+    assert one_click.startswith(f"<{BASE_URL}/u/")
+    assert mailto.startswith("<mailto:editors@example.org?subject=unsubscribe")
+    token = one_click.removeprefix(f"<{BASE_URL}/u/").removesuffix(">")
+    assert tokens().read(Purpose.UNSUBSCRIBE, token) == TokenSubject(42, list_id)
+    assert token in unquote(mailto)
+    subs = recipient.substitutions
+    assert set(subs) == personaliser.used
+    assert subs[placeholders.UNSUBSCRIBE_URL] == f"{BASE_URL}/unsubscribe/{token}"
+    assert subs[placeholders.VIEW_URL] == "https://news.example.org/p/morning/2026-03-02/"
+    assert placeholders.NAME not in subs  # the templates do not greet by name
+
+
+def test_anonymous_recipient_for_test_sends(database: Database) -> None:
+    """A test recipient who is not a subscriber gets sign-up links and no unsubscribe header."""
+    with database.session() as session:
+        digest_id, _ = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        message = edition_message(digest, test=True)
+        personaliser = Personaliser.for_digest(digest, message, base_url=BASE_URL, tokens=tokens())
+    recipient = personaliser.anonymous("editor@example.org", f"{BASE_URL}/subscribe/morning")
+    assert recipient.headers == {}
+    assert recipient.substitutions[placeholders.UNSUBSCRIBE_URL].endswith("/subscribe/morning")

@@ -1,0 +1,222 @@
+"""The ledger plans each subscriber once, and a batch can be claimed by one worker only."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from newsletter.db import Database
+from newsletter.delivery import ledger, recording
+from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
+from newsletter.digests.models import Digest, DigestState
+from newsletter.errors import NotFoundError, TransitionError
+from subscribers.models import Subscription, SubscriptionState, SuppressionReason
+from subscribers.services import suppress
+from tests.unit.newsletter.delivery.dispatch_factories import (
+    NOW,
+    add_subscribers,
+    batch_states,
+    edition_with_readers,
+    rendered_digest,
+    states,
+)
+
+LEASE = timedelta(minutes=5)
+
+
+def plan(database: Database, digest_id: int, **kwargs: object) -> ledger.PlanResult:
+    with database.session() as session:
+        return ledger.plan_dispatch(session, digest_id, now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def test_plan_queues_each_subscriber_once(any_database: Database) -> None:
+    """Planning twice puts each reader in the ledger once; the rerun counts them as already sent."""
+    digest_id, _ = edition_with_readers(any_database, 25)
+    first = plan(any_database, digest_id, batch_size=10, page=7)
+    assert (first.batches, first.queued) == (3, 25)
+    again = plan(any_database, digest_id, batch_size=10, page=7)
+    assert (again.batches, again.queued) == (0, 0)
+    assert again.skipped == {"already_sent": 25}
+    assert states(any_database, digest_id) == {"queued": 25}
+    with any_database.session() as session:
+        sizes = session.scalars(select(SendBatch.size).order_by(SendBatch.number)).all()
+        assert list(sizes) == [10, 10, 5]
+        assert session.get(Digest, digest_id).state is DigestState.SENDING  # type: ignore[union-attr]
+
+
+def test_plan_adds_late_subscribers_in_new_batches(any_database: Database) -> None:
+    """A subscriber who joined after planning is added, in a batch numbered after the others."""
+    digest_id, list_id = edition_with_readers(any_database, 3)
+    plan(any_database, digest_id)
+    with any_database.session() as session:
+        add_subscribers(session, list_id, 2, start=100)
+    result = plan(any_database, digest_id)
+    assert (result.batches, result.queued) == (1, 2)
+    assert batch_states(any_database, digest_id) == ["planned", "planned"]
+
+
+def test_plan_records_every_skip_reason(any_database: Database) -> None:
+    """Pending, unsubscribed, suppressed, paused and off-topic readers are skipped with a reason."""
+    with any_database.session() as session:
+        digest_id, list_id = rendered_digest(session, topics=("Science",))
+        add_subscribers(session, list_id, 2)
+        add_subscribers(session, list_id, 1, start=10, state=SubscriptionState.PENDING)
+        add_subscribers(session, list_id, 1, start=20, state=SubscriptionState.UNSUBSCRIBED)
+        add_subscribers(session, list_id, 1, start=30, paused_until=NOW + timedelta(days=3))
+        add_subscribers(session, list_id, 1, start=40, topics=("Sport",))
+        add_subscribers(session, list_id, 1, start=50, topics=("science",))
+        suppress(session, "reader2@example.org", SuppressionReason.HARD_BOUNCE)
+    result = plan(any_database, digest_id)
+    assert result.queued == 2
+    assert result.skipped == {
+        "suppressed": 1,
+        "unconfirmed": 1,
+        "unsubscribed": 1,
+        "paused": 1,
+        "no_matching_topic": 1,
+    }
+    with any_database.session() as session:
+        reasons = session.scalars(
+            select(Delivery.skip_reason).where(Delivery.state == DeliveryState.SKIPPED)
+        ).all()
+        assert sorted(r.value for r in reasons if r) == sorted(result.skipped)
+
+
+def test_plan_refuses_unrendered_or_missing_digests(database: Database) -> None:
+    """Only a rendered edition can be sent; an unknown id names itself."""
+    digest_id, _ = edition_with_readers(database, 1)
+    with database.session() as session:
+        session.get(Digest, digest_id).state = DigestState.CANCELLED  # type: ignore[union-attr]
+    with pytest.raises(TransitionError, match="cancelled: it cannot be sent"):
+        plan(database, digest_id)
+    with pytest.raises(NotFoundError, match="unknown digest 999"):
+        plan(database, 999)
+
+
+def test_claim_commits_recipients_as_claimed(any_database: Database) -> None:
+    """Claiming a batch marks it sending with a lease and its recipients claimed."""
+    digest_id, _ = edition_with_readers(any_database, 4)
+    plan(any_database, digest_id, batch_size=2)
+    with any_database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+        assert batch_id is not None
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+    assert claim is not None
+    assert claim.attempts == 1
+    assert claim.number == 1
+    assert states(any_database, digest_id) == {"claimed": 2, "queued": 2}
+    with any_database.session() as session:
+        batch = session.get(SendBatch, batch_id)
+        assert batch is not None
+        assert batch.lease_until == NOW + LEASE
+        people, gone = ledger.addressees(session, batch_id)
+    assert [p.email for p in people] == ["reader1@example.org", "reader2@example.org"]
+    assert not gone
+
+
+def test_a_batch_is_claimed_once_even_by_racing_threads(any_database: Database) -> None:
+    """Of many workers claiming the same batch at once, exactly one wins."""
+    digest_id, _ = edition_with_readers(any_database, 3)
+    plan(any_database, digest_id)
+    with any_database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+    assert batch_id is not None
+    barrier = threading.Barrier(6)
+    wins: list[object] = []
+
+    def race() -> None:
+        barrier.wait()
+        with any_database.session() as session:
+            claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        if claim is not None:
+            wins.append(claim)
+
+    threads = [threading.Thread(target=race) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 1
+
+
+def test_postponed_batch_is_not_due_until_its_time(database: Database) -> None:
+    """A batch waiting for a retry is neither due nor claimable before ``not_before``."""
+    digest_id, _ = edition_with_readers(database, 1)
+    plan(database, digest_id)
+    with database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+        assert batch_id is not None
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        assert claim is not None
+        later = NOW + timedelta(seconds=30)
+        assert recording.record_retry(session, claim, "429", not_before=later, now=NOW)
+    with database.session() as session:
+        assert ledger.next_due_batch(session, digest_id, NOW) is None
+        assert ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE) is None
+        assert ledger.next_wake_up(session, digest_id) == later
+        assert ledger.next_due_batch(session, digest_id, later) == batch_id
+    assert states(database, digest_id) == {"queued": 1}
+
+
+def test_a_lost_claim_records_nothing(database: Database) -> None:
+    """A worker whose claim was taken over cannot record an outcome over the new one."""
+    digest_id, _ = edition_with_readers(database, 2)
+    plan(database, digest_id)
+    with database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+        assert batch_id is not None
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        assert claim is not None
+    stale = ledger.Claim(claim.batch_id, claim.digest_id, claim.number, 1, 0, "someone-else")
+    with database.session() as session:
+        assert not recording.record_accepted(session, stale, "x", now=NOW)
+        assert not recording.record_failed(session, stale, "x", now=NOW)
+        assert not recording.record_unknown(session, stale, "x", now=NOW)
+        assert not recording.record_retry(session, stale, "x", not_before=NOW, now=NOW)
+    assert batch_states(database, digest_id) == ["sending"]
+    assert states(database, digest_id) == {"claimed": 2}
+
+
+def test_erased_subscriber_is_reported_apart(database: Database) -> None:
+    """A subscriber erased after planning is not addressed; the ledger names them."""
+    digest_id, _ = edition_with_readers(database, 2)
+    plan(database, digest_id)
+    with database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+        assert batch_id is not None
+        ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        session.execute(Subscription.__table__.delete())
+        from subscribers.models import Subscriber
+
+        session.execute(Subscriber.__table__.delete().where(Subscriber.email.like("reader1@%")))
+    with database.session() as session:
+        people, gone = ledger.addressees(session, batch_id)
+    assert [p.email for p in people] == ["reader2@example.org"]
+    assert len(gone) == 1
+    with database.session() as session:
+        assert session.scalar(select(SendBatch.state)) is BatchState.SENDING
+
+
+def test_many_skips_are_written_in_chunks(any_database: Database) -> None:
+    """More skipped subscribers than one insert holds are all recorded, then statistics refresh."""
+    with any_database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        add_subscribers(session, list_id, ledger.INSERT_ROWS + 5, state=SubscriptionState.PENDING)
+    result = plan(any_database, digest_id)
+    assert result.skipped == {"unconfirmed": ledger.INSERT_ROWS + 5}
+    with any_database.session() as session:
+        ledger.refresh_statistics(session)
+    assert states(any_database, digest_id) == {"skipped": ledger.INSERT_ROWS + 5}
+
+
+def test_planning_a_sent_edition_adds_nothing(database: Database) -> None:
+    """An edition that a concurrent dispatch already finished is left as it is."""
+    digest_id, _ = edition_with_readers(database, 2)
+    with database.session() as session:
+        session.get(Digest, digest_id).state = DigestState.SENT  # type: ignore[union-attr]
+    assert plan(database, digest_id) == ledger.PlanResult(digest_id, batches=0, queued=0)
+    with database.session() as session, pytest.raises(NotFoundError, match="unknown digest 77"):
+        ledger.get_digest(session, 77)
