@@ -122,8 +122,15 @@ def _candidates(
     return found
 
 
-def _build(session: Session, publication: Publication, edition_date: date, now: datetime) -> Digest:
-    cutoff = cutoff_at(edition_date, publication.send_time, publication.timezone)
+def _build(
+    session: Session,
+    publication: Publication,
+    edition_date: date,
+    now: datetime,
+    cutoff: datetime | None,
+) -> Digest:
+    if cutoff is None:
+        cutoff = cutoff_at(edition_date, publication.send_time, publication.timezone)
     candidates = _candidates(session, publication, cutoff)
     selection = select_briefings(
         (candidate for candidate, _ in candidates.values()),
@@ -167,8 +174,14 @@ def assemble_digest(
     edition_date: date | None = None,
     *,
     now: datetime | None = None,
+    cutoff: datetime | None = None,
 ) -> AssemblyResult:
-    """Assemble (or find) a publication's edition for a date (default: today in its zone)."""
+    """Assemble (or find) a publication's edition for a date (default: today in its zone).
+
+    Briefings approved before ``cutoff`` are eligible: by default the publication's
+    send time on that date; the scheduler passes the instant the edition was due, so
+    a one-off or "send now" edition takes everything approved until then.
+    """
     now = now or utcnow()
     edition_date = edition_date or local_today(now, publication.timezone)
     existing = find_digest(session, publication.id, edition_date)
@@ -181,7 +194,7 @@ def assemble_digest(
     while True:
         try:
             with session.begin_nested():
-                digest = _build(session, publication, edition_date, now)
+                digest = _build(session, publication, edition_date, now, cutoff)
         except IntegrityError:
             existing = find_digest(session, publication.id, edition_date)
             if existing is not None:

@@ -80,6 +80,19 @@ def test_cut_off_defers_late_approvals(database: Database) -> None:
         assert slugs(assemble(session, day + timedelta(days=1))) == ["late"]
 
 
+def test_explicit_cut_off_takes_later_approvals(database: Database) -> None:
+    """An edition due later than the send time (a one-off, send-now) takes approvals until then."""
+    with database.session() as session:
+        publication = make_publication(session, timezone="Europe/London", send_time="07:00")
+        make_briefing(session, slug="noon", approved_at=datetime(2026, 7, 1, 11, 0, tzinfo=UTC))
+        due = datetime(2026, 7, 1, 12, 30, tzinfo=UTC)
+        digest = services.assemble_digest(
+            session, publication, date(2026, 7, 1), now=due, cutoff=due
+        ).digest
+        assert slugs(digest) == ["noon"]
+        assert digest.cutoff_at == due
+
+
 def test_eligibility_uses_the_approved_revision(database: Database) -> None:
     """Approved and pending-re-approval briefings count (at their approved revision);
     drafts, withdrawn and rejected-never-approved ones do not."""

@@ -1,0 +1,243 @@
+"""``newsletter schedule set|once|list|cancel``, ``publications pause|resume``, ``digest send-now``.
+
+Times an editor types are local to the publication's time zone; the list shows both
+the local time and UTC, and says why an edition was missed or cancelled.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from newsletter.cli import runtime
+from newsletter.console import out, print_json
+from newsletter.db import utcnow
+from newsletter.digests.cli import digest_group
+from newsletter.errors import InvalidInputError
+from newsletter.publications.cli import publications_group
+from newsletter.publications.services import get_publication, list_publications
+from newsletter.runtime import Runtime
+from newsletter.schedules import due, services
+from newsletter.schedules.models import ScheduledEdition
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_AT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d$")
+UPCOMING = 3
+
+
+def parse_time(value: str) -> time:
+    """``--time`` as a time of day, or one clear error naming the option."""
+    match = _TIME.match(value.strip())
+    if not match:
+        raise InvalidInputError(f"--time: {value!r} is not a time of day (expected HH:MM)")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_at(value: str) -> datetime:
+    """``--at`` as a naive local date and time, or one clear error naming the option."""
+    text = value.strip()
+    try:
+        if not _AT.match(text):
+            raise ValueError(text)
+        return datetime.fromisoformat(text.replace("T", " "))
+    except ValueError:
+        raise InvalidInputError(
+            f"--at: {value!r} is not a local date and time (expected 'YYYY-MM-DD HH:MM')"
+        ) from None
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(due.zone(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str, Any]:
+    """One edition as the list shows it (and as ``--json`` prints it)."""
+    return {
+        "id": edition.id,
+        "publication": edition.publication.slug,
+        "edition_date": edition.edition_date.isoformat(),
+        "due_local": _local(edition.due_at, edition.publication.timezone),
+        "due_utc": edition.due_at.isoformat(),
+        "kind": edition.kind.value,
+        "state": edition.state.value,
+        "digest_state": digest_state,
+        "reason": edition.reason,
+    }
+
+
+def _enqueue_tick(rt: Runtime) -> str:
+    """Wake the scheduler now rather than at its next tick; says what happened."""
+    from tasks.app import TICK_TASK, make_celery
+
+    try:
+        make_celery(rt.settings).send_task(TICK_TASK, retry=False)
+    except Exception as exc:  # the broker is down: the beat's next tick will start it
+        return f"(could not reach the broker: {exc}; the next beat tick starts it)"
+    return "(the scheduler was woken; a worker starts it within seconds)"
+
+
+option_publication = click.option(
+    "--publication", "slug", required=True, help="The publication's slug."
+)
+
+
+@click.group("schedule")
+def schedule_group() -> None:
+    """Schedules: recurring send times, one-off editions, cancellations."""
+
+
+@schedule_group.command("set")
+@option_publication
+@click.option("--time", "time_text", required=True, help="Local send time, HH:MM.")
+@click.option("--timezone", required=True, help="IANA time zone, e.g. Europe/London.")
+@click.option("--days", required=True, help="Send days: mon-fri, mon,wed,fri or daily.")
+@click.pass_context
+def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str) -> None:
+    """Set a publication's recurring schedule (from now on)."""
+    send_time = parse_time(time_text)
+    weekdays = due.parse_weekdays(days)
+    now = utcnow()
+    with runtime(ctx).database.session() as session:
+        publication = services.set_schedule(
+            session, slug, send_time=send_time, timezone=timezone, weekdays=weekdays, now=now
+        )
+        schedule = services.recurring(session, publication)
+        upcoming = due.next_occurrences(schedule, now, UPCOMING)
+        paused = publication.paused
+    out.print(
+        f"{escape(slug)} sends at {send_time:%H:%M} {escape(timezone)} on "
+        f"{','.join(d for d in due.WEEKDAYS if d in weekdays)}."
+        + (" It is paused (newsletter publications resume)." if paused else "")
+    )
+    for edition in upcoming:
+        out.print(f"  next: {edition.edition_date} at {_local(edition.due_at, timezone)}")
+
+
+@schedule_group.command("once")
+@option_publication
+@click.option("--at", "at_text", required=True, help="Local date and time: 'YYYY-MM-DD HH:MM'.")
+@click.pass_context
+def once(ctx: click.Context, slug: str, at_text: str) -> None:
+    """Schedule a one-off edition (it replaces the recurring one of that date)."""
+    local = parse_at(at_text)
+    with runtime(ctx).database.session() as session:
+        edition = services.schedule_once(session, slug, local)
+        line = (
+            f"Scheduled edition {edition.id}: {slug} {edition.edition_date} at "
+            f"{_local(edition.due_at, edition.publication.timezone)}."
+        )
+    out.print(escape(line))
+
+
+@schedule_group.command("list")
+@click.option("--publication", "slug", help="Only this publication.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, slug: str | None, as_json: bool) -> None:
+    """List schedules, upcoming editions and every edition started, missed or cancelled."""
+    now = utcnow()
+    with runtime(ctx).database.session() as session:
+        publications = [get_publication(session, slug)] if slug else list_publications(session)
+        schedules = []
+        for publication in publications:
+            schedule = services.recurring(session, publication)
+            schedules.append(
+                {
+                    "publication": publication.slug,
+                    "send_time": publication.send_time.strftime("%H:%M"),
+                    "timezone": publication.timezone,
+                    "weekdays": list(publication.weekdays),
+                    "paused": publication.paused,
+                    "next": [
+                        _local(e.due_at, publication.timezone)
+                        for e in due.next_occurrences(schedule, now, UPCOMING)
+                    ],
+                }
+            )
+        editions = [
+            edition_row(e, state)
+            for e, state in services.editions_with_digest_state(session, slug=slug)
+        ]
+    if as_json:
+        print_json({"schedules": schedules, "editions": editions})
+        return
+    _print_tables(schedules, editions)
+
+
+def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]]) -> None:
+    if not schedules:
+        out.print("No publications yet (newsletter publications load FILE).")
+        return
+    table = Table("publication", "time", "zone", "days", "next")
+    for row in schedules:
+        days = ",".join(row["weekdays"]) or "(none)"
+        upcoming = "paused" if row["paused"] else ("; ".join(row["next"]) or "-")
+        table.add_row(escape(row["publication"]), row["send_time"], row["timezone"], days, upcoming)
+    out.print(table)
+    if not editions:
+        out.print("No editions started, missed or scheduled yet.")
+        return
+    table = Table("id", "publication", "date", "due (local)", "kind", "state", "digest", "why")
+    for row in editions:
+        table.add_row(
+            str(row["id"]),
+            escape(row["publication"]),
+            row["edition_date"],
+            row["due_local"],
+            row["kind"],
+            row["state"],
+            row["digest_state"] or "-",
+            escape(row["reason"] or ""),
+        )
+    out.print(table)
+
+
+@schedule_group.command("cancel")
+@click.argument("edition_id", metavar="EDITION", type=int)
+@click.pass_context
+def cancel(ctx: click.Context, edition_id: int) -> None:
+    """Cancel an edition (before or while it is being sent)."""
+    with runtime(ctx).database.session() as session:
+        result = services.cancel(session, edition_id)
+        label = result.edition.label()
+    line = f"Cancelled {label}."
+    if result.stopped_batches:
+        line += f" Stopped {result.stopped_batches} unsent batch(es); the rest were already sent."
+    out.print(escape(line))
+
+
+@publications_group.command("pause")
+@click.argument("slug")
+@click.pass_context
+def pause(ctx: click.Context, slug: str) -> None:
+    """Stop starting editions of a publication until it is resumed."""
+    with runtime(ctx).database.session() as session:
+        services.set_paused(session, slug, True)
+    out.print(f"Paused {escape(slug)}: no edition starts until it is resumed.")
+
+
+@publications_group.command("resume")
+@click.argument("slug")
+@click.pass_context
+def resume(ctx: click.Context, slug: str) -> None:
+    """Start editions of a publication again (those due while paused are not sent)."""
+    with runtime(ctx).database.session() as session:
+        services.set_paused(session, slug, False)
+    out.print(f"Resumed {escape(slug)}: its next scheduled edition will be sent.")
+
+
+@digest_group.command("send-now")
+@option_publication
+@click.pass_context
+def send_now(ctx: click.Context, slug: str) -> None:
+    """Start today's edition now instead of at its scheduled time."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        edition = services.send_now(session, slug)
+        label = edition.label()
+    out.print(f"{escape(label)} is due now {escape(_enqueue_tick(rt))}.")

@@ -1,0 +1,281 @@
+"""The pipeline's steps, one function per Celery task: ids in, ids of the next step out.
+
+start (assemble) → render → publish → plan → send batch (many, in parallel) → finalise.
+Each step reads the database to decide what to do, so running one twice, or after a
+crash half-way, does nothing new: the digest's state, its unique (publication, edition
+date) key and the dispatch ledger (one delivery per subscriber, batches claimed before
+the provider call) are the truth. ``stalled`` lists what a tick must nudge again.
+
+Freshness: until sending begins, a step that finds its edition more than the window
+past its time marks the edition and its digest ``missed`` instead of going on.
+Once the first batch is planned the edition is finished, however late, because a
+half-sent edition is worse than a late one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter import urls
+from newsletter.db import Database
+from newsletter.delivery import ledger
+from newsletter.delivery.interfaces import EmailSender
+from newsletter.delivery.models import OPEN_BATCH_STATES, BatchState, SendBatch
+from newsletter.delivery.recording import record_failed
+from newsletter.delivery.report import finalise
+from newsletter.delivery.services import DispatchOptions, load_edition, plan, send_claimed
+from newsletter.digests.models import Digest, DigestState
+from newsletter.digests.models import can_transition as digest_can_transition
+from newsletter.digests.models import transition as digest_transition
+from newsletter.digests.services import assemble_digest, render_digest
+from newsletter.feeds.export import export_feeds
+from newsletter.feeds.models import KIND_BRIEFINGS, KIND_EDITIONS
+from newsletter.schedules.models import EditionState, ScheduledEdition, transition
+from subscribers.tokens import Tokens
+
+CANCELLED_WHILE_SENDING = "cancelled by an editor while the edition was being sent"
+BEFORE_SENDING = (DigestState.ASSEMBLED, DigestState.RENDERED, DigestState.PUBLISHED)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one send-batch step did: the digest it belongs to, and when to try again."""
+
+    digest_id: int
+    retry_in: float | None = None  # seconds until a postponed batch is due
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """One step the tick must enqueue again: a task name and the id it takes."""
+
+    step: str
+    id: int
+
+
+def edition_of(session: Session, digest_id: int) -> ScheduledEdition | None:
+    """The scheduled edition that started this digest, if the scheduler started it."""
+    return session.scalar(select(ScheduledEdition).where(ScheduledEdition.digest_id == digest_id))
+
+
+def _stopped(
+    session: Session,
+    edition: ScheduledEdition | None,
+    digest: Digest | None,
+    now: datetime,
+    window: timedelta,
+) -> bool:
+    """Whether the pipeline must stop here: cancelled, or too late to start sending."""
+    if edition is None:
+        return False
+    if edition.state is not EditionState.STARTED:
+        return True
+    if now - edition.due_at <= window:
+        return False
+    if digest is not None and not digest_can_transition(digest.state, DigestState.MISSED):
+        return False  # sending already began: finish it
+    reason = f"not sent within {window} of its time ({edition.due_at:%Y-%m-%d %H:%M} UTC)"
+    transition(edition, EditionState.MISSED, reason)
+    if digest is not None:
+        digest_transition(digest, DigestState.MISSED)
+    session.flush()
+    return True
+
+
+def assemble_step(
+    session: Session, edition_id: int, *, now: datetime, window: timedelta
+) -> int | None:
+    """Assemble a started edition's digest; its id, or None if there is nothing to render."""
+    edition = session.get(ScheduledEdition, edition_id, with_for_update=True)
+    if edition is None or _stopped(session, edition, None, now, window):
+        return None
+    result = assemble_digest(
+        session, edition.publication, edition.edition_date, now=now, cutoff=edition.due_at
+    )
+    edition.digest_id = result.digest.id
+    session.flush()
+    if result.digest.state is DigestState.SKIPPED:
+        return None
+    return result.digest.id
+
+
+def render_step(session: Session, digest_id: int, *, now: datetime, window: timedelta) -> bool:
+    """Render the digest once; whether the pipeline goes on."""
+    digest = ledger.get_digest(session, digest_id, lock=True)
+    if _stopped(session, edition_of(session, digest_id), digest, now, window):
+        return False
+    if digest.state is DigestState.ASSEMBLED:
+        render_digest(session, digest_id)
+    return digest.state in (DigestState.RENDERED, DigestState.PUBLISHED)
+
+
+def publish_step(
+    session: Session,
+    digest_id: int,
+    *,
+    now: datetime,
+    window: timedelta,
+    public_dir: Path | None = None,
+    hub_url: str | None = None,
+) -> list[str] | None:
+    """Make a rendered digest public; the feed URLs that changed, or None to stop here.
+
+    The web app serves the archive and the feeds from the database, listing every
+    edition from ``published`` on, so publishing is first this state change; the
+    static copy under ``public_dir`` (feeds and archive pages, as ``feeds export``
+    writes them) is rewritten each time, byte for byte the same when nothing changed.
+    """
+    digest = ledger.get_digest(session, digest_id, lock=True)
+    if _stopped(session, edition_of(session, digest_id), digest, now, window):
+        return None
+    if digest.state is DigestState.RENDERED:
+        digest_transition(digest, DigestState.PUBLISHED)
+        session.flush()
+    if digest.state is not DigestState.PUBLISHED:
+        return None
+    slug = digest.publication.slug
+    if public_dir is not None:
+        export_feeds(session, public_dir, publication=slug, hub_url=hub_url)
+    base_url = digest.publication.base_url
+    return [
+        urls.feed(base_url, slug, kind, fmt)
+        for kind in (KIND_BRIEFINGS, KIND_EDITIONS)
+        for fmt in urls.FEED_FORMATS
+    ]
+
+
+def plan_step(
+    database: Database, digest_id: int, *, now: datetime, window: timedelta, batch_size: int
+) -> list[int]:
+    """Plan the edition's deliveries (idempotent); the ids of the batches waiting to go."""
+    with database.session() as session:
+        digest = ledger.get_digest(session, digest_id, lock=True)
+        edition = edition_of(session, digest_id)
+        if _stopped(session, edition, digest, now, window):
+            return []
+        if digest.state is DigestState.PUBLISHED:
+            sendable = True
+        else:
+            sendable = digest.state is DigestState.SENDING
+    if not sendable:
+        return []
+    plan(database, digest_id, options=DispatchOptions(batch_size=batch_size), clock=lambda: now)
+    with database.session() as session:
+        return open_batches(session, digest_id)
+
+
+def open_batches(session: Session, digest_id: int) -> list[int]:
+    """The digest's batches still waiting to be claimed, lowest number first."""
+    return list(
+        session.scalars(
+            select(SendBatch.id)
+            .where(SendBatch.digest_id == digest_id, SendBatch.state == BatchState.PLANNED)
+            .order_by(SendBatch.number)
+        )
+    )
+
+
+def cancel_sending(session: Session, digest_id: int, *, now: datetime) -> int:
+    """Fail every batch of the digest not yet claimed, as cancelled; how many batches."""
+    stopped = 0
+    for batch_id in open_batches(session, digest_id):
+        batch = session.get(SendBatch, batch_id)
+        assert batch is not None
+        at = max(now, batch.not_before or now)  # a postponed batch is claimable at its time
+        claim = ledger.claim_batch(session, batch_id, now=at, lease=timedelta(minutes=1))
+        if claim is not None and record_failed(session, claim, CANCELLED_WHILE_SENDING, now=now):
+            stopped += 1
+    session.flush()
+    return stopped
+
+
+def send_batch_step(
+    database: Database,
+    batch_id: int,
+    sender: EmailSender,
+    *,
+    now: datetime,
+    base_url: str,
+    tokens: Tokens,
+    lease: timedelta,
+) -> BatchOutcome | None:
+    """Claim one batch and send it; None if it is gone, taken by another worker or cancelled."""
+    with database.session() as session:
+        batch = session.get(SendBatch, batch_id)
+        if batch is None or batch.state is not BatchState.PLANNED:
+            return None
+        digest_id = batch.digest_id
+        edition = edition_of(session, digest_id)
+        if edition is not None and edition.state is EditionState.CANCELLED:
+            cancel_sending(session, digest_id, now=now)
+            return BatchOutcome(digest_id)
+        if batch.not_before is not None and batch.not_before > now:
+            return BatchOutcome(digest_id, (batch.not_before - now).total_seconds())
+        claim = ledger.claim_batch(session, batch_id, now=now, lease=lease)
+    if claim is None:
+        return None
+    # The claim is committed: only now is the provider called.
+    shared = load_edition(database, digest_id, base_url=base_url, tokens=tokens)
+    send_claimed(database, claim, shared, sender, options=DispatchOptions(lease=lease))
+    with database.session() as session:
+        batch = session.get(SendBatch, batch_id)
+        assert batch is not None
+        if batch.state is BatchState.PLANNED and batch.not_before is not None:
+            return BatchOutcome(digest_id, max(0.0, (batch.not_before - now).total_seconds()))
+    return BatchOutcome(digest_id)
+
+
+def finalise_step(session: Session, digest_id: int) -> DigestState | None:
+    """Give the digest its final state once no batch is open; None while one is."""
+    return finalise(session, digest_id)
+
+
+def stalled(session: Session, now: datetime, stall_after: timedelta) -> list[Nudge]:
+    """Every step that should have run by now and did not (its message lost or its worker dead)."""
+    before = now - stall_after
+    nudges: list[Nudge] = []
+    rows = session.execute(
+        select(ScheduledEdition.id, ScheduledEdition.digest_id, ScheduledEdition.updated_at)
+        .where(ScheduledEdition.state == EditionState.STARTED)
+        .order_by(ScheduledEdition.id)
+    ).all()
+    next_step = {
+        DigestState.ASSEMBLED: "render",
+        DigestState.RENDERED: "publish",
+        DigestState.PUBLISHED: "plan",
+    }
+    for edition_id, digest_id, updated_at in rows:
+        if digest_id is None:
+            if updated_at <= before:
+                nudges.append(Nudge("assemble", edition_id))
+            continue
+        digest = session.get(Digest, digest_id)
+        if digest is None or digest.updated_at > before:
+            continue
+        if digest.state in next_step:
+            nudges.append(Nudge(next_step[digest.state], digest_id))
+    for digest_id in session.scalars(
+        select(Digest.id).where(Digest.state == DigestState.SENDING).order_by(Digest.id)
+    ):
+        nudges.extend(_stalled_sending(session, digest_id, before))
+    return nudges
+
+
+def _stalled_sending(session: Session, digest_id: int, before: datetime) -> list[Nudge]:
+    batches = session.execute(
+        select(SendBatch.id, SendBatch.state, SendBatch.updated_at, SendBatch.not_before).where(
+            SendBatch.digest_id == digest_id, SendBatch.state.in_(list(OPEN_BATCH_STATES))
+        )
+    ).all()
+    if not batches:
+        return [Nudge("finalise", digest_id)]
+    return [
+        Nudge("send_batch", batch_id)
+        for batch_id, state, updated_at, not_before in batches
+        if state is BatchState.PLANNED and max(updated_at, not_before or updated_at) <= before
+    ]

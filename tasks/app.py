@@ -1,0 +1,126 @@
+"""The Celery composition root: ``make_celery(settings)`` and the process-wide app.
+
+The broker comes from ``NEWSLETTER_BROKER_URL``. Empty means the embedded default:
+Celery's filesystem transport in ``<data dir>/broker`` (no server; one machine). Any
+other URL (``redis://...``, ``amqp://...``) is handed to Celery as is.
+
+No result backend: tasks return nothing anyone waits for. Progress lives in the
+database ledger, which the beat tick reads to resume stalled work, so a message
+lost by the broker (the filesystem transport never redelivers after a crash) costs
+at most one tick of delay, never an edition.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from newsletter.runtime import Runtime
+from newsletter.settings import Settings, load_settings
+
+TICK_TASK = "tasks.pipeline.tick"
+# Redis redelivers an unacknowledged message after this many seconds; a task may
+# run at most ``task_time_limit``, so the timeout must exceed it (see make_celery).
+MIN_VISIBILITY_TIMEOUT_S = 3600
+
+_runtimes: dict[int, Runtime] = {}
+_current: Celery | None = None
+
+
+def broker_folders(settings: Settings) -> dict[str, Path]:
+    """The folders of the filesystem broker under the data directory."""
+    root = settings.data_dir / "broker"
+    return {
+        "data_folder_in": root / "queue",
+        "data_folder_out": root / "queue",
+        "processed_folder": root / "processed",
+        "control_folder": root / "control",
+    }
+
+
+def broker_config(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """The broker URL and transport options the settings call for."""
+    time_limit = settings.task_time_limit.total_seconds()
+    if not settings.broker_url or settings.broker_url.startswith("filesystem://"):
+        folders = broker_folders(settings)
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {name: str(path) for name, path in folders.items()}
+        options["store_processed"] = False
+        return "filesystem://", options
+    visibility = max(MIN_VISIBILITY_TIMEOUT_S, int(time_limit * 2))
+    return settings.broker_url, {"visibility_timeout": visibility}
+
+
+def make_celery(settings: Settings) -> Celery:
+    """Build a Celery app for these settings, with the pipeline tasks and the beat tick."""
+    url, options = broker_config(settings)
+    hard = settings.task_time_limit.total_seconds()
+    app = Celery("newsletter", broker=url, include=["tasks.pipeline"], set_as_current=False)
+    app.conf.update(
+        broker_transport_options=options,
+        broker_connection_retry_on_startup=True,
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        # A message is acknowledged only after its task finished, and given back
+        # when the worker dies, so a killed worker's work is picked up again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=hard,
+        task_soft_time_limit=max(1.0, hard - 30.0),
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule={
+            "tick": {"task": TICK_TASK, "schedule": settings.tick_interval.total_seconds()}
+        },
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+        worker_hijack_root_logger=False,
+    )
+    app.newsletter_settings = settings
+    from tasks import pipeline  # noqa: F401  (registers the shared tasks on every app)
+
+    return app
+
+
+def runtime_of(app: Celery) -> Runtime:
+    """The runtime a task of ``app`` uses, built in the worker process on first use.
+
+    Built lazily so that a prefork worker's children each open their own database
+    connections after the fork, never sharing the parent's.
+    """
+    runtime = _runtimes.get(id(app))
+    if runtime is None:
+        # No migrations here: several worker processes would race to apply them.
+        # ``newsletter worker`` / ``newsletter run`` (or ``newsletter db upgrade``) do.
+        runtime = Runtime(app.newsletter_settings)
+        _runtimes[id(app)] = runtime
+    return runtime
+
+
+def use_runtime(app: Celery, runtime: Runtime) -> None:
+    """Make ``app``'s tasks use an existing runtime (tests and single-process runs)."""
+    _runtimes[id(app)] = runtime
+
+
+def current_celery() -> Celery:
+    """The process-wide app, built on first use from ``NEWSLETTER_*`` variables."""
+    global _current
+    if _current is None:
+        _current = make_celery(load_settings())
+        _current.set_current()
+        _current.set_default()
+    return _current
+
+
+def set_current_celery(app: Celery | None) -> None:
+    """Replace the process-wide app (tests build one per data directory)."""
+    global _current
+    _current = app
+    if app is not None:
+        app.set_current()
+        app.set_default()

@@ -1,0 +1,218 @@
+"""The pipeline's Celery tasks: thin wrappers that take ids, call one step, enqueue the next.
+
+    tick ─▶ assemble(edition) ─▶ render(digest) ─▶ publish(digest) ─▶ plan(digest)
+         ─▶ group(send_batch(batch) ...) ─▶ finalise(digest) after each batch
+
+Every task commits its transaction before it enqueues the next one, so a worker
+never picks up a message about a row it cannot see yet. Every step is idempotent
+(``newsletter.schedules.steps``), messages carry only ids, and the tick re-enqueues
+whatever stalled, so a lost or duplicated message changes nothing but timing.
+Countdowns stay short (``MAX_COUNTDOWN_S``): Redis re-delivers long ETAs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from celery import Task, group, shared_task
+from celery.utils.log import get_task_logger
+from sqlalchemy.exc import OperationalError
+
+from newsletter.db import utcnow
+from newsletter.delivery.services import reconcile
+from newsletter.errors import ProviderError, RetryableError
+from newsletter.feeds.websub import ping_hub
+from newsletter.schedules import steps
+from newsletter.schedules.services import claim_due
+from subscribers.tokens import Tokens
+from tasks.app import runtime_of
+
+MAX_COUNTDOWN_S = 120.0
+PREFIX = "tasks.pipeline."
+log = get_task_logger(__name__)
+
+# Worth another try: a provider's or the database's passing trouble (a dropped
+# connection, a lock timeout, a serialisation failure).
+RETRYABLE = (RetryableError, OperationalError)
+POLICY: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": RETRYABLE,
+    "retry_backoff": 2,
+    "retry_backoff_max": int(MAX_COUNTDOWN_S),
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def pipeline_task(step: str) -> Callable[[F], F]:
+    """Declare one step as a Celery task named ``tasks.pipeline.<step>`` with the policy above."""
+    decorator: Callable[[F], F] = shared_task(name=PREFIX + step, **POLICY)
+    return decorator
+
+
+def enqueue(task: Task, step: str, item_id: int, *, countdown: float | None = None) -> None:
+    """Send one step's message (after the caller's commit), by name, with a short countdown."""
+    options: dict[str, Any] = {}
+    if countdown:
+        options["countdown"] = min(MAX_COUNTDOWN_S, max(0.0, countdown))
+    if step == "send_batch":
+        options.update(_batch_limits(task))
+    task.app.send_task(PREFIX + step, args=(item_id,), **options)
+
+
+def _batch_limits(task: Task) -> dict[str, float]:
+    """A batch must finish well inside its lease, or reconciliation treats it as lost."""
+    lease = runtime_of(task.app).settings.dispatch_lease.total_seconds()
+    return {"soft_time_limit": lease * 0.8, "time_limit": lease * 0.9}
+
+
+def _send_batches(task: Task, batch_ids: list[int]) -> None:
+    if batch_ids:
+        limits = _batch_limits(task)
+        group(
+            task.app.signature(PREFIX + "send_batch", args=(batch_id,), **limits)
+            for batch_id in batch_ids
+        ).apply_async()
+
+
+@pipeline_task("tick")
+def tick(self: Task) -> dict[str, int]:
+    """Start due editions, mark late ones missed, reconcile the ledger, nudge stalled steps."""
+    rt = runtime_of(self.app)
+    settings = rt.settings
+    now = utcnow()
+    with rt.database.session() as session:
+        claimed = claim_due(session, now, window=settings.freshness_window)
+    for edition_id in claimed.started:
+        enqueue(self, "assemble", edition_id)
+    pending = reconcile(rt.database, window=settings.reconcile_window, clock=lambda: now)
+    with rt.database.session() as session:
+        nudges = steps.stalled(session, now, settings.stall_after)
+        resent = [b for digest_id in pending for b in steps.open_batches(session, digest_id)]
+    _send_batches(self, resent)
+    for nudge in nudges:
+        enqueue(self, nudge.step, nudge.id)
+    return {"started": len(claimed.started), "missed": len(claimed.missed), "nudged": len(nudges)}
+
+
+@pipeline_task("assemble")
+def assemble(self: Task, edition_id: int) -> int | None:
+    """Assemble a started edition's digest, then render it."""
+    rt = runtime_of(self.app)
+    with rt.database.session() as session:
+        digest_id = steps.assemble_step(
+            session, edition_id, now=utcnow(), window=rt.settings.freshness_window
+        )
+    if digest_id is not None:
+        enqueue(self, "render", digest_id)
+    return digest_id
+
+
+@pipeline_task("render")
+def render(self: Task, digest_id: int) -> bool:
+    """Render the digest once, then publish it."""
+    rt = runtime_of(self.app)
+    with rt.database.session() as session:
+        go_on = steps.render_step(
+            session, digest_id, now=utcnow(), window=rt.settings.freshness_window
+        )
+    if go_on:
+        enqueue(self, "publish", digest_id)
+    return go_on
+
+
+@pipeline_task("publish")
+def publish(self: Task, digest_id: int) -> bool:
+    """Publish the digest (archive page, feeds, hub ping), then plan its dispatch."""
+    rt = runtime_of(self.app)
+    settings = rt.settings
+    with rt.database.session() as session:
+        changed = steps.publish_step(
+            session,
+            digest_id,
+            now=utcnow(),
+            window=settings.freshness_window,
+            public_dir=settings.data_dir / "public",
+            hub_url=settings.websub_hub_url or None,
+        )
+    if changed is None:
+        return False
+    if settings.websub_hub_url:
+        _announce(settings.websub_hub_url, changed)
+    enqueue(self, "plan", digest_id)
+    return True
+
+
+def _announce(hub_url: str, feed_urls: list[str]) -> None:
+    """Tell the WebSub hub; a hub that is down must not hold the edition back."""
+    try:
+        with httpx.Client() as client:
+            ping_hub(hub_url, feed_urls, client)
+    except ProviderError as exc:
+        log.warning("WebSub hub not told about %d feeds: %s", len(feed_urls), exc)
+
+
+@pipeline_task("plan")
+def plan(self: Task, digest_id: int) -> int:
+    """Put every recipient in the ledger, then send the batches as a group."""
+    rt = runtime_of(self.app)
+    batch_ids = steps.plan_step(
+        rt.database,
+        digest_id,
+        now=utcnow(),
+        window=rt.settings.freshness_window,
+        batch_size=rt.settings.dispatch_batch_size,
+    )
+    _send_batches(self, batch_ids)
+    if not batch_ids:
+        enqueue(self, "finalise", digest_id)
+    return len(batch_ids)
+
+
+@pipeline_task("send_batch")
+def send_batch(self: Task, batch_id: int) -> bool:
+    """Claim and send one batch; then try to finalise its digest."""
+    rt = runtime_of(self.app)
+    settings = rt.settings
+    outcome = steps.send_batch_step(
+        rt.database,
+        batch_id,
+        rt.sender,
+        now=utcnow(),
+        base_url=settings.base_url,
+        tokens=Tokens(settings.secret_key),
+        lease=settings.dispatch_lease,
+    )
+    if outcome is None:
+        return False
+    if outcome.retry_in is not None:
+        enqueue(self, "send_batch", batch_id, countdown=outcome.retry_in)
+    else:
+        enqueue(self, "finalise", outcome.digest_id)
+    return True
+
+
+@pipeline_task("finalise")
+def finalise(self: Task, digest_id: int) -> str | None:
+    """Give the digest its final state (sent, partially failed, failed) once no batch is open."""
+    rt = runtime_of(self.app)
+    with rt.database.session() as session:
+        state = steps.finalise_step(session, digest_id)
+    return state.value if state is not None else None
+
+
+@pipeline_task("recover")
+def recover(self: Task) -> int:
+    """Reconcile stale claims and unknown batches now (the tick also does this every minute)."""
+    rt = runtime_of(self.app)
+    pending = reconcile(rt.database, window=rt.settings.reconcile_window)
+    with rt.database.session() as session:
+        resent = [b for digest_id in pending for b in steps.open_batches(session, digest_id)]
+    _send_batches(self, resent)
+    return len(resent)

@@ -1,0 +1,213 @@
+"""The task graph, run in-process: every step once, duplicates harmless, stalls resumed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from newsletter.db import utcnow
+from newsletter.delivery.memory import MemorySender
+from newsletter.delivery.models import BatchState, SendBatch
+from newsletter.delivery.senders import memory_sender
+from newsletter.digests.models import Digest, DigestState
+from newsletter.errors import RetryableError
+from newsletter.runtime import Runtime
+from newsletter.schedules import services
+from newsletter.schedules.models import EditionState, ScheduledEdition
+from newsletter.settings import EmailBackend, Settings
+from tests.unit.newsletter.schedules import seed
+from tests.unit.tasks.inline import Inline, inline
+
+READERS = 5
+
+
+@pytest.fixture
+def mail() -> Iterator[MemorySender]:
+    """The process-wide in-memory sender, emptied before and after the test."""
+    sender = memory_sender()
+    sender.sent.clear()
+    sender.batches.clear()
+    yield sender
+    sender.sent.clear()
+    sender.batches.clear()
+
+
+@pytest.fixture
+def pipeline(data_dir: Path, mail: MemorySender) -> Iterator[Inline]:
+    """An inline pipeline on SQLite with the memory sender and batches of two."""
+    settings = Settings(
+        data_dir=data_dir,
+        email_backend=EmailBackend.MEMORY,
+        dispatch_batch_size=2,
+    )
+    runtime = Runtime(settings)
+    runtime.ensure_schema()
+    with runtime.database.session() as session:
+        pub = seed.publication(session, created=utcnow() - timedelta(minutes=1))
+        seed.readers(session, pub, READERS)
+    yield inline(runtime)
+    runtime.close()
+
+
+def runtime_of(driver: Inline) -> Runtime:
+    """The runtime the inline app's tasks use."""
+    from tasks.app import runtime_of as lookup
+
+    return lookup(driver.app)
+
+
+def send_now(driver: Inline) -> int:
+    """Schedule today's edition now; returns its id."""
+    with runtime_of(driver).database.session() as session:
+        return services.send_now(session, "morning").id
+
+
+def digest_of(driver: Inline) -> Digest:
+    """The only digest."""
+    with runtime_of(driver).database.session() as session:
+        return session.scalars(select(Digest)).one()
+
+
+def test_due_edition_goes_through_every_step(pipeline: Inline, mail: MemorySender) -> None:
+    """tick → assemble → render → publish → plan → send batches → finalise, each reader once."""
+    send_now(pipeline)
+    assert pipeline.run("tick")["started"] == 1
+    pipeline.drain()
+    assert sorted(e.to for e in mail.sent) == sorted(
+        f"reader{n}@example.org" for n in range(1, READERS + 1)
+    )
+    assert digest_of(pipeline).state is DigestState.SENT
+    steps = pipeline.steps()
+    assert list(dict.fromkeys(steps))[:4] == ["assemble", "render", "publish", "plan"]
+    assert steps.count("send_batch") == 3  # five readers in batches of two
+    settings = runtime_of(pipeline).settings
+    feeds = settings.data_dir / "public" / "p" / "morning" / "feeds" / "editions"
+    assert (feeds / "rss.xml").exists()
+
+
+def test_every_message_twice_sends_nothing_twice(pipeline: Inline, mail: MemorySender) -> None:
+    """Replaying every message of a finished run (a duplicating broker) sends no second copy."""
+    send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain()
+    replay = list(pipeline.history)
+    for message in replay:
+        pipeline.run(message.step, *message.args)
+    pipeline.drain()
+    assert len(mail.sent) == READERS
+    assert pipeline.run("tick")["started"] == 0
+
+
+def test_lost_messages_are_resumed_by_the_tick(pipeline: Inline, mail: MemorySender) -> None:
+    """Messages the broker lost (any step) are re-sent by the next tick; nothing is lost."""
+    runtime_of(pipeline).settings.stall_after = timedelta(0)  # every step counts as stalled
+    send_now(pipeline)
+    pipeline.run("tick")
+    for lost in ("assemble", "render", "publish", "plan", "send_batch"):
+        pipeline.drain(drop=lambda m, lost=lost: m.step == lost)  # type: ignore[misc]
+        pipeline.run("tick")
+    pipeline.drain()
+    assert len(mail.sent) == READERS
+    assert digest_of(pipeline).state is DigestState.SENT
+
+
+def test_late_edition_is_missed_not_sent(pipeline: Inline, mail: MemorySender) -> None:
+    """An edition whose assembly starts after the window is marked missed and not sent."""
+    edition_id = send_now(pipeline)
+    pipeline.run("tick")
+    with runtime_of(pipeline).database.session() as session:
+        edition = session.get(ScheduledEdition, edition_id)
+        assert edition is not None
+        edition.due_at = utcnow() - timedelta(hours=4)
+    pipeline.drain()
+    with runtime_of(pipeline).database.session() as session:
+        edition = session.get(ScheduledEdition, edition_id)
+        assert edition is not None
+        assert edition.state is EditionState.MISSED
+    assert mail.sent == []
+
+
+def test_cancel_while_sending_stops_the_unsent_batches(
+    pipeline: Inline, mail: MemorySender
+) -> None:
+    """Cancelling mid-send stops the batches not yet sent; the digest ends partially failed."""
+    edition_id = send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain(drop=lambda m: m.step == "send_batch")
+    batches = [m for m in pipeline.history if m.step == "send_batch"]
+    pipeline.run("send_batch", *batches[0].args)
+    with runtime_of(pipeline).database.session() as session:
+        result = services.cancel(session, edition_id)
+    assert result.stopped_batches == 2
+    for message in batches[1:]:
+        pipeline.run("send_batch", *message.args)
+    pipeline.drain()
+    assert len(mail.sent) == 2
+    assert digest_of(pipeline).state is DigestState.PARTIALLY_FAILED
+
+
+def test_retryable_provider_error_postpones_the_batch(
+    pipeline: Inline, mail: MemorySender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 puts the batch back with a short countdown; the retry sends it once."""
+    send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain(drop=lambda m: m.step == "send_batch")
+    first = next(m for m in pipeline.history if m.step == "send_batch")
+    real = mail.send_batch
+    calls = []
+
+    def limited(batch):  # type: ignore[no-untyped-def]
+        calls.append(batch.key)
+        if len(calls) == 1:
+            raise RetryableError("429 too many requests", retry_after=5)
+        return real(batch)
+
+    monkeypatch.setattr(mail, "send_batch", limited)
+    pipeline.run("send_batch", *first.args)
+    retry = pipeline.queue[-1]
+    assert retry.step == "send_batch"
+    assert 4 < retry.options["countdown"] < 6  # the rate limit's reset, not a guess
+    with runtime_of(pipeline).database.session() as session:
+        batch = session.get(SendBatch, first.args[0])
+        assert batch is not None
+        batch.not_before = utcnow() - timedelta(seconds=1)  # the countdown has passed
+    pipeline.queue.clear()
+    pipeline.run("send_batch", *first.args)
+    assert len(mail.sent) == 2
+    with runtime_of(pipeline).database.session() as session:
+        assert session.get(SendBatch, first.args[0]).state is BatchState.ACCEPTED  # type: ignore[union-attr]
+
+
+def test_recover_resends_batches_whose_worker_died(pipeline: Inline, mail: MemorySender) -> None:
+    """A batch claimed by a worker that died is expired, reconciled and sent by recover."""
+    send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain(drop=lambda m: m.step == "send_batch")
+    database = runtime_of(pipeline).database
+    with database.session() as session:
+        batch = session.scalars(select(SendBatch).order_by(SendBatch.number)).first()
+        assert batch is not None
+        # What a SIGKILL before the provider call leaves: claimed, lease run out, no answer.
+        batch.state = BatchState.UNKNOWN
+        batch.unknown_since = utcnow() - timedelta(hours=1)
+    assert pipeline.run("recover") >= 1
+    pipeline.drain()
+    assert len(mail.sent) == READERS
+    assert digest_of(pipeline).state is DigestState.SENT
+
+
+def test_unreachable_websub_hub_does_not_hold_the_edition_back(
+    pipeline: Inline, mail: MemorySender, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hub that cannot be reached is logged; the edition is still published and sent."""
+    runtime_of(pipeline).settings.websub_hub_url = "http://127.0.0.1:9/hub"
+    send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain()
+    assert len(mail.sent) == READERS
+    assert "WebSub hub not told about 6 feeds" in caplog.text
