@@ -1,0 +1,1 @@
+"""Editors' accounts, roles, sessions and API tokens; the editors' web pages and REST API."""

@@ -1,0 +1,244 @@
+"""Schedule, subscriber and account pages.
+
+Everyone signed in may read schedules; changing them needs a publisher. Subscriber
+look-up, accounts and the audit trail are for admins.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from newsletter.db import utcnow
+from newsletter.editors import services as accounts
+from newsletter.editors.auth import Principal, client_ip, form_user, page_user
+from newsletter.editors.edition_views import chosen_publication
+from newsletter.editors.forms import check_zone, edition_row, parse_days, parse_local, parse_time
+from newsletter.editors.models import Role
+from newsletter.editors.pages import redirect, render
+from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.schedules import due
+from newsletter.schedules import services as schedules
+from newsletter.web.app import runtime_of
+from subscribers.personal_data import export_data
+
+router = APIRouter()
+
+Editor = Annotated[Principal, Depends(page_user())]
+Admin = Annotated[Principal, Depends(page_user(Role.ADMIN))]
+Publisher = Annotated[Principal, Depends(form_user(Role.PUBLISHER))]
+AdminForm = Annotated[Principal, Depends(form_user(Role.ADMIN))]
+UPCOMING = 5
+
+
+@router.get("/schedules", response_class=HTMLResponse)
+def schedule_page(
+    request: Request, user: Editor, publication: str = Query("", max_length=64)
+) -> Response:
+    """A publication's recurring schedule, its next editions and the editions on record."""
+    with runtime_of(request).database.session() as db:
+        chosen, publications = chosen_publication(db, publication)
+        upcoming = due.next_occurrences(schedules.recurring(db, chosen), utcnow(), UPCOMING)
+        tz = due.zone(chosen.timezone)
+        context: dict[str, Any] = {
+            "publication": {
+                "slug": chosen.slug,
+                "name": chosen.name,
+                "send_time": chosen.send_time.strftime("%H:%M"),
+                "timezone": chosen.timezone,
+                "weekdays": list(chosen.weekdays),
+                "paused": chosen.paused,
+            },
+            "upcoming": [
+                e.due_at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") for e in upcoming
+            ],
+            "editions": [
+                edition_row(e, s)
+                for e, s in schedules.editions_with_digest_state(db, slug=chosen.slug)
+            ],
+            "publications": [(p.slug, p.name) for p in publications],
+        }
+    return render(
+        request,
+        "schedules.html",
+        user=user,
+        section="schedules",
+        page_title="Schedules",
+        days=due.WEEKDAYS,
+        **context,
+    )
+
+
+def _back(slug: str, done: str) -> Response:
+    return redirect(f"/editor/schedules?publication={slug}", done)
+
+
+@router.post("/schedules/{slug}")
+def set_schedule(
+    request: Request,
+    user: Publisher,
+    slug: str,
+    send_time_text: Annotated[str, Form(alias="send_time", max_length=8)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
+    weekdays: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+) -> Response:
+    """Change the recurring schedule: time, time zone and days."""
+    days = parse_days(weekdays)
+    send_time = parse_time(send_time_text)
+    zone = check_zone(timezone)
+    with runtime_of(request).database.session() as db:
+        schedules.set_schedule(db, slug, send_time=send_time, timezone=zone, weekdays=days)
+        accounts.audit(
+            db,
+            user.name,
+            "schedule.set",
+            slug,
+            ip=client_ip(request),
+            send_time=send_time.strftime("%H:%M"),
+            timezone=zone,
+            weekdays=sorted(days),
+        )
+    return _back(slug, "scheduled")
+
+
+@router.post("/schedules/{slug}/once")
+def schedule_once(
+    request: Request, user: Publisher, slug: str, at: Annotated[str, Form(max_length=40)]
+) -> Response:
+    """Add a one-off edition at a local date and time."""
+    local = parse_local(at)
+    with runtime_of(request).database.session() as db:
+        edition = schedules.schedule_once(db, slug, local)
+        accounts.audit(
+            db, user.name, "schedule.once", edition.label(), ip=client_ip(request), at=at
+        )
+    return _back(slug, "once")
+
+
+@router.post("/schedules/{slug}/pause")
+def pause(
+    request: Request, user: Publisher, slug: str, paused: Annotated[str, Form(max_length=5)]
+) -> Response:
+    """Pause or resume the publication's editions."""
+    stop = paused == "yes"
+    with runtime_of(request).database.session() as db:
+        schedules.set_paused(db, slug, stop)
+        accounts.audit(
+            db,
+            user.name,
+            "schedule.pause" if stop else "schedule.resume",
+            slug,
+            ip=client_ip(request),
+        )
+    return _back(slug, "paused" if stop else "resumed")
+
+
+@router.post("/scheduled/{edition_id}/cancel")
+def cancel(request: Request, user: Publisher, edition_id: int) -> Response:
+    """Cancel a scheduled edition (and stop its unsent batches)."""
+    with runtime_of(request).database.session() as db:
+        result = schedules.cancel(db, edition_id)
+        slug = result.edition.publication.slug
+        accounts.audit(
+            db,
+            user.name,
+            "schedule.cancel",
+            result.edition.label(),
+            ip=client_ip(request),
+            stopped_batches=result.stopped_batches,
+        )
+    return _back(slug, "cancelled")
+
+
+@router.get("/subscribers", response_class=HTMLResponse)
+def subscriber_lookup(
+    request: Request, user: Admin, email: str = Query("", max_length=320)
+) -> Response:
+    """Everything stored about one address: subscriptions, consents, suppression."""
+    found: dict[str, Any] | None = None
+    error = ""
+    if email.strip():
+        with runtime_of(request).database.session() as db:
+            try:
+                found = export_data(db, email)
+            except (NotFoundError, InvalidInputError) as exc:
+                error = str(exc)
+            accounts.audit(db, user.name, "subscriber.lookup", ip=client_ip(request))
+    return render(
+        request,
+        "subscribers.html",
+        user=user,
+        section="subscribers",
+        page_title="Subscribers",
+        email=email,
+        found=found,
+        error=error,
+    )
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts_page(request: Request, user: Admin) -> Response:
+    """Accounts with their roles and tokens, and the latest audit entries."""
+    with runtime_of(request).database.session() as db:
+        rows = [
+            {
+                "name": e.name,
+                "email": e.email,
+                "role": e.role.value,
+                "disabled": e.disabled,
+                "tokens": sum(t.revoked_at is None for t in e.tokens),
+            }
+            for e in accounts.list_editors(db)
+        ]
+        log = accounts.audit_log(db, limit=50)
+    return render(
+        request,
+        "accounts.html",
+        user=user,
+        section="accounts",
+        page_title="Accounts",
+        rows=rows,
+        log=log,
+        roles=[r.value for r in Role],
+    )
+
+
+@router.post("/accounts")
+def add_account(
+    request: Request,
+    user: AdminForm,
+    name: Annotated[str, Form(max_length=120)],
+    email: Annotated[str, Form(max_length=320)],
+    role: Annotated[Role, Form()],
+    password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """Add an account with a first password."""
+    with runtime_of(request).database.session() as db:
+        editor = accounts.create_editor(db, name, email, role, password)
+        accounts.audit(
+            db, user.name, "editor.add", editor.name, ip=client_ip(request), role=role.value
+        )
+    return redirect("/editor/accounts", "editor-added")
+
+
+@router.post("/accounts/{name}/disable")
+def disable_account(
+    request: Request, user: AdminForm, name: str, disabled: Annotated[str, Form(max_length=5)]
+) -> Response:
+    """Disable or enable an account (an admin cannot disable themself)."""
+    stop = disabled == "yes"
+    with runtime_of(request).database.session() as db:
+        editor = accounts.get_editor(db, name)
+        if stop and editor.id == user.id:
+            raise InvalidInputError("You cannot disable your own account.")
+        accounts.set_disabled(db, editor, stop)
+        accounts.audit(
+            db,
+            user.name,
+            "editor.disable" if stop else "editor.enable",
+            editor.name,
+            ip=client_ip(request),
+        )
+    return redirect("/editor/accounts", "editor-disabled" if stop else "editor-enabled")

@@ -1,0 +1,133 @@
+"""Edition pages: the next edition's preview with test-send, edition history, reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from newsletter.digests.services import item_counts, list_digests
+from newsletter.editors.auth import Principal, client_ip, form_user, page_user
+from newsletter.editors.models import Role
+from newsletter.editors.pages import redirect, render
+from newsletter.editors.previews import preview_next
+from newsletter.editors.reports import report_view
+from newsletter.editors.services import audit, clean_email
+from newsletter.errors import NotFoundError
+from newsletter.publications.models import Publication
+from newsletter.publications.services import get_publication, list_publications
+from newsletter.web.app import runtime_of
+from subscribers.tokens import Tokens
+
+router = APIRouter()
+
+Editor = Annotated[Principal, Depends(page_user())]
+Publisher = Annotated[Principal, Depends(form_user(Role.PUBLISHER))]
+Slug = Annotated[str, Query(max_length=64)]
+
+
+def chosen_publication(session: Session, slug: str) -> tuple[Publication, list[Publication]]:
+    """The publication asked for (default: the first), and every publication for the picker."""
+    publications = list_publications(session)
+    if slug:
+        return get_publication(session, slug), publications
+    if not publications:
+        raise NotFoundError(
+            "There are no publications yet: add one with `newsletter publications add`."
+        )
+    return publications[0], publications
+
+
+@router.get("/preview", response_class=HTMLResponse)
+def preview(request: Request, user: Editor, publication: Slug = "") -> Response:
+    """The next edition as it would go out now: email at two widths, text, subject, size."""
+    rt = runtime_of(request)
+    with rt.database.session() as db:
+        chosen, publications = chosen_publication(db, publication)
+        view = preview_next(db, chosen, Tokens(rt.settings.secret_key))
+        slugs = [(p.slug, p.name) for p in publications]
+    return render(
+        request,
+        "preview.html",
+        user=user,
+        section="preview",
+        page_title="Next edition",
+        preview=view,
+        publications=slugs,
+    )
+
+
+@router.post("/preview/test-send")
+def send_test_copy(
+    request: Request,
+    user: Publisher,
+    publication: Annotated[str, Form(max_length=64)],
+    to: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """Send one copy of the next edition, marked [TEST], to an address (default: your own)."""
+    rt = runtime_of(request)
+    address = clean_email(to or user.email, parameter="to")
+    with rt.database.session() as db:
+        chosen = get_publication(db, publication)
+        view = preview_next(db, chosen, Tokens(rt.settings.secret_key), test_to=address)
+    if view.test_batch is None:
+        return redirect(f"/editor/preview?publication={chosen.slug}")
+    rt.sender.send_batch(view.test_batch)
+    with rt.database.session() as db:
+        audit(
+            db,
+            user.name,
+            "edition.test_send",
+            f"{chosen.slug} {view.edition_date}",
+            ip=client_ip(request),
+            to=address,
+        )
+    return redirect(f"/editor/preview?publication={chosen.slug}", "test-sent")
+
+
+@router.get("/editions", response_class=HTMLResponse)
+def editions(request: Request, user: Editor, publication: Slug = "") -> Response:
+    """A publication's editions, newest first, with their state and size."""
+    with runtime_of(request).database.session() as db:
+        chosen, publications = chosen_publication(db, publication)
+        digests = list_digests(db, chosen)
+        counts = item_counts(db, [d.id for d in digests])
+        rows = [
+            {
+                "id": d.id,
+                "date": d.edition_date,
+                "state": d.state.value,
+                "subject": d.subject or d.skip_reason or "",
+                "briefings": counts[d.id],
+            }
+            for d in digests
+        ]
+        slugs = [(p.slug, p.name) for p in publications]
+        current = (chosen.slug, chosen.name)
+    return render(
+        request,
+        "editions.html",
+        user=user,
+        section="editions",
+        page_title="Editions",
+        rows=rows,
+        publications=slugs,
+        current=current,
+    )
+
+
+@router.get("/editions/{digest_id}", response_class=HTMLResponse)
+def edition_report(request: Request, user: Editor, digest_id: int) -> Response:
+    """What happened to one edition's recipients, with charts."""
+    with runtime_of(request).database.session() as db:
+        view = report_view(db, digest_id)
+    return render(
+        request,
+        "report.html",
+        user=user,
+        section="editions",
+        page_title=f"{view.publication_name} {view.report.edition_date}",
+        view=view,
+    )

@@ -1,0 +1,217 @@
+"""The REST API's request and response bodies (their JSON Schemas are the OpenAPI contract)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from newsletter.briefings.content import ImportWarning
+
+
+class FieldError(BaseModel):
+    """One field that failed validation."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every refused request: a message (naming the field, where one is at fault) and the status."""
+
+    error: str
+    status: int
+    fields: list[FieldError] | None = None
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Decision(_In):
+    """An editor's note on approving or withdrawing."""
+
+    comment: str = Field(default="", max_length=2000)
+
+
+class Rejection(_In):
+    """Why a briefing is rejected (the newsroom reads it)."""
+
+    comment: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class ImportResult(BaseModel):
+    """What ingesting one briefing did: ``created``, ``revised`` or ``unchanged``."""
+
+    slug: str
+    id: int
+    action: str
+    revision: int
+    state: str
+    approved: bool
+    warnings: list[ImportWarning]
+
+
+class BriefingRow(BaseModel):
+    """A briefing in the queue."""
+
+    slug: str
+    title: str
+    state: str
+    revision: int
+    live_revision: int | None
+    topics: list[str]
+    warnings: list[str]
+    updated_at: str
+
+
+class HistoryEntry(BaseModel):
+    """One audit-trail entry of a briefing."""
+
+    at: datetime
+    editor: str
+    action: str
+    revision: int
+    from_state: str | None
+    to_state: str
+    comment: str
+
+
+class BriefingDetail(BaseModel):
+    """A briefing, its latest revision's content and its history."""
+
+    slug: str
+    id: int
+    state: str
+    revision: int
+    live_revision: int | None
+    approved_by: str | None
+    approved_at: datetime | None
+    content: dict[str, Any]
+    history: list[HistoryEntry]
+
+
+class ScheduleIn(_In):
+    """A recurring schedule: local time, IANA time zone, days (mon ... sun)."""
+
+    send_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["07:00"])
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/London"])
+    weekdays: list[str] = Field(min_length=1, max_length=7, examples=[["mon", "tue"]])
+
+
+class OnceIn(_In):
+    """A one-off edition at a local date and time of the publication's zone."""
+
+    at: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d$", examples=["2030-01-31 07:00"]
+    )
+
+
+class ScheduledEditionOut(BaseModel):
+    """An edition the scheduler knows of."""
+
+    id: int
+    publication: str
+    edition_date: str
+    due_local: str
+    due_utc: str
+    kind: str
+    state: str
+    digest_state: str | None
+    reason: str | None
+
+
+class ScheduleOut(BaseModel):
+    """A publication's schedule, its next editions and the editions on record."""
+
+    publication: str
+    send_time: str
+    timezone: str
+    weekdays: list[str]
+    paused: bool
+    upcoming: list[datetime]
+    editions: list[ScheduledEditionOut]
+
+
+class DigestRow(BaseModel):
+    """One edition of a publication."""
+
+    id: int
+    edition_date: date
+    state: str
+    subject: str | None
+    skip_reason: str | None
+    briefings: int
+
+
+class Rates(BaseModel):
+    """Percentages of the recipients sent to; null when unknown or not tracked."""
+
+    bounce: float | None
+    complaint: float | None
+    open: float | None
+    click: float | None
+
+
+class Tracking(BaseModel):
+    """Whether opens and clicks are tracked."""
+
+    opens: bool
+    clicks: bool
+
+
+class ReportOut(BaseModel):
+    """An edition's delivery report."""
+
+    digest_id: int
+    publication: str
+    edition_date: str
+    state: str
+    recipients: int
+    sent: int
+    failed: int
+    skipped: int
+    bounced: int
+    complaints: int
+    by_state: dict[str, int]
+    by_reason: dict[str, int]
+    batches: dict[str, int]
+    opened: int
+    clicked: int
+    tracking: Tracking
+    rates: Rates
+
+
+class TestSendIn(_In):
+    """Where to send a test copy of the next edition (default: your own address)."""
+
+    to: str | None = Field(default=None, max_length=320)
+
+
+class TestSendOut(BaseModel):
+    """The test copy that went out."""
+
+    publication: str
+    edition_date: date
+    subject: str
+    to: str
+
+
+class EditorIn(_In):
+    """A new account."""
+
+    name: str = Field(min_length=1, max_length=120)
+    email: str = Field(min_length=3, max_length=320)
+    role: str = Field(pattern=r"^(editor|publisher|admin)$")
+    password: str | None = Field(default=None, min_length=12, max_length=1024)
+
+
+class EditorOut(BaseModel):
+    """An account (never its password or tokens)."""
+
+    name: str
+    email: str
+    role: str
+    disabled: bool
+    created_at: datetime

@@ -1,0 +1,114 @@
+"""Sign-in with throttling: failed attempts counted per account and per client IP.
+
+Counts live in the database so the limits hold across web workers and restarts.
+An account under attack is locked for everyone (including its owner) until the
+window passes; that is the price of not letting anyone guess passwords. Keys are
+hashed so the table holds no names or addresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from newsletter.db import utcnow
+from newsletter.editors.models import Editor, LoginAttempt
+from newsletter.editors.services import find_editor, verify_password
+from newsletter.errors import UserError
+
+
+class LoginThrottled(UserError):
+    """Too many failed sign-ins for an account or from one IP; try again later (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LoginFailed(UserError):
+    """The name or password is wrong, or the account is disabled (one message for all)."""
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed sign-ins an account and an IP may have per window."""
+
+    per_account: int = 5
+    per_ip: int = 20
+    window: timedelta = timedelta(minutes=15)
+
+
+def _key(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha256(value.strip().lower().encode()).hexdigest()[:40]}"
+
+
+def _keys(name: str, ip: str | None, limits: LoginLimits) -> list[tuple[str, int]]:
+    keys = [(_key("account", name), limits.per_account)]
+    if ip:
+        keys.append((_key("ip", ip), limits.per_ip))
+    return keys
+
+
+def check_throttle(
+    session: Session, name: str, ip: str | None, limits: LoginLimits, now: datetime
+) -> None:
+    """Raise ``LoginThrottled`` when the account or the IP has used up its failures."""
+    since = now - limits.window
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < since))
+    for key, limit in _keys(name, ip, limits):
+        count, oldest = session.execute(
+            select(func.count(), func.min(LoginAttempt.at)).where(
+                LoginAttempt.key == key, LoginAttempt.at >= since
+            )
+        ).one()
+        if count >= limit:
+            wait = max(1, int((oldest + limits.window - now).total_seconds()) + 1)
+            minutes = max(1, (wait + 59) // 60)
+            raise LoginThrottled(
+                f"Too many failed sign-ins. Try again in {minutes} minute"
+                f"{'s' if minutes != 1 else ''}.",
+                retry_after=wait,
+            )
+
+
+def record_failure(
+    session: Session, name: str, ip: str | None, limits: LoginLimits, now: datetime
+) -> None:
+    """Count one failed sign-in against the account and the IP."""
+    for key, _limit in _keys(name, ip, limits):
+        session.add(LoginAttempt(key=key, at=now))
+    session.flush()
+
+
+def sign_in(
+    session: Session,
+    name: str,
+    password: str,
+    *,
+    ip: str | None,
+    limits: LoginLimits | None = None,
+    now: datetime | None = None,
+) -> Editor:
+    """The editor ``name`` (or email) if the password is right; throttled and counted.
+
+    A wrong name, a wrong password and a disabled account give the same ``LoginFailed``,
+    so the form does not reveal which accounts exist. The caller must commit even when
+    this raises, so the failure is counted.
+    """
+    limits = limits or LoginLimits()
+    now = now or utcnow()
+    editor = find_editor(session, name) if name.strip() else None
+    # Name and email of one account share one count.
+    account = editor.name if editor is not None else name
+    check_throttle(session, account, ip, limits, now)
+    good = verify_password(editor, password)
+    if editor is None or not good or editor.disabled:
+        record_failure(session, account, ip, limits, now)
+        raise LoginFailed("The name or password is not right, or the account is disabled.")
+    # A successful sign-in forgives the account's earlier typos (not the IP's).
+    session.execute(delete(LoginAttempt).where(LoginAttempt.key == _key("account", account)))
+    return editor

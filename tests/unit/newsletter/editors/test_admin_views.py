@@ -1,0 +1,178 @@
+"""Schedule, subscriber look-up and account pages: reading, changing, and role limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from newsletter.db import Database, utcnow
+from newsletter.editors import services
+from newsletter.editors.forms import check_zone, parse_days, parse_local, parse_time
+from newsletter.editors.models import AuditEntry, Role
+from newsletter.errors import InvalidInputError
+from newsletter.publications.models import Publication
+from subscribers.services import ensure_default_list
+from tests.factories import make_publication
+from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers
+
+SignIn = Callable[[Role], str]
+
+
+def _publication(db: Database) -> None:
+    with db.session() as session:
+        make_publication(session)
+
+
+def test_editors_read_schedules_but_cannot_change_them(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """The schedule page is readable by editors; their changes are 403 and change nothing."""
+    _publication(db)
+    token = signed_in(Role.EDITOR)
+    page = client.get("/editor/schedules").text
+    assert "mon, tue, wed, thu, fri at 07:00 (UTC)" in page
+    assert "needs the publisher role" in page
+    response = client.post(
+        "/editor/schedules/morning",
+        data={"csrf_token": token, "send_time": "05:00", "timezone": "UTC", "weekdays": ["mon"]},
+    )
+    assert response.status_code == 403
+    with db.session() as session:
+        assert session.query(Publication).one().send_time.hour == 7
+
+
+def test_publisher_changes_the_schedule(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """A publisher sets time, zone and days, adds and cancels a one-off, pauses and resumes."""
+    _publication(db)
+    token = signed_in(Role.PUBLISHER)
+    saved = client.post(
+        "/editor/schedules/morning",
+        data={
+            "csrf_token": token,
+            "send_time": "06:15",
+            "timezone": "Europe/Paris",
+            "weekdays": ["sat", "sun"],
+        },
+    )
+    assert saved.headers["location"].endswith("done=scheduled")
+    assert (
+        "sat, sun at 06:15 (Europe/Paris)"
+        in client.get("/editor/schedules?publication=morning").text
+    )
+    bad = client.post(
+        "/editor/schedules/morning",
+        data={"csrf_token": token, "send_time": "25:00", "timezone": "UTC", "weekdays": ["mon"]},
+    )
+    assert bad.status_code == 400
+    assert "send_time" in bad.text
+    when = (utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT08:00")
+    assert (
+        client.post(
+            "/editor/schedules/morning/once", data={"csrf_token": token, "at": when}
+        ).status_code
+        == 303
+    )
+    page = client.get("/editor/schedules").text
+    assert "scheduled" in page
+    assert "/editor/scheduled/1/cancel" in page
+    assert client.post("/editor/scheduled/1/cancel", data={"csrf_token": token}).status_code == 303
+    assert (
+        client.post("/editor/schedules/morning/pause", data={"csrf_token": token, "paused": "yes"})
+        .headers["location"]
+        .endswith("paused")
+    )
+    assert "Resume sending" in client.get("/editor/schedules").text
+    client.post("/editor/schedules/morning/pause", data={"csrf_token": token, "paused": "no"})
+    with db.session() as session:
+        actions = [e.action for e in session.query(AuditEntry).order_by(AuditEntry.id)]
+    assert actions[-5:] == [
+        "schedule.set",
+        "schedule.once",
+        "schedule.cancel",
+        "schedule.pause",
+        "schedule.resume",
+    ]
+
+
+def test_subscriber_lookup_is_for_admins(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """Publishers get 403; admins see subscriptions and a clear message for unknown addresses."""
+    with db.session() as session:
+        publication = make_publication(session)
+        add_subscribers(session, ensure_default_list(session, publication).id, 1)
+    signed_in(Role.PUBLISHER)
+    assert client.get("/editor/subscribers").status_code == 403
+    signed_in(Role.ADMIN)
+    page = client.get("/editor/subscribers?email=reader1@example.org").text
+    assert "confirmed" in page
+    assert "morning" in page
+    assert "no data about" in client.get("/editor/subscribers?email=who@example.org").text
+
+
+def test_admin_adds_and_disables_accounts(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """Admins add accounts and disable others, never themselves; publishers cannot."""
+    token = signed_in(Role.PUBLISHER)
+    data = {
+        "csrf_token": token,
+        "name": "Nia",
+        "email": "nia@example.org",
+        "role": "editor",
+        "password": "n" * 12,
+    }
+    assert client.post("/editor/accounts", data=data).status_code == 403
+    token = signed_in(Role.ADMIN)
+    assert client.post("/editor/accounts", data={**data, "csrf_token": token}).status_code == 303
+    page = client.get("/editor/accounts").text
+    assert "Nia" in page
+    assert "editor.add" in page
+    assert (
+        client.post(
+            "/editor/accounts/Nia/disable", data={"csrf_token": token, "disabled": "yes"}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            "/editor/accounts/Admin/disable", data={"csrf_token": token, "disabled": "yes"}
+        ).status_code
+        == 400
+    )
+    client.post("/editor/accounts/Nia/disable", data={"csrf_token": token, "disabled": "no"})
+    with db.session() as session:
+        assert services.get_editor(session, "Nia").disabled is False
+        assert services.get_editor(session, "Admin").disabled is False
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: parse_time("7am"), "send_time"),
+        (lambda: parse_local("tomorrow"), "at"),
+        (lambda: parse_local("2030-02-30 07:00"), "at"),
+        (lambda: parse_days([]), "at least one"),
+        (lambda: parse_days(["mon", "funday"]), "funday"),
+        (lambda: check_zone("Mars/Olympus"), "timezone"),
+    ],
+)
+def test_form_values_are_checked_with_the_field_named(
+    call: Callable[[], object], message: str
+) -> None:
+    """Bad times, dates, days and zones are refused naming the field."""
+    with pytest.raises(InvalidInputError, match=message):
+        call()
+
+
+def test_form_values_parse() -> None:
+    """Good values parse to times, local date-times and day sets."""
+    assert parse_time("06:05").minute == 5
+    assert parse_local("2030-01-31T07:00").day == 31
+    assert parse_days(["Mon", " fri "]) == frozenset({"mon", "fri"})
+    assert check_zone(" Europe/London ") == "Europe/London"

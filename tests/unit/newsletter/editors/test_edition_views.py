@@ -1,0 +1,119 @@
+"""Preview, test-send, edition history and the delivery report pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from newsletter.db import Database, utcnow
+from newsletter.delivery.memory import MemorySender
+from newsletter.digests.models import Digest
+from newsletter.editors.models import Role
+from newsletter.editors.reports import bar_chart, rate
+from tests.factories import make_briefing, make_publication
+from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers, rendered_digest
+
+SignIn = Callable[[Role], str]
+
+
+def _ready(db: Database) -> None:
+    with db.session() as session:
+        make_publication(session, weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+        make_briefing(
+            session,
+            slug="story",
+            title="A <b>bold</b> story",
+            approved_at=utcnow() - timedelta(hours=1),
+        )
+
+
+def test_preview_shows_both_widths_without_freezing(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """The preview renders the email at 375 and 800 px in sandboxed frames and stores nothing."""
+    _ready(db)
+    signed_in(Role.EDITOR)
+    page = client.get("/editor/preview")
+    assert page.status_code == 200
+    assert 'width="375"' in page.text
+    assert 'width="800"' in page.text
+    assert 'sandbox=""' in page.text
+    assert "A &lt;b&gt;bold&lt;/b&gt; story" in page.text
+    assert "Not frozen yet" in page.text
+    assert "Test sends need the publisher role" in page.text
+    assert "frame-src" in page.headers["content-security-policy"]
+    with db.session() as session:
+        assert session.query(Digest).count() == 0
+
+
+def test_preview_of_an_empty_edition_says_it_would_be_skipped(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """With nothing approved the page says the edition would be skipped."""
+    with db.session() as session:
+        make_publication(session)
+    signed_in(Role.EDITOR)
+    assert "would be skipped" in client.get("/editor/preview?publication=morning").text
+    assert client.get("/editor/preview?publication=nope").status_code == 404
+
+
+def test_no_publication_is_a_clear_404(client: TestClient, signed_in: SignIn) -> None:
+    """Without publications the preview says how to add one."""
+    signed_in(Role.EDITOR)
+    response = client.get("/editor/preview")
+    assert response.status_code == 404
+    assert "newsletter publications add" in response.text
+
+
+def test_test_send_needs_publisher_and_goes_to_one_address(
+    client: TestClient, db: Database, signed_in: SignIn, mailbox: MemorySender
+) -> None:
+    """Editors get 403; a publisher's test copy reaches only the address given, audited."""
+    _ready(db)
+    token = signed_in(Role.EDITOR)
+    refused = client.post(
+        "/editor/preview/test-send", data={"csrf_token": token, "publication": "morning"}
+    )
+    assert refused.status_code == 403
+    assert mailbox.sent == []
+    token = signed_in(Role.PUBLISHER)
+    assert "Send test" in client.get("/editor/preview").text
+    bad = client.post(
+        "/editor/preview/test-send",
+        data={"csrf_token": token, "publication": "morning", "to": "nope"},
+    )
+    assert bad.status_code == 400
+    sent = client.post(
+        "/editor/preview/test-send",
+        data={"csrf_token": token, "publication": "morning", "to": "desk@example.org"},
+    )
+    assert sent.headers["location"] == "/editor/preview?publication=morning&done=test-sent"
+    assert [m.to for m in mailbox.sent] == ["desk@example.org"]
+    assert "[TEST]" in mailbox.sent[0].subject
+
+
+def test_editions_and_report_pages(client: TestClient, db: Database, signed_in: SignIn) -> None:
+    """Edition history links to a report with state counts, rates and an SVG chart."""
+    with db.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        add_subscribers(session, list_id, 2)
+    signed_in(Role.EDITOR)
+    history = client.get("/editor/editions?publication=morning").text
+    assert f"/editor/editions/{digest_id}" in history
+    report = client.get(f"/editor/editions/{digest_id}").text
+    assert "not been sent" in report
+    assert "Tracking is off" in report
+    assert client.get("/editor/editions/999").status_code == 404
+
+
+def test_report_chart_and_rates() -> None:
+    """Bars scale to the largest value; rates are percentages or None without sends."""
+    chart = bar_chart("t", {"delivered": 8, "bounced": 2})
+    assert chart.bars[0].length == chart.plot_width
+    assert chart.bars[1].length == round(chart.plot_width / 4, 1)
+    assert chart.bars[1].y > chart.bars[0].y
+    assert rate(1, 4) == 25.0
+    assert rate(1, 0) is None
+    assert bar_chart("empty", {}).bars == ()
