@@ -78,6 +78,32 @@ def db_current(ctx: click.Context) -> None:
 
 def _register() -> None:
     """Attach each feature's command group (imported here to keep start-up cheap)."""
+    import newsletter.delivery.commands  # noqa: F401  (adds digest send, test-send, report)
+    from newsletter.briefings.cli import briefings
+    from newsletter.delivery.cli import sendgrid_test_server
+    from newsletter.demo import demo
+    from newsletter.digests.cli import digest_group
+    from newsletter.editors.cli import editors
+    from newsletter.feeds.cli import feeds
+    from newsletter.processes import beat, run, worker
+    from newsletter.publications.cli import publications_group
+    from newsletter.schedules.cli import schedule_group
+    from newsletter.web.cli import web
+    from subscribers.cli import subscribers
+
+    app.add_command(briefings)
+    app.add_command(demo)
+    app.add_command(sendgrid_test_server)
+    app.add_command(publications_group)
+    app.add_command(digest_group)
+    app.add_command(feeds)
+    app.add_command(subscribers)
+    app.add_command(web)
+    app.add_command(schedule_group)  # also adds publications pause|resume, digest send-now
+    app.add_command(worker)
+    app.add_command(beat)
+    app.add_command(run)
+    app.add_command(editors)
 
 
 _register()

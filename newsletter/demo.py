@@ -1,7 +1,10 @@
 """``newsletter demo``: the main job on the embedded default, start to finish.
 
-It uses only what ships in the package (sample briefings, a demo publication) and
-the configured data directory, and can run again: every step is idempotent.
+It uses only what ships in the package (sample briefings, a demo publication, demo
+subscribers) and the configured data directory, and runs the real pipeline: a
+``celery -A tasks worker`` process assembles, renders, publishes and sends today's
+edition through the configured email backend (the local outbox by default). It can
+run again: every step is idempotent, and today's edition is sent only once.
 """
 
 from __future__ import annotations
@@ -15,21 +18,64 @@ from newsletter.briefings import services as briefing_services
 from newsletter.briefings.cli import collect_files, parse_all
 from newsletter.cli import runtime
 from newsletter.console import out
-from newsletter.digests.cli import preview
+from newsletter.errors import InvalidInputError
+from newsletter.feeds.export import export_feeds
+from newsletter.processes import send_through_worker
 from newsletter.publications.services import load_publications
+from newsletter.runtime import Runtime
+from subscribers.csvio import import_csv
 
 SAMPLES = Path(__file__).parent / "samples"
 DEMO_EDITOR = "Demo Editor"
 DEMO_PUBLICATION = "morning"
+DEMO_CONSENT = "demo data shipped with the project (fictional people)"
 
 
 @click.command("demo")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the worker.")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Run the whole job on the sample briefings and show where the results are."""
+def demo(ctx: click.Context, timeout: float) -> None:
+    """Run the whole job on sample data through a real worker, and show where the results are."""
     rt = runtime(ctx)
     out.print(f"[bold]1.[/] Database ready: {escape(rt.database.engine.url.render_as_string())}")
+    _briefings(rt)
+    with rt.database.session() as session:
+        loaded = load_publications(session, SAMPLES / "publications.toml")
+        report = import_csv(
+            session,
+            SAMPLES / "subscribers.csv",
+            list_slug=DEMO_PUBLICATION,
+            confirmed=True,
+            consent=DEMO_CONSENT,
+        )
+    out.print(
+        f"[bold]3.[/] Publication {escape(', '.join(o.slug for o in loaded))} with "
+        f"{report.rows} demo subscribers ({report.imported} new)."
+    )
+    out.print("[bold]4.[/] Sending today's edition through a Celery worker (serverless broker):")
+    log_path = rt.settings.data_dir / "demo-worker.log"
+    try:
+        with log_path.open("a", encoding="utf-8") as log:
+            state = send_through_worker(
+                rt.settings,
+                DEMO_PUBLICATION,
+                timeout=timeout,
+                log=lambda line: print(line, file=log, flush=True),
+                output=log,
+            )
+    except InvalidInputError as exc:  # today's edition exists already: a second run
+        out.print(f"   Not sent again: {escape(str(exc))}.")
+    else:
+        final = state.value if state else "not started"
+        out.print(f"   Today's edition finished as [bold]{final}[/] (worker log: {log_path}).")
+    public = rt.settings.data_dir / "public"
+    with rt.database.session() as session:
+        exported = export_feeds(session, public, hub_url=rt.settings.websub_hub_url or None)
+    out.print(f"[bold]5.[/] Wrote {len(exported.files)} feed and archive files.")
+    _where(rt, public)
 
+
+def _briefings(rt: Runtime) -> None:
     parsed, _ = parse_all(collect_files([SAMPLES / "briefings"]), keep_going=False)
     with rt.database.session() as session:
         outcomes = briefing_services.import_many(session, parsed, approve_as=DEMO_EDITOR)
@@ -40,17 +86,20 @@ def demo(ctx: click.Context) -> None:
         f"approved by {DEMO_EDITOR}; {warned} carry warnings for the editor."
     )
 
-    with rt.database.session() as session:
-        loaded = load_publications(session, SAMPLES / "publications.toml")
-    slugs = ", ".join(outcome.slug for outcome in loaded)
-    out.print(f"[bold]3.[/] Demo publication ready: {escape(slugs)}.")
 
-    preview_dir = rt.settings.data_dir / "preview"
-    out.print(f"[bold]4.[/] The next edition of {DEMO_PUBLICATION}, assembled and rendered:")
-    ctx.invoke(preview, slug=DEMO_PUBLICATION, date_text=None, out_dir=preview_dir)
-
+def _where(rt: Runtime, public: Path) -> None:
+    outbox = rt.settings.outbox_dir
+    emails = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
+    lines = [
+        ("Emails (one .eml per recipient)", f"{outbox}  ({len(emails)} files)"),
+        ("Web archive", str(public / "index.html")),
+        ("Feeds", str(public / "p" / DEMO_PUBLICATION / "feeds")),
+    ]
+    out.print("\n[bold]Where to look[/]")
+    for label, path in lines:
+        out.print(f"  {label:<34} [cyan]{escape(path)}[/]")
     out.print(
-        f"\nOpen [cyan]{escape(str((preview_dir / 'email.html').resolve()))}[/] in a browser.\n"
-        "Next: [cyan]newsletter briefings list[/], [cyan]newsletter briefings show <slug>[/], "
-        f"[cyan]newsletter digest list --publication {DEMO_PUBLICATION}[/]."
+        "\nNext: [cyan]newsletter digest report --publication morning[/], "
+        "[cyan]newsletter web[/] (then open http://127.0.0.1:8000/), "
+        "[cyan]newsletter briefings list[/]."
     )

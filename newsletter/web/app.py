@@ -129,11 +129,11 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     """Every feature's router (imported here so the factory stays the one place to look)."""
-    from newsletter.feeds.views import router as feeds
     from newsletter.delivery.views import router as delivery
-    from newsletter.feeds.views import router as feeds
+    from newsletter.digests.views import router as archive
     from newsletter.editors.api import router as editors_api
     from newsletter.editors.views import router as editors_pages
+    from newsletter.feeds.views import router as feeds
     from subscribers.views import router as subscribers
 
     app.include_router(subscribers)
@@ -141,7 +141,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(editors_api)
     app.include_router(feeds)
     app.include_router(delivery)
-    app.include_router(feeds)
+    # Last: its "/p/{publication}/{edition_date}/" pattern is the broadest.
+    app.include_router(archive)
 
 
 def runtime_of(request: Request) -> Runtime:
