@@ -18,10 +18,13 @@ from newsletter.briefings import services as briefing_services
 from newsletter.briefings.cli import collect_files, parse_all
 from newsletter.cli import runtime
 from newsletter.console import out
+from newsletter.db import utcnow
+from newsletter.digests.assembly import local_today
+from newsletter.digests.cli import preview
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.export import export_feeds
 from newsletter.processes import send_through_worker
-from newsletter.publications.services import load_publications
+from newsletter.publications.services import get_publication, load_publications
 from newsletter.runtime import Runtime
 from subscribers.csvio import import_csv
 
@@ -68,11 +71,17 @@ def demo(ctx: click.Context, timeout: float) -> None:
     else:
         final = state.value if state else "not started"
         out.print(f"   Today's edition finished as [bold]{final}[/] (worker log: {log_path}).")
+    preview_dir = rt.settings.data_dir / "preview"
+    with rt.database.session() as session:
+        timezone = get_publication(session, DEMO_PUBLICATION).timezone
+    today = local_today(utcnow(), timezone).isoformat()
+    out.print("[bold]5.[/] Today's edition for editors to review (email, text, web page):")
+    ctx.invoke(preview, slug=DEMO_PUBLICATION, date_text=today, out_dir=preview_dir)
     public = rt.settings.data_dir / "public"
     with rt.database.session() as session:
         exported = export_feeds(session, public, hub_url=rt.settings.websub_hub_url or None)
-    out.print(f"[bold]5.[/] Wrote {len(exported.files)} feed and archive files.")
-    _where(rt, public)
+    out.print(f"[bold]6.[/] Wrote {len(exported.files)} feed and archive files.")
+    _where(rt, public, preview_dir)
 
 
 def _briefings(rt: Runtime) -> None:
@@ -87,11 +96,12 @@ def _briefings(rt: Runtime) -> None:
     )
 
 
-def _where(rt: Runtime, public: Path) -> None:
+def _where(rt: Runtime, public: Path, preview_dir: Path) -> None:
     outbox = rt.settings.outbox_dir
     emails = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
     lines = [
         ("Emails (one .eml per recipient)", f"{outbox}  ({len(emails)} files)"),
+        ("The email as rendered", str(preview_dir / "email.html")),
         ("Web archive", str(public / "index.html")),
         ("Feeds", str(public / "p" / DEMO_PUBLICATION / "feeds")),
     ]

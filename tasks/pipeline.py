@@ -15,15 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import httpx
 from celery import Task, group, shared_task
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import OperationalError
 
 from newsletter.db import utcnow
 from newsletter.delivery.services import reconcile
-from newsletter.errors import ProviderError, RetryableError
-from newsletter.feeds.websub import ping_hub
+from newsletter.errors import RetryableError
+from newsletter.feeds.websub import announce
 from newsletter.schedules import steps
 from newsletter.schedules.services import claim_due
 from subscribers.tokens import Tokens
@@ -151,11 +150,9 @@ def publish(self: Task, digest_id: int) -> bool:
 
 def _announce(hub_url: str, feed_urls: list[str]) -> None:
     """Tell the WebSub hub; a hub that is down must not hold the edition back."""
-    try:
-        with httpx.Client() as client:
-            ping_hub(hub_url, feed_urls, client)
-    except ProviderError as exc:
-        log.warning("WebSub hub not told about %d feeds: %s", len(feed_urls), exc)
+    problem = announce(hub_url, feed_urls)
+    if problem is not None:
+        log.warning("WebSub hub not told about %d feeds: %s", len(feed_urls), problem)
 
 
 @pipeline_task("plan")

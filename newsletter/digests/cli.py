@@ -12,11 +12,13 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from newsletter import urls
 from newsletter.cli import runtime
 from newsletter.console import out, print_json
 from newsletter.digests import services
 from newsletter.digests.models import Digest, DigestState
 from newsletter.errors import InvalidInputError
+from newsletter.feeds.websub import announce, feed_urls
 from newsletter.publications.services import get_publication
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -76,7 +78,7 @@ option_preview_date = click.option(
 
 @click.group("digest")
 def digest_group() -> None:
-    """Editions: assemble, preview and list."""
+    """Editions: assemble, preview, publish, send and report."""
 
 
 @digest_group.command("assemble")
@@ -91,6 +93,36 @@ def assemble(ctx: click.Context, slug: str, date_text: str | None) -> None:
         result = services.assemble_digest(session, publication, edition_date)
         line = _describe(result.digest, result.created)
     out.print(escape(line))
+
+
+@digest_group.command("publish")
+@option_publication
+@option_date
+@click.pass_context
+def publish(ctx: click.Context, slug: str, date_text: str | None) -> None:
+    """Put an edition on the web archive and in the feeds, without sending email.
+
+    The edition is assembled and rendered first if needed; the WebSub hub, if one is
+    configured, is told which feeds changed.
+    """
+    edition_date = parse_date(date_text)
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        publication = get_publication(session, slug)
+        result = services.assemble_digest(session, publication, edition_date)
+        if result.digest.state is DigestState.SKIPPED:
+            raise InvalidInputError(
+                f"{result.digest.label()} was skipped ({result.digest.skip_reason}): "
+                "there is nothing to publish"
+            )
+        digest = services.publish_digest(session, result.digest.id)
+        page = urls.edition_page(publication.base_url, slug, digest.edition_date)
+        changed = feed_urls(services.build_edition(digest))
+    out.print(f"Published {escape(page)} ({len(changed)} feeds updated).")
+    hub = rt.settings.websub_hub_url
+    if hub:
+        problem = announce(hub, changed)
+        out.print(f"WebSub hub not told: {escape(problem)}" if problem else f"Told {escape(hub)}.")
 
 
 def _write(path: Path, text: str) -> None:

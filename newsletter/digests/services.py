@@ -253,6 +253,21 @@ def render_digest(session: Session, digest_id: int) -> Digest:
     return digest
 
 
+def publish_digest(session: Session, digest_id: int) -> Digest:
+    """Make an edition public (web archive and feeds), rendering it first if needed.
+
+    Idempotent: an edition already public is returned as it is. Editions published
+    without email stop here; the pipeline goes on from ``published`` to sending.
+    """
+    digest = render_digest(session, digest_id)
+    if digest.state is DigestState.RENDERED:
+        transition(digest, DigestState.PUBLISHED)
+        session.flush()
+    elif digest.published_at is None:
+        raise TransitionError(f"{digest.label()} is {digest.state.value}: it cannot be published")
+    return digest
+
+
 def list_digests(session: Session, publication: Publication) -> list[Digest]:
     """Every edition of a publication, newest first."""
     return list(

@@ -21,7 +21,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import urls
 from newsletter.db import Database
 from newsletter.delivery import ledger
 from newsletter.delivery.interfaces import EmailSender
@@ -32,9 +31,14 @@ from newsletter.delivery.services import DispatchOptions, load_edition, plan, se
 from newsletter.digests.models import Digest, DigestState
 from newsletter.digests.models import can_transition as digest_can_transition
 from newsletter.digests.models import transition as digest_transition
-from newsletter.digests.services import assemble_digest, render_digest
+from newsletter.digests.services import (
+    assemble_digest,
+    build_edition,
+    publish_digest,
+    render_digest,
+)
 from newsletter.feeds.export import export_feeds
-from newsletter.feeds.models import KIND_BRIEFINGS, KIND_EDITIONS
+from newsletter.feeds.websub import feed_urls
 from newsletter.schedules.models import EditionState, ScheduledEdition, transition
 from subscribers.tokens import Tokens
 
@@ -134,19 +138,13 @@ def publish_step(
     if _stopped(session, edition_of(session, digest_id), digest, now, window):
         return None
     if digest.state is DigestState.RENDERED:
-        digest_transition(digest, DigestState.PUBLISHED)
-        session.flush()
+        publish_digest(session, digest.id)
     if digest.state is not DigestState.PUBLISHED:
         return None
     slug = digest.publication.slug
     if public_dir is not None:
         export_feeds(session, public_dir, publication=slug, hub_url=hub_url)
-    base_url = digest.publication.base_url
-    return [
-        urls.feed(base_url, slug, kind, fmt)
-        for kind in (KIND_BRIEFINGS, KIND_EDITIONS)
-        for fmt in urls.FEED_FORMATS
-    ]
+    return feed_urls(build_edition(digest))
 
 
 def plan_step(

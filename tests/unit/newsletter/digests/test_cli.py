@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -201,3 +205,71 @@ def test_preview_defaults_to_the_next_edition(
     assert result.exit_code == 0, result.output
     assert ": rendered, 1 briefing(s)" in result.stdout
     assert "Fresh news" in (out / "email.txt").read_text()
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    """A WebSub hub on 127.0.0.1 that records each publish ping."""
+
+    pings: ClassVar[list[dict[str, list[str]]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _Hub.pings.append(urllib.parse.parse_qs(self.rfile.read(length).decode()))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def hub() -> Iterator[str]:
+    """The URL of a running hub; its pings are in ``_Hub.pings``."""
+    _Hub.pings = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hub"
+    server.shutdown()
+    server.server_close()
+
+
+def test_publish_without_email_makes_the_edition_public_and_pings_the_hub(
+    cli_env: dict[str, str], morning: None, hub: str
+) -> None:
+    """``publish`` renders, publishes and tells the hub which feeds changed; again is a no-op."""
+    env = {**cli_env, "NEWSLETTER_WEBSUB_HUB_URL": hub}
+    day = ("--publication", "morning", "--date", "2026-03-02")
+    result = run(env, "digest", "publish", *day)
+    assert result.exit_code == 0, result.output
+    assert "/p/morning/2026-03-02/" in result.stdout
+    assert f"Told {hub}." in result.stdout
+    [row] = run_json(env, "digest", "list", "--publication", "morning")
+    assert row["state"] == "published"
+    [ping] = _Hub.pings
+    assert ping["hub.mode"] == ["publish"]
+    assert any(url.endswith("/p/morning/feeds/briefings/atom.xml") for url in ping["hub.url"])
+    assert run(env, "digest", "publish", *day).exit_code == 0
+    [row] = run_json(env, "digest", "list", "--publication", "morning")
+    assert row["state"] == "published"
+
+
+def test_publish_with_the_hub_down_still_publishes(cli_env: dict[str, str], morning: None) -> None:
+    """An unreachable hub is reported, and the edition is published all the same."""
+    env = {**cli_env, "NEWSLETTER_WEBSUB_HUB_URL": "http://127.0.0.1:9/hub"}
+    result = run(env, "digest", "publish", "--publication", "morning", "--date", "2026-03-02")
+    assert result.exit_code == 0
+    assert "WebSub hub not told" in result.stdout
+    [row] = run_json(env, "digest", "list", "--publication", "morning")
+    assert row["state"] == "published"
+
+
+def test_publish_of_a_skipped_edition_is_refused(
+    cli_env: dict[str, str], database: Database
+) -> None:
+    """An edition with nothing in it cannot be published: one line, exit 2."""
+    with database.session() as session:
+        make_publication(session)
+    result = run(cli_env, "digest", "publish", "--publication", "morning", "--date", "2026-03-02")
+    assert result.exit_code == 2
+    assert "there is nothing to publish" in result.stderr
