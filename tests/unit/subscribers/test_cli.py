@@ -6,18 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from newsletter.cli import app
 from newsletter.db import Database
 from subscribers import services
 from subscribers.models import SubscriptionState
+from tests.cli import run
 from tests.unit.subscribers.factories import outbox_messages, seed, text_of
-
-
-def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
-    """Invoke the CLI the way a shell would."""
-    return CliRunner().invoke(app, list(args), env=env, input=input, catch_exceptions=False)
 
 
 @pytest.fixture

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from newsletter.cli import app
+from tests.cli import run, run_json
 
 GOOD = """Title: Lighthouse keepers return
 Topics: Coasts
@@ -32,18 +30,6 @@ Common question
 -
 This line is not a question
 """
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    """Run the CLI in a fresh process-like context."""
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-
-
-def run_json(env: dict[str, str], *args: str) -> Any:
-    """Run a command with --json and parse what it printed."""
-    result = run(env, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 @pytest.fixture

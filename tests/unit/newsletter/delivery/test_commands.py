@@ -8,21 +8,15 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 import newsletter.delivery.commands  # noqa: F401 - attaches the commands to the digest group
-from newsletter.cli import app
 from newsletter.db import Database
 from subscribers.services import ensure_default_list
+from tests.cli import run
 from tests.factories import make_briefings, make_publication
 from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers
 
 DATE = ("--publication", "morning", "--date", "2026-03-02")
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    """Run the CLI with the test's environment."""
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -12,25 +11,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from click.testing import CliRunner, Result
 
-from newsletter.cli import app
 from newsletter.db import Database
 from newsletter.digests.cli import parse_date
 from newsletter.errors import InvalidInputError
+from tests.cli import run, run_json
 from tests.factories import make_briefing, make_briefings, make_publication
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    """Run the CLI with the test's environment."""
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-
-
-def run_json(env: dict[str, str], *args: str) -> Any:
-    """Run a command with --json and parse what it printed."""
-    result = run(env, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 @pytest.fixture

@@ -7,21 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import feedparser
-from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 
-from newsletter.cli import app
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
 from newsletter.settings import Settings
 from newsletter.web.app import create_app
+from tests.cli import run
 from tests.factories import make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    """Run the CLI with the test's environment."""
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
 
 
 def _seed(database: Database) -> None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from click.testing import CliRunner, Result
-
-from newsletter.cli import app
+from tests.cli import run, run_json
 
 SAMPLE = Path(__file__).parents[4] / "newsletter" / "samples" / "publications.toml"
 
@@ -35,18 +31,6 @@ ADD = [
     "America/New_York",
     "--track-opens",
 ]
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    """Run the CLI with the test's environment."""
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-
-
-def run_json(env: dict[str, str], *args: str) -> Any:
-    """Run a command with --json and parse what it printed."""
-    result = run(env, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def test_add_then_show_and_list(cli_env: dict[str, str]) -> None:

@@ -8,19 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from newsletter.cli import app
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInputError
 from newsletter.schedules import services
 from newsletter.schedules.cli import parse_at, parse_time
+from tests.cli import run
 from tests.unit.newsletter.schedules import seed
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    """Run the CLI with the test's environment."""
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
 
 
 def listing(env: dict[str, str]) -> Any:
