@@ -72,6 +72,8 @@ class Stack:
     broker_url: str = ""
     email_backend: str = "sendgrid"
     batch_size: int = 500
+    # More ``NEWSLETTER_*`` variables for every process (e.g. a short freshness window).
+    extra_env: dict[str, str] = field(default_factory=dict)
     server: SendGridTestServer | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _web: uvicorn.Server | None = None
@@ -110,6 +112,7 @@ class Stack:
             env["NEWSLETTER_SENDGRID_API_HOST"] = self.server.url
             env["NEWSLETTER_SENDGRID_API_KEY"] = API_KEY
             env["NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"] = self.server.public_key
+        env.update(self.extra_env)
         return env
 
     def settings(self) -> Settings:
