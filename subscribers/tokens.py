@@ -54,9 +54,18 @@ def _b36(number: int) -> str:
 
 class _Signer(TimestampSigner):
     clock: Callable[[], float] = time.time
+    _derived: bytes | None = None
 
     def get_timestamp(self) -> int:
         return int(self.clock())
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        """The signing key, derived once: dispatch signs two tokens per recipient."""
+        if secret_key is not None:  # verifying against one key of a rotation list
+            return super().derive_key(secret_key)
+        if self._derived is None:
+            self._derived = super().derive_key()
+        return self._derived
 
 
 class Tokens:
