@@ -38,8 +38,15 @@ def schedule_page(
     request: Request, user: Editor, publication: str = Query("", max_length=64)
 ) -> Response:
     """A publication's recurring schedule, its next editions and the editions on record."""
+    return _schedule_view(request, user, publication)
+
+
+def _schedule_view(
+    request: Request, user: Principal, slug: str, *, error: str = "", status: int = 200
+) -> Response:
+    """The schedule page, optionally with an error about a refused action."""
     with runtime_of(request).database.session() as db:
-        chosen, publications = chosen_publication(db, publication)
+        chosen, publications = chosen_publication(db, slug)
         upcoming = due.next_occurrences(schedules.recurring(db, chosen), utcnow(), UPCOMING)
         tz = due.zone(chosen.timezone)
         context: dict[str, Any] = {
@@ -50,6 +57,7 @@ def schedule_page(
                 "timezone": chosen.timezone,
                 "weekdays": list(chosen.weekdays),
                 "paused": chosen.paused,
+                "today": utcnow().astimezone(tz).date().isoformat(),
             },
             "upcoming": [
                 e.due_at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") for e in upcoming
@@ -66,7 +74,9 @@ def schedule_page(
         user=user,
         section="schedules",
         page_title="Schedules",
+        status=status,
         days=due.WEEKDAYS,
+        error=error,
         **context,
     )
 
@@ -115,6 +125,41 @@ def schedule_once(
             db, user.name, "schedule.once", edition.label(), ip=client_ip(request), at=at
         )
     return _back(slug, "once")
+
+
+@router.post("/schedules/{slug}/send-now")
+def send_now(
+    request: Request,
+    user: Publisher,
+    slug: str,
+    confirm: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Send today's edition now: a one-off due at once, which the next beat tick starts."""
+    if confirm != "yes":
+        # Without JavaScript the checkbox is the confirmation step; the server insists on it.
+        return _schedule_view(
+            request,
+            user,
+            slug,
+            error="Nothing was sent: tick the box to confirm that today's edition "
+            "goes to every subscriber now.",
+            status=400,
+        )
+    try:
+        # The refusal leaves the session block, so its transaction is rolled back.
+        with runtime_of(request).database.session() as db:
+            edition = schedules.send_now(db, slug)
+            accounts.audit(
+                db,
+                user.name,
+                "edition.send_now",
+                edition.label(),
+                ip=client_ip(request),
+                due_at=edition.due_at.isoformat(),
+            )
+    except InvalidInputError as exc:
+        return _schedule_view(request, user, slug, error=f"Nothing was sent: {exc}.", status=409)
+    return _back(slug, "sending")
 
 
 @router.post("/schedules/{slug}/pause")

@@ -22,6 +22,7 @@ from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.briefings.parser import parse_json
 from newsletter.db import utcnow
 from newsletter.digests.services import item_counts, list_digests
+from newsletter.editors import admin_api
 from newsletter.editors import schemas as s
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, api_user, client_ip
@@ -279,6 +280,36 @@ def add_edition(
 
 
 @router.post(
+    "/publications/{slug}/send-now",
+    status_code=201,
+    response_model=s.ScheduledEditionOut,
+    summary="Send today's edition now",
+)
+def send_now(request: Request, user: Publisher, slug: PublicationSlug) -> Response:
+    """Add today's edition due at once; the scheduler starts it within a minute (publishers).
+
+    When today's edition is already scheduled, sent or assembled, the answer is 409 and
+    nothing changes.
+    """
+    try:
+        # The refusal leaves the session block, so its transaction is rolled back.
+        with runtime_of(request).database.session() as db:
+            edition = schedules.send_now(db, slug)
+            accounts.audit(
+                db,
+                user.name,
+                "edition.send_now",
+                edition.label(),
+                ip=client_ip(request),
+                due_at=edition.due_at.isoformat(),
+            )
+            body = s.ScheduledEditionOut(**edition_row(edition, None))
+    except InvalidInputError as exc:
+        return error_response(request, 409, f"Nothing was sent: {exc}")
+    return JSONResponse(body.model_dump(mode="json"), status_code=201)
+
+
+@router.post(
     "/scheduled/{edition_id}/cancel", response_model=s.ScheduledEditionOut, summary="Cancel"
 )
 def cancel_edition(request: Request, user: Publisher, edition_id: Id) -> s.ScheduledEditionOut:
@@ -385,13 +416,16 @@ def add_editor(request: Request, user: Admin, body: s.EditorIn) -> s.EditorOut:
         )
 
 
+router.include_router(admin_api.router)
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of the API routes (the public pages are not part of it)."""
     document = get_openapi(
         title="Briefing publisher API",
         version="1",
         description=__doc__,
-        routes=[r for r in router.routes if getattr(r, "include_in_schema", False)],
+        routes=router.routes,  # get_openapi skips routes marked include_in_schema=False
     )
     components = document.setdefault("components", {}).setdefault("schemas", {})
     schema = dict(_BRIEFING_SCHEMA)

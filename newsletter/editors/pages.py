@@ -36,6 +36,11 @@ NOTICES = {
     "test-sent": "Test copy sent. Check the inbox in a minute.",
     "scheduled": "Schedule saved.",
     "once": "One-off edition added.",
+    "sending": "Today's edition is queued to go out now: the scheduler starts it within a minute.",
+    "list-added": "Mailing list added.",
+    "opt-in-double": "The list now asks new subscribers to confirm by email (double opt-in).",
+    "opt-in-single": "The list now subscribes people at once, without a confirmation email.",
+    "publication-saved": "Publication saved.",
     "cancelled": "Edition cancelled.",
     "paused": "Publication paused: no editions go out until it is resumed.",
     "resumed": "Publication resumed.",
@@ -51,6 +56,8 @@ NAV = (
     ("editions", "/editor/editions", "Editions", Role.EDITOR),
     ("schedules", "/editor/schedules", "Schedules", Role.EDITOR),
     ("subscribers", "/editor/subscribers", "Subscribers", Role.ADMIN),
+    ("publications", "/editor/publications", "Publications", Role.ADMIN),
+    ("lists", "/editor/lists", "Lists", Role.ADMIN),
     ("accounts", "/editor/accounts", "Accounts", Role.ADMIN),
 )
 

@@ -215,3 +215,48 @@ class EditorOut(BaseModel):
     role: str
     disabled: bool
     created_at: datetime
+
+
+class MailingListOut(BaseModel):
+    """A mailing list with its opt-in mode and subscriber counts."""
+
+    slug: str
+    name: str
+    publication: str
+    double_opt_in: bool
+    confirmed: int
+    pending: int
+
+
+class MailingListIn(_In):
+    """A new mailing list of a publication."""
+
+    publication: str = Field(min_length=1, max_length=64, examples=["morning"])
+    slug: str = Field(min_length=1, max_length=64, examples=["weekend"])
+    name: str = Field(min_length=1, max_length=200, examples=["Weekend edition"])
+    double_opt_in: bool = True
+
+
+class OptInIn(_In):
+    """Whether new subscribers must confirm by email."""
+
+    double_opt_in: bool
+
+
+class PublicationChanges(_In):
+    """Publication fields to change; the rest keep their values. The schedule has its own call."""
+
+    name: str | None = Field(default=None, max_length=200)
+    tagline: str | None = Field(default=None, max_length=300)
+    from_name: str | None = Field(default=None, max_length=200)
+    from_email: str | None = Field(default=None, max_length=320)
+    reply_to: str | None = Field(default=None, max_length=320)
+    base_url: str | None = Field(default=None, max_length=500)
+    postal_address: str | None = Field(default=None, max_length=2000)
+    language: str | None = Field(default=None, max_length=35)
+    max_briefings: int | None = Field(default=None, ge=1, le=100)
+    topics: list[str] | None = Field(default=None, max_length=100)
+    accent_color: str | None = Field(default=None, max_length=7)
+    logo_url: str | None = Field(default=None, max_length=500)
+    track_opens: bool | None = None
+    track_clicks: bool | None = None

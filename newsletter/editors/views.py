@@ -2,7 +2,8 @@
 
 Every page needs a signed-in editor; every form POST checks the CSRF token first
 and the role second (see ``auth``), so a refused request changes nothing. The
-edition, schedule and account pages are in ``edition_views`` and ``admin_views``;
+edition, schedule and account pages are in ``edition_views`` and ``admin_views``,
+publications and lists in ``publication_views``;
 their routers are included here so the app mounts one router for all pages.
 """
 
@@ -17,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from newsletter.briefings import services as briefings
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.briefings.workflow import Action, next_state
-from newsletter.editors import admin_views, edition_views
+from newsletter.editors import admin_views, edition_views, publication_views
 from newsletter.editors.auth import (
     BrowserSession,
     Principal,
@@ -39,6 +40,7 @@ from newsletter.web.app import runtime_of
 router = APIRouter(prefix="/editor", include_in_schema=False)
 router.include_router(edition_views.router)
 router.include_router(admin_views.router)
+router.include_router(publication_views.router)
 
 Editor = Annotated[Principal, Depends(page_user())]
 Acting = Annotated[Principal, Depends(form_user())]

@@ -109,6 +109,7 @@ def _seed(database: Database) -> None:
         accounts.create_editor(
             session, "Pat Publisher", "pat@example.org", Role.PUBLISHER, PASSWORD
         )
+        accounts.create_editor(session, "Ada Admin", "ada@example.org", Role.ADMIN, PASSWORD)
         publication = make_publication(
             session, weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         )
@@ -147,6 +148,13 @@ def _send_next_edition(site: Site) -> int:
     sender = SendGridSender(site.sendgrid.api_key, host=site.sendgrid.url, timeout=5)
     delivery.dispatch(site.database, digest_id, sender, base_url=site.url, tokens=Tokens(SECRET))
     return digest_id
+
+
+def _sign_in(page: Any, site: Site, email: str, path: str) -> None:
+    page.goto(site.url + path)
+    page.get_by_label("Name or email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def test_editor_flow(site: Site, browser: Any) -> None:
@@ -198,7 +206,18 @@ def test_editor_flow(site: Site, browser: Any) -> None:
     page.get_by_role("button", name="Add edition").click()
     expect(page.get_by_role("status")).to_contain_text("One-off edition added")
     expect(page.get_by_role("cell", name=when[:10], exact=True)).to_be_visible()
+
+    # Send today's edition now: the box must be ticked, then the edition is listed as due now.
+    page.get_by_label("Yes, send it to every subscriber now").check()
+    page.get_by_role("button", name="Send today’s edition now").click()
+    expect(page.get_by_role("status")).to_contain_text("Today's edition is queued")
+    expect(
+        page.get_by_role("row").filter(has_text="now").filter(has_text="scheduled")
+    ).to_have_count(1)
     _shot(page, "schedules")
+    page.get_by_label("Yes, send it to every subscriber now").check()
+    page.get_by_role("button", name="Send today’s edition now").click()
+    expect(page.get_by_role("alert")).to_contain_text("Nothing was sent")
 
     # After a real send, the report shows every recipient and a chart.
     digest_id = _send_next_edition(site)
@@ -213,6 +232,46 @@ def test_editor_flow(site: Site, browser: Any) -> None:
     for path, name in (
         ("/editor/briefings?state=all", "queue-phone"),
         (f"/editor/editions/{digest_id}", "report-phone"),
+    ):
+        phone_page.goto(site.url + path)
+        _shot(phone_page, name)
+        assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_admin_manages_lists_and_settings(site: Site, browser: Any) -> None:
+    """An admin adds a list, makes it single opt-in and edits a publication's settings."""
+    from playwright.sync_api import expect
+
+    _seed(site.database)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, site, "ada@example.org", "/editor/lists")
+    expect(page.get_by_role("heading", name="Mailing lists")).to_be_visible()
+    page.get_by_label("List name").fill("Weekend edition")
+    page.get_by_label("Address name (slug)").fill("weekend")
+    page.get_by_role("button", name="Add list").click()
+    expect(page.get_by_role("status")).to_contain_text("Mailing list added")
+    page.get_by_role("button", name="Make Weekend edition single opt-in").click()
+    expect(page.get_by_role("status")).to_contain_text("without a confirmation email")
+    weekend = page.get_by_role("row").filter(has_text="Weekend edition")
+    expect(weekend).to_contain_text("single opt-in")
+    _shot(page, "lists")
+
+    page.get_by_role("link", name="Publications").click()
+    page.get_by_role("link", name="Edit settings").click()
+    page.get_by_label("Sender email").fill("desk@localhost")  # passes the browser, not us
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("alert")).to_contain_text("Sender email: expected an email address")
+    page.get_by_label("Sender email").fill("desk@example.org")
+    page.get_by_label("Tagline").fill("Five things before nine")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_contain_text("Publication saved")
+    _shot(page, "publication")
+
+    phone_page = browser.new_page(viewport={"width": 375, "height": 800})
+    phone_page.context.add_cookies(page.context.cookies())
+    for path, name in (
+        ("/editor/lists", "lists-phone"),
+        ("/editor/publications/morning", "publication-phone"),
     ):
         phone_page.goto(site.url + path)
         _shot(phone_page, name)

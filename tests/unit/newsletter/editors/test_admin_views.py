@@ -14,6 +14,7 @@ from newsletter.editors.forms import check_zone, parse_days, parse_local, parse_
 from newsletter.editors.models import AuditEntry, Role
 from newsletter.errors import InvalidInputError
 from newsletter.publications.models import Publication
+from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from subscribers.services import ensure_default_list
 from tests.factories import make_publication
 from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers
@@ -176,3 +177,76 @@ def test_form_values_parse() -> None:
     assert parse_local("2030-01-31T07:00").day == 31
     assert parse_days(["Mon", " fri "]) == frozenset({"mon", "fri"})
     assert check_zone(" Europe/London ") == "Europe/London"
+
+
+def _send_now_audits(db: Database) -> list[AuditEntry]:
+    with db.session() as session:
+        return list(session.query(AuditEntry).filter_by(action="edition.send_now"))
+
+
+def test_publisher_sends_todays_edition_now(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """Send-now records today's edition due at once, lists it, audits it, and refuses a second."""
+    _publication(db)
+    token = signed_in(Role.PUBLISHER)
+    page = client.get("/editor/schedules").text
+    assert "Send today’s edition now" in page
+    assert 'name="confirm" value="yes" required' in page
+    sent = client.post(
+        "/editor/schedules/morning/send-now", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/editor/schedules?publication=morning&done=sending"
+    with db.session() as session:
+        edition = session.query(ScheduledEdition).one()
+        assert edition.kind is EditionKind.NOW
+        assert edition.state is EditionState.SCHEDULED
+        assert edition.due_at <= utcnow()
+        today = edition.edition_date.isoformat()
+    listed = client.get(sent.headers["location"]).text
+    assert "queued to go out now" in listed
+    assert f"<td>{today}</td>" in listed
+    assert "<td>now</td>" in listed
+    [entry] = _send_now_audits(db)
+    assert (entry.actor, entry.target) == ("Publisher", f"edition 1 (morning {today})")
+
+    again = client.post(
+        "/editor/schedules/morning/send-now", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert again.status_code == 409
+    assert 'role="alert">Nothing was sent: morning ' in again.text
+    assert "is already scheduled" in again.text
+    with db.session() as session:
+        assert session.query(ScheduledEdition).count() == 1
+    assert len(_send_now_audits(db)) == 1
+
+
+def test_send_now_needs_confirmation_csrf_and_the_publisher_role(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """Without the confirmation box, a CSRF token or the publisher role nothing is scheduled."""
+    _publication(db)
+    token = signed_in(Role.PUBLISHER)
+    unconfirmed = client.post("/editor/schedules/morning/send-now", data={"csrf_token": token})
+    assert unconfirmed.status_code == 400
+    assert "tick the box to confirm" in unconfirmed.text
+    assert (
+        client.post("/editor/schedules/morning/send-now", data={"confirm": "yes"}).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/editor/schedules/ghost/send-now", data={"csrf_token": token, "confirm": "yes"}
+        ).status_code
+        == 404
+    )
+    token = signed_in(Role.EDITOR)
+    assert "Send today’s edition now" not in client.get("/editor/schedules").text
+    refused = client.post(
+        "/editor/schedules/morning/send-now", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert refused.status_code == 403
+    with db.session() as session:
+        assert session.query(ScheduledEdition).count() == 0
+    assert _send_now_audits(db) == []

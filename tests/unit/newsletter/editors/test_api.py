@@ -14,6 +14,7 @@ from newsletter.delivery.memory import MemorySender
 from newsletter.editors import services
 from newsletter.editors.models import AuditEntry, Role
 from newsletter.publications.models import Publication
+from newsletter.schedules.models import ScheduledEdition
 from tests.factories import make_briefing, make_publication
 from tests.unit.newsletter.editors.conftest import Accounts
 
@@ -265,3 +266,39 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     assert docs.status_code == 200
     assert "<script" not in docs.text
     assert "/api/briefings/{slug}/approve" in docs.text
+
+
+def test_send_now_over_the_api(client: TestClient, db: Database, accounts: Accounts) -> None:
+    """Publishers send today's edition now (201, audited); a second try is 409; editors 403."""
+    with db.session() as session:
+        make_publication(session)
+    path = "/api/publications/morning/send-now"
+    refused = client.post(path, headers=accounts.bearer(Role.EDITOR))
+    assert refused.status_code == 403
+    assert _count(db, ScheduledEdition) == 0
+    sent = client.post(path, headers=accounts.bearer(Role.PUBLISHER))
+    assert sent.status_code == 201
+    body = sent.json()
+    assert (body["publication"], body["kind"], body["state"]) == ("morning", "now", "scheduled")
+    again = client.post(path, headers=accounts.bearer(Role.PUBLISHER))
+    assert again.status_code == 409
+    assert again.json()["error"].startswith("Nothing was sent: morning ")
+    assert "already scheduled" in again.json()["error"]
+    assert _count(db, ScheduledEdition) == 1
+    assert (
+        client.post(
+            "/api/publications/ghost/send-now", headers=accounts.bearer(Role.ADMIN)
+        ).status_code
+        == 404
+    )
+    schedule = client.get(
+        "/api/publications/morning/schedule", headers=accounts.bearer(Role.EDITOR)
+    )
+    assert [e["kind"] for e in schedule.json()["editions"]] == ["now"]
+    with db.session() as session:
+        audits = session.query(AuditEntry).filter_by(action="edition.send_now").all()
+        assert [(a.actor, a.target) for a in audits] == [("Publisher", _label(body))]
+
+
+def _label(body: dict[str, object]) -> str:
+    return f"edition {body['id']} ({body['publication']} {body['edition_date']})"

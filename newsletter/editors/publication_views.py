@@ -1,0 +1,284 @@
+"""Admin pages: publications' settings and their mailing lists.
+
+Only admins see or change these. A refused change re-renders the form with the
+values as typed and the message naming the field, and writes nothing: the error
+leaves the session block, so its transaction is rolled back. Every change is in
+the audit trail. The schedule fields (time, zone, days) belong to the schedule page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from newsletter.editors import services as accounts
+from newsletter.editors.auth import Principal, client_ip, form_user, page_user
+from newsletter.editors.models import Role
+from newsletter.editors.pages import redirect, render
+from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.publications.services import (
+    edit_publication,
+    get_publication,
+    list_publications,
+    spec_of,
+)
+from newsletter.web.app import runtime_of
+from subscribers.lists import add_list, all_lists, set_double_opt_in
+
+router = APIRouter()
+
+Admin = Annotated[Principal, Depends(page_user(Role.ADMIN))]
+AdminForm = Annotated[Principal, Depends(form_user(Role.ADMIN))]
+Text = Annotated[str, Form(max_length=500)]
+
+# The fields the form edits, with the label the editor sees (errors use the label too).
+FIELDS = {
+    "name": "Name",
+    "tagline": "Tagline",
+    "from_name": "Sender name",
+    "from_email": "Sender email",
+    "reply_to": "Reply-to email",
+    "base_url": "Site address",
+    "postal_address": "Postal address",
+    "language": "Language",
+    "max_briefings": "Briefings per edition",
+    "topics": "Topics",
+    "accent_color": "Accent colour",
+    "logo_url": "Logo address",
+    "track_opens": "Track opens",
+    "track_clicks": "Track clicks",
+}
+
+_NOT_TEXT = {"topics", "max_briefings", "track_opens", "track_clicks"}
+TEXT_FIELDS = tuple(name for name in FIELDS if name not in _NOT_TEXT)
+
+
+def field_label(name: str) -> str:
+    """The form label of a publication field, for error messages."""
+    return FIELDS.get(name, name)
+
+
+def form_values(spec: dict[str, Any]) -> dict[str, Any]:
+    """A publication's values as the form shows them (topics one per line)."""
+    values = {name: spec.get(name, "") for name in FIELDS}
+    values["topics"] = "\n".join(spec.get("topics") or ())
+    return values
+
+
+def changes_from_form(values: dict[str, str], checked: set[str]) -> dict[str, Any]:
+    """The typed form values as ``edit_publication`` changes; validation happens there."""
+    changes: dict[str, Any] = {name: values[name] for name in TEXT_FIELDS}
+    count = values["max_briefings"].strip()
+    changes["max_briefings"] = int(count) if count.isdigit() and len(count) < 6 else count
+    changes["topics"] = [line.strip() for line in values["topics"].splitlines() if line.strip()]
+    changes["track_opens"] = "track_opens" in checked
+    changes["track_clicks"] = "track_clicks" in checked
+    return changes
+
+
+@router.get("/publications", response_class=HTMLResponse)
+def publications_page(request: Request, user: Admin) -> Response:
+    """Every publication with its sender and list count, linking to its settings."""
+    with runtime_of(request).database.session() as db:
+        lists = all_lists(db)
+        rows = [
+            {
+                "slug": p.slug,
+                "name": p.name,
+                "from_email": p.from_email,
+                "paused": p.paused,
+                "lists": sum(1 for m in lists if m.publication == p.slug),
+            }
+            for p in list_publications(db)
+        ]
+    return render(
+        request,
+        "publications.html",
+        user=user,
+        section="publications",
+        page_title="Publications",
+        rows=rows,
+    )
+
+
+def _edit_view(
+    request: Request,
+    user: Principal,
+    slug: str,
+    values: dict[str, Any],
+    *,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "publication.html",
+        user=user,
+        section="publications",
+        page_title=f"Settings of {values['name'] or slug}",
+        status=status,
+        slug=slug,
+        values=values,
+        labels=FIELDS,
+        error=error,
+    )
+
+
+@router.get("/publications/{slug}", response_class=HTMLResponse)
+def publication_form(request: Request, user: Admin, slug: str) -> Response:
+    """The settings form of one publication."""
+    with runtime_of(request).database.session() as db:
+        values = form_values(spec_of(get_publication(db, slug)).model_dump(mode="json"))
+    return _edit_view(request, user, slug, values)
+
+
+@router.post("/publications/{slug}")
+def save_publication(
+    request: Request,
+    user: AdminForm,
+    slug: str,
+    name: Text = "",
+    tagline: Text = "",
+    from_name: Text = "",
+    from_email: Text = "",
+    reply_to: Text = "",
+    base_url: Text = "",
+    postal_address: Annotated[str, Form(max_length=2000)] = "",
+    language: Text = "",
+    max_briefings: Text = "",
+    topics: Annotated[str, Form(max_length=10_000)] = "",
+    accent_color: Text = "",
+    logo_url: Text = "",
+    track_opens: Text = "",
+    track_clicks: Text = "",
+) -> Response:
+    """Save the settings; the whole publication is validated again before anything is written."""
+    typed = {
+        "name": name,
+        "tagline": tagline,
+        "from_name": from_name,
+        "from_email": from_email,
+        "reply_to": reply_to,
+        "base_url": base_url,
+        "postal_address": postal_address,
+        "language": language,
+        "max_briefings": max_briefings,
+        "topics": topics,
+        "accent_color": accent_color,
+        "logo_url": logo_url,
+    }
+    checked = {k for k, v in (("track_opens", track_opens), ("track_clicks", track_clicks)) if v}
+    try:
+        with runtime_of(request).database.session() as db:
+            publication = get_publication(db, slug)
+            before = spec_of(publication).model_dump(mode="json")
+            edit_publication(db, slug, changes_from_form(typed, checked), label=field_label)
+            after = spec_of(publication).model_dump(mode="json")
+            accounts.audit(
+                db,
+                user.name,
+                "publication.edit",
+                slug,
+                ip=client_ip(request),
+                changed=sorted(k for k in after if after[k] != before[k]),
+            )
+    except InvalidInputError as exc:
+        values = {**typed, "track_opens": "track_opens" in checked}
+        values["track_clicks"] = "track_clicks" in checked
+        return _edit_view(request, user, slug, values, error=str(exc), status=400)
+    return redirect(f"/editor/publications/{slug}", "publication-saved")
+
+
+def _lists_view(
+    request: Request,
+    user: Principal,
+    *,
+    chosen: str = "",
+    typed: dict[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    with runtime_of(request).database.session() as db:
+        publications = [(p.slug, p.name) for p in list_publications(db)]
+        lists = all_lists(db)
+    groups = [
+        {"slug": slug, "name": name, "lists": [m for m in lists if m.publication == slug]}
+        for slug, name in publications
+        if not chosen or slug == chosen
+    ]
+    return render(
+        request,
+        "lists.html",
+        user=user,
+        section="lists",
+        page_title="Mailing lists",
+        status=status,
+        groups=groups,
+        publications=publications,
+        chosen=chosen,
+        typed=typed or {"publication": chosen, "slug": "", "name": "", "double_opt_in": True},
+        error=error,
+    )
+
+
+@router.get("/lists", response_class=HTMLResponse)
+def lists_page(
+    request: Request, user: Admin, publication: Annotated[str, Query(max_length=64)] = ""
+) -> Response:
+    """Every publication's mailing lists with their opt-in mode and subscriber counts."""
+    return _lists_view(request, user, chosen=publication)
+
+
+@router.post("/lists")
+def create_list(
+    request: Request,
+    user: AdminForm,
+    publication: Annotated[str, Form(max_length=64)] = "",
+    slug: Annotated[str, Form(max_length=100)] = "",
+    name: Annotated[str, Form(max_length=300)] = "",
+    double_opt_in: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Add a mailing list to a publication."""
+    double = double_opt_in == "yes"
+    try:
+        with runtime_of(request).database.session() as db:
+            created = add_list(db, publication, slug.strip(), name, double_opt_in=double)
+            accounts.audit(
+                db,
+                user.name,
+                "list.add",
+                created.slug,
+                ip=client_ip(request),
+                publication=publication,
+                double_opt_in=double,
+            )
+    except (InvalidInputError, NotFoundError) as exc:
+        typed = {"publication": publication, "slug": slug, "name": name, "double_opt_in": double}
+        return _lists_view(request, user, typed=typed, error=str(exc), status=400)
+    return redirect(f"/editor/lists?publication={publication}", "list-added")
+
+
+@router.post("/lists/{slug}/opt-in")
+def switch_opt_in(
+    request: Request,
+    user: AdminForm,
+    slug: str,
+    double_opt_in: Annotated[str, Form(max_length=5)],
+) -> Response:
+    """Switch a list between double and single opt-in (affects new sign-ups only)."""
+    double = double_opt_in == "yes"
+    with runtime_of(request).database.session() as db:
+        mailing_list = set_double_opt_in(db, slug, double)
+        owner = mailing_list.publication.slug
+        accounts.audit(
+            db,
+            user.name,
+            "list.double_opt_in" if double else "list.single_opt_in",
+            mailing_list.slug,
+            ip=client_ip(request),
+        )
+    return redirect(
+        f"/editor/lists?publication={owner}", "opt-in-double" if double else "opt-in-single"
+    )
