@@ -1,4 +1,4 @@
-"""``newsletter web``: serve the public web app with uvicorn.
+"""``newsletter web``: serve the web app (public pages, feeds, webhook, editors) with uvicorn.
 
 Every link the app builds (confirmation emails, preferences pages) starts with
 ``NEWSLETTER_BASE_URL``. When that variable is not set, the links must point where
@@ -47,7 +47,7 @@ def check_port_free(host: str, port: int) -> None:
 @click.option("--port", type=int, default=None, help="Port (default NEWSLETTER_WEB_PORT).")
 @click.pass_context
 def web(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve subscribe, confirm, preferences and unsubscribe pages (127.0.0.1 by default)."""
+    """Serve the web app: archive, feeds, sign-up pages, webhook, editors (127.0.0.1 default)."""
     import uvicorn
 
     from newsletter.web.app import create_app
