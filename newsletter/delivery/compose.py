@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from newsletter import urls
-from newsletter.delivery.interfaces import Message, Recipient
+from newsletter.delivery.interfaces import Message, Recipient, substitution_value
 from newsletter.delivery.webhook import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError
@@ -89,7 +89,8 @@ class Personaliser:
         values = {
             placeholders.UNSUBSCRIBE_URL: urls.unsubscribe_page(self.base_url, unsubscribe),
             placeholders.VIEW_URL: self.view_url,
-            placeholders.NAME: name,
+            # The name is the subscriber's own text: safe in subject, text and HTML alike.
+            placeholders.NAME: substitution_value(placeholders.NAME, name),
         }
         if placeholders.PREFERENCES_URL in self.used:
             preferences = self.tokens.make(Purpose.PREFERENCES, subject)

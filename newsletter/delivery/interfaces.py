@@ -85,3 +85,18 @@ def personalise(template: str, substitutions: dict[str, str]) -> str:
     for key, value in substitutions.items():
         template = template.replace(key, value)
     return template
+
+
+# A substitution value lands unchanged in the subject, the text and the HTML part, so
+# it must mean the same in all three: HTML's special characters become look-alikes.
+_HTML_SPECIAL = "&<>\"'"
+_LOOKALIKES = str.maketrans({"&": "＆", "<": "‹", ">": "›", '"': "”", "'": "’"})
+
+
+def substitution_value(key: str, value: str) -> str:
+    """``value`` made safe to appear unchanged in both the HTML and the text part."""
+    if not any(ch in value for ch in _HTML_SPECIAL):
+        return value
+    if key.strip("%").endswith("_url"):
+        raise ValueError(f"{key} must not contain any of {_HTML_SPECIAL}: {value!r}")
+    return value.translate(_LOOKALIKES)

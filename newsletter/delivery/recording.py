@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter.delivery.ledger import Claim
@@ -51,15 +51,25 @@ def _move_claimed(session: Session, batch_id: int, **values: Any) -> None:
 
 
 def fail_recipients(
-    session: Session, batch_id: int, reasons: dict[int, str], *, now: datetime
+    session: Session, claim: Claim, reasons: dict[int, str], *, now: datetime
 ) -> None:
-    """Mark some claimed recipients (subscriber id → reason) failed for good."""
+    """Mark some claimed recipients (subscriber id → reason) failed for good.
+
+    Only while this worker's claim still holds the batch: a worker whose lease ran
+    out must not touch recipients another worker has claimed since.
+    """
+    held = select(SendBatch.id).where(
+        SendBatch.id == claim.batch_id, SendBatch.claim_token == claim.token
+    )
+    by_reason: dict[str, list[int]] = {}
     for subscriber_id, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(subscriber_id)
+    for reason, subscriber_ids in by_reason.items():
         session.execute(
             update(Delivery)
             .where(
-                Delivery.batch_id == batch_id,
-                Delivery.subscriber_id == subscriber_id,
+                Delivery.batch_id.in_(held.scalar_subquery()),
+                Delivery.subscriber_id.in_(subscriber_ids),
                 Delivery.state == DeliveryState.CLAIMED,
             )
             .values(state=DeliveryState.FAILED, last_error=_clip(reason), updated_at=now)
@@ -69,10 +79,12 @@ def fail_recipients(
 
 def record_accepted(session: Session, claim: Claim, provider_id: str, *, now: datetime) -> bool:
     """The provider took the batch: its claimed recipients are accepted."""
+    # ACCEPTED too: SendGrid's "processed" event can confirm the batch (reconcile)
+    # before this worker records the answer; the provider id is still worth keeping.
     moved = _move_batch(
         session,
         claim,
-        (BatchState.SENDING, BatchState.UNKNOWN),
+        (BatchState.SENDING, BatchState.UNKNOWN, BatchState.ACCEPTED),
         state=BatchState.ACCEPTED,
         provider_id=provider_id[:200] or None,
         lease_until=None,
@@ -86,6 +98,12 @@ def record_accepted(session: Session, claim: Claim, provider_id: str, *, now: da
             state=DeliveryState.ACCEPTED,
             provider_id=provider_id[:200] or None,
             updated_at=now,
+        )
+        session.execute(
+            update(Delivery)
+            .where(Delivery.batch_id == claim.batch_id, Delivery.provider_id.is_(None))
+            .values(provider_id=provider_id[:200] or None)
+            .execution_options(synchronize_session=False)
         )
     return moved
 

@@ -28,7 +28,13 @@ from typing import Any
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from newsletter.delivery.interfaces import Batch, Message, Recipient, SendResult
+from newsletter.delivery.interfaces import (
+    Batch,
+    Message,
+    Recipient,
+    SendResult,
+    substitution_value,
+)
 from newsletter.errors import (
     ConfigError,
     OutcomeUnknownError,
@@ -39,8 +45,6 @@ from newsletter.errors import (
 
 MAX_REQUEST_BYTES = 30 * 1024 * 1024  # SendGrid: the whole request must stay under 30 MB
 MAX_CATEGORIES = 10
-_HTML_SPECIAL = "&<>\"'"
-_LOOKALIKES = str.maketrans({"&": "＆", "<": "‹", ">": "›", '"': "”", "'": "’"})
 _RECIPIENT_FIELD = re.compile(r"^personalizations\.(\d+)\.to(?:\.\d+(?:\.email)?)?$")
 
 
@@ -87,15 +91,6 @@ def encode_payload(batch: Batch, payload: Mapping[str, Any]) -> bytes:
             f"{MAX_REQUEST_BYTES} (30 MB); send fewer recipients per batch"
         )
     return body
-
-
-def substitution_value(key: str, value: str) -> str:
-    """``value`` made safe to appear unchanged in both the HTML and the text part."""
-    if not any(ch in value for ch in _HTML_SPECIAL):
-        return value
-    if key.strip("%").endswith("_url"):
-        raise ValueError(f"{key} must not contain any of {_HTML_SPECIAL}: {value!r}")
-    return value.translate(_LOOKALIKES)
 
 
 def _address(email: str, name: str) -> dict[str, str]:

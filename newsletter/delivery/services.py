@@ -112,9 +112,7 @@ def send_claimed(
     with database.session() as session:
         people, erased = ledger.addressees(session, claim.batch_id)
         if erased:
-            recording.fail_recipients(
-                session, claim.batch_id, dict.fromkeys(erased, ERASED), now=clock()
-            )
+            recording.fail_recipients(session, claim, dict.fromkeys(erased, ERASED), now=clock())
     message = for_batch(edition.message, claim.batch_id)
     by_email = {p.email.casefold(): p for p in people}
     recipients = [
@@ -130,7 +128,7 @@ def send_claimed(
             # and the others go out in a new request (each rejection shrinks the list).
             reasons = _reasons(exc.rejected, by_email)
             with database.session() as session:
-                recording.fail_recipients(session, claim.batch_id, reasons, now=clock())
+                recording.fail_recipients(session, claim, reasons, now=clock())
             refused = {email.casefold() for email in exc.rejected}
             remaining = [r for r in recipients if r.email.casefold() not in refused]
             if len(remaining) == len(recipients):  # names nobody we sent: treat as permanent
@@ -177,7 +175,7 @@ def _record_result(
         now = clock()
         if result.rejected:
             reasons = _reasons(result.rejected, by_email)
-            recording.fail_recipients(session, claim.batch_id, reasons, now=now)
+            recording.fail_recipients(session, claim, reasons, now=now)
         recording.record_accepted(session, claim, result.provider_id, now=now)
 
 

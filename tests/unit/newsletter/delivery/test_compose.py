@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import unquote
 
 import pytest
@@ -67,6 +68,18 @@ def test_recipient_links_headers_and_ids(database: Database) -> None:
     assert subs[placeholders.UNSUBSCRIBE_URL] == f"{BASE_URL}/unsubscribe/{token}"
     assert subs[placeholders.VIEW_URL] == "https://news.example.org/p/morning/2026-03-02/"
     assert placeholders.NAME not in subs  # the templates do not greet by name
+
+
+def test_a_name_is_safe_in_subject_text_and_html(database: Database) -> None:
+    """A subscriber's name with markup characters is substituted as harmless look-alikes."""
+    with database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        message = edition_message(digest)
+        personaliser = Personaliser.for_digest(digest, message, base_url=BASE_URL, tokens=tokens())
+    greeting = dataclasses.replace(personaliser, used=frozenset(placeholders.ALL))
+    recipient = greeting.recipient(7, list_id, "x@example.org", "<b>Tom & 'Jerry'</b>")
+    assert recipient.substitutions[placeholders.NAME] == "‹b›Tom ＆ ’Jerry’‹/b›"
 
 
 def test_anonymous_recipient_for_test_sends(database: Database) -> None:

@@ -180,6 +180,49 @@ def test_a_lost_claim_records_nothing(database: Database) -> None:
     assert states(database, digest_id) == {"claimed": 2}
 
 
+def test_a_lost_claim_fails_no_recipient(database: Database) -> None:
+    """A worker whose claim was taken over cannot fail recipients of the new claim."""
+    digest_id, _ = edition_with_readers(database, 2)
+    plan(database, digest_id)
+    with database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+        assert batch_id is not None
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        assert claim is not None
+        ids = session.scalars(select(Delivery.subscriber_id)).all()
+    stale = ledger.Claim(claim.batch_id, claim.digest_id, claim.number, 1, 0, "someone-else")
+    with database.session() as session:
+        recording.fail_recipients(session, stale, dict.fromkeys(ids, "rejected"), now=NOW)
+    assert states(database, digest_id) == {"claimed": 2}
+    with database.session() as session:
+        recording.fail_recipients(session, claim, {ids[0]: "rejected"}, now=NOW)
+    assert states(database, digest_id) == {"claimed": 1, "failed": 1}
+
+
+def test_answer_recorded_after_an_event_confirmed_the_batch(database: Database) -> None:
+    """When SendGrid's event confirms a batch first, the worker's answer still keeps its id."""
+    from newsletter.delivery.reconcile import confirm_batch
+
+    digest_id, _ = edition_with_readers(database, 2)
+    plan(database, digest_id)
+    with database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+        assert batch_id is not None
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        assert claim is not None
+    with database.session() as session:
+        assert confirm_batch(session, batch_id, now=NOW)
+    with database.session() as session:
+        assert recording.record_accepted(session, claim, "msg-123", now=NOW)
+    with database.session() as session:
+        batch = session.get(SendBatch, batch_id)
+        assert batch is not None
+        assert (batch.state, batch.provider_id) == (BatchState.ACCEPTED, "msg-123")
+        ids = set(session.scalars(select(Delivery.provider_id)))
+        assert ids == {"msg-123"}
+    assert states(database, digest_id) == {"accepted": 2}
+
+
 def test_erased_subscriber_is_reported_apart(database: Database) -> None:
     """A subscriber erased after planning is not addressed; the ledger names them."""
     digest_id, _ = edition_with_readers(database, 2)
