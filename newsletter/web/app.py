@@ -26,6 +26,7 @@ from newsletter.errors import (
 )
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
+from newsletter.web import logs
 from newsletter.web.middleware import BodyLimit, SecurityHeaders
 from newsletter.web.pages import error_response
 
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The public web app over a fresh runtime (schema migrated on creation)."""
     runtime = Runtime(settings)
     runtime.ensure_schema()
+    logs.install()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
