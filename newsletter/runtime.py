@@ -18,6 +18,7 @@ from newsletter.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from newsletter.delivery.interfaces import EmailSender
+    from subscribers.tokens import Tokens
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Runtime:
     database: Database = field(init=False)
     _migrated: bool = field(default=False, init=False)
     _sender: EmailSender | None = field(default=None, init=False, repr=False)
+    _tokens: Tokens | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         data_dir = self.settings.data_dir
@@ -65,6 +67,15 @@ class Runtime:
                     f"NEWSLETTER_DATABASE_URL: cannot connect to {url}: {reason}"
                 ) from None
             self._migrated = True
+
+    @property
+    def tokens(self) -> Tokens:
+        """The signer of personal link tokens, built once (its keys are derived once)."""
+        if self._tokens is None:
+            from subscribers.tokens import Tokens
+
+            self._tokens = Tokens(self.settings.secret_key)
+        return self._tokens
 
     @property
     def sender(self) -> EmailSender:

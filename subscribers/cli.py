@@ -21,14 +21,14 @@ from subscribers.confirmation import EmailConfirmer
 from subscribers.links import Links
 from subscribers.models import ConsentSource, SubscriptionState, SuppressionReason
 from subscribers.services import Evidence, OptInPolicy, SignupRequest
-from subscribers.tokens import Tokens, TokenSubject
+from subscribers.tokens import TokenSubject
 
 MAX_PROBLEMS_SHOWN = 50
 
 
 def _confirmer(rt: Runtime, source: ConsentSource) -> EmailConfirmer:
     settings = rt.settings
-    links = Links(settings.base_url, Tokens(settings.secret_key))
+    links = Links(settings.base_url, rt.tokens)
     return EmailConfirmer(rt.sender, links, expires=settings.confirm_token_max_age, source=source)
 
 

@@ -48,7 +48,7 @@ KEEP_PAUSE = "keep"
 
 
 def _tokens(runtime: Runtime) -> Tokens:
-    return Tokens(runtime.settings.secret_key)
+    return runtime.tokens
 
 
 def _links(runtime: Runtime) -> Links:

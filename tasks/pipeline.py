@@ -25,7 +25,6 @@ from newsletter.errors import RetryableError
 from newsletter.feeds.websub import announce
 from newsletter.schedules import steps
 from newsletter.schedules.services import claim_due
-from subscribers.tokens import Tokens
 from tasks.app import runtime_of
 
 MAX_COUNTDOWN_S = 120.0
@@ -183,7 +182,7 @@ def send_batch(self: Task, batch_id: int) -> bool:
         rt.sender,
         now=utcnow(),
         base_url=settings.base_url,
-        tokens=Tokens(settings.secret_key),
+        tokens=rt.tokens,
         lease=settings.dispatch_lease,
     )
     if outcome is None:

@@ -22,7 +22,6 @@ from newsletter.errors import NotFoundError
 from newsletter.publications.services import get_publication
 from newsletter.runtime import Runtime
 from subscribers.addresses import normalise_email
-from subscribers.tokens import Tokens
 
 
 def _rendered_edition(rt: Runtime, slug: str, edition_date: date | None) -> int:
@@ -75,7 +74,7 @@ def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> 
             digest_id,
             rt.sender,
             base_url=rt.settings.base_url,
-            tokens=Tokens(rt.settings.secret_key),
+            tokens=rt.tokens,
             options=services.DispatchOptions(workers=workers),
             progress=services.Progress(on_batch=show),
         )
@@ -98,7 +97,7 @@ def test_send(ctx: click.Context, slug: str, date_text: str | None, address: str
         rt.sender,
         email,
         base_url=rt.settings.base_url,
-        tokens=Tokens(rt.settings.secret_key),
+        tokens=rt.tokens,
         signup_url=urls.subscribe_page(rt.settings.base_url, slug),
     )
     out.print(f"Sent a test copy of {escape(slug)} to {escape(email)}.")

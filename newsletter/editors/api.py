@@ -44,7 +44,6 @@ from newsletter.schedules import services as schedules
 from newsletter.templating import environment
 from newsletter.web.app import runtime_of
 from newsletter.web.pages import error_response
-from subscribers.tokens import Tokens
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.ErrorBody, "description": text}
@@ -365,9 +364,7 @@ def send_test_copy(
     rt = runtime_of(request)
     address = accounts.clean_email(body.to or user.email, parameter="to")
     with rt.database.session() as db:
-        view = preview_next(
-            db, get_publication(db, slug), Tokens(rt.settings.secret_key), test_to=address
-        )
+        view = preview_next(db, get_publication(db, slug), rt.tokens, test_to=address)
     if view.test_batch is None:
         raise InvalidInputError(f"{slug}: the next edition would be skipped ({view.skip_reason})")
     rt.sender.send_batch(view.test_batch)
