@@ -6,7 +6,9 @@ under it) is exercised end to end: point ``NEWSLETTER_SENDGRID_API_HOST`` at
 (see ``testserver_checks``), recorded in ``accepted`` or ``rejected``, and answered
 ``202`` with an ``X-Message-Id``. Faults can be injected (``inject``) or drawn at
 random (``fault_rate`` with a ``seed``), and events for accepted mail can be posted,
-signed, to a webhook (``post_events``). ``docs/sendgrid-test-server.md`` shows how.
+signed, to a webhook (``post_events`` once, ``queue_events`` with SendGrid's retries;
+with ``webhook_url`` set, automatically after each acceptance, from background
+threads). ``docs/sendgrid-test-server.md`` shows how.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from newsletter.delivery import testserver_events as events_mod
 from newsletter.delivery.testserver_checks import MAX_BODY_BYTES, api_error, check_mail_send
-from newsletter.delivery.testserver_events import PostResult
+from newsletter.delivery.testserver_events import EventPoster, PostResult, PostStats
 
 MAIL_SEND_PATH = "/v3/mail/send"
 
@@ -115,6 +117,9 @@ class SendGridTestServer:
     webhook_url: str = ""  # when set, events in ``auto_events`` are posted for each acceptance
     auto_events: tuple[str, ...] = ("processed", "delivered")
     log: Callable[[str], None] | None = None
+    # How long a failed event post is retried (SendGrid: 24 hours) and how many posts run at once.
+    event_retry_for: float = 30.0
+    event_workers: int = 4
     accepted: list[AcceptedRequest] = field(default_factory=list, init=False)
     rejected: list[RejectedRequest] = field(default_factory=list, init=False)
 
@@ -127,8 +132,9 @@ class SendGridTestServer:
         self._plan: deque[_Planned] = deque()
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
-        self._posting = 0  # event posts promised but not finished; ``stop`` waits for them
-        self._posted = threading.Condition(self._lock)
+        self._poster = EventPoster(
+            self.key, retry_for=self.event_retry_for, workers=self.event_workers, log=self._note
+        )
         self._closing = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -158,11 +164,11 @@ class SendGridTestServer:
     def stop(self) -> None:
         """Stop serving and release the port (delayed answers are cut short).
 
-        Events promised for accepted requests are posted first, so a caller that saw a
-        202 can rely on the webhook having been called once the server has stopped.
+        Pending event posts are finished first (delivered, or given up after
+        ``event_retry_for``), so a caller that saw a 202 can rely on the webhook having
+        been called once the server has stopped.
         """
-        with self._posted:
-            self._posted.wait_for(lambda: self._posting == 0, timeout=30)
+        self._poster.close(timeout=self.event_retry_for + self._poster.attempt_timeout + 1)
         self._closing.set()
         if self._httpd is not None:
             self._httpd.shutdown()
@@ -206,6 +212,20 @@ class SendGridTestServer:
         """POST ``events`` to ``webhook_url``, signed with this server's key."""
         return events_mod.post_events(webhook_url, events, key=self.key, timestamp=timestamp)
 
+    def queue_events(self, webhook_url: str, events: Iterable[Mapping[str, Any]]) -> None:
+        """Post ``events`` in the background, retried as SendGrid retries them."""
+        events = list(events)
+        self._poster.submit(webhook_url, events, f"{len(events)} event(s)")
+
+    def wait_for_events(self, timeout: float | None = None) -> bool:
+        """Block until every queued event post is delivered or given up; False on timeout."""
+        return self._poster.wait(timeout)
+
+    @property
+    def event_stats(self) -> PostStats:
+        """Event posts queued, attempts made and failed, posts delivered, given up, pending."""
+        return self._poster.stats
+
     def _next_fault(self) -> tuple[Fault | None, float | None]:
         with self._lock:
             if self._plan:
@@ -224,31 +244,17 @@ class SendGridTestServer:
                 self.accepted.append(item)
             else:
                 self.rejected.append(item)
+        self._note(_describe(item))
+
+    def _note(self, line: str) -> None:
+        # Looked up per line: callers may set ``log`` after the server is built.
         if self.log is not None:
-            self.log(_describe(item))
+            self.log(line)
 
-    def _promise_events(self) -> None:
-        with self._lock:
-            self._posting += 1
-
-    def _after_accept(self, request: AcceptedRequest) -> None:
-        try:
-            self._post_auto_events(request)
-        finally:
-            with self._posted:
-                self._posting -= 1
-                self._posted.notify_all()
-
-    def _post_auto_events(self, request: AcceptedRequest) -> None:
+    def _queue_auto_events(self, request: AcceptedRequest) -> None:
         for kind in self.auto_events:
             events = events_mod.events_for(request.message_id, request.payload, kind)
-            try:
-                result = self.post_events(self.webhook_url, events)
-                note = f"posted {len(events)} {kind} event(s): HTTP {result.status}"
-            except OSError as exc:
-                note = f"could not post {kind} events to {self.webhook_url}: {exc}"
-            if self.log is not None:
-                self.log(note)
+            self._poster.submit(self.webhook_url, events, f"{len(events)} {kind} event(s)")
 
 
 def _describe(item: AcceptedRequest | RejectedRequest) -> str:
@@ -327,15 +333,13 @@ class _Handler(BaseHTTPRequestHandler):
         accepted = AcceptedRequest(secrets.token_urlsafe(16), payload, time.time())
         owner._record(accepted)
         if owner.webhook_url:
-            owner._promise_events()  # before answering: the client may stop us right after
-        try:
-            if fault is not None and fault.kind is FaultKind.DROP_AFTER_ACCEPT:
-                self._drop()
-            else:
-                self._answer(202, None, {"X-Message-Id": accepted.message_id})
-        finally:  # accepted is accepted: events follow even if the client has gone
-            if owner.webhook_url:
-                owner._after_accept(accepted)
+            # Queued before answering, so a client that stops the server right after the
+            # 202 still gets them; accepted is accepted, even if the answer is dropped.
+            owner._queue_auto_events(accepted)
+        if fault is not None and fault.kind is FaultKind.DROP_AFTER_ACCEPT:
+            self._drop()
+        else:
+            self._answer(202, None, {"X-Message-Id": accepted.message_id})
 
     def _apply(self, fault: Fault, reset_in: float | None) -> bool:
         """Act out ``fault``; True when the request is finished."""

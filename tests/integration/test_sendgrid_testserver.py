@@ -18,6 +18,7 @@ from newsletter.delivery.interfaces import Batch, Message, Recipient
 from newsletter.delivery.retry import send_with_retries
 from newsletter.delivery.sendgrid import SendGridSender
 from newsletter.delivery.testserver import Fault, SendGridTestServer
+from newsletter.delivery.testserver_events import EventPoster, generate_signing_key
 from newsletter.delivery.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -292,14 +293,132 @@ def test_the_server_can_post_events_for_each_acceptance(webhook: tuple[Webhook, 
 
 
 def test_an_unreachable_webhook_is_logged_not_fatal() -> None:
-    """If the webhook is down the mail is still accepted and the failure is logged."""
+    """If the webhook is down the mail is still accepted; posts are retried, then given up."""
     log: list[str] = []
     with SendGridTestServer(
-        api_key=KEY, webhook_url="http://127.0.0.1:9/hook", log=log.append
+        api_key=KEY, webhook_url="http://127.0.0.1:9/hook", log=log.append, event_retry_for=0.3
     ) as srv:
         sender_for(srv).send_batch(batch("a@mail.example"))
     assert len(srv.accepted) == 1
-    assert any("could not post processed events" in line for line in log)
+    assert any("could not post 1 processed event(s)" in line for line in log)
+    assert srv.event_stats.given_up == 2
+    assert srv.event_stats.pending == 0
+
+
+class ScriptedHook:
+    """A webhook on 127.0.0.1 answering the scripted statuses in turn, then ``then``."""
+
+    def __init__(self, script: list[int], then: int = 200) -> None:
+        self.script = list(script)
+        self.then = then
+        self.bodies: list[bytes] = []
+        self.release = threading.Event()  # a hook built with ``hold`` waits for this
+        self.hold = False
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if hook.hold:
+                    hook.release.wait(timeout=30)
+                with lock:
+                    hook.bodies.append(body)
+                    status = hook.script.pop(0) if hook.script else hook.then
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhooks/sendgrid"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hook() -> Iterator[ScriptedHook]:
+    """A scripted webhook: 500 twice, then 200."""
+    scripted = ScriptedHook([500, 500])
+    yield scripted
+    scripted.close()
+
+
+def ids_in(body: bytes) -> list[str]:
+    return [event["sg_event_id"] for event in json.loads(body)]
+
+
+def test_a_failed_post_is_retried_with_the_same_events(hook: ScriptedHook) -> None:
+    """A post answered 500 twice is tried again, with the same sg_event_ids, until it gets 200."""
+    log: list[str] = []
+    with SendGridTestServer(api_key=KEY, webhook_url=hook.url, auto_events=("processed",)) as srv:
+        srv.log = log.append  # set late, as the pipeline harness does
+        sender_for(srv).send_batch(batch("a@mail.example", "b@mail.example"))
+        assert srv.wait_for_events(timeout=20)
+        stats = srv.event_stats
+    assert (stats.queued, stats.attempted, stats.failed, stats.delivered) == (1, 3, 2, 1)
+    assert (stats.given_up, stats.pending) == (0, 0)
+    assert len(hook.bodies) == 3
+    assert ids_in(hook.bodies[0]) == ids_in(hook.bodies[1]) == ids_in(hook.bodies[2])
+    assert len(set(ids_in(hook.bodies[0]))) == 2
+    assert log[-1] == "posted 2 processed event(s): HTTP 200"
+
+
+def test_a_webhook_that_never_says_yes_is_given_up_and_counted() -> None:
+    """A post never answered 2xx is retried until ``event_retry_for`` runs out, then counted."""
+    never = ScriptedHook([], then=503)
+    log: list[str] = []
+    try:
+        with SendGridTestServer(api_key=KEY, event_retry_for=0.5, log=log.append) as srv:
+            srv.queue_events(never.url, [{"event": "open", "sg_event_id": "x1"}])
+            started = time.monotonic()
+            assert srv.wait_for_events(timeout=20)
+            elapsed = time.monotonic() - started
+            stats = srv.event_stats
+    finally:
+        never.close()
+    assert (stats.queued, stats.delivered, stats.given_up, stats.pending) == (1, 0, 1, 0)
+    assert stats.attempted == stats.failed >= 2
+    assert elapsed < 5
+    assert {ids_in(body)[0] for body in never.bodies} == {"x1"}
+    assert any("HTTP 503; gave up" in line for line in log)
+    assert any("HTTP 503; will retry" in line for line in log)
+
+
+def test_the_mail_send_answer_does_not_wait_for_the_webhook() -> None:
+    """Automatic events are posted in the background: a stuck webhook delays no 202."""
+    stuck = ScriptedHook([])
+    stuck.hold = True
+    try:
+        with SendGridTestServer(api_key=KEY, webhook_url=stuck.url) as srv:
+            sender_for(srv, timeout=5).send_batch(batch("a@mail.example"))
+            assert not srv.wait_for_events(timeout=0.05)
+            assert srv.event_stats.pending == 2
+            stuck.release.set()
+            assert srv.wait_for_events(timeout=20)
+            assert srv.event_stats.delivered == 2
+    finally:
+        stuck.close()
+
+
+def test_event_poster_arguments_are_checked() -> None:
+    """Nonsense retry settings are refused, and a closed poster takes no more posts."""
+    key = generate_signing_key()
+    with pytest.raises(ValueError, match="first_delay"):
+        EventPoster(key, first_delay=0)
+    with pytest.raises(ValueError, match="workers"):
+        EventPoster(key, workers=0)
+    poster = EventPoster(key)
+    assert poster.close(timeout=1)
+    with pytest.raises(RuntimeError, match="closed"):
+        poster.submit("http://127.0.0.1:9/", [])
 
 
 def test_other_paths_and_oversized_or_broken_bodies(server: SendGridTestServer) -> None:

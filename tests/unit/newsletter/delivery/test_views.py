@@ -1,23 +1,31 @@
-"""The Event Webhook stores nothing unless the request is signed, fresh and well formed."""
+"""The Event Webhook stores nothing unless signed, fresh and well formed, and holds up in bursts."""
 
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from newsletter.db import Database
+from newsletter.delivery import views
 from newsletter.delivery.models import DeliveryEvent
 from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64, sign
-from newsletter.delivery.views import WEBHOOK_PATH, router
+from newsletter.delivery.views import WEBHOOK_PATH, gate_for, router
 from newsletter.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from newsletter.settings import Settings
 from newsletter.web.app import create_app
@@ -131,3 +139,117 @@ def test_missing_public_key_answers_503(data_dir: Path) -> None:
         response = post(test_client, body("delivered"))
     assert response.status_code == 503
     assert "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY" in response.text
+
+
+def signed_headers(payload: bytes) -> dict[str, str]:
+    when = str(int(time.time()))
+    return {
+        SIGNATURE_HEADER: sign(KEY, when, payload),
+        TIMESTAMP_HEADER: when,
+        "Content-Type": "application/json",
+    }
+
+
+@pytest.fixture
+def live(data_dir: Path) -> Iterator[tuple[str, Database]]:
+    """The app under a real uvicorn server on 127.0.0.1, on a SQLite file; its URL and database."""
+    settings = Settings(data_dir=data_dir, sendgrid_webhook_public_key=public_key_b64(KEY))
+    app = make_client(settings).app
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    port = sock.getsockname()[1]
+    yield f"http://127.0.0.1:{port}{WEBHOOK_PATH}", app.state.runtime.database
+    server.should_exit = True
+    thread.join(timeout=20)
+    sock.close()
+
+
+def http_post(url: str, payload: bytes) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, payload, signed_headers(payload), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_a_burst_of_concurrent_posts_is_stored_once_each(live: tuple[str, Database]) -> None:
+    """Fifty signed posts at once (ten of them resent) all get 200 and store each event once."""
+    url, database = live
+    bodies = [body("processed", "delivered", "open") for _ in range(50)]
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        answers = list(pool.map(lambda p: http_post(url, p), bodies + bodies[:10]))
+    assert [status for status, _ in answers] == [200] * 60
+    assert sum(answer["unmatched"] for _, answer in answers) == 150
+    assert sum(answer["duplicates"] for _, answer in answers) == 30
+    with database.session() as session:
+        ids = session.scalars(select(DeliveryEvent.sg_event_id)).all()
+    sent = {item["sg_event_id"] for payload in bodies for item in json.loads(payload)}
+    assert sorted(ids) == sorted(sent)
+
+
+def test_a_locked_database_answers_503_quickly(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another writer holds the database, a post gets 503 with Retry-After, not a hang."""
+    monkeypatch.setattr(views, "LOCK_WAIT_MS", 200)
+    database: Database = client.app.state.runtime.database  # type: ignore[attr-defined]
+    holder = sqlite3.connect(database.engine.url.database or "", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        payload = body("delivered")
+        response = post(client, payload)
+        elapsed = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == views.RETRY_AFTER
+    assert "database is unavailable" in response.text
+    assert elapsed < 5
+    assert post(client, payload).status_code == 200  # SendGrid's retry then goes through
+    assert stored(client) == 1
+    with database.engine.connect() as connection:  # the pooled connection got its patience back
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_posts_beyond_the_concurrency_bound_get_503(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When every slot stays taken past the queue wait, a post is told to come back later."""
+    monkeypatch.setattr(views, "QUEUE_WAIT", 0.05)
+    gate = gate_for(client.app.state.runtime.database)  # type: ignore[attr-defined]
+    for _ in range(views.MAX_CONCURRENT_STORES):
+        gate.acquire()
+    try:
+        response = post(client, body("delivered"))
+    finally:
+        for _ in range(views.MAX_CONCURRENT_STORES):
+            gate.release()
+    assert response.status_code == 503
+    assert "too many posts at once" in response.text
+    assert stored(client) == 0
+    assert post(client, body("delivered")).status_code == 200
+
+
+def test_signed_events_are_stored_on_postgresql(pg_database: Database, data_dir: Path) -> None:
+    """On PostgreSQL the short lock waits apply per transaction and events are stored once."""
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=pg_database.engine.url.render_as_string(hide_password=False),
+        sendgrid_webhook_public_key=public_key_b64(KEY),
+    )
+    payload = body("processed", "delivered")
+    with make_client(settings) as test_client:
+        assert post(test_client, payload).json()["unmatched"] == 2
+        assert post(test_client, payload).json()["duplicates"] == 2
+        assert stored(test_client) == 2
