@@ -130,19 +130,18 @@ def publish(self: Task, digest_id: int) -> bool:
     """Publish the digest (archive page, feeds, hub ping), then plan its dispatch."""
     rt = runtime_of(self.app)
     settings = rt.settings
+    hub_url = settings.websub_hub_url or None
     with rt.database.session() as session:
-        changed = steps.publish_step(
-            session,
-            digest_id,
-            now=utcnow(),
-            window=settings.freshness_window,
-            public_dir=settings.data_dir / "public",
-            hub_url=settings.websub_hub_url or None,
+        published = steps.publish_step(
+            session, digest_id, now=utcnow(), window=settings.freshness_window
         )
-    if changed is None:
+    if published is None:
         return False
-    if settings.websub_hub_url:
-        _announce(settings.websub_hub_url, changed)
+    # Only once the state change is committed do files and the hub hear of it.
+    with rt.database.session() as session:
+        steps.export_public(session, published.slug, settings.data_dir / "public", hub_url=hub_url)
+    if hub_url:
+        _announce(hub_url, published.feed_urls)
     enqueue(self, "plan", digest_id)
     return True
 

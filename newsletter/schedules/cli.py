@@ -14,7 +14,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.db import utcnow
 from newsletter.digests.cli import digest_group

@@ -19,6 +19,10 @@ after the schedule became active (the publication was created, its schedule set,
 it was resumed). Occurrences further back than ``lookback`` are ignored. A due
 edition whose instant is more than the freshness ``window`` in the past is returned
 as ``late``: the caller marks it missed rather than sending it late without a word.
+
+A paused publication has nothing due, one-off editions included: they wait in
+``scheduled`` and, once it is resumed, start if still fresh or are marked missed if
+the pause outlasted the window.
 """
 
 from __future__ import annotations
@@ -148,9 +152,11 @@ def due_editions(
     lookback: timedelta = DEFAULT_LOOKBACK,
 ) -> list[DueEdition]:
     """Every edition to start (or mark missed) at ``now``, by instant then publication."""
+    schedules = list(schedules)
+    paused = {schedule.publication_id for schedule in schedules if schedule.paused}
     found: dict[tuple[int, date], DueEdition] = {}
     for one_off in one_offs:
-        if one_off.due_at <= now:
+        if one_off.due_at <= now and one_off.publication_id not in paused:
             late = now - one_off.due_at > window
             key = (one_off.publication_id, one_off.edition_date)
             found[key] = DueEdition(*key, one_off.due_at, late, edition_id=one_off.edition_id)

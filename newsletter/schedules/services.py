@@ -134,6 +134,15 @@ def _taken(session: Session, publication: Publication, edition_date: date) -> st
     return None
 
 
+def refuse_if_paused(publication: Publication) -> None:
+    """Raise ``InvalidInputError`` if the publication is paused: no edition may go out."""
+    if publication.paused:
+        raise InvalidInputError(
+            f"{publication.slug} is paused: no edition goes out until it is resumed "
+            f"(newsletter publications resume {publication.slug})"
+        )
+
+
 def schedule_once(
     session: Session,
     slug: str,
@@ -145,6 +154,7 @@ def schedule_once(
     """Add a one-off edition at a local date and time in the publication's time zone."""
     now = now or utcnow()
     publication = get_publication(session, slug)
+    refuse_if_paused(publication)
     due_at = due.local_instant(local.date(), local.time(), publication.timezone)
     if kind is EditionKind.ONCE and due_at <= now:
         raise InvalidInputError(f"--at: {local:%Y-%m-%d %H:%M} is in the past")
@@ -167,6 +177,7 @@ def send_now(session: Session, slug: str, *, now: datetime | None = None) -> Sch
     """Add today's edition (in the publication's zone), due at once."""
     now = now or utcnow()
     publication = get_publication(session, slug)
+    refuse_if_paused(publication)
     # Keep the microseconds: the edition's cut-off is this instant, and a briefing
     # approved a moment before pressing "send now" belongs in it.
     local = now.astimezone(due.zone(publication.timezone)).replace(tzinfo=None)

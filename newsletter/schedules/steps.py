@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
@@ -34,6 +34,7 @@ from newsletter.digests.models import transition as digest_transition
 from newsletter.digests.services import (
     assemble_digest,
     build_edition,
+    get_digest,
     publish_digest,
     render_digest,
 )
@@ -52,6 +53,14 @@ class BatchOutcome:
 
     digest_id: int
     retry_in: float | None = None  # seconds until a postponed batch is due
+
+
+@dataclass(frozen=True)
+class Published:
+    """A digest that is public: its publication (to export) and the feed URLs that changed."""
+
+    slug: str
+    feed_urls: list[str]
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ def assemble_step(
 
 def render_step(session: Session, digest_id: int, *, now: datetime, window: timedelta) -> bool:
     """Render the digest once; whether the pipeline goes on."""
-    digest = ledger.get_digest(session, digest_id, lock=True)
+    digest = get_digest(session, digest_id, lock=True)
     if _stopped(session, edition_of(session, digest_id), digest, now, window):
         return False
     if digest.state is DigestState.ASSEMBLED:
@@ -119,32 +128,30 @@ def render_step(session: Session, digest_id: int, *, now: datetime, window: time
 
 
 def publish_step(
-    session: Session,
-    digest_id: int,
-    *,
-    now: datetime,
-    window: timedelta,
-    public_dir: Path | None = None,
-    hub_url: str | None = None,
-) -> list[str] | None:
-    """Make a rendered digest public; the feed URLs that changed, or None to stop here.
+    session: Session, digest_id: int, *, now: datetime, window: timedelta
+) -> Published | None:
+    """Make a rendered digest public; what to export and announce, or None to stop here.
 
     The web app serves the archive and the feeds from the database, listing every
-    edition from ``published`` on, so publishing is first this state change; the
-    static copy under ``public_dir`` (feeds and archive pages, as ``feeds export``
-    writes them) is rewritten each time, byte for byte the same when nothing changed.
+    edition from ``published`` on, so publishing is this state change alone. The
+    static copy is written by ``export_public`` once the caller has committed: written
+    here, a rollback would leave files showing an edition that was never published.
     """
-    digest = ledger.get_digest(session, digest_id, lock=True)
+    digest = get_digest(session, digest_id, lock=True)
     if _stopped(session, edition_of(session, digest_id), digest, now, window):
         return None
     if digest.state is DigestState.RENDERED:
         publish_digest(session, digest.id)
     if digest.state is not DigestState.PUBLISHED:
         return None
-    slug = digest.publication.slug
-    if public_dir is not None:
-        export_feeds(session, public_dir, publication=slug, hub_url=hub_url)
-    return feed_urls(build_edition(digest))
+    return Published(digest.publication.slug, feed_urls(build_edition(digest)))
+
+
+def export_public(
+    session: Session, slug: str, public_dir: Path, *, hub_url: str | None = None
+) -> None:
+    """Rewrite a publication's static feeds and archive pages (the same bytes if unchanged)."""
+    export_feeds(session, public_dir, publication=slug, hub_url=hub_url)
 
 
 def plan_step(
@@ -152,7 +159,7 @@ def plan_step(
 ) -> list[int]:
     """Plan the edition's deliveries (idempotent); the ids of the batches waiting to go."""
     with database.session() as session:
-        digest = ledger.get_digest(session, digest_id, lock=True)
+        digest = get_digest(session, digest_id, lock=True)
         edition = edition_of(session, digest_id)
         if _stopped(session, edition, digest, now, window):
             return []
@@ -208,7 +215,15 @@ def send_batch_step(
         if batch is None or batch.state is not BatchState.PLANNED:
             return None
         digest_id = batch.digest_id
-        edition = edition_of(session, digest_id)
+        # Hold a share lock on the edition until the claim commits: ``cancel`` locks it
+        # for update, so a cancel either commits before this check (and is seen) or
+        # waits until the batch is claimed (and counts it as handed over).
+        edition = session.scalar(
+            select(ScheduledEdition)
+            .where(ScheduledEdition.digest_id == digest_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
         if edition is not None and edition.state is EditionState.CANCELLED:
             cancel_sending(session, digest_id, now=now)
             return BatchOutcome(digest_id)
@@ -234,29 +249,34 @@ def finalise_step(session: Session, digest_id: int) -> DigestState | None:
 
 
 def stalled(session: Session, now: datetime, stall_after: timedelta) -> list[Nudge]:
-    """Every step that should have run by now and did not (its message lost or its worker dead)."""
+    """Every step that should have run by now and did not (its message lost or its worker dead).
+
+    Started editions are never moved on once their digest takes over, so they pile up
+    day after day: the filter keeps only those still before sending, in SQL, so a
+    tick costs the same number of statements however many editions went out before.
+    """
     before = now - stall_after
-    nudges: list[Nudge] = []
-    rows = session.execute(
-        select(ScheduledEdition.id, ScheduledEdition.digest_id, ScheduledEdition.updated_at)
-        .where(ScheduledEdition.state == EditionState.STARTED)
-        .order_by(ScheduledEdition.id)
-    ).all()
     next_step = {
         DigestState.ASSEMBLED: "render",
         DigestState.RENDERED: "publish",
         DigestState.PUBLISHED: "plan",
     }
-    for edition_id, digest_id, updated_at in rows:
-        if digest_id is None:
-            if updated_at <= before:
-                nudges.append(Nudge("assemble", edition_id))
-            continue
-        digest = session.get(Digest, digest_id)
-        if digest is None or digest.updated_at > before:
-            continue
-        if digest.state in next_step:
-            nudges.append(Nudge(next_step[digest.state], digest_id))
+    rows = session.execute(
+        select(ScheduledEdition.id, Digest.id, Digest.state)
+        .outerjoin(Digest, Digest.id == ScheduledEdition.digest_id)
+        .where(
+            ScheduledEdition.state == EditionState.STARTED,
+            or_(
+                and_(ScheduledEdition.digest_id.is_(None), ScheduledEdition.updated_at <= before),
+                and_(Digest.state.in_(list(next_step)), Digest.updated_at <= before),
+            ),
+        )
+        .order_by(ScheduledEdition.id)
+    ).all()
+    nudges = [
+        Nudge("assemble", edition_id) if digest_id is None else Nudge(next_step[state], digest_id)
+        for edition_id, digest_id, state in rows
+    ]
     for digest_id in session.scalars(
         select(Digest.id).where(Digest.state == DigestState.SENDING).order_by(Digest.id)
     ):

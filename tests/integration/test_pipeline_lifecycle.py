@@ -187,6 +187,7 @@ def test_an_edition_past_the_freshness_window_is_marked_missed_and_not_sent(
             assert rows[edition_id]["digest_state"] is None
             assert rows[edition_id]["reason"].startswith("not started within 1:00:00")
         assert "missed" in cli(stack, "schedule", "list").output
+        stack.assert_events_delivered()
     except AssertionError:
         print(stack.logs())
         raise
@@ -231,6 +232,7 @@ def test_an_edition_cancelled_before_its_time_is_never_sent(deploy: Deploy) -> N
             assert digests == [get_publication(session, "evening").id]
         row = listed(stack)[cancelled_id]
         assert (row["state"], row["reason"]) == ("cancelled", "cancelled by an editor")
+        stack.assert_events_delivered()
     except AssertionError:
         print(stack.logs())
         raise
@@ -273,6 +275,7 @@ def test_an_edition_cancelled_while_sending_stops_its_unsent_batches(deploy: Dep
             assert {error for (error,) in failed} == {CANCELLED_WHILE_SENDING}
         row = listed(stack)[edition_id]
         assert (row["state"], row["digest_state"]) == ("cancelled", "partially_failed")
+        stack.assert_events_delivered()
     except AssertionError:
         print(stack.logs())
         raise
@@ -334,6 +337,7 @@ def test_a_one_off_at_local_summer_time_starts_at_its_utc_instant(deploy: Deploy
         row = listed(stack)[edition_id]
         assert row["due_local"] == summer.strftime("%Y-%m-%d %H:%M %Z")  # e.g. "... AEDT"
         assert row["due_utc"] == instant.isoformat()
+        stack.assert_events_delivered()
     except AssertionError:
         print(stack.logs())
         raise

@@ -41,7 +41,7 @@ def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
 
 
 def assert_each_once(stack: Stack, readers: int) -> None:
-    """Every reader got exactly one copy, and nobody else got any."""
+    """Every reader got exactly one copy, nobody else got any, and every event reached us."""
     copies = stack.copies()
     duplicates = {address: n for address, n in copies.items() if n > 1}
     assert duplicates == {}, f"{len(duplicates)} duplicated: {list(duplicates)[:5]}"
@@ -52,6 +52,7 @@ def assert_each_once(stack: Stack, readers: int) -> None:
     ]
     assert missing == [], f"{len(missing)} lost: {missing[:5]}"
     assert len(copies) == readers
+    stack.assert_events_delivered()
 
 
 def test_due_edition_goes_out_with_no_manual_step(stack: Stack) -> None:

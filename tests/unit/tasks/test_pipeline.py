@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from newsletter.digests.models import Digest, DigestState
 from newsletter.errors import RetryableError
 from newsletter.runtime import Runtime
 from newsletter.schedules import services
+from newsletter.schedules import steps as steps_module
 from newsletter.schedules.models import EditionState, ScheduledEdition
 from newsletter.settings import EmailBackend, Settings
 from tests.unit.newsletter.schedules import seed
@@ -212,3 +214,27 @@ def test_unreachable_websub_hub_does_not_hold_the_edition_back(
     assert len(mail.sent) == READERS
     assert "WebSub hub not told about" in caplog.text
     assert "unreachable" in caplog.text
+
+
+def test_publish_rolled_back_leaves_no_public_files(
+    pipeline: Inline, mail: MemorySender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If publishing's transaction rolls back, no feed or archive file shows the edition."""
+    send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain(drop=lambda m: m.step == "publish")
+    real = steps_module.publish_step
+
+    def fails_before_commit(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise RuntimeError("the commit failed")
+
+    monkeypatch.setattr(steps_module, "publish_step", fails_before_commit)
+    with pytest.raises(RuntimeError, match="the commit failed"):
+        pipeline.run("publish", digest_of(pipeline).id)
+    public = runtime_of(pipeline).settings.data_dir / "public"
+    assert [p for p in public.rglob("*") if p.is_file()] == []
+    assert digest_of(pipeline).state is DigestState.RENDERED
+    monkeypatch.undo()
+    assert pipeline.run("publish", digest_of(pipeline).id) is True
+    assert (public / "p" / "morning" / "feeds" / "editions" / "rss.xml").exists()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import newsletter.cli  # noqa: F401  (first: the root CLI imports every feature's commands)
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInputError
 from newsletter.schedules import services

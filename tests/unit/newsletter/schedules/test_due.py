@@ -189,6 +189,17 @@ def test_paused_publication_has_nothing_due() -> None:
     assert due.next_occurrences(plan, utc(2026, 11, 25, 7, 1), 3) == []
 
 
+def test_paused_publication_one_offs_are_not_due() -> None:
+    """A one-off of a paused publication is not due; another publication's one-off still is."""
+    paused = OneOff(9, 1, date(2026, 11, 25), utc(2026, 11, 25, 7, 0))
+    running = OneOff(10, 2, date(2026, 11, 25), utc(2026, 11, 25, 7, 0))
+    plans = [schedule(zone="UTC", paused=True), schedule(zone="UTC", days="sat", publication_id=2)]
+    found = due.due_editions(
+        plans, [paused, running], set(), utc(2026, 11, 25, 7, 1), window=WINDOW
+    )
+    assert [e.edition_id for e in found] == [10]
+
+
 def test_one_off_replaces_the_recurring_edition_of_its_date() -> None:
     """A one-off for a date is due at its own time; the recurring one of that date is not."""
     plan = schedule(zone="UTC")

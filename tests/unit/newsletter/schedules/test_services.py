@@ -151,6 +151,40 @@ def test_paused_publication_starts_nothing_and_resume_skips_the_gap(database: Da
         assert len(later.started) == 1
 
 
+def test_paused_publication_refuses_one_offs_and_send_now(database: Database) -> None:
+    """While paused, neither a one-off nor send-now is accepted; the error says how to resume."""
+    with database.session() as session:
+        seed.publication(session)
+        services.set_paused(session, "morning", True, now=NOW)
+        with pytest.raises(InvalidInputError, match="publications resume morning"):
+            services.schedule_once(session, "morning", datetime(2026, 3, 5, 9, 0), now=NOW)
+        with pytest.raises(InvalidInputError, match="morning is paused"):
+            services.send_now(session, "morning", now=NOW)
+        assert session.scalar(select(ScheduledEdition)) is None
+
+
+@pytest.mark.parametrize(
+    ("paused_for", "state"),
+    [(timedelta(hours=1), EditionState.STARTED), (timedelta(hours=4), EditionState.MISSED)],
+)
+def test_one_off_waits_while_paused(
+    database: Database, paused_for: timedelta, state: EditionState
+) -> None:
+    """A one-off due during a pause is not started; on resume it starts, or is missed if stale."""
+    with database.session() as session:
+        seed.publication(session, weekdays=["sat"])
+        edition = services.schedule_once(session, "morning", datetime(2026, 3, 4, 9, 0), now=NOW)
+        services.set_paused(session, "morning", True, now=NOW)
+        due_at = edition.due_at
+        assert services.claim_due(session, due_at, window=WINDOW) == services.TickResult()
+        assert services.get_edition(session, edition.id).state is EditionState.SCHEDULED
+        resumed = due_at + paused_for
+        services.set_paused(session, "morning", False, now=resumed)
+        services.claim_due(session, resumed, window=WINDOW)
+        session.refresh(edition)
+        assert edition.state is state
+
+
 def test_one_off_edition_starts_at_its_time(database: Database) -> None:
     """A one-off waits in ``scheduled`` until its local time, then one tick starts it."""
     with database.session() as session:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
 from newsletter.db import Database
+from newsletter.delivery import ledger
 from newsletter.delivery.memory import MemorySender
-from newsletter.delivery.models import SendBatch
+from newsletter.delivery.models import BatchState, SendBatch
+from newsletter.delivery.recording import record_retry
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import assemble_digest, get_digest
 from newsletter.schedules import services, steps
-from newsletter.schedules.models import EditionState
+from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from subscribers.tokens import Tokens
 from tests.unit.newsletter.schedules import seed
 
@@ -71,9 +81,10 @@ def test_hand_assembled_digest_runs_without_an_edition(database: Database) -> No
         digest = assemble_digest(session, pub, NOW.date(), now=NOW).digest
         late = NOW + timedelta(days=2)
         assert steps.render_step(session, digest.id, now=late, window=WINDOW) is True
-        urls = steps.publish_step(session, digest.id, now=late, window=WINDOW)
-        assert urls is not None
-        assert "https://news.example.org/p/morning/feeds/editions/rss.xml" in urls
+        published = steps.publish_step(session, digest.id, now=late, window=WINDOW)
+        assert published is not None
+        assert published.slug == "morning"
+        assert "https://news.example.org/p/morning/feeds/editions/rss.xml" in published.feed_urls
         assert steps.render_step(session, digest.id, now=late, window=WINDOW) is True
 
 
@@ -135,3 +146,197 @@ def test_send_batch_step_skips_gone_and_postponed_batches(database: Database) ->
     assert steps.send_batch_step(database, batch_id, sender, now=later, **kwargs) is None
     with database.session() as session:
         assert steps.stalled(session, later, timedelta(0)) == [steps.Nudge("finalise", digest_id)]
+
+
+def ready_to_plan(database: Database, edition_id: int) -> int:
+    """Assemble, render and publish a started edition; returns its digest id."""
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        assert steps.render_step(session, digest_id, now=NOW, window=WINDOW) is True
+        assert steps.publish_step(session, digest_id, now=NOW, window=WINDOW) is not None
+        return digest_id
+
+
+def test_publish_step_writes_no_files(database: Database, tmp_path: Path) -> None:
+    """Publishing only changes the state: the static copy is the caller's, after its commit."""
+    edition_id = started(database)
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
+        published = steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
+        assert published is not None
+        assert get_digest(session, digest_id).state is DigestState.PUBLISHED
+    assert list(tmp_path.rglob("*.xml")) == []
+    with database.session() as session:
+        steps.export_public(session, published.slug, tmp_path)
+    feeds = tmp_path / "p" / "morning" / "feeds" / "editions"
+    assert (feeds / "atom.xml").read_bytes().startswith(b"<?xml")
+
+
+def finished_editions(database: Database, days: range) -> None:
+    """Editions of the past, started by the scheduler and long since sent."""
+    with database.session() as session:
+        pub = services.get_publication(session, "morning")
+        for offset in days:
+            day = date(2026, 1, 1) + timedelta(days=offset)
+            due_at = datetime.combine(day, pub.send_time, tzinfo=UTC)
+            digest = assemble_digest(session, pub, day, now=due_at).digest
+            digest.state = DigestState.SENT
+            session.add(
+                ScheduledEdition(
+                    publication=pub,
+                    edition_date=day,
+                    due_at=due_at,
+                    kind=EditionKind.RECURRING,
+                    state=EditionState.STARTED,
+                    digest_id=digest.id,
+                    started_at=due_at,
+                )
+            )
+
+
+def statements(database: Database, run: Callable[[Session], Any]) -> tuple[int, Any]:
+    """How many SQL statements ``run`` sends on a fresh session, and what it returned."""
+    count = 0
+
+    def counted(*_args: Any) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(database.engine, "before_cursor_execute", counted)
+    try:
+        with database.session() as session:
+            result = run(session)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", counted)
+    return count, result
+
+
+def test_stalled_costs_the_same_however_many_editions_went_out(database: Database) -> None:
+    """The tick's stall check sends a fixed number of statements as sent editions pile up."""
+    edition_id = started(database)
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        get_digest(session, digest_id).updated_at = NOW
+    later = NOW + timedelta(minutes=5)
+
+    def check(session: Session) -> list[steps.Nudge]:
+        return steps.stalled(session, later, timedelta(minutes=1))
+
+    finished_editions(database, range(3))
+    few, nudged = statements(database, check)
+    finished_editions(database, range(3, 30))
+    many, nudged_again = statements(database, check)
+    assert nudged == nudged_again == [steps.Nudge("render", digest_id)]
+    assert many == few
+
+
+def test_stalled_nudges_an_edition_whose_assembly_was_lost(database: Database) -> None:
+    """A started edition with no digest after the stall time is assembled again."""
+    edition_id = started(database)
+    with database.session() as session:
+        assert steps.stalled(session, NOW, timedelta(minutes=1)) == []
+        nudges = steps.stalled(session, NOW + timedelta(minutes=2), timedelta(minutes=1))
+        assert nudges == [steps.Nudge("assemble", edition_id)]
+
+
+def lock_waits(database: Database) -> int:
+    """How many connections to the test database wait on a row lock right now."""
+    with database.session() as session:
+        return int(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            or 0
+        )
+
+
+def test_cancel_committed_between_check_and_claim_stops_the_batch(
+    pg_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel that commits after a worker checked the edition but before it claimed the
+    batch still stops that batch: the check and the claim are one locked transaction."""
+    database = pg_database
+    edition_id = started(database, readers=2)
+    digest_id = ready_to_plan(database, edition_id)
+    (batch_id,) = steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=5)
+    # Another worker holds the batch while the editor's cancel looks for open batches...
+    with database.session() as session:
+        held = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+    assert held is not None
+    looked, go_on = threading.Event(), threading.Event()
+    real_open, real_claim = steps.open_batches, ledger.claim_batch
+
+    def open_then_wait(session: Session, digest: int) -> list[int]:
+        found = real_open(session, digest)
+        if not looked.is_set():
+            looked.set()
+            go_on.wait(timeout=30)
+        return found
+
+    problems: list[BaseException] = []
+
+    def cancel() -> None:
+        try:
+            with database.session() as session:
+                services.cancel(session, edition_id, now=NOW)
+        except BaseException as exc:  # reported by the assertion below
+            problems.append(exc)
+
+    monkeypatch.setattr(steps, "open_batches", open_then_wait)
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    assert looked.wait(timeout=30)
+    # ...and gives it back (a rate limit) before the cancel commits.
+    with database.session() as session:
+        assert record_retry(session, held, "429", not_before=NOW, now=NOW)
+
+    def claim_after_cancel(session: Session, batch: int, **kwargs: Any) -> Any:
+        if not go_on.is_set():  # the worker got past its check: let the cancel commit now
+            go_on.set()
+            canceller.join(timeout=30)
+        return real_claim(session, batch, **kwargs)
+
+    monkeypatch.setattr(ledger, "claim_batch", claim_after_cancel)
+    sender = MemorySender()
+    outcomes: list[Any] = []
+
+    def send() -> None:
+        try:
+            outcomes.append(
+                steps.send_batch_step(
+                    database,
+                    batch_id,
+                    sender,
+                    now=NOW,
+                    base_url="https://x.test",
+                    tokens=Tokens("steps-test-secret-0123456789abcdef0123"),
+                    lease=LEASE,
+                )
+            )
+        except BaseException as exc:  # reported by the assertion below
+            problems.append(exc)
+
+    worker = threading.Thread(target=send)
+    worker.start()
+    # The worker either reaches its claim (no lock) or waits on the edition row (locked).
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while not go_on.is_set() and lock_waits(database) == 0:
+        assert datetime.now(UTC) < deadline, "the worker neither claimed nor waited"
+        go_on.wait(timeout=0.02)
+    go_on.set()
+    canceller.join(timeout=30)
+    worker.join(timeout=30)
+    assert problems == []
+    assert outcomes == [steps.BatchOutcome(digest_id)]
+    assert sender.sent == []
+    with database.session() as session:
+        batch = session.get(SendBatch, batch_id)
+        assert batch is not None
+        assert (batch.state, batch.error) == (BatchState.FAILED, steps.CANCELLED_WHILE_SENDING)
