@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsletter import urls
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.db import utcnow
 from newsletter.delivery import services

@@ -21,7 +21,8 @@ from newsletter.delivery.webhook import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
-from subscribers.tokens import Purpose, Tokens, TokenSubject
+from subscribers.links import Links
+from subscribers.tokens import Tokens
 
 ONE_CLICK_POST = "List-Unsubscribe=One-Click"
 TEST_SUBJECT_PREFIX = "[TEST] "
@@ -61,8 +62,7 @@ def for_batch(message: Message, batch_id: int) -> Message:
 class Personaliser:
     """Builds each recipient's substitutions, headers and ids from signed tokens."""
 
-    base_url: str  # the web app, which serves unsubscribe and preferences pages
-    tokens: Tokens
+    links: Links  # signs personal links under the web app, which serves their pages
     view_url: str  # the edition's archive page (the same for every recipient)
     mailto: str  # the address a mail client writes to for a mailto unsubscribe
     used: frozenset[str] = frozenset(placeholders.ALL)  # placeholders the message contains
@@ -75,8 +75,7 @@ class Personaliser:
         publication = digest.publication
         body = message.subject + message.text + message.html
         return cls(
-            base_url=base_url,
-            tokens=tokens,
+            links=Links(base_url, tokens),
             view_url=urls.edition_page(publication.base_url, publication.slug, digest.edition_date),
             mailto=publication.reply_to or publication.from_email,
             used=frozenset(marker for marker in placeholders.ALL if marker in body),
@@ -84,25 +83,22 @@ class Personaliser:
 
     def recipient(self, subscriber_id: int, list_id: int, email: str, name: str) -> Recipient:
         """One subscriber's personal part of the request."""
-        subject = TokenSubject(subscriber_id, list_id)
-        unsubscribe = self.tokens.make(Purpose.UNSUBSCRIBE, subject)
+        links = self.links.for_subscriber(
+            subscriber_id, list_id, preferences=placeholders.PREFERENCES_URL in self.used
+        )
         values = {
-            placeholders.UNSUBSCRIBE_URL: urls.unsubscribe_page(self.base_url, unsubscribe),
+            placeholders.UNSUBSCRIBE_URL: links.unsubscribe,
             placeholders.VIEW_URL: self.view_url,
             # The name is the subscriber's own text: safe in subject, text and HTML alike.
             placeholders.NAME: substitution_value(placeholders.NAME, name),
         }
-        if placeholders.PREFERENCES_URL in self.used:
-            preferences = self.tokens.make(Purpose.PREFERENCES, subject)
-            values[placeholders.PREFERENCES_URL] = urls.preferences_page(self.base_url, preferences)
-        one_click = urls.one_click_unsubscribe(self.base_url, unsubscribe)
-        # Tokens are URL-safe already, so only the space needs encoding.
-        mailto = f"mailto:{self.mailto}?subject=unsubscribe%20{unsubscribe}"
+        if links.preferences is not None:
+            values[placeholders.PREFERENCES_URL] = links.preferences
         return Recipient(
             email=email,
             name=name,
             substitutions={key: value for key, value in values.items() if key in self.used},
-            headers={"List-Unsubscribe": f"<{one_click}>, <{mailto}>"},
+            headers={"List-Unsubscribe": f"<{links.one_click}>, <{links.mailto(self.mailto)}>"},
             custom_args={SUBSCRIBER_ID: str(subscriber_id)},
         )
 

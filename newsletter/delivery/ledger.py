@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, String, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from newsletter.briefings.content import BriefingContent
@@ -33,10 +33,13 @@ from newsletter.delivery.models import (
     DeliveryState,
     SendBatch,
     SkipReason,
+    sources,
 )
 from newsletter.delivery.planning import Candidate, Selection, iter_batches, select_recipients
 from newsletter.digests.models import Digest, DigestState, transition
+from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError, TransitionError
+from subscribers.addresses import email_hash
 from subscribers.models import Subscriber, Subscription, Suppression
 from subscribers.services import ensure_default_list
 
@@ -87,22 +90,27 @@ class Addressee:
     name: str
 
 
-def get_digest(
-    session: Session, digest_id: int, *, lock: bool = False, populate: bool = False
-) -> Digest:
-    """The digest with this id (``populate``: re-read from the database), or ``NotFoundError``."""
-    digest = session.get(Digest, digest_id, with_for_update=lock, populate_existing=populate)
-    if digest is None:
-        raise NotFoundError(f"unknown digest {digest_id}")
-    return digest
-
-
 def edition_topics(digest: Digest) -> set[str]:
     """Every topic of the edition's briefings (subscribers choosing one of them get it)."""
     topics: set[str] = set()
     for item in digest.items:
         topics.update(BriefingContent.model_validate(item.content).topic_names)
     return topics
+
+
+def _address_hash(session: Session) -> ColumnElement[str]:
+    """``email_hash(subscribers.email)`` computed by the database, to join suppressions on.
+
+    Suppressions are keyed by the hash (an erased one keeps nothing else), so the
+    join must be too. PostgreSQL computes SHA-256 itself; SQLite gets the very
+    function the rest of the code hashes with, registered on its connection.
+    """
+    if session.connection().dialect.name == "postgresql":
+        utf8 = func.convert_to(Subscriber.email, "UTF8")
+        return func.encode(func.sha256(utf8), "hex")
+    raw: Any = session.connection().connection.dbapi_connection
+    raw.create_function("email_hash", 1, email_hash, deterministic=True)
+    return func.email_hash(Subscriber.email, type_=String)
 
 
 def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> Iterator[Candidate]:
@@ -127,7 +135,8 @@ def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> It
             planned,
         )
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .outerjoin(Suppression, Suppression.email == Subscriber.email)
+        # The unique index on suppressions.email_hash serves this join.
+        .outerjoin(Suppression, Suppression.email_hash == _address_hash(session))
         .outerjoin(
             Delivery,
             (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
@@ -369,7 +378,7 @@ def claim_batch(
         update(SendBatch)
         .where(
             SendBatch.id == batch_id,
-            SendBatch.state == BatchState.PLANNED,
+            SendBatch.state.in_(sources(BatchState.SENDING)),
             or_(SendBatch.not_before.is_(None), SendBatch.not_before <= now),
         )
         .values(
@@ -386,7 +395,7 @@ def claim_batch(
         return None
     session.execute(
         update(Delivery)
-        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.QUEUED)
+        .where(Delivery.batch_id == batch_id, Delivery.state.in_(sources(DeliveryState.CLAIMED)))
         .values(state=DeliveryState.CLAIMED, updated_at=now)
         .execution_options(synchronize_session=False)
     )

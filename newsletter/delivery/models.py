@@ -22,9 +22,10 @@ that a webhook retried by SendGrid, or replayed, is applied once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -91,8 +92,6 @@ DELIVERY_TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
 SENT_STATES = frozenset({_D.ACCEPTED} | _AFTER_ACCEPT)
 # Recipients whose message never left or was refused: they make an edition fail.
 FAILED_STATES = frozenset({_D.FAILED})
-# Recipients still waiting for an answer: the edition is not finished yet.
-OPEN_STATES = frozenset({_D.QUEUED, _D.CLAIMED})
 
 _B = BatchState
 BATCH_TRANSITIONS: dict[BatchState, frozenset[BatchState]] = {
@@ -104,37 +103,36 @@ BATCH_TRANSITIONS: dict[BatchState, frozenset[BatchState]] = {
 }
 OPEN_BATCH_STATES = frozenset({_B.PLANNED, _B.SENDING, _B.UNKNOWN})
 
+_State = TypeVar("_State", DeliveryState, BatchState)
+
 
 def can_move(current: DeliveryState, to: DeliveryState) -> bool:
     """Whether a delivery may go from ``current`` to ``to``."""
     return to in DELIVERY_TRANSITIONS[current]
 
 
-def can_move_batch(current: BatchState, to: BatchState) -> bool:
-    """Whether a batch may go from ``current`` to ``to``."""
-    return to in BATCH_TRANSITIONS[current]
+def sources(to: _State, *, among: Iterable[_State] | None = None) -> list[_State]:
+    """Every state that may move to ``to``: the ``WHERE state IN`` of a conditional UPDATE.
+
+    ``among`` narrows the list to the states one caller moves from; naming a state
+    the table does not let reach ``to`` raises ``TransitionError``, so an UPDATE can
+    never allow a move the state machine forbids.
+    """
+    kind, table = _table(to)
+    allowed = [state for state, targets in table.items() if to in targets]
+    if among is None:
+        return allowed
+    chosen = list(among)
+    for state in chosen:
+        if state not in allowed:
+            raise TransitionError(f"a {state.value} {kind} cannot become {to.value}")
+    return [state for state in allowed if state in chosen]
 
 
-def check_move(current: DeliveryState, to: DeliveryState) -> None:
-    """Raise ``TransitionError`` unless a delivery may go from ``current`` to ``to``."""
-    if not can_move(current, to):
-        raise TransitionError(f"a {current.value} delivery cannot become {to.value}")
-
-
-def check_move_batch(current: BatchState, to: BatchState) -> None:
-    """Raise ``TransitionError`` unless a batch may go from ``current`` to ``to``."""
-    if not can_move_batch(current, to):
-        raise TransitionError(f"a {current.value} batch cannot become {to.value}")
-
-
-def sources(to: DeliveryState) -> list[DeliveryState]:
-    """Every delivery state that may move to ``to`` (for conditional bulk UPDATEs)."""
-    return [state for state, targets in DELIVERY_TRANSITIONS.items() if to in targets]
-
-
-def batch_sources(to: BatchState) -> list[BatchState]:
-    """Every batch state that may move to ``to`` (for conditional bulk UPDATEs)."""
-    return [state for state, targets in BATCH_TRANSITIONS.items() if to in targets]
+def _table(to: _State) -> tuple[str, dict[_State, frozenset[_State]]]:
+    if isinstance(to, DeliveryState):
+        return "delivery", DELIVERY_TRANSITIONS
+    return "batch", BATCH_TRANSITIONS
 
 
 class SendBatch(Base):

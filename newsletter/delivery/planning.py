@@ -124,10 +124,3 @@ def _refill(
             current.append(held)
             seen.add(key)
     return current, seen, rest
-
-
-def plan_batches(
-    recipients: Iterable[Selection], size: int = MAX_RECIPIENTS_PER_BATCH
-) -> list[list[Selection]]:
-    """Every batch ``iter_batches`` would yield, as a list (for small lists and tests)."""
-    return list(iter_batches(recipients, size))

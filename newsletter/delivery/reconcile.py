@@ -23,11 +23,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
+from newsletter.delivery.models import BatchState, DeliveryState, SendBatch, sources
+from newsletter.delivery.recording import move_recipients
 
 DEFAULT_WINDOW = timedelta(minutes=10)
 MAX_RESENDS = 1
 UNKNOWN_TWICE = "outcome unknown: no provider event after a resend; not sent again"
+# The policy acts on unknown batches only: one that moved on since it was read (say,
+# planned again and claimed by a worker) is not touched.
+_RESEND_FROM = sources(BatchState.PLANNED, among=[BatchState.UNKNOWN])
+_GIVE_UP_FROM = sources(BatchState.FAILED, among=[BatchState.UNKNOWN])
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def expire_leases(session: Session, *, now: datetime) -> list[int]:
     for batch_id, _ in stale:
         session.execute(
             update(SendBatch)
-            .where(SendBatch.id == batch_id, SendBatch.state == BatchState.SENDING)
+            .where(SendBatch.id == batch_id, SendBatch.state.in_(sources(BatchState.UNKNOWN)))
             .values(
                 state=BatchState.UNKNOWN,
                 unknown_since=now,
@@ -68,19 +73,14 @@ def confirm_batch(session: Session, batch_id: int, *, now: datetime) -> bool:
         update(SendBatch)
         .where(
             SendBatch.id == batch_id,
-            SendBatch.state.in_([BatchState.UNKNOWN, BatchState.SENDING]),
+            SendBatch.state.in_(sources(BatchState.ACCEPTED)),
         )
         .values(state=BatchState.ACCEPTED, lease_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    session.execute(
-        update(Delivery)
-        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
-        .values(state=DeliveryState.ACCEPTED, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    move_recipients(session, batch_id, DeliveryState.ACCEPTED, updated_at=now)
     return True
 
 
@@ -109,7 +109,7 @@ def resolve_unknown(
 def _resend(session: Session, batch_id: int, now: datetime) -> None:
     moved = session.execute(
         update(SendBatch)
-        .where(SendBatch.id == batch_id, SendBatch.state == BatchState.UNKNOWN)
+        .where(SendBatch.id == batch_id, SendBatch.state.in_(_RESEND_FROM))
         .values(
             state=BatchState.PLANNED,
             resends=SendBatch.resends + 1,
@@ -122,26 +122,18 @@ def _resend(session: Session, batch_id: int, now: datetime) -> None:
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return
-    session.execute(
-        update(Delivery)
-        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
-        .values(state=DeliveryState.QUEUED, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    move_recipients(session, batch_id, DeliveryState.QUEUED, updated_at=now)
 
 
 def _give_up(session: Session, batch_id: int, now: datetime) -> None:
     moved = session.execute(
         update(SendBatch)
-        .where(SendBatch.id == batch_id, SendBatch.state == BatchState.UNKNOWN)
+        .where(SendBatch.id == batch_id, SendBatch.state.in_(_GIVE_UP_FROM))
         .values(state=BatchState.FAILED, error=UNKNOWN_TWICE, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return
-    session.execute(
-        update(Delivery)
-        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
-        .values(state=DeliveryState.FAILED, last_error=UNKNOWN_TWICE, updated_at=now)
-        .execution_options(synchronize_session=False)
+    move_recipients(
+        session, batch_id, DeliveryState.FAILED, last_error=UNKNOWN_TWICE, updated_at=now
     )

@@ -3,7 +3,8 @@
 Each function is a pair of conditional UPDATEs: the batch row (only while this
 worker's ``claim_token`` still holds it) and then its recipients (only those still
 ``claimed``). If the batch row did not change, nothing else does, and the function
-returns False: the claim was lost (its lease ran out and the batch moved on).
+returns False: the claim was lost (its lease ran out and the batch moved on). Every
+UPDATE allows only the source states the transition tables in ``models`` list.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter.delivery.ledger import Claim
-from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
+from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch, sources
 
 _ERROR_LIMIT = 2000
+_B = BatchState
+# SendGrid's "processed" event can confirm the batch (reconcile) before this worker
+# records the answer: an accepted batch stays accepted and still takes the provider id.
+_ACCEPT_FROM = [*sources(_B.ACCEPTED), _B.ACCEPTED]
+# Only the claim holder retries; an unknown batch is left to reconciliation, which
+# counts its resends.
+_RETRY_FROM = sources(_B.PLANNED, among=[_B.SENDING])
 
 
 def _clip(error: str) -> str:
@@ -26,14 +34,14 @@ def _clip(error: str) -> str:
 
 
 def _move_batch(
-    session: Session, claim: Claim, sources: Collection[BatchState], **values: Any
+    session: Session, claim: Claim, states: Collection[BatchState], **values: Any
 ) -> bool:
     result = session.execute(
         update(SendBatch)
         .where(
             SendBatch.id == claim.batch_id,
             SendBatch.claim_token == claim.token,
-            SendBatch.state.in_(list(sources)),
+            SendBatch.state.in_(list(states)),
         )
         .values(**values)
         .execution_options(synchronize_session=False)
@@ -41,11 +49,12 @@ def _move_batch(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _move_claimed(session: Session, batch_id: int, **values: Any) -> None:
+def move_recipients(session: Session, batch_id: int, to: DeliveryState, **values: Any) -> None:
+    """Move a batch's recipients that may become ``to`` (the claimed ones) to ``to``."""
     session.execute(
         update(Delivery)
-        .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
-        .values(**values)
+        .where(Delivery.batch_id == batch_id, Delivery.state.in_(sources(to)))
+        .values(state=to, **values)
         .execution_options(synchronize_session=False)
     )
 
@@ -70,7 +79,7 @@ def fail_recipients(
             .where(
                 Delivery.batch_id.in_(held.scalar_subquery()),
                 Delivery.subscriber_id.in_(subscriber_ids),
-                Delivery.state == DeliveryState.CLAIMED,
+                Delivery.state.in_(sources(DeliveryState.FAILED)),
             )
             .values(state=DeliveryState.FAILED, last_error=_clip(reason), updated_at=now)
             .execution_options(synchronize_session=False)
@@ -79,12 +88,10 @@ def fail_recipients(
 
 def record_accepted(session: Session, claim: Claim, provider_id: str, *, now: datetime) -> bool:
     """The provider took the batch: its claimed recipients are accepted."""
-    # ACCEPTED too: SendGrid's "processed" event can confirm the batch (reconcile)
-    # before this worker records the answer; the provider id is still worth keeping.
     moved = _move_batch(
         session,
         claim,
-        (BatchState.SENDING, BatchState.UNKNOWN, BatchState.ACCEPTED),
+        _ACCEPT_FROM,
         state=BatchState.ACCEPTED,
         provider_id=provider_id[:200] or None,
         lease_until=None,
@@ -92,10 +99,10 @@ def record_accepted(session: Session, claim: Claim, provider_id: str, *, now: da
         updated_at=now,
     )
     if moved:
-        _move_claimed(
+        move_recipients(
             session,
             claim.batch_id,
-            state=DeliveryState.ACCEPTED,
+            DeliveryState.ACCEPTED,
             provider_id=provider_id[:200] or None,
             updated_at=now,
         )
@@ -115,7 +122,7 @@ def record_retry(
     moved = _move_batch(
         session,
         claim,
-        (BatchState.SENDING,),
+        _RETRY_FROM,
         state=BatchState.PLANNED,
         not_before=not_before,
         lease_until=None,
@@ -124,7 +131,7 @@ def record_retry(
         updated_at=now,
     )
     if moved:
-        _move_claimed(session, claim.batch_id, state=DeliveryState.QUEUED, updated_at=now)
+        move_recipients(session, claim.batch_id, DeliveryState.QUEUED, updated_at=now)
     return moved
 
 
@@ -133,17 +140,17 @@ def record_failed(session: Session, claim: Claim, error: str, *, now: datetime) 
     moved = _move_batch(
         session,
         claim,
-        (BatchState.SENDING, BatchState.UNKNOWN),
+        sources(BatchState.FAILED),
         state=BatchState.FAILED,
         lease_until=None,
         error=_clip(error),
         updated_at=now,
     )
     if moved:
-        _move_claimed(
+        move_recipients(
             session,
             claim.batch_id,
-            state=DeliveryState.FAILED,
+            DeliveryState.FAILED,
             last_error=_clip(error),
             updated_at=now,
         )
@@ -155,7 +162,7 @@ def record_unknown(session: Session, claim: Claim, error: str, *, now: datetime)
     return _move_batch(
         session,
         claim,
-        (BatchState.SENDING,),
+        sources(BatchState.UNKNOWN),
         state=BatchState.UNKNOWN,
         unknown_since=now,
         lease_until=None,

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter.delivery.ledger import get_digest
 from newsletter.delivery.models import (
     FAILED_STATES,
     OPEN_BATCH_STATES,
@@ -24,6 +23,7 @@ from newsletter.delivery.models import (
     SendBatch,
 )
 from newsletter.digests.models import DigestState, transition
+from newsletter.digests.services import get_digest
 
 
 @dataclass(frozen=True)

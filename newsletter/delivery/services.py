@@ -37,6 +37,7 @@ from newsletter.delivery.reconcile import DEFAULT_WINDOW, resolve_unknown
 from newsletter.delivery.report import DeliveryReport, delivery_report, finalise
 from newsletter.delivery.retry import backoff_delay
 from newsletter.digests.models import DigestState
+from newsletter.digests.services import get_digest
 from newsletter.errors import (
     OutcomeUnknownError,
     PermanentError,
@@ -93,7 +94,7 @@ class Edition:
 def load_edition(database: Database, digest_id: int, *, base_url: str, tokens: Tokens) -> Edition:
     """Build the edition's shared message and personaliser once."""
     with database.session() as session:
-        digest = ledger.get_digest(session, digest_id)
+        digest = get_digest(session, digest_id)
         message = edition_message(digest)
         personaliser = Personaliser.for_digest(digest, message, base_url=base_url, tokens=tokens)
     return Edition(digest_id, message, personaliser)
@@ -244,7 +245,7 @@ def dispatch(
     options = options or DispatchOptions()
     progress = progress or Progress()
     with database.session() as session:
-        digest = ledger.get_digest(session, digest_id)
+        digest = get_digest(session, digest_id)
         already_final = digest.state in (DigestState.SENT,)
     if not already_final:
         planned = plan(database, digest_id, options=options, clock=clock)
@@ -321,7 +322,7 @@ def send_test(
 ) -> SendResult:
     """Send the edition to one address, marked as a test, outside the ledger."""
     with database.session() as session:
-        digest = ledger.get_digest(session, digest_id)
+        digest = get_digest(session, digest_id)
         message = edition_message(digest, test=True)
         personaliser = Personaliser.for_digest(digest, message, base_url=base_url, tokens=tokens)
         recipient: Recipient = personaliser.anonymous(address, signup_url)

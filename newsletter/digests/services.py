@@ -73,9 +73,15 @@ def find_digest(session: Session, publication_id: int, edition_date: date) -> Di
     )
 
 
-def get_digest(session: Session, digest_id: int) -> Digest:
-    """The digest with this id, or ``NotFoundError``."""
-    digest = session.get(Digest, digest_id)
+def get_digest(
+    session: Session, digest_id: int, *, lock: bool = False, populate: bool = False
+) -> Digest:
+    """The digest with this id, or ``NotFoundError``.
+
+    ``lock`` takes its row lock (``SELECT ... FOR UPDATE``); ``populate`` re-reads it
+    from the database even if this session already holds it.
+    """
+    digest = session.get(Digest, digest_id, with_for_update=lock, populate_existing=populate)
     if digest is None:
         raise NotFoundError(f"unknown digest {digest_id}")
     return digest

@@ -9,9 +9,10 @@ import pytest
 
 from newsletter.db import Database
 from newsletter.delivery.compose import Personaliser, edition_message, for_batch
-from newsletter.delivery.ledger import get_digest
+from newsletter.digests.services import get_digest
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
+from subscribers.links import Links
 from subscribers.tokens import Purpose, TokenSubject
 from tests.unit.newsletter.delivery.dispatch_factories import BASE_URL, rendered_digest, tokens
 
@@ -92,3 +93,33 @@ def test_anonymous_recipient_for_test_sends(database: Database) -> None:
     recipient = personaliser.anonymous("editor@example.org", f"{BASE_URL}/subscribe/morning")
     assert recipient.headers == {}
     assert recipient.substitutions[placeholders.UNSUBSCRIBE_URL].endswith("/subscribe/morning")
+
+
+def test_all_personal_links_share_one_unsubscribe_token(database: Database) -> None:
+    """The page, one-click and mailto links carry one token; preferences gets its own."""
+    with database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        message = edition_message(digest)
+        personaliser = Personaliser.for_digest(digest, message, base_url=BASE_URL, tokens=tokens())
+    everything = dataclasses.replace(personaliser, used=frozenset(placeholders.ALL))
+    recipient = everything.recipient(42, list_id, "ann@example.org", "Ann")
+    maker = Links(BASE_URL, tokens())
+    links = maker.for_subscriber(42, list_id)
+    token = recipient.substitutions[placeholders.UNSUBSCRIBE_URL].rsplit("/", 1)[1]
+    assert recipient.headers["List-Unsubscribe"] == (
+        f"<{BASE_URL}/u/{token}>, <mailto:editors@example.org?subject=unsubscribe%20{token}>"
+    )
+    preferences = recipient.substitutions[placeholders.PREFERENCES_URL]
+    assert preferences.startswith(f"{BASE_URL}/preferences/")
+    subject = TokenSubject(42, list_id)
+    assert tokens().read(Purpose.PREFERENCES, preferences.rsplit("/", 1)[1]) == subject
+    assert links.preferences is not None
+    assert (
+        links.mailto("x@example.org") == f"mailto:x@example.org?subject=unsubscribe%20{links.token}"
+    )
+    assert (links.unsubscribe, links.one_click) == (
+        f"{BASE_URL}/unsubscribe/{links.token}",
+        f"{BASE_URL}/u/{links.token}",
+    )
+    assert maker.for_subscriber(42, list_id, preferences=False).preferences is None

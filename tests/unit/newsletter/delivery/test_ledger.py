@@ -12,8 +12,10 @@ from newsletter.db import Database
 from newsletter.delivery import ledger, recording
 from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
 from newsletter.digests.models import Digest, DigestState
+from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError, TransitionError
-from subscribers.models import Subscription, SubscriptionState, SuppressionReason
+from subscribers.models import Subscription, SubscriptionState, Suppression, SuppressionReason
+from subscribers.personal_data import erase
 from subscribers.services import suppress
 from tests.unit.newsletter.delivery.dispatch_factories import (
     NOW,
@@ -262,4 +264,34 @@ def test_planning_a_sent_edition_adds_nothing(database: Database) -> None:
         session.get(Digest, digest_id).state = DigestState.SENT  # type: ignore[union-attr]
     assert plan(database, digest_id) == ledger.PlanResult(digest_id, batches=0, queued=0)
     with database.session() as session, pytest.raises(NotFoundError, match="unknown digest 77"):
-        ledger.get_digest(session, 77)
+        get_digest(session, 77)
+
+
+def test_an_erased_suppression_still_skips_the_address(any_database: Database) -> None:
+    """Suppressions match by address hash, so one whose address was erased still applies."""
+    with any_database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        suppress(session, "Reader1@Example.org", SuppressionReason.HARD_BOUNCE)
+        add_subscribers(session, list_id, 1)
+    with any_database.session() as session:
+        erase(session, "reader1@example.org")
+    with any_database.session() as session:
+        entry = session.scalars(select(Suppression)).one()
+        assert (entry.email, entry.reason) == (None, SuppressionReason.HARD_BOUNCE)
+        # The address comes back by a way that does not check the list (an old import).
+        add_subscribers(session, list_id, 2)
+    result = plan(any_database, digest_id)
+    assert (result.queued, result.skipped) == (1, {"suppressed": 1})
+
+
+def test_get_digest_can_reread_and_lock(database: Database) -> None:
+    """``populate`` re-reads a digest changed behind the session's back; ``lock`` still finds it."""
+    digest_id, _ = edition_with_readers(database, 1)
+    with database.session() as session:
+        digest = get_digest(session, digest_id)
+        with database.session() as other:
+            other.get(Digest, digest_id).state = DigestState.CANCELLED  # type: ignore[union-attr]
+        assert get_digest(session, digest_id).state is DigestState.RENDERED
+        assert get_digest(session, digest_id, populate=True) is digest
+        assert digest.state is DigestState.CANCELLED
+        assert get_digest(session, digest_id, lock=True) is digest

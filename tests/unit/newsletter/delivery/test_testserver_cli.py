@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from newsletter.delivery import cli
+from newsletter.delivery import testserver_cli
 from newsletter.delivery.interfaces import Batch, Message, Recipient
 from newsletter.delivery.sendgrid import SendGridSender
 from newsletter.delivery.testserver import SendGridTestServer
@@ -35,7 +35,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[SendGridTestServer, st
         except RecipientsRejected:
             sender.send_batch(Batch(BATCH.key, BATCH.message, BATCH.recipients[:1]))
 
-    monkeypatch.setattr(cli, "_wait", drive)
+    monkeypatch.setattr(testserver_cli, "_wait", drive)
     return seen
 
 
@@ -44,7 +44,7 @@ def test_serves_until_stopped_and_prints_the_settings(
 ) -> None:
     """The command prints host, key and public key settings, logs requests, and a summary."""
     result = CliRunner().invoke(
-        cli.sendgrid_test_server,
+        testserver_cli.sendgrid_test_server,
         ["--port", "0", "--api-key", "SG.staging", "--invalid-address", "refuse@mail.example"],
     )
     assert result.exit_code == 0, result.output
@@ -64,7 +64,7 @@ def test_signing_key_file_is_created_once_and_reused(
     path = tmp_path / "events.pem"
     for _ in range(2):
         result = CliRunner().invoke(
-            cli.sendgrid_test_server, ["--port", "0", "--signing-key", str(path)]
+            testserver_cli.sendgrid_test_server, ["--port", "0", "--signing-key", str(path)]
         )
         assert result.exit_code == 0, result.output
     (first, _), (second, _) = served
@@ -93,7 +93,7 @@ def test_a_signing_key_file_that_is_not_an_ec_key_is_refused(
     path = tmp_path / "events.pem"
     path.write_bytes(content)
     result = CliRunner().invoke(
-        cli.sendgrid_test_server, ["--port", "0", "--signing-key", str(path)]
+        testserver_cli.sendgrid_test_server, ["--port", "0", "--signing-key", str(path)]
     )
     assert isinstance(result.exception, InvalidInputError)
     assert str(result.exception).startswith(f"{path}: {message}")
@@ -106,4 +106,4 @@ def test_waiting_ends_on_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("time.sleep", interrupted)
-    cli._wait(SendGridTestServer())
+    testserver_cli._wait(SendGridTestServer())

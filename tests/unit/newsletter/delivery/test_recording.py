@@ -1,0 +1,119 @@
+"""Every state move that claiming, recording and reconciliation make is one the tables allow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from newsletter.db import Database
+from newsletter.delivery import ledger, reconcile, recording
+from newsletter.delivery.models import (
+    BATCH_TRANSITIONS,
+    DELIVERY_TRANSITIONS,
+    BatchState,
+    Delivery,
+    DeliveryState,
+    SendBatch,
+)
+from tests.unit.newsletter.delivery.dispatch_factories import NOW, edition_with_readers
+
+TOKEN = "c" * 32
+LEASE = timedelta(minutes=5)
+D = DeliveryState
+B = BatchState
+
+Action = Callable[[Session, ledger.Claim, list[int]], Any]
+ACTIONS: dict[str, Action] = {
+    "claim_batch": lambda s, c, _: ledger.claim_batch(s, c.batch_id, now=NOW, lease=LEASE),
+    "fail_recipients": lambda s, c, ids: recording.fail_recipients(
+        s, c, dict.fromkeys(ids, "refused"), now=NOW
+    ),
+    "record_accepted": lambda s, c, _: recording.record_accepted(s, c, "sg-1", now=NOW),
+    "record_retry": lambda s, c, _: recording.record_retry(s, c, "busy", not_before=NOW, now=NOW),
+    "record_failed": lambda s, c, _: recording.record_failed(s, c, "refused", now=NOW),
+    "record_unknown": lambda s, c, _: recording.record_unknown(s, c, "timeout", now=NOW),
+    "expire_leases": lambda s, _c, _: reconcile.expire_leases(s, now=NOW),
+    "confirm_batch": lambda s, c, _: reconcile.confirm_batch(s, c.batch_id, now=NOW),
+    "resolve_unknown": lambda s, _c, _: reconcile.resolve_unknown(s, now=NOW),
+}
+
+
+def _prepare(session: Session, claim: ledger.Claim, state: BatchState, resends: int) -> None:
+    """Put the batch in ``state`` with every condition of every action met (lease run out, ...)."""
+    session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == claim.batch_id)
+        .values(
+            state=state,
+            claim_token=TOKEN,
+            not_before=None,
+            lease_until=NOW - timedelta(minutes=1),
+            unknown_since=NOW - timedelta(days=1),
+            resends=resends,
+        )
+    )
+    # One recipient in each delivery state, to see which of them every action moves.
+    ids = session.scalars(
+        select(Delivery.subscriber_id)
+        .where(Delivery.batch_id == claim.batch_id)
+        .order_by(Delivery.subscriber_id)
+    ).all()
+    for subscriber_id, delivery_state in zip(ids, DeliveryState, strict=True):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.subscriber_id == subscriber_id)
+            .values(state=delivery_state)
+        )
+
+
+def _snapshot(session: Session, batch_id: int) -> tuple[BatchState, dict[int, DeliveryState]]:
+    state = session.scalars(select(SendBatch.state).where(SendBatch.id == batch_id)).one()
+    rows = session.execute(
+        select(Delivery.subscriber_id, Delivery.state).where(Delivery.batch_id == batch_id)
+    )
+    return state, dict(rows.all())
+
+
+def test_every_move_made_is_in_the_transition_tables(any_database: Database) -> None:
+    """From every batch and recipient state, each action only makes moves the tables list."""
+    digest_id, _ = edition_with_readers(any_database, len(DeliveryState))
+    with any_database.session() as session:
+        ledger.plan_dispatch(session, digest_id, now=NOW)
+        batch_id = session.scalars(select(SendBatch.id)).one()
+        ids = list(session.scalars(select(Delivery.subscriber_id).order_by(Delivery.subscriber_id)))
+    claim = ledger.Claim(batch_id, digest_id, 1, 1, 0, TOKEN)
+    batch_moves: set[tuple[BatchState, BatchState]] = set()
+    delivery_moves: set[tuple[DeliveryState, DeliveryState]] = set()
+    session = any_database.sessions()
+    try:
+        for name, action in ACTIONS.items():
+            for start in BatchState:
+                for resends in (0, reconcile.MAX_RESENDS):
+                    _prepare(session, claim, start, resends)
+                    before = _snapshot(session, batch_id)
+                    action(session, claim, ids)
+                    after = _snapshot(session, batch_id)
+                    session.rollback()
+                    where = f"{name} from a {start.value} batch"
+                    if after[0] != before[0]:
+                        assert after[0] in BATCH_TRANSITIONS[before[0]], where
+                        batch_moves.add((before[0], after[0]))
+                    for subscriber_id, old in before[1].items():
+                        new = after[1][subscriber_id]
+                        if new != old:
+                            assert new in DELIVERY_TRANSITIONS[old], f"{where}: {old} -> {new}"
+                            delivery_moves.add((old, new))
+    finally:
+        session.close()
+    # The actions between them make every batch move the table has, and nothing else.
+    assert batch_moves == {(a, b) for a, targets in BATCH_TRANSITIONS.items() for b in targets}
+    assert delivery_moves == {
+        (D.QUEUED, D.CLAIMED),
+        (D.CLAIMED, D.QUEUED),
+        (D.CLAIMED, D.ACCEPTED),
+        (D.CLAIMED, D.FAILED),
+    }
