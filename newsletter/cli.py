@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from newsletter import __version__, migrate
+from newsletter.clicontext import runtime
 from newsletter.console import out
 from newsletter.errors import NewsletterError, UserError
-from newsletter.runtime import Runtime
 
 
 class CommandFailed(click.ClickException):
@@ -37,18 +37,6 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="newsletter")
 def app() -> None:
     """Publish approved newsroom briefings as email digests and feeds."""
-
-
-def runtime(ctx: click.Context, *, schema: bool = True) -> Runtime:
-    """The process's runtime, built on first use; applies migrations when asked."""
-    root = ctx.find_root()
-    if root.obj is None:
-        root.obj = Runtime.from_env()
-        root.call_on_close(root.obj.close)
-    rt: Runtime = root.obj
-    if schema:
-        rt.ensure_schema()
-    return rt
 
 
 @app.group("db")
@@ -80,7 +68,7 @@ def _register() -> None:
     """Attach each feature's command group (imported here to keep start-up cheap)."""
     import newsletter.delivery.commands  # noqa: F401  (adds digest send, test-send, report)
     from newsletter.briefings.cli import briefings
-    from newsletter.delivery.cli import sendgrid_test_server
+    from newsletter.delivery.testserver_cli import sendgrid_test_server
     from newsletter.demo import demo
     from newsletter.digests.cli import digest_group
     from newsletter.editors.cli import editors

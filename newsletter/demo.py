@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from newsletter.briefings import services as briefing_services
 from newsletter.briefings.cli import collect_files, parse_all
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import out
 from newsletter.db import utcnow
 from newsletter.digests.assembly import local_today

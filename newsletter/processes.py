@@ -207,7 +207,7 @@ def _wait_final(
 
 
 def _supervise(ctx: click.Context, children: Sequence[Child], grace: float) -> None:
-    from newsletter.cli import runtime  # here: the root CLI module imports this one
+    from newsletter.clicontext import runtime
 
     runtime(ctx)  # builds the runtime and applies pending migrations once, before any child
     code = Supervisor(children, grace=grace, env=os.environ).run()

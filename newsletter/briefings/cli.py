@@ -16,7 +16,7 @@ from newsletter.briefings import parser, services
 from newsletter.briefings.content import BriefingContent
 from newsletter.briefings.display import render_briefing
 from newsletter.briefings.models import Briefing, BriefingEvent, BriefingState
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
 from newsletter.errors import InvalidInputError
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsletter import urls
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.digests import services
 from newsletter.digests.models import Digest, DigestState

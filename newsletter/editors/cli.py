@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
 from newsletter.editors import services
 from newsletter.editors.models import Role

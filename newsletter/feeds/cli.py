@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import out
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.export import export_feeds

@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.publications import services
 from newsletter.publications.spec import validate_spec

@@ -12,7 +12,7 @@ import socket
 
 import click
 
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import err
 from newsletter.errors import InvalidInputError
 

@@ -1,0 +1,23 @@
+"""What every ``newsletter`` command shares: the process's runtime, built once.
+
+Feature command modules import ``runtime`` from here, not from ``newsletter.cli``,
+which imports all of them to register their groups.
+"""
+
+from __future__ import annotations
+
+import click
+
+from newsletter.runtime import Runtime
+
+
+def runtime(ctx: click.Context, *, schema: bool = True) -> Runtime:
+    """The process's runtime, built on first use; applies migrations when asked."""
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = Runtime.from_env()
+        root.call_on_close(root.obj.close)
+    rt: Runtime = root.obj
+    if schema:
+        rt.ensure_schema()
+    return rt
