@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from newsletter.cli import runtime
+from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
 from newsletter.delivery.outbox import remove_messages_to
 from newsletter.errors import NotFoundError

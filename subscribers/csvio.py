@@ -1,7 +1,8 @@
 """CSV import and export of a list's subscribers.
 
 Import policy: good rows are imported and bad rows are reported by row number (the
-header is row 1), in one transaction; nothing is half-written. ``dry_run`` checks
+header is row 1), in one transaction; nothing is half-written, and confirmation emails
+leave only once that transaction commits. ``dry_run`` checks
 every row and writes nothing. A wrong header or a file that is not UTF-8 is refused
 as a whole before any row is read. An address already on the list is left as it is,
 except that a ``confirmed`` import (recorded prior consent) confirms a pending sign-up.
@@ -37,7 +38,7 @@ from subscribers.models import (
     Suppression,
 )
 from subscribers.profile import clean_profile, clean_topics
-from subscribers.services import Confirmer, get_list
+from subscribers.services import Confirmer, get_list, send_confirmations
 
 COLUMNS = ("email", "name", "topics", "timezone", "locale")
 TOPIC_SEPARATOR = ";"
@@ -249,8 +250,9 @@ def import_csv(
     existing.update(new_ids)
     ids = _insert_subscriptions(session, accepted, existing, mailing_list, state, consent, advance)
     report.imported = len(ids)
-    if not confirmed and confirmer is not None and ids:
-        confirmer.send(_load(session, ids))
+    if not confirmed and confirmer is not None:
+        # Only after the caller commits: a failed import must not have emailed anyone.
+        send_confirmations(session, confirmer, ids)
     return report
 
 
@@ -364,13 +366,6 @@ def _insert_subscriptions(
         )
         advance(len(chunk))
     return created
-
-
-def _load(session: Session, ids: Iterable[int]) -> list[Subscription]:
-    loaded: list[Subscription] = []
-    for chunk in _chunks(list(ids), 5000):
-        loaded.extend(session.scalars(select(Subscription).where(Subscription.id.in_(chunk))))
-    return loaded
 
 
 def export_csv(

@@ -1,21 +1,20 @@
 """Sign-up rate limits, per client IP and per address, kept in the database.
 
-Counting in the database (not in process memory) makes the limits hold across several
-web workers and restarts; a sign-up already costs a few writes, so one more insert and
-an indexed count are cheap. Rows older than the window are deleted as we go.
+The counting is ``newsletter.ratelimit``'s (shared with sign-in throttling), over the
+``signup_attempts`` table; a sign-up already costs a few writes, so one more insert and
+an indexed count are cheap.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from newsletter.errors import UserError
+from newsletter.ratelimit import Limiter, hashed_key
 from subscribers.models import SignupAttempt
 
 
@@ -38,7 +37,7 @@ class SignupLimits:
 
 def attempt_key(kind: str, value: str) -> str:
     """The stored key of an IP or address: a hash, so the table holds no personal data."""
-    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+    return hashed_key(kind, value)
 
 
 def check_signup(
@@ -51,20 +50,16 @@ def check_signup(
 ) -> None:
     """Count this sign-up, or raise ``RateLimited`` if the IP or the address is over its limit."""
     now = now or utcnow()
-    since = now - limits.window
-    session.execute(delete(SignupAttempt).where(SignupAttempt.at < since))
+    limiter = Limiter(SignupAttempt.key, SignupAttempt.at, limits.window)
+    limiter.purge(session, now)
     checks = [(attempt_key("email", email), limits.per_address, "this address")]
     if ip:
         checks.append((attempt_key("ip", ip), limits.per_ip, "your network"))
     for key, limit, who in checks:
-        count = session.scalar(
-            select(func.count()).where(SignupAttempt.key == key, SignupAttempt.at >= since)
-        )
-        if (count or 0) >= limit:
+        if limiter.usage(session, key, now).count >= limit:
             minutes = max(1, int(limits.window.total_seconds() // 60))
             raise RateLimited(
                 f"Too many sign-ups from {who}; please try again in {minutes} minutes.",
                 retry_after=int(limits.window.total_seconds()),
             )
-    session.add_all(SignupAttempt(key=key, at=now) for key, _, _ in checks)
-    session.flush()
+    limiter.record(session, [key for key, _, _ in checks], now)

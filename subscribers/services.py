@@ -2,8 +2,9 @@
 
 Every function takes a ``Session`` and plain values; the caller commits. State changes
 go through ``transition``, which checks the table in ``models`` and writes the consent
-record. Web sign-ups answer the same way whether or not an address is already known,
-so the form cannot be used to find out who subscribes.
+record; confirmation emails leave only after that commit (``send_confirmations``).
+Web sign-ups answer the same way whether or not an address is already known, so the
+form cannot be used to find out who subscribes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 from newsletter.publications.models import Publication
 from subscribers.addresses import email_hash, normalise_email
+from subscribers.aftercommit import after_commit
 from subscribers.models import (
     Consent,
     ConsentSource,
@@ -39,6 +41,7 @@ S = SubscriptionState
 # A new, explicit opt-in outweighs these; bounces, spam reports and manual blocks do not.
 LIFTED_BY_OPT_IN = frozenset({SuppressionReason.GLOBAL_UNSUBSCRIBE, SuppressionReason.ERASED})
 PERSONAL_SOURCES = frozenset({ConsentSource.WEB, ConsentSource.API, ConsentSource.EMAIL})
+LOAD_CHUNK = 5000  # ids per IN (...) when reading subscriptions back
 
 
 class Confirmer(Protocol):
@@ -314,8 +317,34 @@ def sign_up(
         return SignupResult(SignupOutcome.CONFIRMED, subscription)
     subscription.confirmation_sent_at = now
     session.flush()
-    confirmer.send([subscription])
+    send_confirmations(session, confirmer, [subscription.id])
     return SignupResult(SignupOutcome.CONFIRMATION_SENT, subscription)
+
+
+def send_confirmations(session: Session, confirmer: Confirmer, subscription_ids: list[int]) -> None:
+    """Email these subscriptions' confirmation links once ``session`` commits (not on rollback).
+
+    The rows are read again in a session of their own: the committed session may not
+    emit SQL any more, and the confirmer needs each subscriber and list.
+    """
+    if not subscription_ids:
+        return
+    ids = list(subscription_ids)
+    bind = session.get_bind()
+
+    def send() -> None:
+        with Session(bind) as fresh:
+            loaded: list[Subscription] = []
+            for start in range(0, len(ids), LOAD_CHUNK):
+                chunk = ids[start : start + LOAD_CHUNK]
+                # One still pending: a later step of the same transaction may have confirmed it.
+                query = select(Subscription).where(
+                    Subscription.id.in_(chunk), Subscription.state == S.PENDING
+                )
+                loaded.extend(fresh.scalars(query.order_by(Subscription.id)))
+            confirmer.send(loaded)
+
+    after_commit(session, send)
 
 
 def _lift_suppression(session: Session, email: str) -> None:
@@ -335,7 +364,12 @@ def confirm(
     policy: OptInPolicy = OptInPolicy(),
     now: datetime | None = None,
 ) -> Subscription:
-    """Confirm a pending subscription (idempotent once confirmed)."""
+    """Confirm a pending subscription (idempotent once confirmed).
+
+    A sign-up left pending past the policy's expiry is marked expired instead, and
+    returned in state ``EXPIRED``: the caller commits that and tells the reader to sign
+    up again (raising here would roll the expiry back).
+    """
     now = now or utcnow()
     subscription = subscription_for(session, subject)
     if subscription.state is S.CONFIRMED:
@@ -347,7 +381,7 @@ def confirm(
     since = subscription.pending_since or subscription.created_at
     if now - since > policy.pending_expiry:
         transition(session, subscription, S.EXPIRED, evidence, now=now)
-        raise TransitionError("confirm: this sign-up has expired; please sign up again")
+        return subscription
     transition(session, subscription, S.CONFIRMED, evidence, now=now)
     _lift_suppression(session, subscription.subscriber.email)
     return subscription

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -84,6 +85,21 @@ def _signup(runtime: Runtime, session: Session, request: SignupRequest) -> Signu
     return result.outcome
 
 
+def _signup_committed(runtime: Runtime, request: SignupRequest) -> None:
+    """Sign up in a transaction of its own, once more if a racing twin got there first.
+
+    Two sign-ups of one new address at once both insert it; the loser's unique-key error
+    rolls its transaction back (nothing was emailed yet), and the retry finds the
+    winner's pending sign-up, so the answer is the usual "check your inbox".
+    """
+    try:
+        with runtime.database.session() as session:
+            _signup(runtime, session, request)
+    except IntegrityError:
+        with runtime.database.session() as session:
+            _signup(runtime, session, request)
+
+
 def _signup_message(runtime: Runtime, email: str, double_opt_in: bool) -> str:
     if not double_opt_in:
         return f"{email} is subscribed. The next edition will reach your inbox."
@@ -141,8 +157,7 @@ def _subscribe_submit(request: Request, slug: str, form: FormValues) -> Response
         topics=tuple(form.all("topics")),
     )
     try:
-        with runtime.database.session() as session:
-            _signup(runtime, session, signup)
+        _signup_committed(runtime, signup)
     except InvalidInputError as exc:
         return _subscribe_page(runtime, slug, form, str(exc))
     return _check_inbox(runtime, slug, email)
@@ -196,8 +211,8 @@ def _api_subscribe(request: Request, body: SubscribeIn) -> Response:
             timezone=body.timezone,
             topics=tuple(body.topics),
         )
+        _signup_committed(runtime, signup)
         with runtime.database.session() as session:
-            _signup(runtime, session, signup)
             double = services.get_list(session, body.list_slug).double_opt_in
     message = _signup_message(runtime, body.email, double)
     status = "pending" if double else "subscribed"
@@ -276,6 +291,20 @@ def confirm(request: Request, token: str) -> Response:
         )
         mailing_list = subscription.mailing_list
         site, name = mailing_list.publication.name, mailing_list.name
+        expired = subscription.state is SubscriptionState.EXPIRED
+        subscribe_url = f"{runtime.settings.base_url.rstrip('/')}/subscribe/{mailing_list.slug}"
+    if expired:
+        # Rendered after the block commits, so the expiry and its consent row are kept.
+        return render_page(
+            "error.html",
+            status=410,
+            page_title="This sign-up has expired",
+            message=(
+                f"The confirmation link for {name} has expired, so you are not subscribed. "
+                f"Please sign up again at {subscribe_url}."
+            ),
+            code=410,
+        )
     return render_page(
         "subscribers/confirmed.html",
         page_title="You are subscribed",

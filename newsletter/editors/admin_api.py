@@ -23,7 +23,7 @@ from newsletter.publications.services import (
 )
 from newsletter.publications.spec import SLUG_PATTERN
 from newsletter.web.app import runtime_of
-from subscribers.lists import add_list, all_lists, set_double_opt_in
+from subscribers.lists import add_list, all_lists, list_info, set_double_opt_in
 
 router = APIRouter()
 
@@ -33,8 +33,7 @@ ListSlug = Annotated[str, Path(min_length=1, max_length=64, pattern=SLUG_PATTERN
 
 
 def _list_out(db: Any, slug: str) -> s.MailingListOut:
-    found = next(info for info in all_lists(db) if info.slug == slug)
-    return s.MailingListOut(**vars(found))
+    return s.MailingListOut(**vars(list_info(db, slug)))
 
 
 @router.get("/lists", response_model=list[s.MailingListOut], summary="Mailing lists")

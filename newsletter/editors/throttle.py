@@ -8,17 +8,16 @@ hashed so the table holds no names or addresses.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from newsletter.editors.models import Editor, LoginAttempt
 from newsletter.editors.services import find_editor, verify_password
 from newsletter.errors import UserError
+from newsletter.ratelimit import Limiter, hashed_key
 
 
 class LoginThrottled(UserError):
@@ -43,7 +42,11 @@ class LoginLimits:
 
 
 def _key(kind: str, value: str) -> str:
-    return f"{kind}:{hashlib.sha256(value.strip().lower().encode()).hexdigest()[:40]}"
+    return hashed_key(kind, value.strip().lower())
+
+
+def _limiter(limits: LoginLimits) -> Limiter:
+    return Limiter(LoginAttempt.key, LoginAttempt.at, limits.window)
 
 
 def _keys(name: str, ip: str | None, limits: LoginLimits) -> list[tuple[str, int]]:
@@ -57,16 +60,12 @@ def check_throttle(
     session: Session, name: str, ip: str | None, limits: LoginLimits, now: datetime
 ) -> None:
     """Raise ``LoginThrottled`` when the account or the IP has used up its failures."""
-    since = now - limits.window
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < since))
+    limiter = _limiter(limits)
+    limiter.purge(session, now)
     for key, limit in _keys(name, ip, limits):
-        count, oldest = session.execute(
-            select(func.count(), func.min(LoginAttempt.at)).where(
-                LoginAttempt.key == key, LoginAttempt.at >= since
-            )
-        ).one()
-        if count >= limit:
-            wait = max(1, int((oldest + limits.window - now).total_seconds()) + 1)
+        usage = limiter.usage(session, key, now)
+        if usage.count >= limit:
+            wait = usage.retry_after(limits.window, now)
             minutes = max(1, (wait + 59) // 60)
             raise LoginThrottled(
                 f"Too many failed sign-ins. Try again in {minutes} minute"
@@ -79,9 +78,7 @@ def record_failure(
     session: Session, name: str, ip: str | None, limits: LoginLimits, now: datetime
 ) -> None:
     """Count one failed sign-in against the account and the IP."""
-    for key, _limit in _keys(name, ip, limits):
-        session.add(LoginAttempt(key=key, at=now))
-    session.flush()
+    _limiter(limits).record(session, [key for key, _limit in _keys(name, ip, limits)], now)
 
 
 def sign_in(
@@ -110,5 +107,5 @@ def sign_in(
         record_failure(session, account, ip, limits, now)
         raise LoginFailed("The name or password is not right, or the account is disabled.")
     # A successful sign-in forgives the account's earlier typos (not the IP's).
-    session.execute(delete(LoginAttempt).where(LoginAttempt.key == _key("account", account)))
+    _limiter(limits).forget(session, _key("account", account))
     return editor

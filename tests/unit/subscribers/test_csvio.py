@@ -138,6 +138,7 @@ def test_pending_import_sends_confirmations(database: Database, tmp_path: Path) 
     confirmer = NoConfirm()
     with database.session() as session:
         report = csvio.import_csv(session, path, list_slug="daily", confirmer=confirmer)
+        assert confirmer.sent == []  # nobody is emailed before the import commits
     assert (report.imported, report.new_subscribers) == (2, 1)
     assert len(confirmer.sent) == 2
     with database.session() as session:
@@ -145,6 +146,28 @@ def test_pending_import_sends_confirmations(database: Database, tmp_path: Path) 
             select(Subscription.state).where(Subscription.id.in_(confirmer.sent))
         ).all()
         assert set(states) == {SubscriptionState.PENDING}
+
+
+def test_failed_import_emails_nobody_and_a_rerun_emails_once(
+    database: Database, tmp_path: Path
+) -> None:
+    """An import whose transaction fails sends no confirmation; the re-run sends one each."""
+    seed(database)
+    path = _write(tmp_path, "email\nann@example.org\nbob@example.org\n")
+    confirmer = NoConfirm()
+
+    def failing() -> None:
+        with database.session() as session:
+            csvio.import_csv(session, path, list_slug="daily", confirmer=confirmer)
+            raise RuntimeError("a later step fails")
+
+    with pytest.raises(RuntimeError):
+        failing()
+    assert confirmer.sent == []
+    with database.session() as session:
+        report = csvio.import_csv(session, path, list_slug="daily", confirmer=confirmer)
+    assert report.imported == 2
+    assert len(confirmer.sent) == 2
 
 
 def test_dry_run_writes_nothing(database: Database, tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from newsletter.db import Database
 from newsletter.errors import InvalidInputError, NotFoundError
 from subscribers import lists
+from subscribers.models import MailingList
 from tests.unit.subscribers.factories import make_publication, seed, signup
 
 
@@ -54,3 +56,28 @@ def test_overview_counts_confirmed_and_pending_per_list(database: Database) -> N
         found["evening"].confirmed,
         found["evening"].double_opt_in,
     ) == (0, 0, True)
+
+
+def test_overview_is_a_pure_read(database: Database) -> None:
+    """all_lists shows a default list not created yet but creates nothing itself."""
+    with database.session() as session:
+        make_publication(session, "daily")
+    with database.session() as session:
+        [info] = lists.all_lists(session)
+        assert (info.slug, info.publication, info.double_opt_in) == ("daily", "daily", True)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(MailingList)) == 0
+
+
+def test_list_info_counts_one_list(database: Database) -> None:
+    """list_info gives one stored list's counts; a list not stored is NotFoundError."""
+    seed(database)
+    with database.session() as session:
+        make_publication(session, "evening")
+        signup(session, "ann@example.org")
+        signup(session, "bob@example.org", slug="evening")
+    with database.session() as session:
+        info = lists.list_info(session, "daily")
+        assert (info.slug, info.pending, info.confirmed) == ("daily", 1, 0)
+        with pytest.raises(NotFoundError, match="'nowhere'"):
+            lists.list_info(session, "nowhere")

@@ -93,11 +93,35 @@ def test_sign_up_creates_a_pending_subscription_and_sends_confirmation(database:
         assert sub.state is S.PENDING
         assert sub.topics == ["Science"]
         assert sub.subscriber.email == "ann@example.org"
-        assert confirmer.sent == [sub.id]
+        assert confirmer.sent == []  # not before the commit
         consent = session.scalar(select(Consent))
         assert consent is not None
         assert (consent.from_state, consent.to_state) == (None, "pending")
         assert (consent.ip, consent.user_agent) == ("192.0.2.7", "TestBrowser/1.0")
+    assert confirmer.sent == [sub.id]
+
+
+def test_no_confirmation_is_sent_when_the_sign_up_is_rolled_back(database: Database) -> None:
+    """A sign-up whose transaction fails emails nobody, and a later commit does not send it."""
+    seed(database)
+    confirmer = NoConfirm()
+
+    def failing() -> None:
+        with database.session() as session:
+            signup(session, confirmer=confirmer)
+            raise RuntimeError("the commit never happens")
+
+    with pytest.raises(RuntimeError):
+        failing()
+    assert confirmer.sent == []
+    with database.session() as session:
+        assert services.find_subscriber(session, "ann@example.org") is None
+        signup(session, "bob@example.org", confirmer=confirmer)
+        session.rollback()
+        signup(session, "cy@example.org", confirmer=confirmer)
+    with database.session() as session:
+        cy = services.get_subscriber(session, "cy@example.org").subscriptions[0].id
+    assert confirmer.sent == [cy]
 
 
 def test_resend_while_pending_is_throttled_to_once_an_hour(database: Database) -> None:
@@ -108,12 +132,13 @@ def test_resend_while_pending_is_throttled_to_once_an_hour(database: Database) -
         signup(session, confirmer=confirmer)
         again = signup(session, confirmer=confirmer)
         assert again.outcome is SignupOutcome.CONFIRMATION_THROTTLED
-        assert len(confirmer.sent) == 1
-        assert again.subscription is not None
-        again.subscription.confirmation_sent_at = utcnow() - timedelta(minutes=61)
+    assert len(confirmer.sent) == 1
+    with database.session() as session:
+        found = services.get_subscriber(session, "ann@example.org").subscriptions[0]
+        found.confirmation_sent_at = utcnow() - timedelta(minutes=61)
         later = signup(session, confirmer=confirmer)
         assert later.outcome is SignupOutcome.CONFIRMATION_SENT
-        assert len(confirmer.sent) == 2
+    assert len(confirmer.sent) == 2
 
 
 def test_sign_up_when_confirmed_sends_nothing(database: Database) -> None:
@@ -123,10 +148,11 @@ def test_sign_up_when_confirmed_sends_nothing(database: Database) -> None:
     with database.session() as session:
         result = signup(session, confirmer=confirmer)
         assert result.subscription is not None
+    with database.session() as session:
         services.confirm(session, TokenSubject(result.subscription.subscriber_id, list_id), CLI)
         again = signup(session, confirmer=confirmer)
         assert again.outcome is SignupOutcome.ALREADY_CONFIRMED
-        assert len(confirmer.sent) == 1
+    assert len(confirmer.sent) == 1
 
 
 def test_single_opt_in_list_confirms_at_once(database: Database) -> None:
@@ -247,10 +273,18 @@ def test_confirming_a_stale_sign_up_expires_it(database: Database) -> None:
         result = signup(session)
         assert result.subscription is not None
         subject = TokenSubject(result.subscription.subscriber_id, list_id)
-        policy = OptInPolicy(pending_expiry=timedelta(days=1))
-        with pytest.raises(TransitionError, match="expired"):
-            services.confirm(session, subject, CLI, policy=policy, now=utcnow() + timedelta(days=2))
-        assert result.subscription.state is S.EXPIRED
+    policy = OptInPolicy(pending_expiry=timedelta(days=1))
+    with database.session() as session:
+        found = services.confirm(
+            session, subject, CLI, policy=policy, now=utcnow() + timedelta(days=2)
+        )
+        assert found.state is S.EXPIRED
+    with database.session() as session:
+        # Committed with the caller's transaction, consent row included.
+        assert services.subscription_for(session, subject).state is S.EXPIRED
+        assert _consents(session, subject.subscriber_id)[-1] == ("pending", "expired", "cli")
+        with pytest.raises(TransitionError, match="sign up again"):
+            services.confirm(session, subject, CLI, policy=policy)
 
 
 def test_unsubscribe_is_idempotent(database: Database) -> None:
@@ -383,6 +417,7 @@ def test_confirmed_add_confirms_a_pending_sign_up_even_within_the_hour(
     with database.session() as session:
         first = signup(session, "ann@example.org", confirmer=confirmer)
         assert first.outcome is SignupOutcome.CONFIRMATION_SENT
+    with database.session() as session:
         consent = Evidence(ConsentSource.CLI, text="Phone call, 3 May")
         result = services.sign_up(
             session,
@@ -393,12 +428,27 @@ def test_confirmed_add_confirms_a_pending_sign_up_even_within_the_hour(
         assert result.subscription is not None
         assert result.subscription.state is S.CONFIRMED
         assert result.subscription.confirmed_at is not None
-        assert len(confirmer.sent) == 1, "no second confirmation email"
         assert _consents(session, result.subscription.subscriber_id)[-1] == (
             "pending",
             "confirmed",
             "cli",
         )
+    assert len(confirmer.sent) == 1, "no second confirmation email"
+
+
+def test_a_queued_confirmation_is_not_sent_once_confirmed(database: Database) -> None:
+    """A sign-up confirmed later in the same transaction gets no confirmation email."""
+    seed(database)
+    confirmer = NoConfirm()
+    with database.session() as session:
+        signup(session, "ann@example.org", confirmer=confirmer)
+        consent = Evidence(ConsentSource.CLI, text="Phone call, 3 May")
+        services.sign_up(
+            session,
+            services.SignupRequest("ann@example.org", "daily", consent, skip_opt_in=True),
+            confirmer=confirmer,
+        )
+    assert confirmer.sent == []
 
 
 def test_single_opt_in_list_confirms_a_pending_sign_up(database: Database) -> None:

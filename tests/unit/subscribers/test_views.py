@@ -483,3 +483,53 @@ def test_preferences_refuse_an_unknown_list_and_change_nothing(
     assert _state(client) is S.PENDING
     with _db(client).session() as session:
         assert session.scalars(select(Subscription)).one().paused_until is None
+
+
+def test_confirming_a_stale_sign_up_commits_the_expiry_and_says_so(
+    client: TestClient, app_settings: Settings
+) -> None:
+    """A pending sign-up past its expiry gets a 410 page, and the expiry is saved."""
+    _sign_up(client)
+    subject = _subject(client)
+    with _db(client).session() as session:
+        pending = services.subscription_for(session, subject)
+        assert pending.pending_since is not None
+        pending.pending_since -= app_settings.pending_expiry * 2
+    url = _links(app_settings).confirm_url(subject.subscriber_id, subject.list_id)
+    response = client.post(_path(url))
+    assert response.status_code == 410
+    assert "has expired" in response.text
+    assert "https://news.example.org/subscribe/daily" in response.text
+    assert _state(client) is S.EXPIRED
+    with _db(client).session() as session:
+        last = session.scalars(select(Consent).order_by(Consent.id.desc())).first()
+        assert last is not None
+        assert (last.from_state, last.to_state) == ("pending", "expired")
+
+
+@pytest.mark.parametrize("via", ["form", "api"])
+def test_a_racing_duplicate_sign_up_answers_check_your_inbox(
+    client: TestClient, app_settings: Settings, monkeypatch: pytest.MonkeyPatch, via: str
+) -> None:
+    """A sign-up that loses the race to insert a new address retries and sends no second email."""
+    _sign_up(client)
+    real = services.find_subscriber
+    calls: list[str] = []
+
+    def missed_once(session: object, email: str) -> object:
+        # The twin request had not committed when this one looked the address up.
+        calls.append(email)
+        return None if len(calls) == 1 else real(session, email)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "find_subscriber", missed_once)
+    if via == "form":
+        response = _sign_up(client)
+        assert response.status_code == 200  # type: ignore[attr-defined]
+        assert "confirmation link is on its way" in response.text  # type: ignore[attr-defined]
+    else:
+        answer = client.post("/api/subscribe", json={"email": "ann@example.org", "list": "daily"})
+        assert (answer.status_code, answer.json()["status"]) == (202, "pending")
+    assert len(calls) == 2
+    assert len(_outbox(app_settings)) == 1
+    with _db(client).session() as session:
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 1

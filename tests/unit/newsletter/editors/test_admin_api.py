@@ -138,3 +138,26 @@ def test_admins_change_publication_settings(
         [entry] = session.query(AuditEntry).all()
         assert (entry.action, entry.target) == ("publication.edit", "morning")
         assert entry.detail["changed"] == ["tagline", "track_opens"]
+
+
+def test_reading_lists_writes_nothing_and_answers_one_list_with_its_counts(
+    client: TestClient, db: Database, accounts: Accounts
+) -> None:
+    """GET /api/lists creates no default list; a change answers with that list's own counts."""
+    with db.session() as session:
+        make_publication(session)
+    admin = accounts.bearer(Role.ADMIN)
+    listed = client.get("/api/lists", headers=admin).json()
+    assert [(m["slug"], m["double_opt_in"], m["pending"]) for m in listed] == [("morning", True, 0)]
+    with db.session() as session:
+        assert session.query(MailingList).count() == 0
+    client.post("/api/subscribe", json={"email": "ann@example.org", "list": "morning"})
+    switched = client.put("/api/lists/morning/opt-in", json={"double_opt_in": False}, headers=admin)
+    assert switched.json() == {
+        "slug": "morning",
+        "name": "The Morning Test",
+        "publication": "morning",
+        "double_opt_in": False,
+        "confirmed": 0,
+        "pending": 1,
+    }
