@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from newsletter.db import utcnow
+from newsletter.editors import actions
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.edition_views import chosen_publication
@@ -99,16 +100,14 @@ def set_schedule(
     send_time = parse_time(send_time_text)
     zone = check_zone(timezone)
     with runtime_of(request).database.session() as db:
-        schedules.set_schedule(db, slug, send_time=send_time, timezone=zone, weekdays=days)
-        accounts.audit(
+        actions.set_schedule(
             db,
             user.name,
-            "schedule.set",
+            client_ip(request),
             slug,
-            ip=client_ip(request),
-            send_time=send_time.strftime("%H:%M"),
+            send_time=send_time,
             timezone=zone,
-            weekdays=sorted(days),
+            weekdays=days,
         )
     return _back(slug, "scheduled")
 
@@ -120,10 +119,7 @@ def schedule_once(
     """Add a one-off edition at a local date and time."""
     local = parse_local(at)
     with runtime_of(request).database.session() as db:
-        edition = schedules.schedule_once(db, slug, local)
-        accounts.audit(
-            db, user.name, "schedule.once", edition.label(), ip=client_ip(request), at=at
-        )
+        actions.schedule_once(db, user.name, client_ip(request), slug, local)
     return _back(slug, "once")
 
 
@@ -148,15 +144,7 @@ def send_now(
     try:
         # The refusal leaves the session block, so its transaction is rolled back.
         with runtime_of(request).database.session() as db:
-            edition = schedules.send_now(db, slug)
-            accounts.audit(
-                db,
-                user.name,
-                "edition.send_now",
-                edition.label(),
-                ip=client_ip(request),
-                due_at=edition.due_at.isoformat(),
-            )
+            actions.send_now(db, user.name, client_ip(request), slug)
     except InvalidInputError as exc:
         return _schedule_view(request, user, slug, error=f"Nothing was sent: {exc}.", status=409)
     return _back(slug, "sending")
@@ -184,16 +172,8 @@ def pause(
 def cancel(request: Request, user: Publisher, edition_id: int) -> Response:
     """Cancel a scheduled edition (and stop its unsent batches)."""
     with runtime_of(request).database.session() as db:
-        result = schedules.cancel(db, edition_id)
+        result = actions.cancel(db, user.name, client_ip(request), edition_id)
         slug = result.edition.publication.slug
-        accounts.audit(
-            db,
-            user.name,
-            "schedule.cancel",
-            result.edition.label(),
-            ip=client_ip(request),
-            stopped_batches=result.stopped_batches,
-        )
     return _back(slug, "cancelled")
 
 

@@ -22,7 +22,7 @@ from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.briefings.parser import parse_json
 from newsletter.db import utcnow
 from newsletter.digests.services import item_counts, list_digests
-from newsletter.editors import admin_api
+from newsletter.editors import actions, admin_api
 from newsletter.editors import schemas as s
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, api_user, client_ip
@@ -247,16 +247,14 @@ def put_schedule(
     send_time = parse_time(body.send_time)
     zone = check_zone(body.timezone)
     with runtime_of(request).database.session() as db:
-        schedules.set_schedule(db, slug, send_time=send_time, timezone=zone, weekdays=days)
-        accounts.audit(
+        actions.set_schedule(
             db,
             user.name,
-            "schedule.set",
+            client_ip(request),
             slug,
-            ip=client_ip(request),
-            send_time=body.send_time,
+            send_time=send_time,
             timezone=zone,
-            weekdays=sorted(days),
+            weekdays=days,
         )
         return _schedule(db, slug)
 
@@ -273,8 +271,7 @@ def add_edition(
     """Schedule a one-off edition at a local date and time (publishers)."""
     local = parse_local(body.at)
     with runtime_of(request).database.session() as db:
-        edition = schedules.schedule_once(db, slug, local)
-        accounts.audit(db, user.name, "schedule.once", edition.label(), ip=client_ip(request))
+        edition = actions.schedule_once(db, user.name, client_ip(request), slug, local)
         return s.ScheduledEditionOut(**edition_row(edition, None))
 
 
@@ -293,15 +290,7 @@ def send_now(request: Request, user: Publisher, slug: PublicationSlug) -> Respon
     try:
         # The refusal leaves the session block, so its transaction is rolled back.
         with runtime_of(request).database.session() as db:
-            edition = schedules.send_now(db, slug)
-            accounts.audit(
-                db,
-                user.name,
-                "edition.send_now",
-                edition.label(),
-                ip=client_ip(request),
-                due_at=edition.due_at.isoformat(),
-            )
+            edition = actions.send_now(db, user.name, client_ip(request), slug)
             body = s.ScheduledEditionOut(**edition_row(edition, None))
     except InvalidInputError as exc:
         return error_response(request, 409, f"Nothing was sent: {exc}")
@@ -314,15 +303,7 @@ def send_now(request: Request, user: Publisher, slug: PublicationSlug) -> Respon
 def cancel_edition(request: Request, user: Publisher, edition_id: Id) -> s.ScheduledEditionOut:
     """Cancel a scheduled edition; while sending, its unsent batches stop (publishers)."""
     with runtime_of(request).database.session() as db:
-        result = schedules.cancel(db, edition_id)
-        accounts.audit(
-            db,
-            user.name,
-            "schedule.cancel",
-            result.edition.label(),
-            ip=client_ip(request),
-            stopped_batches=result.stopped_batches,
-        )
+        result = actions.cancel(db, user.name, client_ip(request), edition_id)
         return s.ScheduledEditionOut(**edition_row(result.edition, None))
 
 

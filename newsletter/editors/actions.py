@@ -1,0 +1,71 @@
+"""Editors' scheduling actions, each with its audit entry: one place for pages and API.
+
+The HTML pages and the REST API are two front ends of the same actions; both call
+these, so an action is always recorded the same way whichever way it was taken.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy.orm import Session
+
+from newsletter.editors import services as accounts
+from newsletter.schedules import services as schedules
+from newsletter.schedules.models import ScheduledEdition
+
+
+def set_schedule(
+    db: Session,
+    actor: str,
+    ip: str,
+    slug: str,
+    *,
+    send_time: time,
+    timezone: str,
+    weekdays: frozenset[str],
+) -> None:
+    """Change a publication's recurring schedule."""
+    schedules.set_schedule(db, slug, send_time=send_time, timezone=timezone, weekdays=weekdays)
+    accounts.audit(
+        db,
+        actor,
+        "schedule.set",
+        slug,
+        ip=ip,
+        send_time=send_time.strftime("%H:%M"),
+        timezone=timezone,
+        weekdays=sorted(weekdays),
+    )
+
+
+def schedule_once(db: Session, actor: str, ip: str, slug: str, local: datetime) -> ScheduledEdition:
+    """Add a one-off edition at a local date and time."""
+    edition = schedules.schedule_once(db, slug, local)
+    accounts.audit(
+        db, actor, "schedule.once", edition.label(), ip=ip, at=local.strftime("%Y-%m-%d %H:%M")
+    )
+    return edition
+
+
+def send_now(db: Session, actor: str, ip: str, slug: str) -> ScheduledEdition:
+    """Add today's edition due at once (the next beat tick starts it)."""
+    edition = schedules.send_now(db, slug)
+    accounts.audit(
+        db, actor, "edition.send_now", edition.label(), ip=ip, due_at=edition.due_at.isoformat()
+    )
+    return edition
+
+
+def cancel(db: Session, actor: str, ip: str, edition_id: int) -> schedules.CancelResult:
+    """Cancel a scheduled edition; while sending, its unsent batches stop."""
+    result = schedules.cancel(db, edition_id)
+    accounts.audit(
+        db,
+        actor,
+        "schedule.cancel",
+        result.edition.label(),
+        ip=ip,
+        stopped_batches=result.stopped_batches,
+    )
+    return result
