@@ -114,7 +114,11 @@ def _address_hash(session: Session) -> ColumnElement[str]:
 
 
 def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> Iterator[Candidate]:
-    """Every subscription of the list, streamed in pages, so memory stays flat.
+    """Every subscription of the list not yet in the edition's ledger, streamed in pages.
+
+    Subscribers already planned are left out by the database (an anti-join), so a
+    second planner, or a resumed dispatch, reads only newcomers instead of the
+    whole list. Rows come through Core, not the ORM: they are plain tuples.
 
     PostgreSQL streams one query through a server-side cursor: its snapshot is
     taken once, so deliveries inserted meanwhile do not change what it reads, and
@@ -123,7 +127,6 @@ def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> It
     connection is writing to mid-statement.
     """
     suppressed = Suppression.id.is_not(None)
-    planned = Delivery.id.is_not(None)
     query = (
         select(
             Subscription.subscriber_id,
@@ -132,7 +135,6 @@ def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> It
             Subscription.topics,
             Subscription.paused_until,
             suppressed,
-            planned,
         )
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         # The unique index on suppressions.email_hash serves this join.
@@ -141,25 +143,43 @@ def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> It
             Delivery,
             (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
         )
-        .where(Subscription.list_id == list_id)
+        .where(Subscription.list_id == list_id, Delivery.id.is_(None))
         .order_by(Subscription.subscriber_id)
     )
-    if session.connection().dialect.name == "postgresql":
-        result = session.execute(query.execution_options(yield_per=page))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        result = connection.execute(query.execution_options(yield_per=page))
         for rows in result.partitions():
             yield from _rows_to_candidates(rows, list_id)
         return
     last = 0
     while True:
-        rows = session.execute(query.where(Subscription.subscriber_id > last).limit(page)).all()
+        rows = connection.execute(query.where(Subscription.subscriber_id > last).limit(page)).all()
         yield from _rows_to_candidates(rows, list_id)
         if len(rows) < page:
             return
         last = rows[-1][0]
 
 
+def _already_planned(session: Session, digest_id: int, list_id: int) -> int:
+    """How many subscriptions of the list an earlier planning pass put in the ledger."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .join(
+                Delivery,
+                (Delivery.digest_id == digest_id)
+                & (Delivery.subscriber_id == Subscription.subscriber_id),
+            )
+            .where(Subscription.list_id == list_id)
+        )
+        or 0
+    )
+
+
 def _rows_to_candidates(rows: Sequence[Any], list_id: int) -> Iterator[Candidate]:
-    for subscriber_id, email, state, topics, paused_until, is_suppressed, is_planned in rows:
+    for subscriber_id, email, state, topics, paused_until, is_suppressed in rows:
         yield Candidate(
             subscriber_id=subscriber_id,
             list_id=list_id,
@@ -168,7 +188,6 @@ def _rows_to_candidates(rows: Sequence[Any], list_id: int) -> Iterator[Candidate
             topics=tuple(topics or ()),
             paused_until=paused_until,
             suppressed=bool(is_suppressed),
-            already_planned=bool(is_planned),
         )
 
 
@@ -228,8 +247,6 @@ def plan_dispatch(
                 yield selection
                 continue
             counts[selection.skip.value] += 1
-            if selection.skip is SkipReason.ALREADY_SENT:
-                continue
             skipped.append(
                 {
                     "digest_id": digest_id,
@@ -246,6 +263,9 @@ def plan_dispatch(
     number = session.scalar(
         select(func.coalesce(func.max(SendBatch.number), 0)).where(SendBatch.digest_id == digest_id)
     )
+    already = _already_planned(session, digest_id, mailing_list.id)
+    if already:
+        counts[SkipReason.ALREADY_SENT.value] = already
     batches = queued = 0
     selections = select_recipients(
         _candidates(session, digest_id, mailing_list.id, page), topics, now

@@ -27,7 +27,6 @@ class Candidate:
     topics: tuple[str, ...] = ()
     paused_until: datetime | None = None
     suppressed: bool = False
-    already_planned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +48,6 @@ def skip_reason(
     checks run from the strongest reason to the weakest, so a suppressed address
     that also unsubscribed is counted once, as suppressed.
     """
-    if candidate.already_planned:
-        return SkipReason.ALREADY_SENT
     if candidate.suppressed:
         return SkipReason.SUPPRESSED
     if candidate.state is SubscriptionState.UNSUBSCRIBED:

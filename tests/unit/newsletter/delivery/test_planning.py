@@ -44,7 +44,6 @@ def sendable(n: int, email: str | None = None) -> Selection:
         ({"state": S.EXPIRED}, SkipReason.UNCONFIRMED),
         ({"state": S.UNSUBSCRIBED}, SkipReason.UNSUBSCRIBED),
         ({"suppressed": True}, SkipReason.SUPPRESSED),
-        ({"already_planned": True}, SkipReason.ALREADY_SENT),
         ({"paused_until": NOW + timedelta(days=1)}, SkipReason.PAUSED),
         ({"paused_until": NOW - timedelta(days=1)}, None),
         ({"topics": ("Sport",)}, SkipReason.NO_MATCHING_TOPIC),
