@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
+from itsdangerous import TimestampSigner
 
 from subscribers.tokens import Purpose, TokenError, Tokens, TokenSubject
 
@@ -99,3 +101,24 @@ def test_signed_garbage_payload_is_refused() -> None:
     token = tokens._signers[Purpose.UNSUBSCRIBE].sign("not-ids!").decode()
     with pytest.raises(TokenError, match="malformed"):
         tokens.read(Purpose.UNSUBSCRIBE, token)
+
+
+def test_tokens_are_exactly_what_itsdangerous_signs() -> None:
+    """The fast signing path writes byte for byte what a stock TimestampSigner would."""
+    now = [1_700_000_000.0]
+    tokens = Tokens(SECRET, clock=lambda: now[0])
+    for purpose in Purpose:
+        stock = TimestampSigner(
+            SECRET,
+            salt=f"subscribers.{purpose.value}",
+            key_derivation="hmac",
+            digest_method=hashlib.sha256,
+        )
+        for second in (0.0, 0.9, 1.0, 86_400.0):  # within a second, and the next ones
+            now[0] = 1_700_000_000.0 + second
+            token = tokens.make(purpose, TokenSubject(123_456, 7))
+            value, stamp = stock.unsign(token, return_timestamp=True)
+            assert value == b"2n9c-7"
+            assert int(stamp.timestamp()) == int(now[0])
+            stock.get_timestamp = lambda: int(now[0])  # type: ignore[method-assign]
+            assert token == stock.sign("2n9c-7").decode()
