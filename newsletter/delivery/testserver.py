@@ -318,6 +318,10 @@ class _Handler(BaseHTTPRequestHandler):
                 401, [api_error("The provided authorization grant is invalid, expired, or revoked")]
             )
             return
+        media_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            self._refuse(415, [api_error("Content-Type should be application/json.")])
+            return
         try:
             payload = json.loads(raw)
         except ValueError:

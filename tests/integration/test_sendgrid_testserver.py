@@ -422,10 +422,15 @@ def test_event_poster_arguments_are_checked() -> None:
 
 
 def test_other_paths_and_oversized_or_broken_bodies(server: SendGridTestServer) -> None:
-    """Unknown paths get 404; bodies of 30 MB or more get 413; non-JSON gets 400; no auth 401."""
+    """Unknown paths get 404; 30 MB or more 413; non-JSON 400; no auth 401; not JSON-typed 415."""
 
-    def post(path: str, body: bytes, auth: str | None = f"Bearer {KEY}") -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json"}
+    def post(
+        path: str,
+        body: bytes,
+        auth: str | None = f"Bearer {KEY}",
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
+        headers = {"Content-Type": content_type}
         if auth:
             headers["Authorization"] = auth
         request = urllib.request.Request(server.url + path, body, headers, method="POST")
@@ -440,7 +445,10 @@ def test_other_paths_and_oversized_or_broken_bodies(server: SendGridTestServer) 
     status, body = post("/v3/mail/send", b"{}", auth=None)
     assert (status, body["errors"][0]["message"]) == (401, "authorization required")
     assert post("/v3/mail/send", b" " * (30 * 1024 * 1024))[0] == 413
-    assert [r.status for r in server.rejected] == [400, 401, 413]
+    status, body = post("/v3/mail/send", b"{}", content_type="text/plain")
+    assert status == 415
+    assert body["errors"][0]["message"] == "Content-Type should be application/json."
+    assert [r.status for r in server.rejected] == [400, 401, 413, 415]
 
 
 def test_server_arguments_are_checked() -> None:
