@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -43,3 +45,18 @@ def test_a_branch_behind_its_head_is_pending(database: Database) -> None:
     assert migrate.pending(database.engine)
     migrate.upgrade(database.engine)
     assert not migrate.pending(database.engine)
+
+
+def test_a_url_with_a_percent_sign_migrates(tmp_path: Path) -> None:
+    """A "%" in the URL (a percent-encoded password, a folder name) is not an error."""
+    folder = tmp_path / "100% data"
+    folder.mkdir()
+    database = Database(f"sqlite:///{folder / 'news.sqlite3'}")
+    try:
+        url = database.engine.url.render_as_string(hide_password=False)
+        assert "%" in url
+        migrate.upgrade(database.engine)
+        assert not migrate.pending(database.engine)
+        assert migrate.alembic_config(database.engine).get_main_option("sqlalchemy.url") == url
+    finally:
+        database.dispose()
