@@ -144,6 +144,7 @@ def _child(url: str, host: str, key: str, digest_id: int, results: Any) -> None:
     database = Database(url)
     sender = SendGridSender(key, host=host, timeout=30)
     started = time.time()
+    cpu_before = time.process_time()
     services.dispatch(
         database,
         digest_id,
@@ -152,8 +153,9 @@ def _child(url: str, host: str, key: str, digest_id: int, results: Any) -> None:
         tokens=Tokens("bench-secret-" + "x" * 32),
     )
     finished = time.time()
+    cpu = time.process_time() - cpu_before
     peak_mb = peak_memory_mb()
-    results.put({"started": started, "finished": finished, "peak_mb": peak_mb})
+    results.put({"started": started, "finished": finished, "peak_mb": peak_mb, "cpu": cpu})
     database.dispose()
 
 
@@ -167,6 +169,7 @@ def measure(label: str, url: str, count: int) -> dict[str, float]:
     database.dispose()
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
+    server_cpu = time.process_time()  # this process does nothing else but serve meanwhile
     with CountingServer() as server:
         children = [
             context.Process(
@@ -180,6 +183,7 @@ def measure(label: str, url: str, count: int) -> dict[str, float]:
         for child in children:
             child.join()
         delivered = server.recipients
+    server_cpu = time.process_time() - server_cpu
     with database.session() as session:
         report = services.delivery_report(session, digest_id)
     database.dispose()
@@ -191,6 +195,14 @@ def measure(label: str, url: str, count: int) -> dict[str, float]:
     print(f"dispatch, {count:,} recipients on {label} (seeded in {seeded:.1f} s)")
     print(f"  {seconds:.1f} s with {PROCESSES[label]} process(es), {rate:,.0f} recipients/s")
     print(f"  peak memory per process {peak:.0f} MB")
+    # The test server and the database share this machine's cores with the dispatch;
+    # the dispatch's own CPU time tells what one core of workers alone can do.
+    cpu = sum(o["cpu"] for o in outcomes)
+    print(
+        f"  dispatch CPU {cpu:.1f} s, {cpu / count * 1e6:.0f} µs per recipient "
+        f"({count / cpu:,.0f} recipients/s per core of workers); "
+        f"test server CPU {server_cpu / count * 1e6:.0f} µs per recipient"
+    )
     return {"rate": rate, "peak_mb": peak, "seconds": seconds}
 
 
