@@ -74,7 +74,7 @@ class Runtime:
         if self._tokens is None:
             from subscribers.tokens import Tokens
 
-            self._tokens = Tokens(self.settings.secret_key)
+            self._tokens = Tokens(self.settings.secret_key.get_secret_value())
         return self._tokens
 
     @property

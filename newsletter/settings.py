@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.errors import ConfigError
@@ -41,13 +41,14 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     data_dir: Path = Path("./var")
-    database_url: str = ""
-    broker_url: str = ""
-    secret_key: str = DEV_SECRET
+    # URLs may carry a password: kept out of repr; the two keys are SecretStr.
+    database_url: str = Field(default="", repr=False)
+    broker_url: str = Field(default="", repr=False)
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
     base_url: str = "http://127.0.0.1:8000"
 
     email_backend: EmailBackend = EmailBackend.OUTBOX
-    sendgrid_api_key: str = ""
+    sendgrid_api_key: SecretStr = SecretStr("")
     sendgrid_api_host: str = "https://api.sendgrid.com"
     sendgrid_webhook_public_key: str = ""
     sendgrid_timeout: float = 10.0
@@ -99,12 +100,14 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'newsletter.sqlite3').resolve()}"
         if self.environment is Environment.PRODUCTION:
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+            secret = self.secret_key.get_secret_value()
+            if secret == DEV_SECRET or len(secret) < 32:
                 raise ValueError(
                     "NEWSLETTER_SECRET_KEY must be set to a random value of at least "
                     "32 characters in production"
                 )
-            if self.email_backend is EmailBackend.SENDGRID and not self.sendgrid_api_key:
+            sendgrid_key = self.sendgrid_api_key.get_secret_value()
+            if self.email_backend is EmailBackend.SENDGRID and not sendgrid_key:
                 raise ValueError(
                     "NEWSLETTER_SENDGRID_API_KEY is required with the sendgrid backend"
                 )

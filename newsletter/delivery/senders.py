@@ -24,7 +24,7 @@ def make_sender(settings: Settings) -> EmailSender:
         from newsletter.delivery.sendgrid import SendGridSender
 
         return SendGridSender(
-            settings.sendgrid_api_key,
+            settings.sendgrid_api_key.get_secret_value(),
             host=settings.sendgrid_api_host,
             timeout=settings.sendgrid_timeout,
         )

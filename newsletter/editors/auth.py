@@ -69,7 +69,9 @@ def principal_of(editor: Editor) -> Principal:
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt="newsletter.editor-session")
+    return URLSafeTimedSerializer(
+        settings.secret_key.get_secret_value(), salt="newsletter.editor-session"
+    )
 
 
 def secure_cookies(settings: Settings) -> bool:
@@ -128,7 +130,7 @@ def signed_out() -> BrowserSession:
 
 def csrf_token(request: Request, session: BrowserSession) -> str:
     """The CSRF token of this session for forms."""
-    key = runtime_of(request).settings.secret_key.encode()
+    key = runtime_of(request).settings.secret_key.get_secret_value().encode()
     return hmac.new(key, b"csrf:" + session.nonce.encode(), hashlib.sha256).hexdigest()
 
 

@@ -132,7 +132,7 @@ def test_sign_up_confirm_change_topics_unsubscribe(
         subscription = services.get_subscriber(session, "ann@example.org").subscriptions[0]
         assert subscription.topics == ["Science"]
         assert subscription.paused_until is not None
-        links = Links(settings.base_url, Tokens(settings.secret_key))
+        links = Links(settings.base_url, Tokens(settings.secret_key.get_secret_value()))
         unsubscribe = links.unsubscribe_url(subscription.subscriber_id, subscription.list_id)
     page.goto(unsubscribe)
     _shot(page, "6-unsubscribe")

@@ -60,7 +60,7 @@ def _path(url: str) -> str:
 
 
 def _links(settings: Settings) -> Links:
-    return Links(settings.base_url, Tokens(settings.secret_key))
+    return Links(settings.base_url, Tokens(settings.secret_key.get_secret_value()))
 
 
 def _subject(client: TestClient, email: str = "ann@example.org") -> TokenSubject:
@@ -197,7 +197,7 @@ def test_cross_subscriber_and_cross_purpose_tokens_are_refused(
     _sign_up(client, "ann@example.org")
     _sign_up(client, "bob@example.org")
     ann, bob = _subject(client, "ann@example.org"), _subject(client, "bob@example.org")
-    tokens = Tokens(app_settings.secret_key)
+    tokens = Tokens(app_settings.secret_key.get_secret_value())
     ann_token = tokens.make(Purpose.UNSUBSCRIBE, ann)
     bob_token = tokens.make(Purpose.UNSUBSCRIBE, bob)
     forged = bob_token.split(".", 1)[0] + "." + ann_token.split(".", 1)[1]
@@ -211,7 +211,7 @@ def test_expired_confirm_link_is_refused(client: TestClient, app_settings: Setti
     """A confirm token older than the max age shows an expiry page and confirms nothing."""
     _sign_up(client)
     subject = _subject(client)
-    old = Tokens(app_settings.secret_key, clock=lambda: 1_000_000_000.0)
+    old = Tokens(app_settings.secret_key.get_secret_value(), clock=lambda: 1_000_000_000.0)
     token = old.make(Purpose.CONFIRM, subject)
     for response in (client.get(f"/confirm/{token}"), client.post(f"/confirm/{token}")):
         assert response.status_code == 400
