@@ -14,6 +14,7 @@ half-sent edition is worse than a late one.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,10 +39,13 @@ from newsletter.digests.services import (
     publish_digest,
     render_digest,
 )
+from newsletter.errors import TransitionError
 from newsletter.feeds.export import export_feeds
 from newsletter.feeds.websub import feed_urls
 from newsletter.schedules.models import EditionState, ScheduledEdition, transition
 from subscribers.tokens import Tokens
+
+log = logging.getLogger(__name__)
 
 CANCELLED_WHILE_SENDING = "cancelled by an editor while the edition was being sent"
 BEFORE_SENDING = (DigestState.ASSEMBLED, DigestState.RENDERED, DigestState.PUBLISHED)
@@ -169,7 +173,17 @@ def plan_step(
             sendable = digest.state is DigestState.SENDING
     if not sendable:
         return []
-    plan(database, digest_id, options=DispatchOptions(batch_size=batch_size), clock=lambda: now)
+    try:
+        plan(database, digest_id, options=DispatchOptions(batch_size=batch_size), clock=lambda: now)
+    except TransitionError:
+        # A cancel (or a missed mark) landed between the look above and planning's own
+        # lock: the edition stopped before anyone was planned, which is not a failure.
+        with database.session() as session:
+            state = get_digest(session, digest_id).state
+        if state in ledger.SENDABLE:
+            raise
+        log.info("digest %d stopped (%s) before it was planned", digest_id, state.value)
+        return []
     with database.session() as session:
         return open_batches(session, digest_id)
 

@@ -19,6 +19,7 @@ from newsletter.delivery.models import BatchState, SendBatch
 from newsletter.delivery.recording import record_retry
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import assemble_digest, get_digest
+from newsletter.errors import TransitionError
 from newsletter.schedules import services, steps
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from subscribers.tokens import Tokens
@@ -340,3 +341,48 @@ def test_cancel_committed_between_check_and_claim_stops_the_batch(
         batch = session.get(SendBatch, batch_id)
         assert batch is not None
         assert (batch.state, batch.error) == (BatchState.FAILED, steps.CANCELLED_WHILE_SENDING)
+
+
+def test_a_cancel_between_the_check_and_planning_is_a_quiet_stop(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cancel wins the race: planning finds the edition cancelled, plans nobody, no error."""
+    edition_id = started(database, readers=3)
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
+        steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
+    real_plan = steps.plan
+
+    def cancelled_first(*args: Any, **kwargs: Any) -> Any:
+        with database.session() as session:  # an editor's cancel commits just now
+            services.cancel(session, edition_id, now=NOW)
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "plan", cancelled_first)
+    with caplog.at_level("INFO", logger="newsletter.schedules.steps"):
+        assert steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=2) == []
+    assert f"digest {digest_id} stopped (cancelled) before it was planned" in caplog.text
+    with database.session() as session:
+        assert get_digest(session, digest_id).state is DigestState.CANCELLED
+        assert steps.open_batches(session, digest_id) == []
+
+
+def test_planning_refused_for_another_reason_still_raises(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a stop is quiet: a refusal while the digest is still sendable is a real error."""
+    edition_id = started(database, readers=1)
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
+        steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
+
+    def refuses(*args: Any, **kwargs: Any) -> Any:
+        raise TransitionError("refused for a reason of its own")
+
+    monkeypatch.setattr(steps, "plan", refuses)
+    with pytest.raises(TransitionError, match="reason of its own"):
+        steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=2)
