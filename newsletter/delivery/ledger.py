@@ -21,7 +21,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from newsletter.briefings.content import BriefingContent
@@ -40,7 +54,7 @@ from newsletter.digests.models import Digest, DigestState, transition
 from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError, TransitionError
 from subscribers.addresses import email_hash
-from subscribers.models import Subscriber, Subscription, Suppression
+from subscribers.models import Subscriber, Subscription, SubscriptionState, Suppression
 from subscribers.services import ensure_default_list
 
 PAGE = 5000
@@ -113,29 +127,15 @@ def _address_hash(session: Session) -> ColumnElement[str]:
     return func.email_hash(Subscriber.email, type_=String)
 
 
-def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> Iterator[Candidate]:
-    """Every subscription of the list not yet in the edition's ledger, streamed in pages.
+def _unplanned(session: Session, digest_id: int, list_id: int, *columns: Any) -> Select[Any]:
+    """``columns`` of every subscription of the list not yet in the edition's ledger.
 
     Subscribers already planned are left out by the database (an anti-join), so a
     second planner, or a resumed dispatch, reads only newcomers instead of the
-    whole list. Rows come through Core, not the ORM: they are plain tuples.
-
-    PostgreSQL streams one query through a server-side cursor: its snapshot is
-    taken once, so deliveries inserted meanwhile do not change what it reads, and
-    the cost stays linear however large the list. SQLite reads keyset pages (each
-    fully fetched before the next insert), since it must not read a table the same
-    connection is writing to mid-statement.
+    whole list. ``Suppression.id`` is set where the address is suppressed.
     """
-    suppressed = Suppression.id.is_not(None)
-    query = (
-        select(
-            Subscription.subscriber_id,
-            Subscriber.email,
-            Subscription.state,
-            Subscription.topics,
-            Subscription.paused_until,
-            suppressed,
-        )
+    return (
+        select(*columns)
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         # The unique index on suppressions.email_hash serves this join.
         .outerjoin(Suppression, Suppression.email_hash == _address_hash(session))
@@ -144,8 +144,135 @@ def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> It
             (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
         )
         .where(Subscription.list_id == list_id, Delivery.id.is_(None))
-        .order_by(Subscription.subscriber_id)
     )
+
+
+def _plain(session: Session, digest_id: int, list_id: int, now: datetime) -> Select[Any]:
+    """Unplanned subscribers who get the edition whatever its topics, numbered from 0.
+
+    Confirmed, not suppressed, not paused, and with no topic filter: ``skip_reason``
+    would pass every one of them, so the database can queue them in bulk. Everyone
+    else goes through ``skip_reason`` in Python, which alone knows every rule.
+    """
+    number = func.row_number().over(order_by=Subscription.subscriber_id) - 1
+    return _unplanned(
+        session, digest_id, list_id, Subscription.subscriber_id, number.label("n")
+    ).where(
+        Subscription.state == SubscriptionState.CONFIRMED,
+        func.json_array_length(Subscription.topics) == 0,
+        or_(Subscription.paused_until.is_(None), Subscription.paused_until <= now),
+        Suppression.id.is_(None),
+    )
+
+
+def _plan_plain(
+    session: Session,
+    digest_id: int,
+    list_id: int,
+    *,
+    now: datetime,
+    after: int,
+    batch_size: int,
+) -> tuple[int, int]:
+    """Queue the plain subscribers in batches numbered from ``after + 1``; (batches, queued).
+
+    No row passes through Python. Enough batches for every confirmed subscription
+    (a cheap count on an index) are created first; one ``INSERT ... SELECT`` then
+    puts plain subscriber *n* in batch ``after + 1 + n // size``, so batches fill in
+    order; the last one used gets its true size and the unused ones are dropped.
+    A subscription confirmed between the count and the insert may find no batch:
+    it stays unplanned here, and the Python pass that follows judges it.
+    """
+    confirmed = _confirmed(session, list_id)
+    if not confirmed:
+        return 0, 0
+    session.execute(
+        insert(SendBatch),
+        [
+            {
+                "digest_id": digest_id,
+                "number": after + 1 + index,
+                "size": batch_size,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for index in range(-(-confirmed // batch_size))
+        ],
+    )
+    if session.connection().dialect.name == "postgresql":
+        # Fresh statistics, or the planner may scan all of the digest's batches per row
+        # instead of probing the (digest, number) index once.
+        session.execute(text("ANALYZE send_batches"))
+    plain = _plain(session, digest_id, list_id, now).subquery()
+    # Integer division stays an integer (not FLOOR's float), so the index probe works.
+    number = after + 1 + cast(plain.c.n // batch_size, Integer)
+    rows = select(
+        literal(digest_id),
+        plain.c.subscriber_id,
+        literal(list_id),
+        SendBatch.id,
+        literal(DeliveryState.QUEUED, Delivery.state.type),
+        literal(now, Delivery.updated_at.type),
+    ).join(SendBatch, (SendBatch.digest_id == digest_id) & (SendBatch.number == number))
+    columns = ["digest_id", "subscriber_id", "list_id", "batch_id", "state", "updated_at"]
+    statement = insert(Delivery).from_select(columns, rows)
+    # SQLAlchemy reports an INSERT's row count only when asked to keep it.
+    result = session.execute(statement.execution_options(preserve_rowcount=True))
+    queued: int = result.rowcount  # type: ignore[attr-defined]
+    full, rest = divmod(queued, batch_size)
+    used = full + (1 if rest else 0)
+    ours = SendBatch.digest_id == digest_id
+    if rest:
+        last = ours & (SendBatch.number == after + used)
+        session.execute(
+            update(SendBatch)
+            .where(last)
+            .values(size=rest)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        delete(SendBatch)
+        .where(ours, SendBatch.number > after + used)
+        .execution_options(synchronize_session=False)
+    )
+    return used, queued
+
+
+def _confirmed(session: Session, list_id: int) -> int:
+    """How many subscriptions of the list are confirmed (an upper bound on the plain ones)."""
+    query = select(func.count()).where(
+        Subscription.list_id == list_id, Subscription.state == SubscriptionState.CONFIRMED
+    )
+    return session.scalar(query) or 0
+
+
+def _last_batch_number(session: Session, digest_id: int) -> int:
+    """The highest batch number the digest has so far (0 before its first)."""
+    query = select(func.max(SendBatch.number)).where(SendBatch.digest_id == digest_id)
+    return session.scalar(query) or 0
+
+
+def _candidates(session: Session, digest_id: int, list_id: int, page: int) -> Iterator[Candidate]:
+    """Every unplanned subscription of the list, streamed in pages, so memory stays flat.
+
+    Rows come through Core, not the ORM: they are plain tuples. PostgreSQL streams
+    one query through a server-side cursor: its snapshot is taken once, so
+    deliveries inserted meanwhile do not change what it reads, and the cost stays
+    linear however large the list. SQLite reads keyset pages (each fully fetched
+    before the next insert), since it must not read a table the same connection is
+    writing to mid-statement.
+    """
+    query = _unplanned(
+        session,
+        digest_id,
+        list_id,
+        Subscription.subscriber_id,
+        Subscriber.email,
+        Subscription.state,
+        Subscription.topics,
+        Subscription.paused_until,
+        Suppression.id.is_not(None),
+    ).order_by(Subscription.subscriber_id)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         result = connection.execute(query.execution_options(yield_per=page))
@@ -221,6 +348,10 @@ def plan_dispatch(
     Running it again adds only subscribers not yet in the ledger (counted as
     ``already_sent`` otherwise), so it is safe to repeat after a crash or a retry.
     """
+    if not 1 <= batch_size <= MAX_RECIPIENTS_PER_BATCH:
+        raise ValueError(
+            f"batch_size must be between 1 and {MAX_RECIPIENTS_PER_BATCH}, got {batch_size}"
+        )
     now = now or utcnow()
     digest = _lock_digest(session, digest_id, now)
     if digest.state is DigestState.SENT:
@@ -260,18 +391,24 @@ def plan_dispatch(
             if len(skipped) >= INSERT_ROWS:
                 flush_skipped()
 
-    number = session.scalar(
-        select(func.coalesce(func.max(SendBatch.number), 0)).where(SendBatch.digest_id == digest_id)
-    )
     already = _already_planned(session, digest_id, mailing_list.id)
     if already:
         counts[SkipReason.ALREADY_SENT.value] = already
-    batches = queued = 0
+    # Most of a list is plain: the database queues those in bulk; Python judges the rest.
+    batches, queued = _plan_plain(
+        session,
+        digest_id,
+        mailing_list.id,
+        now=now,
+        after=_last_batch_number(session, digest_id),
+        batch_size=batch_size,
+    )
+    number = _last_batch_number(session, digest_id)
     selections = select_recipients(
         _candidates(session, digest_id, mailing_list.id, page), topics, now
     )
     for chunk in iter_batches(sendable(selections), batch_size):
-        number = (number or 0) + 1
+        number += 1
         batch_id = session.execute(
             insert(SendBatch).returning(SendBatch.id),
             {"digest_id": digest_id, "number": number, "size": len(chunk), "created_at": now},

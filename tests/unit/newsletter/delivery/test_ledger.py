@@ -295,3 +295,89 @@ def test_get_digest_can_reread_and_lock(database: Database) -> None:
         assert get_digest(session, digest_id, populate=True) is digest
         assert digest.state is DigestState.CANCELLED
         assert get_digest(session, digest_id, lock=True) is digest
+
+
+def _batches(database: Database, digest_id: int) -> list[tuple[int, int, int]]:
+    """(number, size, deliveries in it) of each batch, by number."""
+    with database.session() as session:
+        rows = session.execute(
+            select(SendBatch.number, SendBatch.size, SendBatch.id)
+            .where(SendBatch.digest_id == digest_id)
+            .order_by(SendBatch.number)
+        ).all()
+        return [
+            (
+                number,
+                size,
+                len(
+                    session.scalars(select(Delivery.id).where(Delivery.batch_id == batch_id)).all()
+                ),
+            )
+            for number, size, batch_id in rows
+        ]
+
+
+def _queued_once(database: Database, digest_id: int, expected: set[int]) -> None:
+    with database.session() as session:
+        queued = session.scalars(
+            select(Delivery.subscriber_id).where(
+                Delivery.digest_id == digest_id, Delivery.state == DeliveryState.QUEUED
+            )
+        ).all()
+    assert sorted(queued) == sorted(expected)
+
+
+def test_plain_readers_fill_batches_in_order_then_the_rest_follow(any_database: Database) -> None:
+    """Plain readers are queued in bulk, in full batches in id order; topic readers come after.
+
+    Paused and suppressed readers are confirmed too, so the bulk step makes batches
+    it does not need: those are dropped, and numbers stay 1, 2, 3, ... without gaps.
+    """
+    with any_database.session() as session:
+        digest_id, list_id = rendered_digest(session, topics=("Science",))
+        plain = add_subscribers(session, list_id, 23)
+        on_topic = add_subscribers(session, list_id, 4, start=100, topics=("science",))
+        add_subscribers(session, list_id, 12, start=200, paused_until=NOW + timedelta(days=1))
+        add_subscribers(session, list_id, 1, start=300, topics=("Sport",))
+        suppress(session, "reader5@example.org", SuppressionReason.HARD_BOUNCE)
+    result = plan(any_database, digest_id, batch_size=10)
+    assert (result.batches, result.queued) == (4, 26)
+    assert result.skipped == {"paused": 12, "suppressed": 1, "no_matching_topic": 1}
+    assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 2, 2), (4, 4, 4)]
+    _queued_once(any_database, digest_id, (set(plain) - {plain[4]}) | set(on_topic))
+    with any_database.session() as session:
+        first = session.scalars(
+            select(Delivery.subscriber_id)
+            .join(SendBatch, SendBatch.id == Delivery.batch_id)
+            .where(SendBatch.digest_id == digest_id, SendBatch.number == 1)
+        ).all()
+    assert sorted(first) == [n for n in plain if n != plain[4]][:10]
+
+
+def test_readers_confirmed_after_the_count_are_planned_by_the_python_pass(
+    any_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stale count gives the bulk step too few batches: the rest is still planned once."""
+    digest_id, list_id = edition_with_readers(any_database, 25)
+    monkeypatch.setattr(ledger, "_confirmed", lambda session, list_id: 12)
+    result = plan(any_database, digest_id, batch_size=10)
+    assert (result.batches, result.queued) == (3, 25)
+    assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 5, 5)]
+    with any_database.session() as session:
+        readers = session.scalars(
+            select(Subscription.subscriber_id).where(Subscription.list_id == list_id)
+        ).all()
+    _queued_once(any_database, digest_id, set(readers))
+
+
+def test_a_batch_size_out_of_range_is_refused_before_anything_is_written(
+    database: Database,
+) -> None:
+    """Batch sizes must be 1 to 1000; a wrong one changes nothing."""
+    digest_id, _ = edition_with_readers(database, 3)
+    for size in (0, 1001):
+        with pytest.raises(ValueError, match="batch_size must be between 1 and 1000"):
+            plan(database, digest_id, batch_size=size)
+    assert states(database, digest_id) == {}
+    with database.session() as session:
+        assert get_digest(session, digest_id).state is DigestState.RENDERED
