@@ -82,22 +82,25 @@ class Personaliser:
         )
 
     def recipient(self, subscriber_id: int, list_id: int, email: str, name: str) -> Recipient:
-        """One subscriber's personal part of the request."""
+        """One subscriber's personal part of the request (a million times an edition)."""
+        used = self.used
         links = self.links.for_subscriber(
-            subscriber_id, list_id, preferences=placeholders.PREFERENCES_URL in self.used
+            subscriber_id, list_id, preferences=placeholders.PREFERENCES_URL in used
         )
-        values = {
-            placeholders.UNSUBSCRIBE_URL: links.unsubscribe,
-            placeholders.VIEW_URL: self.view_url,
-            # The name is the subscriber's own text: safe in subject, text and HTML alike.
-            placeholders.NAME: substitution_value(placeholders.NAME, name),
-        }
+        substitutions: dict[str, str] = {}
+        if placeholders.UNSUBSCRIBE_URL in used:
+            substitutions[placeholders.UNSUBSCRIBE_URL] = links.unsubscribe
         if links.preferences is not None:
-            values[placeholders.PREFERENCES_URL] = links.preferences
+            substitutions[placeholders.PREFERENCES_URL] = links.preferences
+        if placeholders.VIEW_URL in used:
+            substitutions[placeholders.VIEW_URL] = self.view_url
+        if placeholders.NAME in used:
+            # The name is the subscriber's own text: safe in subject, text and HTML alike.
+            substitutions[placeholders.NAME] = substitution_value(placeholders.NAME, name)
         return Recipient(
             email=email,
             name=name,
-            substitutions={key: value for key, value in values.items() if key in self.used},
+            substitutions=substitutions,
             headers={"List-Unsubscribe": f"<{links.one_click}>, <{links.mailto(self.mailto)}>"},
             custom_args={SUBSCRIBER_ID: str(subscriber_id)},
         )

@@ -95,9 +95,14 @@ _FIND_HTML_SPECIAL = re.compile(f"[{re.escape(_HTML_SPECIAL)}]")  # one C-level 
 _LOOKALIKES = str.maketrans({"&": "＆", "<": "‹", ">": "›", '"': "”", "'": "’"})
 
 
+def has_html_special(value: str) -> bool:
+    """Whether ``value`` holds any of ``& < > " '``."""
+    return _FIND_HTML_SPECIAL.search(value) is not None
+
+
 def substitution_value(key: str, value: str) -> str:
     """``value`` made safe to appear unchanged in both the HTML and the text part."""
-    if _FIND_HTML_SPECIAL.search(value) is None:
+    if not has_html_special(value):
         return value
     if key.strip("%").endswith("_url"):
         raise ValueError(f"{key} must not contain any of {_HTML_SPECIAL}: {value!r}")
