@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -94,9 +94,8 @@ class Claim:
     token: str
 
 
-@dataclass(frozen=True)
-class Addressee:
-    """One claimed recipient, as the message composer needs it."""
+class Addressee(NamedTuple):
+    """One claimed recipient, as the message composer needs it (a tuple: made per recipient)."""
 
     subscriber_id: int
     list_id: int
@@ -566,12 +565,12 @@ def claim_batch(
 
 def addressees(session: Session, batch_id: int) -> tuple[list[Addressee], list[int]]:
     """The claimed recipients of a batch, and the subscriber ids erased since planning."""
-    rows = session.execute(
+    rows = session.connection().execute(  # Core: plain rows, no ORM bookkeeping per row
         select(Delivery.subscriber_id, Delivery.list_id, Subscriber.email, Subscriber.name)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
         .order_by(Delivery.subscriber_id)
     ).all()
-    found = [Addressee(r[0], r[1], r[2], r[3]) for r in rows if r[2] is not None]
+    found = [Addressee(*r) for r in rows if r[2] is not None]
     gone = [r[0] for r in rows if r[2] is None]
     return found, gone
