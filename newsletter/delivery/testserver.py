@@ -114,6 +114,9 @@ class SendGridTestServer:
     invalid_addresses: Collection[str] = ()
     fault_rate: float = 0.0
     seed: int | None = None
+    # Seconds every request waits before it is handled, as a trip over the internet to
+    # the real API would add (the benchmark compares batching and a naive loop with it).
+    latency: float = 0.0
     webhook_url: str = ""  # when set, events in ``auto_events`` are posted for each acceptance
     auto_events: tuple[str, ...] = ("processed", "delivered")
     log: Callable[[str], None] | None = None
@@ -126,6 +129,8 @@ class SendGridTestServer:
     def __post_init__(self) -> None:
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be between 0 and 1, got {self.fault_rate}")
+        if not 0.0 <= self.latency <= 60.0:
+            raise ValueError(f"latency must be between 0 and 60 seconds, got {self.latency}")
         self.key = self.signing_key or events_mod.generate_signing_key()
         self.public_key = events_mod.public_key_b64(self.key)
         self._invalid = frozenset(a.lower() for a in self.invalid_addresses)
@@ -298,6 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?")[0] != MAIL_SEND_PATH:
             self._drain()
             self._answer(404, [api_error("Not found: only POST /v3/mail/send is served.")])
+            return
+        if owner.latency and owner._closing.wait(owner.latency):
+            self._drop()  # the server is stopping: this request never arrived
             return
         length = _content_length(self.headers.get("Content-Length"))
         if length < 0:

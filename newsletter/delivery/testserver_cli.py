@@ -34,6 +34,13 @@ from newsletter.errors import InvalidInputError
 )
 @click.option("--seed", type=int, default=None, help="Seed for the random faults.")
 @click.option(
+    "--latency",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 60.0),
+    help="Seconds every request waits before it is handled, like a trip over the internet.",
+)
+@click.option(
     "--invalid-address",
     "invalid",
     multiple=True,
@@ -56,6 +63,7 @@ def sendgrid_test_server(
     api_key: str,
     fault_rate: float,
     seed: int | None,
+    latency: float,
     invalid: tuple[str, ...],
     webhook_url: str,
     signing_key: Path | None,
@@ -69,6 +77,7 @@ def sendgrid_test_server(
         invalid_addresses=invalid,
         fault_rate=fault_rate,
         seed=seed,
+        latency=latency,
         webhook_url=webhook_url,
         log=lambda line: out.print(line, markup=False),
     )

@@ -452,9 +452,12 @@ def test_other_paths_and_oversized_or_broken_bodies(server: SendGridTestServer) 
 
 
 def test_server_arguments_are_checked() -> None:
-    """A fault rate outside [0, 1], a count below 1, or a URL before start are refused."""
+    """A fault rate outside [0, 1], a latency outside [0, 60], a count below 1, or a URL
+    before start are refused."""
     with pytest.raises(ValueError, match="fault_rate"):
         SendGridTestServer(fault_rate=2)
+    with pytest.raises(ValueError, match="latency"):
+        SendGridTestServer(latency=-1)
     server = SendGridTestServer()
     with pytest.raises(ValueError, match="count"):
         server.inject(Fault.SERVER_ERROR, count=0)
@@ -484,3 +487,14 @@ def test_events_still_follow_when_the_answer_is_dropped(webhook: tuple[Webhook, 
         with pytest.raises(OutcomeUnknownError):
             sender_for(srv).send_batch(batch("a@mail.example"))
     assert [e.kind for e in receiver.stored.values()] == [EventKind.PROCESSED]
+
+
+def test_latency_delays_every_answer_and_the_batch_still_goes_through() -> None:
+    """With a latency set, no answer comes sooner; the request is then handled as usual."""
+    with SendGridTestServer(api_key=KEY, latency=0.3) as slow:
+        started = time.monotonic()
+        result = sender_for(slow).send_batch(batch("a@mail.example"))
+        elapsed = time.monotonic() - started
+        assert elapsed >= 0.3
+        assert [accepted.message_id for accepted in slow.accepted] == [result.provider_id]
+

@@ -18,7 +18,13 @@ def test_dispatch_benchmark_reports_rates_and_memory(
     monkeypatch.delenv("NEWSLETTER_TEST_DATABASE_URL", raising=False)
     monkeypatch.delenv("NEWSLETTER_BENCH_DATABASE_URL", raising=False)
     figures = dispatch.run(scale=0.001)
-    assert set(figures) == {"sqlite_rate", "sqlite_peak_mb", "naive_rate", "speedup"}
+    assert set(figures) == {
+        "sqlite_rate",
+        "sqlite_peak_mb",
+        "naive_rate",
+        "speedup",
+        "speedup_round_trip",
+    }
     assert all(value > 0 for value in figures.values())
     printed = capsys.readouterr().out
     assert "dispatch, 100 recipients on SQLite" in printed

@@ -107,3 +107,20 @@ def test_waiting_ends_on_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr("time.sleep", interrupted)
     testserver_cli._wait(SendGridTestServer())
+
+
+def test_latency_option_reaches_the_server_and_is_bounded(
+    served: list[tuple[SendGridTestServer, str]],
+) -> None:
+    """``--latency`` sets the server's wait; a negative one is refused naming the option."""
+    result = CliRunner().invoke(
+        testserver_cli.sendgrid_test_server,
+        ["--port", "0", "--latency", "0.05", "--invalid-address", "refuse@mail.example"],
+    )
+    assert result.exit_code == 0, result.output
+    ((server, _),) = served
+    assert server.latency == 0.05
+    assert "202 accepted 1 recipient(s)" in result.output
+    refused = CliRunner().invoke(testserver_cli.sendgrid_test_server, ["--latency", "-1"])
+    assert refused.exit_code == 2
+    assert "--latency" in refused.output
