@@ -92,11 +92,7 @@ def test_hand_assembled_digest_runs_without_an_edition(database: Database) -> No
 def test_late_edition_already_sending_is_finished(database: Database) -> None:
     """Once sending began, lateness no longer stops the edition."""
     edition_id = started(database, readers=3)
-    with database.session() as session:
-        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
-        assert digest_id is not None
-        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
-        steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
+    digest_id = ready_to_plan(database, edition_id)
     first = steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=2)
     late = NOW + timedelta(hours=5)
     again = steps.plan_step(database, digest_id, now=late, window=WINDOW, batch_size=2)
@@ -124,11 +120,7 @@ def test_late_edition_already_sending_is_finished(database: Database) -> None:
 def test_send_batch_step_skips_gone_and_postponed_batches(database: Database) -> None:
     """A batch that is gone or already sent gives None; one not yet due says when to retry."""
     edition_id = started(database, readers=2)
-    with database.session() as session:
-        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
-        assert digest_id is not None
-        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
-        steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
+    digest_id = ready_to_plan(database, edition_id)
     (batch_id,) = steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=5)
     with database.session() as session:
         batch = session.get(SendBatch, batch_id)
@@ -348,11 +340,7 @@ def test_a_cancel_between_the_check_and_planning_is_a_quiet_stop(
 ) -> None:
     """The cancel wins the race: planning finds the edition cancelled, plans nobody, no error."""
     edition_id = started(database, readers=3)
-    with database.session() as session:
-        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
-        assert digest_id is not None
-        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
-        steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
+    digest_id = ready_to_plan(database, edition_id)
     real_plan = steps.plan
 
     def cancelled_first(*args: Any, **kwargs: Any) -> Any:
@@ -374,11 +362,7 @@ def test_planning_refused_for_another_reason_still_raises(
 ) -> None:
     """Only a stop is quiet: a refusal while the digest is still sendable is a real error."""
     edition_id = started(database, readers=1)
-    with database.session() as session:
-        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
-        assert digest_id is not None
-        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
-        steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
+    digest_id = ready_to_plan(database, edition_id)
 
     def refuses(*args: Any, **kwargs: Any) -> Any:
         raise TransitionError("refused for a reason of its own")
