@@ -185,6 +185,7 @@ def _plan_plain(
     confirmed = _confirmed(session, list_id)
     if not confirmed:
         return 0, 0
+    batches = -(-confirmed // batch_size)
     session.execute(
         insert(SendBatch),
         [
@@ -195,24 +196,26 @@ def _plan_plain(
                 "created_at": now,
                 "updated_at": now,
             }
-            for index in range(-(-confirmed // batch_size))
+            for index in range(batches)
         ],
     )
-    if session.connection().dialect.name == "postgresql":
-        # Fresh statistics, or the planner may scan all of the digest's batches per row
-        # instead of probing the (digest, number) index once.
-        session.execute(text("ANALYZE send_batches"))
     plain = _plain(session, digest_id, list_id, now).subquery()
-    # Integer division stays an integer (not FLOOR's float), so the index probe works.
+    # Integer division stays an integer (not FLOOR's float), so the lookup uses the
+    # unique (digest, number) index, one probe a row, whatever the table statistics say.
     number = after + 1 + cast(plain.c.n // batch_size, Integer)
+    batch_id = (
+        select(SendBatch.id)
+        .where(SendBatch.digest_id == digest_id, SendBatch.number == number)
+        .scalar_subquery()
+    )
     rows = select(
         literal(digest_id),
         plain.c.subscriber_id,
         literal(list_id),
-        SendBatch.id,
+        batch_id,
         literal(DeliveryState.QUEUED, Delivery.state.type),
         literal(now, Delivery.updated_at.type),
-    ).join(SendBatch, (SendBatch.digest_id == digest_id) & (SendBatch.number == number))
+    ).where(plain.c.n < batches * batch_size)  # past the last batch: left to the Python pass
     columns = ["digest_id", "subscriber_id", "list_id", "batch_id", "state", "updated_at"]
     statement = insert(Delivery).from_select(columns, rows)
     # SQLAlchemy reports an INSERT's row count only when asked to keep it.
@@ -565,12 +568,13 @@ def claim_batch(
 
 def addressees(session: Session, batch_id: int) -> tuple[list[Addressee], list[int]]:
     """The claimed recipients of a batch, and the subscriber ids erased since planning."""
-    rows = session.connection().execute(  # Core: plain rows, no ORM bookkeeping per row
+    query = (
         select(Delivery.subscriber_id, Delivery.list_id, Subscriber.email, Subscriber.name)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.CLAIMED)
         .order_by(Delivery.subscriber_id)
-    ).all()
+    )
+    rows = session.connection().execute(query).all()  # Core: no ORM bookkeeping per row
     found = [Addressee(*r) for r in rows if r[2] is not None]
     gone = [r[0] for r in rows if r[2] is None]
     return found, gone

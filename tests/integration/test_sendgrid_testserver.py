@@ -497,4 +497,3 @@ def test_latency_delays_every_answer_and_the_batch_still_goes_through() -> None:
         elapsed = time.monotonic() - started
         assert elapsed >= 0.3
         assert [accepted.message_id for accepted in slow.accepted] == [result.provider_id]
-
