@@ -176,9 +176,10 @@ def _plan_plain(
     """Queue the plain subscribers in batches numbered from ``after + 1``; (batches, queued).
 
     No row passes through Python. Enough batches for every confirmed subscription
-    (a cheap count on an index) are created first; one ``INSERT ... SELECT`` then
-    puts plain subscriber *n* in batch ``after + 1 + n // size``, so batches fill in
-    order; the last one used gets its true size and the unused ones are dropped.
+    (a cheap count on an index) are created first, with consecutive ids; one
+    ``INSERT ... SELECT`` then puts plain subscriber *n* in the batch numbered
+    ``after + 1 + n // size``, so batches fill in order; the last one used gets its
+    true size and the unused ones are dropped.
     A subscription confirmed between the count and the insert may find no batch:
     it stays unplanned here, and the Python pass that follows judges it.
     """
@@ -186,33 +187,39 @@ def _plan_plain(
     if not confirmed:
         return 0, 0
     batches = -(-confirmed // batch_size)
-    session.execute(
-        insert(SendBatch),
-        [
-            {
-                "digest_id": digest_id,
-                "number": after + 1 + index,
-                "size": batch_size,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for index in range(batches)
-        ],
+    created = list(
+        session.scalars(
+            insert(SendBatch).returning(SendBatch.id, sort_by_parameter_order=True),
+            [
+                {
+                    "digest_id": digest_id,
+                    "number": after + 1 + index,
+                    "size": batch_size,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for index in range(batches)
+            ],
+        )
     )
+    first = created[0]
+    if not _consecutive(created):
+        # Another edition's planner took ids in between (rare): without consecutive ids
+        # a row's batch cannot be computed, so the Python pass plans everyone instead.
+        session.execute(
+            delete(SendBatch)
+            .where(SendBatch.id.in_(created))
+            .execution_options(synchronize_session=False)
+        )
+        return 0, 0
     plain = _plain(session, digest_id, list_id, now).subquery()
-    # Integer division stays an integer (not FLOOR's float), so the lookup uses the
-    # unique (digest, number) index, one probe a row, whatever the table statistics say.
-    number = after + 1 + cast(plain.c.n // batch_size, Integer)
-    batch_id = (
-        select(SendBatch.id)
-        .where(SendBatch.digest_id == digest_id, SendBatch.number == number)
-        .scalar_subquery()
-    )
+    # Batch ids are consecutive, in number order: row n's batch is computed, not looked
+    # up (integer division cast back to an integer, which SQL's FLOOR does not return).
     rows = select(
         literal(digest_id),
         plain.c.subscriber_id,
         literal(list_id),
-        batch_id,
+        first + cast(plain.c.n // batch_size, Integer),
         literal(DeliveryState.QUEUED, Delivery.state.type),
         literal(now, Delivery.updated_at.type),
     ).where(plain.c.n < batches * batch_size)  # past the last batch: left to the Python pass
@@ -238,6 +245,11 @@ def _plan_plain(
         .execution_options(synchronize_session=False)
     )
     return used, queued
+
+
+def _consecutive(ids: list[int]) -> bool:
+    """Whether ``ids`` count up by one (a sequence nobody else drew from meanwhile)."""
+    return ids == list(range(ids[0], ids[0] + len(ids)))
 
 
 def _confirmed(session: Session, list_id: int) -> int:

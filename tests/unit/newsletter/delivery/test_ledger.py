@@ -381,3 +381,27 @@ def test_a_batch_size_out_of_range_is_refused_before_anything_is_written(
     assert states(database, digest_id) == {}
     with database.session() as session:
         assert get_digest(session, digest_id).state is DigestState.RENDERED
+
+
+def test_without_consecutive_batch_ids_the_python_pass_plans_everyone(
+    any_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If another planner drew batch ids in between, the bulk step backs out cleanly."""
+    digest_id, list_id = edition_with_readers(any_database, 25)
+    monkeypatch.setattr(ledger, "_consecutive", lambda ids: False)
+    result = plan(any_database, digest_id, batch_size=10)
+    assert (result.batches, result.queued) == (3, 25)
+    assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 5, 5)]
+    with any_database.session() as session:
+        readers = session.scalars(
+            select(Subscription.subscriber_id).where(Subscription.list_id == list_id)
+        ).all()
+    _queued_once(any_database, digest_id, set(readers))
+
+
+def test_consecutive_ids_are_recognised() -> None:
+    """Only ids that count up by one, with no gap, let the bulk step compute batches."""
+    assert ledger._consecutive([7, 8, 9])
+    assert ledger._consecutive([4])
+    assert not ledger._consecutive([7, 9, 10])
+    assert not ledger._consecutive([9, 8])
