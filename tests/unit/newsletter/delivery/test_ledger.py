@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.db import Database
-from newsletter.delivery import ledger, recording
+from newsletter.delivery import ledger, recording, roster
 from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
 from newsletter.digests.models import Digest, DigestState
 from newsletter.digests.services import get_digest
@@ -359,7 +359,7 @@ def test_readers_confirmed_after_the_count_are_planned_by_the_python_pass(
 ) -> None:
     """A stale count gives the bulk step too few batches: the rest is still planned once."""
     digest_id, list_id = edition_with_readers(any_database, 25)
-    monkeypatch.setattr(ledger, "_confirmed", lambda session, list_id: 12)
+    monkeypatch.setattr(roster, "_confirmed", lambda session, list_id: 12)
     result = plan(any_database, digest_id, batch_size=10)
     assert (result.batches, result.queued) == (3, 25)
     assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 5, 5)]
@@ -388,7 +388,7 @@ def test_without_consecutive_batch_ids_the_python_pass_plans_everyone(
 ) -> None:
     """If another planner drew batch ids in between, the bulk step backs out cleanly."""
     digest_id, list_id = edition_with_readers(any_database, 25)
-    monkeypatch.setattr(ledger, "_consecutive", lambda ids: False)
+    monkeypatch.setattr(roster, "_consecutive", lambda ids: False)
     result = plan(any_database, digest_id, batch_size=10)
     assert (result.batches, result.queued) == (3, 25)
     assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 5, 5)]
@@ -401,7 +401,7 @@ def test_without_consecutive_batch_ids_the_python_pass_plans_everyone(
 
 def test_consecutive_ids_are_recognised() -> None:
     """Only ids that count up by one, with no gap, let the bulk step compute batches."""
-    assert ledger._consecutive([7, 8, 9])
-    assert ledger._consecutive([4])
-    assert not ledger._consecutive([7, 9, 10])
-    assert not ledger._consecutive([9, 8])
+    assert roster._consecutive([7, 8, 9])
+    assert roster._consecutive([4])
+    assert not roster._consecutive([7, 9, 10])
+    assert not roster._consecutive([9, 8])
