@@ -405,3 +405,14 @@ def test_consecutive_ids_are_recognised() -> None:
     assert roster._consecutive([4])
     assert not roster._consecutive([7, 9, 10])
     assert not roster._consecutive([9, 8])
+
+
+def test_a_pause_that_has_ended_does_not_hold_a_reader_back(any_database: Database) -> None:
+    """Paused until yesterday: queued with everyone else; paused until tomorrow: skipped."""
+    with any_database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        back = add_subscribers(session, list_id, 2, paused_until=NOW - timedelta(days=1))
+        add_subscribers(session, list_id, 1, start=50, paused_until=NOW + timedelta(days=1))
+    result = plan(any_database, digest_id)
+    assert (result.queued, result.skipped) == (2, {"paused": 1})
+    _queued_once(any_database, digest_id, set(back))
