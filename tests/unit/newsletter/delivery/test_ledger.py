@@ -354,12 +354,22 @@ def test_plain_readers_fill_batches_in_order_then_the_rest_follow(any_database: 
     assert sorted(first) == [n for n in plain if n != plain[4]][:10]
 
 
-def test_readers_confirmed_after_the_count_are_planned_by_the_python_pass(
-    any_database: Database, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("helper", "stand_in"),
+    [
+        # A stale count: the bulk step makes too few batches and leaves the rest.
+        ("_confirmed", lambda session, list_id: 12),
+        # Another planner drew batch ids in between: the bulk step backs out entirely.
+        ("_consecutive", lambda ids: False),
+    ],
+    ids=["stale-count", "ids-not-consecutive"],
+)
+def test_what_the_bulk_step_leaves_the_python_pass_plans_once(
+    any_database: Database, monkeypatch: pytest.MonkeyPatch, helper: str, stand_in: object
 ) -> None:
-    """A stale count gives the bulk step too few batches: the rest is still planned once."""
+    """However little the bulk step queues, every reader ends up queued exactly once."""
     digest_id, list_id = edition_with_readers(any_database, 25)
-    monkeypatch.setattr(roster, "_confirmed", lambda session, list_id: 12)
+    monkeypatch.setattr(roster, helper, stand_in)
     result = plan(any_database, digest_id, batch_size=10)
     assert (result.batches, result.queued) == (3, 25)
     assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 5, 5)]
@@ -381,22 +391,6 @@ def test_a_batch_size_out_of_range_is_refused_before_anything_is_written(
     assert states(database, digest_id) == {}
     with database.session() as session:
         assert get_digest(session, digest_id).state is DigestState.RENDERED
-
-
-def test_without_consecutive_batch_ids_the_python_pass_plans_everyone(
-    any_database: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """If another planner drew batch ids in between, the bulk step backs out cleanly."""
-    digest_id, list_id = edition_with_readers(any_database, 25)
-    monkeypatch.setattr(roster, "_consecutive", lambda ids: False)
-    result = plan(any_database, digest_id, batch_size=10)
-    assert (result.batches, result.queued) == (3, 25)
-    assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 5, 5)]
-    with any_database.session() as session:
-        readers = session.scalars(
-            select(Subscription.subscriber_id).where(Subscription.list_id == list_id)
-        ).all()
-    _queued_once(any_database, digest_id, set(readers))
 
 
 def test_consecutive_ids_are_recognised() -> None:
