@@ -34,6 +34,17 @@ def plan(database: Database, digest_id: int, **kwargs: object) -> ledger.PlanRes
         return ledger.plan_dispatch(session, digest_id, now=NOW, **kwargs)  # type: ignore[arg-type]
 
 
+def claim_first(database: Database, digest_id: int, **plan_args: object) -> ledger.Claim:
+    """Plan the edition, then claim its first due batch, committed, as a worker would."""
+    plan(database, digest_id, **plan_args)
+    with database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, NOW)
+        assert batch_id is not None
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+    assert claim is not None
+    return claim
+
+
 def test_plan_queues_each_subscriber_once(any_database: Database) -> None:
     """Planning twice puts each reader in the ledger once; the rerun counts them as already sent."""
     digest_id, _ = edition_with_readers(any_database, 25)
@@ -101,12 +112,8 @@ def test_plan_refuses_unrendered_or_missing_digests(database: Database) -> None:
 def test_claim_commits_recipients_as_claimed(any_database: Database) -> None:
     """Claiming a batch marks it sending with a lease and its recipients claimed."""
     digest_id, _ = edition_with_readers(any_database, 4)
-    plan(any_database, digest_id, batch_size=2)
-    with any_database.session() as session:
-        batch_id = ledger.next_due_batch(session, digest_id, NOW)
-        assert batch_id is not None
-        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
-    assert claim is not None
+    claim = claim_first(any_database, digest_id, batch_size=2)
+    batch_id = claim.batch_id
     assert claim.attempts == 1
     assert claim.number == 1
     assert states(any_database, digest_id) == {"claimed": 2, "queued": 2}
@@ -147,12 +154,9 @@ def test_a_batch_is_claimed_once_even_by_racing_threads(any_database: Database) 
 def test_postponed_batch_is_not_due_until_its_time(database: Database) -> None:
     """A batch waiting for a retry is neither due nor claimable before ``not_before``."""
     digest_id, _ = edition_with_readers(database, 1)
-    plan(database, digest_id)
+    claim = claim_first(database, digest_id)
+    batch_id = claim.batch_id
     with database.session() as session:
-        batch_id = ledger.next_due_batch(session, digest_id, NOW)
-        assert batch_id is not None
-        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
-        assert claim is not None
         later = NOW + timedelta(seconds=30)
         assert recording.record_retry(session, claim, "429", not_before=later, now=NOW)
     with database.session() as session:
@@ -166,12 +170,7 @@ def test_postponed_batch_is_not_due_until_its_time(database: Database) -> None:
 def test_a_lost_claim_records_nothing(database: Database) -> None:
     """A worker whose claim was taken over cannot record an outcome over the new one."""
     digest_id, _ = edition_with_readers(database, 2)
-    plan(database, digest_id)
-    with database.session() as session:
-        batch_id = ledger.next_due_batch(session, digest_id, NOW)
-        assert batch_id is not None
-        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
-        assert claim is not None
+    claim = claim_first(database, digest_id)
     stale = ledger.Claim(claim.batch_id, claim.digest_id, claim.number, 1, 0, "someone-else")
     with database.session() as session:
         assert not recording.record_accepted(session, stale, "x", now=NOW)
@@ -185,12 +184,8 @@ def test_a_lost_claim_records_nothing(database: Database) -> None:
 def test_a_lost_claim_fails_no_recipient(database: Database) -> None:
     """A worker whose claim was taken over cannot fail recipients of the new claim."""
     digest_id, _ = edition_with_readers(database, 2)
-    plan(database, digest_id)
+    claim = claim_first(database, digest_id)
     with database.session() as session:
-        batch_id = ledger.next_due_batch(session, digest_id, NOW)
-        assert batch_id is not None
-        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
-        assert claim is not None
         ids = session.scalars(select(Delivery.subscriber_id)).all()
     stale = ledger.Claim(claim.batch_id, claim.digest_id, claim.number, 1, 0, "someone-else")
     with database.session() as session:
@@ -206,12 +201,8 @@ def test_answer_recorded_after_an_event_confirmed_the_batch(database: Database) 
     from newsletter.delivery.reconcile import confirm_batch
 
     digest_id, _ = edition_with_readers(database, 2)
-    plan(database, digest_id)
-    with database.session() as session:
-        batch_id = ledger.next_due_batch(session, digest_id, NOW)
-        assert batch_id is not None
-        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
-        assert claim is not None
+    claim = claim_first(database, digest_id)
+    batch_id = claim.batch_id
     with database.session() as session:
         assert confirm_batch(session, batch_id, now=NOW)
     with database.session() as session:
@@ -228,11 +219,8 @@ def test_answer_recorded_after_an_event_confirmed_the_batch(database: Database) 
 def test_erased_subscriber_is_reported_apart(database: Database) -> None:
     """A subscriber erased after planning is not addressed; the ledger names them."""
     digest_id, _ = edition_with_readers(database, 2)
-    plan(database, digest_id)
+    batch_id = claim_first(database, digest_id).batch_id
     with database.session() as session:
-        batch_id = ledger.next_due_batch(session, digest_id, NOW)
-        assert batch_id is not None
-        ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
         session.execute(Subscription.__table__.delete())
         from subscribers.models import Subscriber
 
