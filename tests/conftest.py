@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,10 @@ from newsletter.db import Database, normalise_url
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
 from tests import services
+
+# Databases the suite creates are named with this prefix, so that runs sharing one
+# PostgreSQL server (developers, helpers, CI) never touch each other's databases.
+DB_PREFIX = os.environ.get("NEWSLETTER_TEST_DB_PREFIX", "newsletter_test_")
 
 
 @pytest.fixture
@@ -65,7 +70,7 @@ def postgres_server_url() -> str:
 def pg_url(postgres_server_url: str) -> Iterator[str]:
     """A brand-new, empty PostgreSQL database, dropped after the test."""
     admin_url = make_url(normalise_url(postgres_server_url))
-    name = f"newsletter_test_{uuid.uuid4().hex[:12]}"
+    name = f"{DB_PREFIX}{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
