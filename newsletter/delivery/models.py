@@ -5,16 +5,28 @@ Three state machines, each an enum with an explicit transition table:
 ``DeliveryState`` (one recipient of one edition)::
 
     queued ──claim──▶ claimed ──provider said yes──▶ accepted ──▶ delivered / deferred /
-      ▲                 │ └──refused for good──▶ failed          bounced / dropped
-      └──retry later────┘   (with reason)
+      ▲                 │ │                            ▲          bounced / dropped
+      │                 │ └──provider holds it until send_at──▶ scheduled ──released──┘
+      │                 │                                          │
+      └──retry later────┴──────────group cancelled, send again─────┘
+                        └──refused for good, or past the deadline──▶ failed (with reason)
     skipped (with reason; never sent, never leaves this state)
 
 ``BatchState`` (one provider request)::
 
     planned ──claim──▶ sending ──▶ accepted | failed
-       ▲                  │ └──no answer / lease ran out──▶ unknown ──events──▶ accepted
-       └──retryable───────┘                                   └──window passed──▶ planned
-                                                                 (once), then failed
+       ▲                  │ ├──answer with a send_at ahead──▶ scheduled ──released──▶ accepted
+       │                  │ └──no answer / lease ran out──▶ unknown ──events──▶ accepted
+       └──retryable, or ──┘                                   │
+          group cancelled ◀───────────────────────────────────┘ (or window passed: planned once,
+                                                                   then failed)
+
+A ``ProviderGroup`` is one SendGrid batch id: the requests of an edition sent ahead of
+its delivery instant with a ``send_at``, which SendGrid can still cancel as a whole
+until ten minutes before that instant (see ``docs/delivery.md``)::
+
+    open ──an answer was lost──▶ cancelling ──cancel confirmed──▶ cancelled
+      └──send_at passed──▶ released       └──deadline passed, not confirmed──▶ released
 
 A ``DeliveryEvent`` is one SendGrid webhook event, unique on ``sg_event_id`` so
 that a webhook retried by SendGrid, or replayed, is applied once.
@@ -40,6 +52,7 @@ class DeliveryState(StrEnum):
 
     QUEUED = "queued"
     CLAIMED = "claimed"
+    SCHEDULED = "scheduled"
     ACCEPTED = "accepted"
     DELIVERED = "delivered"
     DEFERRED = "deferred"
@@ -65,9 +78,26 @@ class BatchState(StrEnum):
 
     PLANNED = "planned"
     SENDING = "sending"
+    SCHEDULED = "scheduled"
     ACCEPTED = "accepted"
     UNKNOWN = "unknown"
     FAILED = "failed"
+
+
+class FailureKind(StrEnum):
+    """Whether a failed recipient could be sent again (transient) or was refused for good."""
+
+    TRANSIENT = "transient"  # the provider was unreachable or busy until the deadline passed
+    PERMANENT = "permanent"  # the provider refused the address or the request
+
+
+class GroupState(StrEnum):
+    """Where one provider batch id (a cancellable group of scheduled requests) stands."""
+
+    OPEN = "open"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    RELEASED = "released"
 
 
 _D = DeliveryState
@@ -77,7 +107,10 @@ _AFTER_ACCEPT = frozenset({_D.DELIVERED, _D.DEFERRED, _D.BOUNCED, _D.DROPPED})
 # the provider accepted the request whose answer we never recorded.
 DELIVERY_TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
     _D.QUEUED: frozenset({_D.CLAIMED}),
-    _D.CLAIMED: frozenset({_D.QUEUED, _D.ACCEPTED, _D.FAILED} | _AFTER_ACCEPT),
+    _D.CLAIMED: frozenset({_D.QUEUED, _D.SCHEDULED, _D.ACCEPTED, _D.FAILED} | _AFTER_ACCEPT),
+    # The provider holds a scheduled message until its send_at: released, it is accepted
+    # (or an event about it arrives first); its group cancelled, it is queued again.
+    _D.SCHEDULED: frozenset({_D.QUEUED, _D.ACCEPTED, _D.FAILED} | _AFTER_ACCEPT),
     _D.ACCEPTED: _AFTER_ACCEPT,
     _D.DEFERRED: _AFTER_ACCEPT,
     # Mailbox providers sometimes bounce after first saying "delivered".
@@ -96,14 +129,23 @@ FAILED_STATES = frozenset({_D.FAILED})
 _B = BatchState
 BATCH_TRANSITIONS: dict[BatchState, frozenset[BatchState]] = {
     _B.PLANNED: frozenset({_B.SENDING}),
-    _B.SENDING: frozenset({_B.PLANNED, _B.ACCEPTED, _B.UNKNOWN, _B.FAILED}),
-    _B.UNKNOWN: frozenset({_B.ACCEPTED, _B.PLANNED, _B.FAILED}),
+    _B.SENDING: frozenset({_B.PLANNED, _B.SCHEDULED, _B.ACCEPTED, _B.UNKNOWN, _B.FAILED}),
+    _B.SCHEDULED: frozenset({_B.ACCEPTED, _B.PLANNED, _B.FAILED}),
+    _B.UNKNOWN: frozenset({_B.ACCEPTED, _B.SCHEDULED, _B.PLANNED, _B.FAILED}),
     _B.ACCEPTED: frozenset(),
     _B.FAILED: frozenset(),
 }
-OPEN_BATCH_STATES = frozenset({_B.PLANNED, _B.SENDING, _B.UNKNOWN})
+OPEN_BATCH_STATES = frozenset({_B.PLANNED, _B.SENDING, _B.SCHEDULED, _B.UNKNOWN})
 
-_State = TypeVar("_State", DeliveryState, BatchState)
+_G = GroupState
+GROUP_TRANSITIONS: dict[GroupState, frozenset[GroupState]] = {
+    _G.OPEN: frozenset({_G.CANCELLING, _G.RELEASED}),
+    _G.CANCELLING: frozenset({_G.CANCELLED, _G.RELEASED}),
+    _G.CANCELLED: frozenset(),
+    _G.RELEASED: frozenset(),
+}
+
+_State = TypeVar("_State", DeliveryState, BatchState, GroupState)
 
 
 def can_move(current: DeliveryState, to: DeliveryState) -> bool:
@@ -132,6 +174,8 @@ def sources(to: _State, *, among: Iterable[_State] | None = None) -> list[_State
 def _table(to: _State) -> tuple[str, dict[_State, frozenset[_State]]]:
     if isinstance(to, DeliveryState):
         return "delivery", DELIVERY_TRANSITIONS
+    if isinstance(to, GroupState):
+        return "group", GROUP_TRANSITIONS
     return "batch", BATCH_TRANSITIONS
 
 
@@ -162,7 +206,32 @@ class SendBatch(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Set and committed just before the provider is called: a claim whose lease ran out
+    # without it never reached the provider, so the batch is simply planned again.
+    request_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Retryable failures are retried until then (the edition's freshness deadline).
+    deliver_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The provider batch id this request was (or will be) sent under, when scheduled.
+    group_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ProviderGroup(Base):
+    """One provider batch id: scheduled requests of an edition, cancellable together."""
+
+    __tablename__ = "provider_groups"
+    __table_args__ = (Index("ix_provider_groups_state_send_at", "state", "send_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    provider_batch_id: Mapped[str] = mapped_column(String(200), unique=True)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[GroupState] = mapped_column(
+        enum_column(GroupState, "group_state"), default=GroupState.OPEN
+    )
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -197,6 +266,9 @@ class Delivery(Base):
     )
     provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failure: Mapped[FailureKind | None] = mapped_column(
+        enum_column(FailureKind, "failure_kind"), default=None
+    )
     opens: Mapped[int] = mapped_column(Integer, default=0)
     clicks: Mapped[int] = mapped_column(Integer, default=0)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
