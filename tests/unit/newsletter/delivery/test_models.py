@@ -57,9 +57,9 @@ def test_batch_sources_invert_the_table(target: BatchState) -> None:
 
 
 def test_sources_examples() -> None:
-    """Only queued recipients can be claimed; sending or unknown batches can be accepted."""
+    """Only queued recipients can be claimed; a sending, scheduled or unknown batch is accepted."""
     assert sources(D.CLAIMED) == [D.QUEUED]
-    assert sources(B.ACCEPTED) == [B.SENDING, B.UNKNOWN]
+    assert sources(B.ACCEPTED) == [B.SENDING, B.SCHEDULED, B.UNKNOWN]
     assert sources(D.SKIPPED) == []
 
 
