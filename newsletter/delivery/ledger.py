@@ -278,6 +278,7 @@ def claim_batch(
             state=BatchState.SENDING,
             claim_token=token,
             claimed_at=now,
+            request_started_at=None,
             lease_until=now + lease,
             attempts=SendBatch.attempts + 1,
             updated_at=now,
@@ -298,6 +299,25 @@ def claim_batch(
         )
     ).one()
     return Claim(batch_id, row[0], row[1], row[2], row[3], token)
+
+
+def mark_started(session: Session, claim: Claim, *, now: datetime) -> bool:
+    """Record that the provider is about to be called for this claim (commit before calling).
+
+    Until this mark is committed nothing can have reached the provider, so a claim
+    whose lease runs out without it is released at once instead of reconciled.
+    """
+    moved = session.execute(
+        update(SendBatch)
+        .where(
+            SendBatch.id == claim.batch_id,
+            SendBatch.claim_token == claim.token,
+            SendBatch.state == BatchState.SENDING,
+        )
+        .values(request_started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def addressees(session: Session, batch_id: int) -> tuple[list[Addressee], list[int]]:

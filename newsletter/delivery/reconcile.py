@@ -1,7 +1,9 @@
 """Resolving batches whose outcome nobody recorded: stale claims and lost answers.
 
 A worker that dies between the provider call and its commit leaves its batch
-``sending`` with a lease in the past; ``expire_leases`` marks it ``unknown``. The
+``sending`` with a lease in the past; ``expire_leases`` marks it ``unknown``. One that
+died before it marked the request started (``ledger.mark_started``) never reached the
+provider: its batch is simply planned again, as soon as the lease ends. The
 provider's own events then tell what happened: a ``processed``, ``delivered``,
 ``dropped`` or ``bounce`` event carrying the batch id in its ``custom_args`` proves
 the request was accepted (``confirm_batch``).
@@ -45,14 +47,24 @@ class Resolution:
     digest_ids: frozenset[int] = frozenset()
 
 
+NOT_STARTED = "the worker's lease ran out before it called the provider; planned again"
+
+
 def expire_leases(session: Session, *, now: datetime) -> list[int]:
-    """Mark ``sending`` batches whose lease has run out ``unknown``; returns their digests."""
+    """Settle ``sending`` batches whose lease has run out; returns their digests.
+
+    A batch whose request was started becomes ``unknown``; one whose request never
+    started goes back to ``planned`` at once, its recipients queued again.
+    """
     stale = session.execute(
-        select(SendBatch.id, SendBatch.digest_id).where(
+        select(SendBatch.id, SendBatch.digest_id, SendBatch.request_started_at).where(
             SendBatch.state == BatchState.SENDING, SendBatch.lease_until < now
         )
     ).all()
-    for batch_id, _ in stale:
+    for batch_id, _, started in stale:
+        if started is None:
+            _release(session, batch_id, now)
+            continue
         session.execute(
             update(SendBatch)
             .where(SendBatch.id == batch_id, SendBatch.state.in_(sources(BatchState.UNKNOWN)))
@@ -64,7 +76,29 @@ def expire_leases(session: Session, *, now: datetime) -> list[int]:
             )
             .execution_options(synchronize_session=False)
         )
-    return [digest_id for _, digest_id in stale]
+    return [digest_id for _, digest_id, _ in stale]
+
+
+def _release(session: Session, batch_id: int, now: datetime) -> None:
+    moved = session.execute(
+        update(SendBatch)
+        .where(
+            SendBatch.id == batch_id,
+            SendBatch.state == BatchState.SENDING,
+            SendBatch.request_started_at.is_(None),
+        )
+        .values(
+            state=BatchState.PLANNED,
+            claim_token=None,
+            lease_until=None,
+            not_before=None,
+            error=NOT_STARTED,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount == 1:  # type: ignore[attr-defined]
+        move_recipients(session, batch_id, DeliveryState.QUEUED, updated_at=now)
 
 
 def confirm_batch(session: Session, batch_id: int, *, now: datetime) -> bool:

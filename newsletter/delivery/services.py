@@ -119,6 +119,10 @@ def send_claimed(
     recipients = [
         edition.personaliser.recipient(p.subscriber_id, p.list_id, p.email, p.name) for p in people
     ]
+    if recipients:
+        with database.session() as session:  # committed before the first byte leaves
+            if not ledger.mark_started(session, claim, now=clock()):
+                return 0  # the lease ran out meanwhile and the batch moved on
     part = 0
     while recipients:
         key = f"{claim.digest_id}-{claim.number}-{claim.attempts}" + (f"-r{part}" if part else "")

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from newsletter.db import Database
 from newsletter.delivery import ledger, services
 from newsletter.delivery.memory import MemorySender
-from newsletter.delivery.reconcile import DEFAULT_WINDOW, UNKNOWN_TWICE, expire_leases
+from newsletter.delivery.models import SendBatch
+from newsletter.delivery.reconcile import (
+    DEFAULT_WINDOW,
+    NOT_STARTED,
+    UNKNOWN_TWICE,
+    expire_leases,
+)
 from newsletter.delivery.services import DispatchOptions
 from newsletter.errors import OutcomeUnknownError
 from tests.unit.newsletter.delivery.dispatch_factories import (
@@ -35,18 +43,54 @@ def dispatch(database: Database, digest_id: int, sender: object, at: object = NO
     return report.state
 
 
-def test_stale_claim_becomes_unknown(any_database: Database) -> None:
-    """A batch left sending past its lease (the worker died) is marked unknown, not resent."""
-    digest_id, _ = edition_with_readers(any_database, 2)
-    services.plan(any_database, digest_id, clock=lambda: NOW)
-    with any_database.session() as session:
+def _claim(database: Database, digest_id: int) -> ledger.Claim:
+    services.plan(database, digest_id, clock=lambda: NOW)
+    with database.session() as session:
         batch_id = ledger.next_due_batch(session, digest_id, NOW)
         assert batch_id is not None
-        ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+    assert claim is not None
+    return claim
+
+
+def test_stale_claim_becomes_unknown(any_database: Database) -> None:
+    """A batch left sending past its lease after its request started is unknown, not resent."""
+    digest_id, _ = edition_with_readers(any_database, 2)
+    claim = _claim(any_database, digest_id)
+    with any_database.session() as session:
+        assert ledger.mark_started(session, claim, now=NOW)
     with any_database.session() as session:
         assert expire_leases(session, now=NOW + LEASE - timedelta(seconds=1)) == []
         assert expire_leases(session, now=NOW + LEASE + timedelta(seconds=1)) == [digest_id]
     assert batch_states(any_database, digest_id) == ["unknown"]
+
+
+def test_claim_that_never_started_is_planned_again_when_its_lease_ends(
+    any_database: Database,
+) -> None:
+    """A worker that died before calling the provider frees its batch at the lease, not later."""
+    digest_id, _ = edition_with_readers(any_database, 2)
+    _claim(any_database, digest_id)
+    with any_database.session() as session:
+        assert expire_leases(session, now=NOW + LEASE + timedelta(seconds=1)) == [digest_id]
+    assert batch_states(any_database, digest_id) == ["planned"]
+    assert states(any_database, digest_id) == {"queued": 2}
+    with any_database.session() as session:
+        assert ledger.next_due_batch(session, digest_id, NOW + LEASE) is not None
+    sender = MemorySender()
+    assert dispatch(any_database, digest_id, sender, NOW + LEASE + LEASE) == "sent"
+    assert len(sender.sent) == 2
+
+
+def test_a_lost_claim_cannot_be_marked_started(database: Database) -> None:
+    """A worker whose claim was released must not mark (and then make) the request."""
+    digest_id, _ = edition_with_readers(database, 1)
+    claim = _claim(database, digest_id)
+    with database.session() as session:
+        expire_leases(session, now=NOW + LEASE + timedelta(seconds=1))
+    with database.session() as session:
+        assert not ledger.mark_started(session, claim, now=NOW + LEASE)
+        assert session.scalar(select(SendBatch.error)) == NOT_STARTED
 
 
 def test_unconfirmed_batch_is_resent_once_after_the_window(any_database: Database) -> None:
