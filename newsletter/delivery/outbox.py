@@ -2,9 +2,21 @@
 
 This is the embedded default provider. Each file is what that recipient's mail
 client would receive: placeholders substituted, per-recipient headers (such as
-``List-Unsubscribe``) added, text before HTML in a ``multipart/alternative``. Files are
-written to a temporary name and renamed, so a reader never sees half a message, and
-named ``<nanoseconds>-<counter>-<random>.eml`` so they sort in the order sent.
+``List-Unsubscribe``) added, text before HTML in a ``multipart/alternative``.
+
+A batch lands whole or not at all, so the outbox never says more than the ledger:
+every message is first written to a hidden temporary file and flushed to disk, and
+only when all of them were written are they renamed into place (then the folder is
+flushed, so the names survive a power cut). A write that fails (a full disk, an I/O
+error) deletes the batch's temporary files and raises ``RetryableError`` with the
+operating system's reason; the dispatcher stores it on the batch and tries again.
+
+An edition's message to a subscriber (``edition_id`` on the message, ``subscriber_id``
+on the recipient, as dispatch sets them) is named after the two:
+``edition-<edition>-<subscriber>.eml``, zero-padded, so a batch sent again after a
+crash or a lost answer replaces its files instead of adding second copies, and an
+edition's files sort in the order sent (batches go out in subscriber order). Other
+messages (test sends, confirmations) are named ``<nanoseconds>-<counter>-<random>.eml``.
 
 Addresses go in as ``Address`` objects, never through ``formataddr`` (which refuses
 anything non-ASCII): an ASCII address gets the usual 7-bit headers, and a message to
@@ -15,6 +27,7 @@ so the outbox can store whatever the sender was given. The outbox is personal da
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -29,7 +42,8 @@ from pathlib import Path
 
 from newsletter.db import utcnow
 from newsletter.delivery.interfaces import Batch, Recipient, SendResult, personalise
-from newsletter.errors import PermanentError
+from newsletter.delivery.webhook import EDITION_ID, SUBSCRIBER_ID
+from newsletter.errors import PermanentError, RetryableError
 
 _counter = itertools.count()
 # Fold only past RFC 5322's hard limit: the default (78) re-encodes a long header word,
@@ -41,10 +55,43 @@ _UTF8 = _ASCII.clone(utf8=True)
 _counter_lock = threading.Lock()
 
 
-def _file_name() -> str:
+def _file_name(batch: Batch, recipient: Recipient) -> str:
+    """The file's name: fixed per (edition, subscriber), else unique and in time order."""
+    edition = batch.message.custom_args.get(EDITION_ID, "")
+    subscriber = recipient.custom_args.get(SUBSCRIBER_ID, "")
+    if _is_id(edition) and _is_id(subscriber):
+        return f"edition-{int(edition):012d}-{int(subscriber):012d}.eml"
     with _counter_lock:
         number = next(_counter)
     return f"{time.time_ns():020d}-{number:06d}-{secrets.token_hex(4)}.eml"
+
+
+def _is_id(value: str) -> bool:
+    """Whether ``value`` is a database id written in ASCII digits."""
+    return value.isascii() and value.isdigit()
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Create ``path`` (it must not exist) holding ``data``, flushed to the disk."""
+    with path.open("xb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush ``directory``'s entries, so renames into it survive a power cut."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _transient(exc: OSError, doing: str, path: Path) -> RetryableError:
+    """The retryable error for a failed file operation, in the operating system's words."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return RetryableError(f"outbox: {reason[:1].lower()}{reason[1:]} {doing} {path}")
 
 
 def _address(name: str, addr_spec: str) -> Address:
@@ -88,21 +135,44 @@ class OutboxSender:
         self.directory = directory
 
     def send_batch(self, batch: Batch) -> SendResult:
-        """Write one file per recipient; all messages are built before any is written."""
-        messages = [build_message(batch, recipient) for recipient in batch.recipients]
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for message in messages:
-            name = _file_name()
-            temporary = self.directory / f".{name}.tmp"
-            temporary.write_bytes(bytes(message))
-            os.replace(temporary, self.directory / name)
+        """Write one file per recipient, all or none; a failed write is ``RetryableError``."""
+        named = [(_file_name(batch, r), build_message(batch, r)) for r in batch.recipients]
+        names = [name for name, _ in named]
+        if len(set(names)) != len(names):
+            raise PermanentError(f"outbox: batch {batch.key} names one subscriber twice")
+        token = secrets.token_hex(4)  # two writers of one batch never share a temporary file
+        staged: list[tuple[Path, Path]] = []
+        doing, path = "creating", self.directory
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for name, message in named:
+                final = self.directory / name
+                doing, path = "writing", self.directory / f".{name}.{token}.tmp"
+                staged.append((path, final))
+                _write_synced(path, bytes(message))
+            for temporary, final in staged:
+                doing, path = "renaming", final
+                os.replace(temporary, final)
+            doing, path = "syncing", self.directory
+            _sync_directory(self.directory)
+        except OSError as exc:
+            for temporary, _ in staged:
+                with contextlib.suppress(OSError):
+                    temporary.unlink(missing_ok=True)
+            raise _transient(exc, doing, path) from exc
         return SendResult(provider_id=f"outbox-{batch.key}")
 
     def files(self) -> list[Path]:
-        """Every written message, oldest first."""
+        """Every written message, oldest first (by time written, then by name)."""
         if not self.directory.is_dir():
             return []
-        return sorted(self.directory.glob("*.eml"))
+        found: list[tuple[int, str, Path]] = []
+        for path in self.directory.glob("*.eml"):
+            try:
+                found.append((path.stat().st_mtime_ns, path.name, path))
+            except FileNotFoundError:  # erased meanwhile
+                continue
+        return [path for _, _, path in sorted(found)]
 
 
 def remove_messages_to(directory: Path, email: str) -> int:

@@ -1,17 +1,21 @@
-"""The outbox sender: one complete RFC 5322 file per recipient, written atomically."""
+"""The outbox sender: one RFC 5322 file per recipient; a batch is written whole or not at all."""
 
 from __future__ import annotations
 
 import email
+import errno
+import itertools
+import os
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from newsletter.delivery.interfaces import Batch, Message, Recipient
 from newsletter.delivery.outbox import OutboxSender, build_message, remove_messages_to
-from newsletter.errors import PermanentError
+from newsletter.errors import PermanentError, RetryableError
 
 MESSAGE = Message(
     from_email="desk@example.org",
@@ -172,3 +176,151 @@ def test_long_list_unsubscribe_stays_a_raw_url(tmp_path: Path) -> None:
     raw = sender.files()[0].read_bytes().decode("ascii")
     assert f"List-Unsubscribe: {value}\n" in raw.replace("\r\n", "\n")
     assert "=?utf-8?" not in raw
+
+
+EDITION = Message(
+    from_email="desk@example.org",
+    from_name="The Daily Briefing",
+    subject="Today",
+    text="Hello\n",
+    html="<p>Hello</p>",
+    custom_args={"edition_id": "7", "batch_id": "70"},
+)
+
+
+def _reader(subscriber_id: int) -> Recipient:
+    return Recipient(
+        email=f"reader{subscriber_id}@example.org",
+        custom_args={"subscriber_id": str(subscriber_id)},
+    )
+
+
+def _edition_batch(*subscriber_ids: int) -> Batch:
+    return Batch("7-1-1", EDITION, tuple(_reader(n) for n in subscriber_ids))
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir() if path.name.endswith(".tmp"))
+
+
+def test_an_edition_batch_sent_again_replaces_its_files(tmp_path: Path) -> None:
+    """Files are named per (edition, subscriber), so a resent batch leaves one file per reader."""
+    sender = OutboxSender(tmp_path)
+    sender.send_batch(_edition_batch(12, 3))
+    sender.send_batch(_edition_batch(3, 12, 40))
+    names = [path.name for path in sender.files()]
+    assert sorted(names) == [
+        "edition-000000000007-000000000003.eml",
+        "edition-000000000007-000000000012.eml",
+        "edition-000000000007-000000000040.eml",
+    ]
+    assert _read(tmp_path / names[0])["To"] == "reader3@example.org"
+    assert _leftovers(tmp_path) == []
+
+
+def test_ids_that_are_not_digits_fall_back_to_unique_names(tmp_path: Path) -> None:
+    """A recipient whose subscriber id is not a plain number is never overwritten by another."""
+    odd = Recipient(email="odd@example.org", custom_args={"subscriber_id": "x1"})
+    sender = OutboxSender(tmp_path)
+    sender.send_batch(Batch("o", EDITION, (odd,)))
+    sender.send_batch(Batch("o", EDITION, (odd,)))
+    names = [path.name for path in sender.files()]
+    assert len(names) == 2
+    assert not any(name.startswith("edition-") for name in names)
+
+
+def test_files_are_listed_in_the_order_written_whatever_their_names(tmp_path: Path) -> None:
+    """files() orders by time written: an edition file written first comes before a test send."""
+    sender = OutboxSender(tmp_path)
+    sender.send_batch(_edition_batch(5))
+    sender.send_batch(Batch("test-7", MESSAGE, (_recipient("ed@example.org", "Ed"),)))
+    edition_file = tmp_path / "edition-000000000007-000000000005.eml"
+    [test_file] = [path for path in sender.files() if path != edition_file]
+    os.utime(edition_file, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(test_file, ns=(2_000_000_000, 2_000_000_000))
+    assert sender.files() == [edition_file, test_file]
+    assert test_file.name < edition_file.name  # the names alone would sort the other way
+
+
+def test_a_subscriber_named_twice_in_a_batch_is_refused(tmp_path: Path) -> None:
+    """Two recipients that would share one file are a permanent error, and nothing is written."""
+    twin = Recipient(email="other@example.org", custom_args={"subscriber_id": "3"})
+    batch = Batch("t", EDITION, (_reader(3), twin))
+    with pytest.raises(PermanentError, match="names one subscriber twice"):
+        OutboxSender(tmp_path).send_batch(batch)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _fail_on_call(
+    monkeypatch: pytest.MonkeyPatch, name: str, failing_call: int, errno_value: int
+) -> None:
+    """Make ``os.<name>`` raise ``OSError(errno_value)`` on its ``failing_call``-th call."""
+    real = getattr(os, name)
+    calls = itertools.count(1)
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == failing_call:
+            raise OSError(errno_value, os.strerror(errno_value))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, name, flaky)
+
+
+def test_a_full_disk_mid_batch_is_retryable_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC on the third message: RetryableError with the reason, no message file, no .tmp."""
+    _fail_on_call(monkeypatch, "fsync", 3, errno.ENOSPC)
+    sender = OutboxSender(tmp_path)
+    with pytest.raises(RetryableError) as caught:
+        sender.send_batch(_edition_batch(1, 2, 3, 4))
+    assert not isinstance(caught.value, PermanentError)
+    message = str(caught.value)
+    assert message.startswith("outbox: no space left on device writing ")
+    assert message.endswith(".tmp")
+    assert str(tmp_path) in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_rename_is_retryable_and_removes_the_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O error while renaming is transient, names the file, and leaves no .tmp."""
+    _fail_on_call(monkeypatch, "replace", 2, errno.EIO)
+    sender = OutboxSender(tmp_path)
+    with pytest.raises(
+        RetryableError, match=r"outbox: input/output error renaming .*-000000000002\.eml"
+    ):
+        sender.send_batch(_edition_batch(1, 2, 3))
+    assert _leftovers(tmp_path) == []
+    monkeypatch.undo()
+    sender.send_batch(_edition_batch(1, 2, 3))  # the retry replaces the file already renamed
+    assert len(sender.files()) == 3
+
+
+def test_an_unusable_outbox_folder_is_retryable(tmp_path: Path) -> None:
+    """A folder that cannot be created is a transient failure naming the folder."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the outbox should be")
+    with pytest.raises(
+        RetryableError, match=r"outbox: not a directory creating .*not-a-folder/box"
+    ):
+        OutboxSender(blocker / "box").send_batch(_edition_batch(1))
+
+
+def test_a_message_erased_while_listing_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """files() leaves out a file deleted between listing the folder and reading its time."""
+    sender = OutboxSender(tmp_path)
+    sender.send_batch(_edition_batch(1, 2))
+    gone = tmp_path / "edition-000000000007-000000000001.eml"
+    real_glob = Path.glob
+
+    def glob_then_erase(self: Path, pattern: str) -> Any:
+        found = list(real_glob(self, pattern))
+        gone.unlink()
+        return iter(found)
+
+    monkeypatch.setattr(Path, "glob", glob_then_erase)
+    assert [path.name for path in sender.files()] == ["edition-000000000007-000000000002.eml"]
