@@ -8,10 +8,16 @@ Shutdown: on SIGINT or SIGTERM the supervisor sends SIGTERM to every child (a Ce
 worker then finishes its current tasks; uvicorn drains its requests), waits up to
 ``--grace`` seconds, and kills what is left. Nothing is lost even then: the database
 ledger is the truth, and the next tick resumes whatever a killed child left open.
+
+No orphans: on Linux every child is started with a parent-death signal (SIGKILL), so
+when the supervisor dies, even by SIGKILL, its children die with it; a Celery worker's
+pool processes carry the same signal from Celery itself and follow their worker. An
+orphaned worker would otherwise keep consuming the shared queue for the next deployment.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -32,6 +38,8 @@ if TYPE_CHECKING:
     from newsletter.settings import Settings
 
 POLL_S = 0.2
+# <sys/prctl.h>: the signal the calling process gets when the thread that made it dies.
+PR_SET_PDEATHSIG = 1
 FINAL_STATES = frozenset(
     {DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED, DigestState.SKIPPED}
 )
@@ -56,6 +64,41 @@ def web_command() -> Child:
     return Child("web", (sys.executable, "-m", "newsletter", "web"))
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` on Linux, loaded once in the supervisor (never in a forked child)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` making the child get SIGKILL when ``parent_pid`` dies (Linux only).
+
+    Runs in the forked child before ``exec``; the signal survives ``exec``. If the parent
+    died between ``fork`` and ``prctl``, no signal would come, so the child checks that its
+    parent is still ``parent_pid`` and kills itself otherwise. The signal is tied to the
+    parent's *thread* that started the child: start children from a thread that lives as
+    long as the supervisor (``run`` does, from the main thread).
+    """
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        """Ask for SIGKILL on the parent's death; die now if the parent is already gone."""
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            # Popen raises in the supervisor: no child starts without the guarantee.
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
 @dataclass
 class Supervisor:
     """Runs children until one stops or a signal arrives, then stops them all gracefully."""
@@ -70,12 +113,21 @@ class Supervisor:
     _stop_signal: int | None = None
 
     def start(self) -> None:
-        """Start every child in its own session, so only we decide when it stops."""
+        """Start every child in its own session (only we decide when it stops), tied to our life.
+
+        Its own session keeps a terminal's Ctrl+C from reaching it directly (the
+        supervisor stops it gracefully instead); the parent-death signal kills it if
+        the supervisor itself is killed (see ``die_with_parent``).
+        """
+        preexec = die_with_parent(os.getpid())
+        if preexec is None:
+            self.log(f"no parent-death signal on {sys.platform}: children may outlive a kill -9")
         for child in self.children:
             self.processes[child.name] = subprocess.Popen(  # noqa: S603 - argv list, no shell
                 child.argv,
                 env=dict(self.env) if self.env is not None else None,
                 start_new_session=True,
+                preexec_fn=preexec,  # only prctl, getppid and kill: takes no lock
                 stdout=self.output,
                 stderr=subprocess.STDOUT if self.output is not None else None,
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -12,7 +14,9 @@ from click.testing import CliRunner
 
 from newsletter import processes
 from newsletter.cli import app
-from newsletter.processes import Child, Supervisor
+from newsletter.processes import Child, Supervisor, die_with_parent
+from tests.integration.pipeline_stack import wait_until
+from tests.proctree import descendants, require_proc, wait_all_gone
 
 # A child that records a graceful stop, so the test can tell SIGTERM from SIGKILL.
 GRACEFUL = """
@@ -32,6 +36,14 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN)
 pathlib.Path(sys.argv[1]).with_suffix(".ready").write_text("ready")
 while True:
     time.sleep(0.05)
+"""
+
+# A supervisor in its own process, running two children that would sleep for ten minutes.
+SUPERVISOR = """
+import sys
+from newsletter.processes import Child, Supervisor
+sleeper = (sys.executable, "-c", "import time; time.sleep(600)")
+Supervisor([Child("a", sleeper), Child("b", sleeper)], grace=5, log=print).run()
 """
 
 
@@ -105,3 +117,33 @@ def test_commands_build_the_expected_children(
     assert runner.invoke(app, ["run", "--grace", "5"], env=cli_env).exit_code == 0
     assert started[4] == ["web", "worker", "beat"]
     assert processes.web_command().argv[1:] == ("-m", "newsletter", "web")
+
+
+def test_children_die_with_a_supervisor_killed_by_sigkill() -> None:
+    """SIGKILL of the supervisor kills its children too: none is left running with parent 1."""
+    require_proc()
+    supervisor = subprocess.Popen([sys.executable, "-c", SUPERVISOR])
+    try:
+        children = wait_until(
+            lambda: len(found := descendants(supervisor.pid)) == 2 and found,
+            timeout=60,
+            what="the supervisor's two children",
+        )
+        supervisor.send_signal(signal.SIGKILL)
+        supervisor.wait(timeout=30)
+        wait_all_gone(children, timeout=30)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+
+
+def test_no_parent_death_signal_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where prctl does not exist the supervisor says so instead of pretending."""
+    monkeypatch.setattr(processes, "_PRCTL", None)
+    assert die_with_parent(os.getpid()) is None
+    lines: list[str] = []
+    supervisor = Supervisor([Child("quick", (sys.executable, "-c", "pass"))], log=lines.append)
+    supervisor.start()
+    supervisor.processes["quick"].wait(timeout=30)
+    assert "no parent-death signal" in lines[0]
