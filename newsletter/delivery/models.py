@@ -5,12 +5,19 @@ Three state machines, each an enum with an explicit transition table:
 ``DeliveryState`` (one recipient of one edition)::
 
     queued ──claim──▶ claimed ──provider said yes──▶ accepted ──▶ delivered / deferred /
-      ▲                 │ │                            ▲          bounced / dropped
-      │                 │ └──provider holds it until send_at──▶ scheduled ──released──┘
-      │                 │                                          │
-      └──retry later────┴──────────group cancelled, send again─────┘
-                        └──refused for good, or past the deadline──▶ failed (with reason)
+     ▲ ▲                │ │                            ▲          bounced / dropped
+     │ │                │ └──provider holds it until send_at──▶ scheduled ──released──┘
+     │ │                │                                          │
+     │ └──retry later───┴──────────group cancelled, send again─────┘
+     │                  └──refused for good, or past the deadline──▶ failed (reason, kind)
+     │                                                                 │
+     └────────resend: only failure=transient, only before deliver_by──┘
     skipped (with reason; never sent, never leaves this state)
+
+A failed delivery leaves ``failed`` in one way only: ``digest resend`` moves those
+whose failure was *transient* (the provider unreachable or busy until the deadline)
+back to ``queued`` in new batches, while the edition is fresh. ``move_recipients``
+never moves a failed recipient, so a retried or reconciled batch cannot revive one.
 
 ``BatchState`` (one provider request)::
 
@@ -39,7 +46,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.briefings.models import enum_column
@@ -117,7 +124,8 @@ DELIVERY_TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
     _D.DELIVERED: frozenset({_D.BOUNCED}),
     _D.BOUNCED: frozenset(),
     _D.DROPPED: frozenset(),
-    _D.FAILED: frozenset(),
+    # Only ``digest resend`` takes this move, and only for failure=transient.
+    _D.FAILED: frozenset({_D.QUEUED}),
     _D.SKIPPED: frozenset(),
 }
 
@@ -211,6 +219,10 @@ class SendBatch(Base):
     request_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Retryable failures are retried until then (the edition's freshness deadline).
     deliver_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When the outstanding send_batch message for this batch is (or was) due to reach a
+    # worker; the tick sends another only when the batch is due and changed since, or
+    # the message is overdue (see ``newsletter.schedules.steps.due_batches``).
+    enqueued_for: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The provider batch id this request was (or will be) sent under, when scheduled.
     group_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -234,6 +246,28 @@ class ProviderGroup(Base):
     )
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ProviderBreaker(Base):
+    """The circuit breaker of one provider, shared by every worker process (one row each).
+
+    Closed while ``probe_at`` is None. ``failures`` counts consecutive transient failures
+    across workers; at the threshold the breaker opens: nothing is sent until
+    ``probe_at``, then one claim at a time (``probe_until``, its lease) may try. A
+    success closes it; a failed probe opens it again for twice as long (``interval_s``).
+    See ``newsletter.delivery.breaker``.
+    """
+
+    __tablename__ = "provider_breakers"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    probe_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    interval_s: Mapped[float] = mapped_column(Float, default=0.0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
