@@ -1,106 +1,67 @@
-"""A SendGrid-compatible Mail Send server on 127.0.0.1, for tests, benchmarks and staging.
+"""A SendGrid-compatible server on 127.0.0.1, for tests, benchmarks and staging.
 
 It speaks real HTTP, so the real ``SendGridSender`` (and the ``sendgrid`` package
 under it) is exercised end to end: point ``NEWSLETTER_SENDGRID_API_HOST`` at
-``server.url``. Each ``POST /v3/mail/send`` is checked the way SendGrid documents
-(see ``testserver_checks``), recorded in ``accepted`` or ``rejected``, and answered
-``202`` with an ``X-Message-Id``. Faults can be injected (``inject``) or drawn at
-random (``fault_rate`` with a ``seed``), and events for accepted mail can be posted,
-signed, to a webhook (``post_events`` once, ``queue_events`` with SendGrid's retries;
-with ``webhook_url`` set, automatically after each acceptance, from background
-threads). ``docs/sendgrid-test-server.md`` shows how.
+``server.url``. It serves Mail Send (with ``send_at`` and ``batch_id``), batch ids and
+the Cancel Scheduled Sends API, checked and answered as SendGrid documents them
+(``testserver_http``, ``testserver_checks``, ``testserver_schedule``). Mail is held
+until its ``send_at`` by the server's clock (``clock``, ``advance``), then released,
+kept (paused batch) or discarded (cancelled batch); only released mail counts as
+delivered (``delivered_recipients``) and gets automatic events. Faults can be
+planned (``inject``), held for a period (``fault_for``, ``rate_limit``,
+``refuse_connections``) or drawn at random (``fault_rate`` with a ``seed``); events
+can be late (``event_delay``) or lost (``event_drop_rate``).
+``docs/sendgrid-test-server.md`` shows how.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import random
 import secrets
-import socket
 import threading
 import time
-from collections import deque
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from newsletter.delivery import testserver_events as events_mod
-from newsletter.delivery.testserver_checks import MAX_BODY_BYTES, api_error, check_mail_send
+from newsletter.delivery.testserver_checks import (
+    ApiError,
+    check_mail_send,
+    check_schedule,
+    due_times,
+)
 from newsletter.delivery.testserver_events import EventPoster, PostResult, PostStats
+from newsletter.delivery.testserver_faults import (
+    DEFAULT_RANDOM_FAULTS,
+    Endpoint,
+    Fault,
+    FaultKind,
+    FaultPlan,
+)
+from newsletter.delivery.testserver_http import (
+    MAIL_SEND_PATH,
+    Handler,
+    HTTPServer,
+    RejectedRequest,
+)
+from newsletter.delivery.testserver_schedule import AcceptedRequest, MessageStatus, Schedule
 
-MAIL_SEND_PATH = "/v3/mail/send"
+__all__ = [
+    "MAIL_SEND_PATH",
+    "AcceptedRequest",
+    "Endpoint",
+    "Fault",
+    "FaultKind",
+    "MessageStatus",
+    "RejectedRequest",
+    "SendGridTestServer",
+]
 
-
-class FaultKind(StrEnum):
-    """What an injected fault does to one mail-send request."""
-
-    RATE_LIMIT = "rate_limit"  # 429 with X-RateLimit-Reset
-    SERVER_ERROR = "server_error"  # 500
-    SLOW = "slow"  # answer normally, but only after a delay
-    DROP_BEFORE_ACCEPT = "drop_before_accept"  # close the connection, nothing recorded
-    DROP_AFTER_ACCEPT = "drop_after_accept"  # record as accepted, then close without answering
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One fault; use the class attributes, or ``Fault.SLOW(seconds)``."""
-
-    kind: FaultKind
-    delay: float = 0.0
-
-    RATE_LIMIT: ClassVar[Fault]
-    SERVER_ERROR: ClassVar[Fault]
-    DROP_BEFORE_ACCEPT: ClassVar[Fault]
-    DROP_AFTER_ACCEPT: ClassVar[Fault]
-
-    @staticmethod
-    def SLOW(delay: float) -> Fault:
-        """Answer only after ``delay`` seconds."""
-        return Fault(FaultKind.SLOW, delay)
-
-
-Fault.RATE_LIMIT = Fault(FaultKind.RATE_LIMIT)
-Fault.SERVER_ERROR = Fault(FaultKind.SERVER_ERROR)
-Fault.DROP_BEFORE_ACCEPT = Fault(FaultKind.DROP_BEFORE_ACCEPT)
-Fault.DROP_AFTER_ACCEPT = Fault(FaultKind.DROP_AFTER_ACCEPT)
-_RANDOM_FAULTS = (Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.DROP_AFTER_ACCEPT)
-
-
-@dataclass(frozen=True)
-class AcceptedRequest:
-    """A mail-send request the server accepted."""
-
-    message_id: str
-    payload: dict[str, Any]
-    received_at: float
-
-    @property
-    def recipients(self) -> list[str]:
-        """Every ``to`` address, in order."""
-        return [
-            str(to["email"]) for p in self.payload["personalizations"] for to in p.get("to", [])
-        ]
-
-
-@dataclass(frozen=True)
-class RejectedRequest:
-    """A request the server refused, with SendGrid-style errors."""
-
-    status: int
-    errors: list[dict[str, Any]]
-    payload: Any = None
-
-
-@dataclass
-class _Planned:
-    fault: Fault
-    remaining: int
-    reset_in: float | None
+RELEASE_POLL = 0.25  # seconds between looks at the clock when nothing is known to be due
 
 
 @dataclass
@@ -114,71 +75,86 @@ class SendGridTestServer:
     invalid_addresses: Collection[str] = ()
     fault_rate: float = 0.0
     seed: int | None = None
+    # What random faults (``fault_rate``) are drawn from.
+    random_faults: tuple[Fault, ...] = DEFAULT_RANDOM_FAULTS
     # Seconds every request waits before it is handled, as a trip over the internet to
     # the real API would add (the benchmark compares batching and a naive loop with it).
     latency: float = 0.0
-    webhook_url: str = ""  # when set, events in ``auto_events`` are posted for each acceptance
+    webhook_url: str = ""  # when set, events in ``auto_events`` are posted for released mail
     auto_events: tuple[str, ...] = ("processed", "delivered")
     log: Callable[[str], None] | None = None
     # How long a failed event post is retried (SendGrid: 24 hours) and how many posts run at once.
     event_retry_for: float = 30.0
     event_workers: int = 4
+    # Event faults: each automatic post waits ``event_delay`` s; a share is never posted.
+    event_delay: float = 0.0
+    event_drop_rate: float = 0.0
+    # The wall clock the schedule is judged by (unix seconds); ``advance`` adds to it.
+    clock: Callable[[], float] = time.time
     accepted: list[AcceptedRequest] = field(default_factory=list, init=False)
     rejected: list[RejectedRequest] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.fault_rate <= 1.0:
-            raise ValueError(f"fault_rate must be between 0 and 1, got {self.fault_rate}")
         if not 0.0 <= self.latency <= 60.0:
             raise ValueError(f"latency must be between 0 and 60 seconds, got {self.latency}")
+        self.set_event_faults(delay=self.event_delay, drop_rate=self.event_drop_rate)
         self.key = self.signing_key or events_mod.generate_signing_key()
         self.public_key = events_mod.public_key_b64(self.key)
         self._invalid = frozenset(a.lower() for a in self.invalid_addresses)
-        self._plan: deque[_Planned] = deque()
-        self._rng = random.Random(self.seed)
+        self._faults = FaultPlan(
+            rate=self.fault_rate, seed=self.seed, random_faults=self.random_faults
+        )
+        self._event_rng = random.Random(f"{self.seed}-events")
+        self._offset = 0.0
+        self._schedule = Schedule(self.now)
         self._lock = threading.Lock()
         self._poster = EventPoster(
             self.key, retry_for=self.event_retry_for, workers=self.event_workers, log=self._note
         )
-        self._closing = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.events_dropped = 0  # automatic event posts dropped by ``event_drop_rate``
+        self._closing = threading.Event()  # set by ``stop``: cuts delayed answers short
+        self._wake = threading.Event()
+        self._httpd: HTTPServer | None = None
+        self._address: tuple[str, int] | None = None
+        self._threads: list[threading.Thread] = []
+        self._refuse_until = 0.0
+
+    # Lifecycle -------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """Base URL to use as ``NEWSLETTER_SENDGRID_API_HOST``."""
-        if self._httpd is None:
+        if self._address is None:
             raise RuntimeError("the server is not running; use it as a context manager")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self._address
+        return f"http://{host}:{port}"
 
     def start(self) -> SendGridTestServer:
-        """Bind and serve in a background thread."""
-        self._httpd = _HTTPServer((self.host, self.port), _Handler)
-        self._httpd.owner = self
+        """Bind and serve in a background thread; held mail is released by another."""
         self._closing.clear()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},  # how long ``stop`` may wait; tests stop servers often
-            name="sendgrid-test-server",
-            daemon=True,
-        )
-        self._thread.start()
+        self._listen((self.host, self.port))
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        self._address = (str(host), int(port))
+        self._spawn(self._release_loop, "sendgrid-test-server-release")
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port (delayed answers are cut short).
 
         Pending event posts are finished first (delivered, or given up after
-        ``event_retry_for``), so a caller that saw a 202 can rely on the webhook having
-        been called once the server has stopped.
+        ``event_retry_for``), so a caller that saw a 202 for immediate mail can rely on
+        the webhook having been called once the server has stopped. Posts still held
+        back by ``event_delay`` are dropped.
         """
         self._poster.close(timeout=self.event_retry_for + self._poster.attempt_timeout + 1)
         self._closing.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        self._wake.set()
+        self._unlisten()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        self._address = None
 
     def __enter__(self) -> SendGridTestServer:
         return self.start()
@@ -186,24 +162,181 @@ class SendGridTestServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def inject(self, fault: Fault, *, count: int = 1, reset_in: float | None = None) -> None:
-        """Apply ``fault`` to the next ``count`` mail-send requests (after earlier plans)."""
-        if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
+    def _listen(self, address: tuple[str, int]) -> None:
+        httpd = HTTPServer(address, Handler)
+        httpd.owner = self
+        self._httpd = httpd
+        # poll_interval: how long ``stop`` may wait; tests stop servers often.
+        self._spawn(lambda: httpd.serve_forever(poll_interval=0.05), "sendgrid-test-server")
+
+    def _unlisten(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+
+    # Clock and release -----------------------------------------------------------
+
+    def now(self) -> float:
+        """The server's clock: ``clock()`` plus every ``advance`` so far (unix seconds)."""
+        return self.clock() + self._offset
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds ``advance`` has added to ``clock()``."""
+        return self._offset
+
+    def advance(self, seconds: float) -> float:
+        """Move the server's clock forward, release what is due by then; the new ``now()``."""
+        if not 0 <= seconds <= 30 * 86_400:
+            raise ValueError(f"advance: seconds must be between 0 and 30 days, got {seconds}")
         with self._lock:
-            self._plan.append(_Planned(fault, count, reset_in))
+            self._offset += seconds
+        self.release_due()
+        return self.now()
+
+    def release_due(self) -> int:
+        """Settle every message due by ``now()`` (also done in the background); releases made."""
+        released = self._schedule.release_due()
+        for request, indexes in released:
+            self._post_auto_events(request, indexes)
+        return sum(len(indexes) for _, indexes in released)
+
+    def _release_loop(self) -> None:
+        while not self._closing.is_set():
+            self.release_due()
+            due = self._schedule.next_due()
+            wait = RELEASE_POLL if due is None else min(RELEASE_POLL, due - self.now())
+            self._wake.wait(max(0.001, wait))
+            self._wake.clear()
+
+    def _wake_release(self) -> None:
+        self.release_due()
+        self._wake.set()
+
+    # What was sent ---------------------------------------------------------------
+
+    def delivered_recipients(self) -> Counter[str]:
+        """Per ``to`` address, how many messages were released (sent); duplicates show as > 1."""
+        return self._schedule.counts(MessageStatus.RELEASED)
+
+    def discarded_recipients(self) -> Counter[str]:
+        """Per ``to`` address, messages discarded (cancelled batch, or a pause that expired)."""
+        return self._schedule.counts(MessageStatus.DISCARDED)
+
+    def held_count(self) -> int:
+        """Messages (personalizations) accepted but neither released nor discarded yet."""
+        return self._schedule.held_count()
+
+    def batch_statuses(self) -> dict[str, str]:
+        """Batch ids carrying a ``cancel`` or ``pause`` status, with it."""
+        return self._schedule.statuses()
+
+    def batch_send_at(self, batch_id: str) -> float | None:
+        """A batch's send_at (earliest due time of its messages), None if it has none."""
+        return self._schedule.send_at(batch_id)
+
+    def create_batch(self) -> str:
+        """A new batch id, as ``POST /v3/mail/batch`` makes (for tests that skip HTTP)."""
+        return self._schedule.create_batch()
+
+    # Faults ----------------------------------------------------------------------
+
+    def inject(
+        self,
+        fault: Fault,
+        *,
+        count: int = 1,
+        reset_in: float | None = None,
+        on: Endpoint = Endpoint.MAIL_SEND,
+    ) -> None:
+        """Apply ``fault`` to the next ``count`` requests to ``on`` (after earlier plans)."""
+        self._faults.inject(fault, count=count, reset_in=reset_in, on=on)
+
+    def fault_for(self, fault: Fault, for_seconds: float, *, on: Endpoint = Endpoint.ANY) -> None:
+        """Apply ``fault`` to every request to ``on`` for the next ``for_seconds`` seconds."""
+        self._faults.during(fault, for_seconds, on=on)
+
+    def rate_limit(self, for_seconds: float, *, on: Endpoint = Endpoint.ANY) -> None:
+        """Answer 429 for ``for_seconds``, ``X-RateLimit-Reset`` naming the period's end."""
+        self.fault_for(Fault.RATE_LIMIT, for_seconds, on=on)
+
+    def clear_faults(self) -> None:
+        """Forget planned faults and fault periods (not random faults nor refusals)."""
+        self._faults.clear()
+
+    def set_event_faults(self, *, delay: float = 0.0, drop_rate: float = 0.0) -> None:
+        """From now on, post each automatic event post ``delay`` s late; drop ``drop_rate``."""
+        if not 0.0 <= delay <= 86_400:
+            raise ValueError(f"event_delay must be between 0 and 86400 seconds, got {delay}")
+        if not 0.0 <= drop_rate <= 1.0:
+            raise ValueError(f"event_drop_rate must be between 0 and 1, got {drop_rate}")
+        self.event_delay, self.event_drop_rate = delay, drop_rate
+
+    @property
+    def refusing(self) -> bool:
+        """Whether the server is refusing connections (``refuse_connections``)."""
+        return time.monotonic() < self._refuse_until
+
+    def refuse_connections(self, for_seconds: float) -> None:
+        """Stop listening for ``for_seconds`` (clients get ECONNREFUSED), then listen again
+        on the same port; returns at once. Calling again while refusing extends the outage."""
+        if self._address is None:
+            raise RuntimeError("the server is not running; start it before refusing connections")
+        if not 0 < for_seconds <= 86_400:
+            raise ValueError(f"for_seconds must be between 0 and 86400, got {for_seconds}")
+        with self._lock:
+            was_refusing = self.refusing
+            self._refuse_until = max(self._refuse_until, time.monotonic() + for_seconds)
+            if was_refusing:
+                return
+            self._unlisten()
+        self._note(f"refusing connections for {for_seconds:g} s")
+        self._spawn(self._listen_again, "sendgrid-test-server-outage")
+
+    def wait_listening(self, timeout: float) -> bool:
+        """Block until the server listens again after ``refuse_connections``; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._httpd is None and not self._closing.is_set():
+            if time.monotonic() >= deadline:
+                return False
+            self._closing.wait(0.01)
+        return self._httpd is not None
+
+    def _listen_again(self) -> None:
+        while not self._closing.is_set():
+            remaining = self._refuse_until - time.monotonic()
+            if remaining <= 0:
+                break
+            self._closing.wait(remaining)
+        with self._lock:
+            if self._closing.is_set() or self._address is None:
+                return
+            self._listen(self._address)  # SO_REUSEADDR: the same port at once
+        self._note("listening again")
+
+    # Events ----------------------------------------------------------------------
 
     def events(
         self, kind: str = "delivered", *, addresses: Collection[str] | None = None
     ) -> list[dict[str, Any]]:
-        """``kind`` events for every accepted recipient (or only ``addresses``)."""
-        with self._lock:
-            accepted = list(self.accepted)
+        """``kind`` events for every released recipient (or only ``addresses``)."""
+        accepted = [(r, self._schedule.released_of(r)) for r in list(self.accepted)]
         return [
             event
-            for request in accepted
+            for request, released in accepted
             for event in events_mod.events_for(
-                request.message_id, request.payload, kind, addresses=addresses
+                request.message_id,
+                request.payload,
+                kind,
+                addresses=addresses,
+                personalizations=released,
             )
         ]
 
@@ -231,17 +364,50 @@ class SendGridTestServer:
         """Event posts queued, attempts made and failed, posts delivered, given up, pending."""
         return self._poster.stats
 
-    def _next_fault(self) -> tuple[Fault | None, float | None]:
-        with self._lock:
-            if self._plan:
-                planned = self._plan[0]
-                planned.remaining -= 1
-                if planned.remaining == 0:
-                    self._plan.popleft()
-                return planned.fault, planned.reset_in
-            if self.fault_rate and self._rng.random() < self.fault_rate:
-                return self._rng.choice(_RANDOM_FAULTS), 1.0
-        return None, None
+    def _post_auto_events(self, request: AcceptedRequest, indexes: list[int]) -> None:
+        if not self.webhook_url or self._closing.is_set():
+            return
+        for kind in self.auto_events:
+            events = events_mod.events_for(
+                request.message_id,
+                request.payload,
+                kind,
+                timestamp=int(self.now()),
+                personalizations=set(indexes),
+            )
+            label = f"{len(events)} {kind} event(s)"
+            if self.event_drop_rate and self._event_rng.random() < self.event_drop_rate:
+                self.events_dropped += 1
+                self._note(f"dropped {label} (event_drop_rate)")
+                continue
+            try:
+                self._poster.submit(self.webhook_url, events, label, delay=self.event_delay)
+            except RuntimeError:
+                return  # the server is stopping: its poster takes no more posts
+
+    # Mail send -------------------------------------------------------------------
+
+    def _check_mail(self, payload: Any) -> list[ApiError]:
+        errors = check_mail_send(payload, invalid=self._invalid)
+        return errors + check_schedule(payload, now=self.now(), known_batch=self._schedule.known)
+
+    def _accept_mail(self, payload: dict[str, Any]) -> AcceptedRequest:
+        now = self.now()
+        batch_id = payload.get("batch_id")
+        request = AcceptedRequest(
+            secrets.token_urlsafe(16),
+            payload,
+            now,
+            batch_id=batch_id if isinstance(batch_id, str) else None,
+            due=due_times(payload, now),
+        )
+        self._schedule.accept(request)
+        # Released (and its events queued) before answering, so a client that stops the
+        # server right after the 202 still gets them; accepted is accepted, even if the
+        # answer is then dropped.
+        self._wake_release()
+        self._record(request)
+        return request
 
     def _record(self, item: AcceptedRequest | RejectedRequest) -> None:
         with self._lock:
@@ -256,163 +422,11 @@ class SendGridTestServer:
         if self.log is not None:
             self.log(line)
 
-    def _queue_auto_events(self, request: AcceptedRequest) -> None:
-        for kind in self.auto_events:
-            events = events_mod.events_for(request.message_id, request.payload, kind)
-            self._poster.submit(self.webhook_url, events, f"{len(events)} {kind} event(s)")
-
 
 def _describe(item: AcceptedRequest | RejectedRequest) -> str:
     if isinstance(item, AcceptedRequest):
-        return f"202 accepted {len(item.recipients)} recipient(s) as {item.message_id}"
+        status = item.status
+        note = "" if status == "released" else f" ({status}, due {min(item.due, default=0):.0f})"
+        return f"202 accepted {len(item.recipients)} recipient(s) as {item.message_id}{note}"
     first = item.errors[0] if item.errors else {}
     return f"{item.status} rejected: {first.get('message', '')} (field {first.get('field')})"
-
-
-def _content_length(value: str | None) -> int:
-    """The declared body length, 0 when absent, -1 when unreadable."""
-    if value is None:
-        return 0
-    try:
-        length = int(value)
-    except ValueError:
-        return -1
-    return length if length >= 0 else -1
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    owner: SendGridTestServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out and left makes writing its answer fail; that is expected.
-        return
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet; the owner's ``log`` reports what matters."""
-
-    def do_POST(self) -> None:
-        """Handle ``POST /v3/mail/send`` like SendGrid; anything else is 404."""
-        owner = self.server.owner
-        if self.path.split("?")[0] != MAIL_SEND_PATH:
-            self._drain()
-            self._answer(404, [api_error("Not found: only POST /v3/mail/send is served.")])
-            return
-        if owner.latency and owner._closing.wait(owner.latency):
-            self._drop()  # the server is stopping: this request never arrived
-            return
-        length = _content_length(self.headers.get("Content-Length"))
-        if length < 0:
-            self.close_connection = True  # the body's end is unknown, so the stream is unusable
-            self._refuse(411, [api_error("A valid Content-Length header is required.")])
-            return
-        if length >= MAX_BODY_BYTES:
-            self._drain()  # read it all, so the client sees our answer rather than a reset
-            self._refuse(413, [api_error("The request is too large: it must be under 30 MB.")])
-            return
-        raw = self.rfile.read(length)
-        auth = self.headers.get("Authorization", "")
-        if not auth:
-            self._refuse(401, [api_error("authorization required")])
-            return
-        if not secrets.compare_digest(auth.encode(), f"Bearer {owner.api_key}".encode()):
-            self._refuse(
-                401, [api_error("The provided authorization grant is invalid, expired, or revoked")]
-            )
-            return
-        media_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            self._refuse(415, [api_error("Content-Type should be application/json.")])
-            return
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            self._refuse(400, [api_error("Bad Request: the body is not valid JSON.")])
-            return
-        fault, reset_in = owner._next_fault()
-        if fault is not None and self._apply(fault, reset_in):
-            return
-        errors = check_mail_send(payload, invalid=owner._invalid)
-        if errors:
-            self._refuse(400, errors, payload)
-            return
-        accepted = AcceptedRequest(secrets.token_urlsafe(16), payload, time.time())
-        owner._record(accepted)
-        if owner.webhook_url:
-            # Queued before answering, so a client that stops the server right after the
-            # 202 still gets them; accepted is accepted, even if the answer is dropped.
-            owner._queue_auto_events(accepted)
-        if fault is not None and fault.kind is FaultKind.DROP_AFTER_ACCEPT:
-            self._drop()
-        else:
-            self._answer(202, None, {"X-Message-Id": accepted.message_id})
-
-    def _apply(self, fault: Fault, reset_in: float | None) -> bool:
-        """Act out ``fault``; True when the request is finished."""
-        owner = self.server.owner
-        if fault.kind is FaultKind.SLOW:
-            # Cut short when the server stops; a request still waiting then is never accepted.
-            if owner._closing.wait(fault.delay):
-                self._drop()
-                return True
-        elif fault.kind is FaultKind.DROP_BEFORE_ACCEPT:
-            self._drop()
-            return True
-        elif fault.kind is FaultKind.SERVER_ERROR:
-            self._refuse(500, [api_error("Internal server error (injected fault).")])
-            return True
-        elif fault.kind is FaultKind.RATE_LIMIT:
-            headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0"}
-            if reset_in is not None:
-                headers["X-RateLimit-Reset"] = str(math.ceil(time.time() + reset_in))
-            self._refuse(429, [api_error("too many requests")], headers=headers)
-            return True
-        return False
-
-    def _refuse(
-        self,
-        status: int,
-        errors: list[dict[str, Any]],
-        payload: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.server.owner._record(RejectedRequest(status, errors, payload))
-        self._answer(status, errors, headers or {})
-
-    def _answer(
-        self,
-        status: int,
-        errors: list[dict[str, Any]] | None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        body = json.dumps({"errors": errors}).encode() if errors is not None else b""
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if body:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _drain(self) -> None:
-        remaining = _content_length(self.headers.get("Content-Length"))
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-
-    def _drop(self) -> None:
-        """Close the connection without a byte of answer, as a crashed front end would."""
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            return

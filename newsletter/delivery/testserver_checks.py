@@ -9,6 +9,7 @@ the documented rules, so a request it accepts is one SendGrid accepts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 MAX_PERSONALIZATIONS = 1000
@@ -18,6 +19,14 @@ MAX_CATEGORIES = 10
 MAX_CATEGORY_CHARS = 255
 MAX_SUBSTITUTION_BYTES = 10_000
 MAX_CUSTOM_ARGS_BYTES = 10_000
+MAX_SCHEDULE_AHEAD = 72 * 3600  # send_at may be at most 72 hours ahead
+SEND_AT_NOT_INT = (
+    "The send_at parameter is expecting a Unix timestamp as an integer. We will send "
+    "immediately if you include a send_at timestamp that is in the past."
+)
+SEND_AT_TOO_FAR = "Scheduling more than 72 hours in advance is forbidden."
+BATCH_ID_NOT_STRING = "The batch_id must be a string."
+UNKNOWN_BATCH_ID = "invalid batch id"
 RESERVED_HEADERS = frozenset(
     h.lower()
     for h in (
@@ -210,3 +219,38 @@ def _size(value: Any) -> int:
     if not isinstance(value, dict):
         return 0
     return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in value.items())
+
+
+def check_schedule(
+    payload: Any, *, now: float, known_batch: Callable[[str], bool]
+) -> list[ApiError]:
+    """SendGrid's refusals of ``send_at`` (top level and per personalization) and ``batch_id``."""
+    if not isinstance(payload, dict):
+        return []
+    errors = _check_send_at(payload.get("send_at"), "send_at", now)
+    for n, item in enumerate(payload.get("personalizations") or []):
+        if isinstance(item, dict):
+            errors += _check_send_at(item.get("send_at"), f"personalizations.{n}.send_at", now)
+    batch_id = payload.get("batch_id")
+    if batch_id is not None:
+        if not isinstance(batch_id, str):
+            errors.append(api_error(BATCH_ID_NOT_STRING, "batch_id"))
+        elif not known_batch(batch_id):
+            errors.append(api_error(UNKNOWN_BATCH_ID, "batch_id"))
+    return errors
+
+
+def due_times(payload: dict[str, Any], now: float) -> list[float]:
+    """When each personalization of a valid request is due: its send_at, the request's, or now."""
+    default = payload.get("send_at", now)
+    return [float(p.get("send_at", default)) for p in payload["personalizations"]]
+
+
+def _check_send_at(value: Any, field: str, now: float) -> list[ApiError]:
+    if value is None:
+        return []
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return [api_error(SEND_AT_NOT_INT, field)]
+    if value > now + MAX_SCHEDULE_AHEAD:
+        return [api_error(SEND_AT_TOO_FAR, field)]
+    return []

@@ -82,13 +82,17 @@ def events_for(
     *,
     addresses: Collection[str] | None = None,
     timestamp: int | None = None,
+    personalizations: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One ``kind`` event per recipient of an accepted request (or those in ``addresses``)."""
+    """One ``kind`` event per recipient of an accepted request (or those in ``addresses``,
+    or of the ``personalizations`` at those indexes)."""
     wanted = {a.lower() for a in addresses} if addresses is not None else None
     when = int(time.time()) if timestamp is None else timestamp
     shared = {str(k): str(v) for k, v in (payload.get("custom_args") or {}).items()}
     events: list[dict[str, Any]] = []
     for n, personalization in enumerate(payload.get("personalizations") or []):
+        if personalizations is not None and n not in personalizations:
+            continue
         custom = {**shared, **(personalization.get("custom_args") or {})}
         for to in personalization.get("to") or []:
             email = str(to["email"])
@@ -234,15 +238,17 @@ class EventPoster:
         with self._changed:
             return PostStats(**self._counts, pending=len(self._jobs) + self._running)
 
-    def submit(self, url: str, events: Iterable[Mapping[str, Any]], label: str = "") -> None:
-        """Queue one post of ``events`` to ``url``; returns at once."""
+    def submit(
+        self, url: str, events: Iterable[Mapping[str, Any]], label: str = "", delay: float = 0.0
+    ) -> None:
+        """Queue one post of ``events`` to ``url``, tried after ``delay`` s; returns at once."""
         body = encode(events)
-        now = time.monotonic()
+        due = time.monotonic() + max(0.0, delay)
         with self._changed:
             if self._closed:
                 raise RuntimeError("the event poster is closed")
             heapq.heappush(
-                self._jobs, _Job(now, next(self._seq), url, body, label, now + self.retry_for)
+                self._jobs, _Job(due, next(self._seq), url, body, label, due + self.retry_for)
             )
             self._counts["queued"] += 1
             if len(self._threads) < self.workers:  # started lazily: most servers never post
@@ -259,7 +265,19 @@ class EventPoster:
             return self._changed.wait_for(lambda: not self._jobs and not self._running, timeout)
 
     def close(self, timeout: float | None = None) -> bool:
-        """Wait for pending posts (up to ``timeout``), then stop the threads; True if none left."""
+        """Wait for pending posts (up to ``timeout``), then stop the threads; True if none left.
+
+        Posts held back by a ``delay`` and not yet tried are dropped at once and counted
+        as given up: a stopped server never sends its late events.
+        """
+        with self._changed:
+            now = time.monotonic()
+            kept = [job for job in self._jobs if job.attempts > 0 or job.due <= now]
+            if len(kept) < len(self._jobs):
+                self._counts["given_up"] += len(self._jobs) - len(kept)
+                self._jobs = kept
+                heapq.heapify(self._jobs)
+                self._changed.notify_all()
         done = self.wait(timeout)
         with self._changed:
             self._closed = True
