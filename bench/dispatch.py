@@ -21,18 +21,17 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sendgrid import SendGridAPIClient
-from sqlalchemy import create_engine, insert, literal, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, literal, select, text
 
+from bench._stack import DEFAULT_PREFIX, fresh_postgres
 from bench.render import edition
 from newsletter import migrate
-from newsletter.db import Database, UTCDateTime, normalise_url
+from newsletter.db import Database, UTCDateTime
 from newsletter.delivery import services
 from newsletter.delivery.sendgrid import SendGridSender
 from newsletter.delivery.testserver import AcceptedRequest, RejectedRequest, SendGridTestServer
@@ -249,40 +248,46 @@ def _naive_mail(n: int, subject: str, text_part: str, html: str) -> Any:
     return mail
 
 
+def _with_fresh_postgres(
+    server_url: str, count: int, *, latency: float = 0.0, prefix: str = DEFAULT_PREFIX
+) -> dict[str, float]:
+    """``measure`` on a new database ``<prefix><random>`` on ``server_url``, dropped after."""
+    with fresh_postgres(server_url, prefix) as url:
+        return measure("PostgreSQL", url, count, latency=latency)
+
+
 def _postgres_url() -> str:
+    """The PostgreSQL server from the environment, or ""."""
     return os.environ.get("NEWSLETTER_BENCH_DATABASE_URL") or os.environ.get(
         "NEWSLETTER_TEST_DATABASE_URL", ""
     )
 
 
-def _with_fresh_postgres(server_url: str, count: int, *, latency: float = 0.0) -> dict[str, float]:
-    admin_url = make_url(normalise_url(server_url))
-    name = f"newsletter_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        return measure("PostgreSQL", url, count, latency=latency)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def run(
+    scale: float = 1.0,
+    *,
+    database_url: str | None = None,
+    latency: float = 0.0,
+    db_prefix: str = DEFAULT_PREFIX,
+) -> dict[str, float]:
+    """Dispatch benchmarks on SQLite (and PostgreSQL if configured) plus the naive loop.
 
-
-def run(scale: float = 1.0) -> dict[str, float]:
-    """Dispatch benchmarks on SQLite (and PostgreSQL if configured) plus the naive loop."""
+    ``database_url`` names the PostgreSQL server (default: ``NEWSLETTER_BENCH_DATABASE_URL``,
+    else ``NEWSLETTER_TEST_DATABASE_URL``; "" for none), ``latency`` the test server's
+    delay for the main runs, ``db_prefix`` the start of the databases' names.
+    """
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        sqlite = measure("SQLite", url, max(100, int(SQLITE_N * scale)))
+        sqlite = measure("SQLite", url, max(100, int(SQLITE_N * scale)), latency=latency)
     figures["sqlite_rate"] = sqlite["rate"]
     figures["sqlite_peak_mb"] = sqlite["peak_mb"]
-    server_url = _postgres_url()
+    server_url = _postgres_url() if database_url is None else database_url
     if server_url:
         # The same dispatch at a tenth of the size first: flat memory means the same peak.
-        small = _with_fresh_postgres(server_url, max(100, int(POSTGRES_N * scale / 10)))
-        postgres = _with_fresh_postgres(server_url, max(100, int(POSTGRES_N * scale)))
+        small_n, big_n = max(100, int(POSTGRES_N * scale / 10)), max(100, int(POSTGRES_N * scale))
+        small = _with_fresh_postgres(server_url, small_n, latency=latency, prefix=db_prefix)
+        postgres = _with_fresh_postgres(server_url, big_n, latency=latency, prefix=db_prefix)
         figures["postgres_rate"] = postgres["rate"]
         figures["postgres_peak_mb"] = postgres["peak_mb"]
         growth = postgres["peak_mb"] - small["peak_mb"]
@@ -299,7 +304,9 @@ def run(scale: float = 1.0) -> dict[str, float]:
     naive_rtt = naive(max(10, int(ROUND_TRIP_NAIVE_N * scale)), latency=ROUND_TRIP)
     rtt_count = max(100, int(ROUND_TRIP_N * scale))
     if server_url:
-        batched_rtt = _with_fresh_postgres(server_url, rtt_count, latency=ROUND_TRIP)
+        batched_rtt = _with_fresh_postgres(
+            server_url, rtt_count, latency=ROUND_TRIP, prefix=db_prefix
+        )
     else:
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"

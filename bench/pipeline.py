@@ -1,0 +1,307 @@
+"""Pipeline benchmark: one edition to N readers through real Celery workers, Redis and PostgreSQL.
+
+The production path: a published edition's ``plan`` message goes on the Redis broker;
+a ``celery -A tasks worker`` (prefork, two processes, configured only by
+``NEWSLETTER_*`` variables) plans the ledger, sends the batches as tasks through the
+``sendgrid`` backend to the SendGrid test server (in a process of its own), and
+finalises the edition. Beside it, the direct path: two processes calling
+``newsletter.delivery.services.dispatch`` on a fresh database, as ``bench dispatch``
+does. For each it prints readers per second and CPU per reader for the workers, the
+PostgreSQL backends of the run's database and the test server, read from ``/proc``
+(the test server's CPU is its own; the workers' includes their pool processes).
+The test server counts accepted copies per address: every reader must have exactly one.
+
+Needs PostgreSQL (``--database-url``, ``NEWSLETTER_BENCH_DATABASE_URL`` or
+``NEWSLETTER_TEST_DATABASE_URL``, on this machine for its CPU) and a Redis database it
+may empty (``--broker-url``, ``NEWSLETTER_BENCH_BROKER_URL`` or
+``NEWSLETTER_TEST_REDIS_URL``). N = 20,000 at scale 1. With ``--profile FILE`` a
+single worker (``--pool=solo``) runs under cProfile instead, writes its statistics to
+FILE and prints the hottest functions; its CPU figures then include the profiler's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pstats
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import update
+
+from bench import _stack
+from bench.dispatch import seed
+from newsletter import migrate
+from newsletter.db import Database, utcnow
+from newsletter.delivery import services
+from newsletter.delivery.sendgrid import SendGridSender
+from newsletter.digests.models import Digest, DigestState
+from newsletter.settings import Settings
+from subscribers.tokens import Tokens
+from tasks.app import make_celery
+
+READERS = 20_000
+BATCH = 1000  # the production default (NEWSLETTER_DISPATCH_BATCH_SIZE)
+DIRECT_PROCESSES = 2
+FINAL = (DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One path's run: wall time and CPU seconds per part, and what the server accepted."""
+
+    readers: int
+    seconds: float
+    workers: float
+    postgres: float
+    server: float
+    copies: dict[str, int]
+
+    def per_reader(self, cpu: float) -> float:
+        """CPU seconds as microseconds per reader."""
+        return cpu / self.readers * 1e6
+
+    def check(self, label: str) -> tuple[int, int]:
+        """Duplicated and missing readers; raise if any reader got other than one copy."""
+        duplicates = sum(1 for n in self.copies.values() if n > 1)
+        missing = self.readers - len(self.copies)
+        if duplicates or missing:
+            raise RuntimeError(f"{label}: {duplicates} readers duplicated, {missing} missing")
+        return duplicates, missing
+
+    def show(self, label: str, postgres_visible: bool) -> dict[str, float]:
+        """Print the run's line and return its figures, keyed ``<label>_...``."""
+        rate = self.readers / self.seconds
+        work, pg, srv = (self.per_reader(x) for x in (self.workers, self.postgres, self.server))
+        pg_text = f"{pg:.0f} µs" if postgres_visible else "not visible from here"
+        print(f"{label}: {self.readers:,} readers in {self.seconds:.1f} s, {rate:,.0f} readers/s")
+        print(
+            f"  CPU per reader: workers {work:.0f} µs, PostgreSQL {pg_text}, "
+            f"test server {srv:.0f} µs; workers + PostgreSQL {work + pg:.0f} µs (target <= 60)"
+        )
+        return {
+            f"{label}_rate": rate,
+            f"{label}_worker_us": work,
+            f"{label}_postgres_us": pg,
+            f"{label}_server_us": srv,
+            f"{label}_total_us": work + pg,
+        }
+
+
+def _prepare(url: str, count: int, *, published: bool) -> int:
+    """Migrate, seed ``count`` readers and a rendered edition (published if asked); its id."""
+    database = Database(url)
+    try:
+        migrate.upgrade(database.engine)
+        digest_id = seed(database, count)
+        if published:  # what the publish step leaves for the plan step
+            with database.session() as session:
+                session.execute(
+                    update(Digest)
+                    .where(Digest.id == digest_id)
+                    .values(state=DigestState.PUBLISHED, published_at=utcnow())
+                )
+        return digest_id
+    finally:
+        database.dispose()
+
+
+def _state(database: Database, digest_id: int) -> DigestState:
+    """The digest's state now."""
+    with database.session() as session:
+        digest = session.get(Digest, digest_id)
+        assert digest is not None
+        return digest.state
+
+
+def measure_pipeline(
+    server_url: str,
+    broker_url: str,
+    count: int,
+    *,
+    latency: float = 0.0,
+    prefix: str = _stack.DEFAULT_PREFIX,
+    profile: Path | None = None,
+) -> tuple[Figures, bool]:
+    """Send one edition to ``count`` readers through a real worker; figures and PG visibility."""
+    with tempfile.TemporaryDirectory() as folder, _stack.fresh_postgres(server_url, prefix) as url:
+        root = Path(folder)
+        digest_id = _prepare(url, count, published=True)
+        queue = redis.Redis.from_url(broker_url)
+        queue.flushdb()
+        try:
+            with _stack.ServerProcess(latency=latency) as server:
+                env = _stack.stack_env(
+                    data_dir=root / "var",
+                    database_url=url,
+                    broker_url=broker_url,
+                    server=server,
+                    batch_size=min(BATCH, max(50, count // 20)),
+                )
+                if profile is None:
+                    worker = _stack.start_worker(root, env)
+                else:
+                    worker = _stack.start_worker(root, env, pool="solo", profile=profile)
+                try:
+                    figures, visible = _drive(worker, server, url, broker_url, digest_id, count)
+                finally:
+                    worker.stop()
+                figures = Figures(
+                    figures.readers,
+                    figures.seconds,
+                    figures.workers,
+                    figures.postgres,
+                    figures.server,
+                    server.stop()["copies"],
+                )
+        finally:
+            queue.flushdb()
+            queue.close()
+    return figures, visible
+
+
+def _drive(
+    worker: _stack.Worker,
+    server: _stack.ServerProcess,
+    url: str,
+    broker_url: str,
+    digest_id: int,
+    count: int,
+) -> tuple[Figures, bool]:
+    """Wait for the worker, enqueue ``plan``, wait for the final state; CPU and wall time."""
+    _stack.wait_for(worker.ready, timeout=120, what=f"{worker.name} to be ready")
+    database = Database(url)
+    app = make_celery(
+        Settings(data_dir=worker.log.parent / "var", database_url=url, broker_url=broker_url)
+    )
+    postgres = _stack.PostgresCPU(_stack.admin_url_of(url), _stack.database_name(url)).start()
+    worker_cpu, server_cpu = worker.cpu(), server.cpu()
+    started = time.perf_counter()
+    try:
+        app.send_task("tasks.pipeline.plan", args=(digest_id,))
+        _stack.wait_for(
+            lambda: _state(database, digest_id) in FINAL,
+            timeout=max(180.0, count / 100),
+            what=f"digest {digest_id} to reach a final state (worker log: {worker.log})",
+            every=0.05,
+        )
+        seconds = time.perf_counter() - started
+        worker_cpu = worker.cpu() - worker_cpu
+        server_cpu = server.cpu() - server_cpu
+    finally:
+        pg_cpu = postgres.stop()
+        database.dispose()
+        app.close()
+    return Figures(count, seconds, worker_cpu, pg_cpu, server_cpu, {}), postgres.visible
+
+
+def _direct_child(url: str, host: str, key: str, digest_id: int, pipe: Any) -> None:
+    """One dispatch process: dispatch, report CPU and time, keep the connections until told."""
+    database = Database(url)
+    sender = SendGridSender(key, host=host, timeout=30)
+    started = time.time()
+    cpu = time.process_time()
+    services.dispatch(
+        database,
+        digest_id,
+        sender,
+        base_url="https://bench.example.org",
+        tokens=Tokens(_stack.SECRET),
+    )
+    pipe.send({"started": started, "finished": time.time(), "cpu": time.process_time() - cpu})
+    pipe.recv()  # the PostgreSQL backends stay until their CPU is read
+    database.dispose()
+
+
+def measure_direct(
+    server_url: str, count: int, *, latency: float = 0.0, prefix: str = _stack.DEFAULT_PREFIX
+) -> tuple[Figures, bool]:
+    """Send one edition to ``count`` readers with ``services.dispatch`` in two processes."""
+    with _stack.fresh_postgres(server_url, prefix) as url:
+        digest_id = _prepare(url, count, published=False)
+        with _stack.ServerProcess(latency=latency) as server:
+            context = multiprocessing.get_context("spawn")
+            pipes = [context.Pipe() for _ in range(DIRECT_PROCESSES)]
+            postgres = _stack.PostgresCPU(_stack.admin_url_of(url), _stack.database_name(url))
+            postgres.start()
+            server_cpu = server.cpu()
+            children = [
+                context.Process(
+                    target=_direct_child,
+                    args=(url, server.url, server.api_key, digest_id, child_end),
+                )
+                for _, child_end in pipes
+            ]
+            for child in children:
+                child.start()
+            try:
+                outcomes = [mine.recv() for mine, _ in pipes]
+                server_cpu = server.cpu() - server_cpu
+            finally:
+                pg_cpu = postgres.stop()
+                for mine, _ in pipes:
+                    mine.send("done")
+                for child in children:
+                    child.join(60)
+            copies = server.stop()["copies"]
+    seconds = max(o["finished"] for o in outcomes) - min(o["started"] for o in outcomes)
+    cpu = sum(o["cpu"] for o in outcomes)
+    return Figures(count, seconds, cpu, pg_cpu, server_cpu, copies), postgres.visible
+
+
+def _hottest(profile: Path, limit: int = 30) -> None:
+    """Print the profiled worker's hottest functions by own time and by cumulative time."""
+    stats = pstats.Stats(str(profile))
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+
+
+def _env_url(*names: str) -> str:
+    """The first of these environment variables that is set, or ""."""
+    return next((os.environ[name] for name in names if os.environ.get(name)), "")
+
+
+def run(
+    scale: float = 1.0,
+    *,
+    database_url: str | None = None,
+    broker_url: str | None = None,
+    latency: float = 0.0,
+    db_prefix: str = _stack.DEFAULT_PREFIX,
+    profile: Path | None = None,
+) -> dict[str, float]:
+    """The pipeline path beside the direct path; empty when PostgreSQL or Redis is missing."""
+    server_url = (
+        database_url
+        if database_url is not None
+        else _env_url("NEWSLETTER_BENCH_DATABASE_URL", "NEWSLETTER_TEST_DATABASE_URL")
+    )
+    broker = (
+        broker_url
+        if broker_url is not None
+        else _env_url("NEWSLETTER_BENCH_BROKER_URL", "NEWSLETTER_TEST_REDIS_URL")
+    )
+    if not server_url or not broker.startswith("redis"):
+        print("pipeline: skipped (needs --database-url for PostgreSQL and a redis:// --broker-url)")
+        return {}
+    count = max(100, int(READERS * scale))
+    over = f", {latency * 1000:.0f} ms round trip" if latency else ""
+    print(f"one edition to {count:,} readers on PostgreSQL{over}")
+    pipeline, visible = measure_pipeline(
+        server_url, broker, count, latency=latency, prefix=db_prefix, profile=profile
+    )
+    duplicates, missing = pipeline.check("pipeline")
+    figures = pipeline.show("pipeline", visible)
+    if profile is not None:
+        print("  (one solo worker under cProfile: its CPU includes the profiler's)")
+        _hottest(profile)
+    direct, visible = measure_direct(server_url, count, latency=latency, prefix=db_prefix)
+    direct.check("direct")
+    figures.update(direct.show("direct", visible))
+    figures["duplicates"] = duplicates
+    figures["missing"] = missing
+    return figures
