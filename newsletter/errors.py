@@ -68,7 +68,11 @@ class OutcomeUnknownError(RetryableError):
 
 
 class PermanentError(ProviderError):
-    """A failure that will not go away by retrying."""
+    """A failure that will not go away by retrying; ``status`` is the HTTP status, if any."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RecipientsRejected(PermanentError):

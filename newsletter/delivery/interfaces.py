@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 MAX_RECIPIENTS_PER_BATCH = 1000
+# SendGrid: a send_at at most 72 hours ahead; a batch id can be cancelled or paused
+# only until ten minutes before its send_at, and at most ten at one time.
+MAX_SCHEDULE_AHEAD = timedelta(hours=72)
+CANCEL_CUTOFF = timedelta(minutes=10)
+CANCEL_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class Batch:
     key: str
     message: Message
     recipients: tuple[Recipient, ...]
+    # Scheduled sending: the provider holds the mail until ``send_at``, under the
+    # provider batch id ``provider_batch`` (which can cancel it until shortly before).
+    send_at: datetime | None = None
+    provider_batch: str = ""
 
     def __post_init__(self) -> None:
         if not self.recipients:
@@ -78,6 +88,31 @@ class EmailSender(Protocol):
 
     def send_batch(self, batch: Batch) -> SendResult:
         """Hand one batch to the provider."""
+        ...
+
+
+@runtime_checkable
+class ScheduledSender(EmailSender, Protocol):
+    """A provider that holds mail until a ``send_at`` and can cancel it by batch id (SendGrid).
+
+    Every method raises ``RetryableError`` (``OutcomeUnknownError`` when the answer
+    was lost) or ``PermanentError`` as ``send_batch`` does.
+    """
+
+    def create_batch_id(self) -> str:
+        """A new provider batch id to send a group of requests under."""
+        ...
+
+    def cancel_batch(self, batch_id: str) -> None:
+        """Ask the provider to discard every message of ``batch_id`` at its send_at."""
+        ...
+
+    def batch_status(self, batch_id: str) -> str | None:
+        """``"cancel"`` or ``"pause"`` if the batch id is held back, None if it is not."""
+        ...
+
+    def lift_batch(self, batch_id: str) -> None:
+        """Remove a cancel or pause from ``batch_id`` (only safe once its send_at has passed)."""
         ...
 
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -179,12 +179,16 @@ def sources(to: _State, *, among: Iterable[_State] | None = None) -> list[_State
     return [state for state in allowed if state in chosen]
 
 
+_TABLES: dict[type[StrEnum], tuple[str, Any]] = {
+    DeliveryState: ("delivery", DELIVERY_TRANSITIONS),
+    BatchState: ("batch", BATCH_TRANSITIONS),
+    GroupState: ("group", GROUP_TRANSITIONS),
+}
+
+
 def _table(to: _State) -> tuple[str, dict[_State, frozenset[_State]]]:
-    if isinstance(to, DeliveryState):
-        return "delivery", DELIVERY_TRANSITIONS
-    if isinstance(to, GroupState):
-        return "group", GROUP_TRANSITIONS
-    return "batch", BATCH_TRANSITIONS
+    kind, table = _TABLES[type(to)]
+    return kind, cast("dict[_State, frozenset[_State]]", table)
 
 
 class SendBatch(Base):
@@ -245,6 +249,9 @@ class ProviderGroup(Base):
         enum_column(GroupState, "group_state"), default=GroupState.OPEN
     )
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # When a cancel was lifted again, long after send_at, to give back the provider's
+    # budget of ten cancelled batch ids (the messages were discarded at send_at).
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -22,10 +22,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.delivery.models import BatchState, DeliveryState, SendBatch, sources
+from newsletter.delivery.models import (
+    BatchState,
+    DeliveryState,
+    GroupState,
+    ProviderGroup,
+    SendBatch,
+    sources,
+)
 from newsletter.delivery.recording import move_recipients
 
 DEFAULT_WINDOW = timedelta(minutes=10)
@@ -123,9 +130,22 @@ def resolve_unknown(
 ) -> Resolution:
     """Apply the unconfirmed-batch policy to every batch unknown for longer than ``window``."""
     expired = expire_leases(session, now=now)
+    # A request sent ahead under a provider batch id is settled by cancelling that id
+    # (``scheduling``); only once its group is released, uncancelled, do events decide,
+    # and the provider emits none before the send_at, so the window counts from there.
     overdue = session.execute(
-        select(SendBatch.id, SendBatch.digest_id, SendBatch.resends).where(
-            SendBatch.state == BatchState.UNKNOWN, SendBatch.unknown_since <= now - window
+        select(SendBatch.id, SendBatch.digest_id, SendBatch.resends)
+        .outerjoin(ProviderGroup, ProviderGroup.id == SendBatch.group_id)
+        .where(
+            SendBatch.state == BatchState.UNKNOWN,
+            SendBatch.unknown_since <= now - window,
+            or_(
+                SendBatch.group_id.is_(None),
+                and_(
+                    ProviderGroup.state == GroupState.RELEASED,
+                    ProviderGroup.send_at <= now - window,
+                ),
+            ),
         )
     ).all()
     resent = failed = 0
@@ -148,6 +168,8 @@ def _resend(session: Session, batch_id: int, now: datetime) -> None:
             state=BatchState.PLANNED,
             resends=SendBatch.resends + 1,
             claim_token=None,
+            group_id=None,
+            request_started_at=None,
             not_before=None,
             unknown_since=None,
             updated_at=now,

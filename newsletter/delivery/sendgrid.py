@@ -82,6 +82,10 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         payload["categories"] = list(message.categories)
     if message.custom_args:
         payload["custom_args"] = dict(message.custom_args)
+    if batch.send_at is not None:
+        payload["send_at"] = int(batch.send_at.timestamp())
+    if batch.provider_batch:
+        payload["batch_id"] = batch.provider_batch
     return payload
 
 
@@ -165,40 +169,106 @@ class SendGridSender:
     def send_batch(self, batch: Batch) -> SendResult:
         """Send one batch; 2xx → ``SendResult``, otherwise a retryable or permanent error."""
         body = encode_payload(batch, build_payload(batch))
-        where = f"batch {batch.key} to SendGrid at {self.host}"
-        try:
-            response = self._client.client.mail.send.post(
+        response = self._call(
+            f"batch {batch.key}",
+            lambda: self._client.client.mail.send.post(
                 request_body=body,
                 request_headers={"Content-Type": JSON_CONTENT_TYPE},
                 timeout=self.timeout,
+            ),
+            batch=batch,
+        )
+        return SendResult(provider_id=str(response.headers.get("X-Message-Id", "")))
+
+    def create_batch_id(self) -> str:
+        """``POST /v3/mail/batch``: a new batch id for scheduled, cancellable requests."""
+        response = self._call(
+            "a new batch id", lambda: self._client.client.mail.batch.post(timeout=self.timeout)
+        )
+        batch_id = _json_field(response.body, "batch_id")
+        if not batch_id:
+            raise PermanentError(f"SendGrid at {self.host} answered a new batch id without one")
+        return batch_id
+
+    def cancel_batch(self, batch_id: str) -> None:
+        """``POST /v3/user/scheduled_sends``: SendGrid discards the batch's mail at its send_at."""
+        body = json.dumps({"batch_id": batch_id, "status": "cancel"})
+        self._call(
+            f"the cancel of batch id {batch_id}",
+            lambda: self._client.client.user.scheduled_sends.post(
+                request_body=body,
+                request_headers={"Content-Type": JSON_CONTENT_TYPE},
+                timeout=self.timeout,
+            ),
+        )
+
+    def batch_status(self, batch_id: str) -> str | None:
+        """``GET /v3/user/scheduled_sends/{batch_id}``: "cancel", "pause" or None."""
+        try:
+            response = self._call(
+                f"the status of batch id {batch_id}",
+                lambda: self._client.client.user.scheduled_sends._(batch_id).get(
+                    timeout=self.timeout
+                ),
             )
+        except PermanentError as exc:
+            if exc.status == 404:
+                return None  # no cancel or pause recorded for this batch id
+            raise
+        try:
+            entries = json.loads(response.body or b"[]")
+        except ValueError:
+            raise RetryableError(f"SendGrid at {self.host}: batch status is not JSON") from None
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, dict) and entry.get("batch_id") == batch_id:
+                status = entry.get("status")
+                return str(status) if status else None
+        return None
+
+    def lift_batch(self, batch_id: str) -> None:
+        """``DELETE /v3/user/scheduled_sends/{batch_id}``: remove its cancel or pause."""
+        try:
+            self._call(
+                f"lifting batch id {batch_id}",
+                lambda: self._client.client.user.scheduled_sends._(batch_id).delete(
+                    timeout=self.timeout
+                ),
+            )
+        except PermanentError as exc:
+            if exc.status != 404:  # nothing to lift is what we wanted
+                raise
+
+    def _call(self, what: str, request: Callable[[], Any], *, batch: Batch | None = None) -> Any:
+        """Make one API request, turning every failure into our error types."""
+        where = f"{what} to SendGrid at {self.host}"
+        try:
+            return request()
         except HTTPError as exc:
-            raise self._http_error(batch, exc) from None
+            raise self._http_error(what, exc, batch) from None
         except urllib.error.URLError as exc:
             # urllib wraps failures while connecting or writing: the request never arrived whole.
             raise RetryableError(f"{where}: could not send: {exc.reason}") from None
         except (OSError, http.client.HTTPException) as exc:
-            # Raised while waiting for or reading the answer: SendGrid may have accepted it.
+            # Raised while waiting for or reading the answer: SendGrid may have acted on it.
             reason = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
             raise OutcomeUnknownError(f"{where}: no answer ({reason})") from None
-        return SendResult(provider_id=str(response.headers.get("X-Message-Id", "")))
 
-    def _http_error(self, batch: Batch, exc: HTTPError) -> Exception:
+    def _http_error(self, what: str, exc: HTTPError, batch: Batch | None) -> Exception:
         status = int(exc.status_code)
         errors = _error_list(exc.body)
         summary = "; ".join(
             f"{message} (field {field})" if field else message for message, field in errors
         )
-        text = f"SendGrid refused batch {batch.key} (HTTP {status}): {summary or exc.reason}"
+        text = f"SendGrid refused {what} (HTTP {status}): {summary or exc.reason}"
         if status == 429:
             return RetryableError(text, retry_after=self._retry_after(exc.headers))
         if status >= 500:
             return RetryableError(text)
-        if status == 400:
+        if status == 400 and batch is not None:
             rejected = _rejected_recipients(batch, errors)
             if rejected:
                 return RecipientsRejected(text, rejected=rejected)
-        return PermanentError(text)
+        return PermanentError(text, status=status)
 
     def _retry_after(self, headers: Any) -> float | None:
         reset = headers.get("X-RateLimit-Reset") if headers is not None else None
@@ -206,6 +276,16 @@ class SendGridSender:
             return max(0.0, float(reset) - self._clock()) if reset else None
         except ValueError:
             return None
+
+
+def _json_field(body: bytes | str | None, name: str) -> str:
+    """One string field of a JSON object body ("" if the body is not that)."""
+    try:
+        data = json.loads(body or b"")
+    except ValueError:
+        return ""
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def _error_list(body: bytes | str | None) -> list[tuple[str, str]]:

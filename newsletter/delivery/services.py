@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from newsletter.db import Database, utcnow
-from newsletter.delivery import ledger, recording
+from newsletter.delivery import deadline, ledger, recording, scheduling
 from newsletter.delivery.compose import Personaliser, edition_message, for_batch
 from newsletter.delivery.interfaces import (
     MAX_RECIPIENTS_PER_BATCH,
@@ -30,12 +30,13 @@ from newsletter.delivery.interfaces import (
     EmailSender,
     Message,
     Recipient,
+    ScheduledSender,
     SendResult,
 )
 from newsletter.delivery.ledger import Addressee, Claim, PlanResult
 from newsletter.delivery.reconcile import DEFAULT_WINDOW, resolve_unknown
 from newsletter.delivery.report import DeliveryReport, delivery_report, finalise
-from newsletter.delivery.retry import backoff_delay
+from newsletter.delivery.breaker import BreakerPolicy
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import get_digest
 from newsletter.errors import (
@@ -58,10 +59,19 @@ class DispatchOptions:
 
     batch_size: int = MAX_RECIPIENTS_PER_BATCH
     lease: timedelta = timedelta(minutes=5)
-    max_attempts: int = 8
     workers: int = 1
     reconcile_window: timedelta = DEFAULT_WINDOW
     rng: random.Random = field(default_factory=random.Random)
+    # Transient failures are retried until the edition's deadline: its scheduled time
+    # (or, sent by hand, its planning) plus this window; see ``deadline``.
+    freshness_window: timedelta = deadline.DEFAULT_WINDOW
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+
+    def retry_policy(self) -> deadline.RetryPolicy:
+        """The deadline-bounded retry policy these options describe."""
+        return deadline.RetryPolicy(
+            freshness_window=self.freshness_window, breaker=self.breaker, rng=self.rng
+        )
 
 
 @dataclass
@@ -84,20 +94,32 @@ class Progress:
 
 @dataclass(frozen=True)
 class Edition:
-    """What every batch of one edition shares: the message built once, the personaliser."""
+    """What every batch of one edition shares: the message built once, the personaliser.
+
+    ``deliver_at`` is the edition's delivery instant: requests made before it are sent
+    ahead with that ``send_at`` when the provider can hold mail (``scheduling``).
+    """
 
     digest_id: int
     message: Message
     personaliser: Personaliser
+    deliver_at: datetime | None = None
 
 
-def load_edition(database: Database, digest_id: int, *, base_url: str, tokens: Tokens) -> Edition:
+def load_edition(
+    database: Database,
+    digest_id: int,
+    *,
+    base_url: str,
+    tokens: Tokens,
+    deliver_at: datetime | None = None,
+) -> Edition:
     """Build the edition's shared message and personaliser once."""
     with database.session() as session:
         digest = get_digest(session, digest_id)
         message = edition_message(digest)
         personaliser = Personaliser.for_digest(digest, message, base_url=base_url, tokens=tokens)
-    return Edition(digest_id, message, personaliser)
+    return Edition(digest_id, message, personaliser, deliver_at)
 
 
 def send_claimed(
@@ -119,15 +141,26 @@ def send_claimed(
     recipients = [
         edition.personaliser.recipient(p.subscriber_id, p.list_id, p.email, p.name) for p in people
     ]
+    send_at = scheduling.send_at_for(edition.deliver_at, clock(), sender)
+    provider_batch = ""
     if recipients:
-        with database.session() as session:  # committed before the first byte leaves
-            if not ledger.mark_started(session, claim, now=clock()):
-                return 0  # the lease ran out meanwhile and the batch moved on
+        try:
+            provider_batch = _start_request(database, claim, sender, send_at, clock)
+        except _Lost:
+            return 0  # the lease ran out meanwhile and the batch moved on
+        except RetryableError as exc:
+            _retry_or_fail(database, claim, exc, options, clock)
+            return 0
+        except PermanentError as exc:
+            with database.session() as session:
+                recording.record_failed(session, claim, str(exc), now=clock())
+            return len(people) + len(erased)
     part = 0
     while recipients:
         key = f"{claim.digest_id}-{claim.number}-{claim.attempts}" + (f"-r{part}" if part else "")
         try:
-            result = sender.send_batch(Batch(key, message, tuple(recipients)))
+            request = Batch(key, message, tuple(recipients), send_at, provider_batch)
+            result = sender.send_batch(request)
         except RecipientsRejected as exc:
             # The provider refused the whole request because of these addresses: they fail,
             # and the others go out in a new request (each rejection shrinks the list).
@@ -146,6 +179,8 @@ def send_claimed(
         except OutcomeUnknownError as exc:
             with database.session() as session:
                 recording.record_unknown(session, claim, str(exc), now=clock())
+            if provider_batch:  # cancel that batch id now, and send again under a new one
+                scheduling.settle(database, sender, now=clock())
             return 0
         except RetryableError as exc:
             _retry_or_fail(database, claim, exc, options, clock)
@@ -154,11 +189,39 @@ def send_claimed(
             with database.session() as session:
                 recording.record_failed(session, claim, str(exc), now=clock())
             return len(people) + len(erased)
-        _record_result(database, claim, result, by_email, clock)
+        _record_result(database, claim, result, by_email, clock, scheduled=send_at is not None)
         return len(people) + len(erased)
     with database.session() as session:  # every recipient was rejected or erased
         recording.record_failed(session, claim, "every recipient was refused", now=clock())
     return len(people) + len(erased)
+
+
+class _Lost(Exception):
+    """The claim was lost before the request started."""
+
+
+def _start_request(
+    database: Database,
+    claim: Claim,
+    sender: EmailSender,
+    send_at: datetime | None,
+    clock: Callable[[], datetime],
+) -> str:
+    """Mark the request started (and, sending ahead, open its provider batch id); commits.
+
+    Returns the provider batch id the request goes under ("" for an immediate send).
+    """
+    provider_batch = ""
+    if send_at is not None:
+        assert isinstance(sender, ScheduledSender)
+        provider_batch = sender.create_batch_id()  # an unused id, if we die now, costs nothing
+    with database.session() as session:  # committed before the first byte leaves
+        now = clock()
+        if not ledger.mark_started(session, claim, now=now):
+            raise _Lost
+        if send_at is not None:
+            scheduling.open_group(session, claim, provider_batch, send_at, now=now)
+    return provider_batch
 
 
 def _reasons(rejected: dict[str, str], by_email: dict[str, Addressee]) -> dict[int, str]:
@@ -175,13 +238,18 @@ def _record_result(
     result: SendResult,
     by_email: dict[str, Addressee],
     clock: Callable[[], datetime],
+    *,
+    scheduled: bool,
 ) -> None:
     with database.session() as session:
         now = clock()
         if result.rejected:
             reasons = _reasons(result.rejected, by_email)
             recording.fail_recipients(session, claim, reasons, now=now)
-        recording.record_accepted(session, claim, result.provider_id, now=now)
+        if scheduled:
+            scheduling.record_scheduled(session, claim, result.provider_id, now=now)
+        else:
+            recording.record_accepted(session, claim, result.provider_id, now=now)
 
 
 def _retry_or_fail(
@@ -191,15 +259,16 @@ def _retry_or_fail(
     options: DispatchOptions,
     clock: Callable[[], datetime],
 ) -> None:
+    """Wait and retry (backoff, rate-limit reset, breaker), or fail past the deadline."""
     with database.session() as session:
-        now = clock()
-        if claim.attempts >= options.max_attempts:
-            error = f"gave up after {claim.attempts} attempts: {exc}"
-            recording.record_failed(session, claim, error, now=now)
-            return
-        wait = backoff_delay(claim.attempts, retry_after=exc.retry_after, rng=options.rng)
-        not_before = now + timedelta(seconds=wait)
-        recording.record_retry(session, claim, str(exc), not_before=not_before, now=now)
+        deadline.retry_or_fail(
+            session,
+            claim,
+            str(exc),
+            retry_after=exc.retry_after,
+            now=clock(),
+            policy=options.retry_policy(),
+        )
 
 
 def _worker(
@@ -278,12 +347,19 @@ def plan(
     options: DispatchOptions | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> PlanResult:
-    """Plan the edition's deliveries in one transaction (all or nothing)."""
+    """Plan the edition's deliveries in one transaction (all or nothing), with their deadline.
+
+    The deadline (``send_batches.deliver_by``) is the scheduled edition's time plus the
+    freshness window, or now plus the window for an edition sent by hand.
+    """
     options = options or DispatchOptions()
     with database.session() as session:
-        result = ledger.plan_dispatch(
-            session, digest_id, now=clock(), batch_size=options.batch_size
+        now = clock()
+        result = ledger.plan_dispatch(session, digest_id, now=now, batch_size=options.batch_size)
+        deliver_by = deadline.deadline_for(
+            session, digest_id, now=now, window=options.freshness_window
         )
+        deadline.set_deadline(session, digest_id, deliver_by)
     if result.queued >= ANALYZE_AFTER:
         with database.session() as session:
             ledger.refresh_statistics(session)
@@ -295,15 +371,18 @@ def reconcile(
     *,
     window: timedelta = DEFAULT_WINDOW,
     clock: Callable[[], datetime] = utcnow,
+    sender: EmailSender | None = None,
 ) -> list[int]:
-    """The periodic tick: expire stale claims, apply the unconfirmed-batch policy, finalise.
+    """The periodic tick: settle what was sent ahead, expire stale claims, reconcile, finalise.
 
     Returns the editions that have batches waiting to be sent (resent, or left by a
     dead worker), which the caller dispatches again. Editions whose last batches
-    were settled by events meanwhile get their final state here.
+    were settled by events meanwhile get their final state here. ``sender`` is
+    needed to cancel provider batch ids whose answer was lost (``scheduling``).
     """
     with database.session() as session:
         resolve_unknown(session, now=clock(), window=window)
+    scheduling.settle(database, sender, now=clock())
     with database.session() as session:
         sending = ledger.sending_digests(session)
     pending: list[int] = []
@@ -331,3 +410,32 @@ def send_test(
         personaliser = Personaliser.for_digest(digest, message, base_url=base_url, tokens=tokens)
         recipient: Recipient = personaliser.anonymous(address, signup_url)
     return sender.send_batch(Batch(f"test-{digest_id}", message, (recipient,)))
+
+
+def send_waiting(
+    database: Database,
+    digest_id: int,
+    sender: EmailSender,
+    *,
+    base_url: str,
+    tokens: Tokens,
+    options: DispatchOptions | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """Send the batches an edition has waiting, planning nobody new (``digest resend``)."""
+    options = options or DispatchOptions()
+    progress = progress or Progress()
+    edition = load_edition(database, digest_id, base_url=base_url, tokens=tokens)
+    with ThreadPoolExecutor(options.workers, thread_name_prefix="resend") as pool:
+        jobs = [
+            pool.submit(_worker, database, edition, sender, options, progress, clock, sleep)
+            for _ in range(options.workers)
+        ]
+        for job in jobs:
+            job.result()
+    with database.session() as session:
+        finalise(session, digest_id)
+    with database.session() as session:
+        return delivery_report(session, digest_id)

@@ -39,6 +39,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("lifted_at", newsletter.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", newsletter.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", newsletter.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
