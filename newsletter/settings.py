@@ -2,6 +2,13 @@
 
 Only the composition roots (CLI, web app factory, Celery app) build a ``Settings``;
 domain modules receive the values they need as arguments.
+
+Production refuses what would make sending unsafe: placeholder secrets, and with the
+``sendgrid`` backend a missing API key, a missing Event Webhook key (without events
+no send is confirmed and no bounce suppressed) or a public address that is not https
+(mail clients only offer one-click unsubscribe over https). A webhook key that is
+set must parse, in any environment. Each refusal is one ``ConfigError`` line naming
+the variable.
 """
 
 from __future__ import annotations
@@ -11,12 +18,16 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.errors import ConfigError
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the placeholder we refuse in production
+WEBHOOK_KEY = "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"
 
 
 class Environment(StrEnum):
@@ -60,6 +71,12 @@ class Settings(BaseSettings):
     # Scheduling and the Celery pipeline (tasks/): an edition that cannot start within
     # the freshness window after its time is marked missed instead of sent late.
     freshness_window: timedelta = timedelta(hours=3)
+    # With a provider that holds mail until a send_at (SendGrid), an edition starts this
+    # long before its time and every request is sent ahead, cancellable until ten minutes
+    # before the time (newsletter/delivery/scheduling.py); other backends start on time.
+    schedule_lead: timedelta = Field(
+        default=timedelta(minutes=15), ge=timedelta(0), le=timedelta(hours=24)
+    )
     tick_interval: timedelta = timedelta(minutes=1)
     stall_after: timedelta = timedelta(minutes=5)
     task_time_limit: timedelta = timedelta(minutes=10)
@@ -99,24 +116,55 @@ class Settings(BaseSettings):
         self.data_dir = self.data_dir.expanduser()
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'newsletter.sqlite3').resolve()}"
+        if self.sendgrid_webhook_public_key.strip():
+            check_webhook_public_key(self.sendgrid_webhook_public_key)
         if self.environment is Environment.PRODUCTION:
-            secret = self.secret_key.get_secret_value()
-            if secret == DEV_SECRET or len(secret) < 32:
-                raise ValueError(
-                    "NEWSLETTER_SECRET_KEY must be set to a random value of at least "
-                    "32 characters in production"
-                )
-            sendgrid_key = self.sendgrid_api_key.get_secret_value()
-            if self.email_backend is EmailBackend.SENDGRID and not sendgrid_key:
-                raise ValueError(
-                    "NEWSLETTER_SENDGRID_API_KEY is required with the sendgrid backend"
-                )
+            self._refuse_unsafe_production()
         return self
+
+    def _refuse_unsafe_production(self) -> None:
+        """Raise ``ValueError`` naming the first variable that makes production unsafe."""
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET or len(secret) < 32:
+            raise ValueError(
+                "NEWSLETTER_SECRET_KEY: must be set to a random value of at least "
+                "32 characters in production"
+            )
+        if self.email_backend is not EmailBackend.SENDGRID:
+            return
+        if not self.sendgrid_api_key.get_secret_value():
+            raise ValueError("NEWSLETTER_SENDGRID_API_KEY: required with the sendgrid backend")
+        if not self.sendgrid_webhook_public_key.strip():
+            raise ValueError(
+                f"{WEBHOOK_KEY}: required in production with the sendgrid backend "
+                "(without the Event Webhook no send is confirmed and no bounce suppressed)"
+            )
+        address = urlsplit(self.base_url)
+        if address.scheme != "https" or not address.hostname:
+            raise ValueError(
+                f"NEWSLETTER_BASE_URL: must be an https:// address in production with the "
+                f"sendgrid backend (one-click unsubscribe needs https), got {self.base_url!r}"
+            )
 
     @property
     def outbox_dir(self) -> Path:
         """Folder where the outbox backend writes ``.eml`` files."""
         return self.data_dir / "outbox"
+
+
+def check_webhook_public_key(value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is a base64 DER elliptic-curve public key."""
+    # Read as SendGrid's own verifier reads it: the base64 text wrapped as a PEM block.
+    pem = f"-----BEGIN PUBLIC KEY-----\n{value.strip()}\n-----END PUBLIC KEY-----"
+    try:
+        key = load_pem_public_key(pem.encode("utf-8"))
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError(
+            f"{WEBHOOK_KEY}: not a base64 DER public key (copy it from SendGrid's "
+            "Mail Settings, Signed Event Webhook)"
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError(f"{WEBHOOK_KEY}: not an elliptic-curve (ECDSA) key")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -126,6 +174,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = first.get("loc") or ()
-        name = "NEWSLETTER_" + str(loc[0]).upper() if loc else "configuration"
         message = str(first["msg"]).removeprefix("Value error, ")
+        if not loc and message.startswith("NEWSLETTER_"):  # a check across fields names its own
+            raise ConfigError(message) from None
+        name = "NEWSLETTER_" + str(loc[0]).upper() if loc else "configuration"
         raise ConfigError(f"{name}: {message}") from None

@@ -1,15 +1,39 @@
-"""Settings: secrets never show in a repr, and production refuses weak ones."""
+"""Settings: secrets never show in a repr; production refuses weak secrets and unsafe sending."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from newsletter.cli import app
 from newsletter.errors import ConfigError
 from newsletter.settings import load_settings
 
 STRONG = "s3cret-" + "k" * 40
+
+
+def _b64_public_key(private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+WEBHOOK_KEY = _b64_public_key(ec.generate_private_key(ec.SECP256R1()))
+# Production with SendGrid, configured safely; each refusal test spoils one value.
+SAFE_SENDGRID = {
+    "environment": "production",
+    "secret_key": STRONG,
+    "email_backend": "sendgrid",
+    "sendgrid_api_key": "SG.key",
+    "sendgrid_webhook_public_key": WEBHOOK_KEY,
+    "base_url": "https://news.example.org",
+}
 
 
 def test_a_repr_shows_no_key_and_no_password(tmp_path: Path) -> None:
@@ -45,12 +69,89 @@ def test_production_refuses_weak_or_missing_secrets(
 
 
 def test_production_with_strong_secrets_starts(tmp_path: Path) -> None:
-    """Production accepts a long random key and, with SendGrid, an API key."""
-    settings = load_settings(
-        environment="production",
-        data_dir=tmp_path,
-        secret_key=STRONG,
-        email_backend="sendgrid",
-        sendgrid_api_key="SG.key",
-    )
+    """Production accepts SendGrid with an API key, a webhook key and an https address."""
+    settings = load_settings(data_dir=tmp_path, **SAFE_SENDGRID)
     assert settings.sendgrid_api_key.get_secret_value() == "SG.key"
+    assert settings.base_url == "https://news.example.org"
+
+
+@pytest.mark.parametrize(
+    ("spoiled", "line"),
+    [
+        (
+            {"sendgrid_webhook_public_key": ""},
+            "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY: required in production",
+        ),
+        (
+            {"sendgrid_webhook_public_key": "  "},
+            "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY: required in production",
+        ),
+        (
+            {"base_url": "http://news.example.org"},
+            "NEWSLETTER_BASE_URL: must be an https:// address in production",
+        ),
+        ({"base_url": "https://"}, "NEWSLETTER_BASE_URL: must be an https:// address"),
+    ],
+)
+def test_production_refuses_unsafe_sendgrid_sending(
+    spoiled: dict[str, str], line: str, tmp_path: Path
+) -> None:
+    """SendGrid in production without the webhook key or an https address stops, naming it."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(data_dir=tmp_path, **{**SAFE_SENDGRID, **spoiled})
+    assert str(caught.value).startswith(line)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_https_rule_is_for_real_sending_only(tmp_path: Path) -> None:
+    """Production with the outbox (nothing leaves the machine) may keep an http address."""
+    outbox = {"email_backend": "outbox", "sendgrid_webhook_public_key": ""}
+    local = {"base_url": "http://127.0.0.1:8000"}
+    settings = load_settings(data_dir=tmp_path, **{**SAFE_SENDGRID, **outbox, **local})
+    assert settings.base_url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize(
+    ("key", "line"),
+    [
+        ("bm9wZQ==", "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY: not a base64 DER public key"),
+        ("not base64 at all!", "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY: not a base64 DER"),
+        (
+            _b64_public_key(rsa.generate_private_key(public_exponent=65537, key_size=1024)),
+            "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY: not an elliptic-curve (ECDSA) key",
+        ),
+    ],
+)
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_a_webhook_key_that_does_not_parse_stops_the_start(
+    key: str, line: str, environment: str, tmp_path: Path
+) -> None:
+    """A webhook key that is set must be SendGrid's base64 DER EC key, in every environment."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            data_dir=tmp_path,
+            **{**SAFE_SENDGRID, "environment": environment, "sendgrid_webhook_public_key": key},
+        )
+    assert str(caught.value).startswith(line)
+
+
+def test_a_development_webhook_key_with_surrounding_space_is_accepted(tmp_path: Path) -> None:
+    """A pasted key with a trailing newline parses, as SendGrid's own verifier reads it."""
+    settings = load_settings(data_dir=tmp_path, sendgrid_webhook_public_key=WEBHOOK_KEY + "\n")
+    assert settings.sendgrid_webhook_public_key.strip() == WEBHOOK_KEY
+
+
+def test_the_cli_shows_an_unsafe_production_as_one_line(cli_env: dict[str, str]) -> None:
+    """The command stops with exit 1 and one line naming NEWSLETTER_BASE_URL, no traceback."""
+    env = {
+        **cli_env,
+        **{f"NEWSLETTER_{name.upper()}": value for name, value in SAFE_SENDGRID.items()},
+        "NEWSLETTER_BASE_URL": "http://news.example.org",
+    }
+    result = CliRunner().invoke(app, ["briefings", "list"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: NEWSLETTER_BASE_URL: must be an https:// address in production with the "
+        "sendgrid backend (one-click unsubscribe needs https), got 'http://news.example.org'"
+    ]
+    assert "Traceback" not in result.output
