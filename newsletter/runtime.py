@@ -7,6 +7,7 @@ modules receive what they need from it as arguments and never read the environme
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
@@ -85,6 +86,13 @@ class Runtime:
 
             self._sender = make_sender(self.settings)
         return self._sender
+
+    @property
+    def schedule_lead(self) -> timedelta:
+        """How long before its time an edition starts: the lead only if the sender holds mail."""
+        from newsletter.delivery.scheduling import can_schedule
+
+        return self.settings.schedule_lead if can_schedule(self.sender) else timedelta(0)
 
     def close(self) -> None:
         """Release database connections."""

@@ -86,10 +86,14 @@ def tick(self: Task) -> dict[str, int]:
     settings = rt.settings
     now = utcnow()
     with rt.database.session() as session:
-        claimed = claim_due(session, now, window=settings.freshness_window)
+        claimed = claim_due(
+            session, now, window=settings.freshness_window, lead=rt.schedule_lead
+        )
     for edition_id in claimed.started:
         enqueue(self, "assemble", edition_id)
-    pending = reconcile(rt.database, window=settings.reconcile_window, clock=lambda: now)
+    pending = reconcile(
+        rt.database, window=settings.reconcile_window, clock=lambda: now, sender=rt.sender
+    )
     with rt.database.session() as session:
         nudges = steps.stalled(session, now, settings.stall_after)
         resent = [b for digest_id in pending for b in steps.open_batches(session, digest_id)]
@@ -206,7 +210,7 @@ def finalise(self: Task, digest_id: int) -> str | None:
 def recover(self: Task) -> int:
     """Reconcile stale claims and unknown batches now (the tick also does this every minute)."""
     rt = runtime_of(self.app)
-    pending = reconcile(rt.database, window=rt.settings.reconcile_window)
+    pending = reconcile(rt.database, window=rt.settings.reconcile_window, sender=rt.sender)
     with rt.database.session() as session:
         resent = [b for digest_id in pending for b in steps.open_batches(session, digest_id)]
     _send_batches(self, resent)

@@ -13,7 +13,9 @@ converted to UTC. Daylight-saving rules:
   America/New_York on the first Sunday of November) runs once, at its first
   occurrence (``fold=0``: 01:30 EDT, the instant 05:30 UTC).
 
-An edition is *due* once its instant has passed, it was not already taken (started,
+An edition is *due* once its instant has passed (or comes within ``lead``: a provider
+that holds mail until a send_at lets an edition start that much early and still reach
+every reader at its instant), it was not already taken (started,
 missed, cancelled or scheduled as a one-off for the same date) and its instant falls
 after the schedule became active (the publication was created, its schedule set, or
 it was resumed). Occurrences further back than ``lookback`` are ignored. A due
@@ -150,13 +152,18 @@ def due_editions(
     *,
     window: timedelta,
     lookback: timedelta = DEFAULT_LOOKBACK,
+    lead: timedelta = timedelta(0),
 ) -> list[DueEdition]:
-    """Every edition to start (or mark missed) at ``now``, by instant then publication."""
+    """Every edition to start (or mark missed) at ``now``, by instant then publication.
+
+    An edition starts ``lead`` before its instant; lateness is always measured from it.
+    """
     schedules = list(schedules)
     paused = {schedule.publication_id for schedule in schedules if schedule.paused}
     found: dict[tuple[int, date], DueEdition] = {}
+    horizon = now + lead
     for one_off in one_offs:
-        if one_off.due_at <= now and one_off.publication_id not in paused:
+        if one_off.due_at <= horizon and one_off.publication_id not in paused:
             late = now - one_off.due_at > window
             key = (one_off.publication_id, one_off.edition_date)
             found[key] = DueEdition(*key, one_off.due_at, late, edition_id=one_off.edition_id)
@@ -164,7 +171,7 @@ def due_editions(
     for schedule in schedules:
         if schedule.paused:
             continue
-        for edition in occurrences(schedule, max(floor, schedule.active_since), now):
+        for edition in occurrences(schedule, max(floor, schedule.active_since), horizon):
             key = (edition.publication_id, edition.edition_date)
             # A one-off edition for the same date replaces the recurring one.
             if key in taken or key in found:

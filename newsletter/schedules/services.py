@@ -277,8 +277,12 @@ def claim_due(
     *,
     window: timedelta,
     lookback: timedelta = due.DEFAULT_LOOKBACK,
+    lead: timedelta = timedelta(0),
 ) -> TickResult:
-    """Claim every due edition once: ``started`` if fresh, ``missed`` if past the window."""
+    """Claim every due edition once: ``started`` if fresh, ``missed`` if past the window.
+
+    With a ``lead``, an edition is claimed that long before its time (sending ahead).
+    """
     publications = list(session.scalars(select(Publication)))
     schedules = [recurring(session, publication) for publication in publications]
     floor = now - lookback - timedelta(days=2)
@@ -308,7 +312,7 @@ def claim_due(
     taken.update((publication_id, edition_date) for publication_id, edition_date in digests)
     result = TickResult()
     for found in due.due_editions(
-        schedules, one_offs, taken, now, window=window, lookback=lookback
+        schedules, one_offs, taken, now, window=window, lookback=lookback, lead=lead
     ):
         if found.late:
             reason = MISSED_REASON.format(window=window, due_at=found.due_at)

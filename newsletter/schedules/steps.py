@@ -4,7 +4,9 @@ start (assemble) → render → publish → plan → send batch (many, in parall
 Each step reads the database to decide what to do, so running one twice, or after a
 crash half-way, does nothing new: the digest's state, its unique (publication, edition
 date) key and the dispatch ledger (one delivery per subscriber, batches claimed before
-the provider call) are the truth. ``stalled`` lists what a tick must nudge again.
+the provider call) are the truth. ``stalled`` lists what a tick must nudge again,
+and ``due_batches`` the batches it must enqueue: only those due, with no message out
+for their due time, and only as many as the provider's circuit breaker lets through.
 
 Freshness: until sending begins, a step that finds its edition more than the window
 past its time marks the edition and its digest ``missed`` instead of going on.
@@ -23,7 +25,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
-from newsletter.delivery import ledger
+from newsletter.delivery import breaker, ledger
 from newsletter.delivery.interfaces import EmailSender
 from newsletter.delivery.models import OPEN_BATCH_STATES, BatchState, SendBatch
 from newsletter.delivery.recording import record_failed
@@ -42,10 +44,12 @@ from newsletter.digests.services import (
 from newsletter.errors import TransitionError
 from newsletter.feeds.export import export_feeds
 from newsletter.feeds.websub import feed_urls
+from newsletter.schedules.enqueue import due_batches, forget_message, hold, mark_enqueued
 from newsletter.schedules.models import EditionState, ScheduledEdition, transition
 from subscribers.tokens import Tokens
 
 log = logging.getLogger(__name__)
+__all__ = ["due_batches", "mark_enqueued"]  # the tick's half of sending, re-exported
 
 CANCELLED_WHILE_SENDING = "cancelled by an editor while the edition was being sent"
 BEFORE_SENDING = (DigestState.ASSEMBLED, DigestState.RENDERED, DigestState.PUBLISHED)
@@ -53,10 +57,16 @@ BEFORE_SENDING = (DigestState.ASSEMBLED, DigestState.RENDERED, DigestState.PUBLI
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    """What one send-batch step did: the digest it belongs to, and when to try again."""
+    """What one send-batch step did: the digest it belongs to, and when to try again.
+
+    ``retry_in`` is set only when this attempt failed transiently and the breaker is
+    closed (the batch may be enqueued once more for that time); ``recovered`` when this
+    attempt closed an open breaker (the waiting batches may go now).
+    """
 
     digest_id: int
     retry_in: float | None = None  # seconds until a postponed batch is due
+    recovered: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,8 +183,9 @@ def plan_step(
             sendable = digest.state is DigestState.SENDING
     if not sendable:
         return []
+    options = DispatchOptions(batch_size=batch_size, freshness_window=window)
     try:
-        plan(database, digest_id, options=DispatchOptions(batch_size=batch_size), clock=lambda: now)
+        plan(database, digest_id, options=options, clock=lambda: now)
     except TransitionError:
         # A cancel (or a missed mark) landed between the look above and planning's own
         # lock: the edition stopped before anyone was planned, which is not a failure.
@@ -222,8 +233,14 @@ def send_batch_step(
     base_url: str,
     tokens: Tokens,
     lease: timedelta,
+    options: DispatchOptions | None = None,
 ) -> BatchOutcome | None:
-    """Claim one batch and send it; None if it is gone, taken by another worker or cancelled."""
+    """Claim one batch and send it; None if it is gone, taken, not due or held by the breaker.
+
+    A batch not yet due, or held because the provider's breaker is open, is left for
+    the tick to enqueue when due: it never re-enqueues itself while it waits.
+    """
+    options = options or DispatchOptions(lease=lease)
     with database.session() as session:
         batch = session.get(SendBatch, batch_id)
         if batch is None or batch.state is not BatchState.PLANNED:
@@ -242,19 +259,36 @@ def send_batch_step(
             cancel_sending(session, digest_id, now=now)
             return BatchOutcome(digest_id)
         if batch.not_before is not None and batch.not_before > now:
-            return BatchOutcome(digest_id, (batch.not_before - now).total_seconds())
-        claim = ledger.claim_batch(session, batch_id, now=now, lease=lease)
+            forget_message(session, batch_id)  # arrived early: the tick sends it when due
+            return None
+        admission = breaker.admit(session, breaker.EMAIL, now, lease=options.lease)
+        if not admission.allowed:
+            assert admission.wait_until is not None
+            hold(session, batch_id, admission.wait_until, now)
+            return None
+        claim = ledger.claim_batch(session, batch_id, now=now, lease=options.lease)
+        deliver_at = edition.due_at if edition is not None else None
+        if claim is None and admission.probe:
+            breaker.release_probe(session, breaker.EMAIL, now)
     if claim is None:
         return None
     # The claim is committed: only now is the provider called.
-    shared = load_edition(database, digest_id, base_url=base_url, tokens=tokens)
-    send_claimed(database, claim, shared, sender, options=DispatchOptions(lease=lease))
+    shared = load_edition(
+        database, digest_id, base_url=base_url, tokens=tokens, deliver_at=deliver_at
+    )
+    send_claimed(database, claim, shared, sender, options=options)
     with database.session() as session:
         batch = session.get(SendBatch, batch_id)
         assert batch is not None
-        if batch.state is BatchState.PLANNED and batch.not_before is not None:
-            return BatchOutcome(digest_id, max(0.0, (batch.not_before - now).total_seconds()))
-    return BatchOutcome(digest_id)
+        if batch.state is BatchState.PLANNED:  # a transient failure: it waits
+            if breaker.is_open(session, breaker.EMAIL) or batch.not_before is None:
+                return BatchOutcome(digest_id)
+            retry_in = max(0.0, (batch.not_before - now).total_seconds())
+            return BatchOutcome(digest_id, retry_in)
+        recovered = False
+        if batch.state is not BatchState.FAILED and batch.state is not BatchState.UNKNOWN:
+            recovered = breaker.record_success(session, breaker.EMAIL, now) and admission.probe
+    return BatchOutcome(digest_id, recovered=recovered)
 
 
 def finalise_step(session: Session, digest_id: int) -> DigestState | None:
@@ -299,15 +333,10 @@ def stalled(session: Session, now: datetime, stall_after: timedelta) -> list[Nud
 
 
 def _stalled_sending(session: Session, digest_id: int, before: datetime) -> list[Nudge]:
-    batches = session.execute(
-        select(SendBatch.id, SendBatch.state, SendBatch.updated_at, SendBatch.not_before).where(
-            SendBatch.digest_id == digest_id, SendBatch.state.in_(list(OPEN_BATCH_STATES))
-        )
-    ).all()
-    if not batches:
-        return [Nudge("finalise", digest_id)]
-    return [
-        Nudge("send_batch", batch_id)
-        for batch_id, state, updated_at, not_before in batches
-        if state is BatchState.PLANNED and max(updated_at, not_before or updated_at) <= before
-    ]
+    """Finalise a sending digest none of whose batches is open (due batches: ``due_batches``)."""
+    still_open = session.scalar(
+        select(SendBatch.id)
+        .where(SendBatch.digest_id == digest_id, SendBatch.state.in_(list(OPEN_BATCH_STATES)))
+        .limit(1)
+    )
+    return [Nudge("finalise", digest_id)] if still_open is None else []
