@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from newsletter.console import out
 from newsletter.delivery.testserver import SendGridTestServer
 from newsletter.delivery.testserver_events import generate_signing_key
+from newsletter.delivery.testserver_faults import DEFAULT_RANDOM_FAULTS, FaultKind, fault_named
 from newsletter.errors import InvalidInputError
 
 
@@ -32,7 +33,21 @@ from newsletter.errors import InvalidInputError
     type=click.FloatRange(0.0, 1.0),
     help="Share of requests answered with a random fault (429, 500, dropped connection).",
 )
-@click.option("--seed", type=int, default=None, help="Seed for the random faults.")
+@click.option(
+    "--fault-kind",
+    "fault_kinds",
+    multiple=True,
+    type=click.Choice([k.value for k in FaultKind]),
+    help="A fault random faults are drawn from (repeatable; default 429, 500, dropped answer).",
+)
+@click.option(
+    "--fault-delay",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 3600.0),
+    help="Seconds a random slow or late_answer fault waits (longer than the client timeout).",
+)
+@click.option("--seed", type=int, default=None, help="Seed for the random faults and drops.")
 @click.option(
     "--latency",
     default=0.0,
@@ -52,6 +67,27 @@ from newsletter.errors import InvalidInputError
     help="Post signed processed and delivered events for accepted mail to this URL.",
 )
 @click.option(
+    "--event-delay",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 86_400.0),
+    help="Seconds each automatic event post waits before it is sent (a webhook backlog).",
+)
+@click.option(
+    "--event-drop-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of automatic event posts never sent.",
+)
+@click.option(
+    "--clock-offset",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 30 * 86_400.0),
+    help="Start the server's clock this many seconds ahead (scheduled mail goes out sooner).",
+)
+@click.option(
     "--signing-key",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -62,10 +98,15 @@ def sendgrid_test_server(
     port: int,
     api_key: str,
     fault_rate: float,
+    fault_kinds: tuple[str, ...],
+    fault_delay: float,
     seed: int | None,
     latency: float,
     invalid: tuple[str, ...],
     webhook_url: str,
+    event_delay: float,
+    event_drop_rate: float,
+    clock_offset: float,
     signing_key: Path | None,
 ) -> None:
     """Serve a SendGrid-compatible Mail Send API that checks and records requests."""
@@ -76,16 +117,27 @@ def sendgrid_test_server(
         signing_key=_load_or_create_key(signing_key) if signing_key else None,
         invalid_addresses=invalid,
         fault_rate=fault_rate,
+        random_faults=tuple(fault_named(k, fault_delay) for k in fault_kinds)
+        or DEFAULT_RANDOM_FAULTS,
         seed=seed,
         latency=latency,
         webhook_url=webhook_url,
+        event_delay=event_delay,
+        event_drop_rate=event_drop_rate,
         log=lambda line: out.print(line, markup=False),
     )
     with server:
+        if clock_offset:
+            server.advance(clock_offset)
         out.print(f"SendGrid test server listening on {server.url}", markup=False)
         out.print(f"  NEWSLETTER_SENDGRID_API_HOST={server.url}", markup=False)
         out.print(f"  NEWSLETTER_SENDGRID_API_KEY={api_key}", markup=False)
         out.print(f"  NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY={server.public_key}", markup=False)
+        out.print(
+            f"Test controls (not SendGrid's): {server.url}/_test/clock, /_test/faults, "
+            "/_test/state",
+            markup=False,
+        )
         out.print("Press Ctrl+C to stop.", markup=False)
         _wait(server)
     out.print(

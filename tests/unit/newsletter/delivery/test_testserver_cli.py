@@ -124,3 +124,25 @@ def test_latency_option_reaches_the_server_and_is_bounded(
     refused = CliRunner().invoke(testserver_cli.sendgrid_test_server, ["--latency", "-1"])
     assert refused.exit_code == 2
     assert "--latency" in refused.output
+
+
+def test_fault_event_and_clock_options_reach_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random fault kinds and delay, event delay and drop rate, and a clock offset are applied."""
+    seen: list[SendGridTestServer] = []
+    monkeypatch.setattr(testserver_cli, "_wait", seen.append)
+    result = CliRunner().invoke(
+        testserver_cli.sendgrid_test_server,
+        [
+            "--port", "0", "--fault-rate", "0.25", "--fault-kind", "late_answer",
+            "--fault-kind", "server_error", "--fault-delay", "40", "--event-delay", "900",
+            "--event-drop-rate", "0.5", "--clock-offset", "600",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (server,) = seen
+    assert [(f.kind.value, f.delay) for f in server.random_faults] == [
+        ("late_answer", 40.0),
+        ("server_error", 0.0),
+    ]
+    assert (server.event_delay, server.event_drop_rate, server.clock_offset) == (900.0, 0.5, 600.0)
+    assert "/_test/clock" in result.output
