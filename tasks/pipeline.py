@@ -86,9 +86,7 @@ def tick(self: Task) -> dict[str, int]:
     settings = rt.settings
     now = utcnow()
     with rt.database.session() as session:
-        claimed = claim_due(
-            session, now, window=settings.freshness_window, lead=rt.schedule_lead
-        )
+        claimed = claim_due(session, now, window=settings.freshness_window, lead=rt.schedule_lead)
     for edition_id in claimed.started:
         enqueue(self, "assemble", edition_id)
     pending = reconcile(
