@@ -21,6 +21,8 @@ from newsletter.runtime import Runtime
 from newsletter.settings import Settings, load_settings
 
 TICK_TASK = "tasks.pipeline.tick"
+APPLY_EVENTS_TASK = "tasks.events.apply_events"
+APPLY_EVENTS_EVERY_S = 5.0
 # Redis redelivers an unacknowledged message after this many seconds; a task may
 # run at most ``task_time_limit``, so the timeout must exceed it (see make_celery).
 MIN_VISIBILITY_TIMEOUT_S = 3600
@@ -58,7 +60,9 @@ def make_celery(settings: Settings) -> Celery:
     """Build a Celery app for these settings, with the pipeline tasks and the beat tick."""
     url, options = broker_config(settings)
     hard = settings.task_time_limit.total_seconds()
-    app = Celery("newsletter", broker=url, include=["tasks.pipeline"], set_as_current=False)
+    app = Celery(
+        "newsletter", broker=url, include=["tasks.pipeline", "tasks.events"], set_as_current=False
+    )
     app.conf.update(
         broker_transport_options=options,
         broker_connection_retry_on_startup=True,
@@ -76,7 +80,9 @@ def make_celery(settings: Settings) -> Celery:
         timezone="UTC",
         enable_utc=True,
         beat_schedule={
-            "tick": {"task": TICK_TASK, "schedule": settings.tick_interval.total_seconds()}
+            "tick": {"task": TICK_TASK, "schedule": settings.tick_interval.total_seconds()},
+            # Webhook posts whose apply request was lost (see tasks.events).
+            "apply-events": {"task": APPLY_EVENTS_TASK, "schedule": APPLY_EVENTS_EVERY_S},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
         worker_hijack_root_logger=False,
