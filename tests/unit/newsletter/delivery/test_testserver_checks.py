@@ -9,7 +9,14 @@ import pytest
 
 from newsletter.delivery.interfaces import Batch, Message, Recipient
 from newsletter.delivery.sendgrid import build_payload
-from newsletter.delivery.testserver_checks import INVALID_ADDRESS, check_mail_send, valid_address
+from newsletter.delivery.testserver_checks import (
+    INVALID_ADDRESS,
+    SEND_AT_TOO_FAR,
+    check_mail_send,
+    check_schedule,
+    due_times,
+    valid_address,
+)
 
 
 def good() -> dict[str, Any]:
@@ -155,3 +162,41 @@ def test_configured_invalid_addresses_are_refused_case_insensitively() -> None:
 def test_address_syntax(address: Any, ok: bool) -> None:
     """Addresses need a local part and a dotted domain of valid labels."""
     assert valid_address(address) is ok
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"send_at": 1000 + 72 * 3600 + 1}, "send_at"),
+        ({"send_at": True}, "send_at"),
+        ({"send_at": -1}, "send_at"),
+        ({"send_at": 1.5}, "send_at"),
+        ({"batch_id": 12}, "batch_id"),
+        ({"batch_id": "unknown"}, "batch_id"),
+    ],
+)
+def test_schedule_fields_are_checked(change: dict[str, Any], field: str) -> None:
+    """send_at must be an integer at most 72 h ahead; batch_id a string the server made."""
+    payload = {**good(), **change}
+    errors = check_schedule(payload, now=1000.0, known_batch=lambda b: b == "known")
+    assert [e["field"] for e in errors] == [field]
+
+
+def test_schedule_checks_reach_each_personalization() -> None:
+    """A personalization's send_at is bounded too; a valid schedule passes."""
+    payload = {**good(), "send_at": 1000 + 72 * 3600, "batch_id": "known"}
+    payload["personalizations"][1]["send_at"] = 1000 + 72 * 3600 + 5
+    errors = check_schedule(payload, now=1000.0, known_batch=lambda b: b == "known")
+    assert errors == [
+        {"message": SEND_AT_TOO_FAR, "field": "personalizations.1.send_at", "help": None}
+    ]
+    assert check_schedule([], now=0.0, known_batch=lambda b: True) == []
+
+
+def test_due_times_prefer_the_personalization_then_the_request_then_now() -> None:
+    """Each personalization is due at its own send_at, else the request's, else now."""
+    payload = good()
+    assert due_times(payload, 50.0) == [50.0, 50.0]
+    payload["send_at"] = 70
+    payload["personalizations"][0]["send_at"] = 60
+    assert due_times(payload, 50.0) == [60.0, 70.0]
