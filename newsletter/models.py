@@ -6,6 +6,7 @@ tests read the metadata from here. Add one import line per feature package.
 
 from newsletter.briefings import models as briefings
 from newsletter.db import Base
+from newsletter.delivery import inbox as delivery_inbox
 from newsletter.delivery import models as delivery
 from newsletter.digests import models as digests
 from newsletter.editors import models as editors
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "briefings",
     "delivery",
+    "delivery_inbox",
     "digests",
     "editors",
     "publications",

@@ -1,48 +1,52 @@
 """``POST /webhooks/sendgrid``: SendGrid's signed Event Webhook.
 
 Verify the signature over the raw body (403 if forged, unsigned or replayed),
-translate the JSON into our events (400 if malformed), then apply them in one
-transaction. Nothing is stored unless every step passes. SendGrid retries any
-non-2xx answer, and duplicates are harmless (deduplicated on ``sg_event_id``), so
-a failure while applying answers 5xx and lets SendGrid try again.
+validate the JSON (400 if malformed: nothing is stored), then store the post as
+received, one INSERT in a short transaction, and answer 200 at once. The events
+are applied later, in sets and in arrival order, by the ``tasks.events.apply_events``
+task (``newsletter.delivery.events.apply_pending``): this view asks a worker for it
+once the post is committed and the answer sent, and a periodic beat entry catches
+anything a lost message left behind. SendGrid retries any non-2xx answer, and a
+retried post is harmless (events are deduplicated on ``sg_event_id`` when applied).
 
-SendGrid posts in bursts. Each post holds a pooled connection for one short
-transaction, and at most ``MAX_CONCURRENT_STORES`` posts do so at once, fewer than the
-pool holds, so a burst queues here instead of starving the rest of the app or
-timing out in the pool. A post that cannot start within ``QUEUE_WAIT`` seconds, or
-whose database is locked or unreachable, is answered 503 at once: SendGrid will
-bring it back, which costs less than a sender waiting 30 seconds for an answer.
+At most ``MAX_CONCURRENT_STORES`` posts store at once per process (one on SQLite,
+whose single writer would otherwise make threads poll for its lock), so a burst
+queues here in order. A post that cannot start within ``QUEUE_WAIT`` seconds, or
+whose database stays locked or unreachable, is answered 503: SendGrid brings it back.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from kombu.exceptions import KombuError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.db import Database
-from newsletter.delivery.events import EventsResult, apply_events
+from newsletter.delivery.inbox import store_post
 from newsletter.delivery.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    ProviderEvent,
     parse_events,
     verify_event_request,
 )
 from newsletter.errors import ConfigError
 from newsletter.runtime import Runtime
 from newsletter.web.app import runtime_of
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ router = APIRouter()
 _gates: weakref.WeakKeyDictionary[Database, threading.BoundedSemaphore] = (
     weakref.WeakKeyDictionary()
 )
+_apps: weakref.WeakKeyDictionary[Database, Celery] = weakref.WeakKeyDictionary()
 _gates_lock = threading.Lock()
 
 
@@ -72,13 +77,9 @@ def gate_for(database: Database) -> threading.BoundedSemaphore:
     with _gates_lock:
         gate = _gates.get(database)
         if gate is None:
-            gate = _gates[database] = threading.BoundedSemaphore(MAX_CONCURRENT_STORES)
+            slots = 1 if database.engine.dialect.name == "sqlite" else MAX_CONCURRENT_STORES
+            gate = _gates[database] = threading.BoundedSemaphore(slots)
         return gate
-
-
-def _raw_by_id(body: bytes) -> dict[str, dict[str, Any]]:
-    """Each event of an already validated body, keyed by its ``sg_event_id``."""
-    return {str(item["sg_event_id"]): item for item in json.loads(body)}
 
 
 @contextmanager
@@ -100,15 +101,41 @@ def _short_waits(session: Session) -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(before or 0)}")
 
 
-def _store(runtime: Runtime, events: list[ProviderEvent], body: bytes) -> EventsResult:
+def _receive(runtime: Runtime, body: bytes, signature: str, timestamp: str) -> tuple[int, int]:
+    """Verify, validate and store one post; (its id, how many events it holds)."""
+    verify_event_request(
+        body, signature, timestamp, runtime.settings.sendgrid_webhook_public_key, now=time.time()
+    )
+    events = len(parse_events(body))  # refuses a malformed body before anything is stored
     gate = gate_for(runtime.database)
     if not gate.acquire(timeout=QUEUE_WAIT):
         raise Busy(f"no free slot within {QUEUE_WAIT:g} s")
     try:
         with runtime.database.session() as session, _short_waits(session):
-            return apply_events(session, events, _raw_by_id(body))
+            return store_post(session, body.decode("utf-8"), events), events
     finally:
         gate.release()
+
+
+def celery_for(runtime: Runtime) -> Celery:
+    """The Celery app this process sends its apply requests through (built once)."""
+    from tasks.app import make_celery
+
+    with _gates_lock:
+        app = _apps.get(runtime.database)
+        if app is None:
+            app = _apps[runtime.database] = make_celery(runtime.settings)
+        return app
+
+
+def request_apply(runtime: Runtime) -> None:
+    """Ask a worker to apply the pending posts (the periodic beat entry covers a failure)."""
+    from tasks.events import APPLY_TASK
+
+    try:
+        celery_for(runtime).send_task(APPLY_TASK, retry=False)
+    except (KombuError, OSError) as exc:
+        log.warning("could not ask a worker to apply webhook events (beat will): %s", exc)
 
 
 def _unavailable(reason: str) -> JSONResponse:
@@ -121,23 +148,16 @@ def _unavailable(reason: str) -> JSONResponse:
 
 @router.post(WEBHOOK_PATH)
 async def sendgrid_events(request: Request) -> JSONResponse:
-    """Receive a batch of SendGrid events: verify, translate, apply once."""
+    """Receive a batch of SendGrid events: verify, validate, store; applied later."""
     runtime = runtime_of(request)
     body = await request.body()
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     try:
-        verify_event_request(
-            body,
-            request.headers.get(SIGNATURE_HEADER, ""),
-            request.headers.get(TIMESTAMP_HEADER, ""),
-            runtime.settings.sendgrid_webhook_public_key,
-            now=time.time(),
-        )
+        post_id, events = await run_in_threadpool(_receive, runtime, body, signature, timestamp)
     except ConfigError as exc:
         # Without a key nothing can be verified; 503 makes SendGrid keep the events.
         return JSONResponse({"error": str(exc)}, status_code=503)
-    events = parse_events(body)
-    try:
-        result = await run_in_threadpool(_store, runtime, events, body)
     except Busy as exc:
         log.warning("sendgrid webhook busy: %s", exc)
         return _unavailable("too many posts at once")
@@ -145,10 +165,6 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         log.warning("sendgrid webhook could not reach the database: %s", exc)
         return _unavailable("the database is unavailable")
     return JSONResponse(
-        {
-            "received": len(events),
-            "applied": result.applied,
-            "duplicates": result.duplicates,
-            "unmatched": result.unmatched,
-        }
+        {"received": events, "post": post_id},
+        background=BackgroundTask(request_apply, runtime),
     )

@@ -165,6 +165,11 @@ def parse_events(raw_body: bytes) -> list[ProviderEvent]:
     it is not a JSON array of well-formed events, so a bad body stores nothing.
     Duplicate ``sg_event_id`` values within one body are kept once.
     """
+    return [event for event, _ in parse_with_raw(raw_body)]
+
+
+def parse_with_raw(raw_body: bytes | str) -> list[tuple[ProviderEvent, dict[str, Any]]]:
+    """``parse_events``, each event paired with the JSON object it came from."""
     try:
         data = json.loads(raw_body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -173,10 +178,10 @@ def parse_events(raw_body: bytes) -> list[ProviderEvent]:
         raise InvalidInputError(
             f"webhook body must be a JSON array of events, got {type(data).__name__}"
         )
-    events: dict[str, ProviderEvent] = {}
+    events: dict[str, tuple[ProviderEvent, dict[str, Any]]] = {}
     for index, item in enumerate(data):
         event = _event(index, item)
-        events.setdefault(event.sg_event_id, event)
+        events.setdefault(event.sg_event_id, (event, item))
     return list(events.values())
 
 
