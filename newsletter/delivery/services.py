@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from newsletter.db import Database, utcnow
 from newsletter.delivery import deadline, ledger, recording, scheduling
+from newsletter.delivery.breaker import BreakerPolicy
 from newsletter.delivery.compose import Personaliser, edition_message, for_batch
 from newsletter.delivery.interfaces import (
     MAX_RECIPIENTS_PER_BATCH,
@@ -36,7 +37,6 @@ from newsletter.delivery.interfaces import (
 from newsletter.delivery.ledger import Addressee, Claim, PlanResult
 from newsletter.delivery.reconcile import DEFAULT_WINDOW, resolve_unknown
 from newsletter.delivery.report import DeliveryReport, delivery_report, finalise
-from newsletter.delivery.breaker import BreakerPolicy
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import get_digest
 from newsletter.errors import (
@@ -313,8 +313,13 @@ def dispatch(
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] = time.sleep,
+    deliver_at: datetime | None = None,
 ) -> DeliveryReport:
-    """Send an edition to its list, each subscriber once; returns the delivery report."""
+    """Send an edition to its list, each subscriber once; returns the delivery report.
+
+    With ``deliver_at`` ahead and a provider that holds mail, requests are sent ahead
+    for that instant (``scheduling``): the report says ``sending`` until it passes.
+    """
     options = options or DispatchOptions()
     progress = progress or Progress()
     with database.session() as session:
@@ -323,7 +328,9 @@ def dispatch(
     if not already_final:
         planned = plan(database, digest_id, options=options, clock=clock)
         progress.total = planned.queued
-        edition = load_edition(database, digest_id, base_url=base_url, tokens=tokens)
+        edition = load_edition(
+            database, digest_id, base_url=base_url, tokens=tokens, deliver_at=deliver_at
+        )
         if options.workers <= 1:
             _worker(database, edition, sender, options, progress, clock, sleep)
         else:
