@@ -8,6 +8,10 @@ No result backend: tasks return nothing anyone waits for. Progress lives in the
 database ledger, which the beat tick reads to resume stalled work, so a message
 lost by the broker (the filesystem transport never redelivers after a crash) costs
 at most one tick of delay, never an edition.
+
+Every message names the database of the deployment that sent it, and a worker of
+another database refuses it (``tasks.deployment``): the app is built with the
+stamping message factory and the checking task base class.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from celery import Celery
 
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings, load_settings
+from tasks.deployment import DeploymentTask, StampingAMQP, database_identity
 
 TICK_TASK = "tasks.pipeline.tick"
 APPLY_EVENTS_TASK = "tasks.events.apply_events"
@@ -61,8 +66,14 @@ def make_celery(settings: Settings) -> Celery:
     url, options = broker_config(settings)
     hard = settings.task_time_limit.total_seconds()
     app = Celery(
-        "newsletter", broker=url, include=["tasks.pipeline", "tasks.events"], set_as_current=False
+        "newsletter",
+        broker=url,
+        include=["tasks.pipeline", "tasks.events"],
+        set_as_current=False,
+        task_cls=DeploymentTask,
+        amqp=StampingAMQP,
     )
+    app.newsletter_database = database_identity(settings.database_url)
     app.conf.update(
         broker_transport_options=options,
         broker_connection_retry_on_startup=True,

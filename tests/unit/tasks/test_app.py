@@ -1,16 +1,25 @@
-"""The Celery composition root: broker from settings, policy, beat schedule, lazy package app."""
+"""The Celery composition root: broker, policy, beat schedule, lazy app, stamped messages."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from celery import Celery
+from celery.exceptions import Reject
 
 import tasks
 from newsletter.settings import Settings
 from tasks import app as app_module  # noqa: F401  (the submodule; ``tasks.app`` is the instance)
 from tasks.app import TICK_TASK, broker_config, current_celery, make_celery, set_current_celery
+from tasks.deployment import (
+    HEADER,
+    HINT_HEADER,
+    DeploymentTask,
+    database_identity,
+    identity_of,
+)
 
 
 def test_default_broker_is_the_filesystem_under_the_data_dir(data_dir: Path) -> None:
@@ -75,3 +84,108 @@ def test_package_exposes_the_app_lazily(data_dir: Path, monkeypatch: pytest.Monk
             tasks.nothing  # noqa: B018
     finally:
         set_current_celery(None)
+
+
+# -- no cross-talk: messages name their database --------------------------------------
+
+
+def probe() -> str:
+    """A task body that only says it ran."""
+    return "ran"
+
+
+def probe_app(data_dir: Path) -> Celery:
+    """An app of ``make_celery`` with the ``probe`` task."""
+    celery = make_celery(Settings(data_dir=data_dir))
+    celery.task(name="probe")(probe)
+    return celery
+
+
+def run_as_worker(celery: Celery, **headers: str) -> object:
+    """Run ``probe`` as a worker would for a message with these headers."""
+    task = celery.tasks["probe"]
+    task.push_request(id="m-1", called_directly=False, **headers)
+    try:
+        return task()
+    finally:
+        task.pop_request()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (
+            "postgresql://u:secret@DB.example:5432/news",
+            "postgresql+psycopg://other@db.example/news",
+        ),
+        ("postgres://db.example/news?sslmode=require", "postgresql://db.example:5432/news"),
+    ],
+)
+def test_database_identity_ignores_driver_credentials_and_options(first: str, second: str) -> None:
+    """The same database spelled differently has one identity, and the hint shows no password."""
+    assert database_identity(first) == database_identity(second)
+    assert database_identity(first).hint == "postgresql://db.example:5432/news"
+
+
+def test_database_identity_tells_databases_apart(tmp_path: Path) -> None:
+    """Another database name, host or SQLite file is another identity; SQLite paths resolve."""
+    names = [
+        "postgresql://db.example/news",
+        "postgresql://db.example/news2",
+        "postgresql://db2.example/news",
+        f"sqlite:///{tmp_path / 'a.sqlite3'}",
+        f"sqlite:///{tmp_path / 'b.sqlite3'}",
+    ]
+    assert len({database_identity(name).fingerprint for name in names}) == len(names)
+    assert database_identity(f"sqlite:///{tmp_path / 'x' / '..' / 'a.sqlite3'}") == (
+        database_identity(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    )
+
+
+def test_every_message_is_stamped_with_the_app_database(data_dir: Path) -> None:
+    """Messages built by the app carry the database fingerprint and hint headers."""
+    celery = probe_app(data_dir)
+    message = celery.amqp.create_task_message("id-1", "probe", (), {})
+    mine = identity_of(celery)
+    assert mine is not None
+    assert message.headers[HEADER] == mine.fingerprint
+    assert (
+        message.headers[HINT_HEADER] == mine.hint == f"sqlite:///{data_dir / 'newsletter.sqlite3'}"
+    )
+
+
+def test_a_message_for_another_database_is_refused_loudly(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker's message stamped for another database raises Reject (no requeue), logging ERROR."""
+    celery = probe_app(data_dir)
+    other = database_identity("postgresql://db.example/other")
+    with caplog.at_level(logging.WARNING), pytest.raises(Reject) as refused:
+        run_as_worker(celery, **{HEADER: other.fingerprint, HINT_HEADER: other.hint})
+    assert refused.value.requeue is False
+    [record] = caplog.records
+    assert record.levelno == logging.ERROR
+    assert other.hint in record.getMessage()
+    assert f"sqlite:///{data_dir / 'newsletter.sqlite3'}" in record.getMessage()
+
+
+def test_own_unstamped_direct_and_eager_messages_run(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app's own messages run silently; an unstamped one runs with a warning; calls run."""
+    celery = probe_app(data_dir)
+    mine = identity_of(celery)
+    assert mine is not None
+    with caplog.at_level(logging.WARNING):
+        assert run_as_worker(celery, **{HEADER: mine.fingerprint}) == "ran"
+        assert caplog.records == []
+        assert run_as_worker(celery) == "ran"
+        [warning] = caplog.records
+        assert warning.levelno == logging.WARNING
+        assert "no newsletter_db header" in warning.getMessage()
+        assert celery.tasks["probe"]() == "ran"
+        assert celery.tasks["probe"].apply().get() == "ran"
+    assert len(caplog.records) == 1
+    plain = Celery("plain", set_as_current=False, task_cls=DeploymentTask)
+    plain.task(name="probe")(probe)
+    assert run_as_worker(plain, **{HEADER: "someone-else"}) == "ran"  # no identity: no check
