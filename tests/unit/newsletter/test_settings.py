@@ -155,3 +155,9 @@ def test_the_cli_shows_an_unsafe_production_as_one_line(cli_env: dict[str, str])
         "sendgrid backend (one-click unsubscribe needs https), got 'http://news.example.org'"
     ]
     assert "Traceback" not in result.output
+
+
+def test_a_bad_single_value_is_named_after_its_variable(tmp_path: Path) -> None:
+    """A value refused on its own is reported as NEWSLETTER_<FIELD>: reason."""
+    with pytest.raises(ConfigError, match=r"^NEWSLETTER_BASE_URL: must start with http"):
+        load_settings(data_dir=tmp_path, base_url="news.example.org")
