@@ -1,4 +1,4 @@
-"""The Event Webhook stores nothing unless signed, fresh and well formed, and holds up in bursts."""
+"""The Event Webhook stores a post only if signed, fresh and well formed, and answers at once."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from sqlalchemy import func, select
 
 from newsletter.db import Database
 from newsletter.delivery import views
+from newsletter.delivery.events import EventsResult, InboxResult, apply_pending
+from newsletter.delivery.inbox import WebhookPost
 from newsletter.delivery.models import DeliveryEvent
 from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64, sign
 from newsletter.delivery.views import WEBHOOK_PATH, gate_for, router
@@ -48,10 +50,25 @@ def client(data_dir: Path) -> Iterator[TestClient]:
         yield test_client
 
 
+def database_of(client: TestClient) -> Database:
+    return client.app.state.runtime.database  # type: ignore[attr-defined,no-any-return]
+
+
+def settle(client: TestClient) -> InboxResult:
+    """Apply the stored posts now, as the worker's task would."""
+    return apply_pending(database_of(client))
+
+
 def stored(client: TestClient) -> int:
-    database: Database = client.app.state.runtime.database  # type: ignore[attr-defined]
-    with database.session() as session:
+    """Events applied so far, after applying whatever posts are pending."""
+    settle(client)
+    with database_of(client).session() as session:
         return int(session.scalar(select(func.count()).select_from(DeliveryEvent)) or 0)
+
+
+def posts(client: TestClient) -> int:
+    with database_of(client).session() as session:
+        return int(session.scalar(select(func.count()).select_from(WebhookPost)) or 0)
 
 
 def post(
@@ -85,14 +102,45 @@ def body(*kinds: str) -> bytes:
 
 
 def test_signed_events_are_stored_once(client: TestClient) -> None:
-    """A signed, fresh body gets 200; replaying it inside the window stores nothing new."""
+    """A signed, fresh body is stored with 200; its replay is stored but applies nothing new."""
     payload = body("processed", "open")
     first = post(client, payload)
     assert first.status_code == 200
-    assert first.json() == {"received": 2, "applied": 0, "duplicates": 0, "unmatched": 2}
+    assert first.json() == {"received": 2, "post": 1}
+    assert posts(client) == 1
+    assert settle(client).events == EventsResult(unmatched=2)
     again = post(client, payload)
-    assert again.json()["duplicates"] == 2
+    assert again.json() == {"received": 2, "post": 2}
+    assert settle(client).events == EventsResult(duplicates=2)
     assert stored(client) == 2
+
+
+def test_a_stored_post_is_handed_to_a_worker(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After storing a post, the view asks the broker for the apply task, once."""
+    from tasks.events import APPLY_TASK
+
+    sent: list[str] = []
+    app = views.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
+    monkeypatch.setattr(app, "send_task", lambda name, **_: sent.append(name))
+    assert post(client, body("delivered")).status_code == 200
+    assert sent == [APPLY_TASK]
+
+
+def test_a_broker_that_is_down_does_not_fail_the_post(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post is stored and answered 200 even if the apply request cannot be sent (beat retries)."""
+    from kombu.exceptions import OperationalError
+
+    def refuse(name: str, **_: Any) -> None:
+        raise OperationalError("connection refused")
+
+    app = views.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
+    monkeypatch.setattr(app, "send_task", refuse)
+    assert post(client, body("delivered")).status_code == 200
+    assert posts(client) == 1
 
 
 def test_forged_signature_is_refused(client: TestClient) -> None:
@@ -130,7 +178,7 @@ def test_malformed_bodies_are_refused(client: TestClient, payload: bytes) -> Non
     """Truncated, non-array or incomplete bodies, even signed, get 400 and store nothing."""
     response = post(client, payload)
     assert response.status_code == 400
-    assert stored(client) == 0
+    assert posts(client) == 0
 
 
 def test_missing_public_key_answers_503(data_dir: Path) -> None:
@@ -188,8 +236,10 @@ def test_a_burst_of_concurrent_posts_is_stored_once_each(live: tuple[str, Databa
     with ThreadPoolExecutor(max_workers=60) as pool:
         answers = list(pool.map(lambda p: http_post(url, p), bodies + bodies[:10]))
     assert [status for status, _ in answers] == [200] * 60
-    assert sum(answer["unmatched"] for _, answer in answers) == 150
-    assert sum(answer["duplicates"] for _, answer in answers) == 30
+    assert sorted(answer["post"] for _, answer in answers) == list(range(1, 61))
+    applied = apply_pending(database)
+    assert applied.posts == 60
+    assert applied.events == EventsResult(unmatched=150, duplicates=30)
     with database.session() as session:
         ids = session.scalars(select(DeliveryEvent.sg_event_id)).all()
     sent = {item["sg_event_id"] for payload in bodies for item in json.loads(payload)}
@@ -217,6 +267,7 @@ def test_a_locked_database_answers_503_quickly(
     assert "database is unavailable" in response.text
     assert elapsed < 5
     assert post(client, payload).status_code == 200  # SendGrid's retry then goes through
+    assert posts(client) == 1
     assert stored(client) == 1
     with database.engine.connect() as connection:  # the pooled connection got its patience back
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
@@ -227,17 +278,19 @@ def test_posts_beyond_the_concurrency_bound_get_503(
 ) -> None:
     """When every slot stays taken past the queue wait, a post is told to come back later."""
     monkeypatch.setattr(views, "QUEUE_WAIT", 0.05)
-    gate = gate_for(client.app.state.runtime.database)  # type: ignore[attr-defined]
-    for _ in range(views.MAX_CONCURRENT_STORES):
-        gate.acquire()
+    gate = gate_for(database_of(client))
+    taken = 0
+    while gate.acquire(blocking=False):
+        taken += 1
+    assert taken == 1  # SQLite: one store at a time per process, the others queue
     try:
         response = post(client, body("delivered"))
     finally:
-        for _ in range(views.MAX_CONCURRENT_STORES):
+        for _ in range(taken):
             gate.release()
     assert response.status_code == 503
     assert "too many posts at once" in response.text
-    assert stored(client) == 0
+    assert posts(client) == 0
     assert post(client, body("delivered")).status_code == 200
 
 
@@ -250,6 +303,8 @@ def test_signed_events_are_stored_on_postgresql(pg_database: Database, data_dir:
     )
     payload = body("processed", "delivered")
     with make_client(settings) as test_client:
-        assert post(test_client, payload).json()["unmatched"] == 2
-        assert post(test_client, payload).json()["duplicates"] == 2
+        assert post(test_client, payload).status_code == 200
+        assert post(test_client, payload).status_code == 200
+        assert settle(test_client).events == EventsResult(unmatched=2, duplicates=2)
         assert stored(test_client) == 2
+        assert gate_for(database_of(test_client))._value == views.MAX_CONCURRENT_STORES
