@@ -5,6 +5,11 @@ worker's ``claim_token`` still holds it) and then its recipients (only those sti
 ``claimed``). If the batch row did not change, nothing else does, and the function
 returns False: the claim was lost (its lease ran out and the batch moved on). Every
 UPDATE allows only the source states the transition tables in ``models`` list.
+
+A failed recipient records its ``failure`` kind: ``permanent`` when the provider
+refused it (with the provider's words), ``transient`` when it was unreachable or busy
+until the edition's deadline passed; only the latter may be resent (``resend``).
+An accepted request also closes the provider's circuit breaker (``breaker``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from newsletter.delivery import breaker
 from newsletter.delivery.ledger import Claim
-from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch, sources
+from newsletter.delivery.models import (
+    BatchState,
+    Delivery,
+    DeliveryState,
+    FailureKind,
+    SendBatch,
+    sources,
+)
 
 _ERROR_LIMIT = 2000
 _B = BatchState
@@ -50,19 +63,29 @@ def _move_batch(
 
 
 def move_recipients(session: Session, batch_id: int, to: DeliveryState, **values: Any) -> None:
-    """Move a batch's recipients that may become ``to`` (the claimed ones) to ``to``."""
+    """Move a batch's recipients that may become ``to`` (the claimed ones) to ``to``.
+
+    Never a failed one: only ``resend`` takes a recipient out of ``failed``, by its own
+    UPDATE, so a batch put back to planned keeps the recipients refused on the way.
+    """
+    allowed = [state for state in sources(to) if state is not DeliveryState.FAILED]
     session.execute(
         update(Delivery)
-        .where(Delivery.batch_id == batch_id, Delivery.state.in_(sources(to)))
+        .where(Delivery.batch_id == batch_id, Delivery.state.in_(allowed))
         .values(state=to, **values)
         .execution_options(synchronize_session=False)
     )
 
 
 def fail_recipients(
-    session: Session, claim: Claim, reasons: dict[int, str], *, now: datetime
+    session: Session,
+    claim: Claim,
+    reasons: dict[int, str],
+    *,
+    now: datetime,
+    kind: FailureKind = FailureKind.PERMANENT,
 ) -> None:
-    """Mark some claimed recipients (subscriber id → reason) failed for good.
+    """Mark some claimed recipients (subscriber id → reason) failed, of the given ``kind``.
 
     Only while this worker's claim still holds the batch: a worker whose lease ran
     out must not touch recipients another worker has claimed since.
@@ -81,7 +104,9 @@ def fail_recipients(
                 Delivery.subscriber_id.in_(subscriber_ids),
                 Delivery.state.in_(sources(DeliveryState.FAILED)),
             )
-            .values(state=DeliveryState.FAILED, last_error=_clip(reason), updated_at=now)
+            .values(
+                state=DeliveryState.FAILED, last_error=_clip(reason), failure=kind, updated_at=now
+            )
             .execution_options(synchronize_session=False)
         )
 
@@ -112,6 +137,7 @@ def record_accepted(session: Session, claim: Claim, provider_id: str, *, now: da
             .values(provider_id=provider_id[:200] or None)
             .execution_options(synchronize_session=False)
         )
+        breaker.record_success(session, breaker.EMAIL, now)
     return moved
 
 
@@ -135,8 +161,19 @@ def record_retry(
     return moved
 
 
-def record_failed(session: Session, claim: Claim, error: str, *, now: datetime) -> bool:
-    """A permanent failure: the batch and its claimed recipients fail with the provider's words."""
+def record_failed(
+    session: Session,
+    claim: Claim,
+    error: str,
+    *,
+    now: datetime,
+    kind: FailureKind = FailureKind.PERMANENT,
+) -> bool:
+    """The batch and its claimed recipients fail with ``error`` (the provider's words).
+
+    ``kind`` is ``permanent`` for a refusal, ``transient`` when retries ran into the
+    edition's deadline (the recipients may then be resent while it is fresh).
+    """
     moved = _move_batch(
         session,
         claim,
@@ -152,6 +189,7 @@ def record_failed(session: Session, claim: Claim, error: str, *, now: datetime) 
             claim.batch_id,
             DeliveryState.FAILED,
             last_error=_clip(error),
+            failure=kind,
             updated_at=now,
         )
     return moved

@@ -28,9 +28,10 @@ def test_delivery_moves_follow_the_table(current: DeliveryState, target: Deliver
 
 
 def test_final_states_are_final() -> None:
-    """Skipped, failed, bounced and dropped deliveries never change again."""
-    for state in (D.SKIPPED, D.FAILED, D.BOUNCED, D.DROPPED):
+    """Skipped, bounced and dropped deliveries never change again; failed only by resend."""
+    for state in (D.SKIPPED, D.BOUNCED, D.DROPPED):
         assert not DELIVERY_TRANSITIONS[state]
+    assert DELIVERY_TRANSITIONS[D.FAILED] == {D.QUEUED}
     assert not BATCH_TRANSITIONS[B.ACCEPTED]
     assert not BATCH_TRANSITIONS[B.FAILED]
 
@@ -83,3 +84,11 @@ def test_narrowing_to_a_forbidden_source_is_refused(
     """Naming a source the table forbids raises TransitionError instead of widening an UPDATE."""
     with pytest.raises(TransitionError, match=message):
         sources(target, among=among)  # type: ignore[type-var]
+
+
+def test_only_resend_leaves_failed_and_only_back_to_queued() -> None:
+    """Failed may become queued (resend of a transient failure) and nothing else."""
+    assert sources(D.QUEUED, among=[D.FAILED]) == [D.FAILED]
+    assert [state for state in DeliveryState if can_move(D.FAILED, state)] == [D.QUEUED]
+    with pytest.raises(TransitionError, match="a failed delivery cannot become claimed"):
+        sources(D.CLAIMED, among=[D.FAILED])

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from newsletter.db import Database
 from newsletter.delivery import services
 from newsletter.delivery.interfaces import Batch, SendResult
 from newsletter.delivery.memory import MemorySender
+from newsletter.delivery.models import Delivery, FailureKind
 from newsletter.delivery.services import DispatchOptions, Progress
 from newsletter.errors import (
     OutcomeUnknownError,
@@ -171,15 +173,33 @@ def test_retryable_errors_wait_and_retry(database: Database) -> None:
     assert report.state == "sent"
 
 
-def test_retries_stop_after_max_attempts(database: Database) -> None:
-    """A batch that keeps failing is failed after the last attempt, with the provider's words."""
+def test_transient_failures_are_retried_until_the_deadline_not_a_count(database: Database) -> None:
+    """Twenty refused connections in a row (more than any fixed count) end in one delivery."""
     digest_id, _ = edition_with_readers(database, 2)
-    sender = Scripted(*[raise_(RetryableError("HTTP 503 busy")) for _ in range(3)])
-    report = send(database, digest_id, sender, max_attempts=3)
-    assert sender.calls == 3
+    sender = Scripted(*[raise_(RetryableError("connection refused")) for _ in range(20)])
+    clock = Clock()
+    report = send(database, digest_id, sender, clock)
+    assert sender.calls == 21
+    assert len(sender.memory.sent) == 2
+    assert report.state == "sent"
+    assert clock.now - NOW < timedelta(hours=1)  # waits stayed short: backoff, then probes
+
+
+def test_past_the_deadline_readers_fail_as_transient_with_the_reason(database: Database) -> None:
+    """When the next attempt would fall after deliver_by, the readers fail transient, with why."""
+    digest_id, _ = edition_with_readers(database, 2)
+    sender = Scripted(*[raise_(RetryableError("HTTP 503 busy")) for _ in range(10_000)])
+    clock = Clock()
+    report = send(database, digest_id, sender, clock, freshness_window=timedelta(minutes=10))
     assert report.state == "failed"
     assert report.failed == 2
     assert batch_states(database, digest_id) == ["failed"]
+    assert clock.now <= NOW + timedelta(minutes=10)
+    with database.session() as session:
+        rows = session.execute(select(Delivery.failure, Delivery.last_error)).all()
+    assert {kind for kind, _ in rows} == {FailureKind.TRANSIENT}
+    assert all("HTTP 503 busy" in error and "deadline passed" in error for _, error in rows)
+    assert sender.calls < 60  # the breaker opened: probes, not a hammering
 
 
 def test_permanent_error_fails_batch_but_not_the_others(database: Database) -> None:
