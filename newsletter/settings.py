@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     dispatch_lease: timedelta = timedelta(minutes=5)
     reconcile_window: timedelta = timedelta(minutes=10)
     dispatch_batch_size: int = 1000
+    # The provider's circuit breaker (newsletter/delivery/breaker.py): it opens after this
+    # many consecutive transient failures across workers, then lets one probe through
+    # after the interval, doubling it (up to the maximum) while the probes fail.
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_probe_interval: timedelta = timedelta(seconds=5)
+    breaker_max_probe_interval: timedelta = timedelta(minutes=1)
 
     # Subscribers: double opt-in timing and sign-up abuse control.
     confirm_token_max_age: timedelta = timedelta(hours=48)
