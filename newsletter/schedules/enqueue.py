@@ -1,0 +1,112 @@
+"""Which batches the pipeline enqueues, and when: work proportional to work.
+
+A ``send_batch`` message costs a broker round trip and a worker's attention, so one
+is sent for a batch only when the batch is due and no message is out for that time
+(``send_batches.enqueued_for``). A batch that is not due yet, or held because the
+provider's circuit breaker is open, sends itself no message while it waits: the tick
+enqueues it when it is due, and while the breaker is open only one probe at a time.
+Through an outage the messages stay proportional to batches, not to the time spent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from newsletter.delivery import breaker
+from newsletter.delivery.breaker import Gate
+from newsletter.delivery.deadline import WAITING, expire_overdue
+from newsletter.delivery.models import BatchState, SendBatch
+from newsletter.digests.models import Digest, DigestState
+
+
+def forget_message(session: Session, batch_id: int) -> None:
+    """A message reached a batch before it was due: none is out for its due time now."""
+    session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id, SendBatch.state == BatchState.PLANNED)
+        .values(enqueued_for=None, updated_at=SendBatch.updated_at)  # not a change of the batch
+        .execution_options(synchronize_session=False)
+    )
+
+
+def hold(session: Session, batch_id: int, until: datetime, now: datetime) -> None:
+    """The breaker is open: the batch waits for its next probe time (the tick enqueues it)."""
+    session.execute(
+        update(SendBatch)
+        .where(
+            SendBatch.id == batch_id,
+            SendBatch.state == BatchState.PLANNED,
+            or_(SendBatch.not_before.is_(None), SendBatch.not_before < until),
+        )
+        .values(not_before=until, error=WAITING, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_enqueued(session: Session, batch_id: int, at: datetime) -> None:
+    """Record that a message for the batch will reach a worker at ``at``."""
+    session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id)
+        .values(enqueued_for=at, updated_at=SendBatch.updated_at)  # not a change of the batch
+        .execution_options(synchronize_session=False)
+    )
+
+
+def due_batches(
+    session: Session,
+    now: datetime,
+    stall_after: timedelta,
+    *,
+    digest_id: int | None = None,
+    expire: bool = True,
+) -> list[int]:
+    """The batches to enqueue now, marked as enqueued (the caller commits, then sends).
+
+    A planned batch of an edition being sent needs a message when it is due and none is
+    out for it: never sent one, changed since its message was due (claimed and put
+    back, released, held by the breaker), or its message is overdue by ``stall_after``
+    (lost by the broker, or dropped). While the breaker is open nothing is enqueued;
+    once its probe time has passed, one batch is (the probe). Batches whose deadline
+    passed while they waited on trouble are failed first (``expire``).
+    """
+    if expire:
+        expire_overdue(session, now=now)
+    state = breaker.gate(session, breaker.EMAIL, now)
+    if state is Gate.OPEN:
+        return []
+    digests = (
+        [digest_id]
+        if digest_id is not None
+        else list(session.scalars(select(Digest.id).where(Digest.state == DigestState.SENDING)))
+    )
+    if not digests:
+        return []
+    query = (
+        select(SendBatch.id)
+        .where(
+            SendBatch.digest_id.in_(digests),
+            SendBatch.state == BatchState.PLANNED,
+            or_(SendBatch.not_before.is_(None), SendBatch.not_before <= now),
+            or_(
+                SendBatch.enqueued_for.is_(None),
+                SendBatch.enqueued_for < SendBatch.updated_at,
+                SendBatch.enqueued_for <= now - stall_after,
+            ),
+        )
+        .order_by(SendBatch.digest_id, SendBatch.number)
+    )
+    if state is Gate.PROBE:
+        query = query.limit(1)
+    batch_ids = list(session.scalars(query))
+    if batch_ids:
+        session.execute(
+            update(SendBatch)
+            .where(SendBatch.id.in_(batch_ids))
+            .values(enqueued_for=now, updated_at=SendBatch.updated_at)  # not a change
+            .execution_options(synchronize_session=False)
+        )
+    return batch_ids
