@@ -17,6 +17,7 @@ from tasks.deployment import (
     HEADER,
     HINT_HEADER,
     DeploymentTask,
+    StampingAMQP,
     database_identity,
     identity_of,
 )
@@ -186,6 +187,8 @@ def test_own_unstamped_direct_and_eager_messages_run(
         assert celery.tasks["probe"]() == "ran"
         assert celery.tasks["probe"].apply().get() == "ran"
     assert len(caplog.records) == 1
-    plain = Celery("plain", set_as_current=False, task_cls=DeploymentTask)
+    # An app not built by make_celery has no database: it neither stamps nor checks.
+    plain = Celery("plain", set_as_current=False, task_cls=DeploymentTask, amqp=StampingAMQP)
     plain.task(name="probe")(probe)
-    assert run_as_worker(plain, **{HEADER: "someone-else"}) == "ran"  # no identity: no check
+    assert run_as_worker(plain, **{HEADER: "someone-else"}) == "ran"
+    assert HEADER not in plain.amqp.create_task_message("id-2", "probe", (), {}).headers
