@@ -42,12 +42,8 @@ from newsletter.delivery.testserver_faults import (
     FaultKind,
     FaultPlan,
 )
-from newsletter.delivery.testserver_http import (
-    MAIL_SEND_PATH,
-    Handler,
-    HTTPServer,
-    RejectedRequest,
-)
+from newsletter.delivery.testserver_http import MAIL_SEND_PATH, RejectedRequest
+from newsletter.delivery.testserver_listener import Listener
 from newsletter.delivery.testserver_schedule import AcceptedRequest, MessageStatus, Schedule
 
 __all__ = [
@@ -114,29 +110,23 @@ class SendGridTestServer:
         self.events_dropped = 0  # automatic event posts dropped by ``event_drop_rate``
         self._closing = threading.Event()  # set by ``stop``: cuts delayed answers short
         self._wake = threading.Event()
-        self._httpd: HTTPServer | None = None
-        self._address: tuple[str, int] | None = None
-        self._threads: list[threading.Thread] = []
-        self._refuse_until = 0.0
+        self._listener = Listener(self, self._closing)
 
     # Lifecycle -------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """Base URL to use as ``NEWSLETTER_SENDGRID_API_HOST``."""
-        if self._address is None:
+        if self._listener.address is None:
             raise RuntimeError("the server is not running; use it as a context manager")
-        host, port = self._address
+        host, port = self._listener.address
         return f"http://{host}:{port}"
 
     def start(self) -> SendGridTestServer:
         """Bind and serve in a background thread; held mail is released by another."""
         self._closing.clear()
-        self._listen((self.host, self.port))
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        self._address = (str(host), int(port))
-        self._spawn(self._release_loop, "sendgrid-test-server-release")
+        self._listener.start(self.host, self.port)
+        self._listener.spawn(self._release_loop, "sendgrid-test-server-release")
         return self
 
     def stop(self) -> None:
@@ -150,36 +140,13 @@ class SendGridTestServer:
         self._poster.close(timeout=self.event_retry_for + self._poster.attempt_timeout + 1)
         self._closing.set()
         self._wake.set()
-        self._unlisten()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads.clear()
-        self._address = None
+        self._listener.stop()
 
     def __enter__(self) -> SendGridTestServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-    def _listen(self, address: tuple[str, int]) -> None:
-        httpd = HTTPServer(address, Handler)
-        httpd.owner = self
-        self._httpd = httpd
-        # poll_interval: how long ``stop`` may wait; tests stop servers often.
-        self._spawn(lambda: httpd.serve_forever(poll_interval=0.05), "sendgrid-test-server")
-
-    def _unlisten(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
-        thread.start()
 
     # Clock and release -----------------------------------------------------------
 
@@ -282,44 +249,17 @@ class SendGridTestServer:
     @property
     def refusing(self) -> bool:
         """Whether the server is refusing connections (``refuse_connections``)."""
-        return time.monotonic() < self._refuse_until
+        return self._listener.refusing
 
     def refuse_connections(self, for_seconds: float) -> None:
         """Stop listening for ``for_seconds`` (clients get ECONNREFUSED), then listen again
         on the same port; returns at once. Calling again while refusing extends the outage."""
-        if self._address is None:
-            raise RuntimeError("the server is not running; start it before refusing connections")
-        if not 0 < for_seconds <= 86_400:
-            raise ValueError(f"for_seconds must be between 0 and 86400, got {for_seconds}")
-        with self._lock:
-            was_refusing = self.refusing
-            self._refuse_until = max(self._refuse_until, time.monotonic() + for_seconds)
-            if was_refusing:
-                return
-            self._unlisten()
-        self._note(f"refusing connections for {for_seconds:g} s")
-        self._spawn(self._listen_again, "sendgrid-test-server-outage")
+        if self._listener.refuse(for_seconds):
+            self._note(f"refusing connections for {for_seconds:g} s")
 
     def wait_listening(self, timeout: float) -> bool:
         """Block until the server listens again after ``refuse_connections``; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while self._httpd is None and not self._closing.is_set():
-            if time.monotonic() >= deadline:
-                return False
-            self._closing.wait(0.01)
-        return self._httpd is not None
-
-    def _listen_again(self) -> None:
-        while not self._closing.is_set():
-            remaining = self._refuse_until - time.monotonic()
-            if remaining <= 0:
-                break
-            self._closing.wait(remaining)
-        with self._lock:
-            if self._closing.is_set() or self._address is None:
-                return
-            self._listen(self._address)  # SO_REUSEADDR: the same port at once
-        self._note("listening again")
+        return self._listener.wait_listening(timeout)
 
     # Events ----------------------------------------------------------------------
 
