@@ -37,6 +37,13 @@ def _print_report(report: DeliveryReport) -> None:
         f"{escape(report.publication)} {report.edition_date.isoformat()}: [bold]{report.state}[/] "
         f"— {report.sent:,} sent, {report.failed:,} failed, {report.skipped:,} skipped."
     )
+    if report.deliver_at is not None:
+        when = report.deliver_at.strftime("%Y-%m-%d %H:%M UTC")
+        out.print(f"Delivery at {when} ({report.guarantee}).")
+        if report.cancelled_ids:
+            out.print(f"{report.cancelled_ids} provider batch id(s) cancelled and sent again.")
+    else:
+        out.print(f"Delivery: {report.guarantee}.")
     table = Table("recipients", "count")
     for state, count in report.by_state.items():
         table.add_row(state, f"{count:,}")

@@ -8,7 +8,7 @@ between. It is decided only once no batch is waiting, sending or unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,6 +20,8 @@ from newsletter.delivery.models import (
     SENT_STATES,
     Delivery,
     DeliveryState,
+    GroupState,
+    ProviderGroup,
     SendBatch,
 )
 from newsletter.digests.models import DigestState, transition
@@ -39,6 +41,17 @@ class DeliveryReport:
     batches: dict[str, int] = field(default_factory=dict)
     opened: int = 0
     clicked: int = 0
+    # Sent ahead for this instant (SendGrid's send_at); None for an immediate send.
+    deliver_at: datetime | None = None
+    # Provider batch ids cancelled after a lost answer, their readers sent again.
+    cancelled_ids: int = 0
+
+    @property
+    def guarantee(self) -> str:
+        """How a lost provider answer is settled for this edition (``docs/delivery.md``)."""
+        if self.deliver_at is not None:
+            return "scheduled: a lost answer is cancelled at the provider and sent again"
+        return "immediate: a lost answer is settled by the provider's events"
 
     @property
     def recipients(self) -> int:
@@ -76,6 +89,9 @@ class DeliveryReport:
             "batches": self.batches,
             "opened": self.opened,
             "clicked": self.clicked,
+            "deliver_at": self.deliver_at.isoformat() if self.deliver_at else None,
+            "guarantee": self.guarantee,
+            "cancelled_batch_ids": self.cancelled_ids,
         }
 
 
@@ -106,6 +122,12 @@ def delivery_report(session: Session, digest_id: int) -> DeliveryReport:
             func.count().filter(Delivery.opens > 0), func.count().filter(Delivery.clicks > 0)
         ).where(Delivery.digest_id == digest_id)
     ).one()
+    deliver_at, cancelled = session.execute(
+        select(
+            func.max(ProviderGroup.send_at),
+            func.count().filter(ProviderGroup.state == GroupState.CANCELLED),
+        ).where(ProviderGroup.digest_id == digest_id)
+    ).one()
     return DeliveryReport(
         digest_id=digest.id,
         publication=digest.publication.slug,
@@ -116,6 +138,8 @@ def delivery_report(session: Session, digest_id: int) -> DeliveryReport:
         batches=dict(sorted(batches.items())),
         opened=opened,
         clicked=clicked,
+        deliver_at=deliver_at,
+        cancelled_ids=cancelled,
     )
 
 

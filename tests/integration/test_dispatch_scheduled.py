@@ -128,6 +128,9 @@ def test_lost_answer_is_cancelled_and_sent_again_under_a_new_batch_id(
     assert report.state == "sent"
     assert report.by_state == {"accepted": 25}
     assert resends == 1
+    assert report.deliver_at == deliver_at
+    assert report.cancelled_ids == 1
+    assert report.as_dict()["guarantee"].startswith("scheduled")
 
 
 def test_cancel_that_fails_is_retried_on_the_next_tick(

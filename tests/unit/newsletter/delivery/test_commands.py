@@ -45,8 +45,11 @@ def test_send_then_report(cli_env: dict[str, str], morning: None, data_dir: Path
     data = json.loads(report.stdout)
     assert data["state"] == "sent"
     assert data["by_state"] == {"accepted": 3}
+    assert data["deliver_at"] is None
+    assert data["guarantee"].startswith("immediate")
     table = run(cli_env, "digest", "report", *DATE)
     assert "accepted" in table.output
+    assert "Delivery: immediate" in table.output
 
 
 def test_test_send_is_marked_and_not_counted(

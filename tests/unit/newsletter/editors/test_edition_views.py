@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
 from newsletter.db import Database, utcnow
 from newsletter.delivery.memory import MemorySender
+from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.digests.models import Digest
 from newsletter.editors.models import Role
 from newsletter.editors.reports import bar_chart, rate
@@ -105,7 +106,28 @@ def test_editions_and_report_pages(client: TestClient, db: Database, signed_in: 
     report = client.get(f"/editor/editions/{digest_id}").text
     assert "not been sent" in report
     assert "Tracking is off" in report
+    assert "immediate — a lost answer is settled by the provider" in report
     assert client.get("/editor/editions/999").status_code == 404
+
+
+def test_report_page_shows_the_delivery_time_of_a_send_ahead(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """An edition sent ahead shows its delivery instant and the stronger guarantee."""
+    with db.session() as session:
+        digest_id, _ = rendered_digest(session)
+        session.add(
+            ProviderGroup(
+                digest_id=digest_id,
+                provider_batch_id="b-1",
+                send_at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC),
+                state=GroupState.CANCELLED,
+            )
+        )
+    signed_in(Role.EDITOR)
+    report = client.get(f"/editor/editions/{digest_id}").text
+    assert '<time datetime="2026-03-02T07:00:00+00:00">2026-03-02 07:00 UTC</time>' in report
+    assert "a lost answer is cancelled at the provider and sent again (1 cancelled)" in report
 
 
 def test_report_chart_and_rates() -> None:
