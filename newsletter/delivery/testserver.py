@@ -316,8 +316,12 @@ class SendGridTestServer:
                 personalizations=set(indexes),
             )
             label = f"{len(events)} {kind} event(s)"
-            if self.event_drop_rate and self._event_rng.random() < self.event_drop_rate:
-                self.events_dropped += 1
+            with self._lock:
+                drop = (
+                    bool(self.event_drop_rate) and self._event_rng.random() < self.event_drop_rate
+                )
+                self.events_dropped += drop
+            if drop:
                 self._note(f"dropped {label} (event_drop_rate)")
                 continue
             try:

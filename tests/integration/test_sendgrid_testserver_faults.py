@@ -345,3 +345,17 @@ def test_fault_arguments_are_checked() -> None:
         server.advance(-5)
     with pytest.raises(ValueError, match="for_seconds"):
         server.rate_limit(0)
+
+
+def test_an_outage_can_be_extended_and_stopping_ends_it() -> None:
+    """A second refusal extends the outage; stopping during one returns promptly, port freed."""
+    server = SendGridTestServer(api_key=KEY).start()
+    server.refuse_connections(60)
+    server.refuse_connections(120)
+    assert not server.wait_listening(timeout=0.05)
+    with pytest.raises(ValueError, match="for_seconds"):
+        server.refuse_connections(0)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 10
+    assert not server.wait_listening(timeout=1)
