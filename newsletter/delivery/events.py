@@ -20,6 +20,7 @@ distinct address or subscription; ``open`` and ``click`` are counted.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,8 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import String, Table, Text, bindparam, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database, utcnow
@@ -64,6 +64,19 @@ SET_SIZE = 2000
 IN_CHUNK = 5000  # values per IN list (SQLite allows 32766 variables per statement)
 RACE_RETRIES = 5
 _ERROR_LIMIT = 2000
+_STATES = {state.value: state for state in DeliveryState}
+_INSERT_PG = (
+    "INSERT INTO delivery_events (sg_event_id, kind, delivery_id, raw, received_at) "
+    "SELECT i, k, d, r::json, %s::timestamptz "
+    "FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[]) AS e(i, k, d, r) "
+    "ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id"
+)
+_INSERT_SQLITE = (
+    "INSERT INTO delivery_events (sg_event_id, kind, delivery_id, raw, received_at) "
+    "VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (sg_event_id) DO NOTHING"
+)
+Keyed = list[tuple[ProviderEvent, tuple[int, int] | None]]
 
 _DELIVERIES = cast(Table, Delivery.__table__)
 _EVENTS = cast(Table, DeliveryEvent.__table__)
@@ -205,11 +218,13 @@ def apply_events(
     known = _known(session, list(unique))
     fresh = [event for event_id, event in unique.items() if event_id not in known]
     _confirm_batches(session, fresh, now)
-    targets = _targets(session, fresh)
-    stored = _store(session, fresh, targets, raw, now)
-    fresh = [event for event in fresh if event.sg_event_id in stored]
+    keyed = [(event, _key(event)) for event in fresh]
+    targets = _targets(session, keyed)
+    stored = _store(session, keyed, targets, raw, now)
+    keyed = [(event, key) for event, key in keyed if event.sg_event_id in stored]
+    fresh = [event for event, _ in keyed]
     _suppress(session, fresh)
-    unmatched = _apply(session, fresh, targets, now)
+    unmatched = _apply(session, keyed, targets, now)
     return EventsResult(len(fresh) - unmatched, len(events) - len(fresh), unmatched)
 
 
@@ -231,61 +246,62 @@ def _confirm_batches(session: Session, events: list[ProviderEvent], now: datetim
         confirm_batch(session, batch_id, now=now)
 
 
-def _targets(session: Session, events: list[ProviderEvent]) -> dict[tuple[int, int], _Target]:
+def _targets(session: Session, keyed: Keyed) -> dict[tuple[int, int], _Target]:
     """The deliveries the events name: one indexed lookup per edition."""
     wanted: dict[int, set[int]] = {}
-    for event in events:
-        key = _key(event)
+    for _, key in keyed:
         if key is not None:
             wanted.setdefault(key[0], set()).add(key[1])
     found: dict[tuple[int, int], _Target] = {}
+    # The state as its stored text, mapped here: cheaper than the Enum type's processing.
+    state = type_coerce(Delivery.state, String())
     for digest_id, subscriber_ids in wanted.items():
         for chunk in _chunks(sorted(subscriber_ids)):
             rows = session.execute(
-                select(Delivery.id, Delivery.subscriber_id, Delivery.list_id, Delivery.state).where(
+                select(Delivery.id, Delivery.subscriber_id, Delivery.list_id, state).where(
                     Delivery.digest_id == digest_id, Delivery.subscriber_id.in_(chunk)
                 )
             )
-            for delivery_id, subscriber_id, list_id, state in rows:
+            for delivery_id, subscriber_id, list_id, value in rows:
                 found[digest_id, subscriber_id] = _Target(
-                    delivery_id, state, subscriber_id, list_id
+                    delivery_id, _STATES[value], subscriber_id, list_id
                 )
     return found
 
 
 def _store(
     session: Session,
-    events: list[ProviderEvent],
+    keyed: Keyed,
     targets: Mapping[tuple[int, int], _Target],
     raw: Mapping[str, Mapping[str, Any]],
     now: datetime,
 ) -> set[str]:
-    """Insert the events (nothing on a known ``sg_event_id``); the ids this call stored."""
-    if not events:
+    """Insert the events (nothing on a known ``sg_event_id``); the ids this call stored.
+
+    Straight to the driver, one statement (PostgreSQL: arrays unnested) or one
+    executemany (SQLite), with the JSON encoded here once per event.
+    """
+    if not keyed:
         return set()
-    rows = []
-    for event in events:
-        key = _key(event)
+    ids, kinds, deliveries, bodies = [], [], [], []
+    for event, key in keyed:
         target = targets.get(key) if key is not None else None
-        rows.append(
-            {
-                "sg_event_id": event.sg_event_id,
-                "kind": event.name[:32] or event.kind.value,
-                "delivery_id": target.id if target is not None else None,
-                "raw": private_free(raw.get(event.sg_event_id, {})),
-                "received_at": now,
-            }
-        )
-    table = _EVENTS
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=["sg_event_id"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["sg_event_id"])
-    else:  # pragma: no cover - the project supports SQLite and PostgreSQL only
-        stmt = insert(table)
-    # RETURNING names only the rows the conflict clause did not skip.
-    return set(session.scalars(stmt.returning(table.c.sg_event_id), rows))
+        ids.append(event.sg_event_id)
+        kinds.append(event.name[:32] or event.kind.value)
+        deliveries.append(target.id if target is not None else None)
+        bodies.append(json.dumps(private_free(raw.get(event.sg_event_id, {}))))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(_INSERT_PG, (now, ids, kinds, deliveries, bodies))
+        return {row[0] for row in rows}
+    stamp = _EVENTS.c.received_at.type._cached_bind_processor(connection.dialect)
+    at = stamp(now) if stamp is not None else now
+    connection.exec_driver_sql(
+        _INSERT_SQLITE, [(*row, at) for row in zip(ids, kinds, deliveries, bodies, strict=True)]
+    )
+    # The applier lock keeps other writers of events out, so every id not known before
+    # (``_known``) was inserted now.
+    return set(ids)
 
 
 def _suppress(session: Session, events: list[ProviderEvent]) -> None:
@@ -320,7 +336,7 @@ def _suppress(session: Session, events: list[ProviderEvent]) -> None:
 
 def _apply(
     session: Session,
-    events: list[ProviderEvent],
+    keyed: Keyed,
     targets: Mapping[tuple[int, int], _Target],
     now: datetime,
 ) -> int:
@@ -328,8 +344,7 @@ def _apply(
     folds: dict[int, _Fold] = {}
     unsubscribes: dict[tuple[int, int], str] = {}
     unmatched = 0
-    for event in events:
-        key = _key(event)
+    for event, key in keyed:
         target = targets.get(key) if key is not None else None
         if target is None:
             unmatched += 1
