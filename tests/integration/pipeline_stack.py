@@ -124,6 +124,8 @@ class Stack:
         return Settings(
             data_dir=self.data_dir,
             database_url=self.database_url,
+            # The web app asks the deployment's workers to apply each stored webhook post.
+            broker_url=self.broker_url,
             secret_key=SECRET,
             sendgrid_webhook_public_key=env.get("NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY", ""),
             base_url=f"http://127.0.0.1:{self._web_port}",
@@ -270,12 +272,20 @@ class Stack:
             )
 
     def assert_events_delivered(self, timeout: float = 60) -> None:
-        """Every event post the test server queued reached the webhook; none was given up."""
+        """Every event post reached the webhook, none was given up, and workers applied them all."""
         assert self.server is not None
         settled = self.server.wait_for_events(timeout)
         stats = self.server.event_stats
         assert settled, f"event posts still pending after {timeout:g} s: {stats}"
         assert stats.given_up == 0, f"the webhook never took {stats.given_up} event post(s)"
+        self.wait(self.events_applied, timeout=timeout, what="the workers to apply every post")
+
+    def events_applied(self) -> bool:
+        """Whether no stored webhook post waits to be applied."""
+        from newsletter.delivery.inbox import pending_posts
+
+        with self.session() as session:
+            return pending_posts(session) == 0
 
     def copies(self) -> Counter[str]:
         """How many copies each address got: mail the test server actually released."""
