@@ -8,11 +8,18 @@ never picks up a message about a row it cannot see yet. Every step is idempotent
 (``newsletter.schedules.steps``), messages carry only ids, and the tick re-enqueues
 whatever stalled, so a lost or duplicated message changes nothing but timing.
 Countdowns stay short (``MAX_COUNTDOWN_S``): Redis re-delivers long ETAs.
+
+Work proportional to work: a batch gets a message when it is due and none is out
+for it (``steps.due_batches`` marks ``enqueued_for``); a batch that is not due, or
+is held by the provider's open circuit breaker, never re-enqueues itself. After a
+failed attempt it is enqueued once for its retry time when that is near and the
+breaker closed; otherwise the tick enqueues it when due (one probe while open).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from celery import Task, group, shared_task
@@ -20,11 +27,13 @@ from celery.utils.log import get_task_logger
 from sqlalchemy.exc import OperationalError
 
 from newsletter.db import utcnow
-from newsletter.delivery.services import reconcile
+from newsletter.delivery.breaker import BreakerPolicy
+from newsletter.delivery.services import DispatchOptions, reconcile
 from newsletter.errors import RetryableError
 from newsletter.feeds.websub import announce
 from newsletter.schedules import steps
 from newsletter.schedules.services import claim_due
+from newsletter.settings import Settings
 from tasks.app import runtime_of
 
 MAX_COUNTDOWN_S = 120.0
@@ -70,6 +79,30 @@ def _batch_limits(task: Task) -> dict[str, float]:
     return {"soft_time_limit": lease * 0.8, "time_limit": lease * 0.9}
 
 
+def dispatch_options(settings: Settings) -> DispatchOptions:
+    """The dispatch options of the pipeline: lease, freshness deadline, circuit breaker."""
+    return DispatchOptions(
+        lease=settings.dispatch_lease,
+        batch_size=settings.dispatch_batch_size,
+        freshness_window=settings.freshness_window,
+        breaker=BreakerPolicy(
+            threshold=settings.breaker_threshold,
+            probe_interval=settings.breaker_probe_interval,
+            max_probe_interval=settings.breaker_max_probe_interval,
+        ),
+    )
+
+
+def _due(
+    task: Task, digest_id: int | None = None, *, stall_after: timedelta | None = None
+) -> list[int]:
+    """Pick (and mark, committed) the batches that need a message now."""
+    rt = runtime_of(task.app)
+    overdue = rt.settings.stall_after if stall_after is None else stall_after
+    with rt.database.session() as session:
+        return steps.due_batches(session, utcnow(), overdue, digest_id=digest_id)
+
+
 def _send_batches(task: Task, batch_ids: list[int]) -> None:
     if batch_ids:
         limits = _batch_limits(task)
@@ -89,16 +122,19 @@ def tick(self: Task) -> dict[str, int]:
         claimed = claim_due(session, now, window=settings.freshness_window, lead=rt.schedule_lead)
     for edition_id in claimed.started:
         enqueue(self, "assemble", edition_id)
-    pending = reconcile(
-        rt.database, window=settings.reconcile_window, clock=lambda: now, sender=rt.sender
-    )
+    reconcile(rt.database, window=settings.reconcile_window, clock=lambda: now, sender=rt.sender)
     with rt.database.session() as session:
         nudges = steps.stalled(session, now, settings.stall_after)
-        resent = [b for digest_id in pending for b in steps.open_batches(session, digest_id)]
-    _send_batches(self, resent)
+        due = steps.due_batches(session, now, settings.stall_after)
+    _send_batches(self, due)
     for nudge in nudges:
         enqueue(self, nudge.step, nudge.id)
-    return {"started": len(claimed.started), "missed": len(claimed.missed), "nudged": len(nudges)}
+    return {
+        "started": len(claimed.started),
+        "missed": len(claimed.missed),
+        "nudged": len(nudges),
+        "batches": len(due),
+    }
 
 
 @pipeline_task("assemble")
@@ -166,7 +202,7 @@ def plan(self: Task, digest_id: int) -> int:
         window=rt.settings.freshness_window,
         batch_size=rt.settings.dispatch_batch_size,
     )
-    _send_batches(self, batch_ids)
+    _send_batches(self, _due(self, digest_id) if batch_ids else [])
     if not batch_ids:
         enqueue(self, "finalise", digest_id)
     return len(batch_ids)
@@ -177,21 +213,28 @@ def send_batch(self: Task, batch_id: int) -> bool:
     """Claim and send one batch; then try to finalise its digest."""
     rt = runtime_of(self.app)
     settings = rt.settings
+    now = utcnow()
     outcome = steps.send_batch_step(
         rt.database,
         batch_id,
         rt.sender,
-        now=utcnow(),
+        now=now,
         base_url=settings.base_url,
         tokens=rt.tokens,
         lease=settings.dispatch_lease,
+        options=dispatch_options(settings),
     )
     if outcome is None:
         return False
-    if outcome.retry_in is not None:
+    if outcome.retry_in is not None and outcome.retry_in <= MAX_COUNTDOWN_S:
+        # One message for the retry time; a longer wait is the tick's to enqueue.
+        with rt.database.session() as session:
+            steps.mark_enqueued(session, batch_id, now + timedelta(seconds=outcome.retry_in))
         enqueue(self, "send_batch", batch_id, countdown=outcome.retry_in)
-    else:
-        enqueue(self, "finalise", outcome.digest_id)
+        return True
+    if outcome.recovered:  # this probe closed the breaker: the waiting batches go now
+        _send_batches(self, _due(self))
+    enqueue(self, "finalise", outcome.digest_id)
     return True
 
 
@@ -208,8 +251,7 @@ def finalise(self: Task, digest_id: int) -> str | None:
 def recover(self: Task) -> int:
     """Reconcile stale claims and unknown batches now (the tick also does this every minute)."""
     rt = runtime_of(self.app)
-    pending = reconcile(rt.database, window=rt.settings.reconcile_window, sender=rt.sender)
-    with rt.database.session() as session:
-        resent = [b for digest_id in pending for b in steps.open_batches(session, digest_id)]
+    reconcile(rt.database, window=rt.settings.reconcile_window, sender=rt.sender)
+    resent = _due(self, stall_after=timedelta(0))  # by hand: every due batch, now
     _send_batches(self, resent)
     return len(resent)

@@ -93,7 +93,7 @@ def due_batches(
             or_(SendBatch.not_before.is_(None), SendBatch.not_before <= now),
             or_(
                 SendBatch.enqueued_for.is_(None),
-                SendBatch.enqueued_for < SendBatch.updated_at,
+                SendBatch.enqueued_for <= SendBatch.updated_at,
                 SendBatch.enqueued_for <= now - stall_after,
             ),
         )

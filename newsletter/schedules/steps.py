@@ -44,12 +44,13 @@ from newsletter.digests.services import (
 from newsletter.errors import TransitionError
 from newsletter.feeds.export import export_feeds
 from newsletter.feeds.websub import feed_urls
-from newsletter.schedules.enqueue import due_batches, forget_message, hold, mark_enqueued
+from newsletter.schedules.enqueue import due_batches as due_batches  # the tick's half
+from newsletter.schedules.enqueue import forget_message, hold
+from newsletter.schedules.enqueue import mark_enqueued as mark_enqueued
 from newsletter.schedules.models import EditionState, ScheduledEdition, transition
 from subscribers.tokens import Tokens
 
 log = logging.getLogger(__name__)
-__all__ = ["due_batches", "mark_enqueued"]  # the tick's half of sending, re-exported
 
 CANCELLED_WHILE_SENDING = "cancelled by an editor while the edition was being sent"
 BEFORE_SENDING = (DigestState.ASSEMBLED, DigestState.RENDERED, DigestState.PUBLISHED)
@@ -285,10 +286,10 @@ def send_batch_step(
                 return BatchOutcome(digest_id)
             retry_in = max(0.0, (batch.not_before - now).total_seconds())
             return BatchOutcome(digest_id, retry_in)
-        recovered = False
-        if batch.state is not BatchState.FAILED and batch.state is not BatchState.UNKNOWN:
-            recovered = breaker.record_success(session, breaker.EMAIL, now) and admission.probe
-    return BatchOutcome(digest_id, recovered=recovered)
+        taken = batch.state is BatchState.ACCEPTED or batch.state is BatchState.SCHEDULED
+        if taken:  # the provider answered: the breaker closes (if recording did not already)
+            breaker.record_success(session, breaker.EMAIL, now)
+    return BatchOutcome(digest_id, recovered=taken and admission.probe)
 
 
 def finalise_step(session: Session, digest_id: int) -> DigestState | None:

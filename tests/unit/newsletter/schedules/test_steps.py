@@ -118,23 +118,30 @@ def test_late_edition_already_sending_is_finished(database: Database) -> None:
 
 
 def test_send_batch_step_skips_gone_and_postponed_batches(database: Database) -> None:
-    """A batch that is gone or already sent gives None; one not yet due says when to retry."""
+    """A batch gone, sent or not yet due gives None and no retry message; the tick sends it."""
     edition_id = started(database, readers=2)
     digest_id = ready_to_plan(database, edition_id)
     (batch_id,) = steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=5)
     with database.session() as session:
+        assert steps.due_batches(session, NOW, timedelta(minutes=5)) == [batch_id]
         batch = session.get(SendBatch, batch_id)
         assert batch is not None
         batch.not_before = NOW + timedelta(seconds=30)
+        batch.updated_at = NOW  # as a retry recorded on this test's clock would
         nudges = steps.stalled(session, NOW + timedelta(seconds=10), timedelta(0))
         assert nudges == []  # postponed, not stalled
     sender = MemorySender()
     tokens = Tokens("steps-test-secret-0123456789abcdef0123")
     kwargs = {"base_url": "https://x.test", "tokens": tokens, "lease": LEASE}
-    outcome = steps.send_batch_step(database, batch_id, sender, now=NOW, **kwargs)
-    assert outcome == steps.BatchOutcome(digest_id, 30.0)
+    assert steps.send_batch_step(database, batch_id, sender, now=NOW, **kwargs) is None
+    with database.session() as session:  # its message came early: none is out for it now
+        assert session.get(SendBatch, batch_id).enqueued_for is None  # type: ignore[union-attr]
+        assert steps.due_batches(session, NOW + timedelta(seconds=10), timedelta(minutes=5)) == []
     assert steps.send_batch_step(database, 999, sender, now=NOW, **kwargs) is None
     later = NOW + timedelta(minutes=1)
+    with database.session() as session:
+        assert steps.due_batches(session, later, timedelta(minutes=5)) == [batch_id]
+        assert steps.due_batches(session, later, timedelta(minutes=5)) == []  # already out
     assert steps.send_batch_step(database, batch_id, sender, now=later, **kwargs) is not None
     assert steps.send_batch_step(database, batch_id, sender, now=later, **kwargs) is None
     with database.session() as session:
