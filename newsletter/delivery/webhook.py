@@ -65,6 +65,9 @@ class EventKind(StrEnum):
     OTHER = "other"
 
 
+_KINDS = {kind.value: kind for kind in EventKind}
+
+
 @dataclass(frozen=True)
 class ProviderEvent:
     """One delivery event in our own terms (no IP address or user agent kept)."""
@@ -186,49 +189,52 @@ def parse_with_raw(raw_body: bytes | str) -> list[tuple[ProviderEvent, dict[str,
 
 
 def _event(index: int, item: Any) -> ProviderEvent:
-    where = f"webhook event {index}"
     if not isinstance(item, dict):
-        raise InvalidInputError(f"{where}: must be a JSON object, got {type(item).__name__}")
-    name = _text(item, "event", where, required=True)
-    try:
-        kind = EventKind(name)
-    except ValueError:
-        kind = EventKind.OTHER
+        raise InvalidInputError(
+            f"webhook event {index}: must be a JSON object, got {type(item).__name__}"
+        )
+    name = _text(item, "event", index, required=True)
+    kind = _KINDS.get(name, EventKind.OTHER)
     return ProviderEvent(
-        sg_event_id=_text(item, "sg_event_id", where, required=True),
+        sg_event_id=_text(item, "sg_event_id", index, required=True),
         kind=kind,
         name=name,
-        email=_text(item, "email", where, required=True),
-        timestamp=_timestamp(item.get("timestamp"), where),
-        sg_message_id=_text(item, "sg_message_id", where),
+        email=_text(item, "email", index, required=True),
+        timestamp=_timestamp(item.get("timestamp"), index),
+        sg_message_id=_text(item, "sg_message_id", index),
+        # JSON values are exactly str, int, float, bool, None, list or dict, so the type
+        # checks keep strings and integers (not booleans) as isinstance checks would.
         custom_args={
-            k: str(v)
+            k: v if type(v) is str else str(v)
             for k, v in item.items()
-            if k not in _STANDARD_FIELDS and isinstance(v, str | int) and not isinstance(v, bool)
+            if (type(v) is str or type(v) is int) and k not in _STANDARD_FIELDS
         },
-        bounce_type=_text(item, "type", where) if kind is EventKind.BOUNCE else "",
-        bounce_classification=_text(item, "bounce_classification", where),
-        reason=_text(item, "reason", where) or _text(item, "response", where),
-        status=_text(item, "status", where),
-        url=_text(item, "url", where) if kind is EventKind.CLICK else "",
+        bounce_type=_text(item, "type", index) if kind is EventKind.BOUNCE else "",
+        bounce_classification=_text(item, "bounce_classification", index),
+        reason=_text(item, "reason", index) or _text(item, "response", index),
+        status=_text(item, "status", index),
+        url=_text(item, "url", index) if kind is EventKind.CLICK else "",
     )
 
 
-def _text(item: dict[str, Any], key: str, where: str, *, required: bool = False) -> str:
+def _text(item: dict[str, Any], key: str, index: int, *, required: bool = False) -> str:
     value = item.get(key)
+    if type(value) is str and value:  # the common case first: every check below passes
+        return value
     if value is None or value == "":
         if required:
-            raise InvalidInputError(f"{where}: field {key!r} is required")
+            raise InvalidInputError(f"webhook event {index}: field {key!r} is required")
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInputError(f"{where}: field {key!r} must be a string")
+        raise InvalidInputError(f"webhook event {index}: field {key!r} must be a string")
     return str(value)
 
 
-def _timestamp(value: Any, where: str) -> datetime:
+def _timestamp(value: Any, index: int) -> datetime:
+    where = f"webhook event {index}: field 'timestamp'"
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInputError(f"{where}: field 'timestamp' must be Unix seconds")
+        raise InvalidInputError(f"{where} must be Unix seconds")
     try:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
-        raise InvalidInputError(f"{where}: field 'timestamp' is out of range") from None
+        raise InvalidInputError(f"{where} is out of range") from None
