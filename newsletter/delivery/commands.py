@@ -1,4 +1,4 @@
-"""``newsletter digest send | test-send | report``: dispatch commands on the ``digest`` group."""
+"""``newsletter digest send | resend | test-send | report``: dispatch commands (``digest``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from newsletter import urls
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.db import utcnow
 from newsletter.delivery import services
+from newsletter.delivery.breaker import BreakerPolicy
 from newsletter.delivery.report import DeliveryReport, delivery_report
+from newsletter.delivery.resend import requeue_transient
 from newsletter.digests.assembly import local_today
 from newsletter.digests.cli import digest_group, option_date, option_publication, parse_date
 from newsletter.digests.services import assemble_digest, find_digest, render_digest
@@ -30,6 +33,32 @@ def _rendered_edition(rt: Runtime, slug: str, edition_date: date | None) -> int:
         publication = get_publication(session, slug)
         digest = assemble_digest(session, publication, edition_date).digest
         return render_digest(session, digest.id).id
+
+
+def dispatch_options(rt: Runtime, workers: int = 1) -> services.DispatchOptions:
+    """Dispatch options from the settings: lease, batch size, deadline, circuit breaker."""
+    settings = rt.settings
+    return services.DispatchOptions(
+        batch_size=settings.dispatch_batch_size,
+        lease=settings.dispatch_lease,
+        workers=workers,
+        freshness_window=settings.freshness_window,
+        breaker=BreakerPolicy(
+            threshold=settings.breaker_threshold,
+            probe_interval=settings.breaker_probe_interval,
+            max_probe_interval=settings.breaker_max_probe_interval,
+        ),
+    )
+
+
+def _existing_digest(session: Session, slug: str, edition_date: date | None) -> int:
+    """The id of the publication's edition of that date (default: today there), or NotFound."""
+    publication = get_publication(session, slug)
+    when = edition_date or local_today(utcnow(), publication.timezone)
+    digest = find_digest(session, publication.id, when)
+    if digest is None:
+        raise NotFoundError(f"--date: {slug} has no edition for {when.isoformat()}")
+    return digest.id
 
 
 def _print_report(report: DeliveryReport) -> None:
@@ -82,9 +111,40 @@ def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> 
             rt.sender,
             base_url=rt.settings.base_url,
             tokens=rt.tokens,
-            options=services.DispatchOptions(workers=workers),
+            options=dispatch_options(rt, workers),
             progress=services.Progress(on_batch=show),
         )
+    _print_report(report)
+
+
+@digest_group.command("resend")
+@option_publication
+@option_date
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
+@click.pass_context
+def resend(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
+    """Send once more to readers whose failure was transient, while the edition is fresh."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        digest_id = _existing_digest(session, slug, parse_date(date_text))
+        requeued = requeue_transient(
+            session, digest_id, now=utcnow(), batch_size=rt.settings.dispatch_batch_size
+        )
+    if requeued.readers:
+        out.print(
+            f"Sending again to {requeued.readers:,} reader(s) whose failure was transient "
+            f"(the edition is fresh until {requeued.deliver_by:%Y-%m-%d %H:%M} UTC)."
+        )
+    else:
+        out.print("Nothing to resend: no reader failed for a transient reason.")
+    report = services.send_waiting(
+        rt.database,
+        digest_id,
+        rt.sender,
+        base_url=rt.settings.base_url,
+        tokens=rt.tokens,
+        options=dispatch_options(rt, workers),
+    )
     _print_report(report)
 
 
@@ -119,12 +179,7 @@ def report(ctx: click.Context, slug: str, date_text: str | None, as_json: bool) 
     """What happened to every recipient of an edition: counts per state and skip reason."""
     edition_date = parse_date(date_text)
     with runtime(ctx).database.session() as session:
-        publication = get_publication(session, slug)
-        when = edition_date or local_today(utcnow(), publication.timezone)
-        digest = find_digest(session, publication.id, when)
-        if digest is None:
-            raise NotFoundError(f"--date: {slug} has no edition for {when.isoformat()}")
-        result = delivery_report(session, digest.id)
+        result = delivery_report(session, _existing_digest(session, slug, edition_date))
     if as_json:
         print_json(result.as_dict())
     else:

@@ -76,3 +76,38 @@ def test_bad_address_and_missing_edition_are_one_line(
     missing = run(cli_env, "digest", "report", "--publication", "morning", "--date", "2020-01-01")
     assert missing.exit_code == 2
     assert "no edition for 2020-01-01" in missing.output
+
+
+def test_resend_sends_transient_failures_then_refuses_after_the_deadline(
+    cli_env: dict[str, str], morning: None, database: Database, data_dir: Path
+) -> None:
+    """digest resend queues transient failures once and sends them; past deliver_by it refuses."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from newsletter.delivery.models import Delivery, FailureKind, SendBatch
+    from newsletter.digests.models import Digest
+
+    assert run(cli_env, "digest", "send", *DATE).exit_code == 0
+    with database.session() as session:  # what an outage past the deadline leaves
+        session.execute(
+            update(Delivery)
+            .where(Delivery.subscriber_id <= 2)
+            .values(state="failed", failure=FailureKind.TRANSIENT, last_error="deadline passed")
+        )
+        session.execute(update(SendBatch).values(deliver_by=datetime.now(UTC) + timedelta(hours=1)))
+        session.execute(update(Digest).values(state="partially_failed"))
+    result = run(cli_env, "digest", "resend", *DATE)
+    assert result.exit_code == 0, result.output
+    assert "Sending again to 2 reader(s)" in result.output
+    assert "sent — 3 sent, 0 failed" in result.output
+    again = run(cli_env, "digest", "resend", *DATE)
+    assert "Nothing to resend" in again.output
+    with database.session() as session:
+        session.execute(update(Delivery).values(state="failed", failure=FailureKind.TRANSIENT))
+        session.execute(update(Digest).values(state="failed"))
+        session.execute(update(SendBatch).values(deliver_by=datetime(2026, 3, 2, 10, tzinfo=UTC)))
+    late = run(cli_env, "digest", "resend", *DATE)
+    assert late.exit_code == 2
+    assert "past its deadline (2026-03-02 10:00 UTC)" in late.output
