@@ -53,7 +53,8 @@ def test_one_probe_at_a_time_and_success_closes(any_database: Database) -> None:
     with any_database.session() as session:
         second = breaker.admit(session, NAME, later, lease=LEASE)
         assert breaker.gate(session, NAME, later) is Gate.OPEN  # the probe is in flight
-    assert first.allowed and first.probe
+    assert first.allowed
+    assert first.probe
     assert not second.allowed
     assert second.wait_until == later + LEASE
     with any_database.session() as session:

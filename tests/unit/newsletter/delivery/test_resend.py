@@ -143,7 +143,7 @@ def test_concurrent_resends_queue_each_reader_once(pg_database: Database) -> Non
 
 def test_a_retried_batch_never_revives_a_failed_reader(database: Database) -> None:
     """Moving a batch's recipients back to queued leaves its failed ones failed."""
-    digest_id, clock = failed_edition(database)
+    _, clock = failed_edition(database)
     with database.session() as session:
         batch_id = session.scalars(select(SendBatch.id).order_by(SendBatch.number)).first()
         assert batch_id is not None
