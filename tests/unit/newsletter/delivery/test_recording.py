@@ -10,13 +10,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
-from newsletter.delivery import ledger, reconcile, recording
+from newsletter.delivery import ledger, reconcile, recording, scheduling
 from newsletter.delivery.models import (
     BATCH_TRANSITIONS,
     DELIVERY_TRANSITIONS,
     BatchState,
     Delivery,
     DeliveryState,
+    GroupState,
+    ProviderGroup,
     SendBatch,
 )
 from tests.unit.newsletter.delivery.dispatch_factories import NOW, edition_with_readers
@@ -27,6 +29,21 @@ D = DeliveryState
 B = BatchState
 
 Action = Callable[[Session, ledger.Claim, list[int]], Any]
+
+
+def _in_group(state: GroupState, step: Callable[..., Any]) -> Action:
+    """Put the batch in a provider group in ``state`` (its send_at passed), then run ``step``."""
+
+    def action(session: Session, claim: ledger.Claim, _ids: list[int]) -> Any:
+        group_id = scheduling.open_group(session, claim, "sg-batch", NOW, now=NOW)
+        session.execute(
+            update(ProviderGroup).values(state=state).where(ProviderGroup.id == group_id)
+        )
+        return step(session, now=NOW)
+
+    return action
+
+
 ACTIONS: dict[str, Action] = {
     "claim_batch": lambda s, c, _: ledger.claim_batch(s, c.batch_id, now=NOW, lease=LEASE),
     "fail_recipients": lambda s, c, ids: recording.fail_recipients(
@@ -38,6 +55,9 @@ ACTIONS: dict[str, Action] = {
     "record_unknown": lambda s, c, _: recording.record_unknown(s, c, "timeout", now=NOW),
     "expire_leases": lambda s, _c, _: reconcile.expire_leases(s, now=NOW),
     "confirm_batch": lambda s, c, _: reconcile.confirm_batch(s, c.batch_id, now=NOW),
+    "record_scheduled": lambda s, c, _: scheduling.record_scheduled(s, c, "sg-1", now=NOW),
+    "replan_cancelled": _in_group(GroupState.CANCELLED, scheduling.replan_cancelled),
+    "release_due": _in_group(GroupState.OPEN, scheduling.release_due),
     "resolve_unknown": lambda s, _c, _: reconcile.resolve_unknown(s, now=NOW),
 }
 
@@ -114,6 +134,10 @@ def test_every_move_made_is_in_the_transition_tables(any_database: Database) -> 
     assert delivery_moves == {
         (D.QUEUED, D.CLAIMED),
         (D.CLAIMED, D.QUEUED),
+        (D.CLAIMED, D.SCHEDULED),
         (D.CLAIMED, D.ACCEPTED),
         (D.CLAIMED, D.FAILED),
+        (D.SCHEDULED, D.QUEUED),
+        (D.SCHEDULED, D.ACCEPTED),
+        (D.SCHEDULED, D.FAILED),
     }
