@@ -67,10 +67,10 @@ _ERROR_LIMIT = 2000
 _STATES = {state.value: state for state in DeliveryState}
 _INSERT_PG = (
     "INSERT INTO delivery_events (sg_event_id, kind, delivery_id, raw, received_at) "
-    "SELECT i, k, d, r::json, %s::timestamptz "
-    "FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[]) AS e(i, k, d, r) "
+    "SELECT i, k, d, r::json, %b::timestamptz "
+    "FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[]) AS e(i, k, d, r) "
     "ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id"
-)
+)  # %b: arrays sent in binary, without the text format's per-element escaping
 _INSERT_SQLITE = (
     "INSERT INTO delivery_events (sg_event_id, kind, delivery_id, raw, received_at) "
     "VALUES (?, ?, ?, ?, ?) "
