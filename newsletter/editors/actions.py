@@ -10,6 +10,7 @@ from datetime import datetime, time
 
 from sqlalchemy.orm import Session
 
+from newsletter.delivery.resend import Requeued, requeue_transient
 from newsletter.editors import services as accounts
 from newsletter.schedules import services as schedules
 from newsletter.schedules.models import ScheduledEdition
@@ -69,3 +70,20 @@ def cancel(db: Session, actor: str, ip: str, edition_id: int) -> schedules.Cance
         stopped_batches=result.stopped_batches,
     )
     return result
+
+
+def resend(
+    db: Session, actor: str, ip: str, digest_id: int, *, now: datetime, batch_size: int
+) -> Requeued:
+    """Queue an edition's transiently failed readers again, once, while it is fresh."""
+    requeued = requeue_transient(db, digest_id, now=now, batch_size=batch_size)
+    accounts.audit(
+        db,
+        actor,
+        "edition.resend",
+        str(digest_id),
+        ip=ip,
+        readers=requeued.readers,
+        deliver_by=requeued.deliver_by.isoformat(),
+    )
+    return requeued

@@ -8,7 +8,10 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from newsletter.db import utcnow
+from newsletter.delivery.resend import edition_deadline, transient_failures
 from newsletter.digests.services import item_counts, list_digests
+from newsletter.editors.actions import resend
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.editors.pages import redirect, render
@@ -122,6 +125,8 @@ def edition_report(request: Request, user: Editor, digest_id: int) -> Response:
     """What happened to one edition's recipients, with charts."""
     with runtime_of(request).database.session() as db:
         view = report_view(db, digest_id)
+        transient = transient_failures(db, digest_id)
+        deliver_by = edition_deadline(db, digest_id)
     return render(
         request,
         "report.html",
@@ -129,4 +134,23 @@ def edition_report(request: Request, user: Editor, digest_id: int) -> Response:
         section="editions",
         page_title=f"{view.publication_name} {view.report.edition_date}",
         view=view,
+        transient=transient,
+        deliver_by=deliver_by,
+        fresh=deliver_by is not None and utcnow() < deliver_by,
     )
+
+
+@router.post("/editions/{digest_id}/resend")
+def resend_transient(request: Request, user: Publisher, digest_id: int) -> Response:
+    """Send once more to the readers whose failure was transient, while the edition is fresh."""
+    rt = runtime_of(request)
+    with rt.database.session() as db:
+        resend(
+            db,
+            user.name,
+            client_ip(request),
+            digest_id,
+            now=utcnow(),
+            batch_size=rt.settings.dispatch_batch_size,
+        )
+    return redirect(f"/editor/editions/{digest_id}", "resent")

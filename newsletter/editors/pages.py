@@ -42,6 +42,8 @@ NOTICES = {
     "opt-in-single": "The list now subscribes people at once, without a confirmation email.",
     "publication-saved": "Publication saved.",
     "cancelled": "Edition cancelled.",
+    "resent": "The readers whose failure was transient are queued again: they are sent within "
+    "a minute.",
     "paused": "Publication paused: no editions go out until it is resumed.",
     "resumed": "Publication resumed.",
     "editor-added": "Account added.",

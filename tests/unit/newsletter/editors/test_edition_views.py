@@ -139,3 +139,58 @@ def test_report_chart_and_rates() -> None:
     assert rate(1, 4) == 25.0
     assert rate(1, 0) is None
     assert bar_chart("empty", {}).bars == ()
+
+
+def test_publisher_resends_transient_failures_once_while_fresh(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """The report offers publishers a resend of transient failures; it queues them once, audited,
+    and past the deadline the page says the edition can no longer be resent."""
+    from sqlalchemy import select, update
+
+    from newsletter.delivery import services
+    from newsletter.delivery.models import Delivery, DeliveryState, FailureKind, SendBatch
+    from newsletter.digests.models import DigestState
+    from newsletter.editors.models import AuditEntry
+
+    with db.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        add_subscribers(session, list_id, 2)
+    services.plan(db, digest_id)
+    with db.session() as session:  # what an outage past the deadline leaves
+        session.execute(
+            update(Delivery).values(
+                state=DeliveryState.FAILED, failure=FailureKind.TRANSIENT, last_error="refused"
+            )
+        )
+        session.execute(update(SendBatch).values(state="failed"))
+        session.execute(update(Digest).values(state=DigestState.FAILED))
+    token = signed_in(Role.EDITOR)
+    page = client.get(f"/editor/editions/{digest_id}").text
+    assert "2 reader(s) did not get this edition" in page
+    assert "Resending needs the publisher role" in page
+    refused = client.post(f"/editor/editions/{digest_id}/resend", data={"csrf_token": token})
+    assert refused.status_code == 403
+    token = signed_in(Role.PUBLISHER)
+    assert "Resend to these 2 reader(s)" in client.get(f"/editor/editions/{digest_id}").text
+    done = client.post(f"/editor/editions/{digest_id}/resend", data={"csrf_token": token})
+    assert done.headers["location"] == f"/editor/editions/{digest_id}?done=resent"
+    again = client.post(f"/editor/editions/{digest_id}/resend", data={"csrf_token": token})
+    assert again.status_code == 303
+    with db.session() as session:
+        states = list(session.scalars(select(Delivery.state)))
+        assert states == [DeliveryState.QUEUED, DeliveryState.QUEUED]
+        audits = session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "edition.resend")
+        ).all()
+        assert [a["readers"] for a in audits] == [2, 0]
+        session.execute(
+            update(Delivery).values(state=DeliveryState.FAILED, failure=FailureKind.TRANSIENT)
+        )
+        session.execute(update(SendBatch).values(deliver_by=utcnow() - timedelta(minutes=1)))
+    late = client.get(f"/editor/editions/{digest_id}").text
+    assert "past its deadline" in late
+    assert "Resend to these" not in late
+    refused_late = client.post(f"/editor/editions/{digest_id}/resend", data={"csrf_token": token})
+    assert refused_late.status_code in (400, 409)
+    assert "past its deadline" in refused_late.text
