@@ -22,6 +22,9 @@ MAX_RECIPIENTS_PER_BATCH = 1000
 MAX_SCHEDULE_AHEAD = timedelta(hours=72)
 CANCEL_CUTOFF = timedelta(minutes=10)
 CANCEL_LIMIT = 10
+# We ask for a cancel no later than this before the provider's cutoff, so that a slow
+# answer still lands in time: a request sent later than that cannot be cancelled.
+SETTLE_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)

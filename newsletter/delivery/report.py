@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsletter.delivery.interfaces import CANCEL_CUTOFF, SETTLE_MARGIN
 from newsletter.delivery.models import (
     FAILED_STATES,
     OPEN_BATCH_STATES,
@@ -45,13 +46,20 @@ class DeliveryReport:
     deliver_at: datetime | None = None
     # Provider batch ids cancelled after a lost answer, their readers sent again.
     cancelled_ids: int = 0
+    # Requests sent ahead too close to the instant to be cancelled (events settle those).
+    uncancellable: int = 0
 
     @property
     def guarantee(self) -> str:
         """How a lost provider answer is settled for this edition (``docs/delivery.md``)."""
-        if self.deliver_at is not None:
-            return "scheduled: a lost answer is cancelled at the provider and sent again"
-        return "immediate: a lost answer is settled by the provider's events"
+        if self.deliver_at is None:
+            return "immediate: a lost answer is settled by the provider's events"
+        if self.uncancellable:
+            return (
+                f"scheduled, but {self.uncancellable} request(s) went out too close to the "
+                "instant to be cancelled: a lost answer there is settled by events"
+            )
+        return "scheduled: a lost answer is cancelled at the provider and sent again"
 
     @property
     def recipients(self) -> int:
@@ -92,6 +100,7 @@ class DeliveryReport:
             "deliver_at": self.deliver_at.isoformat() if self.deliver_at else None,
             "guarantee": self.guarantee,
             "cancelled_batch_ids": self.cancelled_ids,
+            "uncancellable_requests": self.uncancellable,
         }
 
 
@@ -128,6 +137,17 @@ def delivery_report(session: Session, digest_id: int) -> DeliveryReport:
             func.count().filter(ProviderGroup.state == GroupState.CANCELLED),
         ).where(ProviderGroup.digest_id == digest_id)
     ).one()
+    uncancellable = 0
+    if deliver_at is not None:
+        uncancellable = (
+            session.scalar(
+                select(func.count()).where(
+                    ProviderGroup.digest_id == digest_id,
+                    ProviderGroup.created_at >= deliver_at - CANCEL_CUTOFF - SETTLE_MARGIN,
+                )
+            )
+            or 0
+        )
     return DeliveryReport(
         digest_id=digest.id,
         publication=digest.publication.slug,
@@ -140,6 +160,7 @@ def delivery_report(session: Session, digest_id: int) -> DeliveryReport:
         clicked=clicked,
         deliver_at=deliver_at,
         cancelled_ids=cancelled,
+        uncancellable=uncancellable,
     )
 
 

@@ -33,7 +33,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
-from newsletter.delivery.interfaces import CANCEL_CUTOFF, CANCEL_LIMIT, EmailSender, ScheduledSender
+from newsletter.delivery.interfaces import (
+    CANCEL_CUTOFF,
+    CANCEL_LIMIT,
+    SETTLE_MARGIN,
+    EmailSender,
+    ScheduledSender,
+)
 from newsletter.delivery.ledger import Claim
 from newsletter.delivery.models import (
     BatchState,
@@ -46,9 +52,6 @@ from newsletter.delivery.models import (
 from newsletter.delivery.recording import move_recipients
 from newsletter.errors import PermanentError, RetryableError
 
-# Ask for a cancel no later than this before the provider's own cutoff, so that a
-# slow answer still lands in time; a request sent later is not cancellable.
-SETTLE_MARGIN = timedelta(minutes=1)
 # A cancelled batch id is lifted this long after its send_at (its mail was discarded
 # at send_at), giving back one of the provider's ten cancellations.
 LIFT_AFTER = timedelta(hours=1)

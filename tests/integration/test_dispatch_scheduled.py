@@ -166,6 +166,10 @@ def test_lost_answer_too_close_to_the_instant_waits_for_events_after_it(
     assert send_ahead(any_database, digest_id, server, deliver_at) == "sending"
     assert group_states(any_database) == ["open"]
     assert server.batch_statuses() == {}
+    with any_database.session() as session:
+        report = delivery_report(session, digest_id)
+    assert report.uncancellable == 1
+    assert "too close to the instant" in report.guarantee
     later = deliver_at + DEFAULT_WINDOW - timedelta(seconds=1)
     deliver(any_database, server, later)
     assert batch_states(any_database, digest_id) == ["unknown"]

@@ -106,7 +106,7 @@ def test_editions_and_report_pages(client: TestClient, db: Database, signed_in: 
     report = client.get(f"/editor/editions/{digest_id}").text
     assert "not been sent" in report
     assert "Tracking is off" in report
-    assert "immediate — a lost answer is settled by the provider" in report
+    assert "immediate: a lost answer is settled by the provider" in report
     assert client.get("/editor/editions/999").status_code == 404
 
 
@@ -127,7 +127,7 @@ def test_report_page_shows_the_delivery_time_of_a_send_ahead(
     signed_in(Role.EDITOR)
     report = client.get(f"/editor/editions/{digest_id}").text
     assert '<time datetime="2026-03-02T07:00:00+00:00">2026-03-02 07:00 UTC</time>' in report
-    assert "a lost answer is cancelled at the provider and sent again (1 cancelled)" in report
+    assert "a lost answer is cancelled at the provider and sent again (1 batch id" in report
 
 
 def test_report_chart_and_rates() -> None:
