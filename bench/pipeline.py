@@ -14,16 +14,16 @@ The test server counts accepted copies per address: every reader must have exact
 Needs PostgreSQL (``--database-url``, ``NEWSLETTER_BENCH_DATABASE_URL`` or
 ``NEWSLETTER_TEST_DATABASE_URL``, on this machine for its CPU) and a Redis database it
 may empty (``--broker-url``, ``NEWSLETTER_BENCH_BROKER_URL`` or
-``NEWSLETTER_TEST_REDIS_URL``). N = 20,000 at scale 1. With ``--profile FILE`` a
-single worker (``--pool=solo``) runs under cProfile instead, writes its statistics to
-FILE and prints the hottest functions; its CPU figures then include the profiler's.
+``NEWSLETTER_TEST_REDIS_URL``). N = 20,000 at scale 1. With ``--profile FILE``
+py-spy (``pip install py-spy``) samples the worker and its pool processes from
+outside during the run, writes their collapsed stacks to FILE and prints the
+functions with the most samples.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import pstats
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import update
+from sqlalchemy import create_engine, text, update
 
 from bench import _stack
 from bench.dispatch import seed
@@ -142,12 +142,11 @@ def measure_pipeline(
                     server=server,
                     batch_size=min(BATCH, max(50, count // 20)),
                 )
-                if profile is None:
-                    worker = _stack.start_worker(root, env)
-                else:
-                    worker = _stack.start_worker(root, env, pool="solo", profile=profile)
+                worker = _stack.start_worker(root, env)
                 try:
-                    figures, visible = _drive(worker, server, url, broker_url, digest_id, count)
+                    figures, visible = _drive(
+                        worker, server, url, broker_url, digest_id, count, profile
+                    )
                 finally:
                     worker.stop()
                 figures = Figures(
@@ -171,13 +170,21 @@ def _drive(
     broker_url: str,
     digest_id: int,
     count: int,
+    profile: Path | None = None,
 ) -> tuple[Figures, bool]:
-    """Wait for the worker, enqueue ``plan``, wait for the final state; CPU and wall time."""
+    """Wait for the worker, enqueue ``plan``, wait for the final state; CPU and wall time.
+
+    With ``profile``, py-spy samples the worker and its pool meanwhile (see ``_stack.Sampler``).
+    """
     _stack.wait_for(worker.ready, timeout=120, what=f"{worker.name} to be ready")
     database = Database(url)
     app = make_celery(
         Settings(data_dir=worker.log.parent / "var", database_url=url, broker_url=broker_url)
     )
+    _warm_up(app, url, digest_id)
+    sampler = None
+    if profile is not None:
+        sampler = _stack.Sampler([worker.process.pid], profile).start()
     postgres = _stack.PostgresCPU(_stack.admin_url_of(url), _stack.database_name(url)).start()
     worker_cpu, server_cpu = worker.cpu(), server.cpu()
     started = time.perf_counter()
@@ -196,7 +203,36 @@ def _drive(
         pg_cpu = postgres.stop()
         database.dispose()
         app.close()
+        if sampler is not None:
+            sampler.stop()
     return Figures(count, seconds, worker_cpu, pg_cpu, server_cpu, {}), postgres.visible
+
+
+def _warm_up(app: Any, url: str, digest_id: int, processes: int = 2) -> None:
+    """Run the idle ``finalise`` step until each pool process holds its runtime and connection.
+
+    A long-running worker builds its runtime (settings, engine, sender) once, on its
+    first task; the benchmark measures the steady state, so that happens before.
+    """
+    name = _stack.database_name(url)
+    admin = create_engine(_stack.admin_url_of(url), pool_size=1)
+
+    def connected() -> bool:
+        # A burst: an idle process takes the next task, so one at a time would all go
+        # to the same process; several at once keep every process busy.
+        for _ in range(processes * 2):
+            app.send_task("tasks.pipeline.finalise", args=(digest_id,))
+        with admin.connect() as conn:
+            backends = conn.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": name},
+            )
+        return int(backends or 0) >= processes
+
+    try:
+        _stack.wait_for(connected, timeout=60, what="the pool processes to connect", every=0.5)
+    finally:
+        admin.dispose()
 
 
 def _direct_child(url: str, host: str, key: str, digest_id: int, pipe: Any) -> None:
@@ -253,13 +289,6 @@ def measure_direct(
     return Figures(count, seconds, cpu, pg_cpu, server_cpu, copies), postgres.visible
 
 
-def _hottest(profile: Path, limit: int = 30) -> None:
-    """Print the profiled worker's hottest functions by own time and by cumulative time."""
-    stats = pstats.Stats(str(profile))
-    stats.sort_stats("tottime").print_stats(limit)
-    stats.sort_stats("cumulative").print_stats(limit)
-
-
 def _env_url(*names: str) -> str:
     """The first of these environment variables that is set, or ""."""
     return next((os.environ[name] for name in names if os.environ.get(name)), "")
@@ -297,8 +326,9 @@ def run(
     duplicates, missing = pipeline.check("pipeline")
     figures = pipeline.show("pipeline", visible)
     if profile is not None:
-        print("  (one solo worker under cProfile: its CPU includes the profiler's)")
-        _hottest(profile)
+        print(f"  where the workers' time went (py-spy, collapsed stacks in {profile}):")
+        for line in _stack.hottest(profile):
+            print(f"  {line}")
     direct, visible = measure_direct(server_url, count, latency=latency, prefix=db_prefix)
     direct.check("direct")
     figures.update(direct.show("direct", visible))
