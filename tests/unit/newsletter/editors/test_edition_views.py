@@ -121,6 +121,7 @@ def test_report_page_shows_the_delivery_time_of_a_send_ahead(
                 digest_id=digest_id,
                 provider_batch_id="b-1",
                 send_at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC),
+                created_at=datetime(2026, 3, 2, 6, 45, tzinfo=UTC),
                 state=GroupState.CANCELLED,
             )
         )
