@@ -94,6 +94,24 @@ def parser(available: dict[str, Runner]) -> argparse.ArgumentParser:
         help="where a benchmark that supports it writes cProfile statistics (pipeline: "
         "one solo worker runs under cProfile)",
     )
+    faults = cli.add_argument_group("fault harness (faults)")
+    faults.add_argument(
+        "--scenario",
+        dest="scenarios",
+        action="append",
+        metavar="LETTER",
+        help="a scenario to run, a to f (repeatable; default all)",
+    )
+    faults.add_argument("--runs", type=int, help="runs of each scenario (default 1)")
+    faults.add_argument("--readers", type=int, help="readers per run (default 10,000 x scale)")
+    faults.add_argument("--workers", type=int, help="worker processes (default 1)")
+    faults.add_argument("--seed", type=int, help="seed of the random faults and moments")
+    faults.add_argument(
+        "--immediate",
+        action="store_true",
+        default=None,
+        help="send now (event-based guarantee) instead of scheduled ahead",
+    )
     return cli
 
 
@@ -124,6 +142,12 @@ def main(argv: list[str]) -> int:
         "latency": args.latency,
         "db_prefix": args.db_prefix,
         "profile": args.profile,
+        "scenarios": args.scenarios,
+        "runs": args.runs,
+        "readers": args.readers,
+        "workers": args.workers,
+        "seed": args.seed,
+        "immediate": args.immediate,
     }
     for name in names:
         print(f"== {name}")
