@@ -32,8 +32,10 @@ A ``ProviderGroup`` is one SendGrid batch id: the requests of an edition sent ah
 its delivery instant with a ``send_at``, which SendGrid can still cancel as a whole
 until ten minutes before that instant (see ``docs/delivery.md``)::
 
-    open ──an answer was lost──▶ cancelling ──cancel confirmed──▶ cancelled
-      └──send_at passed──▶ released       └──deadline passed, not confirmed──▶ released
+    open ──an answer was lost──▶ cancelling ──cancel confirmed──▶ cancelled (sent again)
+      │                            └──cutoff passed, not confirmed──▶ released
+      ├──the edition was cancelled──▶ withdrawing ──confirmed──▶ withdrawn (sent to nobody)
+      └──send_at passed──▶ released
 
 A ``DeliveryEvent`` is one SendGrid webhook event, unique on ``sg_event_id`` so
 that a webhook retried by SendGrid, or replayed, is applied once.
@@ -102,8 +104,10 @@ class GroupState(StrEnum):
     """Where one provider batch id (a cancellable group of scheduled requests) stands."""
 
     OPEN = "open"
-    CANCELLING = "cancelling"
+    CANCELLING = "cancelling"  # an answer was lost: cancel, then send again
     CANCELLED = "cancelled"
+    WITHDRAWING = "withdrawing"  # the edition was cancelled: cancel, and send nothing
+    WITHDRAWN = "withdrawn"
     RELEASED = "released"
 
 
@@ -147,9 +151,12 @@ OPEN_BATCH_STATES = frozenset({_B.PLANNED, _B.SENDING, _B.SCHEDULED, _B.UNKNOWN}
 
 _G = GroupState
 GROUP_TRANSITIONS: dict[GroupState, frozenset[GroupState]] = {
-    _G.OPEN: frozenset({_G.CANCELLING, _G.RELEASED}),
-    _G.CANCELLING: frozenset({_G.CANCELLED, _G.RELEASED}),
-    _G.CANCELLED: frozenset(),
+    _G.OPEN: frozenset({_G.CANCELLING, _G.WITHDRAWING, _G.RELEASED}),
+    _G.CANCELLING: frozenset({_G.CANCELLED, _G.WITHDRAWING, _G.RELEASED}),
+    # An editor's cancel reaches a group already cancelled for a lost answer too.
+    _G.CANCELLED: frozenset({_G.WITHDRAWN}),
+    _G.WITHDRAWING: frozenset({_G.WITHDRAWN, _G.RELEASED}),
+    _G.WITHDRAWN: frozenset(),
     _G.RELEASED: frozenset(),
 }
 

@@ -44,6 +44,7 @@ from newsletter.delivery.ledger import Claim
 from newsletter.delivery.models import (
     BatchState,
     DeliveryState,
+    FailureKind,
     GroupState,
     ProviderGroup,
     SendBatch,
@@ -56,8 +57,12 @@ from newsletter.errors import PermanentError, RetryableError
 # at send_at), giving back one of the provider's ten cancellations.
 LIFT_AFTER = timedelta(hours=1)
 CANCELLED_AGAIN = "provider batch id {batch_id} was cancelled after a lost answer; sent again"
+WITHDRAWN = "cancelled by an editor; provider batch id {batch_id} was cancelled before its send_at"
 NOT_CANCELLED = "provider batch id {batch_id} could not be cancelled before the cutoff: {why}"
 _G = GroupState
+# Groups waiting for the provider to confirm a cancel, and what a confirmed one becomes.
+_TO_CANCEL = {_G.CANCELLING: _G.CANCELLED, _G.WITHDRAWING: _G.WITHDRAWN}
+_HELD_BACK = (_G.CANCELLED, _G.WITHDRAWN)  # cancels we hold at the provider
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class Settled:
 
     cancelled: int = 0
     replanned: int = 0
+    withdrawn: int = 0
     released: int = 0
     gave_up: int = 0
     lifted: int = 0
@@ -186,7 +192,7 @@ def cancel_group(
     except RetryableError:
         return False
     if status == "cancel":
-        _move_groups(session, [group.id], _G.CANCELLED, now, error=None)
+        _move_groups(session, [group.id], _TO_CANCEL[group.state], now, error=None)
         return True
     if why:
         error = NOT_CANCELLED.format(batch_id=group.provider_batch_id, why=why)
@@ -236,12 +242,106 @@ def replan_cancelled(session: Session, *, now: datetime) -> list[int]:
     return replanned
 
 
+def withdraw(session: Session, digest_id: int, *, now: datetime) -> int:
+    """The edition was cancelled: ask to cancel every batch id it still holds at the provider.
+
+    Returns how many of its requests are past the cutoff and will go out all the same.
+    The provider is asked on the next ``settle`` (the tick's); once it confirms, the
+    group's requests fail as cancelled instead of being sent again.
+    """
+    rows = session.execute(
+        select(ProviderGroup.id, ProviderGroup.state, ProviderGroup.send_at).where(
+            ProviderGroup.digest_id == digest_id,
+            ProviderGroup.state.in_([_G.OPEN, _G.CANCELLING, _G.CANCELLED]),
+        )
+    ).all()
+    in_time = [
+        gid
+        for gid, state, send_at in rows
+        if state is not _G.CANCELLED and now < cancellable_until(send_at)
+    ]
+    _move_groups(session, in_time, _G.WITHDRAWING, now)
+    _move_groups(
+        session, [gid for gid, state, _ in rows if state is _G.CANCELLED], _G.WITHDRAWN, now
+    )
+    late = [
+        gid
+        for gid, state, send_at in rows
+        if state is not _G.CANCELLED and now >= cancellable_until(send_at)
+    ]
+    if not late:
+        return 0
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                SendBatch.group_id.in_(late),
+                SendBatch.state.in_([BatchState.SCHEDULED, BatchState.SENDING, BatchState.UNKNOWN]),
+            )
+        )
+        or 0
+    )
+
+
+def withdrawing(session: Session, digest_id: int) -> int:
+    """Requests of the edition whose batch id the provider is being asked to cancel."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SendBatch)
+            .join(ProviderGroup, ProviderGroup.id == SendBatch.group_id)
+            .where(
+                ProviderGroup.digest_id == digest_id,
+                ProviderGroup.state.in_([_G.WITHDRAWING, _G.WITHDRAWN]),
+                SendBatch.state.in_([BatchState.SCHEDULED, BatchState.SENDING, BatchState.UNKNOWN]),
+            )
+        )
+        or 0
+    )
+
+
+def fail_withdrawn(session: Session, *, now: datetime) -> int:
+    """Requests of a withdrawn group (confirmed cancelled) fail as cancelled; how many batches."""
+    rows = session.execute(
+        select(SendBatch.id, ProviderGroup.provider_batch_id)
+        .join(ProviderGroup, ProviderGroup.id == SendBatch.group_id)
+        .where(
+            ProviderGroup.state == _G.WITHDRAWN,
+            SendBatch.state.in_([BatchState.SCHEDULED, BatchState.UNKNOWN]),
+        )
+    ).all()
+    failed = 0
+    for batch_id, provider_batch_id in rows:
+        reason = WITHDRAWN.format(batch_id=provider_batch_id)
+        moved = session.execute(
+            update(SendBatch)
+            .where(
+                SendBatch.id == batch_id,
+                SendBatch.state.in_(
+                    sources(BatchState.FAILED, among=[BatchState.SCHEDULED, BatchState.UNKNOWN])
+                ),
+            )
+            .values(state=BatchState.FAILED, lease_until=None, error=reason, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            move_recipients(
+                session,
+                batch_id,
+                DeliveryState.FAILED,
+                last_error=reason,
+                failure=FailureKind.PERMANENT,
+                updated_at=now,
+            )
+            failed += 1
+    return failed
+
+
 def release_due(session: Session, *, now: datetime) -> int:
     """Groups whose send_at passed uncancelled are released: their held requests are accepted."""
     due = list(
         session.scalars(
             select(ProviderGroup.id).where(
-                ProviderGroup.state.in_([_G.OPEN, _G.CANCELLING]), ProviderGroup.send_at <= now
+                ProviderGroup.state.in_([_G.OPEN, *_TO_CANCEL]), ProviderGroup.send_at <= now
             )
         )
     )
@@ -273,7 +373,7 @@ def give_up_late(session: Session, *, now: datetime) -> int:
     """Cancelling groups that reached the cutoff unconfirmed fall back to event reconciliation."""
     rows = session.execute(
         select(ProviderGroup.id, ProviderGroup.provider_batch_id, ProviderGroup.send_at).where(
-            ProviderGroup.state == _G.CANCELLING
+            ProviderGroup.state.in_(list(_TO_CANCEL))
         )
     ).all()
     late = 0
@@ -291,7 +391,7 @@ def cancels_in_use(session: Session, *, now: datetime) -> int:
         session.scalar(
             select(func.count())
             .select_from(ProviderGroup)
-            .where(ProviderGroup.state == _G.CANCELLED, ProviderGroup.lifted_at.is_(None))
+            .where(ProviderGroup.state.in_(_HELD_BACK), ProviderGroup.lifted_at.is_(None))
         )
         or 0
     )
@@ -308,7 +408,7 @@ def settle(database: Database, sender: EmailSender | None, *, now: datetime) -> 
             groups = list(
                 session.scalars(
                     select(ProviderGroup)
-                    .where(ProviderGroup.state == _G.CANCELLING)
+                    .where(ProviderGroup.state.in_(list(_TO_CANCEL)))
                     .order_by(ProviderGroup.send_at, ProviderGroup.id)
                 )
             )
@@ -323,16 +423,17 @@ def settle(database: Database, sender: EmailSender | None, *, now: datetime) -> 
         lifted = _lift_old(database, sender, now=now)
     with database.session() as session:
         replanned = replan_cancelled(session, now=now)
+        withdrawn = fail_withdrawn(session, now=now)
     with database.session() as session:
         released = release_due(session, now=now)
-    return Settled(cancelled, len(replanned), released, gave_up, lifted)
+    return Settled(cancelled, len(replanned), withdrawn, released, gave_up, lifted)
 
 
 def _lift_old(database: Database, sender: ScheduledSender, *, now: datetime) -> int:
     with database.session() as session:
         rows = session.execute(
             select(ProviderGroup.id, ProviderGroup.provider_batch_id).where(
-                ProviderGroup.state == _G.CANCELLED,
+                ProviderGroup.state.in_(_HELD_BACK),
                 ProviderGroup.lifted_at.is_(None),
                 ProviderGroup.send_at <= now - LIFT_AFTER,
             )

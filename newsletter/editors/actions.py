@@ -68,6 +68,8 @@ def cancel(db: Session, actor: str, ip: str, edition_id: int) -> schedules.Cance
         result.edition.label(),
         ip=ip,
         stopped_batches=result.stopped_batches,
+        withdrawing=result.withdrawing,
+        unstoppable=result.unstoppable,
     )
     return result
 

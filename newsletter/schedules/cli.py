@@ -207,7 +207,17 @@ def cancel(ctx: click.Context, edition_id: int) -> None:
         label = result.edition.label()
     line = f"Cancelled {label}."
     if result.stopped_batches:
-        line += f" Stopped {result.stopped_batches} unsent batch(es); the rest were already sent."
+        line += f" Stopped {result.stopped_batches} unsent batch(es)."
+    if result.withdrawing:
+        line += (
+            f" Asked the provider to cancel {result.withdrawing} request(s) sent ahead"
+            " (confirmed within a minute)."
+        )
+    if result.unstoppable:
+        line += (
+            f" {result.unstoppable} request(s) are past the provider's cancel cutoff"
+            " and will still be delivered."
+        )
     out.print(escape(line))
 
 

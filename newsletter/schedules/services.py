@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
+from newsletter.delivery import scheduling
 from newsletter.delivery.report import finalise
 from newsletter.digests.models import Digest, DigestState
 from newsletter.digests.models import can_transition as digest_can_transition
@@ -39,10 +40,17 @@ MISSED_REASON = "not started within {window} of its time ({due_at:%Y-%m-%d %H:%M
 
 @dataclass(frozen=True)
 class CancelResult:
-    """A cancelled edition, and how many unsent batches of it were stopped."""
+    """A cancelled edition, how many unsent batches of it were stopped, how many could not be.
+
+    ``withdrawing`` counts requests already sent ahead that the provider is asked to
+    cancel (confirmed on the next tick); ``unstoppable`` those past the provider's
+    cutoff, which will reach their readers all the same.
+    """
 
     edition: ScheduledEdition
     stopped_batches: int = 0
+    withdrawing: int = 0
+    unstoppable: int = 0
 
 
 @dataclass(frozen=True)
@@ -210,16 +218,20 @@ def cancel(session: Session, edition_id: int, *, now: datetime | None = None) ->
             f"{edition.label()} cannot be cancelled: its digest is already {digest.state.value}"
         )
     transition(edition, EditionState.CANCELLED, "cancelled by an editor")
-    stopped = 0
+    stopped = withdrawing = unstoppable = 0
     if digest is not None and digest.state is DigestState.SENDING:
-        # Batches already handed to the provider cannot be recalled; the rest are
-        # failed as cancelled, and the edition ends partially_failed (or failed).
+        # Unsent batches fail as cancelled. Requests sent ahead are recalled through
+        # the provider while its cutoff allows (the tick asks it); requests already
+        # released, or past the cutoff, cannot be. The edition ends partially_failed
+        # (or failed) once everything is settled.
         stopped = cancel_sending(session, digest.id, now=now)
+        unstoppable = scheduling.withdraw(session, digest.id, now=now)
+        withdrawing = scheduling.withdrawing(session, digest.id)
         finalise(session, digest.id)
     elif digest is not None:
         digest_transition(digest, DigestState.CANCELLED)
     session.flush()
-    return CancelResult(edition, stopped_batches=stopped)
+    return CancelResult(edition, stopped, withdrawing, unstoppable)
 
 
 def editions_with_digest_state(

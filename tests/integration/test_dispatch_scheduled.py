@@ -21,6 +21,9 @@ from newsletter.delivery.report import delivery_report
 from newsletter.delivery.sendgrid import SendGridSender
 from newsletter.delivery.services import DispatchOptions
 from newsletter.delivery.testserver import Endpoint, Fault, SendGridTestServer
+from newsletter.digests.models import Digest
+from newsletter.schedules import services as schedule_services
+from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
     batch_states,
@@ -275,3 +278,62 @@ def test_unconfirmed_cancel_gives_up_at_the_cutoff(
     services.reconcile(database, clock=lambda: cutoff, sender=sendgrid(server))
     assert group_states(database) == ["released"]
     assert batch_states(database, digest_id) == ["unknown"]
+
+
+def _edition_for(database: Database, digest_id: int, due_at: datetime) -> int:
+    """A started scheduled edition owning the digest, as the tick leaves it."""
+    with database.session() as session:
+        edition = ScheduledEdition(
+            publication_id=session.scalars(select(Digest.publication_id)).one(),
+            edition_date=session.scalars(select(Digest.edition_date)).one(),
+            due_at=due_at,
+            kind=EditionKind.ONCE,
+            state=EditionState.STARTED,
+            digest_id=digest_id,
+        )
+        session.add(edition)
+        session.flush()
+        return edition.id
+
+
+def test_cancelled_edition_is_withdrawn_from_the_provider(
+    any_database: Database, server: SendGridTestServer
+) -> None:
+    """An editor's cancel during the lead recalls every request sent ahead: nobody gets it."""
+    digest_id, _ = edition_with_readers(any_database, 25)
+    clock = ServerClock(server)
+    deliver_at = clock() + LEAD
+    edition_id = _edition_for(any_database, digest_id, deliver_at)
+    send_ahead(any_database, digest_id, server, deliver_at)
+    with any_database.session() as session:
+        result = schedule_services.cancel(session, edition_id, now=clock())
+    assert (result.withdrawing, result.unstoppable) == (3, 0)
+    assert group_states(any_database) == ["withdrawing"] * 3
+    services.reconcile(any_database, clock=clock, sender=sendgrid(server))
+    assert group_states(any_database) == ["withdrawn"] * 3
+    assert set(server.batch_statuses().values()) == {"cancel"}
+    deliver(any_database, server, deliver_at + timedelta(seconds=1))
+    assert server.delivered_recipients() == {}
+    assert sum(server.discarded_recipients().values()) == 25
+    with any_database.session() as session:
+        report = delivery_report(session, digest_id)
+    assert report.state == "failed"
+    assert report.by_state == {"failed": 25}
+
+
+def test_cancel_past_the_cutoff_says_what_will_still_go_out(
+    database: Database, server: SendGridTestServer
+) -> None:
+    """Requests past the provider's cancel cutoff are counted as unstoppable, and do go out."""
+    digest_id, _ = edition_with_readers(database, 25)
+    clock = ServerClock(server)
+    deliver_at = clock() + timedelta(minutes=5)
+    edition_id = _edition_for(database, digest_id, deliver_at)
+    send_ahead(database, digest_id, server, deliver_at)
+    with database.session() as session:
+        result = schedule_services.cancel(session, edition_id, now=clock())
+    assert (result.withdrawing, result.unstoppable) == (0, 3)
+    deliver(database, server, deliver_at + timedelta(seconds=1))
+    assert sum(server.delivered_recipients().values()) == 25
+    with database.session() as session:
+        assert delivery_report(session, digest_id).state == "sent"
