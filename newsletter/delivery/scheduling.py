@@ -202,44 +202,60 @@ def cancel_group(
 
 def replan_cancelled(session: Session, *, now: datetime) -> list[int]:
     """Plan again every answered or unknown request of a confirmed-cancelled group."""
+    return _move_held(
+        session,
+        _G.CANCELLED,
+        BatchState.PLANNED,
+        CANCELLED_AGAIN,
+        now,
+        batch_values={
+            "group_id": None,
+            "claim_token": None,
+            "not_before": None,
+            "unknown_since": None,
+            "request_started_at": None,
+            "resends": SendBatch.resends + 1,
+        },
+        recipients_to=DeliveryState.QUEUED,
+        recipient_values={"provider_id": None},
+    )
+
+
+def _move_held(
+    session: Session,
+    group_state: GroupState,
+    to: BatchState,
+    reason: str,
+    now: datetime,
+    *,
+    batch_values: dict[str, object],
+    recipients_to: DeliveryState,
+    recipient_values: dict[str, object],
+    recipients_told: bool = False,
+) -> list[int]:
+    """Move the requests a cancelled batch id held (answered or unknown) and their readers."""
+    held = [BatchState.SCHEDULED, BatchState.UNKNOWN]
     rows = session.execute(
         select(SendBatch.id, ProviderGroup.provider_batch_id)
         .join(ProviderGroup, ProviderGroup.id == SendBatch.group_id)
-        .where(
-            ProviderGroup.state == _G.CANCELLED,
-            SendBatch.state.in_([BatchState.SCHEDULED, BatchState.UNKNOWN]),
-        )
+        .where(ProviderGroup.state == group_state, SendBatch.state.in_(held))
     ).all()
-    replanned: list[int] = []
+    moved_ids: list[int] = []
     for batch_id, provider_batch_id in rows:
+        text = reason.format(batch_id=provider_batch_id)
         moved = session.execute(
             update(SendBatch)
-            .where(
-                SendBatch.id == batch_id,
-                SendBatch.state.in_(
-                    sources(BatchState.PLANNED, among=[BatchState.SCHEDULED, BatchState.UNKNOWN])
-                ),
-            )
-            .values(
-                state=BatchState.PLANNED,
-                group_id=None,
-                claim_token=None,
-                lease_until=None,
-                not_before=None,
-                unknown_since=None,
-                request_started_at=None,
-                resends=SendBatch.resends + 1,
-                error=CANCELLED_AGAIN.format(batch_id=provider_batch_id),
-                updated_at=now,
-            )
+            .where(SendBatch.id == batch_id, SendBatch.state.in_(sources(to, among=held)))
+            .values(state=to, lease_until=None, error=text, updated_at=now, **batch_values)
             .execution_options(synchronize_session=False)
         )
         if moved.rowcount == 1:  # type: ignore[attr-defined]
+            told = {"last_error": text} if recipients_told else {}
             move_recipients(
-                session, batch_id, DeliveryState.QUEUED, provider_id=None, updated_at=now
+                session, batch_id, recipients_to, updated_at=now, **recipient_values, **told
             )
-            replanned.append(batch_id)
-    return replanned
+            moved_ids.append(batch_id)
+    return moved_ids
 
 
 def withdraw(session: Session, digest_id: int, *, now: datetime) -> int:
@@ -301,39 +317,18 @@ def withdrawing(session: Session, digest_id: int) -> int:
 
 def fail_withdrawn(session: Session, *, now: datetime) -> int:
     """Requests of a withdrawn group (confirmed cancelled) fail as cancelled; how many batches."""
-    rows = session.execute(
-        select(SendBatch.id, ProviderGroup.provider_batch_id)
-        .join(ProviderGroup, ProviderGroup.id == SendBatch.group_id)
-        .where(
-            ProviderGroup.state == _G.WITHDRAWN,
-            SendBatch.state.in_([BatchState.SCHEDULED, BatchState.UNKNOWN]),
-        )
-    ).all()
-    failed = 0
-    for batch_id, provider_batch_id in rows:
-        reason = WITHDRAWN.format(batch_id=provider_batch_id)
-        moved = session.execute(
-            update(SendBatch)
-            .where(
-                SendBatch.id == batch_id,
-                SendBatch.state.in_(
-                    sources(BatchState.FAILED, among=[BatchState.SCHEDULED, BatchState.UNKNOWN])
-                ),
-            )
-            .values(state=BatchState.FAILED, lease_until=None, error=reason, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
-            move_recipients(
-                session,
-                batch_id,
-                DeliveryState.FAILED,
-                last_error=reason,
-                failure=FailureKind.PERMANENT,
-                updated_at=now,
-            )
-            failed += 1
-    return failed
+    failed = _move_held(
+        session,
+        _G.WITHDRAWN,
+        BatchState.FAILED,
+        WITHDRAWN,
+        now,
+        batch_values={},
+        recipients_to=DeliveryState.FAILED,
+        recipient_values={"failure": FailureKind.PERMANENT},
+        recipients_told=True,
+    )
+    return len(failed)
 
 
 def release_due(session: Session, *, now: datetime) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from newsletter.db import Database
 from newsletter.delivery import scheduling, services
-from newsletter.delivery.models import GroupState, ProviderGroup, SendBatch
+from newsletter.delivery.models import Delivery, GroupState, ProviderGroup, SendBatch
 from newsletter.delivery.reconcile import DEFAULT_WINDOW
 from newsletter.delivery.report import delivery_report
 from newsletter.delivery.sendgrid import SendGridSender
@@ -319,6 +319,10 @@ def test_cancelled_edition_is_withdrawn_from_the_provider(
         report = delivery_report(session, digest_id)
     assert report.state == "failed"
     assert report.by_state == {"failed": 25}
+    with any_database.session() as session:
+        errors = set(session.scalars(select(Delivery.last_error)))
+    assert len(errors) == 3
+    assert all((error or "").startswith("cancelled by an editor") for error in errors)
 
 
 def test_cancel_past_the_cutoff_says_what_will_still_go_out(
