@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -311,6 +312,24 @@ def one_run(cfg: Config, scenario: str, number: int) -> tuple[Outcome, float, Pa
     return outcome, time.monotonic() - started, None if outcome.clean else root
 
 
+@contextmanager
+def _stop_cleanly_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the harness as Ctrl+C does: each run stops its processes and drops its
+    database on the way out, leaving no orphaned worker on the shared broker."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _flush(broker_url: str) -> None:
     """Empty the Redis database the run uses as its broker."""
     if broker_url.startswith("redis"):
@@ -352,27 +371,36 @@ def run(
     mode = "immediate (event-based)" if immediate else "scheduled ahead (cancellable)"
     print(f"fault harness: {cfg.readers:,} readers, {cfg.workers} worker(s), {mode}")
     figures: dict[str, float] = {}
-    for scenario in chosen:
-        tally = Tally()
-        for number in range(1, (runs or RUNS) + 1):
-            try:
-                outcome, seconds, kept = one_run(cfg, scenario, number)
-            except RuntimeError as exc:
-                tally.broken += 1
-                print(f"{scenario} run {number}: DID NOT FINISH: {exc}")
-                continue
-            tally.add(outcome, seconds)
-            print(f"{scenario} run {number}: {outcome.line()} ({seconds:.0f} s)")
-            for problem in outcome.problems:
-                print(f"    {problem}")
-            if kept is not None:
-                print(f"    logs kept in {kept}; ledger {outcome.notes.get('ledger')}")
-                for error in outcome.notes.get("errors", []):
-                    print(f"    {error}")
-        print(
-            f"{scenario} ({SCENARIOS[scenario]}): {tally.runs} run(s), {tally.clean} clean; "
-            f"duplicates {tally.duplicates}, lost {tally.lost}, untruthful reports "
-            f"{tally.untruthful}, unfinished {tally.broken}"
-        )
-        figures.update(tally.figures(scenario))
+    with _stop_cleanly_on_sigterm():
+        for scenario in chosen:
+            figures.update(_scenario(cfg, scenario, runs or RUNS))
     return figures
+
+
+def _scenario(cfg: Config, scenario: str, runs: int) -> dict[str, float]:
+    """Run one scenario ``runs`` times, print each run and the totals; the totals."""
+    tally = Tally()
+    for number in range(1, runs + 1):
+        try:
+            outcome, seconds, kept = one_run(cfg, scenario, number)
+        except RuntimeError as exc:
+            tally.broken += 1
+            print(f"{scenario} run {number}: DID NOT FINISH: {exc}", flush=True)
+            continue
+        tally.add(outcome, seconds)
+        cancelled = outcome.notes.get("cancelled_ids")
+        extra = "" if cancelled is None else f"; {cancelled} batch id(s) cancelled and resent"
+        print(f"{scenario} run {number}: {outcome.line()}{extra} ({seconds:.0f} s)", flush=True)
+        for problem in outcome.problems:
+            print(f"    {problem}")
+        if kept is not None:
+            print(f"    logs kept in {kept}; ledger {outcome.notes.get('ledger')}")
+            for error in outcome.notes.get("errors", []):
+                print(f"    {error}")
+    print(
+        f"{scenario} ({SCENARIOS[scenario]}): {tally.runs} run(s), {tally.clean} clean; "
+        f"duplicates {tally.duplicates}, lost {tally.lost}, untruthful reports "
+        f"{tally.untruthful}, unfinished {tally.broken}",
+        flush=True,
+    )
+    return tally.figures(scenario)
