@@ -33,6 +33,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
+from newsletter.delivery import breaker
 from newsletter.delivery.interfaces import (
     CANCEL_CUTOFF,
     CANCEL_LIMIT,
@@ -145,6 +146,7 @@ def record_scheduled(session: Session, claim: Claim, provider_id: str, *, now: d
         provider_id=provider_id[:200] or None,
         updated_at=now,
     )
+    breaker.record_success(session, breaker.EMAIL, now)  # the provider answered
     return True
 
 

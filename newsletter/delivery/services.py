@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from newsletter.db import Database, utcnow
-from newsletter.delivery import deadline, ledger, recording, scheduling
+from newsletter.delivery import breaker, deadline, ledger, recording, scheduling
 from newsletter.delivery.breaker import BreakerPolicy
 from newsletter.delivery.compose import Personaliser, edition_message, for_batch
 from newsletter.delivery.interfaces import (
@@ -284,16 +284,25 @@ def _worker(
     while True:
         with database.session() as session:
             now = clock()
-            claim = None
+            claim = held_until = None
             batch_id = ledger.next_due_batch(session, edition.digest_id, now)
             if batch_id is not None:
-                claim = ledger.claim_batch(session, batch_id, now=now, lease=options.lease)
+                # While the provider's breaker is open only one probe goes out at a time.
+                admission = breaker.admit(session, breaker.EMAIL, now, lease=options.lease)
+                if admission.allowed:
+                    claim = ledger.claim_batch(session, batch_id, now=now, lease=options.lease)
+                    if claim is None and admission.probe:
+                        breaker.release_probe(session, breaker.EMAIL, now)
+                else:
+                    held_until = admission.wait_until
             wake_up = (
                 None if batch_id is not None else ledger.next_wake_up(session, edition.digest_id)
             )
         if claim is not None:  # committed: now, and only now, call the provider
             settled = send_claimed(database, claim, edition, sender, options=options, clock=clock)
             progress.add(settled)
+        elif held_until is not None:
+            sleep(max(0.0, (held_until - clock()).total_seconds()))
         elif batch_id is not None:
             continue  # another worker won that batch; look for the next one
         elif wake_up is not None:

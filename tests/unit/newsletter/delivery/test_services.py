@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.db import Database
-from newsletter.delivery import services
+from newsletter.delivery import breaker, services
 from newsletter.delivery.interfaces import Batch, SendResult
 from newsletter.delivery.memory import MemorySender
-from newsletter.delivery.models import Delivery, FailureKind
+from newsletter.delivery.models import Delivery, FailureKind, ProviderBreaker
 from newsletter.delivery.services import DispatchOptions, Progress
 from newsletter.errors import (
     OutcomeUnknownError,
@@ -337,3 +337,29 @@ def test_large_plans_refresh_statistics(
     sender = MemorySender()
     assert send(any_database, digest_id, sender).state == "sent"
     assert len(sender.sent) == 3
+
+
+def test_open_breaker_holds_the_dispatch_loop_until_its_probe(database: Database) -> None:
+    """`digest send` waits for an open breaker's probe; the probe's success lets the rest go."""
+    digest_id, _ = edition_with_readers(database, 3)
+    probe_at = NOW + timedelta(seconds=30)
+    with database.session() as session:
+        session.add(
+            ProviderBreaker(
+                name=breaker.EMAIL, failures=5, opened_at=NOW, probe_at=probe_at, updated_at=NOW
+            )
+        )
+    clock = Clock()
+    calls: list[datetime] = []
+
+    class Timed(MemorySender):
+        def send_batch(self, batch: Batch) -> SendResult:
+            calls.append(clock())
+            return super().send_batch(batch)
+
+    report = send(database, digest_id, Timed(), clock, batch_size=1)
+    assert report.state == "sent"
+    assert calls[0] >= probe_at
+    assert len(calls) == 3
+    with database.session() as session:
+        assert not breaker.is_open(session, breaker.EMAIL)
