@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
@@ -45,21 +45,35 @@ class TokenSubject:
     list_id: int
 
 
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_SEP = b"."  # between value, timestamp and signature (itsdangerous's default, set explicitly)
+# HMAC's key pads (RFC 2104), as byte translation tables: the key XOR 0x36 and XOR 0x5c.
+_INNER_PAD = bytes(x ^ 0x36 for x in range(256))
+_OUTER_PAD = bytes(x ^ 0x5C for x in range(256))
+
+
 def _b36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
         number, rest = divmod(number, 36)
-        out = digits[rest] + out
+        out = _DIGITS[rest] + out
         if not number:
             return out
+
+
+def _keyed_states(key: bytes, digest_method: Any) -> tuple[Any, Any]:
+    """The hash states after HMAC's inner and outer key blocks: each signature copies them."""
+    block = digest_method().block_size
+    if len(key) > block:
+        key = digest_method(key).digest()
+    key = key.ljust(block, b"\0")
+    return digest_method(key.translate(_INNER_PAD)), digest_method(key.translate(_OUTER_PAD))
 
 
 class _Signer(TimestampSigner):
     clock: Callable[[], float] = time.time
     _derived: bytes | None = None
-    _mac: hmac.HMAC | None = None  # keyed once; each signature starts from a copy
-    _stamp: tuple[int, bytes] = (-1, b"")  # the last timestamp and its encoded suffix
+    _keyed: tuple[Any, Any] | None = None  # keyed once; each signature starts from copies
 
     def get_timestamp(self) -> int:
         return int(self.clock())
@@ -73,29 +87,34 @@ class _Signer(TimestampSigner):
         return self._derived
 
     def sign(self, value: str | bytes) -> bytes:
-        """Exactly ``TimestampSigner.sign``, minus its per-call setup.
+        """Exactly ``TimestampSigner.sign``, minus its per-call setup (``unsign`` is its own)."""
+        timestamp = base64_encode(int_to_bytes(self.get_timestamp()))
+        stamped = want_bytes(value) + self.sep + timestamp
+        return stamped + self.sep + self.signature_of(stamped)
 
-        Dispatch signs two tokens per recipient, a million recipients an edition:
-        the keyed HMAC state is copied instead of rebuilt, and the encoded
-        timestamp is reused within the same second. ``unsign`` is itsdangerous's own.
+    def signature_of(self, stamped: bytes) -> bytes:
+        """The HMAC of ``stamped`` as itsdangerous writes it (URL-safe base64, no padding).
+
+        Dispatch signs two tokens per recipient, a million recipients an edition: the
+        hash states after the key blocks are computed once and copied per signature,
+        which is HMAC itself (RFC 2104) without rebuilding the keyed object each time.
         """
-        now = self.get_timestamp()
-        stamped_at, stamp = self._stamp
-        if stamped_at != now:
-            stamp = self.sep + base64_encode(int_to_bytes(now))
-            self._stamp = (now, stamp)  # one assignment: threads never see half of it
-        if self._mac is None:
-            self._mac = hmac.new(self.derive_key(), digestmod=self.digest_method)
-        signed = want_bytes(value) + stamp
-        mac = self._mac.copy()
-        mac.update(signed)
-        return signed + self.sep + base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+        keyed = self._keyed
+        if keyed is None:
+            keyed = self._keyed = _keyed_states(self.derive_key(), self.digest_method)
+        inner = keyed[0].copy()
+        inner.update(stamped)
+        outer = keyed[1].copy()
+        outer.update(inner.digest())
+        return base64.urlsafe_b64encode(outer.digest()).rstrip(b"=")
 
 
 class Tokens:
     """Makes and reads tokens with one secret key."""
 
     def __init__(self, secret_key: str, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._stamp: tuple[int, bytes] = (-1, b"")  # the last second and its encoded suffix
         self._signers: dict[Purpose, _Signer] = {}
         for purpose in Purpose:
             signer = _Signer(
@@ -103,14 +122,33 @@ class Tokens:
                 salt=f"subscribers.{purpose.value}",
                 key_derivation="hmac",
                 digest_method=hashlib.sha256,
+                sep=_SEP,
             )
             signer.clock = clock
             self._signers[purpose] = signer
 
     def make(self, purpose: Purpose, subject: TokenSubject) -> str:
         """A token for ``purpose`` naming ``subject``."""
-        value = f"{_b36(subject.subscriber_id)}-{_b36(subject.list_id)}"
-        return self._signers[purpose].sign(value).decode()
+        return self.make_each((purpose,), subject.subscriber_id, subject.list_id)[0]
+
+    def make_each(self, purposes: Sequence[Purpose], subscriber_id: int, list_id: int) -> list[str]:
+        """One token per purpose naming the same subscriber and list, stamped at one instant.
+
+        Dispatch signs an unsubscribe and a preferences token for every recipient: the
+        value and the encoded timestamp are built once for both (and the timestamp
+        reused within the same second), then each purpose's key signs them.
+        """
+        now = int(self._clock())
+        second, stamp = self._stamp
+        if second != now:
+            stamp = _SEP + base64_encode(int_to_bytes(now))
+            self._stamp = (now, stamp)  # one assignment: threads never see half of it
+        stamped = f"{_b36(subscriber_id)}-{_b36(list_id)}".encode() + stamp
+        signers = self._signers
+        return [
+            (stamped + _SEP + signers[purpose].signature_of(stamped)).decode()
+            for purpose in purposes
+        ]
 
     def read(
         self, purpose: Purpose, token: str, *, max_age: timedelta | None = None

@@ -13,7 +13,7 @@ event, which is how an event finds its delivery and a lost answer finds its batc
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from newsletter import urls
 from newsletter.delivery.interfaces import Message, Recipient, substitution_value
@@ -21,8 +21,8 @@ from newsletter.delivery.webhook import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
-from subscribers.links import Links
-from subscribers.tokens import Tokens
+from subscribers.links import Links, RecipientLinks
+from subscribers.tokens import Purpose, Tokens
 
 ONE_CLICK_POST = "List-Unsubscribe=One-Click"
 TEST_SUBJECT_PREFIX = "[TEST] "
@@ -60,12 +60,30 @@ def for_batch(message: Message, batch_id: int) -> Message:
 
 @dataclass(frozen=True)
 class Personaliser:
-    """Builds each recipient's substitutions, headers and ids from signed tokens."""
+    """Builds each recipient's substitutions, headers and ids from signed tokens.
+
+    The links are ``Links.for_subscriber``'s, built inline: the tokens a recipient
+    needs are signed together (``Tokens.make_each``) and everything that is the same
+    for every recipient is worked out once, when the personaliser is made.
+    """
 
     links: Links  # signs personal links under the web app, which serves their pages
     view_url: str  # the edition's archive page (the same for every recipient)
     mailto: str  # the address a mail client writes to for a mailto unsubscribe
     used: frozenset[str] = frozenset(placeholders.ALL)  # placeholders the message contains
+    # Derived from the fields above in ``__post_init__`` (again by ``dataclasses.replace``).
+    _purposes: tuple[Purpose, ...] = field(init=False, repr=False, compare=False)
+    _mailto_before_token: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Work out once what every recipient shares: which tokens, the mailto's start."""
+        purposes: tuple[Purpose, ...] = (Purpose.UNSUBSCRIBE,)
+        if placeholders.PREFERENCES_URL in self.used:
+            purposes += (Purpose.PREFERENCES,)
+        # The token ends the mailto (its subject), so everything before it is shared.
+        mailto = RecipientLinks(token="", unsubscribe="", one_click="", preferences=None)
+        object.__setattr__(self, "_purposes", purposes)
+        object.__setattr__(self, "_mailto_before_token", mailto.mailto(self.mailto))
 
     @classmethod
     def for_digest(
@@ -84,24 +102,25 @@ class Personaliser:
     def recipient(self, subscriber_id: int, list_id: int, email: str, name: str) -> Recipient:
         """One subscriber's personal part of the request (a million times an edition)."""
         used = self.used
-        links = self.links.for_subscriber(
-            subscriber_id, list_id, preferences=placeholders.PREFERENCES_URL in used
-        )
+        base_url = self.links.base_url
+        signed = self.links.tokens.make_each(self._purposes, subscriber_id, list_id)
+        token = signed[0]
         substitutions: dict[str, str] = {}
         if placeholders.UNSUBSCRIBE_URL in used:
-            substitutions[placeholders.UNSUBSCRIBE_URL] = links.unsubscribe
-        if links.preferences is not None:
-            substitutions[placeholders.PREFERENCES_URL] = links.preferences
+            substitutions[placeholders.UNSUBSCRIBE_URL] = urls.unsubscribe_page(base_url, token)
+        if len(signed) > 1:
+            substitutions[placeholders.PREFERENCES_URL] = urls.preferences_page(base_url, signed[1])
         if placeholders.VIEW_URL in used:
             substitutions[placeholders.VIEW_URL] = self.view_url
         if placeholders.NAME in used:
             # The name is the subscriber's own text: safe in subject, text and HTML alike.
             substitutions[placeholders.NAME] = substitution_value(placeholders.NAME, name)
+        one_click = urls.one_click_unsubscribe(base_url, token)
         return Recipient(
             email=email,
             name=name,
             substitutions=substitutions,
-            headers={"List-Unsubscribe": f"<{links.one_click}>, <{links.mailto(self.mailto)}>"},
+            headers={"List-Unsubscribe": f"<{one_click}>, <{self._mailto_before_token}{token}>"},
             custom_args={SUBSCRIBER_ID: str(subscriber_id)},
         )
 

@@ -18,7 +18,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.delivery import breaker
@@ -34,9 +34,12 @@ from newsletter.delivery.models import (
 
 _ERROR_LIMIT = 2000
 _B = BatchState
+_D = DeliveryState
 # SendGrid's "processed" event can confirm the batch (reconcile) before this worker
 # records the answer: an accepted batch stays accepted and still takes the provider id.
 _ACCEPT_FROM = [*sources(_B.ACCEPTED), _B.ACCEPTED]
+# The recipients an accepted batch moves (as ``move_recipients`` would: never a failed one).
+_RECIPIENTS_ACCEPTED_FROM = [state for state in sources(_D.ACCEPTED) if state is not _D.FAILED]
 # Only the claim holder retries; an unknown batch is left to reconciliation, which
 # counts its resends.
 _RETRY_FROM = sources(_B.PLANNED, among=[_B.SENDING])
@@ -112,33 +115,39 @@ def fail_recipients(
 
 
 def record_accepted(session: Session, claim: Claim, provider_id: str, *, now: datetime) -> bool:
-    """The provider took the batch: its claimed recipients are accepted."""
+    """The provider took the batch: its claimed recipients are accepted.
+
+    One UPDATE of the recipients (each row is written once, not twice): the claimed
+    ones become ``accepted`` with the provider id; those that events or a refusal
+    moved on first keep their state and only take the provider id if they have none.
+    """
+    provider = provider_id[:200] or None
     moved = _move_batch(
         session,
         claim,
         _ACCEPT_FROM,
         state=BatchState.ACCEPTED,
-        provider_id=provider_id[:200] or None,
+        provider_id=provider,
         lease_until=None,
         error=None,
         updated_at=now,
     )
-    if moved:
-        move_recipients(
-            session,
-            claim.batch_id,
-            DeliveryState.ACCEPTED,
-            provider_id=provider_id[:200] or None,
-            updated_at=now,
+    if not moved:
+        return False
+    accepting = Delivery.state.in_(_RECIPIENTS_ACCEPTED_FROM)
+    recipients = update(Delivery).where(Delivery.batch_id == claim.batch_id)
+    if provider is None:  # nothing for the others to take
+        recipients = recipients.where(accepting).values(state=_D.ACCEPTED, updated_at=now)
+    else:
+        accepted = literal(_D.ACCEPTED, Delivery.state.type)
+        recipients = recipients.where(or_(accepting, Delivery.provider_id.is_(None))).values(
+            state=case((accepting, accepted), else_=Delivery.state),
+            provider_id=provider,
+            updated_at=case((accepting, now), else_=Delivery.updated_at),
         )
-        session.execute(
-            update(Delivery)
-            .where(Delivery.batch_id == claim.batch_id, Delivery.provider_id.is_(None))
-            .values(provider_id=provider_id[:200] or None)
-            .execution_options(synchronize_session=False)
-        )
-        breaker.record_success(session, breaker.EMAIL, now)
-    return moved
+    session.execute(recipients.execution_options(synchronize_session=False))
+    breaker.record_success(session, breaker.EMAIL, now)
+    return True
 
 
 def record_retry(

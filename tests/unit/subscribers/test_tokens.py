@@ -122,3 +122,24 @@ def test_tokens_are_exactly_what_itsdangerous_signs() -> None:
             assert int(stamp.timestamp()) == int(now[0])
             stock.get_timestamp = lambda: int(now[0])  # type: ignore[method-assign]
             assert token == stock.sign("2n9c-7").decode()
+
+
+def test_tokens_made_together_are_what_itsdangerous_signs_for_each_purpose() -> None:
+    """``make_each`` writes, per purpose, the token a stock TimestampSigner signs then."""
+    now = [1_700_000_000.0]
+    tokens = Tokens(SECRET, clock=lambda: now[0])
+    purposes = (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES)
+    for second in (0.0, 0.5, 1.0, 3600.0):  # the cached timestamp, then fresh ones
+        now[0] = 1_700_000_000.0 + second
+        together = tokens.make_each(purposes, 98_765, 3)
+        for purpose, token in zip(purposes, together, strict=True):
+            stock = TimestampSigner(
+                SECRET,
+                salt=f"subscribers.{purpose.value}",
+                key_derivation="hmac",
+                digest_method=hashlib.sha256,
+            )
+            stock.get_timestamp = lambda: int(now[0])  # type: ignore[method-assign]
+            assert token == stock.sign("247h-3").decode()
+            assert tokens.read(purpose, token) == TokenSubject(98_765, 3)
+    assert tokens.make_each((), 1, 1) == []

@@ -13,8 +13,13 @@ from newsletter.digests.services import get_digest
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
 from subscribers.links import Links
-from subscribers.tokens import Purpose, TokenSubject
-from tests.unit.newsletter.delivery.dispatch_factories import BASE_URL, rendered_digest, tokens
+from subscribers.tokens import Purpose, Tokens, TokenSubject
+from tests.unit.newsletter.delivery.dispatch_factories import (
+    BASE_URL,
+    SECRET,
+    rendered_digest,
+    tokens,
+)
 
 
 def test_message_carries_publication_settings(database: Database) -> None:
@@ -123,3 +128,32 @@ def test_all_personal_links_share_one_unsubscribe_token(database: Database) -> N
         f"{BASE_URL}/u/{links.token}",
     )
     assert maker.for_subscriber(42, list_id, preferences=False).preferences is None
+
+
+@pytest.mark.parametrize("used", [placeholders.ALL, (placeholders.UNSUBSCRIBE_URL,), ()])
+def test_recipient_links_are_exactly_those_links_makes(
+    database: Database, used: tuple[str]
+) -> None:
+    """The inline links equal ``Links.for_subscriber``'s, token for token, whatever is used."""
+    with database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        message = edition_message(digest)
+    fixed = Tokens(SECRET, clock=lambda: 1_700_000_000.0)
+    base = Personaliser.for_digest(digest, message, base_url=BASE_URL, tokens=fixed)
+    personaliser = dataclasses.replace(base, used=frozenset(used))
+    for subscriber_id in (1, 42, 123_456_789):
+        recipient = personaliser.recipient(subscriber_id, list_id, "ann@example.org", "Ann")
+        links = Links(BASE_URL, fixed).for_subscriber(
+            subscriber_id, list_id, preferences=placeholders.PREFERENCES_URL in used
+        )
+        assert recipient.headers == {
+            "List-Unsubscribe": f"<{links.one_click}>, <{links.mailto('editors@example.org')}>"
+        }
+        expected = {
+            placeholders.UNSUBSCRIBE_URL: links.unsubscribe,
+            placeholders.PREFERENCES_URL: links.preferences,
+            placeholders.VIEW_URL: personaliser.view_url,
+            placeholders.NAME: "Ann",
+        }
+        assert recipient.substitutions == {key: expected[key] for key in used}

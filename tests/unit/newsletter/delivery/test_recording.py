@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
@@ -141,3 +142,49 @@ def test_every_move_made_is_in_the_transition_tables(any_database: Database) -> 
         (D.SCHEDULED, D.ACCEPTED),
         (D.SCHEDULED, D.FAILED),
     }
+
+
+@pytest.mark.parametrize("provider_id", ["sg-9", ""])
+def test_an_accepted_answer_writes_each_recipient_once(
+    any_database: Database, provider_id: str
+) -> None:
+    """Recording an accepted batch is one UPDATE: claimed recipients are accepted, others only
+    take the provider id they lack."""
+    digest_id, _ = edition_with_readers(any_database, 3)
+    with any_database.session() as session:
+        ledger.plan_dispatch(session, digest_id, now=NOW)
+        batch_id = session.scalars(select(SendBatch.id)).one()
+        claim = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
+        ids = list(session.scalars(select(Delivery.subscriber_id).order_by(Delivery.subscriber_id)))
+        for subscriber_id, moved_on in ((ids[1], D.DELIVERED), (ids[2], D.FAILED)):
+            session.execute(  # an event, and a refusal, got there before the answer
+                update(Delivery)
+                .where(Delivery.subscriber_id == subscriber_id)
+                .values(state=moved_on)
+            )
+    assert claim is not None
+    statements: list[str] = []
+
+    def collect(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    later = NOW + timedelta(minutes=1)
+    event.listen(any_database.engine, "before_cursor_execute", collect)
+    try:
+        with any_database.session() as session:
+            assert recording.record_accepted(session, claim, provider_id, now=later)
+    finally:
+        event.remove(any_database.engine, "before_cursor_execute", collect)
+    assert sum(s.lstrip().upper().startswith("UPDATE DELIVERIES") for s in statements) == 1
+    with any_database.session() as session:
+        rows = session.execute(
+            select(Delivery.state, Delivery.provider_id, Delivery.updated_at).order_by(
+                Delivery.subscriber_id
+            )
+        ).all()
+    taken = provider_id or None
+    assert [tuple(row) for row in rows] == [
+        (D.ACCEPTED, taken, later),
+        (D.DELIVERED, taken, NOW),
+        (D.FAILED, taken, NOW),
+    ]

@@ -158,6 +158,25 @@ def test_encode_payload_is_what_goes_on_the_wire() -> None:
     assert json.loads(encode_payload(sample, payload)) == payload
 
 
+def test_encoded_body_is_utf8_json_even_for_names_no_utf8_can_hold() -> None:
+    """Non-ASCII travels as UTF-8; a lone surrogate falls back to escapes instead of failing."""
+    for name in ("Zoë Ångström 東京", "broken \ud800 name"):
+        sample = Batch("k", message(), (recipient(1, name=name),))
+        payload = build_payload(sample)
+        body = encode_payload(sample, payload)
+        assert json.loads(body) == payload
+        assert body.encode("utf-8")  # what the client sends: encodable, whatever the name
+    assert "Zoë" in encode_payload(sample, {"name": "Zoë"})
+
+
+def test_the_size_limit_counts_bytes_not_characters() -> None:
+    """A body under 30 M characters but over 30 MB of UTF-8 is refused."""
+    wide = batch(1, html="é" * (MAX_REQUEST_BYTES // 2 + 1))
+    assert len(json.dumps(build_payload(wide), ensure_ascii=False)) < MAX_REQUEST_BYTES
+    with pytest.raises(PermanentError, match="batch edition-3-batch-7: request is"):
+        encode_payload(wide, build_payload(wide))
+
+
 def test_a_request_of_30_mb_is_refused_naming_the_batch() -> None:
     """A request body of 30 MB or more is refused before sending, naming the batch key."""
     big = batch(1, html="x" * MAX_REQUEST_BYTES)
