@@ -2,11 +2,14 @@
 
 The webhook only stores verified posts (``inbox``); ``apply_pending`` takes the
 pending posts in arrival order and applies their events a set at a time, with a
-few statements per set whatever its size: one lookup of the events already known
-(``sg_event_id`` is unique, so a retried or replayed post is applied once), one
-lookup of the deliveries per edition, one insert of the new events, one UPDATE
-(executemany) for the state moves and one for the counters. Events that name no
-delivery of ours are stored and counted as unmatched (test sends, other senders).
+few set statements per set whatever its size (``events_sql``): one insert of the
+events that also finds the deliveries they name (``sg_event_id`` is unique, so a
+retried or replayed post inserts nothing and is applied once), one read of those
+deliveries, one UPDATE for the state moves and one for the counters. Events that
+name no delivery of ours are stored and counted as unmatched (test sends, other
+senders). Each event's JSON is read once, into columns (``EventColumns``); only
+the few events that need more (a bounce's reason, an open's time) are looked at
+again.
 
 What each event does: ``processed`` / ``delivered`` / ``deferred`` / ``bounce`` /
 ``dropped`` move the delivery forward only (and confirm a batch whose answer was
@@ -20,22 +23,42 @@ distinct address or subscription; ``open`` and ``click`` are counted.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, Text, bindparam, func, insert, select, type_coerce, update
+from sqlalchemy import Table, Text, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database, utcnow
+from newsletter.delivery.events_sql import (
+    Counts,
+    Fresh,
+    Moves,
+    insert_events,
+    write_counts,
+    write_moves,
+)
 from newsletter.delivery.inbox import PendingPost, pending_posts, prune, take_pending
-from newsletter.delivery.models import Delivery, DeliveryEvent, DeliveryState, can_move
-from newsletter.delivery.reconcile import confirm_batch
-from newsletter.delivery.webhook import EventKind, ProviderEvent, parse_with_raw
+from newsletter.delivery.models import (
+    DELIVERY_TRANSITIONS,
+    BatchState,
+    Delivery,
+    DeliveryState,
+    SendBatch,
+    sources,
+)
+from newsletter.delivery.webhook import (
+    EventColumns,
+    batch_number,
+    is_hard_bounce,
+    load_events,
+    reason_of,
+    time_of,
+)
 from newsletter.errors import InvalidInputError, NotFoundError
 from subscribers.addresses import email_hash, normalise_email
 from subscribers.models import ConsentSource, Suppression, SuppressionReason
@@ -44,43 +67,35 @@ from subscribers.tokens import TokenSubject
 
 log = logging.getLogger(__name__)
 
-# Personal data SendGrid adds to engagement events; never stored.
-PRIVATE_FIELDS = frozenset({"ip", "useragent"})
+# SendGrid event names that move a delivery, and where to.
 MOVES = {
-    EventKind.PROCESSED: DeliveryState.ACCEPTED,
-    EventKind.DELIVERED: DeliveryState.DELIVERED,
-    EventKind.DEFERRED: DeliveryState.DEFERRED,
-    EventKind.BOUNCE: DeliveryState.BOUNCED,
-    EventKind.DROPPED: DeliveryState.DROPPED,
+    "processed": DeliveryState.ACCEPTED,
+    "delivered": DeliveryState.DELIVERED,
+    "deferred": DeliveryState.DEFERRED,
+    "bounce": DeliveryState.BOUNCED,
+    "dropped": DeliveryState.DROPPED,
 }
 # Events that can only follow an accepted request, so they prove a lost answer was a yes.
 CONFIRMING = frozenset(MOVES)
-HARD_BOUNCE = "bounce"  # SendGrid's bounce "type"; "blocked" is the receiver's refusal
-_WITH_REASON = frozenset({DeliveryState.BOUNCED, DeliveryState.DROPPED})
-_UNSUBSCRIBING = frozenset({EventKind.UNSUBSCRIBE, EventKind.GROUP_UNSUBSCRIBE})
+# The transition table by stored value: folding compares the states as read, as text.
+_MOVE_TO = {name: state.value for name, state in MOVES.items()}
+_NEXT = {state.value: {t.value for t in to} for state, to in DELIVERY_TRANSITIONS.items()}
+_WITH_REASON = frozenset({DeliveryState.BOUNCED.value, DeliveryState.DROPPED.value})
+_UNSUBSCRIBING = frozenset({"unsubscribe", "group_unsubscribe"})
+_COUNTED = {"open": 2, "click": 3, "spamreport": 4}  # the slot of its first time in a count
 # Events per applying transaction: short enough that a webhook post waiting for
 # SQLite's write lock is not kept long, large enough that per-set costs vanish.
 SET_SIZE = 2000
-IN_CHUNK = 5000  # values per IN list (SQLite allows 32766 variables per statement)
 RACE_RETRIES = 5
 _ERROR_LIMIT = 2000
 _STATES = {state.value: state for state in DeliveryState}
-_INSERT_PG = (
-    "INSERT INTO delivery_events (sg_event_id, kind, delivery_id, raw, received_at) "
-    "SELECT i, k, d, r::json, %b::timestamptz "
-    "FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[]) AS e(i, k, d, r) "
-    "ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id"
-)  # %b: arrays sent in binary, without the text format's per-element escaping
-_INSERT_SQLITE = (
-    "INSERT INTO delivery_events (sg_event_id, kind, delivery_id, raw, received_at) "
-    "VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (sg_event_id) DO NOTHING"
-)
-Keyed = list[tuple[ProviderEvent, tuple[int, int] | None]]
+# Recipients a confirmed batch accepts: never a failed one (only ``resend`` revives those).
+_CONFIRMED_FROM = [s for s in sources(DeliveryState.ACCEPTED) if s is not DeliveryState.FAILED]
 
 _DELIVERIES = cast(Table, Delivery.__table__)
-_EVENTS = cast(Table, DeliveryEvent.__table__)
+_BATCHES = cast(Table, SendBatch.__table__)
 _D = _DELIVERIES.c
+# One delivery a worker moved after the set read it (rare): written alone, if still as read.
 _MOVE = (
     update(_DELIVERIES)
     .where(_D.id == bindparam("k_id"), _D.state == bindparam("k_seen", type_=_D.state.type))
@@ -88,23 +103,6 @@ _MOVE = (
         state=bindparam("k_state", type_=_D.state.type),
         last_error=func.coalesce(bindparam("k_error", type_=Text), _D.last_error),
         updated_at=bindparam("k_now", type_=_D.updated_at.type),
-    )
-)
-_COUNT = (
-    update(_DELIVERIES)
-    .where(_D.id == bindparam("k_id"))
-    .values(
-        opens=_D.opens + bindparam("k_opens"),
-        clicks=_D.clicks + bindparam("k_clicks"),
-        first_opened_at=func.coalesce(
-            _D.first_opened_at, bindparam("k_opened", type_=_D.first_opened_at.type)
-        ),
-        first_clicked_at=func.coalesce(
-            _D.first_clicked_at, bindparam("k_clicked", type_=_D.first_clicked_at.type)
-        ),
-        complained_at=func.coalesce(
-            _D.complained_at, bindparam("k_complained", type_=_D.complained_at.type)
-        ),
     )
 )
 
@@ -136,189 +134,94 @@ class InboxResult:
     more: bool = False  # the time budget ran out with posts still pending
 
 
-@dataclass(frozen=True)
-class _Target:
-    """A delivery an event names: its id, state and the subscription it was sent for."""
-
-    id: int
-    state: DeliveryState
-    subscriber_id: int
-    list_id: int
-
-
-@dataclass
-class _Fold:
-    """The effect of one set's events on one delivery, folded in arrival order."""
-
-    target: _Target
-    events: list[ProviderEvent] = field(default_factory=list)
-    state: DeliveryState = DeliveryState.QUEUED
-    error: str | None = None
-    opens: int = 0
-    clicks: int = 0
-    opened: datetime | None = None
-    clicked: datetime | None = None
-    complained: datetime | None = None
-
-    def fold_states(self, start: DeliveryState) -> None:
-        """Replay this set's state-moving events from ``start``, forward only."""
-        self.state, self.error = start, None
-        for event in self.events:
-            target = MOVES.get(event.kind)
-            if target is not None and can_move(self.state, target):
-                self.state = target
-                if event.reason and target in _WITH_REASON:
-                    self.error = event.reason[:_ERROR_LIMIT]
-
-    def count(self, event: ProviderEvent) -> None:
-        """Count an engagement event (open, click, spam report)."""
-        if event.kind is EventKind.OPEN:
-            self.opens += 1
-            self.opened = self.opened or event.timestamp
-        elif event.kind is EventKind.CLICK:
-            self.clicks += 1
-            self.clicked = self.clicked or event.timestamp
-        elif event.kind is EventKind.SPAMREPORT:
-            self.complained = self.complained or event.timestamp
+def apply_posts(session: Session, posts: Sequence[PendingPost], *, now: datetime) -> EventsResult:
+    """Apply the events of these posts, in order, as one set."""
+    columns = EventColumns()
+    for post in posts:
+        try:
+            columns.add(load_events(post.body))
+        except InvalidInputError as exc:  # checked when stored: only if the checks changed
+            log.error("webhook post %d cannot be applied and is skipped: %s", post.id, exc)
+    return apply_events(session, columns, now=now)
 
 
-def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
-def _key(event: ProviderEvent) -> tuple[int, int] | None:
-    digest_id, subscriber_id = _int(event.edition_id), _int(event.subscriber_id)
-    if digest_id is None or subscriber_id is None:
-        return None
-    return digest_id, subscriber_id
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
-
-
-def private_free(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The raw event without the reader's IP address and user agent."""
-    return {key: value for key, value in raw.items() if key not in PRIVATE_FIELDS}
-
-
-def apply_events(
-    session: Session,
-    events: Sequence[ProviderEvent],
-    raw: Mapping[str, Mapping[str, Any]],
-    *,
-    now: datetime | None = None,
-) -> EventsResult:
-    """Store and apply a set of events once each, in order; ``raw``: ``sg_event_id`` → event."""
-    now = now or utcnow()
-    unique: dict[str, ProviderEvent] = {}
-    for event in events:
-        unique.setdefault(event.sg_event_id, event)
-    known = _known(session, list(unique))
-    fresh = [event for event_id, event in unique.items() if event_id not in known]
-    _confirm_batches(session, fresh, now)
-    keyed = [(event, _key(event)) for event in fresh]
-    targets = _targets(session, keyed)
-    stored = _store(session, keyed, targets, raw, now)
-    keyed = [(event, key) for event, key in keyed if event.sg_event_id in stored]
-    fresh = [event for event, _ in keyed]
-    _suppress(session, fresh)
-    unmatched = _apply(session, keyed, targets, now)
-    return EventsResult(len(fresh) - unmatched, len(events) - len(fresh), unmatched)
-
-
-def _known(session: Session, event_ids: list[str]) -> set[str]:
-    known: set[str] = set()
-    for chunk in _chunks(event_ids):
-        known.update(
-            session.scalars(
-                select(DeliveryEvent.sg_event_id).where(DeliveryEvent.sg_event_id.in_(chunk))
-            )
-        )
-    return known
-
-
-def _confirm_batches(session: Session, events: list[ProviderEvent], now: datetime) -> None:
-    """Accept the batches these events prove the provider took (before reading deliveries)."""
-    batch_ids = {_int(e.batch_id) for e in events if e.kind in CONFIRMING}
-    for batch_id in sorted(b for b in batch_ids if b is not None):
-        confirm_batch(session, batch_id, now=now)
-
-
-def _targets(session: Session, keyed: Keyed) -> dict[tuple[int, int], _Target]:
-    """The deliveries the events name: one indexed lookup per edition."""
-    wanted: dict[int, set[int]] = {}
-    for _, key in keyed:
-        if key is not None:
-            wanted.setdefault(key[0], set()).add(key[1])
-    found: dict[tuple[int, int], _Target] = {}
-    # The state as its stored text, mapped here: cheaper than the Enum type's processing.
-    state = type_coerce(Delivery.state, String())
-    for digest_id, subscriber_ids in wanted.items():
-        for chunk in _chunks(sorted(subscriber_ids)):
-            rows = session.execute(
-                select(Delivery.id, Delivery.subscriber_id, Delivery.list_id, state).where(
-                    Delivery.digest_id == digest_id, Delivery.subscriber_id.in_(chunk)
-                )
-            )
-            for delivery_id, subscriber_id, list_id, value in rows:
-                found[digest_id, subscriber_id] = _Target(
-                    delivery_id, _STATES[value], subscriber_id, list_id
-                )
-    return found
-
-
-def _store(
-    session: Session,
-    keyed: Keyed,
-    targets: Mapping[tuple[int, int], _Target],
-    raw: Mapping[str, Mapping[str, Any]],
-    now: datetime,
-) -> set[str]:
-    """Insert the events (nothing on a known ``sg_event_id``); the ids this call stored.
-
-    Straight to the driver, one statement (PostgreSQL: arrays unnested) or one
-    executemany (SQLite), with the JSON encoded here once per event.
-    """
-    if not keyed:
-        return set()
-    ids, kinds, deliveries, bodies = [], [], [], []
-    for event, key in keyed:
-        target = targets.get(key) if key is not None else None
-        ids.append(event.sg_event_id)
-        kinds.append(event.name[:32] or event.kind.value)
-        deliveries.append(target.id if target is not None else None)
-        bodies.append(json.dumps(private_free(raw.get(event.sg_event_id, {}))))
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        rows = connection.exec_driver_sql(_INSERT_PG, (now, ids, kinds, deliveries, bodies))
-        return {row[0] for row in rows}
-    stamp = _EVENTS.c.received_at.type._cached_bind_processor(connection.dialect)
-    at = stamp(now) if stamp is not None else now
-    connection.exec_driver_sql(
-        _INSERT_SQLITE, [(*row, at) for row in zip(ids, kinds, deliveries, bodies, strict=True)]
+def apply_events(session: Session, columns: EventColumns, *, now: datetime) -> EventsResult:
+    """Store and apply a set of events once each, in arrival order."""
+    if not columns.ids:
+        return EventsResult(duplicates=columns.read)
+    kinds = [name if len(name) <= 32 else name[:32] for name in columns.names]
+    fresh = insert_events(
+        session.connection(),
+        (columns.ids, kinds, columns.digests, columns.subscribers, columns.stored_json()),
+        columns.positions,
+        now,
     )
-    # The applier lock keeps other writers of events out, so every id not known before
-    # (``_known``) was inserted now.
-    return set(ids)
+    _confirm_batches(session, columns, fresh, now)
+    fresh = _targets(session, fresh)
+    _suppress(session, columns, fresh.events)
+    unmatched = _apply(session, columns, fresh, now)
+    applied = len(fresh.events) - unmatched
+    return EventsResult(applied, columns.read - len(fresh.events), unmatched)
 
 
-def _suppress(session: Session, events: list[ProviderEvent]) -> None:
+def _confirm_batches(session: Session, columns: EventColumns, fresh: Fresh, now: datetime) -> None:
+    """Accept the batches these events prove the provider took, and their claimed readers.
+
+    Only batches the transition table lets become accepted move; the readers they
+    accept are then seen as accepted by the events of this set.
+    """
+    names, items = columns.names, columns.items
+    wanted = {batch_number(items[i]) for i in fresh.events if names[i] in CONFIRMING}
+    batch_ids = sorted(b for b in wanted if b is not None)
+    if not batch_ids:
+        return
+    moved = session.execute(
+        update(_BATCHES)
+        .where(_BATCHES.c.id.in_(batch_ids), _BATCHES.c.state.in_(sources(BatchState.ACCEPTED)))
+        .values(state=BatchState.ACCEPTED, lease_until=None, updated_at=now)
+        .returning(_BATCHES.c.id)
+    ).all()
+    if not moved:
+        return
+    accepted = set(
+        session.scalars(
+            update(_DELIVERIES)
+            .where(
+                _D.batch_id.in_([row[0] for row in moved]),
+                _D.state.in_(_CONFIRMED_FROM),
+            )
+            .values(state=DeliveryState.ACCEPTED, updated_at=now)
+            .returning(_D.id)
+        )
+    )
+    states = fresh.states
+    for k, delivery_id in enumerate(fresh.deliveries):
+        if delivery_id in accepted:
+            states[k] = DeliveryState.ACCEPTED.value
+
+
+def _targets(session: Session, fresh: Fresh) -> Fresh:
+    """The set's new events with their deliveries as read (a test hook: a worker races here)."""
+    return fresh
+
+
+def _suppress(session: Session, columns: EventColumns, fresh: list[int]) -> None:
     """Suppress every hard-bounced or complaining address once (the first reason is kept)."""
     wanted: dict[str, tuple[str, SuppressionReason, str]] = {}
-    for event in events:
-        if event.kind is EventKind.BOUNCE and event.bounce_type == HARD_BOUNCE:
+    names, items = columns.names, columns.items
+    for i in fresh:
+        name = names[i]
+        if name == "bounce" and is_hard_bounce(items[i]):
             reason = SuppressionReason.HARD_BOUNCE
-        elif event.kind is EventKind.SPAMREPORT:
+        elif name == "spamreport":
             reason = SuppressionReason.SPAM_REPORT
         else:
             continue
         try:
-            email = normalise_email(event.email)
+            email = normalise_email(str(items[i]["email"]))
         except InvalidInputError:
             continue  # an address we could never have sent to; nothing to suppress
-        wanted.setdefault(email_hash(email), (email, reason, f"SendGrid {event.name} event"))
+        wanted.setdefault(email_hash(email), (email, reason, f"SendGrid {name} event"))
     if not wanted:
         return
     hashes = list(wanted)
@@ -334,107 +237,130 @@ def _suppress(session: Session, events: list[ProviderEvent]) -> None:
         session.execute(insert(Suppression), rows)
 
 
-def _apply(
-    session: Session,
-    keyed: Keyed,
-    targets: Mapping[tuple[int, int], _Target],
-    now: datetime,
-) -> int:
+def _fold(columns: EventColumns, events: list[int], start: str) -> tuple[str, str | None]:
+    """Replay one delivery's state-moving events from ``start``, forward only: (state, error)."""
+    state, error = start, None
+    names, items = columns.names, columns.items
+    for i in events:
+        to = _MOVE_TO[names[i]]
+        if to in _NEXT[state]:
+            state = to
+            if to in _WITH_REASON:
+                reason = reason_of(items[i])
+                if reason:
+                    error = reason[:_ERROR_LIMIT]
+    return state, error
+
+
+def _apply(session: Session, columns: EventColumns, fresh: Fresh, now: datetime) -> int:
     """Fold the events per delivery and write the results; returns how many were unmatched."""
-    folds: dict[int, _Fold] = {}
-    unsubscribes: dict[tuple[int, int], str] = {}
+    folds: dict[int, list[int]] = {}
+    seen: dict[int, str] = {}
+    counts: dict[int, list[Any]] = {}
+    unsubscribes: dict[int, str] = {}
     unmatched = 0
-    for event, key in keyed:
-        target = targets.get(key) if key is not None else None
-        if target is None:
+    names, items = columns.names, columns.items
+    for i, delivery_id, state in zip(fresh.events, fresh.deliveries, fresh.states, strict=True):
+        if delivery_id is None or state is None:
             unmatched += 1
             continue
-        fold = folds.get(target.id)
-        if fold is None:
-            fold = folds[target.id] = _Fold(target)
-        if event.kind in MOVES:
-            fold.events.append(event)
-        elif event.kind in _UNSUBSCRIBING:
-            unsubscribes.setdefault((target.subscriber_id, target.list_id), event.name)
-        else:
-            fold.count(event)
-    for fold in folds.values():
-        fold.fold_states(fold.target.state)
-    _write_moves(session, [f for f in folds.values() if f.state != f.target.state], now)
-    counts = [
-        {
-            "k_id": f.target.id,
-            "k_opens": f.opens,
-            "k_clicks": f.clicks,
-            "k_opened": f.opened,
-            "k_clicked": f.clicked,
-            "k_complained": f.complained,
-        }
-        for f in folds.values()
-        if f.opens or f.clicks or f.complained
-    ]
-    if counts:
-        session.execute(_COUNT, counts, execution_options={"synchronize_session": False})
-    for (subscriber_id, list_id), name in unsubscribes.items():
-        evidence = Evidence(ConsentSource.EMAIL, text=f"SendGrid {name} event")
-        try:
-            unsubscribe(session, TokenSubject(subscriber_id, list_id), evidence, now=now)
-        except NotFoundError:
-            continue  # the subscriber was erased meanwhile
+        name = names[i]
+        if name in _MOVE_TO:
+            events = folds.get(delivery_id)
+            if events is None:
+                folds[delivery_id], seen[delivery_id] = [i], state
+            else:
+                events.append(i)
+        elif name in _COUNTED:
+            count = counts.get(delivery_id)
+            if count is None:
+                count = counts[delivery_id] = [0, 0, None, None, None]
+            slot = _COUNTED[name]
+            if slot < 4:
+                count[slot - 2] += 1
+            if count[slot] is None:
+                count[slot] = time_of(items[i])
+        elif name in _UNSUBSCRIBING:
+            unsubscribes.setdefault(delivery_id, name)
+    moves = Moves([], [], [], [])
+    for delivery_id, events in folds.items():
+        before = seen[delivery_id]
+        state, error = _fold(columns, events, before)
+        if state != before:
+            moves.ids.append(delivery_id)
+            moves.seen.append(before)
+            moves.states.append(state)
+            moves.errors.append(error)
+    _write_moves(session, columns, folds, moves, now)
+    write_counts(session.connection(), _columns(counts))
+    _unsubscribe(session, unsubscribes, now)
     return unmatched
 
 
-def _move_row(fold: _Fold, seen: DeliveryState, now: datetime) -> dict[str, Any]:
-    return {
-        "k_id": fold.target.id,
-        "k_seen": seen,
-        "k_state": fold.state,
-        "k_error": fold.error,
-        "k_now": now,
-    }
+def _columns(counts: dict[int, list[Any]]) -> Counts:
+    """The counts per delivery as columns."""
+    columns = Counts([], [], [], [], [], [])
+    for delivery_id, (opens, clicks, opened, clicked, complained) in counts.items():
+        columns.ids.append(delivery_id)
+        columns.opens.append(opens)
+        columns.clicks.append(clicks)
+        columns.opened.append(opened)
+        columns.clicked.append(clicked)
+        columns.complained.append(complained)
+    return columns
 
 
-def _write_moves(session: Session, folds: list[_Fold], now: datetime) -> None:
+def _unsubscribe(session: Session, unsubscribes: dict[int, str], now: datetime) -> None:
+    """End the subscription each delivery was sent for, once per subscription."""
+    if not unsubscribes:
+        return
+    rows = session.execute(
+        select(_D.id, _D.subscriber_id, _D.list_id).where(_D.id.in_(list(unsubscribes)))
+    ).all()
+    subscriptions = {row[0]: (row[1], row[2]) for row in rows}
+    done: set[tuple[int, int]] = set()
+    for delivery_id, name in unsubscribes.items():  # in arrival order
+        subscription = subscriptions.get(delivery_id)
+        if subscription is None or subscription in done:
+            continue
+        done.add(subscription)
+        evidence = Evidence(ConsentSource.EMAIL, text=f"SendGrid {name} event")
+        try:
+            unsubscribe(session, TokenSubject(*subscription), evidence, now=now)
+        except NotFoundError:
+            continue  # the subscriber was erased meanwhile
+
+
+def _write_moves(
+    session: Session,
+    columns: EventColumns,
+    folds: dict[int, list[int]],
+    moves: Moves,
+    now: datetime,
+) -> None:
     """Write the folded states, each only if its delivery is still as read (else refold)."""
-    if not folds:
-        return
-    rows = [_move_row(f, f.target.state, now) for f in folds]
-    result = session.execute(_MOVE, rows, execution_options={"synchronize_session": False})
-    if result.rowcount == len(rows):  # type: ignore[attr-defined]
-        return
+    written = write_moves(session.connection(), moves, now)
     # A worker moved some of them meanwhile (PostgreSQL): replay their events from the
     # state found now. A delivery already written needs nothing: its replay moves no more.
-    for fold in folds:
+    for delivery_id in moves.ids:
+        if delivery_id in written:
+            continue
         for _ in range(RACE_RETRIES):
-            current = session.scalar(select(Delivery.state).where(Delivery.id == fold.target.id))
+            current = session.scalar(select(_D.state).where(_D.id == delivery_id))
             if current is None:
                 break
-            fold.fold_states(current)
-            if fold.state == current:
+            state, error = _fold(columns, folds[delivery_id], current.value)
+            if state == current.value:
                 break
-            moved = session.execute(
-                _MOVE,
-                [_move_row(fold, current, now)],
-                execution_options={"synchronize_session": False},
-            )
-            if moved.rowcount == 1:  # type: ignore[attr-defined]
+            row = {
+                "k_id": delivery_id,
+                "k_seen": current,
+                "k_state": _STATES[state],
+                "k_error": error,
+                "k_now": now,
+            }
+            if session.execute(_MOVE, row).rowcount == 1:  # type: ignore[attr-defined]
                 break
-
-
-def apply_posts(session: Session, posts: Sequence[PendingPost], *, now: datetime) -> EventsResult:
-    """Apply the events of these posts, in order, as one set."""
-    events: list[ProviderEvent] = []
-    raw: dict[str, Mapping[str, Any]] = {}
-    for post in posts:
-        try:
-            parsed = parse_with_raw(post.body)
-        except InvalidInputError as exc:  # validated when stored: only if the parser changed
-            log.error("webhook post %d cannot be applied and is skipped: %s", post.id, exc)
-            continue
-        for event, item in parsed:
-            events.append(event)
-            raw.setdefault(event.sg_event_id, item)
-    return apply_events(session, events, raw, now=now)
 
 
 def apply_pending(

@@ -38,7 +38,8 @@ from newsletter.delivery.inbox import store_post
 from newsletter.delivery.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    parse_events,
+    event_count,
+    load_events,
     verify_event_request,
 )
 from newsletter.errors import ConfigError
@@ -106,7 +107,9 @@ def _receive(runtime: Runtime, body: bytes, signature: str, timestamp: str) -> t
     verify_event_request(
         body, signature, timestamp, runtime.settings.sendgrid_webhook_public_key, now=time.time()
     )
-    events = len(parse_events(body))  # refuses a malformed body before anything is stored
+    # Refuses a malformed body before anything is stored; translating the events is
+    # left to the applier, which reads the stored body with the same checks.
+    events = event_count(load_events(body))
     gate = gate_for(runtime.database)
     if not gate.acquire(timeout=QUEUE_WAIT):
         raise Busy(f"no free slot within {QUEUE_WAIT:g} s")

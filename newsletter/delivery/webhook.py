@@ -2,7 +2,10 @@
 
 No database here: the web view calls ``verify_event_request`` on the raw body and
 headers (refusing with 403 on ``VerificationError``, 400 on ``InvalidInputError``),
-then ``parse_events``, then applies the events idempotently on ``sg_event_id``.
+then ``load_events``, which checks every event is well formed without translating
+it (cheap enough to run in the request); the applier reads the stored body with
+``load_events`` again and takes only the fields it needs. ``parse_events``
+translates a body into ``ProviderEvent`` values, with the same checks.
 
 SendGrid signs ``timestamp + body`` with ECDSA P-256 / SHA-256 and sends the base64
 DER signature and the timestamp in two headers; the public key (Settings → Mail
@@ -14,7 +17,6 @@ inside that window carries already-seen ``sg_event_id`` values and is deduplicat
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
@@ -66,6 +69,23 @@ class EventKind(StrEnum):
 
 
 _KINDS = {kind.value: kind for kind in EventKind}
+# Personal data SendGrid adds to engagement events; never stored.
+PRIVATE_FIELDS = frozenset({"ip", "useragent"})
+HARD_BOUNCE = "bounce"  # SendGrid's bounce "type"; "blocked" is the receiver's refusal
+# What ``load_events`` checks on its fast path (``_event`` judges every other case).
+_REQUIRED = ("sg_event_id", "email")
+# Text fields ``_event`` may read (some only for some events: a stricter test here is
+# safe, as an event failing it is judged by ``_event``).
+_OPTIONAL = (
+    "sg_message_id",
+    "type",
+    "bounce_classification",
+    "reason",
+    "response",
+    "status",
+    "url",
+)
+_LATEST = 2**35  # a timestamp (about year 3058) that surely converts to a datetime
 
 
 @dataclass(frozen=True)
@@ -173,19 +193,141 @@ def parse_events(raw_body: bytes) -> list[ProviderEvent]:
 
 def parse_with_raw(raw_body: bytes | str) -> list[tuple[ProviderEvent, dict[str, Any]]]:
     """``parse_events``, each event paired with the JSON object it came from."""
+    events: dict[str, tuple[ProviderEvent, dict[str, Any]]] = {}
+    for index, item in enumerate(_array(raw_body)):
+        event = _event(index, item)
+        events.setdefault(event.sg_event_id, (event, item))
+    return list(events.values())
+
+
+def load_events(raw_body: bytes | str) -> list[dict[str, Any]]:
+    """The body's events as JSON objects, each checked as ``parse_events`` would.
+
+    Refuses the body as ``parse_events`` does (``InvalidInputError`` naming the
+    event and field) but builds nothing per event: the webhook's check before
+    storing, and the applier's reading of a stored body.
+    """
+    data = _array(raw_body)
+    for index, item in enumerate(data):
+        if type(item) is not dict:
+            _event(index, item)  # raises, naming the event
+        # The common case first, one test per field; anything else is judged (and
+        # refused with its field named) by the full translation of this event.
+        name = item.get("event")
+        ok = type(name) is str and name != ""
+        for key in _REQUIRED:
+            value = item.get(key)
+            ok = ok and type(value) is str and value != ""
+        stamp = item.get("timestamp")
+        ok = ok and (type(stamp) is int or type(stamp) is float) and 0 <= stamp <= _LATEST
+        for key in _OPTIONAL:
+            value = item.get(key)
+            ok = ok and (value is None or type(value) is str)
+        if not ok:
+            _event(index, item)
+    return data
+
+
+def event_count(events: list[dict[str, Any]]) -> int:
+    """How many distinct ``sg_event_id`` values these checked events hold."""
+    return len({_id(item["sg_event_id"]) for item in events})
+
+
+def _id(value: Any) -> str:
+    return value if type(value) is str else str(value)
+
+
+@dataclass
+class EventColumns:
+    """Checked events of some posts as columns, each ``sg_event_id`` once, in arrival order.
+
+    What the applier reads of every event, taken without building an object per
+    event; the rest is read from ``items`` only for the few events that need it
+    (``batch_number``, ``reason_of``, ``time_of``, ``is_hard_bounce``).
+    """
+
+    ids: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # SendGrid's event names
+    digests: list[int | None] = field(default_factory=list)  # our edition id, if one
+    subscribers: list[int | None] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # sg_event_id → index
+    read: int = 0  # events added, repeats included
+
+    def add(self, events: list[dict[str, Any]]) -> None:
+        """Append events checked by ``load_events``; an ``sg_event_id`` already here is skipped."""
+        positions, ids, items = self.positions, self.ids, self.items
+        names, digests, subscribers = self.names, self.digests, self.subscribers
+        for item in events:
+            event_id = item["sg_event_id"]
+            if type(event_id) is not str:
+                event_id = str(event_id)
+            if event_id in positions:
+                continue
+            positions[event_id] = len(ids)
+            ids.append(event_id)
+            name = item["event"]
+            names.append(name if type(name) is str else str(name))
+            digests.append(_our_id(item.get(EDITION_ID)))
+            subscribers.append(_our_id(item.get(SUBSCRIBER_ID)))
+            items.append(item)
+        self.read += len(events)
+
+    def stored_json(self) -> list[str]:
+        """Each event's JSON as stored, without the reader's IP address and user agent."""
+        dumps, private = orjson.dumps, PRIVATE_FIELDS
+        return [
+            dumps({k: v for k, v in item.items() if k not in private}).decode()
+            if "ip" in item or "useragent" in item
+            else dumps(item).decode()
+            for item in self.items
+        ]
+
+
+def _our_id(value: Any) -> int | None:
+    """One of our ids from a custom arg: a decimal that fits a 32-bit column, else None."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if type(value) is int and 0 <= value < 2**31:
+        return value
+    return None
+
+
+def batch_number(item: dict[str, Any]) -> int | None:
+    """The id of the batch the event's message was sent in (None if not ours)."""
+    return _our_id(item.get(BATCH_ID))
+
+
+def reason_of(item: dict[str, Any]) -> str:
+    """A bounce or drop reason, or the receiving server's response ("" if none)."""
+    for key in ("reason", "response"):
+        value = item.get(key)
+        if value is not None and value != "":
+            return _id(value)
+    return ""
+
+
+def time_of(item: dict[str, Any]) -> datetime:
+    """When the event happened (a checked event's timestamp converts)."""
+    return datetime.fromtimestamp(item["timestamp"], UTC)
+
+
+def is_hard_bounce(item: dict[str, Any]) -> bool:
+    """Whether a bounce event is a hard bounce ("blocked" is the receiver's refusal)."""
+    return item.get("type") == HARD_BOUNCE
+
+
+def _array(raw_body: bytes | str) -> list[Any]:
+    """The body parsed as JSON, which must be an array."""
     try:
-        data = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = orjson.loads(raw_body)
+    except orjson.JSONDecodeError as exc:
         raise InvalidInputError(f"webhook body is not valid JSON: {exc}") from None
     if not isinstance(data, list):
         raise InvalidInputError(
             f"webhook body must be a JSON array of events, got {type(data).__name__}"
         )
-    events: dict[str, tuple[ProviderEvent, dict[str, Any]]] = {}
-    for index, item in enumerate(data):
-        event = _event(index, item)
-        events.setdefault(event.sg_event_id, (event, item))
-    return list(events.values())
+    return data
 
 
 def _event(index: int, item: Any) -> ProviderEvent:

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from newsletter.db import Database
 from newsletter.delivery import services
-from newsletter.delivery.events import EventsResult, apply_events
+from newsletter.delivery.events import EventsResult, apply_posts
+from newsletter.delivery.inbox import PendingPost
 from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import Delivery, DeliveryEvent, DeliveryState
-from newsletter.delivery.webhook import parse_events
 from subscribers.models import Subscription, SubscriptionState, Suppression
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
@@ -45,11 +45,9 @@ def event(kind: str, digest_id: int, subscriber: int, **extra: Any) -> dict[str,
 
 
 def apply(database: Database, *raw: dict[str, Any]) -> EventsResult:
-    body = json.dumps(list(raw)).encode()
+    """Apply these events as one set, as the applier does with a stored post."""
     with database.session() as session:
-        return apply_events(
-            session, parse_events(body), {e["sg_event_id"]: e for e in raw}, now=NOW
-        )
+        return apply_posts(session, [PendingPost(1, json.dumps(list(raw)))], now=NOW)
 
 
 def sent_edition(database: Database, readers: int = 2) -> int:

@@ -193,8 +193,8 @@ def test_a_delivery_moved_meanwhile_is_replayed_from_its_new_state(
     digest_id = sent_edition(any_database)
     read = events_module._targets
 
-    def then_moved(session: Any, events: Any) -> Any:
-        found = read(session, events)
+    def then_moved(session: Any, fresh: Any) -> Any:
+        found = read(session, fresh)
         for subscriber, state in ((1, DeliveryState.DELIVERED), (2, DeliveryState.DROPPED)):
             session.execute(
                 update(Delivery).where(Delivery.subscriber_id == subscriber).values(state=state)
