@@ -4,9 +4,10 @@ Verify the signature over the raw body (403 if forged, unsigned or replayed),
 validate the JSON (400 if malformed: nothing is stored), then store the post as
 received, one INSERT in a short transaction, and answer 200 at once. The events
 are applied later, in sets and in arrival order, by the ``tasks.events.apply_events``
-task (``newsletter.delivery.events.apply_pending``): this view asks a worker for it
-once the post is committed and the answer sent, and a periodic beat entry catches
-anything a lost message left behind. SendGrid retries any non-2xx answer, and a
+task (``newsletter.delivery.events.apply_pending``): once the post is committed
+this view has a worker asked for it, from one thread per process that folds the
+requests of a burst into one message, and a periodic beat entry catches anything
+a lost message left behind. SendGrid retries any non-2xx answer, and a
 retried post is harmless (events are deduplicated on ``sg_event_id`` when applied).
 
 At most ``MAX_CONCURRENT_STORES`` posts store at once per process (one on SQLite,
@@ -30,7 +31,6 @@ from fastapi.responses import JSONResponse
 from kombu.exceptions import KombuError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.db import Database
@@ -66,6 +66,7 @@ _gates: weakref.WeakKeyDictionary[Database, threading.BoundedSemaphore] = (
     weakref.WeakKeyDictionary()
 )
 _apps: weakref.WeakKeyDictionary[Database, Celery] = weakref.WeakKeyDictionary()
+_requesters: weakref.WeakKeyDictionary[Database, Requester] = weakref.WeakKeyDictionary()
 _gates_lock = threading.Lock()
 
 
@@ -131,12 +132,80 @@ def celery_for(runtime: Runtime) -> Celery:
         return app
 
 
+class Requester:
+    """Sends apply requests from one thread, one at a time, folding those made meanwhile.
+
+    ``ask`` never blocks a request. Every ``ask`` is followed by a message sent
+    after it (the one being sent may have been built before the post it follows
+    was committed, so a request made during a send sends once more afterwards): a
+    burst of posts costs a message or two, not one each, and no request thread
+    pays for the broker. The thread ends after ``IDLE_S`` without requests.
+    """
+
+    IDLE_S = 30.0
+
+    def __init__(self, runtime: Runtime) -> None:
+        """A requester for ``runtime``; its thread starts on the first ``ask``."""
+        # Weakly held: the runtime belongs to its app, and keys this requester's entry.
+        self.runtime = weakref.ref(runtime)
+        self.wanted = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.sent = 0
+
+    def ask(self) -> None:
+        """Have the pending posts applied soon."""
+        with self.lock:
+            self.wanted.set()
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._run, name="webhook-apply-requests", daemon=True
+                )
+                self.thread.start()
+
+    def _run(self) -> None:
+        """Send one request per wake-up until none came for ``IDLE_S``."""
+        try:
+            while self.wanted.wait(self.IDLE_S) or self._busy():
+                self.wanted.clear()
+                runtime = self.runtime()
+                if runtime is None:
+                    return  # the app is gone
+                try:
+                    request_apply(runtime)
+                except Exception:  # the thread must outlive any failure: beat covers it
+                    log.exception("sending the webhook apply request failed")
+                self.sent += 1
+        finally:
+            with self.lock:  # a request left set starts the next thread on ``ask``
+                if self.thread is threading.current_thread():
+                    self.thread = None
+
+    def _busy(self) -> bool:
+        """Whether a request came after all, just as the wait ran out."""
+        with self.lock:
+            if self.wanted.is_set():
+                return True
+            self.thread = None  # from here an ``ask`` starts a new thread
+            return False
+
+
+def requester_for(runtime: Runtime) -> Requester:
+    """The process's requester for this runtime's database."""
+    with _gates_lock:
+        requester = _requesters.get(runtime.database)
+        if requester is None:
+            requester = _requesters[runtime.database] = Requester(runtime)
+        return requester
+
+
 def request_apply(runtime: Runtime) -> None:
     """Ask a worker to apply the pending posts (the periodic beat entry covers a failure)."""
     from tasks.events import APPLY_TASK
 
     try:
-        celery_for(runtime).send_task(APPLY_TASK, retry=False)
+        # No result is kept: nothing waits for it, and the backend would be set up per thread.
+        celery_for(runtime).send_task(APPLY_TASK, retry=False, ignore_result=True)
     except (KombuError, OSError) as exc:
         log.warning("could not ask a worker to apply webhook events (beat will): %s", exc)
 
@@ -167,7 +236,5 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     except UNAVAILABLE as exc:
         log.warning("sendgrid webhook could not reach the database: %s", exc)
         return _unavailable("the database is unavailable")
-    return JSONResponse(
-        {"received": events, "post": post_id},
-        background=BackgroundTask(request_apply, runtime),
-    )
+    requester_for(runtime).ask()
+    return JSONResponse({"received": events, "post": post_id})

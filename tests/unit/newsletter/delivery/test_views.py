@@ -115,16 +115,26 @@ def test_signed_events_are_stored_once(client: TestClient) -> None:
     assert stored(client) == 2
 
 
+def wait_for(condition: Any, what: str, timeout: float = 20.0) -> None:
+    """Wait until ``condition()`` holds, failing with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
 def test_a_stored_post_is_handed_to_a_worker(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After storing a post, the view asks the broker for the apply task, once."""
+    """After storing a post, the view has the broker asked for the apply task, once."""
     from tasks.events import APPLY_TASK
 
     sent: list[str] = []
     app = views.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
     monkeypatch.setattr(app, "send_task", lambda name, **_: sent.append(name))
     assert post(client, body("delivered")).status_code == 200
+    wait_for(lambda: sent == [APPLY_TASK], "the apply request")
+    time.sleep(0.05)  # a second message would have been sent by now; none is
     assert sent == [APPLY_TASK]
 
 
@@ -134,13 +144,84 @@ def test_a_broker_that_is_down_does_not_fail_the_post(
     """A post is stored and answered 200 even if the apply request cannot be sent (beat retries)."""
     from kombu.exceptions import OperationalError
 
+    tried: list[str] = []
+
     def refuse(name: str, **_: Any) -> None:
+        tried.append(name)
         raise OperationalError("connection refused")
 
     app = views.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
     monkeypatch.setattr(app, "send_task", refuse)
     assert post(client, body("delivered")).status_code == 200
     assert posts(client) == 1
+    wait_for(lambda: tried, "the refused apply request")
+    monkeypatch.setattr(app, "send_task", lambda name, **_: tried.append(name))
+    assert post(client, body("delivered")).status_code == 200
+    wait_for(lambda: len(tried) == 2, "the next post's request, by the same requester")
+
+
+class Blocking:
+    """A stand-in for ``request_apply`` that records each call and waits to be let go."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.go = threading.Event()
+
+    def __call__(self, runtime: Any) -> None:
+        self.calls += 1
+        self.go.wait(20)
+
+
+def test_requests_made_during_a_send_become_one_more_message(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asks while a request is being sent fold into one message sent after it, never zero."""
+    blocking = Blocking()
+    monkeypatch.setattr(views, "request_apply", blocking)
+    requester = views.Requester(client.app.state.runtime)  # type: ignore[attr-defined]
+    requester.ask()
+    wait_for(lambda: blocking.calls == 1, "the first send to start")
+    for _ in range(10):
+        requester.ask()
+    blocking.go.set()
+    wait_for(lambda: requester.sent == 2, "the folded second send")
+    time.sleep(0.05)  # no third message follows
+    assert blocking.calls == 2
+
+
+def test_an_idle_requester_thread_ends_and_a_new_ask_starts_another(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sending thread ends when idle, and the next ask still gets its message sent."""
+    blocking = Blocking()
+    blocking.go.set()
+    monkeypatch.setattr(views, "request_apply", blocking)
+    monkeypatch.setattr(views.Requester, "IDLE_S", 0.01)
+    requester = views.Requester(client.app.state.runtime)  # type: ignore[attr-defined]
+    requester.ask()
+    wait_for(lambda: requester.sent == 1 and requester.thread is None, "the idle thread to end")
+    requester.ask()
+    wait_for(lambda: requester.sent == 2, "the second thread's send")
+
+
+def test_a_failing_send_does_not_stop_later_requests(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while sending is logged and the next ask is still sent."""
+    calls: list[int] = []
+
+    def broken(runtime: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(views, "request_apply", broken)
+    requester = views.Requester(client.app.state.runtime)  # type: ignore[attr-defined]
+    requester.ask()
+    wait_for(lambda: requester.sent == 1, "the failed send")
+    requester.ask()
+    wait_for(lambda: requester.sent == 2, "the send after the failure")
+    assert len(calls) == 2
 
 
 def test_forged_signature_is_refused(client: TestClient) -> None:
