@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, Integer, Text, delete, func, insert, select, update
+from sqlalchemy import Connection, Index, Integer, Text, delete, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from newsletter.db import Base, UTCDateTime, utcnow
@@ -50,7 +50,9 @@ class PendingPost:
     body: str
 
 
-def store_post(session: Session, body: str, events: int, *, now: datetime | None = None) -> int:
+def store_post(
+    session: Session | Connection, body: str, events: int, *, now: datetime | None = None
+) -> int:
     """Store one verified post (a single INSERT); returns its id."""
     stmt = (
         insert(WebhookPost)

@@ -352,6 +352,7 @@ def test_a_locked_database_answers_503_quickly(
     assert stored(client) == 1
     with database.engine.connect() as connection:  # the pooled connection got its patience back
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
 
 
 def test_posts_beyond_the_concurrency_bound_get_503(
@@ -389,3 +390,47 @@ def test_signed_events_are_stored_on_postgresql(pg_database: Database, data_dir:
         assert settle(test_client).events == EventsResult(unmatched=2, duplicates=2)
         assert stored(test_client) == 2
         assert gate_for(database_of(test_client))._value == views.MAX_CONCURRENT_STORES
+
+
+def test_a_large_post_is_compressed_with_lz4_on_postgresql(
+    pg_database: Database, data_dir: Path
+) -> None:
+    """On a server with lz4 the stored body is compressed with it (the default is slower)."""
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=pg_database.engine.url.render_as_string(hide_password=False),
+        sendgrid_webhook_public_key=public_key_b64(KEY),
+    )
+    with make_client(settings) as test_client:
+        assert post(test_client, body(*["delivered"] * 200)).status_code == 200
+    with pg_database.engine.connect() as connection:
+        methods = connection.exec_driver_sql(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).scalar()
+        if "lz4" not in methods:
+            pytest.skip("this PostgreSQL server was built without lz4")
+        used = connection.exec_driver_sql(
+            "SELECT pg_column_compression(body) FROM webhook_posts"
+        ).scalar()
+    assert used == "lz4"
+
+
+def test_posts_are_checkpointed_after_the_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's log is checkpointed by the requester thread, not in the post's own commit."""
+    checkpoints: list[Database] = []
+    monkeypatch.setattr(views, "request_apply", lambda runtime: None)
+    monkeypatch.setattr(views, "checkpoint", checkpoints.append)
+    assert post(client, body("delivered")).status_code == 200
+    wait_for(lambda: checkpoints == [database_of(client)], "the checkpoint after the post")
+
+
+def test_a_checkpoint_copies_the_whole_log(client: TestClient) -> None:
+    """After ``checkpoint`` every frame of SQLite's write-ahead log is in the database."""
+    assert post(client, body("delivered")).status_code == 200
+    database = database_of(client)
+    views.checkpoint(database)
+    with database.engine.connect() as connection:
+        busy, frames, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert (busy, frames) == (0, copied)
