@@ -424,13 +424,3 @@ def test_posts_are_checkpointed_after_the_answer(
     monkeypatch.setattr(views, "checkpoint", checkpoints.append)
     assert post(client, body("delivered")).status_code == 200
     wait_for(lambda: checkpoints == [database_of(client)], "the checkpoint after the post")
-
-
-def test_a_checkpoint_copies_the_whole_log(client: TestClient) -> None:
-    """After ``checkpoint`` every frame of SQLite's write-ahead log is in the database."""
-    assert post(client, body("delivered")).status_code == 200
-    database = database_of(client)
-    views.checkpoint(database)
-    with database.engine.connect() as connection:
-        busy, frames, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-    assert (busy, frames) == (0, copied)
