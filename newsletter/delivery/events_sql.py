@@ -22,13 +22,17 @@ from sqlalchemy import Connection, Table
 
 from newsletter.delivery.models import Delivery, DeliveryEvent
 
+# Every delivery is found through its unique index, a lookup per value (LATERAL with
+# LIMIT 1, which the planner does not flatten; = ANY):
+# left to itself the planner hashes the whole deliveries table for each set.
 # ``m`` is read once (MATERIALIZED): the deliveries as this statement found them.
 _PG_INSERT = (
     "WITH m AS MATERIALIZED ("
     " SELECT e.i, e.k, e.r, e.n, d.id, d.state"
     " FROM unnest(%b::text[], %b::text[], %b::int[], %b::int[], %b::text[])"
     " WITH ORDINALITY AS e(i, k, g, s, r, n)"
-    " LEFT JOIN deliveries AS d ON d.digest_id = e.g AND d.subscriber_id = e.s),"
+    " LEFT JOIN LATERAL (SELECT id, state FROM deliveries"
+    " WHERE digest_id = e.g AND subscriber_id = e.s LIMIT 1) AS d ON true),"
     " ins AS ("
     " INSERT INTO delivery_events (sg_event_id, kind, delivery_id, raw, received_at)"
     " SELECT i, k, id, r::json, %b::timestamptz FROM m ORDER BY n"
@@ -41,7 +45,7 @@ _PG_MOVE = (
     "WITH moved AS (UPDATE deliveries AS d SET state = v.state,"
     " last_error = coalesce(v.error, d.last_error), updated_at = %b::timestamptz"
     " FROM unnest(%b::int[], %b::text[], %b::text[], %b::text[]) AS v(id, seen, state, error)"
-    " WHERE d.id = v.id AND d.state = v.seen RETURNING d.id)"
+    " WHERE d.id = ANY(%b::int[]) AND d.id = v.id AND d.state = v.seen RETURNING d.id)"
     " SELECT array_agg(id) FROM moved"
 )
 _PG_COUNT = (
@@ -52,7 +56,7 @@ _PG_COUNT = (
     " FROM unnest(%b::int[], %b::int[], %b::int[],"
     " %b::timestamptz[], %b::timestamptz[], %b::timestamptz[])"
     " AS v(id, opens, clicks, opened, clicked, complained)"
-    " WHERE d.id = v.id"
+    " WHERE d.id = ANY(%b::int[]) AND d.id = v.id"
 )
 
 # SQLite: ``WHERE true`` keeps ``ON CONFLICT`` from being read as part of the join.
@@ -173,7 +177,7 @@ def write_moves(connection: Connection, moves: Moves, now: datetime) -> set[int]
     if not moves.ids:
         return set()
     if _postgres(connection):
-        written = connection.exec_driver_sql(_PG_MOVE, (now, *moves)).scalar()
+        written = connection.exec_driver_sql(_PG_MOVE, (now, *moves, moves.ids)).scalar()
         return set(written or ())
     values = _json(list(zip(*moves, strict=True)))
     rows = connection.exec_driver_sql(_SQLITE_MOVE, (_stamp(connection, now), values))
@@ -185,7 +189,7 @@ def write_counts(connection: Connection, counts: Counts) -> None:
     if not counts.ids:
         return
     if _postgres(connection):
-        connection.exec_driver_sql(_PG_COUNT, tuple(counts))
+        connection.exec_driver_sql(_PG_COUNT, (*counts, counts.ids))
         return
     times = [[_stamp(connection, t) for t in column] for column in counts[3:]]
     values = _json(list(zip(*counts[:3], *times, strict=True)))
