@@ -97,7 +97,7 @@ def edition_topics(digest: Digest) -> set[str]:
     return topics
 
 
-def _lock_digest(session: Session, digest_id: int, now: datetime) -> Digest:
+def lock_digest(session: Session, digest_id: int, now: datetime) -> Digest:
     """The digest, read only after taking its write lock, so its state is current.
 
     Writing first is what makes this portable: PostgreSQL locks the row, SQLite the
@@ -132,7 +132,7 @@ def plan_dispatch(
             f"batch_size must be between 1 and {MAX_RECIPIENTS_PER_BATCH}, got {batch_size}"
         )
     now = now or utcnow()
-    digest = _lock_digest(session, digest_id, now)
+    digest = lock_digest(session, digest_id, now)
     if digest.state is DigestState.SENT:
         # A concurrent dispatch finished it between our caller's look and our lock.
         return PlanResult(digest_id, batches=0, queued=0)

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.delivery import roster
+from newsletter.delivery import ledger, roster
 from newsletter.delivery.interfaces import MAX_RECIPIENTS_PER_BATCH
 from newsletter.delivery.models import (
     Delivery,
@@ -27,9 +27,8 @@ from newsletter.delivery.models import (
     SendBatch,
     sources,
 )
-from newsletter.digests.models import Digest, DigestState, transition
-from newsletter.digests.services import get_digest
-from newsletter.errors import NotFoundError, TransitionError
+from newsletter.digests.models import DigestState, transition
+from newsletter.errors import TransitionError
 
 _REQUEUE_FROM = sources(DeliveryState.QUEUED, among=[DeliveryState.FAILED])
 _REOPEN = (DigestState.FAILED, DigestState.PARTIALLY_FAILED)
@@ -43,19 +42,6 @@ class Requeued:
     readers: int
     deliver_by: datetime
     batch_ids: list[int] = field(default_factory=list)
-
-
-def _lock(session: Session, digest_id: int, now: datetime) -> Digest:
-    """The digest, read after taking its write lock (a row lock, or SQLite's database lock)."""
-    touched = session.execute(
-        update(Digest)
-        .where(Digest.id == digest_id)
-        .values(updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if touched.rowcount != 1:  # type: ignore[attr-defined]
-        raise NotFoundError(f"unknown digest {digest_id}")
-    return get_digest(session, digest_id, populate=True)
 
 
 def edition_deadline(session: Session, digest_id: int) -> datetime | None:
@@ -91,7 +77,7 @@ def requeue_transient(
     Raises ``TransitionError`` naming the deadline once the edition is past it, and
     when the edition was never sent.
     """
-    digest = _lock(session, digest_id, now)
+    digest = ledger.lock_digest(session, digest_id, now)
     deliver_by = edition_deadline(session, digest_id)
     if deliver_by is None:
         raise TransitionError(f"{digest.label()} was never sent: there is nothing to resend")

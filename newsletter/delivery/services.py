@@ -25,6 +25,7 @@ from newsletter.db import Database, utcnow
 from newsletter.delivery import breaker, deadline, ledger, recording, scheduling
 from newsletter.delivery.breaker import BreakerPolicy
 from newsletter.delivery.compose import Personaliser, edition_message, for_batch
+from newsletter.delivery.edition_cache import editions_of
 from newsletter.delivery.interfaces import (
     MAX_RECIPIENTS_PER_BATCH,
     Batch,
@@ -114,11 +115,16 @@ def load_edition(
     tokens: Tokens,
     deliver_at: datetime | None = None,
 ) -> Edition:
-    """Build the edition's shared message and personaliser once."""
+    """The edition's shared message and personaliser, built once per process while unchanged.
+
+    Every batch task calls this: ``edition_cache`` keeps what it built, keyed by what
+    it was built from (read afresh each time), so a changed edition is never served.
+    """
+    editions = editions_of(database)
     with database.session() as session:
-        digest = get_digest(session, digest_id)
-        message = edition_message(digest)
-        personaliser = Personaliser.for_digest(digest, message, base_url=base_url, tokens=tokens)
+        message, personaliser = editions.shared(
+            session, digest_id, base_url=base_url, tokens=tokens
+        )
     return Edition(digest_id, message, personaliser, deliver_at)
 
 
@@ -311,6 +317,28 @@ def _worker(
             return
 
 
+def _run_workers(
+    database: Database,
+    edition: Edition,
+    sender: EmailSender,
+    options: DispatchOptions,
+    progress: Progress,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+) -> None:
+    """Run ``options.workers`` dispatch loops (threads) until no batch is left to claim."""
+    if options.workers <= 1:
+        _worker(database, edition, sender, options, progress, clock, sleep)
+        return
+    with ThreadPoolExecutor(options.workers, thread_name_prefix="dispatch") as pool:
+        jobs = [
+            pool.submit(_worker, database, edition, sender, options, progress, clock, sleep)
+            for _ in range(options.workers)
+        ]
+        for job in jobs:
+            job.result()
+
+
 def dispatch(
     database: Database,
     digest_id: int,
@@ -340,16 +368,7 @@ def dispatch(
         edition = load_edition(
             database, digest_id, base_url=base_url, tokens=tokens, deliver_at=deliver_at
         )
-        if options.workers <= 1:
-            _worker(database, edition, sender, options, progress, clock, sleep)
-        else:
-            with ThreadPoolExecutor(options.workers, thread_name_prefix="dispatch") as pool:
-                jobs = [
-                    pool.submit(_worker, database, edition, sender, options, progress, clock, sleep)
-                    for _ in range(options.workers)
-                ]
-                for job in jobs:
-                    job.result()
+        _run_workers(database, edition, sender, options, progress, clock, sleep)
         with database.session() as session:
             finalise(session, digest_id)
     with database.session() as session:
@@ -444,13 +463,7 @@ def send_waiting(
     options = options or DispatchOptions()
     progress = progress or Progress()
     edition = load_edition(database, digest_id, base_url=base_url, tokens=tokens)
-    with ThreadPoolExecutor(options.workers, thread_name_prefix="resend") as pool:
-        jobs = [
-            pool.submit(_worker, database, edition, sender, options, progress, clock, sleep)
-            for _ in range(options.workers)
-        ]
-        for job in jobs:
-            job.result()
+    _run_workers(database, edition, sender, options, progress, clock, sleep)
     with database.session() as session:
         finalise(session, digest_id)
     with database.session() as session:
