@@ -149,13 +149,7 @@ def apply_events(session: Session, columns: EventColumns, *, now: datetime) -> E
     """Store and apply a set of events once each, in arrival order."""
     if not columns.ids:
         return EventsResult(duplicates=columns.read)
-    kinds = [name if len(name) <= 32 else name[:32] for name in columns.names]
-    fresh = insert_events(
-        session.connection(),
-        (columns.ids, kinds, columns.digests, columns.subscribers, columns.stored_json()),
-        columns.positions,
-        now,
-    )
+    fresh = insert_events(session.connection(), columns, now)
     _confirm_batches(session, columns, fresh, now)
     fresh = _targets(session, fresh)
     _suppress(session, columns, fresh.events)

@@ -273,15 +273,12 @@ class EventColumns:
             items.append(item)
         self.read += len(events)
 
-    def stored_json(self) -> list[str]:
-        """Each event's JSON as stored, without the reader's IP address and user agent."""
-        dumps, private = orjson.dumps, PRIVATE_FIELDS
-        return [
-            dumps({k: v for k, v in item.items() if k not in private}).decode()
-            if "ip" in item or "useragent" in item
-            else dumps(item).decode()
-            for item in self.items
-        ]
+
+def stored_form(item: dict[str, Any]) -> dict[str, Any]:
+    """The event as stored: without the reader's IP address and user agent."""
+    if "ip" in item or "useragent" in item:
+        return {key: value for key, value in item.items() if key not in PRIVATE_FIELDS}
+    return item
 
 
 def _our_id(value: Any) -> int | None:
