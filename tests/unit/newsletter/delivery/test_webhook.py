@@ -10,12 +10,21 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64, sign
 from newsletter.delivery.webhook import (
+    EventColumns,
     EventKind,
     ProviderEvent,
+    batch_number,
+    is_hard_bounce,
+    load_events,
     parse_events,
+    reason_of,
+    stored_form,
+    time_of,
     verify_event_request,
 )
 from newsletter.errors import ConfigError, InvalidInputError, VerificationError
@@ -247,3 +256,112 @@ def test_only_string_or_integer_extras_become_custom_args() -> None:
         json.dumps([event(edition_id=3, extra=["x"], flag=True, none=None)]).encode()
     )
     assert parsed.custom_args == {"edition_id": "3", "batch_id": "7", "subscriber_id": "42"}
+
+
+# Values of every JSON type, including the edge cases the quick check must send on.
+_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    5,
+    2**35 + 1,
+    10**20,
+    -(10**20),
+    1.5,
+    -0.5,
+    "",
+    "x",
+    "bounce",
+    [1],
+    {},
+]
+_FIELDS = ["event", "sg_event_id", "email", "timestamp", "sg_message_id", "type", "reason",
+           "response", "status", "url", "bounce_classification"]  # fmt: skip
+
+
+def _judged_alike(changes: dict[str, Any]) -> None:
+    """Assert load_events refuses the body exactly when parse_events does, with its message."""
+    body = json.dumps([event(sg_event_id="first"), event(**changes)]).encode()
+    try:
+        parse_events(body)
+        message = ""
+    except InvalidInputError as exc:
+        message = str(exc)
+    if message:
+        with pytest.raises(InvalidInputError) as refused:
+            load_events(body)
+        assert str(refused.value) == message
+    else:
+        assert len(load_events(body)) == 2
+
+
+@pytest.mark.parametrize("name", ["delivered", "bounce", "click"])
+@pytest.mark.parametrize("field", _FIELDS)
+def test_the_quick_check_refuses_exactly_what_translation_refuses(name: str, field: str) -> None:
+    """load_events accepts a body if and only if parse_events does, whatever one field holds."""
+    for value in _VALUES:
+        _judged_alike({"event": name, field: value})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_FIELDS), st.sampled_from(_VALUES), max_size=4))
+def test_the_quick_check_agrees_on_several_odd_fields(changes: dict[str, Any]) -> None:
+    """With several fields odd at once, both still refuse the same bodies the same way."""
+    _judged_alike(changes)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("42", 42),
+        (42, 42),
+        ("2147483647", 2**31 - 1),
+        ("2147483648", None),
+        (2**31, None),
+        ("-1", None),
+        (-1, None),
+        ("²", None),  # a digit to str.isdigit, not to int()
+        ("٣", None),  # a decimal digit, but not ASCII
+        ("00000000001", None),  # too long to be one of our ids
+        (True, None),
+        (1.0, None),
+        ("", None),
+    ],
+)
+def test_our_ids_are_small_decimal_integers(value: Any, expected: int | None) -> None:
+    """Edition, batch and subscriber ids in custom args must fit a 32-bit column, else not ours."""
+    columns = EventColumns()
+    columns.add([event(edition_id=value, subscriber_id=value, batch_id=value)])
+    assert (columns.digests, columns.subscribers) == ([expected], [expected])
+    assert batch_number(columns.items[0]) == expected
+
+
+def test_columns_keep_each_event_id_once_in_arrival_order() -> None:
+    """Events repeated across posts are kept once (the first), and every one read is counted."""
+    columns = EventColumns()
+    columns.add([event(sg_event_id="a"), event(sg_event_id=7, event="open")])
+    columns.add([event(sg_event_id="7"), event(sg_event_id="b", event="bounce")])
+    assert columns.ids == ["a", "7", "b"]
+    assert columns.names == ["delivered", "open", "bounce"]
+    assert columns.positions == {"a": 0, "7": 1, "b": 2}
+    assert columns.read == 4
+
+
+def test_the_stored_form_drops_the_readers_address_and_agent() -> None:
+    """IP address and user agent are removed before an event is stored; nothing else is."""
+    opened = event(event="open", useragent="Mail/1.0")
+    assert stored_form(opened) == {k: v for k, v in opened.items() if k not in {"ip", "useragent"}}
+    plain = {k: v for k, v in event().items() if k != "ip"}
+    assert stored_form(plain) is plain
+
+
+def test_reason_time_and_hard_bounce_are_read_from_the_event() -> None:
+    """A bounce's reason (or the server's response), its time and whether it is hard."""
+    hard = event(event="bounce", type="bounce", reason="550 no such user")
+    assert (reason_of(hard), is_hard_bounce(hard)) == ("550 no such user", True)
+    soft = event(event="bounce", type="blocked", reason="", response=421)
+    assert (reason_of(soft), is_hard_bounce(soft)) == ("421", False)
+    assert reason_of(event()) == ""
+    assert time_of(event()) == datetime.fromtimestamp(NOW - 5, UTC)
