@@ -53,7 +53,7 @@ from newsletter.delivery.models import (
 )
 from newsletter.delivery.webhook import (
     EventColumns,
-    batch_number,
+    batch_numbers,
     is_hard_bounce,
     load_events,
     reason_of,
@@ -89,12 +89,31 @@ SET_SIZE = 2000
 RACE_RETRIES = 5
 _ERROR_LIMIT = 2000
 _STATES = {state.value: state for state in DeliveryState}
-# Recipients a confirmed batch accepts: never a failed one (only ``resend`` revives those).
-_CONFIRMED_FROM = [s for s in sources(DeliveryState.ACCEPTED) if s is not DeliveryState.FAILED]
 
 _DELIVERIES = cast(Table, Delivery.__table__)
 _BATCHES = cast(Table, SendBatch.__table__)
 _D = _DELIVERIES.c
+_B = _BATCHES.c
+# Confirming batches: those the transition table lets become accepted, then their
+# recipients that may (never a failed one: only ``resend`` revives those).
+_CONFIRM = (
+    update(_BATCHES)
+    .where(
+        _B.id.in_(bindparam("ids", expanding=True)),
+        _B.state.in_(sources(BatchState.ACCEPTED)),
+    )
+    .values(state=BatchState.ACCEPTED, lease_until=None, updated_at=bindparam("now"))
+    .returning(_B.id)
+)
+_ACCEPT = (
+    update(_DELIVERIES)
+    .where(
+        _D.batch_id.in_(bindparam("ids", expanding=True)),
+        _D.state.in_([s for s in sources(DeliveryState.ACCEPTED) if s is not DeliveryState.FAILED]),
+    )
+    .values(state=DeliveryState.ACCEPTED, updated_at=bindparam("now"))
+    .returning(_D.id)
+)
 # One delivery a worker moved after the set read it (rare): written alone, if still as read.
 _MOVE = (
     update(_DELIVERIES)
@@ -165,29 +184,13 @@ def _confirm_batches(session: Session, columns: EventColumns, fresh: Fresh, now:
     accept are then seen as accepted by the events of this set.
     """
     names, items = columns.names, columns.items
-    wanted = {batch_number(items[i]) for i in fresh.events if names[i] in CONFIRMING}
-    batch_ids = sorted(b for b in wanted if b is not None)
+    batch_ids = batch_numbers(items[i] for i in fresh.events if names[i] in CONFIRMING)
     if not batch_ids:
         return
-    moved = session.execute(
-        update(_BATCHES)
-        .where(_BATCHES.c.id.in_(batch_ids), _BATCHES.c.state.in_(sources(BatchState.ACCEPTED)))
-        .values(state=BatchState.ACCEPTED, lease_until=None, updated_at=now)
-        .returning(_BATCHES.c.id)
-    ).all()
+    moved = session.scalars(_CONFIRM, {"ids": sorted(batch_ids), "now": now}).all()
     if not moved:
         return
-    accepted = set(
-        session.scalars(
-            update(_DELIVERIES)
-            .where(
-                _D.batch_id.in_([row[0] for row in moved]),
-                _D.state.in_(_CONFIRMED_FROM),
-            )
-            .values(state=DeliveryState.ACCEPTED, updated_at=now)
-            .returning(_D.id)
-        )
-    )
+    accepted = set(session.scalars(_ACCEPT, {"ids": moved, "now": now}))
     states = fresh.states
     for k, delivery_id in enumerate(fresh.deliveries):
         if delivery_id in accepted:

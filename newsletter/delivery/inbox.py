@@ -17,8 +17,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Connection, Index, Integer, Text, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Index,
+    Integer,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from newsletter.db import Base, UTCDateTime, utcnow
@@ -105,18 +117,14 @@ def take_pending(
         total += events
     if not chosen:
         return []
-    session.execute(
-        update(WebhookPost)
-        .where(WebhookPost.id.in_(chosen))
-        .values(applied_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    table = cast(Table, WebhookPost.__table__)
     bodies = session.execute(
-        select(WebhookPost.id, WebhookPost.body)
-        .where(WebhookPost.id.in_(chosen))
-        .order_by(WebhookPost.id)
+        update(table)
+        .where(table.c.id.in_(chosen))
+        .values(applied_at=now or utcnow())
+        .returning(table.c.id, table.c.body)
     ).all()
-    return [PendingPost(post_id, body) for post_id, body in bodies]
+    return [PendingPost(post_id, body) for post_id, body in sorted(bodies, key=lambda r: r[0])]
 
 
 def pending_posts(session: Session) -> int:

@@ -18,6 +18,7 @@ inside that window carries already-seen ``sg_event_id`` values and is deduplicat
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -243,7 +244,7 @@ class EventColumns:
 
     What the applier reads of every event, taken without building an object per
     event; the rest is read from ``items`` only for the few events that need it
-    (``batch_number``, ``reason_of``, ``time_of``, ``is_hard_bounce``).
+    (``batch_numbers``, ``reason_of``, ``time_of``, ``is_hard_bounce``).
     """
 
     ids: list[str] = field(default_factory=list)
@@ -290,9 +291,14 @@ def _our_id(value: Any) -> int | None:
     return None
 
 
-def batch_number(item: dict[str, Any]) -> int | None:
-    """The id of the batch the event's message was sent in (None if not ours)."""
-    return _our_id(item.get(BATCH_ID))
+def batch_numbers(items: Iterable[dict[str, Any]]) -> set[int]:
+    """The ids of the batches these events' messages were sent in (ours only)."""
+    values = set()
+    for item in items:  # few distinct values among many events: convert each once
+        value = item.get(BATCH_ID)
+        if type(value) is str or type(value) is int:
+            values.add(value)
+    return {number for number in map(_our_id, values) if number is not None}
 
 
 def reason_of(item: dict[str, Any]) -> str:
