@@ -17,7 +17,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -280,6 +281,30 @@ class Deployment:
             )
 
 
+class FaultThread:
+    """A scenario's fault, acted out in a thread while the edition goes out."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(action,), daemon=True)
+        self._thread.start()
+
+    def _run(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except BaseException as exc:  # reported by the run, not lost in the thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def check(self) -> bool:
+        """Whether the fault is over (raise what went wrong in it)."""
+        if self.error is not None:
+            raise RuntimeError(f"the fault action failed: {self.error!r}") from self.error
+        return self.done.is_set()
+
+
 def _content(slug: str) -> dict[str, Any]:
     """A valid briefing revision's content."""
     return BriefingContent.model_validate(
@@ -358,4 +383,13 @@ def address(n: int) -> str:
     return f"reader{n}@example.org"
 
 
-__all__ = ["FINAL", "SLUG", "Deployment", "address", "free_port", "seed_publication", "utcnow"]
+__all__ = [
+    "FINAL",
+    "SLUG",
+    "Deployment",
+    "FaultThread",
+    "address",
+    "free_port",
+    "seed_publication",
+    "utcnow",
+]

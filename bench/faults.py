@@ -44,7 +44,7 @@ import redis
 
 from bench import _faultdisk, _stack
 from bench._faultcheck import Outcome, Tally, judge
-from bench._faultstack import SLUG, Deployment
+from bench._faultstack import SLUG, Deployment, FaultThread
 from newsletter.db import utcnow
 from newsletter.delivery.interfaces import CANCEL_CUTOFF
 from newsletter.delivery.report import delivery_report
@@ -88,30 +88,6 @@ class Config:
         return max(10, min(1000, self.readers // 4))
 
 
-class FaultThread:
-    """A scenario's fault, acted out in a thread while the edition goes out."""
-
-    def __init__(self, action: Callable[[], None]) -> None:
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(action,), daemon=True)
-        self._thread.start()
-
-    def _run(self, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except BaseException as exc:  # reported by the run, not lost in the thread
-            self.error = exc
-        finally:
-            self.done.set()
-
-    def check(self) -> bool:
-        """Whether the fault is over (raise what went wrong in it)."""
-        if self.error is not None:
-            raise RuntimeError(f"the fault action failed: {self.error!r}") from self.error
-        return self.done.is_set()
-
-
 def _after_requests(server: SendGridTestServer, count: int, dep: Deployment) -> None:
     """Wait until the server accepted ``count`` mail sends."""
     _stack.wait_for(
@@ -123,9 +99,14 @@ def _after_requests(server: SendGridTestServer, count: int, dep: Deployment) -> 
 
 
 def _action(
-    scenario: str, dep: Deployment, rng: random.Random, readers: int, batches: int
+    scenario: str,
+    dep: Deployment,
+    rng: random.Random,
+    readers: int,
+    batches: int,
+    did: list[str],
 ) -> Callable[[], None]:
-    """What the fault thread does for ``scenario``."""
+    """What the fault thread does for ``scenario``; it notes each act in ``did``."""
     server = dep.server
 
     def outage() -> None:
@@ -135,6 +116,7 @@ def _action(
             server.refuse_connections(REFUSE_S)
         else:
             server.rate_limit(RATE_LIMIT_S)
+        did.append(f"outage from request {len(server.accepted)}")
 
     def kills() -> None:
         assert server is not None
@@ -142,6 +124,7 @@ def _action(
             _after_requests(server, at, dep)
             time.sleep(rng.uniform(0.0, 1.0))  # the moment within a request, at random
             dep.kill_worker(rng.choice(sorted(dep.workers)))
+            did.append(f"kill after {len(server.accepted)} request(s)")
             dep.start_worker()
 
     def full_disk() -> None:
@@ -154,6 +137,7 @@ def _action(
             every=0.05,
         )
         _faultdisk.fill(outbox / ".ballast", leave=rng.randrange(5, 50) * 20_000)
+        did.append(f"disk full after {len(list(outbox.glob('*.eml')))} files")
         freed = threading.Event()
         threading.Timer(FULL_FOR_S, freed.set).start()
         _stack.wait_for(freed.is_set, timeout=FULL_FOR_S + 60, what="the disk to be freed")
@@ -223,7 +207,9 @@ def _drive(cfg: Config, scenario: str, rng: random.Random, root: Path, url: str)
         for _ in range(cfg.workers):
             dep.start_worker()
         dep.start_beat()
-        fault = FaultThread(_action(scenario, dep, rng, cfg.readers, batches))
+        did: list[str] = []
+        notes["fault"] = did
+        fault = FaultThread(_action(scenario, dep, rng, cfg.readers, batches, did))
         try:
             if due_at is not None:
                 notes["cancelled_ids"] = _release(dep, fault, due_at)
@@ -239,6 +225,8 @@ def _drive(cfg: Config, scenario: str, rng: random.Random, root: Path, url: str)
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}; ledger {dep.ledger()}; errors {dep.errors()}") from exc
         # Closing: the server, then every process; nothing changes from here on.
+    if dep.server is not None:
+        did.append(f"{len(dep.server.accepted)} mail sends accepted")
     copies = dict(dep.server.delivered_recipients()) if dep.server else files
     with dep.session() as session:
         found = dep.digest()
@@ -390,6 +378,7 @@ def _scenario(cfg: Config, scenario: str, runs: int) -> dict[str, float]:
         tally.add(outcome, seconds)
         cancelled = outcome.notes.get("cancelled_ids")
         extra = "" if cancelled is None else f"; {cancelled} batch id(s) cancelled and resent"
+        extra += "".join(f"; {act}" for act in outcome.notes.get("fault", []))
         print(f"{scenario} run {number}: {outcome.line()}{extra} ({seconds:.0f} s)", flush=True)
         for problem in outcome.problems:
             print(f"    {problem}")
