@@ -98,11 +98,15 @@ def _storing(database: Database) -> Iterator[Connection]:
     """
     with database.engine.connect() as connection:
         if connection.dialect.name == "postgresql":
-            # SET LOCAL ends with the transaction, so the pooled connection is left as it was.
-            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}")
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {STATEMENT_MS}")
-            if _has_lz4(database, connection):
-                connection.exec_driver_sql("SET LOCAL default_toast_compression = lz4")
+            # Local settings end with the transaction, so the pooled connection is left as it
+            # was; one statement, one round trip.
+            compression = "lz4" if _has_lz4(database, connection) else "pglz"
+            connection.exec_driver_sql(
+                "SELECT set_config('lock_timeout', %s, true),"
+                " set_config('statement_timeout', %s, true),"
+                " set_config('default_toast_compression', %s, true)",
+                (str(LOCK_WAIT_MS), str(STATEMENT_MS), compression),
+            )
             yield connection
             connection.commit()
             return
@@ -177,11 +181,13 @@ class Requester:
     ``ask`` never blocks a request. Every ``ask`` is followed by a message sent
     after it (the one being sent may have been built before the post it follows
     was committed, so a request made during a send sends once more afterwards): a
-    burst of posts costs a message or two, not one each, and no request thread
-    pays for the broker. The thread ends after ``IDLE_S`` without requests.
+    burst of posts costs a message every ``INTERVAL_S`` at most, not one each, and
+    no request thread pays for the broker. The thread ends after ``IDLE_S`` without
+    requests.
     """
 
     IDLE_S = 30.0
+    INTERVAL_S = 0.2  # the shortest time between two messages
 
     def __init__(self, runtime: Runtime) -> None:
         """A requester for ``runtime``; its thread starts on the first ``ask``."""
@@ -216,6 +222,10 @@ class Requester:
                 except Exception:  # the thread must outlive any failure: beat covers it
                     log.exception("sending the webhook apply request failed")
                 self.sent += 1
+                del runtime
+                # A burst's further posts wait for the next message together: the applier
+                # takes everything pending anyway, and a message costs the web process.
+                time.sleep(self.INTERVAL_S)
         finally:
             with self.lock:  # a request left set starts the next thread on ``ask``
                 if self.thread is threading.current_thread():
