@@ -75,19 +75,27 @@ def test_resend_sends_transient_failures_once(any_database: Database) -> None:
     assert failures(any_database) == {FailureKind.PERMANENT: 2, FailureKind.TRANSIENT: 2}
     with any_database.session() as session:
         assert transient_failures(session, digest_id) == 2
-        requeued = requeue_transient(session, digest_id, now=clock.now, batch_size=1)
+        requeued_at = clock.now
+        requeued = requeue_transient(session, digest_id, now=requeued_at, batch_size=1)
     assert requeued.readers == 2
     assert len(requeued.batch_ids) == 2
     assert requeued.deliver_by == NOW + WINDOW
     sender = MemorySender()
+    # The outage left the provider's breaker open: the resend waits for its probe time.
     report = services.send_waiting(
-        any_database, digest_id, sender, base_url=BASE_URL, tokens=tokens(), clock=clock
+        any_database,
+        digest_id,
+        sender,
+        base_url=BASE_URL,
+        tokens=tokens(),
+        clock=clock,
+        sleep=clock.sleep,
     )
     assert sorted(e.to for e in sender.sent) == ["reader3@example.org", "reader4@example.org"]
     assert report.state == "partially_failed"
     assert report.by_state == {"accepted": 2, "failed": 2}
     with any_database.session() as session:
-        again = requeue_transient(session, digest_id, now=clock.now)
+        again = requeue_transient(session, digest_id, now=requeued_at)
     assert again.readers == 0
     services.send_waiting(any_database, digest_id, sender, base_url=BASE_URL, tokens=tokens())
     assert len(sender.sent) == 2
