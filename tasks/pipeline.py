@@ -1,7 +1,7 @@
 """The pipeline's Celery tasks: thin wrappers that take ids, call one step, enqueue the next.
 
     tick ─▶ assemble(edition) ─▶ render(digest) ─▶ publish(digest) ─▶ plan(digest)
-         ─▶ group(send_batch(batch) ...) ─▶ finalise(digest) after each batch
+         ─▶ group(send_batch(batch) ...) ─▶ finalise(digest) once no batch is open
 
 Every task commits its transaction before it enqueues the next one, so a worker
 never picks up a message about a row it cannot see yet. Every step is idempotent
@@ -210,7 +210,7 @@ def plan(self: Task, digest_id: int) -> int:
 
 @pipeline_task("send_batch")
 def send_batch(self: Task, batch_id: int) -> bool:
-    """Claim and send one batch; then try to finalise its digest."""
+    """Claim and send one batch; then finalise its digest if no batch of it is open."""
     rt = runtime_of(self.app)
     settings = rt.settings
     now = utcnow()
@@ -234,7 +234,8 @@ def send_batch(self: Task, batch_id: int) -> bool:
         return True
     if outcome.recovered:  # this probe closed the breaker: the waiting batches go now
         _send_batches(self, _due(self))
-    enqueue(self, "finalise", outcome.digest_id)
+    if outcome.last:  # one finalise per edition, not one per batch
+        enqueue(self, "finalise", outcome.digest_id)
     return True
 
 

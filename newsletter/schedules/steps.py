@@ -25,7 +25,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
-from newsletter.delivery import breaker, ledger
+from newsletter.delivery import breaker, gcpause, ledger
 from newsletter.delivery.interfaces import EmailSender
 from newsletter.delivery.models import OPEN_BATCH_STATES, BatchState, SendBatch
 from newsletter.delivery.recording import record_failed
@@ -62,12 +62,14 @@ class BatchOutcome:
 
     ``retry_in`` is set only when this attempt failed transiently and the breaker is
     closed (the batch may be enqueued once more for that time); ``recovered`` when this
-    attempt closed an open breaker (the waiting batches may go now).
+    attempt closed an open breaker (the waiting batches may go now); ``last`` when no
+    batch of the digest was open any more once this one settled (time to finalise).
     """
 
     digest_id: int
     retry_in: float | None = None  # seconds until a postponed batch is due
     recovered: bool = False
+    last: bool = False
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ def send_batch_step(
         )
         if edition is not None and edition.state is EditionState.CANCELLED:
             cancel_sending(session, digest_id, now=now)
-            return BatchOutcome(digest_id)
+            return BatchOutcome(digest_id, last=True)  # finalise waits for any still sending
         if batch.not_before is not None and batch.not_before > now:
             forget_message(session, batch_id)  # arrived early: the tick sends it when due
             return None
@@ -273,11 +275,13 @@ def send_batch_step(
             breaker.release_probe(session, breaker.EMAIL, now)
     if claim is None:
         return None
-    # The claim is committed: only now is the provider called.
-    shared = load_edition(
-        database, digest_id, base_url=base_url, tokens=tokens, deliver_at=deliver_at
-    )
-    send_claimed(database, claim, shared, sender, options=options)
+    # The claim is committed: only now is the provider called. The batch's thousands of
+    # short-lived objects die young instead of setting off full collections (``gcpause``).
+    with gcpause.paused():
+        shared = load_edition(
+            database, digest_id, base_url=base_url, tokens=tokens, deliver_at=deliver_at
+        )
+        send_claimed(database, claim, shared, sender, options=options)
     with database.session() as session:
         batch = session.get(SendBatch, batch_id)
         assert batch is not None
@@ -289,7 +293,10 @@ def send_batch_step(
         taken = batch.state is BatchState.ACCEPTED or batch.state is BatchState.SCHEDULED
         if taken:  # the provider answered: the breaker closes (if recording did not already)
             breaker.record_success(session, breaker.EMAIL, now)
-    return BatchOutcome(digest_id, recovered=taken and admission.probe)
+        # Read after this batch's outcome was committed: of batches settling at once, the
+        # last to commit sees no other open (the tick finalises whatever slips through).
+        last = _open_batch(session, digest_id) is None
+    return BatchOutcome(digest_id, recovered=taken and admission.probe, last=last)
 
 
 def finalise_step(session: Session, digest_id: int) -> DigestState | None:
@@ -335,9 +342,13 @@ def stalled(session: Session, now: datetime, stall_after: timedelta) -> list[Nud
 
 def _stalled_sending(session: Session, digest_id: int, before: datetime) -> list[Nudge]:
     """Finalise a sending digest none of whose batches is open (due batches: ``due_batches``)."""
-    still_open = session.scalar(
+    return [Nudge("finalise", digest_id)] if _open_batch(session, digest_id) is None else []
+
+
+def _open_batch(session: Session, digest_id: int) -> int | None:
+    """One batch of the digest still open (planned, sending, scheduled or unknown), if any."""
+    return session.scalar(
         select(SendBatch.id)
         .where(SendBatch.digest_id == digest_id, SendBatch.state.in_(list(OPEN_BATCH_STATES)))
         .limit(1)
     )
-    return [Nudge("finalise", digest_id)] if still_open is None else []

@@ -86,6 +86,7 @@ def test_due_edition_goes_through_every_step(pipeline: Inline, mail: MemorySende
     steps = pipeline.steps()
     assert list(dict.fromkeys(steps))[:4] == ["assemble", "render", "publish", "plan"]
     assert steps.count("send_batch") == 3  # five readers in batches of two
+    assert steps.count("finalise") == 1  # by the batch that settled last, not one per batch
     settings = runtime_of(pipeline).settings
     feeds = settings.data_dir / "public" / "p" / "morning" / "feeds" / "editions"
     assert (feeds / "rss.xml").exists()

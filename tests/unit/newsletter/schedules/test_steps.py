@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import Database
 from newsletter.delivery import ledger
+from newsletter.delivery.interfaces import Batch, SendResult
 from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import BatchState, SendBatch
 from newsletter.delivery.recording import record_retry
@@ -100,8 +102,8 @@ def test_late_edition_already_sending_is_finished(database: Database) -> None:
     assert again == first
     sender = MemorySender()
     tokens = Tokens("steps-test-secret-0123456789abcdef0123")
-    for batch_id in first:
-        outcome = steps.send_batch_step(
+    outcomes = [
+        steps.send_batch_step(
             database,
             batch_id,
             sender,
@@ -110,11 +112,35 @@ def test_late_edition_already_sending_is_finished(database: Database) -> None:
             tokens=tokens,
             lease=LEASE,
         )
-        assert outcome == steps.BatchOutcome(digest_id)
+        for batch_id in first
+    ]
+    # Only the batch that settled last says it is time to finalise.
+    assert outcomes == [steps.BatchOutcome(digest_id), steps.BatchOutcome(digest_id, last=True)]
     assert len(sender.sent) == 3
     with database.session() as session:
         assert steps.finalise_step(session, digest_id) is DigestState.SENT
         assert steps.stalled(session, late, timedelta(0)) == []
+
+
+def test_a_batch_is_sent_with_the_cycle_collector_paused(database: Database) -> None:
+    """The provider call runs inside ``gcpause`` (a batch's objects die young); after it, not."""
+    edition_id = started(database, readers=2)
+    digest_id = ready_to_plan(database, edition_id)
+    (batch_id,) = steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=5)
+    collecting: list[bool] = []
+
+    class Watching(MemorySender):
+        def send_batch(self, batch: Batch) -> SendResult:
+            collecting.append(gc.isenabled())
+            return super().send_batch(batch)
+
+    tokens = Tokens("steps-test-secret-0123456789abcdef0123")
+    kwargs = {"base_url": "https://x.test", "tokens": tokens, "lease": LEASE}
+    assert gc.isenabled()
+    outcome = steps.send_batch_step(database, batch_id, Watching(), now=NOW, **kwargs)
+    assert outcome == steps.BatchOutcome(digest_id, last=True)
+    assert collecting == [False]
+    assert gc.isenabled()
 
 
 def test_send_batch_step_skips_gone_and_postponed_batches(database: Database) -> None:
@@ -334,7 +360,7 @@ def test_cancel_committed_between_check_and_claim_stops_the_batch(
     canceller.join(timeout=30)
     worker.join(timeout=30)
     assert problems == []
-    assert outcomes == [steps.BatchOutcome(digest_id)]
+    assert outcomes == [steps.BatchOutcome(digest_id, last=True)]
     assert sender.sent == []
     with database.session() as session:
         batch = session.get(SendBatch, batch_id)
