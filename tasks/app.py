@@ -1,8 +1,9 @@
 """The Celery composition root: ``make_celery(settings)`` and the process-wide app.
 
 The broker comes from ``NEWSLETTER_BROKER_URL``. Empty means the embedded default:
-Celery's filesystem transport in ``<data dir>/broker`` (no server; one machine). Any
-other URL (``redis://...``, ``amqp://...``) is handed to Celery as is.
+Celery's filesystem transport in ``<data dir>/broker`` (no server; one machine), made
+to publish each message atomically (``tasks.broker``). Any other URL (``redis://...``,
+``amqp://...``) is handed to Celery as is.
 
 No result backend: tasks return nothing anyone waits for. Progress lives in the
 database ledger, which the beat tick reads to resume stalled work, so a message
@@ -23,6 +24,7 @@ from celery import Celery
 
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings, load_settings
+from tasks.broker import SCHEME
 from tasks.deployment import DeploymentTask, StampingAMQP, database_identity
 
 TICK_TASK = "tasks.pipeline.tick"
@@ -50,13 +52,13 @@ def broker_folders(settings: Settings) -> dict[str, Path]:
 def broker_config(settings: Settings) -> tuple[str, dict[str, Any]]:
     """The broker URL and transport options the settings call for."""
     time_limit = settings.task_time_limit.total_seconds()
-    if not settings.broker_url or settings.broker_url.startswith("filesystem://"):
+    if not settings.broker_url or settings.broker_url.startswith(("filesystem://", SCHEME)):
         folders = broker_folders(settings)
         for folder in folders.values():
             folder.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {name: str(path) for name, path in folders.items()}
         options["store_processed"] = False
-        return "filesystem://", options
+        return f"{SCHEME}://", options
     visibility = max(MIN_VISIBILITY_TIMEOUT_S, int(time_limit * 2))
     return settings.broker_url, {"visibility_timeout": visibility}
 

@@ -26,7 +26,7 @@ from tasks.deployment import (
 def test_default_broker_is_the_filesystem_under_the_data_dir(data_dir: Path) -> None:
     """No broker URL means Celery's filesystem transport in <data dir>/broker, folders created."""
     url, options = broker_config(Settings(data_dir=data_dir))
-    assert url == "filesystem://"
+    assert url == "newsletterfs://"
     assert (
         options["data_folder_in"]
         == options["data_folder_out"]
