@@ -330,7 +330,32 @@ def _array(raw_body: bytes | str) -> list[Any]:
         raise InvalidInputError(
             f"webhook body must be a JSON array of events, got {type(data).__name__}"
         )
+    maybe_nul = b"\\u0000" in raw_body if isinstance(raw_body, bytes) else "\\u0000" in raw_body
+    if maybe_nul:  # rare: only then look for where it is
+        _refuse_nul(data)
     return data
+
+
+def _refuse_nul(data: list[Any]) -> None:
+    """Refuse a NUL character anywhere in an event: PostgreSQL cannot store it in text."""
+    for index, item in enumerate(data):
+        pending: list[tuple[str, Any]] = [("", item)]
+        while pending:
+            where, value = pending.pop()
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidInputError(
+                    f"webhook event {index}: field {where or 'value'!r} holds a NUL character"
+                )
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    name = f"{where}.{key}" if where else str(key)
+                    if "\x00" in str(key):
+                        raise InvalidInputError(
+                            f"webhook event {index}: a field name holds a NUL character"
+                        )
+                    pending.append((name, inner))
+            elif isinstance(value, list):
+                pending.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
 
 
 def _event(index: int, item: Any) -> ProviderEvent:

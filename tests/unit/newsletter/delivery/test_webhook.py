@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -365,3 +366,47 @@ def test_reason_time_and_hard_bounce_are_read_from_the_event() -> None:
     assert (reason_of(soft), is_hard_bounce(soft)) == ("421", False)
     assert reason_of(event()) == ""
     assert time_of(event()) == datetime.fromtimestamp(NOW - 5, UTC)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"sg_event_id": "a\u0000b"}, "sg_event_id"),
+        ({"email": "x\u0000@example.org"}, "email"),
+        ({"edition_id": "1\u0000"}, "edition_id"),
+        ({"nested": {"deep": ["ok", "bad\u0000"]}}, "nested.deep[1]"),
+    ],
+)
+def test_a_nul_character_anywhere_refuses_the_body(event: dict[str, Any], field: str) -> None:
+    """A NUL (which PostgreSQL cannot store as text) is refused up front, naming its field."""
+    item = {
+        "sg_event_id": "e1",
+        "event": "processed",
+        "email": "a@example.org",
+        "timestamp": 1_700_000_000,
+        **event,
+    }
+    body = json.dumps([item]).encode()
+    with pytest.raises(InvalidInputError, match=re.escape(f"event 0: field '{field}' holds a NUL")):
+        load_events(body)
+    with pytest.raises(InvalidInputError, match="NUL"):
+        load_events(body.decode())
+
+
+def test_a_nul_in_a_field_name_is_refused() -> None:
+    """A field name with a NUL is refused too."""
+    body = json.dumps([{"sg_event_id": "e1", "bad\u0000key": "v"}]).encode()
+    with pytest.raises(InvalidInputError, match="a field name holds a NUL"):
+        load_events(body)
+
+
+def test_an_escaped_backslash_before_u0000_is_not_a_nul() -> None:
+    """The text "\\u0000" written with an escaped backslash is ordinary text, not a NUL."""
+    item = {
+        "sg_event_id": "e1",
+        "event": "processed",
+        "email": "a@example.org",
+        "timestamp": 1_700_000_000,
+        "note": "\\u0000",
+    }
+    assert load_events(json.dumps([item]).encode())[0]["note"] == "\\u0000"
