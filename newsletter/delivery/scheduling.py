@@ -382,7 +382,7 @@ def give_up_late(session: Session, *, now: datetime) -> int:
     return late
 
 
-def cancels_in_use(session: Session, *, now: datetime) -> int:
+def cancels_in_use(session: Session) -> int:
     """Batch ids we hold cancelled at the provider (they count against its limit of ten)."""
     return int(
         session.scalar(
@@ -409,7 +409,7 @@ def settle(database: Database, sender: EmailSender | None, *, now: datetime) -> 
                     .order_by(ProviderGroup.send_at, ProviderGroup.id)
                 )
             )
-            in_use = cancels_in_use(session, now=now)
+            in_use = cancels_in_use(session)
         for group in groups:
             if in_use >= CANCEL_LIMIT:
                 break  # the rest wait for a lifted cancel, or fall back at the cutoff

@@ -201,7 +201,7 @@ def test_cancels_stop_at_the_providers_limit_of_ten(any_database: Database) -> N
                 )
             )
     with any_database.session() as session:
-        assert scheduling.cancels_in_use(session, now=now) == 10
+        assert scheduling.cancels_in_use(session) == 10
 
     class Refusing:
         def send_batch(self, batch: object) -> object:
@@ -240,7 +240,7 @@ def test_cancelled_batch_id_is_lifted_an_hour_after_its_send_at(
     assert server.batch_statuses() == {}
     assert sum(server.delivered_recipients().values()) == 3
     with database.session() as session:
-        assert scheduling.cancels_in_use(session, now=deliver_at) == 0
+        assert scheduling.cancels_in_use(session) == 0
 
 
 def test_refused_cancel_falls_back_to_event_reconciliation(
