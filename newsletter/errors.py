@@ -8,7 +8,8 @@ Every error the project raises on purpose derives from ``NewsletterError``::
     │   ├── NotFoundError        an id, slug or date that does not exist
     │   ├── InvalidInputError    a value that fails validation (names field / file / line)
     │   ├── TransitionError      a state change the state machine refuses
-    │   └── VerificationError    a signed callback is forged, replayed or unsigned (HTTP 403)
+    │   ├── VerificationError    a signed callback is forged, replayed or unsigned (HTTP 403)
+    │   └── RateLimited          too many sign-ups or sign-ins; ``retry_after`` seconds (HTTP 429)
     └── ProviderError            an outside service (email provider, hub) failed
         ├── RetryableError       429, 5xx, timeouts, dropped connections: try again later
         │   └── OutcomeUnknownError  the request was sent but no answer came: it may have
@@ -49,6 +50,17 @@ class TransitionError(UserError):
 
 class VerificationError(UserError):
     """A signed request (e.g. the SendGrid Event Webhook) failed verification."""
+
+
+class RateLimited(UserError):
+    """Too many attempts (sign-ups, failed sign-ins) within a window: HTTP 429.
+
+    ``retry_after`` is the number of seconds to wait, sent as the ``Retry-After`` header.
+    """
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ProviderError(NewsletterError):
