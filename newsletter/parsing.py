@@ -40,7 +40,7 @@ _EVERY_DAY = ("daily", "every day", "all")
 
 def is_slug(text: str, *, max_length: int) -> bool:
     """Whether ``text`` is a slug of at most ``max_length`` characters."""
-    return len(text) <= max_length and SLUG.match(text) is not None
+    return len(text) <= max_length and SLUG.fullmatch(text) is not None
 
 
 def read_time(text: str) -> time | None:

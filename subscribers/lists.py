@@ -10,18 +10,17 @@ will be, with no subscribers.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.parsing import is_slug
 from newsletter.publications.models import Publication
 from subscribers.models import MailingList, Subscription, SubscriptionState
 from subscribers.services import create_list, ensure_default_list, get_list
 
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG = 64
 MAX_NAME = 200
 
@@ -45,7 +44,7 @@ def add_list(
     publication = session.scalar(select(Publication).where(Publication.slug == publication_slug))
     if publication is None:
         raise NotFoundError(f"--publication: no publication is called {publication_slug[:64]!r}")
-    if len(slug) > MAX_SLUG or not SLUG.match(slug):
+    if not is_slug(slug, max_length=MAX_SLUG):
         raise InvalidInputError(
             f"slug: {slug[:70]!r} must be lower-case letters, digits and single hyphens "
             f"(at most {MAX_SLUG} characters)"

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from newsletter.parsing import SLUG_PATTERN
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -61,7 +63,7 @@ class BriefingContent(_Frozen):
 
     title: str = Field(min_length=1, max_length=300)
     title_derived: bool = False
-    slug: str = Field(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+    slug: str = Field(min_length=1, max_length=120, pattern=SLUG_PATTERN)
     lede: tuple[str, ...] = Field(min_length=1, description="What's happened")
     behind_the_headline: tuple[Subsection, ...] = ()
     what_the_papers_say: tuple[str, ...] = ()

@@ -28,6 +28,7 @@ from newsletter.briefings import derive
 from newsletter.briefings.content import BriefingContent, ImportWarning, WarningCode
 from newsletter.briefings.derive import Loc, field_path, quote
 from newsletter.errors import InvalidInputError
+from newsletter.parsing import SLUG_PATTERN
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -107,7 +108,7 @@ class BriefingInput(_Input):
     slug: str | None = Field(
         default=None,
         max_length=120,
-        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        pattern=SLUG_PATTERN,
         description="Derived from the title when absent",
     )
     lede: tuple[Paragraph, ...] = Field(min_length=1, description="What's happened")

@@ -44,6 +44,7 @@ from newsletter.briefings import derive
 from newsletter.briefings.content import BriefingContent, ImportWarning, WarningCode
 from newsletter.briefings.derive import Loc, quote
 from newsletter.errors import InvalidInputError
+from newsletter.parsing import is_slug
 
 HEADINGS = {
     "what's happened": "lede",
@@ -68,7 +69,6 @@ HEADER_KEYS = {
 _BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "′": "'", "`": "'"})
 _HEADER_LINE = re.compile(r"([A-Za-z][A-Za-z _-]{0,29}?)\s*:\s*(.*)")
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _URL = re.compile(r"https?://\S+")
 _PRIORITY = re.compile(r"[+-]?[0-9]{1,4}")
 _QUESTION_END = re.compile(r"\?[\"'”’»)\]]*$")
@@ -242,7 +242,7 @@ class _TextParser:
     def header_value(self, key: str, value: str, number: int) -> None:
         """Check one header value and store it as a content field."""
         self.lines[(key,)] = number
-        if key == "slug" and not (_SLUG.fullmatch(value) and len(value) <= 120):
+        if key == "slug" and not is_slug(value, max_length=120):
             self.fail(
                 number,
                 f"header “Slug” {quote(value)} must be at most 120 lowercase ASCII letters and "

@@ -35,9 +35,9 @@ from newsletter.digests.models import (
     transition,
 )
 from newsletter.errors import NotFoundError, TransitionError
+from newsletter.parsing import WEEKDAYS
 from newsletter.publications.models import Publication
 from newsletter.publications.services import publication_info
-from newsletter.publications.spec import WEEKDAYS
 from newsletter.render.email import render_email
 from newsletter.render.web import ArchiveEntry, render_archive_index, render_edition_page
 

@@ -15,13 +15,13 @@ from newsletter.editors import schemas as s
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, api_user, client_ip
 from newsletter.editors.models import Role
+from newsletter.parsing import SLUG_PATTERN
 from newsletter.publications.services import (
     edit_publication,
     get_publication,
     publication_summary,
     spec_of,
 )
-from newsletter.publications.spec import SLUG_PATTERN
 from newsletter.web.app import runtime_of
 from subscribers.lists import add_list, all_lists, list_info, set_double_opt_in
 

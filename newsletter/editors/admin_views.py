@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from newsletter import parsing
 from newsletter.db import utcnow
 from newsletter.editors import actions
 from newsletter.editors import services as accounts
@@ -49,7 +50,7 @@ def _schedule_view(
     with runtime_of(request).database.session() as db:
         chosen, publications = chosen_publication(db, slug)
         upcoming = due.next_occurrences(schedules.recurring(db, chosen), utcnow(), UPCOMING)
-        tz = due.zone(chosen.timezone)
+        tz = parsing.zone(chosen.timezone)
         context: dict[str, Any] = {
             "publication": {
                 "slug": chosen.slug,
@@ -76,7 +77,7 @@ def _schedule_view(
         section="schedules",
         page_title="Schedules",
         status=status,
-        days=due.WEEKDAYS,
+        days=parsing.WEEKDAYS,
         error=error,
         **context,
     )

@@ -32,13 +32,14 @@ from newsletter.editors.previews import preview_next
 from newsletter.editors.queue import briefing_queue
 from newsletter.editors.reports import report_view
 from newsletter.errors import InvalidInputError
+from newsletter.parsing import SLUG_PATTERN
 from newsletter.publications.services import (
     create_publication,
     get_publication,
     list_publications,
     publication_summary,
 )
-from newsletter.publications.spec import SLUG_PATTERN, PublicationSpec
+from newsletter.publications.spec import PublicationSpec
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules
 from newsletter.templating import environment

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from newsletter.briefings.content import ImportWarning
+from newsletter.parsing import LOCAL_PATTERN, TIME_PATTERN
 
 
 class FieldError(BaseModel):
@@ -95,7 +96,7 @@ class BriefingDetail(BaseModel):
 class ScheduleIn(_In):
     """A recurring schedule: local time, IANA time zone, days (mon ... sun)."""
 
-    send_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["07:00"])
+    send_time: str = Field(pattern=TIME_PATTERN, examples=["07:00"])
     timezone: str = Field(min_length=1, max_length=64, examples=["Europe/London"])
     weekdays: list[str] = Field(min_length=1, max_length=7, examples=[["mon", "tue"]])
 
@@ -103,9 +104,7 @@ class ScheduleIn(_In):
 class OnceIn(_In):
     """A one-off edition at a local date and time of the publication's zone."""
 
-    at: str = Field(
-        pattern=r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d$", examples=["2030-01-31 07:00"]
-    )
+    at: str = Field(pattern=LOCAL_PATTERN, examples=["2030-01-31 07:00"])
 
 
 class ScheduledEditionOut(BaseModel):

@@ -7,23 +7,18 @@ publication in the database always satisfies the same rules.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from newsletter.errors import InvalidInputError
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-_SEND_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+from newsletter.parsing import SLUG_PATTERN, WEEKDAYS, read_days, read_time, read_zone
 
 StrictInt = Annotated[int, Field(strict=True)]
 
@@ -93,10 +88,8 @@ class PublicationSpec(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/London')") from None
+        if read_zone(value) is None:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/London')")
         return value
 
     @field_validator("send_time", mode="before")
@@ -104,18 +97,17 @@ class PublicationSpec(BaseModel):
     def _check_send_time(cls, value: Any) -> Any:
         if isinstance(value, time):
             return value.replace(second=0, microsecond=0, tzinfo=None)
-        match = _SEND_TIME.match(value.strip()) if isinstance(value, str) else None
-        if match is None:
+        parsed = read_time(value) if isinstance(value, str) else None
+        if parsed is None:
             raise ValueError(f"expected a time as HH:MM, e.g. '07:00' (got {value!r})")
-        return time(int(match.group(1)), int(match.group(2)))
+        return parsed
 
     @field_validator("weekdays", mode="before")
     @classmethod
     def _check_weekdays(cls, value: Any) -> tuple[str, ...]:
         if isinstance(value, str) or not isinstance(value, list | tuple):
             raise ValueError(f"expected a list of day names from {', '.join(WEEKDAYS)}")
-        days = {str(day).strip().lower() for day in value}
-        unknown = sorted(days - set(WEEKDAYS))
+        days, unknown = read_days(str(day) for day in value)
         if unknown:
             raise ValueError(f"unknown day {unknown[0]!r}; expected some of {', '.join(WEEKDAYS)}")
         if not days:
@@ -144,10 +136,6 @@ class PublicationSpec(BaseModel):
     def resolved_from_name(self) -> str:
         """The sender name, falling back to the publication's name."""
         return self.from_name or self.name
-
-    def weekday_numbers(self) -> frozenset[int]:
-        """The send days as ``date.weekday()`` numbers (Monday is 0)."""
-        return frozenset(WEEKDAYS.index(day) for day in self.weekdays)
 
 
 def describe_errors(exc: ValidationError, label: Callable[[str], str] = str) -> str:

@@ -6,7 +6,6 @@ the local time and UTC, and says why an edition was missed or cancelled.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time
 from typing import Any
 
@@ -14,45 +13,31 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from newsletter import parsing
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.db import utcnow
 from newsletter.digests.cli import digest_group
-from newsletter.errors import InvalidInputError
-from newsletter.publications.cli import publications_group
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.runtime import Runtime
 from newsletter.schedules import due, services
 from newsletter.schedules.models import ScheduledEdition
 
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_AT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d$")
 UPCOMING = 3
 
 
 def parse_time(value: str) -> time:
     """``--time`` as a time of day, or one clear error naming the option."""
-    match = _TIME.match(value.strip())
-    if not match:
-        raise InvalidInputError(f"--time: {value!r} is not a time of day (expected HH:MM)")
-    return time(int(match.group(1)), int(match.group(2)))
+    return parsing.parse_time(value, field="--time")
 
 
 def parse_at(value: str) -> datetime:
     """``--at`` as a naive local date and time, or one clear error naming the option."""
-    text = value.strip()
-    try:
-        if not _AT.match(text):
-            raise ValueError(text)
-        return datetime.fromisoformat(text.replace("T", " "))
-    except ValueError:
-        raise InvalidInputError(
-            f"--at: {value!r} is not a local date and time (expected 'YYYY-MM-DD HH:MM')"
-        ) from None
+    return parsing.parse_local(value, field="--at")
 
 
 def _local(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(due.zone(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    return moment.astimezone(parsing.zone(timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str, Any]:
@@ -100,7 +85,7 @@ def schedule_group() -> None:
 def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str) -> None:
     """Set a publication's recurring schedule (from now on)."""
     send_time = parse_time(time_text)
-    weekdays = due.parse_weekdays(days)
+    weekdays = parsing.parse_weekdays(days, field="--days")
     now = utcnow()
     with runtime(ctx).database.session() as session:
         publication = services.set_schedule(
@@ -111,7 +96,7 @@ def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str
         paused = publication.paused
     out.print(
         f"{escape(slug)} sends at {send_time:%H:%M} {escape(timezone)} on "
-        f"{','.join(d for d in due.WEEKDAYS if d in weekdays)}."
+        f"{','.join(d for d in parsing.WEEKDAYS if d in weekdays)}."
         + (" It is paused (newsletter publications resume)." if paused else "")
     )
     for edition in upcoming:
@@ -221,7 +206,7 @@ def cancel(ctx: click.Context, edition_id: int) -> None:
     out.print(escape(line))
 
 
-@publications_group.command("pause")
+@click.command("pause")
 @click.argument("slug")
 @click.pass_context
 def pause(ctx: click.Context, slug: str) -> None:
@@ -231,7 +216,7 @@ def pause(ctx: click.Context, slug: str) -> None:
     out.print(f"Paused {escape(slug)}: no edition starts until it is resumed.")
 
 
-@publications_group.command("resume")
+@click.command("resume")
 @click.argument("slug")
 @click.pass_context
 def resume(ctx: click.Context, slug: str) -> None:

@@ -32,11 +32,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from newsletter.errors import InvalidInputError
+from newsletter.parsing import WEEKDAYS, zone
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_LOOKBACK = timedelta(days=2)
 
 
@@ -73,14 +72,6 @@ class DueEdition:
     edition_id: int | None = None  # set for one-off editions
 
 
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone called ``name``, or an ``InvalidInputError`` naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInputError(f"timezone: unknown time zone {name!r}") from None
-
-
 def _offset_at(instant: datetime, tz: ZoneInfo) -> timedelta | None:
     return instant.astimezone(tz).utcoffset()
 
@@ -110,24 +101,6 @@ def local_instant(day: date, at: time, timezone: str) -> datetime:
     other = wall.replace(fold=1).astimezone(UTC)
     before, after = min(instant, other), max(instant, other)
     return _transition_between(before, after, tz)
-
-
-def parse_weekdays(text: str) -> frozenset[str]:
-    """``mon-fri``, ``mon,wed,fri``, ``sat-mon`` or ``daily`` as a set of day names."""
-    cleaned = text.strip().lower()
-    if cleaned in ("daily", "every day", "all"):
-        return frozenset(WEEKDAYS)
-    days: set[str] = set()
-    for part in (p.strip() for p in cleaned.split(",")):
-        first, _, last = part.partition("-")
-        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
-            raise InvalidInputError(
-                f"--days: {text!r} is not a list of days (e.g. mon-fri or mon,wed,fri)"
-            )
-        start = WEEKDAYS.index(first)
-        span = (WEEKDAYS.index(last) - start) % 7 if last else 0
-        days.update(WEEKDAYS[(start + step) % 7] for step in range(span + 1))
-    return frozenset(days)
 
 
 def occurrences(schedule: Recurring, start: datetime, end: datetime) -> Iterator[DueEdition]:

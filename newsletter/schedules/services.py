@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newsletter import parsing
 from newsletter.db import utcnow
 from newsletter.delivery import scheduling
 from newsletter.delivery.report import finalise
@@ -99,13 +100,13 @@ def set_schedule(
     now: datetime | None = None,
 ) -> Publication:
     """Change a publication's recurring schedule; editions before ``now`` are not due."""
-    due.zone(timezone)
+    parsing.zone(timezone)
     if not weekdays:
         raise InvalidInputError("--days: give at least one day")
     publication = get_publication(session, slug)
     publication.send_time = send_time
     publication.timezone = timezone
-    publication.weekdays = [day for day in due.WEEKDAYS if day in weekdays]
+    publication.weekdays = [day for day in parsing.WEEKDAYS if day in weekdays]
     mark_active(session, publication, now or utcnow())
     return publication
 
@@ -188,7 +189,7 @@ def send_now(session: Session, slug: str, *, now: datetime | None = None) -> Sch
     refuse_if_paused(publication)
     # Keep the microseconds: the edition's cut-off is this instant, and a briefing
     # approved a moment before pressing "send now" belongs in it.
-    local = now.astimezone(due.zone(publication.timezone)).replace(tzinfo=None)
+    local = now.astimezone(parsing.zone(publication.timezone)).replace(tzinfo=None)
     return schedule_once(session, slug, local, kind=EditionKind.NOW, now=now)
 
 

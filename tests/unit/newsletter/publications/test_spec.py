@@ -47,7 +47,6 @@ def test_valid_values_are_normalised() -> None:
     assert result.send_time == time(18, 30)
     assert result.topics == ("Politics", "Science")
     assert result.from_email == "Morning@example.org"
-    assert result.weekday_numbers() == frozenset({0, 4})
 
 
 def test_defaults_fill_optional_fields() -> None:
