@@ -30,14 +30,14 @@ from sqlalchemy.orm import Session
 
 from bench import _stack
 from newsletter import migrate
-from newsletter.briefings.content import BriefingContent
 from newsletter.briefings.models import Briefing, BriefingRevision, BriefingState
+from newsletter.content.briefing import BriefingContent
 from newsletter.db import Database, UTCDateTime, utcnow
 from newsletter.delivery.models import Delivery, GroupState, ProviderGroup, SendBatch
-from newsletter.delivery.testserver import SendGridTestServer
 from newsletter.digests.models import Digest, DigestState
 from newsletter.publications.services import create_publication
 from newsletter.publications.spec import PublicationSpec
+from newsletter.delivery.testserver import SendGridTestServer
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from bench.render import edition
 from newsletter import migrate
 from newsletter.briefings.models import Briefing, BriefingState
+from newsletter.content.edition import Edition
 from newsletter.db import Database
-from newsletter.digests.edition import Edition
 from newsletter.digests.models import Digest, DigestItem, DigestState
 from newsletter.feeds.cache import FeedCache
 from newsletter.feeds.catalog import Source, all_feeds

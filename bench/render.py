@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from newsletter.briefings.content import BriefingContent, Question, Subsection, Topic
-from newsletter.digests.edition import Edition, EditionItem, PublicationInfo
+from newsletter.content.briefing import BriefingContent, Question, Subsection, Topic
+from newsletter.content.edition import Edition, EditionItem, PublicationInfo
 from newsletter.render.email import render_email
 from newsletter.render.web import render_edition_page
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from newsletter.briefings.content import BriefingContent
 from newsletter.briefings.models import Briefing, BriefingRevision, BriefingState
+from newsletter.content.briefing import BriefingContent
 from newsletter.publications.models import Publication
 from newsletter.publications.services import create_publication
 from newsletter.publications.spec import PublicationSpec

@@ -13,11 +13,11 @@ from rich.progress import track
 from rich.table import Table
 
 from newsletter.briefings import parser, services
-from newsletter.briefings.content import BriefingContent
 from newsletter.briefings.display import render_briefing
 from newsletter.briefings.models import Briefing, BriefingEvent, BriefingState
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
+from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
 
 BRIEFING_SUFFIXES = (".txt", ".json")

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from newsletter.briefings.content import BriefingContent, ImportWarning, WarningCode
+from newsletter.content.briefing import BriefingContent, ImportWarning, WarningCode
 from newsletter.errors import InvalidInputError
 
 Loc = tuple[str | int, ...]

@@ -9,7 +9,7 @@ from rich.padding import Padding
 from rich.panel import Panel
 from rich.text import Text
 
-from newsletter.briefings.content import BriefingContent
+from newsletter.content.briefing import BriefingContent
 
 
 def _heading(title: str) -> Text:

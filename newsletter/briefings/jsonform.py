@@ -1,6 +1,6 @@
 """The JSON import form of a briefing: its model, its JSON Schema and its parser.
 
-The form has the fields of :class:`~newsletter.briefings.content.BriefingContent` except
+The form has the fields of :class:`~newsletter.content.briefing.BriefingContent` except
 ``warnings`` and ``title_derived``. ``title``, ``slug`` and each topic's ``name`` may be
 left out: they are derived as for plain text, with the same editor warnings. Unknown
 fields, duplicate keys, ``NaN`` and a naive ``published`` time are refused. Errors name
@@ -25,8 +25,8 @@ from pydantic import (
 )
 
 from newsletter.briefings import derive
-from newsletter.briefings.content import BriefingContent, ImportWarning, WarningCode
 from newsletter.briefings.derive import Loc, field_path, quote
+from newsletter.content.briefing import BriefingContent, ImportWarning, WarningCode
 from newsletter.errors import InvalidInputError
 from newsletter.parsing import SLUG_PATTERN
 

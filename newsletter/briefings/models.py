@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.briefings.content import BriefingContent
+from newsletter.content.briefing import BriefingContent
 from newsletter.db import Base, UTCDateTime, utcnow
 
 

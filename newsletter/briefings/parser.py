@@ -1,4 +1,4 @@
-"""Turn briefing files into :class:`~newsletter.briefings.content.BriefingContent`.
+"""Turn briefing files into :class:`~newsletter.content.briefing.BriefingContent`.
 
 Two forms are read: the newsroom's plain text (``textform``) and a structured JSON form
 (``jsonform``, whose JSON Schema ``briefing_json_schema()`` returns). Whatever the input,
@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsletter.briefings import derive
-from newsletter.briefings.content import BriefingContent
 from newsletter.briefings.derive import slugify
 from newsletter.briefings.jsonform import briefing_json_schema, parse_json
 from newsletter.briefings.textform import parse_text
+from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
 
 __all__ = [

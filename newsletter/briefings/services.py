@@ -14,9 +14,9 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.briefings.content import BriefingContent, ImportWarning
 from newsletter.briefings.models import Briefing, BriefingEvent, BriefingRevision, BriefingState
 from newsletter.briefings.workflow import Action, next_state
+from newsletter.content.briefing import BriefingContent, ImportWarning
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError, NotFoundError
 

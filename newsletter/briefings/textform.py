@@ -41,8 +41,8 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from newsletter.briefings import derive
-from newsletter.briefings.content import BriefingContent, ImportWarning, WarningCode
 from newsletter.briefings.derive import Loc, quote
+from newsletter.content.briefing import BriefingContent, ImportWarning, WarningCode
 from newsletter.errors import InvalidInputError
 from newsletter.parsing import is_slug
 

@@ -24,10 +24,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from newsletter.briefings.content import BriefingContent
+from newsletter.content.briefing import BriefingContent
 from newsletter.db import utcnow
 from newsletter.delivery import roster
-from newsletter.delivery.interfaces import MAX_RECIPIENTS_PER_BATCH
 from newsletter.delivery.models import (
     BatchState,
     Delivery,
@@ -40,6 +39,7 @@ from newsletter.delivery.planning import Selection, iter_batches, select_recipie
 from newsletter.digests.models import Digest, DigestState, transition
 from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError, TransitionError
+from newsletter.delivery.interfaces import MAX_RECIPIENTS_PER_BATCH
 from subscribers.models import Subscriber
 from subscribers.services import ensure_default_list
 

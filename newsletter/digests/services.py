@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import urls
-from newsletter.briefings.content import BriefingContent
 from newsletter.briefings.models import Briefing, BriefingRevision, BriefingState
+from newsletter.content.briefing import BriefingContent
+from newsletter.content.edition import Edition, EditionItem
 from newsletter.db import utcnow
 from newsletter.digests.assembly import (
     Candidate,
@@ -26,7 +27,6 @@ from newsletter.digests.assembly import (
     next_edition_date,
     select_briefings,
 )
-from newsletter.digests.edition import Edition, EditionItem
 from newsletter.digests.models import (
     RENDERED_STATES,
     Digest,

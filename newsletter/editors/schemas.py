@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from newsletter.briefings.content import ImportWarning
+from newsletter.content.briefing import ImportWarning
 from newsletter.parsing import LOCAL_PATTERN, TIME_PATTERN
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from newsletter import urls
-from newsletter.digests.edition import Edition, PublicationInfo
+from newsletter.content.edition import Edition, PublicationInfo
 from newsletter.errors import NotFoundError
 from newsletter.feeds.entries import (
     entries_for_briefings,

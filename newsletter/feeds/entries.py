@@ -28,7 +28,7 @@ from markupsafe import escape
 
 from newsletter import urls
 from newsletter.briefings.derive import slugify
-from newsletter.digests.edition import Edition, EditionItem
+from newsletter.content.edition import Edition, EditionItem
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.models import DEFAULT_LIMIT, FeedEntry
 from newsletter.render.context import preheader

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from newsletter.digests.edition import Edition
+from newsletter.content.edition import Edition
 from newsletter.digests.models import Digest
 from newsletter.digests.services import build_edition
 from newsletter.feeds.catalog import Source

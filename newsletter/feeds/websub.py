@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import httpx
 
 from newsletter import urls
-from newsletter.digests.edition import Edition
+from newsletter.content.edition import Edition
 from newsletter.errors import InvalidInputError, PermanentError, ProviderError, RetryableError
 from newsletter.feeds.entries import topic_slug
 from newsletter.feeds.models import KIND_BRIEFINGS, KIND_EDITIONS, topic_kind

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.digests.edition import PublicationInfo
+from newsletter.content.edition import PublicationInfo
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.spec import PublicationSpec, load_toml, validate_spec

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsletter import urls
-from newsletter.briefings.content import BriefingContent
-from newsletter.digests.edition import Edition, EditionItem, PublicationInfo
+from newsletter.content.briefing import BriefingContent
+from newsletter.content.edition import Edition, EditionItem, PublicationInfo
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
 from newsletter.render.filters import check_colour, long_date, tint

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 import mjml
 
-from newsletter.digests.edition import Edition
+from newsletter.content.edition import Edition
 from newsletter.render.context import base_context, edition_context, recipient_links
 from newsletter.render.mjml_check import TemplateError, check_template
 from newsletter.templating import TEMPLATES_DIR, environment

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from newsletter import urls
-from newsletter.digests.edition import Edition, EditionItem, PublicationInfo
+from newsletter.content.edition import Edition, EditionItem, PublicationInfo
 from newsletter.errors import InvalidInputError
 from newsletter.render.context import brand, edition_context, item_view
 from newsletter.templating import environment

@@ -9,7 +9,7 @@ import pytest
 
 import newsletter
 from newsletter.briefings import parser
-from newsletter.briefings.content import BriefingContent, WarningCode
+from newsletter.content.briefing import BriefingContent, WarningCode
 from newsletter.errors import InvalidInputError
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "briefings"

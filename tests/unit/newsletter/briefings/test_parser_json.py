@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from newsletter.briefings.content import WarningCode
 from newsletter.briefings.jsonform import BriefingInput
 from newsletter.briefings.parser import parse_json
+from newsletter.content.briefing import WarningCode
 from newsletter.errors import InvalidInputError
 
 
@@ -146,7 +146,7 @@ def test_bytes_input_is_decoded() -> None:
 
 def test_input_model_matches_the_content_fields() -> None:
     """The import form has the content fields minus warnings and title_derived."""
-    from newsletter.briefings.content import BriefingContent
+    from newsletter.content.briefing import BriefingContent
 
     content_fields = set(BriefingContent.model_fields) - {"warnings", "title_derived"}
     assert set(BriefingInput.model_fields) == content_fields

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.briefings import parser
-from newsletter.briefings.content import BriefingContent
+from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
 
 FUZZ = settings(

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from newsletter.briefings.content import WarningCode
 from newsletter.briefings.parser import parse_text
 from newsletter.briefings.textform import heading_key, is_subheading
+from newsletter.content.briefing import WarningCode
 from newsletter.errors import InvalidInputError
 
 LEDE = "What's happened\nThe bridge reopened on Monday.\n"

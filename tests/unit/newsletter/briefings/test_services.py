@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter.briefings import services
-from newsletter.briefings.content import BriefingContent
 from newsletter.briefings.models import Briefing, BriefingEvent, BriefingRevision, BriefingState
 from newsletter.briefings.services import ImportAction
+from newsletter.content.briefing import BriefingContent
 from newsletter.db import Database
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from lxml import html as lxml_html  # type: ignore[import-untyped]
 
-from newsletter.briefings.content import BriefingContent, Topic
-from newsletter.digests.edition import Edition
+from newsletter.content.briefing import BriefingContent, Topic
+from newsletter.content.edition import Edition
 from newsletter.feeds.catalog import Source
 from tests.fixtures.editions import make_content, make_edition, sample_edition
 

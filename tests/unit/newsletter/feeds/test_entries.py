@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from newsletter.briefings.content import Topic
-from newsletter.digests.edition import Edition
+from newsletter.content.briefing import Topic
+from newsletter.content.edition import Edition
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.entries import (
     absolute_links,

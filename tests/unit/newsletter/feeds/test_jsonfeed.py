@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from newsletter.digests.edition import Edition
+from newsletter.content.edition import Edition
 from newsletter.feeds.catalog import Source, feed_for
 from newsletter.feeds.jsonfeed import VERSION
 from tests.unit.newsletter.feeds.conftest import (

@@ -11,7 +11,7 @@ import feedparser
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from newsletter.digests.edition import Edition
+from newsletter.content.edition import Edition
 from newsletter.feeds.catalog import Feed, Source, feed_for
 from newsletter.feeds.xml import build_atom, build_rss, rss_title
 from tests.fixtures.editions import make_content

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from newsletter.briefings.content import BriefingContent
+from newsletter.content.briefing import BriefingContent
 
 
 @dataclass(frozen=True)
