@@ -6,11 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.content.briefing import BriefingContent
-from newsletter.db import Base, UTCDateTime, utcnow
+from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 
 
 class BriefingState(StrEnum):
@@ -20,18 +20,6 @@ class BriefingState(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
-
-
-def enum_column(enum: type[StrEnum], name: str) -> Enum:
-    """A portable enum column stored as its string values (no native PG enum)."""
-    return Enum(
-        enum,
-        name=name,
-        native_enum=False,
-        create_constraint=False,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class Briefing(Base):

@@ -51,8 +51,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.briefings.models import enum_column
-from newsletter.db import Base, UTCDateTime, utcnow
+from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 from newsletter.errors import TransitionError
 
 

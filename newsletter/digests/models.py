@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.briefings.models import enum_column
-from newsletter.db import Base, UTCDateTime, utcnow
+from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 from newsletter.errors import TransitionError
 from newsletter.publications.models import Publication
 

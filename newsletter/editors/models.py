@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.briefings.models import enum_column
-from newsletter.db import Base, UTCDateTime, utcnow
+from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 
 
 class Role(StrEnum):
