@@ -32,8 +32,8 @@ from newsletter.content.edition import Edition, EditionItem
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.models import DEFAULT_LIMIT, FeedEntry
 from newsletter.render.context import preheader
-from newsletter.render.filters import long_date
 from newsletter.render.web import render_briefing_fragment
+from newsletter.templating import long_date
 
 TOPIC_SLUG_MAX = 80
 

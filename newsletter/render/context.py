@@ -15,7 +15,7 @@ from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import Edition, EditionItem, PublicationInfo
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
-from newsletter.render.filters import check_colour, long_date, tint
+from newsletter.templating import check_colour, long_date, tint
 
 PREHEADER_LENGTH = 140
 

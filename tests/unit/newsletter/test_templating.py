@@ -7,14 +7,14 @@ from datetime import date
 
 import pytest
 
+from newsletter import templating
 from newsletter.errors import InvalidInputError
-from newsletter.render import filters
 
 
 def test_wrap_keeps_lines_within_78_columns() -> None:
     """A long paragraph wraps at 78 columns."""
     text = " ".join(["word"] * 60)
-    lines = filters.wrap(text).splitlines()
+    lines = templating.wrap(text).splitlines()
     assert len(lines) > 1
     assert all(len(line) <= 78 for line in lines)
 
@@ -22,42 +22,42 @@ def test_wrap_keeps_lines_within_78_columns() -> None:
 def test_wrap_never_breaks_a_url() -> None:
     """A URL longer than the width stays whole on its own line."""
     url = "https://example.org/" + "a" * 100
-    wrapped = filters.wrap(f"See {url} for more")
+    wrapped = templating.wrap(f"See {url} for more")
     assert url in wrapped.splitlines()
 
 
 def test_wrap_indents_with_a_hanging_indent() -> None:
     """The first line takes ``indent``, the others ``hanging``."""
-    lines = filters.wrap("x " * 60, indent="Q: ", hanging="   ").splitlines()
+    lines = templating.wrap("x " * 60, indent="Q: ", hanging="   ").splitlines()
     assert lines[0].startswith("Q: x")
     assert all(line.startswith("   x") for line in lines[1:])
 
 
 def test_underline_matches_the_longest_line() -> None:
     """The underline is as long as the (wrapped) heading's longest line."""
-    assert filters.underline("Héading", "=") == "Héading\n======="
-    long = filters.underline("title " * 20).splitlines()
+    assert templating.underline("Héading", "=") == "Héading\n======="
+    long = templating.underline("title " * 20).splitlines()
     assert len(long[-1]) == max(len(line) for line in long[:-1])
-    assert filters.underline("") == "\n"
+    assert templating.underline("") == "\n"
 
 
 def test_colour_check_normalises_and_refuses_non_colours() -> None:
     """Colours are #rgb or #rrggbb; anything else is refused naming the field."""
-    assert filters.check_colour("#ABC") == "#aabbcc"
+    assert templating.check_colour("#ABC") == "#aabbcc"
     with pytest.raises(InvalidInputError, match="accent_color"):
-        filters.check_colour("red;}</style>")
+        templating.check_colour("red;}</style>")
 
 
 def test_tint_mixes_with_white() -> None:
     """A tint of 0 is the colour itself and of 1 is white."""
-    assert filters.tint("#1a56db", 0) == "#1a56db"
-    assert filters.tint("#1a56db", 1) == "#ffffff"
-    assert filters.tint("#000000", 0.5) == "#808080"
+    assert templating.tint("#1a56db", 0) == "#1a56db"
+    assert templating.tint("#1a56db", 1) == "#ffffff"
+    assert templating.tint("#000000", 0.5) == "#808080"
 
 
 def test_long_date_uses_english_names() -> None:
     """Dates read "Wednesday 4 March 2026" with no zero padding."""
-    assert filters.long_date(date(2026, 3, 4)) == "Wednesday 4 March 2026"
+    assert templating.long_date(date(2026, 3, 4)) == "Wednesday 4 March 2026"
 
 
 def test_wrap_matches_textwrap_without_word_breaking() -> None:
@@ -71,5 +71,5 @@ def test_wrap_matches_textwrap_without_word_breaking() -> None:
         break_long_words=False,
         break_on_hyphens=False,
     )
-    assert filters.wrap(text, 40, "A: ", "   ") == expected
-    assert filters.wrap("   ") == ""
+    assert templating.wrap(text, 40, "A: ", "   ") == expected
+    assert templating.wrap("   ") == ""
