@@ -57,11 +57,6 @@ class Chart:
     height: int
     label_width: int
 
-    @property
-    def plot_width(self) -> int:
-        """Pixels available for the longest bar (the rest holds labels and values)."""
-        return self.width - self.label_width - 60
-
 
 def bar_chart(title: str, counts: dict[str, int], *, width: int = CHART_WIDTH) -> Chart:
     """A chart of ``counts`` (in the given order), bars scaled to the largest value."""

@@ -12,7 +12,7 @@ from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.digests.models import Digest
 from newsletter.editors.models import Role
-from newsletter.editors.reports import bar_chart, rate
+from newsletter.editors.reports import CHART_WIDTH, LABEL_WIDTH, bar_chart, rate
 from tests.factories import make_briefing, make_publication
 from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers, rendered_digest
 
@@ -134,8 +134,9 @@ def test_report_page_shows_the_delivery_time_of_a_send_ahead(
 def test_report_chart_and_rates() -> None:
     """Bars scale to the largest value; rates are percentages or None without sends."""
     chart = bar_chart("t", {"delivered": 8, "bounced": 2})
-    assert chart.bars[0].length == chart.plot_width
-    assert chart.bars[1].length == round(chart.plot_width / 4, 1)
+    plot_width = CHART_WIDTH - LABEL_WIDTH - 60  # the rest holds labels and values
+    assert chart.bars[0].length == plot_width
+    assert chart.bars[1].length == round(plot_width / 4, 1)
     assert chart.bars[1].y > chart.bars[0].y
     assert rate(1, 4) == 25.0
     assert rate(1, 0) is None
