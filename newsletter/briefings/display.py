@@ -51,18 +51,31 @@ def _meta(summary: dict[str, Any], content: BriefingContent) -> Text:
     return text
 
 
+def _warnings(content: BriefingContent) -> list[RenderableType]:
+    """The import warnings in a panel, or nothing when there are none."""
+    if not content.warnings:
+        return []
+    lines = Text()
+    for warning in content.warnings:
+        where = f"line {warning.line}: " if warning.line else ""
+        lines.append(f"• {where}{warning.message}\n")
+    return [Panel(lines, title="Warnings for the editor", border_style="yellow")]
+
+
+def _topic(name: str, description: str) -> Text:
+    line = Text("  ")
+    line.append(name, style="bold")
+    if description:
+        line.append(f": {description}")
+    return line
+
+
 def render_briefing(summary: dict[str, Any], content: BriefingContent) -> RenderableType:
     """Title, metadata, warnings, then every section of the briefing in order."""
     title = Text(content.title, style="bold")
     if content.title_derived:
         title.append("  (title derived from the text)", style="yellow")
-    parts: list[RenderableType] = [title, _meta(summary, content)]
-    if content.warnings:
-        lines = Text()
-        for warning in content.warnings:
-            where = f"line {warning.line}: " if warning.line else ""
-            lines.append(f"• {where}{warning.message}\n")
-        parts.append(Panel(lines, title="Warnings for the editor", border_style="yellow"))
+    parts: list[RenderableType] = [title, _meta(summary, content), *_warnings(content)]
     parts += [_heading("What's happened"), _paragraphs(content.lede)]
     if content.behind_the_headline:
         parts.append(_heading("What's behind the headline?"))
@@ -82,10 +95,5 @@ def render_briefing(summary: dict[str, Any], content: BriefingContent) -> Render
             parts.append(_paragraphs(q.answer, 4))
     if content.topics:
         parts.append(_heading("More on these topics"))
-        for topic in content.topics:
-            line = Text("  ")
-            line.append(topic.name, style="bold")
-            if topic.description:
-                line.append(f": {topic.description}")
-            parts.append(line)
+        parts += [_topic(topic.name, topic.description) for topic in content.topics]
     return Group(*parts)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from newsletter.briefings.parser import parse_text
-from newsletter.briefings.textform import heading_key, is_subheading
+from newsletter.briefings.textlines import heading_key
+from newsletter.briefings.textsections import is_subheading
 from newsletter.content.briefing import WarningCode
 from newsletter.errors import InvalidInputError
 
