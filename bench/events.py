@@ -109,8 +109,8 @@ def _serve(url: str, data_dir: str, public_key: str, port: int, ready: Any) -> N
     """The web app under uvicorn (child process)."""
     import uvicorn
 
+    from newsletter.app.factory import create_app
     from newsletter.settings import Settings
-    from newsletter.web.app import create_app
 
     settings = Settings(
         data_dir=Path(data_dir), database_url=url, sendgrid_webhook_public_key=public_key

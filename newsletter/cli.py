@@ -67,6 +67,7 @@ def db_current(ctx: click.Context) -> None:
 def _register() -> None:
     """Attach each feature's command group (imported here to keep start-up cheap)."""
     import newsletter.delivery.commands  # noqa: F401  (adds digest send, test-send, report)
+    from newsletter.app.cli import web
     from newsletter.briefings.cli import briefings
     from newsletter.delivery.testserver_cli import sendgrid_test_server
     from newsletter.demo import demo
@@ -76,7 +77,6 @@ def _register() -> None:
     from newsletter.processes import beat, run, worker
     from newsletter.publications.cli import publications_group
     from newsletter.schedules.cli import schedule_group
-    from newsletter.web.cli import web
     from subscribers.cli import subscribers
 
     app.add_command(briefings)

@@ -13,17 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
-from newsletter.errors import UserError
+from newsletter.errors import RateLimited
 from newsletter.ratelimit import Limiter, hashed_key
 from subscribers.models import SignupAttempt
-
-
-class RateLimited(UserError):
-    """Too many sign-ups from one IP or for one address; try again later (HTTP 429)."""
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError
 from newsletter.runtime import Runtime
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 from newsletter.web.pages import render_page
 from subscribers import services
 from subscribers.addresses import normalise_email

@@ -44,7 +44,7 @@ from newsletter.delivery.webhook import (
 )
 from newsletter.errors import ConfigError
 from newsletter.runtime import Runtime
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 
 if TYPE_CHECKING:
     from celery import Celery

@@ -25,7 +25,7 @@ from newsletter.digests.services import find_digest, render_archive
 from newsletter.errors import NotFoundError
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.templating import environment
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 
 router = APIRouter()
 

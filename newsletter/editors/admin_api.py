@@ -22,7 +22,7 @@ from newsletter.publications.services import (
     publication_summary,
     spec_of,
 )
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 from subscribers.lists import add_list, all_lists, list_info, set_double_opt_in
 
 router = APIRouter()

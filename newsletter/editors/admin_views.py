@@ -23,7 +23,7 @@ from newsletter.editors.pages import redirect, render
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 from subscribers.personal_data import export_data
 
 router = APIRouter()

@@ -43,7 +43,7 @@ from newsletter.publications.spec import PublicationSpec
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules
 from newsletter.templating import environment
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 from newsletter.web.pages import error_response
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

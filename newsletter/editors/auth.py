@@ -31,7 +31,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from newsletter.editors.models import Editor, Role
 from newsletter.editors.services import editor_for_token
 from newsletter.settings import Settings
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 
 COOKIE = "newsletter_editor"
 SESSION_MAX_AGE = 12 * 3600  # a working day; then sign in again

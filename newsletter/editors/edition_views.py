@@ -21,7 +21,7 @@ from newsletter.editors.services import audit, clean_email
 from newsletter.errors import NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication, list_publications
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 
 router = APIRouter()
 

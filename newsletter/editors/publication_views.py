@@ -24,7 +24,7 @@ from newsletter.publications.services import (
     list_publications,
     spec_of,
 )
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 from subscribers.lists import add_list, all_lists, set_double_opt_in
 
 router = APIRouter()

@@ -16,16 +16,8 @@ from sqlalchemy.orm import Session
 from newsletter.db import utcnow
 from newsletter.editors.models import Editor, LoginAttempt
 from newsletter.editors.services import find_editor, verify_password
-from newsletter.errors import UserError
+from newsletter.errors import RateLimited, UserError
 from newsletter.ratelimit import Limiter, hashed_key
-
-
-class LoginThrottled(UserError):
-    """Too many failed sign-ins for an account or from one IP; try again later (HTTP 429)."""
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class LoginFailed(UserError):
@@ -59,7 +51,7 @@ def _keys(name: str, ip: str | None, limits: LoginLimits) -> list[tuple[str, int
 def check_throttle(
     session: Session, name: str, ip: str | None, limits: LoginLimits, now: datetime
 ) -> None:
-    """Raise ``LoginThrottled`` when the account or the IP has used up its failures."""
+    """Raise ``RateLimited`` when the account or the IP has used up its failures."""
     limiter = _limiter(limits)
     limiter.purge(session, now)
     for key, limit in _keys(name, ip, limits):
@@ -67,7 +59,7 @@ def check_throttle(
         if usage.count >= limit:
             wait = usage.retry_after(limits.window, now)
             minutes = max(1, (wait + 59) // 60)
-            raise LoginThrottled(
+            raise RateLimited(
                 f"Too many failed sign-ins. Try again in {minutes} minute"
                 f"{'s' if minutes != 1 else ''}.",
                 retry_after=wait,

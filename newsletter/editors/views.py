@@ -33,9 +33,10 @@ from newsletter.editors.auth import (
 from newsletter.editors.pages import redirect, render
 from newsletter.editors.queue import briefing_queue, known_topics
 from newsletter.editors.services import audit
-from newsletter.editors.throttle import LoginFailed, LoginThrottled, sign_in
-from newsletter.errors import InvalidInputError, TransitionError
-from newsletter.web.app import runtime_of
+from newsletter.editors.throttle import LoginFailed, sign_in
+from newsletter.errors import InvalidInputError, RateLimited, TransitionError
+from newsletter.web.deps import runtime_of
+from newsletter.web.handlers import headers_of, status_of
 
 router = APIRouter(prefix="/editor", include_in_schema=False)
 router.include_router(edition_views.router)
@@ -86,12 +87,12 @@ def login(
     """Check the password (throttled), start a fresh session and go on."""
     ip = client_ip(request)
     database = runtime_of(request).database
-    error, status = "", 200
+    error, status, headers = "", 200, None
     with database.session() as db:
         try:
             editor = sign_in(db, name, password, ip=ip)
-        except LoginThrottled as exc:
-            error, status = str(exc), 429
+        except RateLimited as exc:
+            error, status, headers = str(exc), status_of(exc), headers_of(exc)
         except LoginFailed as exc:
             error, status = str(exc), 401
         else:
@@ -111,8 +112,7 @@ def login(
             name=name,
             next=_safe_next(next) if next else "",
         )
-        if status == 429:
-            response.headers["Retry-After"] = "60"
+        response.headers.update(headers or {})
         return response
     moved = RedirectResponse(_safe_next(next), status_code=303)
     write_session(moved, request, fresh)

@@ -34,7 +34,7 @@ from newsletter.feeds.models import (
 from newsletter.feeds.services import source_for
 from newsletter.publications.services import get_publication
 from newsletter.urls import FEED_FORMATS
-from newsletter.web.app import runtime_of
+from newsletter.web.deps import runtime_of
 
 router = APIRouter()
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from newsletter.app.factory import create_app
 from newsletter.briefings.models import BriefingState
 from newsletter.db import Database, utcnow
 from newsletter.delivery import services as delivery
@@ -29,7 +30,6 @@ from newsletter.digests.services import assemble_digest, next_edition, render_di
 from newsletter.editors import services as accounts
 from newsletter.editors.models import Role
 from newsletter.settings import EmailBackend, Settings
-from newsletter.web.app import create_app
 from subscribers.services import ensure_default_list
 from subscribers.tokens import Tokens
 from tests import services

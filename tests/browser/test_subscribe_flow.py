@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import uvicorn
 
+from newsletter.app.factory import create_app
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 from subscribers import services
 from subscribers.links import Links
 from subscribers.models import SubscriptionState

@@ -154,9 +154,9 @@ class Stack:
         self._start_web()
 
     def _start_web(self) -> None:
+        from newsletter.app.factory import create_app
         from newsletter.delivery.views import WEBHOOK_PATH
         from newsletter.delivery.views import router as delivery_router
-        from newsletter.web.app import create_app
 
         app = create_app(self.settings())
         if not any(getattr(route, "path", "") == WEBHOOK_PATH for route in app.routes):

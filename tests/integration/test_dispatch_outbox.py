@@ -10,11 +10,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from newsletter.app.factory import create_app
 from newsletter.delivery import services
 from newsletter.delivery.outbox import OutboxSender
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 from subscribers.models import Subscription, SubscriptionState
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from newsletter.app.factory import create_app
 from newsletter.db import Database, utcnow
 from newsletter.delivery import services
 from newsletter.delivery.events import apply_pending
@@ -25,7 +26,6 @@ from newsletter.delivery.testserver_events import sign
 from newsletter.delivery.views import WEBHOOK_PATH, router
 from newsletter.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
     SECRET,

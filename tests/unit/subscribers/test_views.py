@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 from subscribers import services
 from subscribers.links import Links
 from subscribers.models import Consent, Subscriber, Subscription, SubscriptionState

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.delivery import views
 from newsletter.delivery.events import EventsResult, InboxResult, apply_pending
@@ -30,7 +31,6 @@ from newsletter.delivery.testserver_events import generate_signing_key, public_k
 from newsletter.delivery.views import WEBHOOK_PATH, gate_for, router
 from newsletter.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 
 KEY = generate_signing_key()
 

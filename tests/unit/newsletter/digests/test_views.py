@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 from tests.factories import make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition
 

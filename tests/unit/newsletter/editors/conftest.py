@@ -11,13 +11,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.senders import memory_sender
 from newsletter.editors import services
 from newsletter.editors.models import Role
 from newsletter.settings import EmailBackend, Settings
-from newsletter.web.app import create_app, runtime_of
+from newsletter.web.deps import runtime_of
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')

@@ -9,7 +9,8 @@ import pytest
 from newsletter.db import Database, utcnow
 from newsletter.editors import services
 from newsletter.editors.models import Role
-from newsletter.editors.throttle import LoginFailed, LoginLimits, LoginThrottled, sign_in
+from newsletter.editors.throttle import LoginFailed, LoginLimits, sign_in
+from newsletter.errors import RateLimited
 
 LIMITS = LoginLimits(per_account=3, per_ip=5, window=timedelta(minutes=10))
 GOOD = "good password!"
@@ -26,7 +27,7 @@ def _try(database: Database, name: str, password: str, ip: str = "10.0.0.1", **k
     with database.session() as session:
         try:
             return sign_in(session, name, password, ip=ip, limits=LIMITS, **kw).name  # type: ignore[arg-type]
-        except (LoginFailed, LoginThrottled) as exc:
+        except (LoginFailed, RateLimited) as exc:
             return type(exc).__name__
 
 
@@ -44,7 +45,7 @@ def test_account_locks_after_its_failures_whatever_the_ip(database: Database, an
     """Three failures from different IPs lock Ann, by name or email, until the window passes."""
     for n in range(3):
         assert _try(database, "ann@example.org", "bad", ip=f"10.0.0.{n}") == "LoginFailed"
-    assert _try(database, "Ann", GOOD, ip="10.9.9.9") == "LoginThrottled"
+    assert _try(database, "Ann", GOOD, ip="10.9.9.9") == "RateLimited"
     later = utcnow() + timedelta(minutes=11)
     assert _try(database, "Ann", GOOD, ip="10.9.9.9", now=later) == "Ann"
 
@@ -53,7 +54,7 @@ def test_ip_locks_after_its_failures_across_accounts(database: Database, ann: No
     """Five failures from one IP on many names lock that IP, not others."""
     for n in range(5):
         _try(database, f"user{n}", "bad")
-    assert _try(database, "Ann", GOOD) == "LoginThrottled"
+    assert _try(database, "Ann", GOOD) == "RateLimited"
     assert _try(database, "Ann", GOOD, ip="10.0.0.2") == "Ann"
 
 
@@ -71,7 +72,7 @@ def test_throttle_message_says_how_long(database: Database, ann: None) -> None:
     """The refusal says when to try again and carries a Retry-After value."""
     for _ in range(3):
         _try(database, "Ann", "bad")
-    with database.session() as session, pytest.raises(LoginThrottled) as caught:
+    with database.session() as session, pytest.raises(RateLimited) as caught:
         sign_in(session, "Ann", GOOD, ip="10.0.0.1", limits=LIMITS)
     assert "Try again in 10 minutes" in str(caught.value)
     assert 0 < caught.value.retry_after <= 601

@@ -9,10 +9,10 @@ from pathlib import Path
 import feedparser
 from fastapi.testclient import TestClient
 
+from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 from tests.cli import run
 from tests.factories import make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition

@@ -12,6 +12,7 @@ import pytest
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
 
+from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
 from newsletter.feeds import views
@@ -21,7 +22,6 @@ from newsletter.feeds.services import source_for
 from newsletter.feeds.views import serve_feed
 from newsletter.publications.services import get_publication
 from newsletter.settings import Settings
-from newsletter.web.app import create_app
 from tests.factories import make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition
 

@@ -11,9 +11,9 @@ import uvicorn
 from click.testing import CliRunner
 from fastapi import FastAPI
 
+from newsletter.app import cli as web_cli
+from newsletter.app.cli import listen_url
 from newsletter.cli import app
-from newsletter.web import cli as web_cli
-from newsletter.web.cli import listen_url
 
 
 def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

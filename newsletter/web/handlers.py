@@ -1,15 +1,15 @@
-"""The web app factory: ``create_app(settings)`` builds the runtime and mounts every router.
+"""How a refused or failed request is answered: status, headers, page or JSON.
 
 Errors never show a traceback: a ``UserError`` becomes a 4xx with its message, an
 unexpected exception a 500 with a generic message (logged with its traceback), each
-as a friendly page for browsers and JSON for API clients.
+as a friendly page for browsers and JSON for API clients. ``install`` adds the
+handlers to an app; ``status_of`` and ``headers_of`` are the one mapping of errors to
+HTTP, also used by a view that answers an error with its own page (sign-in).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,25 +20,18 @@ from newsletter.errors import (
     InvalidInputError,
     NotFoundError,
     ProviderError,
+    RateLimited,
     TransitionError,
     UserError,
     VerificationError,
 )
-from newsletter.runtime import Runtime
-from newsletter.settings import Settings
-from newsletter.web import logs
-from newsletter.web.middleware import BodyLimit, SecurityHeaders
 from newsletter.web.pages import error_response
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 2 * 1024 * 1024  # webhooks post batches of events; forms are far smaller
-
 
 def status_of(error: UserError) -> int:
     """The HTTP status of a refused request."""
-    from subscribers.ratelimit import RateLimited
-
     if isinstance(error, RateLimited):
         return 429
     if isinstance(error, NotFoundError):
@@ -52,14 +45,16 @@ def status_of(error: UserError) -> int:
     return 400
 
 
+def headers_of(error: UserError) -> dict[str, str] | None:
+    """The headers a refusal carries: ``Retry-After`` (seconds) when rate-limited."""
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    return None
+
+
 async def _user_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UserError)
-    status = status_of(exc)
-    headers = None
-    retry_after = getattr(exc, "retry_after", None)
-    if status == 429 and retry_after:
-        headers = {"Retry-After": str(retry_after)}
-    return error_response(request, status, str(exc), headers=headers)
+    return error_response(request, status_of(exc), str(exc), headers=headers_of(exc))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -99,55 +94,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The public web app over a fresh runtime (schema migrated on creation)."""
-    runtime = Runtime(settings)
-    runtime.ensure_schema()
-    logs.install()
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        runtime.close()
-
-    app = FastAPI(
-        title="Briefing publisher",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-        lifespan=lifespan,
-    )
-    app.state.runtime = runtime
+def install(app: FastAPI) -> None:
+    """Answer every error through the handlers above."""
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ProviderError, _provider_error)
     app.add_exception_handler(Exception, _server_error)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(SecurityHeaders)
-    _include_routers(app)
-    return app
-
-
-def _include_routers(app: FastAPI) -> None:
-    """Every feature's router (imported here so the factory stays the one place to look)."""
-    from newsletter.delivery.views import router as delivery
-    from newsletter.digests.views import router as archive
-    from newsletter.editors.api import router as editors_api
-    from newsletter.editors.views import router as editors_pages
-    from newsletter.feeds.views import router as feeds
-    from subscribers.views import router as subscribers
-
-    app.include_router(subscribers)
-    app.include_router(editors_pages)
-    app.include_router(editors_api)
-    app.include_router(feeds)
-    app.include_router(delivery)
-    # Last: its "/p/{publication}/{edition_date}/" pattern is the broadest.
-    app.include_router(archive)
-
-
-def runtime_of(request: Request) -> Runtime:
-    """The runtime the app was built with."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime

@@ -9,9 +9,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from newsletter.app.factory import create_app
 from newsletter.errors import InvalidInputError, RetryableError, UserError, VerificationError
 from newsletter.settings import Settings
-from newsletter.web.app import create_app, status_of
+from newsletter.web.handlers import status_of
 from newsletter.web.middleware import SECURITY_HEADERS
 
 JSON = {"accept": "application/json"}

@@ -50,7 +50,7 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the web app: archive, feeds, sign-up pages, webhook, editors (127.0.0.1 default)."""
     import uvicorn
 
-    from newsletter.web.app import create_app
+    from newsletter.app.factory import create_app
 
     settings = runtime(ctx).settings
     host = host or settings.web_host

@@ -1,0 +1,63 @@
+"""The web app factory: ``create_app(settings)`` builds the runtime and mounts every router.
+
+The one module that knows every feature's router (the top of the layers); the views
+themselves import only ``newsletter.web`` (runtime dependency, pages, error handlers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from newsletter.runtime import Runtime
+from newsletter.settings import Settings
+from newsletter.web import handlers, logs
+from newsletter.web.middleware import BodyLimit, SecurityHeaders
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # webhooks post batches of events; forms are far smaller
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The public web app over a fresh runtime (schema migrated on creation)."""
+    runtime = Runtime(settings)
+    runtime.ensure_schema()
+    logs.install()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="Briefing publisher",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    handlers.install(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """Every feature's router (imported here so the factory stays the one place to look)."""
+    from newsletter.delivery.views import router as delivery
+    from newsletter.digests.views import router as archive
+    from newsletter.editors.api import router as editors_api
+    from newsletter.editors.views import router as editors_pages
+    from newsletter.feeds.views import router as feeds
+    from subscribers.views import router as subscribers
+
+    app.include_router(subscribers)
+    app.include_router(editors_pages)
+    app.include_router(editors_api)
+    app.include_router(feeds)
+    app.include_router(delivery)
+    # Last: its "/p/{publication}/{edition_date}/" pattern is the broadest.
+    app.include_router(archive)
