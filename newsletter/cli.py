@@ -17,7 +17,7 @@ from newsletter.console import out
 from newsletter.errors import NewsletterError, UserError
 
 
-class CommandFailed(click.ClickException):
+class CommandFailed(click.ClickException, NewsletterError):
     """A NewsletterError shown as one line with the right exit code."""
 
     def __init__(self, message: str, exit_code: int) -> None:

@@ -1,15 +1,24 @@
 """The project's exception tree.
 
-Every error the project raises on purpose derives from ``NewsletterError``::
+Every error the project raises on purpose derives from ``NewsletterError``. The classes
+below are defined here, except those marked with the module that defines them next to
+their one use::
 
     NewsletterError
     ├── ConfigError              bad settings; raised at start, names the variable
     ├── UserError                bad input from a person or a file; never retried
     │   ├── NotFoundError        an id, slug or date that does not exist
     │   ├── InvalidInputError    a value that fails validation (names field / file / line)
+    │   │   ├── TokenError       subscribers.tokens: a token is malformed, tampered with or expired
+    │   │   └── _Refused         briefings.jsonform: duplicate keys, NaN or Infinity in JSON
     │   ├── TransitionError      a state change the state machine refuses
     │   ├── VerificationError    a signed callback is forged, replayed or unsigned (HTTP 403)
-    │   └── RateLimited          too many sign-ups or sign-ins; ``retry_after`` seconds (HTTP 429)
+    │   ├── RateLimited          too many sign-ups or sign-ins; ``retry_after`` seconds (HTTP 429)
+    │   └── LoginFailed          editors.throttle: wrong name or password, or account disabled
+    ├── TemplateError            render.mjml_check: bad MJML or an undefined variable
+    ├── Busy                     delivery.views: no webhook slot came free in time (HTTP 503)
+    ├── _Lost                    the batch dispatch: its claim ran out before the request
+    ├── CommandFailed            cli: a NewsletterError as click shows it (one line, exit code)
     └── ProviderError            an outside service (email provider, hub) failed
         ├── RetryableError       429, 5xx, timeouts, dropped connections: try again later
         │   └── OutcomeUnknownError  the request was sent but no answer came: it may have

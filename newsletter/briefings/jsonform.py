@@ -134,7 +134,7 @@ def briefing_json_schema() -> dict[str, Any]:
     return {"$schema": SCHEMA_DIALECT, **schema, "title": "Briefing"}
 
 
-class _Refused(ValueError):
+class _Refused(InvalidInputError):
     """A JSON feature the form refuses (duplicate keys, NaN, Infinity)."""
 
 

@@ -41,6 +41,7 @@ from newsletter.delivery.report import DeliveryReport, delivery_report, finalise
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import get_digest
 from newsletter.errors import (
+    NewsletterError,
     OutcomeUnknownError,
     PermanentError,
     RecipientsRejected,
@@ -202,7 +203,7 @@ def send_claimed(
     return len(people) + len(erased)
 
 
-class _Lost(Exception):
+class _Lost(NewsletterError):
     """The claim was lost before the request started."""
 
 

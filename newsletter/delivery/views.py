@@ -42,7 +42,7 @@ from newsletter.delivery.webhook import (
     load_events,
     verify_event_request,
 )
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, NewsletterError
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 
@@ -71,7 +71,7 @@ _lz4: weakref.WeakKeyDictionary[Database, bool] = weakref.WeakKeyDictionary()
 _gates_lock = threading.Lock()
 
 
-class Busy(Exception):
+class Busy(NewsletterError):
     """Every slot stayed taken for ``QUEUE_WAIT`` seconds."""
 
 
