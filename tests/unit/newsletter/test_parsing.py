@@ -37,9 +37,10 @@ def test_not_times_of_day(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2030-01-31 07:00", datetime(2030, 1, 31, 7, 0)),
-        ("2030-01-31T07:00", datetime(2030, 1, 31, 7, 0)),
-        (" 2030-01-31T07:00:00 ", datetime(2030, 1, 31, 7, 0)),
+        # A local date-time has no zone: the caller places it in the publication's.
+        ("2030-01-31 07:00", datetime(2030, 1, 31, 7, 0)),  # noqa: DTZ001 - naive on purpose
+        ("2030-01-31T07:00", datetime(2030, 1, 31, 7, 0)),  # noqa: DTZ001 - naive on purpose
+        (" 2030-01-31T07:00:00 ", datetime(2030, 1, 31, 7, 0)),  # noqa: DTZ001 - naive on purpose
     ],
 )
 def test_local_date_times(text: str, expected: datetime) -> None:

@@ -50,6 +50,6 @@ def test_updated_is_the_newest_entry_or_the_creation_date() -> None:
 def test_naive_timestamps_are_refused() -> None:
     """Entries and specs take only timezone-aware datetimes, naming the field."""
     with pytest.raises(ValueError, match="published must be timezone-aware"):
-        _entry(datetime(2026, 1, 1))
+        _entry(datetime(2026, 1, 1))  # noqa: DTZ001 - the naive time refused
     with pytest.raises(ValueError, match="created_at must be timezone-aware"):
-        _spec(created_at=datetime(2026, 1, 1))
+        _spec(created_at=datetime(2026, 1, 1))  # noqa: DTZ001 - the naive time refused
