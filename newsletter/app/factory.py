@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from newsletter.app.apply_requests import request_apply
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
 from newsletter.web import handlers, logs
@@ -38,6 +39,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # The webhook view asks a worker for the events' applying through this (it cannot
+    # import the task queue, which sits above it).
+    app.state.request_apply = request_apply
     handlers.install(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders)

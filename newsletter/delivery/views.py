@@ -7,8 +7,10 @@ are applied later, in sets and in arrival order, by the ``tasks.events.apply_eve
 task (``newsletter.delivery.events.apply_pending``): once the post is committed
 this view has a worker asked for it, from one thread per process that folds the
 requests of a burst into one message, and a periodic beat entry catches anything
-a lost message left behind. SendGrid retries any non-2xx answer, and a
-retried post is harmless (events are deduplicated on ``sg_event_id`` when applied).
+a lost message left behind. How a worker is asked is the app's to say: the factory
+puts the asking function on ``app.state.request_apply`` (see ``ApplyRequest``).
+SendGrid retries any non-2xx answer, and a retried post is harmless (events are
+deduplicated on ``sg_event_id`` when applied).
 
 At most ``MAX_CONCURRENT_STORES`` posts store at once per process (one on SQLite,
 whose single writer would otherwise make threads poll for its lock), so a burst
@@ -22,13 +24,11 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from kombu.exceptions import KombuError
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
@@ -46,9 +46,6 @@ from newsletter.errors import ConfigError, NewsletterError
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 
-if TYPE_CHECKING:
-    from celery import Celery
-
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/sendgrid"
@@ -65,10 +62,13 @@ router = APIRouter()
 _gates: weakref.WeakKeyDictionary[Database, threading.BoundedSemaphore] = (
     weakref.WeakKeyDictionary()
 )
-_apps: weakref.WeakKeyDictionary[Database, Celery] = weakref.WeakKeyDictionary()
 _requesters: weakref.WeakKeyDictionary[Database, Requester] = weakref.WeakKeyDictionary()
 _lz4: weakref.WeakKeyDictionary[Database, bool] = weakref.WeakKeyDictionary()
 _gates_lock = threading.Lock()
+
+ApplyRequest = Callable[[Runtime], None]
+"""Asks a worker to apply the pending posts of the runtime's database; a broker that is
+down is only logged (the periodic beat entry covers it)."""
 
 
 class Busy(NewsletterError):
@@ -164,17 +164,6 @@ def _receive(runtime: Runtime, body: bytes, signature: str, timestamp: str) -> t
         gate.release()
 
 
-def celery_for(runtime: Runtime) -> Celery:
-    """The Celery app this process sends its apply requests through (built once)."""
-    from tasks.app import make_celery
-
-    with _gates_lock:
-        app = _apps.get(runtime.database)
-        if app is None:
-            app = _apps[runtime.database] = make_celery(runtime.settings)
-        return app
-
-
 class Requester:
     """Sends apply requests from one thread, one at a time, folding those made meanwhile.
 
@@ -189,10 +178,12 @@ class Requester:
     IDLE_S = 30.0
     INTERVAL_S = 0.2  # the shortest time between two messages
 
-    def __init__(self, runtime: Runtime) -> None:
-        """A requester for ``runtime``; its thread starts on the first ``ask``."""
+    def __init__(self, runtime: Runtime, request_apply: ApplyRequest) -> None:
+        """A requester for ``runtime``, asking through ``request_apply``; its thread starts
+        on the first ``ask``."""
         # Weakly held: the runtime belongs to its app, and keys this requester's entry.
         self.runtime = weakref.ref(runtime)
+        self.request_apply = request_apply
         self.wanted = threading.Event()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
@@ -217,7 +208,7 @@ class Requester:
                 if runtime is None:
                     return  # the app is gone
                 try:
-                    request_apply(runtime)
+                    self.request_apply(runtime)
                     checkpoint(runtime.database)
                 except Exception:  # the thread must outlive any failure: beat covers it
                     log.exception("sending the webhook apply request failed")
@@ -240,24 +231,13 @@ class Requester:
             return False
 
 
-def requester_for(runtime: Runtime) -> Requester:
+def requester_for(runtime: Runtime, request_apply: ApplyRequest) -> Requester:
     """The process's requester for this runtime's database."""
     with _gates_lock:
         requester = _requesters.get(runtime.database)
         if requester is None:
-            requester = _requesters[runtime.database] = Requester(runtime)
+            requester = _requesters[runtime.database] = Requester(runtime, request_apply)
         return requester
-
-
-def request_apply(runtime: Runtime) -> None:
-    """Ask a worker to apply the pending posts (the periodic beat entry covers a failure)."""
-    from tasks.events import APPLY_TASK
-
-    try:
-        # No result is kept: nothing waits for it, and the backend would be set up per thread.
-        celery_for(runtime).send_task(APPLY_TASK, retry=False, ignore_result=True)
-    except (KombuError, OSError) as exc:
-        log.warning("could not ask a worker to apply webhook events (beat will): %s", exc)
 
 
 def _unavailable(reason: str) -> JSONResponse:
@@ -286,5 +266,5 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     except UNAVAILABLE as exc:
         log.warning("sendgrid webhook could not reach the database: %s", exc)
         return _unavailable("the database is unavailable")
-    requester_for(runtime).ask()
+    requester_for(runtime, request.app.state.request_apply).ask()
     return JSONResponse({"received": events, "post": post_id})

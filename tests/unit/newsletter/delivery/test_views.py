@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from newsletter.app import apply_requests
 from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.delivery import views
@@ -130,7 +131,7 @@ def test_a_stored_post_is_handed_to_a_worker(
     from tasks.events import APPLY_TASK
 
     sent: list[str] = []
-    app = views.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
+    app = apply_requests.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
     monkeypatch.setattr(app, "send_task", lambda name, **_: sent.append(name))
     assert post(client, body("delivered")).status_code == 200
     wait_for(lambda: sent == [APPLY_TASK], "the apply request")
@@ -150,7 +151,7 @@ def test_a_broker_that_is_down_does_not_fail_the_post(
         tried.append(name)
         raise OperationalError("connection refused")
 
-    app = views.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
+    app = apply_requests.celery_for(client.app.state.runtime)  # type: ignore[attr-defined]
     monkeypatch.setattr(app, "send_task", refuse)
     assert post(client, body("delivered")).status_code == 200
     assert posts(client) == 1
@@ -161,7 +162,7 @@ def test_a_broker_that_is_down_does_not_fail_the_post(
 
 
 class Blocking:
-    """A stand-in for ``request_apply`` that records each call and waits to be let go."""
+    """A stand-in for the app's ``request_apply`` that records each call and waits to be let go."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -177,8 +178,7 @@ def test_requests_made_during_a_send_become_one_more_message(
 ) -> None:
     """Asks while a request is being sent fold into one message sent after it, never zero."""
     blocking = Blocking()
-    monkeypatch.setattr(views, "request_apply", blocking)
-    requester = views.Requester(client.app.state.runtime)  # type: ignore[attr-defined]
+    requester = views.Requester(client.app.state.runtime, blocking)  # type: ignore[attr-defined]
     requester.ask()
     wait_for(lambda: blocking.calls == 1, "the first send to start")
     for _ in range(10):
@@ -195,9 +195,8 @@ def test_an_idle_requester_thread_ends_and_a_new_ask_starts_another(
     """The sending thread ends when idle, and the next ask still gets its message sent."""
     blocking = Blocking()
     blocking.go.set()
-    monkeypatch.setattr(views, "request_apply", blocking)
     monkeypatch.setattr(views.Requester, "IDLE_S", 0.01)
-    requester = views.Requester(client.app.state.runtime)  # type: ignore[attr-defined]
+    requester = views.Requester(client.app.state.runtime, blocking)  # type: ignore[attr-defined]
     requester.ask()
     wait_for(lambda: requester.sent == 1 and requester.thread is None, "the idle thread to end")
     requester.ask()
@@ -215,8 +214,7 @@ def test_a_failing_send_does_not_stop_later_requests(
         if len(calls) == 1:
             raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(views, "request_apply", broken)
-    requester = views.Requester(client.app.state.runtime)  # type: ignore[attr-defined]
+    requester = views.Requester(client.app.state.runtime, broken)  # type: ignore[attr-defined]
     requester.ask()
     wait_for(lambda: requester.sent == 1, "the failed send")
     requester.ask()
@@ -420,7 +418,7 @@ def test_posts_are_checkpointed_after_the_answer(
 ) -> None:
     """SQLite's log is checkpointed by the requester thread, not in the post's own commit."""
     checkpoints: list[Database] = []
-    monkeypatch.setattr(views, "request_apply", lambda runtime: None)
+    monkeypatch.setattr(client.app.state, "request_apply", lambda runtime: None)
     monkeypatch.setattr(views, "checkpoint", checkpoints.append)
     assert post(client, body("delivered")).status_code == 200
     wait_for(lambda: checkpoints == [database_of(client)], "the checkpoint after the post")
