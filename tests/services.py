@@ -53,24 +53,24 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def _service_url(name: str, variable: str, default_port: int) -> str:
+    """The URL in ``variable``, or skip/fail when it is unset or nothing answers there."""
+    url = os.environ.get(variable, "")
+    if not url:
+        unavailable(f"{name} tests need {variable}")
+    elif not _reachable(url, default_port):
+        unavailable(f"{name} at {url} is not reachable")
+    return url
+
+
 def postgres_url() -> str:
     """The PostgreSQL URL for tests, or skip/fail."""
-    url = os.environ.get("NEWSLETTER_TEST_DATABASE_URL", "")
-    if not url:
-        unavailable("PostgreSQL tests need NEWSLETTER_TEST_DATABASE_URL")
-    elif not _reachable(url, 5432):
-        unavailable(f"PostgreSQL at {url} is not reachable")
-    return url
+    return _service_url("PostgreSQL", "NEWSLETTER_TEST_DATABASE_URL", 5432)
 
 
 def redis_url() -> str:
     """The Redis URL for tests, or skip/fail."""
-    url = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "")
-    if not url:
-        unavailable("Redis tests need NEWSLETTER_TEST_REDIS_URL")
-    elif not _reachable(url, 6379):
-        unavailable(f"Redis at {url} is not reachable")
-    return url
+    return _service_url("Redis", "NEWSLETTER_TEST_REDIS_URL", 6379)
 
 
 def chromium_path() -> str:
