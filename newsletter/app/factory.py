@@ -51,10 +51,10 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     """Every feature's router (imported here so the factory stays the one place to look)."""
+    from newsletter.backoffice.api import router as editors_api
+    from newsletter.backoffice.screens import router as editors_pages
     from newsletter.delivery.views import router as delivery
     from newsletter.digests.views import router as archive
-    from newsletter.editors.api import router as editors_api
-    from newsletter.editors.views import router as editors_pages
     from newsletter.feeds.views import router as feeds
     from subscribers.views import router as subscribers
 

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 from newsletter.db import Database
 from newsletter.editors.models import Role
 from tests.factories import make_briefing, make_publication
-from tests.unit.newsletter.editors.conftest import Accounts
+from tests.unit.newsletter.backoffice.conftest import Accounts
 
 MAX_EXAMPLES = 20  # per operation: the whole run stays well under a minute
 NEW_OPERATIONS = {

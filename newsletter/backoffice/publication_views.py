@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from newsletter.backoffice.pages import redirect, render
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
-from newsletter.editors.pages import redirect, render
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.publications.services import (
     edit_publication,

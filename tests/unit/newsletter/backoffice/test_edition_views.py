@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from newsletter.backoffice.reports import CHART_WIDTH, LABEL_WIDTH, bar_chart, rate
 from newsletter.db import Database, utcnow
 from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.digests.models import Digest
 from newsletter.editors.models import Role
-from newsletter.editors.reports import CHART_WIDTH, LABEL_WIDTH, bar_chart, rate
 from tests.factories import make_briefing, make_publication
 from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers, rendered_digest
 

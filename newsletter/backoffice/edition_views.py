@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from newsletter.backoffice.actions import resend
+from newsletter.backoffice.pages import redirect, render
+from newsletter.backoffice.previews import preview_next
+from newsletter.backoffice.reports import report_view
 from newsletter.db import utcnow
 from newsletter.delivery.resend import edition_deadline, transient_failures
 from newsletter.digests.services import item_counts, list_digests
-from newsletter.editors.actions import resend
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
-from newsletter.editors.pages import redirect, render
-from newsletter.editors.previews import preview_next
-from newsletter.editors.reports import report_view
 from newsletter.editors.services import audit, clean_email
 from newsletter.errors import NotFoundError
 from newsletter.publications.models import Publication

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from newsletter import parsing
+from newsletter.backoffice import actions
+from newsletter.backoffice.edition_views import chosen_publication
+from newsletter.backoffice.forms import check_zone, edition_row, parse_days, parse_local, parse_time
+from newsletter.backoffice.pages import redirect, render
 from newsletter.db import utcnow
-from newsletter.editors import actions
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
-from newsletter.editors.edition_views import chosen_publication
-from newsletter.editors.forms import check_zone, edition_row, parse_days, parse_local, parse_time
 from newsletter.editors.models import Role
-from newsletter.editors.pages import redirect, render
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules

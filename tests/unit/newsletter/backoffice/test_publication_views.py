@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from newsletter.backoffice.publication_views import FIELDS, changes_from_form, field_label
 from newsletter.db import Database
 from newsletter.editors.models import AuditEntry, Role
-from newsletter.editors.publication_views import FIELDS, changes_from_form, field_label
 from newsletter.publications.models import Publication
 from subscribers.models import MailingList
 from tests.factories import make_publication, publication_values

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from newsletter.backoffice.forms import check_zone, parse_days, parse_local, parse_time
 from newsletter.db import Database, utcnow
 from newsletter.editors import services
-from newsletter.editors.forms import check_zone, parse_days, parse_local, parse_time
 from newsletter.editors.models import AuditEntry, Role
 from newsletter.errors import InvalidInputError
 from newsletter.publications.models import Publication

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from newsletter.editors import schemas as s
+from newsletter.backoffice import schemas as s
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, api_user, client_ip
 from newsletter.editors.models import Role

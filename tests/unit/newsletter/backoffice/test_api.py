@@ -16,7 +16,7 @@ from newsletter.editors.models import AuditEntry, Role
 from newsletter.publications.models import Publication
 from newsletter.schedules.models import ScheduledEdition
 from tests.factories import make_briefing, make_publication
-from tests.unit.newsletter.editors.conftest import Accounts
+from tests.unit.newsletter.backoffice.conftest import Accounts
 
 BRIEFING = {
     "title": "Rail strike called off",

@@ -9,7 +9,7 @@ from newsletter.editors.models import AuditEntry, Role
 from newsletter.publications.models import Publication
 from subscribers.models import MailingList
 from tests.factories import make_publication
-from tests.unit.newsletter.editors.conftest import Accounts
+from tests.unit.newsletter.backoffice.conftest import Accounts
 
 
 def _actions(db: Database) -> list[tuple[str, str]]:

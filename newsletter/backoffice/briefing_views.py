@@ -1,130 +1,26 @@
-"""The editors' pages under ``/editor/``: sign-in, the briefing queue and one briefing.
-
-Every page needs a signed-in editor; every form POST checks the CSRF token first
-and the role second (see ``auth``), so a refused request changes nothing. The
-edition, schedule and account pages are in ``edition_views`` and ``admin_views``,
-publications and lists in ``publication_views``;
-their routers are included here so the app mounts one router for all pages.
-"""
+"""The review queue and one briefing's page, with approve, reject and withdraw."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
+from newsletter.backoffice.pages import redirect, render
+from newsletter.backoffice.queue import briefing_queue, known_topics
 from newsletter.briefings import services as briefings
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.briefings.workflow import Action, next_state
-from newsletter.editors import admin_views, edition_views, publication_views
-from newsletter.editors.auth import (
-    BrowserSession,
-    Principal,
-    check_csrf,
-    client_ip,
-    form_user,
-    page_user,
-    signed_in,
-    signed_out,
-    write_session,
-)
-from newsletter.editors.pages import redirect, render
-from newsletter.editors.queue import briefing_queue, known_topics
-from newsletter.editors.services import audit
-from newsletter.editors.throttle import LoginFailed, sign_in
-from newsletter.errors import InvalidInputError, RateLimited, TransitionError
+from newsletter.editors.auth import Principal, form_user, page_user
+from newsletter.errors import InvalidInputError, TransitionError
 from newsletter.web.deps import runtime_of
-from newsletter.web.handlers import headers_of, status_of
 
-router = APIRouter(prefix="/editor", include_in_schema=False)
-router.include_router(edition_views.router)
-router.include_router(admin_views.router)
-router.include_router(publication_views.router)
+router = APIRouter()
 
 Editor = Annotated[Principal, Depends(page_user())]
 Acting = Annotated[Principal, Depends(form_user())]
 MAX_REASON = 2000
-
-
-def _safe_next(target: str) -> str:
-    """Only a path inside the editors' app: never an open redirect to another site."""
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/editor/") or "\\" in target:
-        return "/editor/briefings"
-    return target
-
-
-@router.get("/")
-def home() -> RedirectResponse:
-    """The app starts at the review queue."""
-    return RedirectResponse("/editor/briefings", status_code=303)
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "") -> Response:
-    """The sign-in form (sets the session cookie its CSRF token is bound to)."""
-    return render(
-        request,
-        "login.html",
-        user=None,
-        page_title="Sign in",
-        error="",
-        name="",
-        next=_safe_next(next) if next else "",
-    )
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    session: Annotated[BrowserSession, Depends(check_csrf)],
-    name: Annotated[str, Form(max_length=320)] = "",
-    password: Annotated[str, Form(max_length=2048)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "",
-) -> Response:
-    """Check the password (throttled), start a fresh session and go on."""
-    ip = client_ip(request)
-    database = runtime_of(request).database
-    error, status, headers = "", 200, None
-    with database.session() as db:
-        try:
-            editor = sign_in(db, name, password, ip=ip)
-        except RateLimited as exc:
-            error, status, headers = str(exc), status_of(exc), headers_of(exc)
-        except LoginFailed as exc:
-            error, status = str(exc), 401
-        else:
-            audit(db, editor.name, "login", ip=ip)
-            fresh = signed_in(editor)
-    if error:
-        with database.session() as db:
-            audit(db, name.strip()[:120] or "(blank)", "login.failed", ip=ip, status=status)
-        response = render(
-            request,
-            "login.html",
-            user=None,
-            page_title="Sign in",
-            status=status,
-            session=session,
-            error=error,
-            name=name,
-            next=_safe_next(next) if next else "",
-        )
-        response.headers.update(headers or {})
-        return response
-    moved = RedirectResponse(_safe_next(next), status_code=303)
-    write_session(moved, request, fresh)
-    return moved
-
-
-@router.post("/logout")
-def logout(request: Request, session: Annotated[BrowserSession, Depends(check_csrf)]) -> Response:
-    """End the session (a new anonymous one replaces it)."""
-    response = RedirectResponse("/editor/login?done=signed-out", status_code=303)
-    write_session(response, request, signed_out())
-    return response
 
 
 @router.get("/briefings", response_class=HTMLResponse)

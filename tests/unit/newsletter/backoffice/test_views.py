@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from newsletter.backoffice.signin import _safe_next
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.db import Database
 from newsletter.editors.auth import COOKIE
 from newsletter.editors.models import AuditEntry, Role
-from newsletter.editors.views import _safe_next
 from tests.factories import make_briefing
-from tests.unit.newsletter.editors.conftest import Accounts, csrf_of, sign_in
+from tests.unit.newsletter.backoffice.conftest import Accounts, csrf_of, sign_in
 
 SignIn = Callable[[Role], str]
 

@@ -1,0 +1,93 @@
+"""The REST API under ``/api/``: briefings, publications, schedules, editions and reports.
+
+Every endpoint needs ``Authorization: Bearer <token>`` (``newsletter editors token``):
+editors review and approve, publishers also schedule and test-send, admins also
+manage publications and accounts. Refusals are JSON ``{"error", "status"}`` with a
+message naming the field at fault; the OpenAPI document at ``/api/openapi.json``
+declares every answer, and ``/api/docs`` shows it as a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from newsletter.backoffice import (
+    api_accounts,
+    api_admin,
+    api_briefings,
+    api_editions,
+    api_publications,
+    api_schedules,
+)
+from newsletter.backoffice import schemas as s
+from newsletter.briefings.jsonform import BriefingInput
+from newsletter.templating import environment
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": s.ErrorBody, "description": text}
+    for code, text in {
+        400: "The request names something invalid or conflicting",
+        401: "No valid API token",
+        403: "The token's editor lacks the role",
+        404: "Not found",
+        409: "The state does not allow this",
+        413: "Body too large",
+        422: "A field failed validation (the message names it)",
+    }.items()
+}
+
+
+router = APIRouter(prefix="/api", responses=_ERRORS)
+for _part in (
+    api_briefings,
+    api_publications,
+    api_schedules,
+    api_editions,
+    api_accounts,
+    api_admin,
+):
+    router.include_router(_part.router)
+
+_BRIEFING_SCHEMA = BriefingInput.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the API routes (the public pages are not part of it)."""
+    document = get_openapi(
+        title="Briefing publisher API",
+        version="1",
+        description=__doc__,
+        routes=router.routes,  # get_openapi skips routes marked include_in_schema=False
+    )
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    schema = dict(_BRIEFING_SCHEMA)
+    components.update(schema.pop("$defs", {}))
+    components["Briefing"] = schema
+    return document
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi() -> JSONResponse:
+    """The API's OpenAPI 3.1 document."""
+    return JSONResponse(openapi_document())
+
+
+@router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+def docs() -> HTMLResponse:
+    """The API reference as a plain page (no external scripts)."""
+    document = openapi_document()
+    operations = [
+        {"method": method.upper(), "path": path, **operation}
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    html = (
+        environment()
+        .get_template("web/editor/api_docs.html")
+        .render(document=document, operations=operations)
+    )
+    return HTMLResponse(html)

@@ -1,0 +1,45 @@
+"""API: the editors' accounts (admins)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from newsletter.backoffice import schemas as s
+from newsletter.backoffice.api_deps import Admin
+from newsletter.editors import services as accounts
+from newsletter.editors.auth import client_ip
+from newsletter.editors.models import Role
+from newsletter.web.deps import runtime_of
+
+router = APIRouter()
+
+
+@router.get("/editors", response_model=list[s.EditorOut], summary="Accounts")
+def editors(request: Request, user: Admin) -> list[s.EditorOut]:
+    """Every account (admins)."""
+    with runtime_of(request).database.session() as db:
+        return [
+            s.EditorOut(
+                name=e.name,
+                email=e.email,
+                role=e.role.value,
+                disabled=e.disabled,
+                created_at=e.created_at,
+            )
+            for e in accounts.list_editors(db)
+        ]
+
+
+@router.post("/editors", status_code=201, response_model=s.EditorOut, summary="Add an account")
+def add_editor(request: Request, user: Admin, body: s.EditorIn) -> s.EditorOut:
+    """Add an account (admins); without a password it can only use tokens."""
+    with runtime_of(request).database.session() as db:
+        e = accounts.create_editor(db, body.name, body.email, Role(body.role), body.password)
+        accounts.audit(db, user.name, "editor.add", e.name, ip=client_ip(request), role=body.role)
+        return s.EditorOut(
+            name=e.name,
+            email=e.email,
+            role=e.role.value,
+            disabled=e.disabled,
+            created_at=e.created_at,
+        )

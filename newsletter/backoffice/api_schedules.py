@@ -1,0 +1,114 @@
+"""API: a publication's schedule, one-off editions, send-now and cancelling (publishers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from newsletter.backoffice import actions
+from newsletter.backoffice import schemas as s
+from newsletter.backoffice.api_deps import Id, PublicationSlug, Publisher, Reader
+from newsletter.backoffice.forms import check_zone, edition_row, parse_days, parse_local, parse_time
+from newsletter.db import utcnow
+from newsletter.editors.auth import client_ip
+from newsletter.errors import InvalidInputError
+from newsletter.publications.services import get_publication
+from newsletter.schedules import due
+from newsletter.schedules import services as schedules
+from newsletter.web.deps import runtime_of
+from newsletter.web.pages import error_response
+
+router = APIRouter()
+
+
+def _schedule(db: Any, slug: str) -> s.ScheduleOut:
+    chosen = get_publication(db, slug)
+    upcoming = due.next_occurrences(schedules.recurring(db, chosen), utcnow(), 5)
+    rows = schedules.editions_with_digest_state(db, slug=slug)
+    return s.ScheduleOut(
+        publication=chosen.slug,
+        send_time=chosen.send_time.strftime("%H:%M"),
+        timezone=chosen.timezone,
+        weekdays=list(chosen.weekdays),
+        paused=chosen.paused,
+        upcoming=[e.due_at for e in upcoming],
+        editions=[s.ScheduledEditionOut(**edition_row(e, st)) for e, st in rows],
+    )
+
+
+@router.get("/publications/{slug}/schedule", response_model=s.ScheduleOut, summary="Schedule")
+def get_schedule(request: Request, user: Reader, slug: PublicationSlug) -> s.ScheduleOut:
+    """The recurring schedule, the next editions and the editions on record."""
+    with runtime_of(request).database.session() as db:
+        return _schedule(db, slug)
+
+
+@router.put("/publications/{slug}/schedule", response_model=s.ScheduleOut, summary="Set schedule")
+def put_schedule(
+    request: Request, user: Publisher, slug: PublicationSlug, body: s.ScheduleIn
+) -> s.ScheduleOut:
+    """Change the recurring schedule (publishers)."""
+    days = parse_days(body.weekdays)
+    send_time = parse_time(body.send_time)
+    zone = check_zone(body.timezone)
+    with runtime_of(request).database.session() as db:
+        actions.set_schedule(
+            db,
+            user.name,
+            client_ip(request),
+            slug,
+            send_time=send_time,
+            timezone=zone,
+            weekdays=days,
+        )
+        return _schedule(db, slug)
+
+
+@router.post(
+    "/publications/{slug}/editions",
+    status_code=201,
+    response_model=s.ScheduledEditionOut,
+    summary="Add a one-off edition",
+)
+def add_edition(
+    request: Request, user: Publisher, slug: PublicationSlug, body: s.OnceIn
+) -> s.ScheduledEditionOut:
+    """Schedule a one-off edition at a local date and time (publishers)."""
+    local = parse_local(body.at)
+    with runtime_of(request).database.session() as db:
+        edition = actions.schedule_once(db, user.name, client_ip(request), slug, local)
+        return s.ScheduledEditionOut(**edition_row(edition, None))
+
+
+@router.post(
+    "/publications/{slug}/send-now",
+    status_code=201,
+    response_model=s.ScheduledEditionOut,
+    summary="Send today's edition now",
+)
+def send_now(request: Request, user: Publisher, slug: PublicationSlug) -> Response:
+    """Add today's edition due at once; the scheduler starts it within a minute (publishers).
+
+    When today's edition is already scheduled, sent or assembled, the answer is 409 and
+    nothing changes.
+    """
+    try:
+        # The refusal leaves the session block, so its transaction is rolled back.
+        with runtime_of(request).database.session() as db:
+            edition = actions.send_now(db, user.name, client_ip(request), slug)
+            body = s.ScheduledEditionOut(**edition_row(edition, None))
+    except InvalidInputError as exc:
+        return error_response(request, 409, f"Nothing was sent: {exc}")
+    return JSONResponse(body.model_dump(mode="json"), status_code=201)
+
+
+@router.post(
+    "/scheduled/{edition_id}/cancel", response_model=s.ScheduledEditionOut, summary="Cancel"
+)
+def cancel_edition(request: Request, user: Publisher, edition_id: Id) -> s.ScheduledEditionOut:
+    """Cancel a scheduled edition; while sending, its unsent batches stop (publishers)."""
+    with runtime_of(request).database.session() as db:
+        result = actions.cancel(db, user.name, client_ip(request), edition_id)
+        return s.ScheduledEditionOut(**edition_row(result.edition, None))
