@@ -28,19 +28,25 @@ from typing import Any
 from sendgrid import SendGridAPIClient
 from sqlalchemy import insert, literal, select, text
 
-from bench._stack import DEFAULT_PREFIX, fresh_postgres
+from bench._stack import DEFAULT_PREFIX
 from bench.render import edition
 from newsletter import migrate
 from newsletter.db import Database, UTCDateTime
-from newsletter.delivery import services
-from newsletter.delivery.sendgrid import SendGridSender
-from newsletter.delivery.testserver import AcceptedRequest, RejectedRequest, SendGridTestServer
+from newsletter.delivery.report import delivery_report
 from newsletter.digests.models import Digest, DigestState
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.sendgrid import SendGridSender
 from newsletter.publications.models import Publication
 from newsletter.render.email import render_email
+from newsletter.sendgrid_testserver.server import (
+    AcceptedRequest,
+    RejectedRequest,
+    SendGridTestServer,
+)
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
 from subscribers.tokens import Tokens
+from tests.services import fresh_postgres
 
 SQLITE_N = 100_000
 POSTGRES_N = 1_000_000
@@ -156,7 +162,7 @@ def _child(url: str, host: str, key: str, digest_id: int, results: Any) -> None:
     sender = SendGridSender(key, host=host, timeout=30)
     started = time.time()
     cpu_before = time.process_time()
-    services.dispatch(
+    dispatch(
         database,
         digest_id,
         sender,
@@ -196,7 +202,7 @@ def measure(label: str, url: str, count: int, *, latency: float = 0.0) -> dict[s
         delivered = server.recipients
     server_cpu = time.process_time() - server_cpu
     with database.session() as session:
-        report = services.delivery_report(session, digest_id)
+        report = delivery_report(session, digest_id)
     database.dispose()
     if delivered != count or report.sent != count or report.state != "sent":
         raise RuntimeError(f"{label}: {delivered} delivered, {report.sent} sent of {count}")

@@ -5,7 +5,7 @@ a ``celery -A tasks worker`` (prefork, two processes, configured only by
 ``NEWSLETTER_*`` variables) plans the ledger, sends the batches as tasks through the
 ``sendgrid`` backend to the SendGrid test server (in a process of its own), and
 finalises the edition. Beside it, the direct path: two processes calling
-``newsletter.delivery.services.dispatch`` on a fresh database, as ``bench dispatch``
+``newsletter.delivery.dispatch`` on a fresh database, as ``bench dispatch``
 does. For each it prints readers per second and CPU per reader for the workers, the
 PostgreSQL backends of the run's database and the test server, read from ``/proc``
 (the test server's CPU is its own; the workers' includes their pool processes).
@@ -37,12 +37,13 @@ from bench import _stack
 from bench.dispatch import seed
 from newsletter import migrate
 from newsletter.db import Database, utcnow
-from newsletter.delivery import services
-from newsletter.delivery.sendgrid import SendGridSender
 from newsletter.digests.models import Digest, DigestState
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.sendgrid import SendGridSender
 from newsletter.settings import Settings
 from subscribers.tokens import Tokens
 from tasks.app import make_celery
+from tests.services import fresh_postgres
 
 READERS = 20_000
 BATCH = 1000  # the production default (NEWSLETTER_DISPATCH_BATCH_SIZE)
@@ -128,7 +129,7 @@ def measure_pipeline(
     profile: Path | None = None,
 ) -> tuple[Figures, bool]:
     """Send one edition to ``count`` readers through a real worker; figures and PG visibility."""
-    with tempfile.TemporaryDirectory() as folder, _stack.fresh_postgres(server_url, prefix) as url:
+    with tempfile.TemporaryDirectory() as folder, fresh_postgres(server_url, prefix) as url:
         root = Path(folder)
         digest_id = _prepare(url, count, published=True)
         queue = redis.Redis.from_url(broker_url)
@@ -241,7 +242,7 @@ def _direct_child(url: str, host: str, key: str, digest_id: int, pipe: Any) -> N
     sender = SendGridSender(key, host=host, timeout=30)
     started = time.time()
     cpu = time.process_time()
-    services.dispatch(
+    dispatch(
         database,
         digest_id,
         sender,
@@ -256,8 +257,8 @@ def _direct_child(url: str, host: str, key: str, digest_id: int, pipe: Any) -> N
 def measure_direct(
     server_url: str, count: int, *, latency: float = 0.0, prefix: str = _stack.DEFAULT_PREFIX
 ) -> tuple[Figures, bool]:
-    """Send one edition to ``count`` readers with ``services.dispatch`` in two processes."""
-    with _stack.fresh_postgres(server_url, prefix) as url:
+    """Send one edition to ``count`` readers with ``dispatch`` in two processes."""
+    with fresh_postgres(server_url, prefix) as url:
         digest_id = _prepare(url, count, published=False)
         with _stack.ServerProcess(latency=latency) as server:
             context = multiprocessing.get_context("spawn")

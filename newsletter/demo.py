@@ -20,9 +20,9 @@ from newsletter.clicontext import runtime
 from newsletter.console import out
 from newsletter.db import utcnow
 from newsletter.digests.assembly import local_today
-from newsletter.digests.cli import preview
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.export import export_feeds
+from newsletter.pipeline.cli import preview
 from newsletter.processes import send_through_worker
 from newsletter.publications.services import get_publication, load_publications
 from newsletter.runtime import Runtime

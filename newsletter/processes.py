@@ -35,6 +35,7 @@ from newsletter.digests.models import Digest, DigestState
 
 if TYPE_CHECKING:
     from newsletter.db import Database
+    from newsletter.runtime import Runtime
     from newsletter.settings import Settings
 
 POLL_S = 0.2
@@ -175,6 +176,16 @@ class Supervisor:
         if self._stop_signal is not None:
             return 0
         return max((proc.returncode or 0) for proc in self.processes.values()) or 1
+
+
+def wake_scheduler(rt: Runtime) -> None:
+    """Ask for a scheduler tick now rather than at the next beat (``digest send-now``).
+
+    Raises when the broker cannot be reached; the beat's next tick does the work then.
+    """
+    from tasks.app import TICK_TASK, make_celery
+
+    make_celery(rt.settings).send_task(TICK_TASK, retry=False)
 
 
 def send_through_worker(

@@ -5,12 +5,12 @@
 
 Every task commits its transaction before it enqueues the next one, so a worker
 never picks up a message about a row it cannot see yet. Every step is idempotent
-(``newsletter.schedules.steps``), messages carry only ids, and the tick re-enqueues
+(``newsletter.pipeline``), messages carry only ids, and the tick re-enqueues
 whatever stalled, so a lost or duplicated message changes nothing but timing.
 Countdowns stay short (``MAX_COUNTDOWN_S``): Redis re-delivers long ETAs.
 
 Work proportional to work: a batch gets a message when it is due and none is out
-for it (``steps.due_batches`` marks ``enqueued_for``); a batch that is not due, or
+for it (``tick.due_batches`` marks ``enqueued_for``); a batch that is not due, or
 is held by the provider's open circuit breaker, never re-enqueues itself. After a
 failed attempt it is enqueued once for its retry time when that is near and the
 breaker closed; otherwise the tick enqueues it when due (one probe while open).
@@ -27,13 +27,14 @@ from celery.utils.log import get_task_logger
 from sqlalchemy.exc import OperationalError
 
 from newsletter.db import utcnow
-from newsletter.delivery.breaker import BreakerPolicy
-from newsletter.delivery.services import DispatchOptions, reconcile
+from newsletter.delivery.services import reconcile
 from newsletter.errors import RetryableError
 from newsletter.feeds.websub import announce
-from newsletter.schedules import steps
+from newsletter.pipeline import batches, steps
+from newsletter.pipeline.dispatch import dispatch_options
+from newsletter.pipeline.tick import due_batches, mark_enqueued, stalled
 from newsletter.schedules.services import claim_due
-from newsletter.settings import Settings
+from subscribers.tokens import tokens_for
 from tasks.app import runtime_of
 
 MAX_COUNTDOWN_S = 120.0
@@ -79,20 +80,6 @@ def _batch_limits(task: Task) -> dict[str, float]:
     return {"soft_time_limit": lease * 0.8, "time_limit": lease * 0.9}
 
 
-def dispatch_options(settings: Settings) -> DispatchOptions:
-    """The dispatch options of the pipeline: lease, freshness deadline, circuit breaker."""
-    return DispatchOptions(
-        lease=settings.dispatch_lease,
-        batch_size=settings.dispatch_batch_size,
-        freshness_window=settings.freshness_window,
-        breaker=BreakerPolicy(
-            threshold=settings.breaker_threshold,
-            probe_interval=settings.breaker_probe_interval,
-            max_probe_interval=settings.breaker_max_probe_interval,
-        ),
-    )
-
-
 def _due(
     task: Task, digest_id: int | None = None, *, stall_after: timedelta | None = None
 ) -> list[int]:
@@ -100,7 +87,7 @@ def _due(
     rt = runtime_of(task.app)
     overdue = rt.settings.stall_after if stall_after is None else stall_after
     with rt.database.session() as session:
-        return steps.due_batches(session, utcnow(), overdue, digest_id=digest_id)
+        return due_batches(session, utcnow(), overdue, digest_id=digest_id)
 
 
 def _send_batches(task: Task, batch_ids: list[int]) -> None:
@@ -124,8 +111,8 @@ def tick(self: Task) -> dict[str, int]:
         enqueue(self, "assemble", edition_id)
     reconcile(rt.database, window=settings.reconcile_window, clock=lambda: now, sender=rt.sender)
     with rt.database.session() as session:
-        nudges = steps.stalled(session, now, settings.stall_after)
-        due = steps.due_batches(session, now, settings.stall_after)
+        nudges = stalled(session, now, settings.stall_after)
+        due = due_batches(session, now, settings.stall_after)
     _send_batches(self, due)
     for nudge in nudges:
         enqueue(self, nudge.step, nudge.id)
@@ -214,13 +201,13 @@ def send_batch(self: Task, batch_id: int) -> bool:
     rt = runtime_of(self.app)
     settings = rt.settings
     now = utcnow()
-    outcome = steps.send_batch_step(
+    outcome = batches.send_batch_step(
         rt.database,
         batch_id,
         rt.sender,
         now=now,
         base_url=settings.base_url,
-        tokens=rt.tokens,
+        tokens=tokens_for(settings),
         lease=settings.dispatch_lease,
         options=dispatch_options(settings),
     )
@@ -229,7 +216,7 @@ def send_batch(self: Task, batch_id: int) -> bool:
     if outcome.retry_in is not None and outcome.retry_in <= MAX_COUNTDOWN_S:
         # One message for the retry time; a longer wait is the tick's to enqueue.
         with rt.database.session() as session:
-            steps.mark_enqueued(session, batch_id, now + timedelta(seconds=outcome.retry_in))
+            mark_enqueued(session, batch_id, now + timedelta(seconds=outcome.retry_in))
         enqueue(self, "send_batch", batch_id, countdown=outcome.retry_in)
         return True
     if outcome.recovered:  # this probe closed the breaker: the waiting batches go now

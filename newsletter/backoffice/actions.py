@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.delivery.resend import Requeued, requeue_transient
 from newsletter.editors import services as accounts
+from newsletter.pipeline import cancel as pipeline_cancel
 from newsletter.schedules import services as schedules
 from newsletter.schedules.models import ScheduledEdition
 
@@ -58,9 +59,9 @@ def send_now(db: Session, actor: str, ip: str, slug: str) -> ScheduledEdition:
     return edition
 
 
-def cancel(db: Session, actor: str, ip: str, edition_id: int) -> schedules.CancelResult:
+def cancel(db: Session, actor: str, ip: str, edition_id: int) -> pipeline_cancel.CancelResult:
     """Cancel a scheduled edition; while sending, its unsent batches stop."""
-    result = schedules.cancel(db, edition_id)
+    result = pipeline_cancel.cancel(db, edition_id)
     accounts.audit(
         db,
         actor,

@@ -2,10 +2,11 @@
 
 Every batch carries ``deliver_by``: the scheduled edition's ``due_at`` plus the
 freshness window, or, for an edition sent by hand, the time it was planned plus the
-window. A transient failure (connection refused, a timeout before the request was
-written, 429, 5xx, an outbox disk that is full or failing) puts the batch back with
-a wait: the rate limit's reset if the provider gave one, else exponential backoff
-with full jitter, and never before the circuit breaker's next probe. Only when that
+window (computed when the pipeline plans: ``newsletter.pipeline.steps.plan``). A
+transient failure (connection refused, a timeout before the request was written, 429,
+5xx, an outbox disk that is full or failing) puts the batch back with a wait: the rate
+limit's reset if the provider gave one, else exponential backoff with full jitter,
+and never before the circuit breaker's next probe. Only when that
 next attempt would fall after ``deliver_by`` are the batch's recipients marked
 failed, ``failure=transient``, with the reason and "deadline passed": ``digest
 resend`` may still send them while the edition is fresh.
@@ -27,9 +28,8 @@ from newsletter.delivery import breaker, ledger, recording
 from newsletter.delivery.breaker import EMAIL, BreakerPolicy
 from newsletter.delivery.ledger import Claim
 from newsletter.delivery.models import BatchState, FailureKind, SendBatch
-from newsletter.delivery.retry import DEFAULT_BASE_S, DEFAULT_CAP_S, backoff_delay
 from newsletter.digests.models import Digest, DigestState
-from newsletter.schedules.models import ScheduledEdition
+from newsletter.providers.retry import DEFAULT_BASE_S, DEFAULT_CAP_S, backoff_delay
 
 DEFAULT_WINDOW = timedelta(hours=3)
 WAITING = "waiting: the provider's circuit breaker is open"
@@ -45,14 +45,6 @@ class RetryPolicy:
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     provider: str = EMAIL
     rng: random.Random = field(default_factory=random.Random)
-
-
-def deadline_for(session: Session, digest_id: int, *, now: datetime, window: timedelta) -> datetime:
-    """The edition's deadline: its scheduled time plus ``window``, or ``now`` plus ``window``."""
-    due_at = session.scalar(
-        select(ScheduledEdition.due_at).where(ScheduledEdition.digest_id == digest_id)
-    )
-    return (due_at or now) + window
 
 
 def set_deadline(session: Session, digest_id: int, deliver_by: datetime) -> int:

@@ -231,7 +231,7 @@ class SendBatch(Base):
     deliver_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # When the outstanding send_batch message for this batch is (or was) due to reach a
     # worker; the tick sends another only when the batch is due and changed since, or
-    # the message is overdue (see ``newsletter.schedules.steps.due_batches``).
+    # the message is overdue (see ``newsletter.pipeline.tick.due_batches``).
     enqueued_for: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The provider batch id this request was (or will be) sent under, when scheduled.
     group_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)

@@ -1,4 +1,4 @@
-"""``newsletter schedule set|once|list|cancel``, ``publications pause|resume``, ``digest send-now``.
+"""``newsletter schedule set|once|list``, ``publications pause|resume`` (cancel: ``pipeline.cli``).
 
 Times an editor types are local to the publication's time zone; the list shows both
 the local time and UTC, and says why an edition was missed or cancelled.
@@ -17,9 +17,7 @@ from newsletter import parsing
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.db import utcnow
-from newsletter.digests.cli import digest_group
 from newsletter.publications.services import get_publication, list_publications
-from newsletter.runtime import Runtime
 from newsletter.schedules import due, services
 from newsletter.schedules.models import ScheduledEdition
 
@@ -53,17 +51,6 @@ def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str
         "digest_state": digest_state,
         "reason": edition.reason,
     }
-
-
-def _enqueue_tick(rt: Runtime) -> str:
-    """Wake the scheduler now rather than at its next tick; says what happened."""
-    from tasks.app import TICK_TASK, make_celery
-
-    try:
-        make_celery(rt.settings).send_task(TICK_TASK, retry=False)
-    except Exception as exc:  # the broker is down: the beat's next tick will start it
-        return f"(could not reach the broker: {exc}; the next beat tick starts it)"
-    return "(the scheduler was woken; a worker starts it within seconds)"
 
 
 option_publication = click.option(
@@ -182,30 +169,6 @@ def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]
     out.print(table)
 
 
-@schedule_group.command("cancel")
-@click.argument("edition_id", metavar="EDITION", type=int)
-@click.pass_context
-def cancel(ctx: click.Context, edition_id: int) -> None:
-    """Cancel an edition (before or while it is being sent)."""
-    with runtime(ctx).database.session() as session:
-        result = services.cancel(session, edition_id)
-        label = result.edition.label()
-    line = f"Cancelled {label}."
-    if result.stopped_batches:
-        line += f" Stopped {result.stopped_batches} unsent batch(es)."
-    if result.withdrawing:
-        line += (
-            f" Asked the provider to cancel {result.withdrawing} request(s) sent ahead"
-            " (confirmed within a minute)."
-        )
-    if result.unstoppable:
-        line += (
-            f" {result.unstoppable} request(s) are past the provider's cancel cutoff"
-            " and will still be delivered."
-        )
-    out.print(escape(line))
-
-
 @click.command("pause")
 @click.argument("slug")
 @click.pass_context
@@ -224,15 +187,3 @@ def resume(ctx: click.Context, slug: str) -> None:
     with runtime(ctx).database.session() as session:
         services.set_paused(session, slug, False)
     out.print(f"Resumed {escape(slug)}: its next scheduled edition will be sent.")
-
-
-@digest_group.command("send-now")
-@option_publication
-@click.pass_context
-def send_now(ctx: click.Context, slug: str) -> None:
-    """Start today's edition now instead of at its scheduled time."""
-    rt = runtime(ctx)
-    with rt.database.session() as session:
-        edition = services.send_now(session, slug)
-        label = edition.label()
-    out.print(f"{escape(label)} is due now {escape(_enqueue_tick(rt))}.")

@@ -1,4 +1,6 @@
-"""Schedule services: set schedules, add one-off editions, cancel, and claim due editions.
+"""Schedule services: set schedules, add one-off editions, and claim due editions.
+
+Cancelling an edition is the pipeline's (``newsletter.pipeline.cancel``).
 
 ``claim_due`` is the heart of the beat tick. It asks ``due.due_editions`` what is due
 and claims each edition through the unique (publication, edition date) key of
@@ -18,12 +20,8 @@ from sqlalchemy.orm import Session
 
 from newsletter import parsing
 from newsletter.db import utcnow
-from newsletter.delivery import scheduling
-from newsletter.delivery.report import finalise
-from newsletter.digests.models import Digest, DigestState
-from newsletter.digests.models import can_transition as digest_can_transition
-from newsletter.digests.models import transition as digest_transition
-from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+from newsletter.digests.models import Digest
+from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.schedules import due
@@ -32,26 +30,9 @@ from newsletter.schedules.models import (
     EditionState,
     ScheduleActivity,
     ScheduledEdition,
-    transition,
 )
-from newsletter.schedules.steps import cancel_sending
 
 MISSED_REASON = "not started within {window} of its time ({due_at:%Y-%m-%d %H:%M} UTC)"
-
-
-@dataclass(frozen=True)
-class CancelResult:
-    """A cancelled edition, how many unsent batches of it were stopped, how many could not be.
-
-    ``withdrawing`` counts requests already sent ahead that the provider is asked to
-    cancel (confirmed on the next tick); ``unstoppable`` those past the provider's
-    cutoff, which will reach their readers all the same.
-    """
-
-    edition: ScheduledEdition
-    stopped_batches: int = 0
-    withdrawing: int = 0
-    unstoppable: int = 0
 
 
 @dataclass(frozen=True)
@@ -199,40 +180,6 @@ def get_edition(session: Session, edition_id: int) -> ScheduledEdition:
     if edition is None:
         raise NotFoundError(f"unknown edition {edition_id}")
     return edition
-
-
-def cancel(session: Session, edition_id: int, *, now: datetime | None = None) -> CancelResult:
-    """Cancel an edition: before sending, its digest too; during sending, the unsent batches."""
-    now = now or utcnow()
-    edition = session.get(ScheduledEdition, edition_id, with_for_update=True)
-    if edition is None:
-        raise NotFoundError(f"unknown edition {edition_id}")
-    digest = (
-        session.get(Digest, edition.digest_id, with_for_update=True) if edition.digest_id else None
-    )
-    if (
-        digest is not None
-        and digest.state is not DigestState.SENDING
-        and not digest_can_transition(digest.state, DigestState.CANCELLED)
-    ):
-        raise TransitionError(
-            f"{edition.label()} cannot be cancelled: its digest is already {digest.state.value}"
-        )
-    transition(edition, EditionState.CANCELLED, "cancelled by an editor")
-    stopped = withdrawing = unstoppable = 0
-    if digest is not None and digest.state is DigestState.SENDING:
-        # Unsent batches fail as cancelled. Requests sent ahead are recalled through
-        # the provider while its cutoff allows (the tick asks it); requests already
-        # released, or past the cutoff, cannot be. The edition ends partially_failed
-        # (or failed) once everything is settled.
-        stopped = cancel_sending(session, digest.id, now=now)
-        unstoppable = scheduling.withdraw(session, digest.id, now=now)
-        withdrawing = scheduling.withdrawing(session, digest.id)
-        finalise(session, digest.id)
-    elif digest is not None:
-        digest_transition(digest, DigestState.CANCELLED)
-    session.flush()
-    return CancelResult(edition, stopped, withdrawing, unstoppable)
 
 
 def editions_with_digest_state(

@@ -22,13 +22,13 @@ import uvicorn
 from newsletter.app.factory import create_app
 from newsletter.briefings.models import BriefingState
 from newsletter.db import Database, utcnow
-from newsletter.delivery import services as delivery
-from newsletter.delivery.sendgrid import SendGridSender
-from newsletter.delivery.testserver import SendGridTestServer
 from newsletter.delivery.views import WEBHOOK_PATH
 from newsletter.digests.services import assemble_digest, next_edition, render_digest
 from newsletter.editors import services as accounts
 from newsletter.editors.models import Role
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.sendgrid import SendGridSender
+from newsletter.sendgrid_testserver.server import SendGridTestServer
 from newsletter.settings import EmailBackend, Settings
 from subscribers.services import ensure_default_list
 from subscribers.tokens import Tokens
@@ -38,14 +38,6 @@ from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SECRET = "editor-flow-secret-key-0123456789abcdef"
 PASSWORD = "a long enough password"
 
@@ -93,17 +85,6 @@ def site(data_dir: Path) -> Iterator[Site]:
             sock.close()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A headless Chromium from the system packages (never downloaded)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = services.chromium_path()
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
 def _seed(database: Database) -> None:
     with database.session() as session:
         accounts.create_editor(
@@ -133,8 +114,7 @@ def _seed(database: Database) -> None:
 
 
 def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"editor-{name}.png"), full_page=True)
+    services.screenshot(page, f"editor-{name}.png")
 
 
 def _send_next_edition(site: Site) -> int:
@@ -146,7 +126,7 @@ def _send_next_edition(site: Site) -> int:
         digest = assemble_digest(session, publication, next_edition(publication)).digest
         digest_id = render_digest(session, digest.id).id
     sender = SendGridSender(site.sendgrid.api_key, host=site.sendgrid.url, timeout=5)
-    delivery.dispatch(site.database, digest_id, sender, base_url=site.url, tokens=Tokens(SECRET))
+    dispatch(site.database, digest_id, sender, base_url=site.url, tokens=Tokens(SECRET))
     return digest_id
 
 

@@ -12,9 +12,9 @@ import os
 import sys
 
 from newsletter.db import Database
-from newsletter.delivery import services
-from newsletter.delivery.interfaces import Batch, SendResult
-from newsletter.delivery.sendgrid import SendGridSender
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.interfaces import Batch, SendResult
+from newsletter.providers.sendgrid import SendGridSender
 from tests.unit.newsletter.delivery.dispatch_factories import BASE_URL, tokens
 
 
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
     """Dispatch the digest with the dying sender."""
     url, host, key, digest_id = argv
     sender = DieAfterAccept(SendGridSender(key, host=host, timeout=5))
-    services.dispatch(Database(url), int(digest_id), sender, base_url=BASE_URL, tokens=tokens())
+    dispatch(Database(url), int(digest_id), sender, base_url=BASE_URL, tokens=tokens())
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from newsletter.app.factory import create_app
-from newsletter.delivery import services
-from newsletter.delivery.outbox import OutboxSender
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.outbox import OutboxSender
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
 from subscribers.models import Subscription, SubscriptionState
@@ -37,9 +37,7 @@ def test_outbox_messages_parse_and_one_click_unsubscribes(data_dir: Path) -> Non
     runtime.ensure_schema()
     digest_id, _ = edition_with_readers(runtime.database, 3)
     outbox = OutboxSender(settings.outbox_dir)
-    report = services.dispatch(
-        runtime.database, digest_id, outbox, base_url=BASE_URL, tokens=tokens()
-    )
+    report = dispatch(runtime.database, digest_id, outbox, base_url=BASE_URL, tokens=tokens())
     assert report.state == "sent"
     messages = [read(path) for path in outbox.files()]
     assert sorted(str(m["To"]).split("<")[-1].rstrip(">") for m in messages) == [

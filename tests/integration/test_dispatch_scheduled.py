@@ -18,12 +18,13 @@ from newsletter.delivery import scheduling, services
 from newsletter.delivery.models import Delivery, GroupState, ProviderGroup, SendBatch
 from newsletter.delivery.reconcile import DEFAULT_WINDOW
 from newsletter.delivery.report import delivery_report
-from newsletter.delivery.sendgrid import SendGridSender
 from newsletter.delivery.services import DispatchOptions
-from newsletter.delivery.testserver import Endpoint, Fault, SendGridTestServer
 from newsletter.digests.models import Digest
-from newsletter.schedules import services as schedule_services
+from newsletter.pipeline import cancel as pipeline_cancel
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.sendgrid import SendGridSender
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
+from newsletter.sendgrid_testserver.server import Endpoint, Fault, SendGridTestServer
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
     batch_states,
@@ -59,7 +60,7 @@ def sendgrid(server: SendGridTestServer) -> SendGridSender:
 def send_ahead(
     database: Database, digest_id: int, server: SendGridTestServer, deliver_at: datetime
 ) -> str:
-    report = services.dispatch(
+    report = dispatch(
         database,
         digest_id,
         sendgrid(server),
@@ -306,7 +307,7 @@ def test_cancelled_edition_is_withdrawn_from_the_provider(
     edition_id = _edition_for(any_database, digest_id, deliver_at)
     send_ahead(any_database, digest_id, server, deliver_at)
     with any_database.session() as session:
-        result = schedule_services.cancel(session, edition_id, now=clock())
+        result = pipeline_cancel.cancel(session, edition_id, now=clock())
     assert (result.withdrawing, result.unstoppable) == (3, 0)
     assert group_states(any_database) == ["withdrawing"] * 3
     services.reconcile(any_database, clock=clock, sender=sendgrid(server))
@@ -335,7 +336,7 @@ def test_cancel_past_the_cutoff_says_what_will_still_go_out(
     edition_id = _edition_for(database, digest_id, deliver_at)
     send_ahead(database, digest_id, server, deliver_at)
     with database.session() as session:
-        result = schedule_services.cancel(session, edition_id, now=clock())
+        result = pipeline_cancel.cancel(session, edition_id, now=clock())
     assert (result.withdrawing, result.unstoppable) == (0, 3)
     deliver(database, server, deliver_at + timedelta(seconds=1))
     assert sum(server.delivered_recipients().values()) == 25

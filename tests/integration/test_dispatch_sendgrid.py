@@ -19,12 +19,15 @@ from newsletter.app.factory import create_app
 from newsletter.db import Database, utcnow
 from newsletter.delivery import services
 from newsletter.delivery.events import apply_pending
-from newsletter.delivery.sendgrid import SendGridSender
+from newsletter.delivery.report import delivery_report
 from newsletter.delivery.services import DispatchOptions
-from newsletter.delivery.testserver import SendGridTestServer
-from newsletter.delivery.testserver_events import sign
 from newsletter.delivery.views import WEBHOOK_PATH, router
-from newsletter.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.pipeline.steps import plan
+from newsletter.providers.sendgrid import SendGridSender
+from newsletter.providers.webhook_protocol import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from newsletter.sendgrid_testserver.events import sign
+from newsletter.sendgrid_testserver.server import SendGridTestServer
 from newsletter.settings import Settings
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
@@ -83,7 +86,7 @@ def test_fault_injection_still_delivers_everyone_once(
     clock = Clock()
     with SendGridTestServer(fault_rate=0.2, seed=5) as server:
         options = DispatchOptions(batch_size=10)
-        report = services.dispatch(
+        report = dispatch(
             any_database,
             digest_id,
             sendgrid(server),
@@ -100,7 +103,7 @@ def test_fault_injection_still_delivers_everyone_once(
         clock.now += timedelta(hours=1)
         assert services.reconcile(any_database, clock=clock) == []
         with any_database.session() as session:
-            report = services.delivery_report(session, digest_id)
+            report = delivery_report(session, digest_id)
     counts = delivered_counts(server)
     assert len(counts) == 300
     assert set(counts.values()) == {1}
@@ -113,9 +116,7 @@ def test_rejected_address_fails_and_the_rest_go_out(database: Database, server: 
     """An address SendGrid refuses fails permanently; everyone else in its batch is sent."""
     digest_id, _ = edition_with_readers(database, 5)
     with SendGridTestServer(invalid_addresses=["reader3@example.org"]) as strict:
-        report = services.dispatch(
-            database, digest_id, sendgrid(strict), base_url=BASE_URL, tokens=tokens()
-        )
+        report = dispatch(database, digest_id, sendgrid(strict), base_url=BASE_URL, tokens=tokens())
         counts = delivered_counts(strict)
     assert sorted(counts) == [f"reader{n}@example.org" for n in (1, 2, 4, 5)]
     assert report.by_state == {"accepted": 4, "failed": 1}
@@ -128,7 +129,7 @@ def test_killed_worker_is_reconciled_without_duplicates(
     """A process killed between the 202 and its commit is reconciled: nobody lost, nobody twice."""
     digest_id, _ = edition_with_readers(any_database, 25)
     url = any_database.engine.url.render_as_string(hide_password=False)
-    services.plan(any_database, digest_id, options=DispatchOptions(batch_size=10))
+    plan(any_database, digest_id, options=DispatchOptions(batch_size=10))
     child = subprocess.run(
         [sys.executable, "-m", "tests.integration.dispatch_child", url, server.url,
          server.api_key, str(digest_id)],
@@ -151,9 +152,7 @@ def test_killed_worker_is_reconciled_without_duplicates(
     assert apply_pending(any_database).events.applied == 10  # the worker's apply task
     assert batch_states(any_database, digest_id)[0] == "accepted"
 
-    report = services.dispatch(
-        any_database, digest_id, sendgrid(server), base_url=BASE_URL, tokens=tokens()
-    )
+    report = dispatch(any_database, digest_id, sendgrid(server), base_url=BASE_URL, tokens=tokens())
     counts = delivered_counts(server)
     assert len(counts) == 25
     assert set(counts.values()) == {1}

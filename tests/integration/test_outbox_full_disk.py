@@ -23,11 +23,11 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.db import Database
-from newsletter.delivery import services
-from newsletter.delivery.interfaces import Batch, SendResult
 from newsletter.delivery.models import SendBatch
-from newsletter.delivery.outbox import OutboxSender
 from newsletter.delivery.services import DispatchOptions
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.interfaces import Batch, SendResult
+from newsletter.providers.outbox import OutboxSender
 from tests import services as test_services
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
@@ -147,7 +147,7 @@ def test_a_full_outbox_disk_is_retried_and_each_reader_gets_one_file(
             sender.ballast.unlink()
         now[0] += timedelta(seconds=seconds)
 
-    report = services.dispatch(
+    report = dispatch(
         database,
         digest_id,
         sender,

@@ -23,12 +23,12 @@ from sqlalchemy import select
 from newsletter.cli import app
 from newsletter.db import utcnow
 from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
-from newsletter.delivery.testserver import Fault
 from newsletter.digests.models import Digest, DigestState
+from newsletter.pipeline.batches import CANCELLED_WHILE_SENDING
 from newsletter.publications.services import get_publication
 from newsletter.schedules import services
 from newsletter.schedules.models import EditionState, ScheduledEdition
-from newsletter.schedules.steps import CANCELLED_WHILE_SENDING
+from newsletter.sendgrid_testserver.server import Fault
 from tests import services as test_services
 from tests.integration.pipeline_stack import FINAL, Stack
 from tests.unit.newsletter.schedules import seed

@@ -16,15 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.db import utcnow
-from newsletter.delivery.interfaces import Batch, SendResult
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import ProviderBreaker
-from newsletter.delivery.senders import memory_sender
 from newsletter.digests.models import Digest, DigestState
 from newsletter.errors import RetryableError
+from newsletter.pipeline import batches
+from newsletter.providers.interfaces import Batch, SendResult
+from newsletter.providers.memory import MemorySender
 from newsletter.runtime import Runtime
 from newsletter.schedules import services
-from newsletter.schedules import steps as steps_module
 from newsletter.settings import EmailBackend, Settings
 from tasks import pipeline as pipeline_module
 from tests.unit.newsletter.schedules import seed
@@ -62,12 +61,9 @@ class Clock:
 
 @pytest.fixture
 def outage(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, mailbox: MemorySender, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Inline, Provider, Clock]]:
     """An inline pipeline of 40 one-reader batches, a switchable provider, a test clock."""
-    mail = memory_sender()
-    mail.sent.clear()
-    mail.batches.clear()
     settings = Settings(
         data_dir=data_dir,
         email_backend=EmailBackend.MEMORY,
@@ -79,16 +75,14 @@ def outage(
     with runtime.database.session() as session:
         pub = seed.publication(session, created=utcnow() - timedelta(minutes=1))
         seed.readers(session, pub, READERS)
-    provider = Provider(mail)
+    provider = Provider(mailbox)
     runtime._sender = provider  # the memory sender behind a switch
     clock = Clock()
     monkeypatch.setattr(pipeline_module, "utcnow", clock)
-    real: Callable[..., Any] = steps_module.send_claimed  # type: ignore[attr-defined]
-    monkeypatch.setattr(steps_module, "send_claimed", partial(real, clock=clock))
+    real: Callable[..., Any] = batches.send_claimed  # type: ignore[attr-defined]
+    monkeypatch.setattr(batches, "send_claimed", partial(real, clock=clock))
     yield inline(runtime), provider, clock
     runtime.close()
-    mail.sent.clear()
-    mail.batches.clear()
 
 
 def send_batches(driver: Inline) -> int:

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.db import utcnow
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import BatchState, SendBatch
-from newsletter.delivery.senders import memory_sender
 from newsletter.digests.models import Digest, DigestState
 from newsletter.errors import RetryableError
+from newsletter.pipeline import cancel as pipeline_cancel
+from newsletter.pipeline import steps as steps_module
+from newsletter.providers.memory import MemorySender
 from newsletter.runtime import Runtime
 from newsletter.schedules import services
-from newsletter.schedules import steps as steps_module
 from newsletter.schedules.models import EditionState, ScheduledEdition
 from newsletter.settings import EmailBackend, Settings
 from tests.unit.newsletter.schedules import seed
@@ -28,18 +28,7 @@ READERS = 5
 
 
 @pytest.fixture
-def mail() -> Iterator[MemorySender]:
-    """The process-wide in-memory sender, emptied before and after the test."""
-    sender = memory_sender()
-    sender.sent.clear()
-    sender.batches.clear()
-    yield sender
-    sender.sent.clear()
-    sender.batches.clear()
-
-
-@pytest.fixture
-def pipeline(data_dir: Path, mail: MemorySender) -> Iterator[Inline]:
+def pipeline(data_dir: Path, mailbox: MemorySender) -> Iterator[Inline]:
     """An inline pipeline on SQLite with the memory sender and batches of two."""
     settings = Settings(
         data_dir=data_dir,
@@ -74,12 +63,12 @@ def digest_of(driver: Inline) -> Digest:
         return session.scalars(select(Digest)).one()
 
 
-def test_due_edition_goes_through_every_step(pipeline: Inline, mail: MemorySender) -> None:
+def test_due_edition_goes_through_every_step(pipeline: Inline, mailbox: MemorySender) -> None:
     """tick → assemble → render → publish → plan → send batches → finalise, each reader once."""
     send_now(pipeline)
     assert pipeline.run("tick")["started"] == 1
     pipeline.drain()
-    assert sorted(e.to for e in mail.sent) == sorted(
+    assert sorted(e.to for e in mailbox.sent) == sorted(
         f"reader{n}@example.org" for n in range(1, READERS + 1)
     )
     assert digest_of(pipeline).state is DigestState.SENT
@@ -92,7 +81,7 @@ def test_due_edition_goes_through_every_step(pipeline: Inline, mail: MemorySende
     assert (feeds / "rss.xml").exists()
 
 
-def test_every_message_twice_sends_nothing_twice(pipeline: Inline, mail: MemorySender) -> None:
+def test_every_message_twice_sends_nothing_twice(pipeline: Inline, mailbox: MemorySender) -> None:
     """Replaying every message of a finished run (a duplicating broker) sends no second copy."""
     send_now(pipeline)
     pipeline.run("tick")
@@ -101,11 +90,11 @@ def test_every_message_twice_sends_nothing_twice(pipeline: Inline, mail: MemoryS
     for message in replay:
         pipeline.run(message.step, *message.args)
     pipeline.drain()
-    assert len(mail.sent) == READERS
+    assert len(mailbox.sent) == READERS
     assert pipeline.run("tick")["started"] == 0
 
 
-def test_lost_messages_are_resumed_by_the_tick(pipeline: Inline, mail: MemorySender) -> None:
+def test_lost_messages_are_resumed_by_the_tick(pipeline: Inline, mailbox: MemorySender) -> None:
     """Messages the broker lost (any step) are re-sent by the next tick; nothing is lost."""
     runtime_of(pipeline).settings.stall_after = timedelta(0)  # every step counts as stalled
     send_now(pipeline)
@@ -114,11 +103,11 @@ def test_lost_messages_are_resumed_by_the_tick(pipeline: Inline, mail: MemorySen
         pipeline.drain(drop=lambda m, lost=lost: m.step == lost)  # type: ignore[misc]
         pipeline.run("tick")
     pipeline.drain()
-    assert len(mail.sent) == READERS
+    assert len(mailbox.sent) == READERS
     assert digest_of(pipeline).state is DigestState.SENT
 
 
-def test_late_edition_is_missed_not_sent(pipeline: Inline, mail: MemorySender) -> None:
+def test_late_edition_is_missed_not_sent(pipeline: Inline, mailbox: MemorySender) -> None:
     """An edition whose assembly starts after the window is marked missed and not sent."""
     edition_id = send_now(pipeline)
     pipeline.run("tick")
@@ -131,11 +120,11 @@ def test_late_edition_is_missed_not_sent(pipeline: Inline, mail: MemorySender) -
         edition = session.get(ScheduledEdition, edition_id)
         assert edition is not None
         assert edition.state is EditionState.MISSED
-    assert mail.sent == []
+    assert mailbox.sent == []
 
 
 def test_cancel_while_sending_stops_the_unsent_batches(
-    pipeline: Inline, mail: MemorySender
+    pipeline: Inline, mailbox: MemorySender
 ) -> None:
     """Cancelling mid-send stops the batches not yet sent; the digest ends partially failed."""
     edition_id = send_now(pipeline)
@@ -144,24 +133,24 @@ def test_cancel_while_sending_stops_the_unsent_batches(
     batches = [m for m in pipeline.history if m.step == "send_batch"]
     pipeline.run("send_batch", *batches[0].args)
     with runtime_of(pipeline).database.session() as session:
-        result = services.cancel(session, edition_id)
+        result = pipeline_cancel.cancel(session, edition_id)
     assert result.stopped_batches == 2
     for message in batches[1:]:
         pipeline.run("send_batch", *message.args)
     pipeline.drain()
-    assert len(mail.sent) == 2
+    assert len(mailbox.sent) == 2
     assert digest_of(pipeline).state is DigestState.PARTIALLY_FAILED
 
 
 def test_retryable_provider_error_postpones_the_batch(
-    pipeline: Inline, mail: MemorySender, monkeypatch: pytest.MonkeyPatch
+    pipeline: Inline, mailbox: MemorySender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 429 puts the batch back with a short countdown; the retry sends it once."""
     send_now(pipeline)
     pipeline.run("tick")
     pipeline.drain(drop=lambda m: m.step == "send_batch")
     first = next(m for m in pipeline.history if m.step == "send_batch")
-    real = mail.send_batch
+    real = mailbox.send_batch
     calls = []
 
     def limited(batch):  # type: ignore[no-untyped-def]
@@ -170,7 +159,7 @@ def test_retryable_provider_error_postpones_the_batch(
             raise RetryableError("429 too many requests", retry_after=5)
         return real(batch)
 
-    monkeypatch.setattr(mail, "send_batch", limited)
+    monkeypatch.setattr(mailbox, "send_batch", limited)
     pipeline.run("send_batch", *first.args)
     retry = pipeline.queue[-1]
     assert retry.step == "send_batch"
@@ -181,12 +170,12 @@ def test_retryable_provider_error_postpones_the_batch(
         batch.not_before = utcnow() - timedelta(seconds=1)  # the countdown has passed
     pipeline.queue.clear()
     pipeline.run("send_batch", *first.args)
-    assert len(mail.sent) == 2
+    assert len(mailbox.sent) == 2
     with runtime_of(pipeline).database.session() as session:
         assert session.get(SendBatch, first.args[0]).state is BatchState.ACCEPTED  # type: ignore[union-attr]
 
 
-def test_recover_resends_batches_whose_worker_died(pipeline: Inline, mail: MemorySender) -> None:
+def test_recover_resends_batches_whose_worker_died(pipeline: Inline, mailbox: MemorySender) -> None:
     """A batch claimed by a worker that died is expired, reconciled and sent by recover."""
     send_now(pipeline)
     pipeline.run("tick")
@@ -200,25 +189,25 @@ def test_recover_resends_batches_whose_worker_died(pipeline: Inline, mail: Memor
         batch.unknown_since = utcnow() - timedelta(hours=1)
     assert pipeline.run("recover") >= 1
     pipeline.drain()
-    assert len(mail.sent) == READERS
+    assert len(mailbox.sent) == READERS
     assert digest_of(pipeline).state is DigestState.SENT
 
 
 def test_unreachable_websub_hub_does_not_hold_the_edition_back(
-    pipeline: Inline, mail: MemorySender, caplog: pytest.LogCaptureFixture
+    pipeline: Inline, mailbox: MemorySender, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A hub that cannot be reached is logged; the edition is still published and sent."""
     runtime_of(pipeline).settings.websub_hub_url = "http://127.0.0.1:9/hub"
     send_now(pipeline)
     pipeline.run("tick")
     pipeline.drain()
-    assert len(mail.sent) == READERS
+    assert len(mailbox.sent) == READERS
     assert "WebSub hub not told about" in caplog.text
     assert "unreachable" in caplog.text
 
 
 def test_publish_rolled_back_leaves_no_public_files(
-    pipeline: Inline, mail: MemorySender, monkeypatch: pytest.MonkeyPatch
+    pipeline: Inline, mailbox: MemorySender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """If publishing's transaction rolls back, no feed or archive file shows the edition."""
     send_now(pipeline)

@@ -9,10 +9,11 @@ from fastapi.testclient import TestClient
 
 from newsletter.backoffice.reports import CHART_WIDTH, LABEL_WIDTH, bar_chart, rate
 from newsletter.db import Database, utcnow
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.digests.models import Digest
 from newsletter.editors.models import Role
+from newsletter.pipeline.steps import plan
+from newsletter.providers.memory import MemorySender
 from tests.factories import make_briefing, make_publication
 from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers, rendered_digest
 
@@ -150,7 +151,6 @@ def test_publisher_resends_transient_failures_once_while_fresh(
     and past the deadline the page says the edition can no longer be resent."""
     from sqlalchemy import select, update
 
-    from newsletter.delivery import services
     from newsletter.delivery.models import Delivery, DeliveryState, FailureKind, SendBatch
     from newsletter.digests.models import DigestState
     from newsletter.editors.models import AuditEntry
@@ -158,7 +158,7 @@ def test_publisher_resends_transient_failures_once_while_fresh(
     with db.session() as session:
         digest_id, list_id = rendered_digest(session)
         add_subscribers(session, list_id, 2)
-    services.plan(db, digest_id)
+    plan(db, digest_id)
     with db.session() as session:  # what an outage past the deadline leaves
         session.execute(
             update(Delivery).values(

@@ -11,6 +11,7 @@ from newsletter.delivery import breaker, deadline, services
 from newsletter.delivery.breaker import BreakerPolicy, Gate
 from newsletter.delivery.models import Delivery, FailureKind, SendBatch
 from newsletter.digests.models import Digest
+from newsletter.pipeline import steps
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from tests.unit.newsletter.delivery.dispatch_factories import NOW, edition_with_readers
 
@@ -88,7 +89,7 @@ def test_plan_sets_the_deadline_from_the_scheduled_edition(database: Database) -
     """deliver_by is the scheduled time plus the window, or now plus the window by hand."""
     digest_id, _ = edition_with_readers(database, 2)
     with database.session() as session:
-        assert deadline.deadline_for(
+        assert steps.deadline_for(
             session, digest_id, now=NOW, window=timedelta(hours=1)
         ) == NOW + timedelta(hours=1)
         digest = session.get(Digest, digest_id)
@@ -105,7 +106,7 @@ def test_plan_sets_the_deadline_from_the_scheduled_edition(database: Database) -
             )
         )
     options = services.DispatchOptions(batch_size=1, freshness_window=timedelta(hours=3))
-    services.plan(database, digest_id, options=options, clock=lambda: NOW)
+    steps.plan(database, digest_id, options=options, clock=lambda: NOW)
     with database.session() as session:
         assert set(session.scalars(select(SendBatch.deliver_by))) == {
             NOW + timedelta(hours=2, minutes=30)
@@ -118,7 +119,7 @@ def test_batches_waiting_on_trouble_expire_at_their_deadline(database: Database)
     """A batch held by the breaker past deliver_by fails transient; one merely late does not."""
     digest_id, _ = edition_with_readers(database, 2)
     options = services.DispatchOptions(batch_size=1, freshness_window=timedelta(minutes=10))
-    services.plan(database, digest_id, options=options, clock=lambda: NOW)
+    steps.plan(database, digest_id, options=options, clock=lambda: NOW)
     with database.session() as session:
         held = deadline.hold_planned(session, NOW + timedelta(minutes=20), now=NOW)
         assert held == 2

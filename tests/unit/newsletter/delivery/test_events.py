@@ -13,8 +13,9 @@ from newsletter.db import Database
 from newsletter.delivery import services
 from newsletter.delivery.events import EventsResult, apply_posts
 from newsletter.delivery.inbox import PendingPost
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import Delivery, DeliveryEvent, DeliveryState
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.providers.memory import MemorySender
 from subscribers.models import Subscription, SubscriptionState, Suppression
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
@@ -52,7 +53,7 @@ def apply(database: Database, *raw: dict[str, Any]) -> EventsResult:
 
 def sent_edition(database: Database, readers: int = 2) -> int:
     digest_id, _ = edition_with_readers(database, readers)
-    services.dispatch(database, digest_id, MemorySender(), base_url=BASE_URL, tokens=tokens())
+    dispatch(database, digest_id, MemorySender(), base_url=BASE_URL, tokens=tokens())
     return digest_id
 
 
@@ -155,7 +156,7 @@ def test_event_confirms_a_batch_whose_answer_was_lost(database: Database) -> Non
 
     digest_id, _ = edition_with_readers(database, 2)
     sender = Scripted(raise_(OutcomeUnknownError("timeout")))
-    services.dispatch(database, digest_id, sender, base_url=BASE_URL, tokens=tokens())
+    dispatch(database, digest_id, sender, base_url=BASE_URL, tokens=tokens())
     apply(database, event("delivered", digest_id, 1))
     assert delivery_state(database, digest_id, 1) is DeliveryState.DELIVERED
     assert delivery_state(database, digest_id, 2) is DeliveryState.ACCEPTED

@@ -13,6 +13,7 @@ from newsletter.delivery import events as events_module
 from newsletter.delivery.events import EventsResult, apply_pending
 from newsletter.delivery.inbox import WebhookPost, pending_posts, store_post, take_pending
 from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
+from newsletter.pipeline.dispatch import dispatch
 from subscribers.models import Suppression
 from tests.unit.newsletter.delivery.dispatch_factories import (
     batch_states,
@@ -142,11 +143,10 @@ def test_a_time_budget_stops_after_a_set(database: Database) -> None:
 def test_processed_confirms_a_scheduled_batch(any_database: Database) -> None:
     """A processed event for a batch the provider holds accepts the batch and its readers."""
     digest_id, _ = edition_with_readers(any_database, 2)
-    from newsletter.delivery import services
-    from newsletter.delivery.memory import MemorySender
+    from newsletter.providers.memory import MemorySender
     from tests.unit.newsletter.delivery.dispatch_factories import BASE_URL, tokens
 
-    services.dispatch(any_database, digest_id, MemorySender(), base_url=BASE_URL, tokens=tokens())
+    dispatch(any_database, digest_id, MemorySender(), base_url=BASE_URL, tokens=tokens())
     with any_database.session() as session:
         batch_id = session.scalar(select(SendBatch.id).where(SendBatch.digest_id == digest_id))
         session.execute(update(SendBatch).values(state=BatchState.SCHEDULED))

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from newsletter.db import Database
 from newsletter.delivery import ledger, services
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import SendBatch
 from newsletter.delivery.reconcile import (
     DEFAULT_WINDOW,
@@ -16,8 +15,12 @@ from newsletter.delivery.reconcile import (
     UNKNOWN_TWICE,
     expire_leases,
 )
+from newsletter.delivery.report import delivery_report
 from newsletter.delivery.services import DispatchOptions
 from newsletter.errors import OutcomeUnknownError
+from newsletter.pipeline import dispatch as pipeline
+from newsletter.pipeline.steps import plan
+from newsletter.providers.memory import MemorySender
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
     NOW,
@@ -32,7 +35,7 @@ LEASE = timedelta(minutes=5)
 
 
 def dispatch(database: Database, digest_id: int, sender: object, at: object = NOW) -> str:
-    report = services.dispatch(
+    report = pipeline.dispatch(
         database,
         digest_id,
         sender,  # type: ignore[arg-type]
@@ -44,7 +47,7 @@ def dispatch(database: Database, digest_id: int, sender: object, at: object = NO
 
 
 def _claim(database: Database, digest_id: int) -> ledger.Claim:
-    services.plan(database, digest_id, clock=lambda: NOW)
+    plan(database, digest_id, clock=lambda: NOW)
     with database.session() as session:
         batch_id = ledger.next_due_batch(session, digest_id, NOW)
         assert batch_id is not None
@@ -119,7 +122,7 @@ def test_second_unknown_outcome_gives_up(database: Database) -> None:
     later = late + DEFAULT_WINDOW
     assert services.reconcile(database, clock=lambda: later) == []
     with database.session() as session:
-        report = services.delivery_report(session, digest_id)
+        report = delivery_report(session, digest_id)
     assert report.state == "failed"
     assert report.by_state == {"failed": 1}
     assert sender.calls == 2
@@ -146,7 +149,7 @@ def test_zero_window_resends_at_once(database: Database) -> None:
     dispatch(database, digest_id, sender)
     assert services.reconcile(database, window=timedelta(0), clock=lambda: NOW) == [digest_id]
     options = DispatchOptions()
-    report = services.dispatch(
+    report = pipeline.dispatch(
         database, digest_id, sender, base_url=BASE_URL, tokens=tokens(), options=options
     )
     assert report.state == "sent"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from newsletter.db import Database
-from newsletter.delivery import services
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.report import delivery_report, final_state, finalise
 from newsletter.digests.models import DigestState
+from newsletter.pipeline.dispatch import dispatch
+from newsletter.pipeline.steps import plan
+from newsletter.providers.memory import MemorySender
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
     NOW,
@@ -36,7 +37,7 @@ def test_not_final_while_batches_are_open(database: Database) -> None:
     digest_id, _ = edition_with_readers(database, 2)
     with database.session() as session:
         assert finalise(session, digest_id) is None  # rendered, not sending
-    services.plan(database, digest_id, clock=lambda: NOW)
+    plan(database, digest_id, clock=lambda: NOW)
     with database.session() as session:
         assert finalise(session, digest_id) is None
         report = delivery_report(session, digest_id)
@@ -48,7 +49,7 @@ def test_not_final_while_batches_are_open(database: Database) -> None:
 def test_report_as_dict_counts_everything(database: Database) -> None:
     """The JSON report carries totals, per-state and per-reason counts, opens and clicks."""
     digest_id, _ = edition_with_readers(database, 3)
-    services.dispatch(database, digest_id, MemorySender(), base_url=BASE_URL, tokens=tokens())
+    dispatch(database, digest_id, MemorySender(), base_url=BASE_URL, tokens=tokens())
     with database.session() as session:
         data = delivery_report(session, digest_id).as_dict()
     assert data["state"] == "sent"

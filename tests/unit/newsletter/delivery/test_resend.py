@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select, update
 
 from newsletter.db import Database
-from newsletter.delivery import recording, services
-from newsletter.delivery.interfaces import Batch, SendResult
-from newsletter.delivery.memory import MemorySender
+from newsletter.delivery import recording
 from newsletter.delivery.models import Delivery, DeliveryState, FailureKind, SendBatch
 from newsletter.delivery.resend import requeue_transient, transient_failures
 from newsletter.delivery.services import DispatchOptions
 from newsletter.errors import PermanentError, RetryableError, TransitionError
+from newsletter.pipeline.dispatch import dispatch, send_waiting
+from newsletter.providers.interfaces import Batch, SendResult
+from newsletter.providers.memory import MemorySender
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
     NOW,
@@ -43,7 +44,7 @@ def failed_edition(database: Database) -> tuple[int, Clock]:
     digest_id, _ = edition_with_readers(database, 4)
     clock = Clock()
     options = DispatchOptions(batch_size=2, freshness_window=WINDOW, rng=random.Random(3))
-    report = services.dispatch(
+    report = dispatch(
         database,
         digest_id,
         Outage(),
@@ -82,7 +83,7 @@ def test_resend_sends_transient_failures_once(any_database: Database) -> None:
     assert requeued.deliver_by == NOW + WINDOW
     sender = MemorySender()
     # The outage left the provider's breaker open: the resend waits for its probe time.
-    report = services.send_waiting(
+    report = send_waiting(
         any_database,
         digest_id,
         sender,
@@ -97,7 +98,7 @@ def test_resend_sends_transient_failures_once(any_database: Database) -> None:
     with any_database.session() as session:
         again = requeue_transient(session, digest_id, now=requeued_at)
     assert again.readers == 0
-    services.send_waiting(any_database, digest_id, sender, base_url=BASE_URL, tokens=tokens())
+    send_waiting(any_database, digest_id, sender, base_url=BASE_URL, tokens=tokens())
     assert len(sender.sent) == 2
 
 

@@ -12,16 +12,20 @@ from sqlalchemy import select
 
 from newsletter.db import Database
 from newsletter.delivery import breaker, services
-from newsletter.delivery.interfaces import Batch, SendResult
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import Delivery, FailureKind, ProviderBreaker
-from newsletter.delivery.services import DispatchOptions, Progress
+from newsletter.delivery.report import DeliveryReport
+from newsletter.delivery.services import DispatchOptions
 from newsletter.errors import (
     OutcomeUnknownError,
     PermanentError,
     RecipientsRejected,
     RetryableError,
 )
+from newsletter.pipeline import steps
+from newsletter.pipeline.dispatch import Progress, dispatch
+from newsletter.pipeline.steps import plan
+from newsletter.providers.interfaces import Batch, SendResult
+from newsletter.providers.memory import MemorySender
 from subscribers.models import Subscriber
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
@@ -79,9 +83,9 @@ def send(
     sender: object,
     clock: Clock | None = None,
     **options: object,
-) -> services.DeliveryReport:
+) -> DeliveryReport:
     clock = clock or Clock()
-    return services.dispatch(
+    return dispatch(
         database,
         digest_id,
         sender,  # type: ignore[arg-type]
@@ -98,7 +102,7 @@ def test_every_confirmed_reader_gets_one_copy(any_database: Database) -> None:
     digest_id, _ = edition_with_readers(any_database, 25)
     sender = MemorySender()
     seen: list[int] = []
-    report = services.dispatch(
+    report = dispatch(
         any_database,
         digest_id,
         sender,
@@ -271,7 +275,7 @@ def test_lost_answer_leaves_the_batch_unknown(database: Database) -> None:
 def test_erased_subscriber_fails_without_blocking_others(database: Database) -> None:
     """A subscriber erased between planning and sending is recorded failed; the rest get it."""
     digest_id, _ = edition_with_readers(database, 2)
-    services.plan(database, digest_id, clock=lambda: NOW)
+    plan(database, digest_id, clock=lambda: NOW)
     with database.session() as session:
         session.execute(Subscriber.__table__.delete().where(Subscriber.email.like("reader1@%")))
     sender = MemorySender()
@@ -313,7 +317,7 @@ def test_progress_total_counts_queued(database: Database) -> None:
     """The progress total is the number of recipients planned in this run."""
     digest_id, _ = edition_with_readers(database, 3)
     progress = Progress()
-    services.dispatch(
+    dispatch(
         database, digest_id, MemorySender(), base_url=BASE_URL, tokens=tokens(), progress=progress
     )
     assert (progress.total, progress.done) == (3, 3)
@@ -332,7 +336,7 @@ def test_large_plans_refresh_statistics(
     any_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A plan above the threshold refreshes the planner's statistics and still sends once."""
-    monkeypatch.setattr(services, "ANALYZE_AFTER", 2)
+    monkeypatch.setattr(steps, "ANALYZE_AFTER", 2)
     digest_id, _ = edition_with_readers(any_database, 3)
     sender = MemorySender()
     assert send(any_database, digest_id, sender).state == "sent"

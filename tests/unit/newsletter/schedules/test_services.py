@@ -13,6 +13,7 @@ from newsletter.db import Database
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import assemble_digest, get_digest
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+from newsletter.pipeline import cancel as pipeline_cancel
 from newsletter.schedules import services
 from newsletter.schedules.models import (
     EditionKind,
@@ -26,6 +27,14 @@ WINDOW = timedelta(hours=3)
 # 07:05 UTC on a Wednesday: each seeded publication's 07:00 edition is five minutes old.
 NOW = datetime(2026, 3, 4, 7, 5, tzinfo=UTC)
 TODAY = date(2026, 3, 4)
+
+
+def wall(day: int, hour: int, minute: int = 0) -> datetime:
+    """A wall-clock time of March 2026 in no zone, as the CLI's ``--at`` gives it.
+
+    ``schedule_once`` places it in the publication's time zone: naive is the point.
+    """
+    return datetime(2026, 3, day, hour, minute)  # noqa: DTZ001 - a wall-clock time, see above
 
 
 def rows(database: Database) -> list[tuple[str, date, EditionState, EditionKind]]:
@@ -157,7 +166,7 @@ def test_paused_publication_refuses_one_offs_and_send_now(database: Database) ->
         seed.publication(session)
         services.set_paused(session, "morning", True, now=NOW)
         with pytest.raises(InvalidInputError, match="publications resume morning"):
-            services.schedule_once(session, "morning", datetime(2026, 3, 5, 9, 0), now=NOW)
+            services.schedule_once(session, "morning", wall(5, 9), now=NOW)
         with pytest.raises(InvalidInputError, match="morning is paused"):
             services.send_now(session, "morning", now=NOW)
         assert session.scalar(select(ScheduledEdition)) is None
@@ -173,7 +182,7 @@ def test_one_off_waits_while_paused(
     """A one-off due during a pause is not started; on resume it starts, or is missed if stale."""
     with database.session() as session:
         seed.publication(session, weekdays=["sat"])
-        edition = services.schedule_once(session, "morning", datetime(2026, 3, 4, 9, 0), now=NOW)
+        edition = services.schedule_once(session, "morning", wall(4, 9), now=NOW)
         services.set_paused(session, "morning", True, now=NOW)
         due_at = edition.due_at
         assert services.claim_due(session, due_at, window=WINDOW) == services.TickResult()
@@ -189,7 +198,7 @@ def test_one_off_edition_starts_at_its_time(database: Database) -> None:
     """A one-off waits in ``scheduled`` until its local time, then one tick starts it."""
     with database.session() as session:
         seed.publication(session, timezone="Europe/London", weekdays=["sat"])
-        edition = services.schedule_once(session, "morning", datetime(2026, 3, 4, 15, 0), now=NOW)
+        edition = services.schedule_once(session, "morning", wall(4, 15), now=NOW)
         assert edition.due_at == datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
         assert services.claim_due(session, NOW, window=WINDOW).started == []
         at_three = NOW.replace(hour=15)
@@ -203,10 +212,10 @@ def test_one_off_refuses_past_times_and_taken_dates(database: Database) -> None:
     with database.session() as session:
         seed.publication(session)
         with pytest.raises(InvalidInputError, match="in the past"):
-            services.schedule_once(session, "morning", datetime(2026, 3, 4, 7, 0), now=NOW)
-        services.schedule_once(session, "morning", datetime(2026, 3, 5, 9, 0), now=NOW)
+            services.schedule_once(session, "morning", wall(4, 7), now=NOW)
+        services.schedule_once(session, "morning", wall(5, 9), now=NOW)
         with pytest.raises(InvalidInputError, match="already scheduled"):
-            services.schedule_once(session, "morning", datetime(2026, 3, 5, 18, 0), now=NOW)
+            services.schedule_once(session, "morning", wall(5, 18), now=NOW)
         assemble_digest(session, services.get_publication(session, "morning"), TODAY, now=NOW)
         with pytest.raises(InvalidInputError, match="already exists"):
             services.send_now(session, "morning", now=NOW)
@@ -225,15 +234,15 @@ def test_cancel_before_start_and_after_assembly(database: Database) -> None:
     """Cancelling a scheduled edition, or a started one not yet sending, cancels its digest too."""
     with database.session() as session:
         pub = seed.publication(session)
-        waiting = services.schedule_once(session, "morning", datetime(2026, 3, 5, 9), now=NOW)
-        assert services.cancel(session, waiting.id).edition.state is EditionState.CANCELLED
+        waiting = services.schedule_once(session, "morning", wall(5, 9), now=NOW)
+        assert pipeline_cancel.cancel(session, waiting.id).edition.state is EditionState.CANCELLED
         started = services.claim_due(session, NOW, window=WINDOW).started[0]
         edition = services.get_edition(session, started)
         edition.digest_id = assemble_digest(session, pub, TODAY, now=NOW).digest.id
-        services.cancel(session, started)
+        pipeline_cancel.cancel(session, started)
         assert get_digest(session, edition.digest_id).state is DigestState.CANCELLED
         with pytest.raises(TransitionError, match="already cancelled"):
-            services.cancel(session, started)
+            pipeline_cancel.cancel(session, started)
 
 
 def test_cancel_refuses_a_finished_edition(database: Database) -> None:
@@ -246,9 +255,9 @@ def test_cancel_refuses_a_finished_edition(database: Database) -> None:
         digest.state = DigestState.SENT
         edition.digest_id = digest.id
         with pytest.raises(TransitionError, match="already sent"):
-            services.cancel(session, started)
+            pipeline_cancel.cancel(session, started)
         with pytest.raises(NotFoundError):
-            services.cancel(session, 999)
+            pipeline_cancel.cancel(session, 999)
         with pytest.raises(NotFoundError):
             services.get_edition(session, 999)
 

@@ -1,4 +1,7 @@
-"""Which batches the pipeline enqueues, and when: work proportional to work.
+"""What the periodic tick enqueues: stalled steps, and due batches (work proportional to work).
+
+``stalled`` lists the steps that should have run by now and did not (their message
+lost, or their worker dead): the tick enqueues each again.
 
 A ``send_batch`` message costs a broker round trip and a worker's attention, so one
 is sent for a batch only when the batch is due and no message is out for that time
@@ -10,16 +13,76 @@ Through an outage the messages stay proportional to batches, not to the time spe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.delivery import breaker
 from newsletter.delivery.breaker import Gate
 from newsletter.delivery.deadline import WAITING, expire_overdue
-from newsletter.delivery.models import BatchState, SendBatch
+from newsletter.delivery.models import OPEN_BATCH_STATES, BatchState, SendBatch
 from newsletter.digests.models import Digest, DigestState
+from newsletter.schedules.models import EditionState, ScheduledEdition
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """One step the tick must enqueue again: a task name and the id it takes."""
+
+    step: str
+    id: int
+
+
+def stalled(session: Session, now: datetime, stall_after: timedelta) -> list[Nudge]:
+    """Every step that should have run by now and did not (its message lost or its worker dead).
+
+    Started editions are never moved on once their digest takes over, so they pile up
+    day after day: the filter keeps only those still before sending, in SQL, so a
+    tick costs the same number of statements however many editions went out before.
+    """
+    before = now - stall_after
+    next_step = {
+        DigestState.ASSEMBLED: "render",
+        DigestState.RENDERED: "publish",
+        DigestState.PUBLISHED: "plan",
+    }
+    rows = session.execute(
+        select(ScheduledEdition.id, Digest.id, Digest.state)
+        .outerjoin(Digest, Digest.id == ScheduledEdition.digest_id)
+        .where(
+            ScheduledEdition.state == EditionState.STARTED,
+            or_(
+                and_(ScheduledEdition.digest_id.is_(None), ScheduledEdition.updated_at <= before),
+                and_(Digest.state.in_(list(next_step)), Digest.updated_at <= before),
+            ),
+        )
+        .order_by(ScheduledEdition.id)
+    ).all()
+    nudges = [
+        Nudge("assemble", edition_id) if digest_id is None else Nudge(next_step[state], digest_id)
+        for edition_id, digest_id, state in rows
+    ]
+    for digest_id in session.scalars(
+        select(Digest.id).where(Digest.state == DigestState.SENDING).order_by(Digest.id)
+    ):
+        nudges.extend(_stalled_sending(session, digest_id, before))
+    return nudges
+
+
+def _stalled_sending(session: Session, digest_id: int, before: datetime) -> list[Nudge]:
+    """Finalise a sending digest none of whose batches is open (due batches: ``due_batches``)."""
+    return [Nudge("finalise", digest_id)] if open_batch(session, digest_id) is None else []
+
+
+def open_batch(session: Session, digest_id: int) -> int | None:
+    """One batch of the digest still open (planned, sending, scheduled or unknown), if any."""
+    return session.scalar(
+        select(SendBatch.id)
+        .where(SendBatch.digest_id == digest_id, SendBatch.state.in_(list(OPEN_BATCH_STATES)))
+        .limit(1)
+    )
 
 
 def forget_message(session: Session, batch_id: int) -> None:

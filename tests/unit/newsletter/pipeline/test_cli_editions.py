@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 import pytest
 
 from newsletter.db import Database
-from newsletter.digests.cli import parse_date
 from newsletter.errors import InvalidInputError
+from newsletter.pipeline.cli import parse_date
 from tests.cli import run, run_json
 from tests.factories import make_briefing, make_briefings, make_publication
 

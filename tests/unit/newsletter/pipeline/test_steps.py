@@ -15,14 +15,16 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import Database
 from newsletter.delivery import ledger
-from newsletter.delivery.interfaces import Batch, SendResult
-from newsletter.delivery.memory import MemorySender
 from newsletter.delivery.models import BatchState, SendBatch
 from newsletter.delivery.recording import record_retry
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import assemble_digest, get_digest
 from newsletter.errors import TransitionError
-from newsletter.schedules import services, steps
+from newsletter.pipeline import batches, steps, tick
+from newsletter.pipeline import cancel as pipeline_cancel
+from newsletter.providers.interfaces import Batch, SendResult
+from newsletter.providers.memory import MemorySender
+from newsletter.schedules import services
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from subscribers.tokens import Tokens
 from tests.unit.newsletter.schedules import seed
@@ -72,7 +74,7 @@ def test_cancelled_edition_stops_every_later_step(database: Database) -> None:
     with database.session() as session:
         digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
         assert digest_id is not None
-        services.cancel(session, edition_id, now=NOW)
+        pipeline_cancel.cancel(session, edition_id, now=NOW)
         assert steps.render_step(session, digest_id, now=NOW, window=WINDOW) is False
         assert get_digest(session, digest_id).state is DigestState.CANCELLED
 
@@ -103,7 +105,7 @@ def test_late_edition_already_sending_is_finished(database: Database) -> None:
     sender = MemorySender()
     tokens = Tokens("steps-test-secret-0123456789abcdef0123")
     outcomes = [
-        steps.send_batch_step(
+        batches.send_batch_step(
             database,
             batch_id,
             sender,
@@ -115,11 +117,11 @@ def test_late_edition_already_sending_is_finished(database: Database) -> None:
         for batch_id in first
     ]
     # Only the batch that settled last says it is time to finalise.
-    assert outcomes == [steps.BatchOutcome(digest_id), steps.BatchOutcome(digest_id, last=True)]
+    assert outcomes == [batches.BatchOutcome(digest_id), batches.BatchOutcome(digest_id, last=True)]
     assert len(sender.sent) == 3
     with database.session() as session:
         assert steps.finalise_step(session, digest_id) is DigestState.SENT
-        assert steps.stalled(session, late, timedelta(0)) == []
+        assert tick.stalled(session, late, timedelta(0)) == []
 
 
 def test_a_batch_is_sent_with_the_cycle_collector_paused(database: Database) -> None:
@@ -137,8 +139,8 @@ def test_a_batch_is_sent_with_the_cycle_collector_paused(database: Database) -> 
     tokens = Tokens("steps-test-secret-0123456789abcdef0123")
     kwargs = {"base_url": "https://x.test", "tokens": tokens, "lease": LEASE}
     assert gc.isenabled()
-    outcome = steps.send_batch_step(database, batch_id, Watching(), now=NOW, **kwargs)
-    assert outcome == steps.BatchOutcome(digest_id, last=True)
+    outcome = batches.send_batch_step(database, batch_id, Watching(), now=NOW, **kwargs)
+    assert outcome == batches.BatchOutcome(digest_id, last=True)
     assert collecting == [False]
     assert gc.isenabled()
 
@@ -149,29 +151,29 @@ def test_send_batch_step_skips_gone_and_postponed_batches(database: Database) ->
     digest_id = ready_to_plan(database, edition_id)
     (batch_id,) = steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=5)
     with database.session() as session:
-        assert steps.due_batches(session, NOW, timedelta(minutes=5)) == [batch_id]
+        assert tick.due_batches(session, NOW, timedelta(minutes=5)) == [batch_id]
         batch = session.get(SendBatch, batch_id)
         assert batch is not None
         batch.not_before = NOW + timedelta(seconds=30)
         batch.updated_at = NOW  # as a retry recorded on this test's clock would
-        nudges = steps.stalled(session, NOW + timedelta(seconds=10), timedelta(0))
+        nudges = tick.stalled(session, NOW + timedelta(seconds=10), timedelta(0))
         assert nudges == []  # postponed, not stalled
     sender = MemorySender()
     tokens = Tokens("steps-test-secret-0123456789abcdef0123")
     kwargs = {"base_url": "https://x.test", "tokens": tokens, "lease": LEASE}
-    assert steps.send_batch_step(database, batch_id, sender, now=NOW, **kwargs) is None
+    assert batches.send_batch_step(database, batch_id, sender, now=NOW, **kwargs) is None
     with database.session() as session:  # its message came early: none is out for it now
         assert session.get(SendBatch, batch_id).enqueued_for is None  # type: ignore[union-attr]
-        assert steps.due_batches(session, NOW + timedelta(seconds=10), timedelta(minutes=5)) == []
-    assert steps.send_batch_step(database, 999, sender, now=NOW, **kwargs) is None
+        assert tick.due_batches(session, NOW + timedelta(seconds=10), timedelta(minutes=5)) == []
+    assert batches.send_batch_step(database, 999, sender, now=NOW, **kwargs) is None
     later = NOW + timedelta(minutes=1)
     with database.session() as session:
-        assert steps.due_batches(session, later, timedelta(minutes=5)) == [batch_id]
-        assert steps.due_batches(session, later, timedelta(minutes=5)) == []  # already out
-    assert steps.send_batch_step(database, batch_id, sender, now=later, **kwargs) is not None
-    assert steps.send_batch_step(database, batch_id, sender, now=later, **kwargs) is None
+        assert tick.due_batches(session, later, timedelta(minutes=5)) == [batch_id]
+        assert tick.due_batches(session, later, timedelta(minutes=5)) == []  # already out
+    assert batches.send_batch_step(database, batch_id, sender, now=later, **kwargs) is not None
+    assert batches.send_batch_step(database, batch_id, sender, now=later, **kwargs) is None
     with database.session() as session:
-        assert steps.stalled(session, later, timedelta(0)) == [steps.Nudge("finalise", digest_id)]
+        assert tick.stalled(session, later, timedelta(0)) == [tick.Nudge("finalise", digest_id)]
 
 
 def ready_to_plan(database: Database, edition_id: int) -> int:
@@ -249,14 +251,14 @@ def test_stalled_costs_the_same_however_many_editions_went_out(database: Databas
         get_digest(session, digest_id).updated_at = NOW
     later = NOW + timedelta(minutes=5)
 
-    def check(session: Session) -> list[steps.Nudge]:
-        return steps.stalled(session, later, timedelta(minutes=1))
+    def check(session: Session) -> list[tick.Nudge]:
+        return tick.stalled(session, later, timedelta(minutes=1))
 
     finished_editions(database, range(3))
     few, nudged = statements(database, check)
     finished_editions(database, range(3, 30))
     many, nudged_again = statements(database, check)
-    assert nudged == nudged_again == [steps.Nudge("render", digest_id)]
+    assert nudged == nudged_again == [tick.Nudge("render", digest_id)]
     assert many == few
 
 
@@ -264,9 +266,9 @@ def test_stalled_nudges_an_edition_whose_assembly_was_lost(database: Database) -
     """A started edition with no digest after the stall time is assembled again."""
     edition_id = started(database)
     with database.session() as session:
-        assert steps.stalled(session, NOW, timedelta(minutes=1)) == []
-        nudges = steps.stalled(session, NOW + timedelta(minutes=2), timedelta(minutes=1))
-        assert nudges == [steps.Nudge("assemble", edition_id)]
+        assert tick.stalled(session, NOW, timedelta(minutes=1)) == []
+        nudges = tick.stalled(session, NOW + timedelta(minutes=2), timedelta(minutes=1))
+        assert nudges == [tick.Nudge("assemble", edition_id)]
 
 
 def lock_waits(database: Database) -> int:
@@ -297,7 +299,7 @@ def test_cancel_committed_between_check_and_claim_stops_the_batch(
         held = ledger.claim_batch(session, batch_id, now=NOW, lease=LEASE)
     assert held is not None
     looked, go_on = threading.Event(), threading.Event()
-    real_open, real_claim = steps.open_batches, ledger.claim_batch
+    real_open, real_claim = batches.open_batches, ledger.claim_batch
 
     def open_then_wait(session: Session, digest: int) -> list[int]:
         found = real_open(session, digest)
@@ -311,11 +313,11 @@ def test_cancel_committed_between_check_and_claim_stops_the_batch(
     def cancel() -> None:
         try:
             with database.session() as session:
-                services.cancel(session, edition_id, now=NOW)
+                pipeline_cancel.cancel(session, edition_id, now=NOW)
         except BaseException as exc:  # reported by the assertion below
             problems.append(exc)
 
-    monkeypatch.setattr(steps, "open_batches", open_then_wait)
+    monkeypatch.setattr(batches, "open_batches", open_then_wait)
     canceller = threading.Thread(target=cancel)
     canceller.start()
     assert looked.wait(timeout=30)
@@ -336,7 +338,7 @@ def test_cancel_committed_between_check_and_claim_stops_the_batch(
     def send() -> None:
         try:
             outcomes.append(
-                steps.send_batch_step(
+                batches.send_batch_step(
                     database,
                     batch_id,
                     sender,
@@ -360,12 +362,12 @@ def test_cancel_committed_between_check_and_claim_stops_the_batch(
     canceller.join(timeout=30)
     worker.join(timeout=30)
     assert problems == []
-    assert outcomes == [steps.BatchOutcome(digest_id, last=True)]
+    assert outcomes == [batches.BatchOutcome(digest_id, last=True)]
     assert sender.sent == []
     with database.session() as session:
         batch = session.get(SendBatch, batch_id)
         assert batch is not None
-        assert (batch.state, batch.error) == (BatchState.FAILED, steps.CANCELLED_WHILE_SENDING)
+        assert (batch.state, batch.error) == (BatchState.FAILED, batches.CANCELLED_WHILE_SENDING)
 
 
 def test_a_cancel_between_the_check_and_planning_is_a_quiet_stop(
@@ -378,16 +380,16 @@ def test_a_cancel_between_the_check_and_planning_is_a_quiet_stop(
 
     def cancelled_first(*args: Any, **kwargs: Any) -> Any:
         with database.session() as session:  # an editor's cancel commits just now
-            services.cancel(session, edition_id, now=NOW)
+            pipeline_cancel.cancel(session, edition_id, now=NOW)
         return real_plan(*args, **kwargs)
 
     monkeypatch.setattr(steps, "plan", cancelled_first)
-    with caplog.at_level("INFO", logger="newsletter.schedules.steps"):
+    with caplog.at_level("INFO", logger="newsletter.pipeline.steps"):
         assert steps.plan_step(database, digest_id, now=NOW, window=WINDOW, batch_size=2) == []
     assert f"digest {digest_id} stopped (cancelled) before it was planned" in caplog.text
     with database.session() as session:
         assert get_digest(session, digest_id).state is DigestState.CANCELLED
-        assert steps.open_batches(session, digest_id) == []
+        assert batches.open_batches(session, digest_id) == []
 
 
 def test_planning_refused_for_another_reason_still_raises(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import newsletter.delivery.commands  # noqa: F401 - attaches the commands to the digest group
 from newsletter.db import Database
 from subscribers.services import ensure_default_list
 from tests.cli import run

@@ -1,0 +1,357 @@
+"""``newsletter digest``: every command on editions, from assembly to the delivery report.
+
+assemble, preview, publish, list; send, resend, send-now, test-send, report; and
+``cancel_edition`` (``schedule cancel``). Sending goes through the pipeline
+(``dispatch``, the same steps and batch rules the Celery tasks use); ``send-now``
+makes today's edition due and asks the scheduler (``wake``) to start it at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Bar
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from newsletter import urls
+from newsletter.clicontext import runtime
+from newsletter.console import out, print_json
+from newsletter.db import utcnow
+from newsletter.delivery.report import delivery_report
+from newsletter.delivery.resend import requeue_transient
+from newsletter.delivery.services import send_test
+from newsletter.digests import services as digests
+from newsletter.digests.assembly import local_today
+from newsletter.digests.models import DigestState
+from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.feeds.websub import announce, feed_urls
+from newsletter.pipeline.cancel import cancel
+from newsletter.pipeline.cli_output import describe, print_report, summary, write_file
+from newsletter.pipeline.dispatch import Progress, dispatch, dispatch_options, send_waiting
+from newsletter.publications.services import get_publication
+from newsletter.runtime import Runtime
+from newsletter.schedules.services import send_now
+from subscribers.addresses import normalise_email
+from subscribers.tokens import tokens_for
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date(value: str | None) -> date | None:
+    """The ``--date`` option as a date, or one clear error naming the option."""
+    if value is None:
+        return None
+    try:
+        if not _ISO_DATE.match(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"--date: {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+option_publication = click.option(
+    "--publication", "slug", required=True, help="The publication's slug."
+)
+option_date = click.option(
+    "--date", "date_text", help="Edition date, YYYY-MM-DD (default: today in its time zone)."
+)
+option_preview_date = click.option(
+    "--date",
+    "date_text",
+    help="Edition date, YYYY-MM-DD (default: the next edition whose cut-off is still ahead).",
+)
+
+
+@click.group("digest")
+def digest_group() -> None:
+    """Editions: assemble, preview, publish, send and report."""
+
+
+@digest_group.command("assemble")
+@option_publication
+@option_date
+@click.pass_context
+def assemble(ctx: click.Context, slug: str, date_text: str | None) -> None:
+    """Assemble a publication's edition (again: returns the same edition)."""
+    edition_date = parse_date(date_text)
+    with runtime(ctx).database.session() as session:
+        publication = get_publication(session, slug)
+        result = digests.assemble_digest(session, publication, edition_date)
+        line = describe(result.digest, result.created)
+    out.print(escape(line))
+
+
+@digest_group.command("publish")
+@option_publication
+@option_date
+@click.pass_context
+def publish(ctx: click.Context, slug: str, date_text: str | None) -> None:
+    """Put an edition on the web archive and in the feeds, without sending email.
+
+    The edition is assembled and rendered first if needed; the WebSub hub, if one is
+    configured, is told which feeds changed.
+    """
+    edition_date = parse_date(date_text)
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        publication = get_publication(session, slug)
+        result = digests.assemble_digest(session, publication, edition_date)
+        if result.digest.state is DigestState.SKIPPED:
+            raise InvalidInputError(
+                f"{result.digest.label()} was skipped ({result.digest.skip_reason}): "
+                "there is nothing to publish"
+            )
+        digest = digests.publish_digest(session, result.digest.id)
+        page = urls.edition_page(publication.base_url, slug, digest.edition_date)
+        changed = feed_urls(digests.build_edition(digest))
+    out.print(f"Published {escape(page)} ({len(changed)} feeds updated).")
+    hub = rt.settings.websub_hub_url
+    if hub:
+        problem = announce(hub, changed)
+        out.print(f"WebSub hub not told: {escape(problem)}" if problem else f"Told {escape(hub)}.")
+
+
+@digest_group.command("preview")
+@option_publication
+@option_preview_date
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write email.html, email.txt, web.html and index.html into.",
+)
+@click.pass_context
+def preview(ctx: click.Context, slug: str, date_text: str | None, out_dir: Path) -> None:
+    """Assemble (if needed) and render an edition, and write its files for review.
+
+    Without --date this is the next edition still to come, so briefings approved
+    after today's send time show up in tomorrow's preview.
+    """
+    edition_date = parse_date(date_text)
+    files: dict[str, str] = {}
+    with runtime(ctx).database.session() as session:
+        publication = get_publication(session, slug)
+        edition_date = edition_date or digests.next_edition(publication)
+        frozen = digests.find_digest(session, publication.id, edition_date) is not None
+        with ExitStack() as scope:
+            if not frozen:  # show what it would hold now, without freezing it
+                scope.enter_context(digests.tentatively(session))
+            result = digests.assemble_digest(session, publication, edition_date)
+            if result.digest.state is not DigestState.SKIPPED:
+                digest = digests.render_digest(session, result.digest.id)
+                files["email.html"] = digest.html or ""
+                files["email.txt"] = digest.text or ""
+                files["web.html"] = digest.web_html or ""
+            line = describe(result.digest, result.created)
+            files["index.html"] = digests.render_archive(session, publication)
+    if not frozen:
+        line = line.replace("Assembled", "Previewed", 1) + (
+            " Nothing was stored: the edition is frozen only when it is assembled or sent."
+        )
+    out.print(escape(line))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_file(out_dir / name, text)
+
+
+@digest_group.command("list")
+@option_publication
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """List a publication's editions, newest first."""
+    with runtime(ctx).database.session() as session:
+        publication = get_publication(session, slug)
+        editions = digests.list_digests(session, publication)
+        counts = digests.item_counts(session, [d.id for d in editions])
+        rows = [summary(d, counts[d.id]) for d in editions]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print(f"No editions of {escape(slug)} yet (newsletter digest assemble).")
+        return
+    table = Table("date", "state", "briefings", "rolled over", "subject / reason")
+    for row in rows:
+        table.add_row(
+            row["edition_date"],
+            row["state"],
+            str(row["briefings"]),
+            str(row["rolled_over"]),
+            escape(row["subject"] or row["skip_reason"] or ""),
+        )
+    out.print(table)
+
+
+def _rendered_edition(rt: Runtime, slug: str, edition_date: date | None) -> int:
+    """Assemble and render the edition if not done yet (both idempotent); returns its id."""
+    with rt.database.session() as session:
+        publication = get_publication(session, slug)
+        digest = digests.assemble_digest(session, publication, edition_date).digest
+        return digests.render_digest(session, digest.id).id
+
+
+def _existing_digest(session: Session, slug: str, edition_date: date | None) -> int:
+    """The id of the publication's edition of that date (default: today there), or NotFound."""
+    publication = get_publication(session, slug)
+    when = edition_date or local_today(utcnow(), publication.timezone)
+    digest = digests.find_digest(session, publication.id, when)
+    if digest is None:
+        raise NotFoundError(f"--date: {slug} has no edition for {when.isoformat()}")
+    return digest.id
+
+
+@digest_group.command("send")
+@option_publication
+@option_date
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
+@click.pass_context
+def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
+    """Send an edition to its list, each subscriber once (safe to run again)."""
+    rt = runtime(ctx)
+    digest_id = _rendered_edition(rt, slug, parse_date(date_text))
+    columns = (
+        TextColumn("Sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Bar(*columns, console=out, transient=True) as bar:
+        task = bar.add_task("send", total=None)
+
+        def show(progress: Progress) -> None:
+            bar.update(task, total=progress.total, completed=progress.done)
+
+        report = dispatch(
+            rt.database,
+            digest_id,
+            rt.sender,
+            base_url=rt.settings.base_url,
+            tokens=tokens_for(rt.settings),
+            options=dispatch_options(rt.settings, workers=workers),
+            progress=Progress(on_batch=show),
+        )
+    print_report(report)
+
+
+@digest_group.command("resend")
+@option_publication
+@option_date
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
+@click.pass_context
+def resend(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
+    """Send once more to readers whose failure was transient, while the edition is fresh."""
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        digest_id = _existing_digest(session, slug, parse_date(date_text))
+        requeued = requeue_transient(
+            session, digest_id, now=utcnow(), batch_size=rt.settings.dispatch_batch_size
+        )
+    if requeued.readers:
+        out.print(
+            f"Sending again to {requeued.readers:,} reader(s) whose failure was transient "
+            f"(the edition is fresh until {requeued.deliver_by:%Y-%m-%d %H:%M} UTC)."
+        )
+    else:
+        out.print("Nothing to resend: no reader failed for a transient reason.")
+    report = send_waiting(
+        rt.database,
+        digest_id,
+        rt.sender,
+        base_url=rt.settings.base_url,
+        tokens=tokens_for(rt.settings),
+        options=dispatch_options(rt.settings, workers=workers),
+    )
+    print_report(report)
+
+
+def send_now_command(wake: Callable[[Runtime], None]) -> click.Command:
+    """``digest send-now``; ``wake`` asks the scheduler for a tick now (it may raise)."""
+
+    @click.command("send-now")
+    @option_publication
+    @click.pass_context
+    def send_now_(ctx: click.Context, slug: str) -> None:
+        """Start today's edition now instead of at its scheduled time."""
+        rt = runtime(ctx)
+        with rt.database.session() as session:
+            label = send_now(session, slug).label()
+        try:
+            wake(rt)
+            woken = "(the scheduler was woken; a worker starts it within seconds)"
+        except Exception as exc:  # the broker is down: the beat's next tick will start it
+            woken = f"(could not reach the broker: {exc}; the next beat tick starts it)"
+        out.print(f"{escape(label)} is due now {escape(woken)}.")
+
+    return send_now_
+
+
+@digest_group.command("test-send")
+@option_publication
+@option_date
+@click.option("--to", "address", required=True, help="Where to send the test copy.")
+@click.pass_context
+def test_send(ctx: click.Context, slug: str, date_text: str | None, address: str) -> None:
+    """Send one copy marked [TEST] to an address; not recorded in the ledger."""
+    email = normalise_email(address, where="--to")
+    rt = runtime(ctx)
+    digest_id = _rendered_edition(rt, slug, parse_date(date_text))
+    send_test(
+        rt.database,
+        digest_id,
+        rt.sender,
+        email,
+        base_url=rt.settings.base_url,
+        tokens=tokens_for(rt.settings),
+        signup_url=urls.subscribe_page(rt.settings.base_url, slug),
+    )
+    out.print(f"Sent a test copy of {escape(slug)} to {escape(email)}.")
+
+
+@digest_group.command("report")
+@option_publication
+@option_date
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def report(ctx: click.Context, slug: str, date_text: str | None, as_json: bool) -> None:
+    """What happened to every recipient of an edition: counts per state and skip reason."""
+    edition_date = parse_date(date_text)
+    with runtime(ctx).database.session() as session:
+        result = delivery_report(session, _existing_digest(session, slug, edition_date))
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        print_report(result)
+
+
+@click.command("cancel")
+@click.argument("edition_id", metavar="EDITION", type=int)
+@click.pass_context
+def cancel_edition(ctx: click.Context, edition_id: int) -> None:
+    """Cancel an edition (before or while it is being sent)."""
+    with runtime(ctx).database.session() as session:
+        result = cancel(session, edition_id)
+        label = result.edition.label()
+    line = f"Cancelled {label}."
+    if result.stopped_batches:
+        line += f" Stopped {result.stopped_batches} unsent batch(es)."
+    if result.withdrawing:
+        line += (
+            f" Asked the provider to cancel {result.withdrawing} request(s) sent ahead"
+            " (confirmed within a minute)."
+        )
+    if result.unstoppable:
+        line += (
+            f" {result.unstoppable} request(s) are past the provider's cancel cutoff"
+            " and will still be delivered."
+        )
+    out.print(escape(line))

@@ -1,0 +1,72 @@
+"""How the ``digest`` commands show editions on the terminal: summaries and delivery reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from newsletter.console import out
+from newsletter.delivery.report import DeliveryReport
+from newsletter.digests.models import Digest, DigestState
+
+
+def summary(digest: Digest, count: int) -> dict[str, Any]:
+    """One edition as ``digest list`` shows it (and as ``--json`` prints it)."""
+    return {
+        "id": digest.id,
+        "edition_date": digest.edition_date.isoformat(),
+        "state": digest.state.value,
+        "briefings": count,
+        "rolled_over": digest.rolled_over,
+        "skip_reason": digest.skip_reason,
+        "subject": digest.subject,
+        "cutoff_at": digest.cutoff_at.isoformat(),
+        "assembled_at": digest.assembled_at.isoformat(),
+        "rendered_at": digest.rendered_at.isoformat() if digest.rendered_at else None,
+        "html_bytes": digest.html_bytes,
+    }
+
+
+def describe(digest: Digest, created: bool) -> str:
+    """One line on an edition just assembled (or found assembled)."""
+    what = "Assembled" if created else "Already assembled"
+    head = f"{what} {digest.publication.slug} {digest.edition_date.isoformat()}"
+    if digest.state is DigestState.SKIPPED:
+        return f"{head}: skipped ({digest.skip_reason})."
+    return (
+        f"{head}: {digest.state.value}, {len(digest.items)} briefing(s), "
+        f"{digest.rolled_over} rolled over to the next edition."
+    )
+
+
+def print_report(report: DeliveryReport) -> None:
+    """The delivery report: the counts, the guarantee, and a table per state and reason."""
+    out.print(
+        f"{escape(report.publication)} {report.edition_date.isoformat()}: [bold]{report.state}[/] "
+        f"— {report.sent:,} sent, {report.failed:,} failed, {report.skipped:,} skipped."
+    )
+    if report.deliver_at is not None:
+        when = report.deliver_at.strftime("%Y-%m-%d %H:%M UTC")
+        out.print(f"Delivery at {when} ({report.guarantee}).")
+        if report.cancelled_ids:
+            out.print(f"{report.cancelled_ids} provider batch id(s) cancelled and sent again.")
+    else:
+        out.print(f"Delivery: {report.guarantee}.")
+    table = Table("recipients", "count")
+    for state, count in report.by_state.items():
+        table.add_row(state, f"{count:,}")
+    for reason, count in report.by_reason.items():
+        table.add_row(f"  skipped: {reason}", f"{count:,}")
+    if report.opened or report.clicked:
+        table.add_row("opened", f"{report.opened:,}")
+        table.add_row("clicked", f"{report.clicked:,}")
+    out.print(table)
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write one preview file and say where, with its size."""
+    path.write_text(text, encoding="utf-8")
+    out.print(f"{escape(str(path))}  {path.stat().st_size:,} bytes")

@@ -1,0 +1,191 @@
+"""Send an edition in this process: plan it, then claim, send and record batch after batch.
+
+``dispatch`` is what ``digest send`` runs (``send_waiting``: ``digest resend``). It
+plans with the pipeline's ``steps.plan`` and sends every batch through
+``batches.take_batch`` and ``batches.send_taken``, the rules a batch task follows:
+the cancel check, the breaker, the claim before the provider call, retries in the
+ledger. It works on a ``Database`` rather than one session because each step must
+commit on its own. Any number of processes may run it for the same edition at the
+same time; the ledger hands each batch to one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from newsletter.db import Database, utcnow
+from newsletter.delivery import ledger
+from newsletter.delivery.breaker import BreakerPolicy
+from newsletter.delivery.models import BatchState, SendBatch
+from newsletter.delivery.report import DeliveryReport, delivery_report, finalise
+from newsletter.delivery.services import DispatchOptions, Edition, load_edition
+from newsletter.digests.models import DigestState
+from newsletter.digests.services import get_digest
+from newsletter.pipeline.batches import Take, send_taken, take_batch
+from newsletter.pipeline.steps import plan
+from newsletter.providers.interfaces import EmailSender
+from newsletter.settings import Settings
+from subscribers.tokens import Tokens
+
+
+def dispatch_options(settings: Settings, *, workers: int = 1) -> DispatchOptions:
+    """The dispatch options the settings call for: lease, batch size, deadline, breaker."""
+    return DispatchOptions(
+        batch_size=settings.dispatch_batch_size,
+        lease=settings.dispatch_lease,
+        workers=workers,
+        freshness_window=settings.freshness_window,
+        breaker=BreakerPolicy(
+            threshold=settings.breaker_threshold,
+            probe_interval=settings.breaker_probe_interval,
+            max_probe_interval=settings.breaker_max_probe_interval,
+        ),
+    )
+
+
+@dataclass
+class Progress:
+    """Running totals a progress bar shows; ``on_batch`` is called after each recorded batch."""
+
+    total: int = 0
+    done: int = 0
+    on_batch: Callable[[Progress], None] | None = None
+
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, count: int) -> None:
+        """Count ``count`` more recipients as handled (workers call this from their threads)."""
+        with self._lock:
+            self.done += count
+            if self.on_batch is not None:
+                self.on_batch(self)
+
+
+def _take_next(
+    database: Database, digest_id: int, options: DispatchOptions, now: datetime
+) -> tuple[int | None, Take]:
+    """The next due batch of the edition (if any) and what the rules made of it."""
+    with database.session() as session:
+        batch_id = ledger.next_due_batch(session, digest_id, now)
+        batch = session.get(SendBatch, batch_id) if batch_id is not None else None
+        if batch is None or batch.state is not BatchState.PLANNED:
+            return batch_id, Take()
+        return batch_id, take_batch(session, batch, now=now, lease=options.lease)
+
+
+def _worker(
+    database: Database,
+    edition: Edition,
+    sender: EmailSender,
+    options: DispatchOptions,
+    progress: Progress,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+) -> None:
+    """Claim and send due batches until none is left to claim (or the edition is cancelled)."""
+    while True:
+        now = clock()
+        batch_id, take = _take_next(database, edition.digest_id, options, now)
+        if take.claim is not None:  # committed: now, and only now, call the provider
+            outcome = send_taken(
+                database, take, edition, sender, options=options, now=now, clock=clock
+            )
+            progress.add(outcome.settled)
+        elif take.cancelled:
+            return
+        elif take.held_until is not None:
+            sleep(max(0.0, (take.held_until - clock()).total_seconds()))
+        elif batch_id is not None:
+            continue  # another worker won that batch; look for the next one
+        else:
+            with database.session() as session:
+                wake_up = ledger.next_wake_up(session, edition.digest_id)
+            if wake_up is None:
+                return
+            sleep(max(0.0, (wake_up - clock()).total_seconds()))
+
+
+def _run_workers(
+    database: Database,
+    edition: Edition,
+    sender: EmailSender,
+    options: DispatchOptions,
+    progress: Progress,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+) -> None:
+    """Run ``options.workers`` dispatch loops (threads) until no batch is left to claim."""
+    if options.workers <= 1:
+        _worker(database, edition, sender, options, progress, clock, sleep)
+        return
+    with ThreadPoolExecutor(options.workers, thread_name_prefix="dispatch") as pool:
+        jobs = [
+            pool.submit(_worker, database, edition, sender, options, progress, clock, sleep)
+            for _ in range(options.workers)
+        ]
+        for job in jobs:
+            job.result()
+
+
+def dispatch(
+    database: Database,
+    digest_id: int,
+    sender: EmailSender,
+    *,
+    base_url: str,
+    tokens: Tokens,
+    options: DispatchOptions | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    deliver_at: datetime | None = None,
+) -> DeliveryReport:
+    """Send an edition to its list, each subscriber once; returns the delivery report.
+
+    With ``deliver_at`` ahead and a provider that holds mail, requests are sent ahead
+    for that instant (``scheduling``): the report says ``sending`` until it passes.
+    """
+    options = options or DispatchOptions()
+    progress = progress or Progress()
+    with database.session() as session:
+        digest = get_digest(session, digest_id)
+        already_final = digest.state in (DigestState.SENT,)
+    if not already_final:
+        planned = plan(database, digest_id, options=options, clock=clock)
+        progress.total = planned.queued
+        edition = load_edition(
+            database, digest_id, base_url=base_url, tokens=tokens, deliver_at=deliver_at
+        )
+        _run_workers(database, edition, sender, options, progress, clock, sleep)
+        with database.session() as session:
+            finalise(session, digest_id)
+    with database.session() as session:
+        return delivery_report(session, digest_id)
+
+
+def send_waiting(
+    database: Database,
+    digest_id: int,
+    sender: EmailSender,
+    *,
+    base_url: str,
+    tokens: Tokens,
+    options: DispatchOptions | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """Send the batches an edition has waiting, planning nobody new (``digest resend``)."""
+    options = options or DispatchOptions()
+    progress = progress or Progress()
+    edition = load_edition(database, digest_id, base_url=base_url, tokens=tokens)
+    _run_workers(database, edition, sender, options, progress, clock, sleep)
+    with database.session() as session:
+        finalise(session, digest_id)
+    with database.session() as session:
+        return delivery_report(session, digest_id)

@@ -1,0 +1,212 @@
+"""The pipeline's steps, one function per Celery task: ids in, ids of the next step out.
+
+start (assemble) → render → publish → plan → send batch (many, in parallel) → finalise.
+Each step reads the database to decide what to do, so running one twice, or after a
+crash half-way, does nothing new: the digest's state, its unique (publication, edition
+date) key and the dispatch ledger (one delivery per subscriber, batches claimed before
+the provider call) are the truth. Sending a batch is ``batches``; what a tick must
+nudge again, and the batches it must enqueue, is ``tick``.
+
+Freshness: until sending begins, a step that finds its edition more than the window
+past its time marks the edition and its digest ``missed`` instead of going on.
+Once the first batch is planned the edition is finished, however late, because a
+half-sent edition is worse than a late one. Planning gives every batch its deadline
+(``plan``), which bounds its retries (``newsletter.delivery.deadline``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.db import Database, utcnow
+from newsletter.delivery import deadline, ledger
+from newsletter.delivery.ledger import PlanResult
+from newsletter.delivery.report import finalise
+from newsletter.delivery.services import DispatchOptions
+from newsletter.digests.models import Digest, DigestState
+from newsletter.digests.models import can_transition as digest_can_transition
+from newsletter.digests.models import transition as digest_transition
+from newsletter.digests.services import (
+    assemble_digest,
+    build_edition,
+    get_digest,
+    publish_digest,
+    render_digest,
+)
+from newsletter.errors import TransitionError
+from newsletter.feeds.export import export_feeds
+from newsletter.feeds.websub import feed_urls
+from newsletter.pipeline.batches import open_batches
+from newsletter.schedules.models import EditionState, ScheduledEdition, transition
+
+log = logging.getLogger(__name__)
+
+# After a bulk load this large, PostgreSQL's planner needs fresh statistics, or the
+# per-batch UPDATEs may be planned as scans of the whole (formerly empty) table.
+ANALYZE_AFTER = 10_000
+
+
+@dataclass(frozen=True)
+class Published:
+    """A digest that is public: its publication (to export) and the feed URLs that changed."""
+
+    slug: str
+    feed_urls: list[str]
+
+
+def edition_of(session: Session, digest_id: int) -> ScheduledEdition | None:
+    """The scheduled edition that started this digest, if the scheduler started it."""
+    return session.scalar(select(ScheduledEdition).where(ScheduledEdition.digest_id == digest_id))
+
+
+def _stopped(
+    session: Session,
+    edition: ScheduledEdition | None,
+    digest: Digest | None,
+    now: datetime,
+    window: timedelta,
+) -> bool:
+    """Whether the pipeline must stop here: cancelled, or too late to start sending."""
+    if edition is None:
+        return False
+    if edition.state is not EditionState.STARTED:
+        return True
+    if now - edition.due_at <= window:
+        return False
+    if digest is not None and not digest_can_transition(digest.state, DigestState.MISSED):
+        return False  # sending already began: finish it
+    reason = f"not sent within {window} of its time ({edition.due_at:%Y-%m-%d %H:%M} UTC)"
+    transition(edition, EditionState.MISSED, reason)
+    if digest is not None:
+        digest_transition(digest, DigestState.MISSED)
+    session.flush()
+    return True
+
+
+def assemble_step(
+    session: Session, edition_id: int, *, now: datetime, window: timedelta
+) -> int | None:
+    """Assemble a started edition's digest; its id, or None if there is nothing to render."""
+    edition = session.get(ScheduledEdition, edition_id, with_for_update=True)
+    if edition is None or _stopped(session, edition, None, now, window):
+        return None
+    result = assemble_digest(
+        session, edition.publication, edition.edition_date, now=now, cutoff=edition.due_at
+    )
+    edition.digest_id = result.digest.id
+    session.flush()
+    if result.digest.state is DigestState.SKIPPED:
+        return None
+    return result.digest.id
+
+
+def render_step(session: Session, digest_id: int, *, now: datetime, window: timedelta) -> bool:
+    """Render the digest once; whether the pipeline goes on."""
+    digest = get_digest(session, digest_id, lock=True)
+    if _stopped(session, edition_of(session, digest_id), digest, now, window):
+        return False
+    if digest.state is DigestState.ASSEMBLED:
+        render_digest(session, digest_id)
+    return digest.state in (DigestState.RENDERED, DigestState.PUBLISHED)
+
+
+def publish_step(
+    session: Session, digest_id: int, *, now: datetime, window: timedelta
+) -> Published | None:
+    """Make a rendered digest public; what to export and announce, or None to stop here.
+
+    The web app serves the archive and the feeds from the database, listing every
+    edition from ``published`` on, so publishing is this state change alone. The
+    static copy is written by ``export_public`` once the caller has committed: written
+    here, a rollback would leave files showing an edition that was never published.
+    """
+    digest = get_digest(session, digest_id, lock=True)
+    if _stopped(session, edition_of(session, digest_id), digest, now, window):
+        return None
+    if digest.state is DigestState.RENDERED:
+        publish_digest(session, digest.id)
+    if digest.state is not DigestState.PUBLISHED:
+        return None
+    return Published(digest.publication.slug, feed_urls(build_edition(digest)))
+
+
+def export_public(
+    session: Session, slug: str, public_dir: Path, *, hub_url: str | None = None
+) -> None:
+    """Rewrite a publication's static feeds and archive pages (the same bytes if unchanged)."""
+    export_feeds(session, public_dir, publication=slug, hub_url=hub_url)
+
+
+def plan_step(
+    database: Database, digest_id: int, *, now: datetime, window: timedelta, batch_size: int
+) -> list[int]:
+    """Plan the edition's deliveries (idempotent); the ids of the batches waiting to go."""
+    with database.session() as session:
+        digest = get_digest(session, digest_id, lock=True)
+        edition = edition_of(session, digest_id)
+        if _stopped(session, edition, digest, now, window):
+            return []
+        if digest.state is DigestState.PUBLISHED:
+            sendable = True
+        else:
+            sendable = digest.state is DigestState.SENDING
+    if not sendable:
+        return []
+    options = DispatchOptions(batch_size=batch_size, freshness_window=window)
+    try:
+        plan(database, digest_id, options=options, clock=lambda: now)
+    except TransitionError:
+        # A cancel (or a missed mark) landed between the look above and planning's own
+        # lock: the edition stopped before anyone was planned, which is not a failure.
+        with database.session() as session:
+            state = get_digest(session, digest_id).state
+        if state in ledger.SENDABLE:
+            raise
+        log.info("digest %d stopped (%s) before it was planned", digest_id, state.value)
+        return []
+    with database.session() as session:
+        return open_batches(session, digest_id)
+
+
+def deadline_for(session: Session, digest_id: int, *, now: datetime, window: timedelta) -> datetime:
+    """The edition's deadline: its scheduled time plus ``window``, or ``now`` plus ``window``."""
+    due_at = session.scalar(
+        select(ScheduledEdition.due_at).where(ScheduledEdition.digest_id == digest_id)
+    )
+    return (due_at or now) + window
+
+
+def plan(
+    database: Database,
+    digest_id: int,
+    *,
+    options: DispatchOptions | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> PlanResult:
+    """Plan the edition's deliveries in one transaction (all or nothing), with their deadline.
+
+    The deadline (``send_batches.deliver_by``) is the scheduled edition's time plus the
+    freshness window, or now plus the window for an edition sent by hand.
+    """
+    options = options or DispatchOptions()
+    with database.session() as session:
+        now = clock()
+        result = ledger.plan_dispatch(session, digest_id, now=now, batch_size=options.batch_size)
+        deliver_by = deadline_for(session, digest_id, now=now, window=options.freshness_window)
+        deadline.set_deadline(session, digest_id, deliver_by)
+    if result.queued >= ANALYZE_AFTER:
+        with database.session() as session:
+            ledger.refresh_statistics(session)
+    return result
+
+
+def finalise_step(session: Session, digest_id: int) -> DigestState | None:
+    """Give the digest its final state once no batch is open; None while one is."""
+    return finalise(session, digest_id)
