@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from newsletter import parsing
 from newsletter.backoffice import actions
 from newsletter.backoffice.edition_views import chosen_publication
-from newsletter.backoffice.forms import check_zone, edition_row, parse_days, parse_local, parse_time
+from newsletter.backoffice.forms import edition_row, parse_local, schedule_fields
 from newsletter.backoffice.pages import redirect, render
 from newsletter.db import utcnow
 from newsletter.editors import services as accounts
@@ -97,19 +97,9 @@ def set_schedule(
     weekdays: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
     """Change the recurring schedule: time, time zone and days."""
-    days = parse_days(weekdays)
-    send_time = parse_time(send_time_text)
-    zone = check_zone(timezone)
+    fields = schedule_fields(send_time_text, timezone, weekdays)
     with runtime_of(request).database.session() as db:
-        actions.set_schedule(
-            db,
-            user.name,
-            client_ip(request),
-            slug,
-            send_time=send_time,
-            timezone=zone,
-            weekdays=days,
-        )
+        actions.set_schedule(db, user.name, client_ip(request), slug, **fields)
     return _back(slug, "scheduled")
 
 

@@ -8,26 +8,27 @@ from newsletter.backoffice import schemas as s
 from newsletter.backoffice.api_deps import Admin
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import client_ip
-from newsletter.editors.models import Role
+from newsletter.editors.models import Editor, Role
 from newsletter.web.deps import runtime_of
 
 router = APIRouter()
+
+
+def _out(editor: Editor) -> s.EditorOut:
+    return s.EditorOut(
+        name=editor.name,
+        email=editor.email,
+        role=editor.role.value,
+        disabled=editor.disabled,
+        created_at=editor.created_at,
+    )
 
 
 @router.get("/editors", response_model=list[s.EditorOut], summary="Accounts")
 def editors(request: Request, user: Admin) -> list[s.EditorOut]:
     """Every account (admins)."""
     with runtime_of(request).database.session() as db:
-        return [
-            s.EditorOut(
-                name=e.name,
-                email=e.email,
-                role=e.role.value,
-                disabled=e.disabled,
-                created_at=e.created_at,
-            )
-            for e in accounts.list_editors(db)
-        ]
+        return [_out(e) for e in accounts.list_editors(db)]
 
 
 @router.post("/editors", status_code=201, response_model=s.EditorOut, summary="Add an account")
@@ -36,10 +37,4 @@ def add_editor(request: Request, user: Admin, body: s.EditorIn) -> s.EditorOut:
     with runtime_of(request).database.session() as db:
         e = accounts.create_editor(db, body.name, body.email, Role(body.role), body.password)
         accounts.audit(db, user.name, "editor.add", e.name, ip=client_ip(request), role=body.role)
-        return s.EditorOut(
-            name=e.name,
-            email=e.email,
-            role=e.role.value,
-            disabled=e.disabled,
-            created_at=e.created_at,
-        )
+        return _out(e)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from newsletter.backoffice import actions
 from newsletter.backoffice import schemas as s
 from newsletter.backoffice.api_deps import Id, PublicationSlug, Publisher, Reader
-from newsletter.backoffice.forms import check_zone, edition_row, parse_days, parse_local, parse_time
+from newsletter.backoffice.forms import edition_row, parse_local, schedule_fields
 from newsletter.db import utcnow
 from newsletter.editors.auth import client_ip
 from newsletter.errors import InvalidInputError
@@ -50,19 +50,9 @@ def put_schedule(
     request: Request, user: Publisher, slug: PublicationSlug, body: s.ScheduleIn
 ) -> s.ScheduleOut:
     """Change the recurring schedule (publishers)."""
-    days = parse_days(body.weekdays)
-    send_time = parse_time(body.send_time)
-    zone = check_zone(body.timezone)
+    fields = schedule_fields(body.send_time, body.timezone, body.weekdays)
     with runtime_of(request).database.session() as db:
-        actions.set_schedule(
-            db,
-            user.name,
-            client_ip(request),
-            slug,
-            send_time=send_time,
-            timezone=zone,
-            weekdays=days,
-        )
+        actions.set_schedule(db, user.name, client_ip(request), slug, **fields)
         return _schedule(db, slug)
 
 

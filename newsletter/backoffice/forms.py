@@ -35,6 +35,12 @@ def check_zone(name: str, *, field: str = "timezone") -> str:
     return parsing.check_zone(name, field=field)
 
 
+def schedule_fields(send_time: str, timezone: str, weekdays: Iterable[str]) -> dict[str, Any]:
+    """A recurring schedule's fields, each checked, as ``actions.set_schedule`` takes them."""
+    days = parse_days(weekdays)
+    return {"send_time": parse_time(send_time), "timezone": check_zone(timezone), "weekdays": days}
+
+
 def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str, Any]:
     """A scheduled edition as pages and the API show it (local time and UTC)."""
     tz = parsing.zone(edition.publication.timezone)
