@@ -1,1 +1,1 @@
-"""Editors' accounts, roles, sessions and API tokens; the editors' web pages and REST API."""
+"""Editors' accounts and roles, sessions, API tokens, the audit log and sign-in throttling."""

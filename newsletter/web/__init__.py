@@ -1,1 +1,1 @@
-"""The web app: public pages, feeds, webhooks, the editors' app and the API."""
+"""The web foundation under every view: the runtime dependency, error answers, pages, middleware."""
