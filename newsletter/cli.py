@@ -1,8 +1,9 @@
 """The ``newsletter`` command line: one root group, one sub-group per feature.
 
 Errors the project raises on purpose become one line on stderr: exit code 2 for bad
-input (``UserError``), 1 for everything else; never a traceback. Feature packages
-define their own ``click.Group`` in ``<feature>/cli.py``; ``_register`` adds them.
+input (``UserError``), 1 for everything else; never a traceback. Each package
+defines its own ``click.Group`` in its ``cli.py``; ``_register`` adds them all, here
+and nowhere else.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from typing import Any
 
 import click
 
-from newsletter import __version__, migrate
-from newsletter.clicontext import runtime
-from newsletter.console import out
+from newsletter import __version__
 from newsletter.errors import NewsletterError, UserError
 
 
@@ -39,59 +38,50 @@ def app() -> None:
     """Publish approved newsroom briefings as email digests and feeds."""
 
 
-@app.group("db")
-def db_group() -> None:
-    """Database schema."""
-
-
-@db_group.command("upgrade")
-@click.pass_context
-def db_upgrade(ctx: click.Context) -> None:
-    """Apply every pending migration."""
-    rt = runtime(ctx, schema=False)
-    migrate.upgrade(rt.database.engine)
-    heads = ", ".join(sorted(migrate.current_heads(rt.database.engine)))
-    out.print(f"Database {rt.database.engine.url.render_as_string()} is at {heads}.")
-
-
-@db_group.command("current")
-@click.pass_context
-def db_current(ctx: click.Context) -> None:
-    """Show the revisions the database is at, and whether any are pending."""
-    rt = runtime(ctx, schema=False)
-    heads = sorted(migrate.current_heads(rt.database.engine)) or ["(empty)"]
-    state = "migrations pending" if migrate.pending(rt.database.engine) else "up to date"
-    out.print(f"{', '.join(heads)} ({state})")
-
-
 def _register() -> None:
-    """Attach each feature's command group (imported here to keep start-up cheap)."""
-    import newsletter.delivery.commands  # noqa: F401  (adds digest send, test-send, report)
+    """Attach every command, each group defined in its own package's ``cli.py``.
+
+    This is the one place commands are registered: no module adds itself to a
+    group when imported. Imported here, not at the top, to keep start-up cheap.
+    """
     from newsletter.app.cli import web
     from newsletter.briefings.cli import briefings
-    from newsletter.delivery.testserver_cli import sendgrid_test_server
     from newsletter.demo import demo
-    from newsletter.digests.cli import digest_group
     from newsletter.editors.cli import editors
     from newsletter.feeds.cli import feeds
-    from newsletter.processes import beat, run, worker
+    from newsletter.migrations.cli import db_group
+    from newsletter.pipeline.cli import cancel_edition, digest_group, send_now_command
+    from newsletter.processes import beat, run, wake_scheduler, worker
     from newsletter.publications.cli import publications_group
-    from newsletter.schedules.cli import schedule_group
+    from newsletter.schedules.cli import pause, resume, schedule_group
+    from newsletter.sendgrid_testserver.cli import sendgrid_test_server
     from subscribers.cli import subscribers
 
-    app.add_command(briefings)
-    app.add_command(demo)
-    app.add_command(sendgrid_test_server)
-    app.add_command(publications_group)
-    app.add_command(digest_group)
-    app.add_command(feeds)
-    app.add_command(subscribers)
-    app.add_command(web)
-    app.add_command(schedule_group)  # also adds publications pause|resume, digest send-now
-    app.add_command(worker)
-    app.add_command(beat)
-    app.add_command(run)
-    app.add_command(editors)
+    # Pausing belongs to scheduling (a resume skips the editions due meanwhile), but
+    # it is a verb on a publication: the schedules package lends it to that group.
+    publications_group.add_command(pause)
+    publications_group.add_command(resume)
+    # Cancelling is the pipeline's (it stops batches mid-send), a verb on a scheduled
+    # edition; send-now wakes the scheduler, which only this top layer may reach.
+    schedule_group.add_command(cancel_edition)
+    digest_group.add_command(send_now_command(wake_scheduler))
+    for command in (
+        briefings,
+        db_group,
+        demo,
+        digest_group,
+        editors,
+        feeds,
+        publications_group,
+        schedule_group,
+        sendgrid_test_server,
+        subscribers,
+        web,
+        worker,
+        beat,
+        run,
+    ):
+        app.add_command(command)
 
 
 _register()
