@@ -39,7 +39,7 @@ from newsletter.delivery.planning import Selection, iter_batches, select_recipie
 from newsletter.digests.models import Digest, DigestState, transition
 from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError, TransitionError
-from newsletter.delivery.interfaces import MAX_RECIPIENTS_PER_BATCH
+from newsletter.providers.interfaces import MAX_RECIPIENTS_PER_BATCH
 from subscribers.models import Subscriber
 from subscribers.services import ensure_default_list
 
@@ -114,6 +114,19 @@ def lock_digest(session: Session, digest_id: int, now: datetime) -> Digest:
     return get_digest(session, digest_id, populate=True)
 
 
+def start_sending(session: Session, digest_id: int, now: datetime) -> Digest | None:
+    """Lock the digest and move it to ``sending``; None if it was sent meanwhile."""
+    digest = lock_digest(session, digest_id, now)
+    if digest.state is DigestState.SENT:
+        return None
+    if digest.state not in SENDABLE:
+        raise TransitionError(f"{digest.label()} is {digest.state.value}: it cannot be sent")
+    if digest.state is not DigestState.SENDING:
+        transition(digest, DigestState.SENDING)
+        session.flush()
+    return digest
+
+
 def plan_dispatch(
     session: Session,
     digest_id: int,
@@ -132,15 +145,10 @@ def plan_dispatch(
             f"batch_size must be between 1 and {MAX_RECIPIENTS_PER_BATCH}, got {batch_size}"
         )
     now = now or utcnow()
-    digest = lock_digest(session, digest_id, now)
-    if digest.state is DigestState.SENT:
+    digest = start_sending(session, digest_id, now)
+    if digest is None:
         # A concurrent dispatch finished it between our caller's look and our lock.
         return PlanResult(digest_id, batches=0, queued=0)
-    if digest.state not in SENDABLE:
-        raise TransitionError(f"{digest.label()} is {digest.state.value}: it cannot be sent")
-    if digest.state is not DigestState.SENDING:
-        transition(digest, DigestState.SENDING)
-        session.flush()
     mailing_list = ensure_default_list(session, digest.publication)
     topics = edition_topics(digest)
     counts: Counter[str] = Counter()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from newsletter.db import Database, utcnow
-from newsletter.delivery import deadline, ledger, recording, scheduling
+from newsletter.delivery import deadline, ledger, recording, scheduling, settling
 from newsletter.delivery.breaker import BreakerPolicy
 from newsletter.delivery.compose import Personaliser, edition_message, for_batch
 from newsletter.delivery.edition_cache import editions_of
@@ -183,7 +183,7 @@ def _send(
             with database.session() as session:
                 recording.record_unknown(session, claim, str(exc), now=clock())
             if request.provider_batch:  # cancel that batch id now, and send again under a new one
-                scheduling.settle(database, sender, now=clock())
+                settling.settle(database, sender, now=clock())
             return False
         except (RetryableError, PermanentError) as exc:
             return _failed(database, claim, exc, options, clock)
@@ -302,7 +302,7 @@ def reconcile(
     """
     with database.session() as session:
         resolve_unknown(session, now=clock(), window=window)
-    scheduling.settle(database, sender, now=clock())
+    settling.settle(database, sender, now=clock())
     with database.session() as session:
         sending = ledger.sending_digests(session)
     pending: list[int] = []

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.db import Database
-from newsletter.delivery import scheduling, services
+from newsletter.delivery import scheduling, services, settling
 from newsletter.delivery.models import Delivery, GroupState, ProviderGroup, SendBatch
 from newsletter.delivery.reconcile import DEFAULT_WINDOW
 from newsletter.delivery.report import delivery_report
@@ -202,7 +202,7 @@ def test_cancels_stop_at_the_providers_limit_of_ten(any_database: Database) -> N
                 )
             )
     with any_database.session() as session:
-        assert scheduling.cancels_in_use(session) == 10
+        assert settling.cancels_in_use(session) == 10
 
     class Refusing:
         def send_batch(self, batch: object) -> object:
@@ -220,7 +220,7 @@ def test_cancels_stop_at_the_providers_limit_of_ten(any_database: Database) -> N
         def lift_batch(self, batch_id: str) -> None:
             raise AssertionError("nothing to lift")
 
-    settled = scheduling.settle(any_database, Refusing(), now=now)  # type: ignore[arg-type]
+    settled = settling.settle(any_database, Refusing(), now=now)  # type: ignore[arg-type]
     assert settled.cancelled == 0
     assert group_states(any_database)[-1] == "cancelling"
 
@@ -235,13 +235,13 @@ def test_cancelled_batch_id_is_lifted_an_hour_after_its_send_at(
     server.inject(Fault.DROP_AFTER_ACCEPT, on=Endpoint.MAIL_SEND)
     send_ahead(database, digest_id, server, deliver_at)
     assert list(server.batch_statuses().values()) == ["cancel"]
-    deliver(database, server, deliver_at + scheduling.LIFT_AFTER - timedelta(seconds=1))
+    deliver(database, server, deliver_at + settling.LIFT_AFTER - timedelta(seconds=1))
     assert list(server.batch_statuses().values()) == ["cancel"]
-    deliver(database, server, deliver_at + scheduling.LIFT_AFTER)
+    deliver(database, server, deliver_at + settling.LIFT_AFTER)
     assert server.batch_statuses() == {}
     assert sum(server.delivered_recipients().values()) == 3
     with database.session() as session:
-        assert scheduling.cancels_in_use(session) == 0
+        assert settling.cancels_in_use(session) == 0
 
 
 def test_refused_cancel_falls_back_to_event_reconciliation(

@@ -11,7 +11,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.db import Database
-from newsletter.delivery import ledger, reconcile, recording, scheduling
+from newsletter.delivery import ledger, reconcile, recording, scheduling, settling
 from newsletter.delivery.models import (
     BATCH_TRANSITIONS,
     DELIVERY_TRANSITIONS,
@@ -57,8 +57,8 @@ ACTIONS: dict[str, Action] = {
     "expire_leases": lambda s, _c, _: reconcile.expire_leases(s, now=NOW),
     "confirm_batch": lambda s, c, _: reconcile.confirm_batch(s, c.batch_id, now=NOW),
     "record_scheduled": lambda s, c, _: scheduling.record_scheduled(s, c, "sg-1", now=NOW),
-    "replan_cancelled": _in_group(GroupState.CANCELLED, scheduling.replan_cancelled),
-    "release_due": _in_group(GroupState.OPEN, scheduling.release_due),
+    "replan_cancelled": _in_group(GroupState.CANCELLED, settling.replan_cancelled),
+    "release_due": _in_group(GroupState.OPEN, settling.release_due),
     "resolve_unknown": lambda s, _c, _: reconcile.resolve_unknown(s, now=NOW),
 }
 
