@@ -37,7 +37,7 @@ from newsletter.delivery.models import Delivery, GroupState, ProviderGroup, Send
 from newsletter.digests.models import Digest, DigestState
 from newsletter.publications.services import create_publication
 from newsletter.publications.spec import PublicationSpec
-from newsletter.delivery.testserver import SendGridTestServer
+from newsletter.sendgrid_testserver.server import SendGridTestServer
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
 

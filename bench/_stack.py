@@ -31,7 +31,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from newsletter.db import normalise_url
-from newsletter.delivery.testserver import AcceptedRequest, RejectedRequest, SendGridTestServer
+from newsletter.sendgrid_testserver.server import (
+    AcceptedRequest,
+    RejectedRequest,
+    SendGridTestServer,
+)
 
 DEFAULT_PREFIX = "newsletter_bench_"
 API_KEY = "SG.bench-key"

@@ -37,8 +37,8 @@ from newsletter import migrate
 from newsletter.db import Database, normalise_url
 from newsletter.delivery.events import apply_pending
 from newsletter.delivery.models import Delivery, DeliveryState
-from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64, sign
-from newsletter.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from newsletter.providers.webhook_protocol import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64, sign
 
 SQLITE_N = 20_000
 POSTGRES_N = 50_000

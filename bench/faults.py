@@ -46,10 +46,10 @@ from bench import _faultdisk, _stack
 from bench._faultcheck import Outcome, Tally, judge
 from bench._faultstack import SLUG, Deployment, FaultThread
 from newsletter.db import utcnow
-from newsletter.delivery.interfaces import CANCEL_CUTOFF
 from newsletter.delivery.report import delivery_report
-from newsletter.delivery.testserver import Fault, SendGridTestServer
+from newsletter.providers.interfaces import CANCEL_CUTOFF
 from newsletter.schedules import services
+from newsletter.sendgrid_testserver.server import Fault, SendGridTestServer
 
 SCENARIOS = {
     "a": "25 % of requests answered after the client timeout, no events",

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from newsletter import migrate
 from newsletter.db import Database
 from newsletter.errors import ConfigError
+from newsletter.providers.interfaces import EmailSender, can_schedule
 from newsletter.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from newsletter.delivery.interfaces import EmailSender
-    from subscribers.tokens import Tokens
 
 
 @dataclass
@@ -30,7 +26,6 @@ class Runtime:
     database: Database = field(init=False)
     _migrated: bool = field(default=False, init=False)
     _sender: EmailSender | None = field(default=None, init=False, repr=False)
-    _tokens: Tokens | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         data_dir = self.settings.data_dir
@@ -70,19 +65,10 @@ class Runtime:
             self._migrated = True
 
     @property
-    def tokens(self) -> Tokens:
-        """The signer of personal link tokens, built once (its keys are derived once)."""
-        if self._tokens is None:
-            from subscribers.tokens import Tokens
-
-            self._tokens = Tokens(self.settings.secret_key.get_secret_value())
-        return self._tokens
-
-    @property
     def sender(self) -> EmailSender:
         """The email provider the settings choose, built on first use."""
         if self._sender is None:
-            from newsletter.delivery.senders import make_sender
+            from newsletter.providers.senders import make_sender  # the outbox's imports, on use
 
             self._sender = make_sender(self.settings)
         return self._sender
@@ -90,8 +76,6 @@ class Runtime:
     @property
     def schedule_lead(self) -> timedelta:
         """How long before its time an edition starts: the lead only if the sender holds mail."""
-        from newsletter.delivery.scheduling import can_schedule
-
         return self.settings.schedule_lead if can_schedule(self.sender) else timedelta(0)
 
     def close(self) -> None:

@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
-from newsletter.delivery.outbox import remove_messages_to
 from newsletter.errors import NotFoundError
+from newsletter.providers.outbox import remove_messages_to
 from newsletter.runtime import Runtime
 from subscribers import csvio, lists, personal_data, services
 from subscribers.addresses import normalise_email
@@ -21,14 +21,14 @@ from subscribers.confirmation import EmailConfirmer
 from subscribers.links import Links
 from subscribers.models import ConsentSource, SubscriptionState, SuppressionReason
 from subscribers.services import Evidence, OptInPolicy, SignupRequest
-from subscribers.tokens import TokenSubject
+from subscribers.tokens import TokenSubject, tokens_for
 
 MAX_PROBLEMS_SHOWN = 50
 
 
 def _confirmer(rt: Runtime, source: ConsentSource) -> EmailConfirmer:
     settings = rt.settings
-    links = Links(settings.base_url, rt.tokens)
+    links = Links(settings.base_url, tokens_for(settings))
     return EmailConfirmer(rt.sender, links, expires=settings.confirm_token_max_age, source=source)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from newsletter.delivery.interfaces import (
+from newsletter.providers.interfaces import (
     MAX_RECIPIENTS_PER_BATCH,
     Batch,
     EmailSender,

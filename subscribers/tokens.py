@@ -17,12 +17,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
 
 from newsletter.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from newsletter.settings import Settings
 
 
 class Purpose(StrEnum):
@@ -168,3 +172,17 @@ class Tokens:
             return TokenSubject(int(subscriber, 36), int(mailing_list, 36))
         except ValueError:  # only reachable with the secret key, but never trust
             raise TokenError("token: malformed link") from None
+
+
+def tokens_for(settings: Settings) -> Tokens:
+    """The signer of ``settings.secret_key``: one per secret, so its keys are derived once.
+
+    Dispatch signs tokens for every reader; the web app, the CLI and the tasks of one
+    process share this one signer.
+    """
+    return _tokens_of(settings.secret_key.get_secret_value())
+
+
+@lru_cache(maxsize=8)
+def _tokens_of(secret_key: str) -> Tokens:
+    return Tokens(secret_key)

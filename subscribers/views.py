@@ -34,7 +34,7 @@ from subscribers.links import Links
 from subscribers.models import ConsentSource, SubscriptionState
 from subscribers.ratelimit import SignupLimits, check_signup
 from subscribers.services import Evidence, SignupOutcome, SignupRequest
-from subscribers.tokens import Purpose, Tokens, TokenSubject
+from subscribers.tokens import Purpose, Tokens, TokenSubject, tokens_for
 
 router = APIRouter()
 PAGE_METHODS = ["GET", "HEAD"]
@@ -49,7 +49,7 @@ KEEP_PAUSE = "keep"
 
 
 def _tokens(runtime: Runtime) -> Tokens:
-    return runtime.tokens
+    return tokens_for(runtime.settings)
 
 
 def _links(runtime: Runtime) -> Links:

@@ -16,6 +16,7 @@ from newsletter.editors.auth import client_ip
 from newsletter.errors import InvalidInputError
 from newsletter.publications.services import get_publication
 from newsletter.web.deps import runtime_of
+from subscribers.tokens import tokens_for
 
 router = APIRouter()
 
@@ -58,7 +59,7 @@ def send_test_copy(
     rt = runtime_of(request)
     address = accounts.clean_email(body.to or user.email, parameter="to")
     with rt.database.session() as db:
-        view = preview_next(db, get_publication(db, slug), rt.tokens, test_to=address)
+        view = preview_next(db, get_publication(db, slug), tokens_for(rt.settings), test_to=address)
     if view.test_batch is None:
         raise InvalidInputError(f"{slug}: the next edition would be skipped ({view.skip_reason})")
     rt.sender.send_batch(view.test_batch)

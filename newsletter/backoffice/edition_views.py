@@ -22,6 +22,7 @@ from newsletter.errors import NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.web.deps import runtime_of
+from subscribers.tokens import tokens_for
 
 router = APIRouter()
 
@@ -48,7 +49,7 @@ def preview(request: Request, user: Editor, publication: Slug = "") -> Response:
     rt = runtime_of(request)
     with rt.database.session() as db:
         chosen, publications = chosen_publication(db, publication)
-        view = preview_next(db, chosen, rt.tokens)
+        view = preview_next(db, chosen, tokens_for(rt.settings))
         slugs = [(p.slug, p.name) for p in publications]
     return render(
         request,
@@ -73,7 +74,7 @@ def send_test_copy(
     address = clean_email(to or user.email, parameter="to")
     with rt.database.session() as db:
         chosen = get_publication(db, publication)
-        view = preview_next(db, chosen, rt.tokens, test_to=address)
+        view = preview_next(db, chosen, tokens_for(rt.settings), test_to=address)
     if view.test_batch is None:
         return redirect(f"/editor/preview?publication={chosen.slug}")
     rt.sender.send_batch(view.test_batch)

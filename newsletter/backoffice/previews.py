@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from newsletter import urls
 from newsletter.db import utcnow
 from newsletter.delivery.compose import Personaliser, edition_message
-from newsletter.delivery.interfaces import Batch
 from newsletter.digests.models import RENDERED_STATES, Digest, DigestState
 from newsletter.digests.services import (
     assemble_digest,
@@ -27,6 +26,7 @@ from newsletter.digests.services import (
     render_digest,
     tentatively,
 )
+from newsletter.providers.interfaces import Batch
 from newsletter.publications.models import Publication
 from newsletter.render import placeholders
 from subscribers.tokens import Tokens

@@ -16,10 +16,10 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from newsletter import urls
-from newsletter.delivery.interfaces import Message, Recipient, substitution_value
-from newsletter.delivery.webhook import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError
+from newsletter.providers.interfaces import Message, Recipient, substitution_value
+from newsletter.providers.webhook_protocol import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
 from newsletter.render import placeholders
 from subscribers.links import Links, RecipientLinks
 from subscribers.tokens import Purpose, Tokens

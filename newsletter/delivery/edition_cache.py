@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import Database
 from newsletter.delivery.compose import Personaliser, edition_message
-from newsletter.delivery.interfaces import Message
 from newsletter.digests.models import Digest
 from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError
+from newsletter.providers.interfaces import Message
 from newsletter.publications.models import Publication
 from subscribers.tokens import Tokens
 

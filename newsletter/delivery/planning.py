@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from newsletter.delivery.interfaces import MAX_RECIPIENTS_PER_BATCH
 from newsletter.delivery.models import SkipReason
+from newsletter.providers.interfaces import MAX_RECIPIENTS_PER_BATCH
 from subscribers.models import SubscriptionState
 
 

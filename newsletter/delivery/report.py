@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter.delivery.interfaces import CANCEL_CUTOFF, SETTLE_MARGIN
 from newsletter.delivery.models import (
     FAILED_STATES,
     OPEN_BATCH_STATES,
@@ -27,6 +26,7 @@ from newsletter.delivery.models import (
 )
 from newsletter.digests.models import DigestState, transition
 from newsletter.digests.services import get_digest
+from newsletter.providers.interfaces import CANCEL_CUTOFF, SETTLE_MARGIN
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.delivery import ledger, roster
-from newsletter.delivery.interfaces import MAX_RECIPIENTS_PER_BATCH
 from newsletter.delivery.models import (
     Delivery,
     DeliveryState,
@@ -29,6 +28,7 @@ from newsletter.delivery.models import (
 )
 from newsletter.digests.models import DigestState, transition
 from newsletter.errors import TransitionError
+from newsletter.providers.interfaces import MAX_RECIPIENTS_PER_BATCH
 
 _REQUEUE_FROM = sources(DeliveryState.QUEUED, among=[DeliveryState.FAILED])
 _REOPEN = (DigestState.FAILED, DigestState.PARTIALLY_FAILED)

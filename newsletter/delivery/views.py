@@ -35,14 +35,9 @@ from starlette.concurrency import run_in_threadpool
 
 from newsletter.db import Database
 from newsletter.delivery.inbox import store_post
-from newsletter.delivery.webhook import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    event_count,
-    load_events,
-    verify_event_request,
-)
+from newsletter.delivery.webhook import event_count, load_events, verify_event_request
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.providers.webhook_protocol import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 

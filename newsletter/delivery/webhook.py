@@ -21,24 +21,25 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
-from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
+from sendgrid.helpers.eventwebhook import EventWebhook
 
 from newsletter.errors import ConfigError, InvalidInputError, VerificationError
+from newsletter.providers.webhook_protocol import (
+    BATCH_ID,
+    EDITION_ID,
+    SIGNATURE_HEADER,
+    SUBSCRIBER_ID,
+    TIMESTAMP_HEADER,
+    EventKind,
+)
 
-SIGNATURE_HEADER: str = EventWebhookHeader.SIGNATURE
-TIMESTAMP_HEADER: str = EventWebhookHeader.TIMESTAMP
 MAX_AGE_S = 600.0
 
-# The keys dispatch puts in each message's ``custom_args``; SendGrid echoes them in every event.
-EDITION_ID = "edition_id"
-BATCH_ID = "batch_id"
-SUBSCRIBER_ID = "subscriber_id"
 
 # Fields SendGrid itself sets on events; every other top-level key is one of our custom_args.
 _STANDARD_FIELDS = frozenset(
@@ -50,23 +51,6 @@ _STANDARD_FIELDS = frozenset(
         "sg_machine_open", "sg_content_type", "pool", "send_at",
     }
 )  # fmt: skip
-
-
-class EventKind(StrEnum):
-    """The SendGrid event types we act on; ``OTHER`` for any type added later."""
-
-    PROCESSED = "processed"
-    DELIVERED = "delivered"
-    DEFERRED = "deferred"
-    BOUNCE = "bounce"
-    DROPPED = "dropped"
-    SPAMREPORT = "spamreport"
-    UNSUBSCRIBE = "unsubscribe"
-    GROUP_UNSUBSCRIBE = "group_unsubscribe"
-    GROUP_RESUBSCRIBE = "group_resubscribe"
-    OPEN = "open"
-    CLICK = "click"
-    OTHER = "other"
 
 
 _KINDS = {kind.value: kind for kind in EventKind}

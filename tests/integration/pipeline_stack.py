@@ -30,10 +30,10 @@ from sqlalchemy import func, select
 from newsletter import migrate
 from newsletter.db import Database, utcnow
 from newsletter.delivery.models import BatchState, SendBatch
-from newsletter.delivery.testserver import SendGridTestServer
-from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64
 from newsletter.digests.models import Digest, DigestState
 from newsletter.schedules import services
+from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64
+from newsletter.sendgrid_testserver.server import SendGridTestServer
 from newsletter.settings import Settings
 from tests.unit.newsletter.schedules import seed
 

@@ -15,9 +15,9 @@ import pytest
 import redis
 
 from newsletter.db import utcnow
-from newsletter.delivery.testserver import Fault
 from newsletter.digests.models import DigestState
 from newsletter.schedules.services import claim_due
+from newsletter.sendgrid_testserver.server import Fault
 from tests import services as test_services
 from tests.integration.pipeline_stack import FINAL, Stack, wait_until
 

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 from newsletter.db import utcnow
 from newsletter.delivery.models import Delivery, DeliveryState, GroupState, ProviderGroup
-from newsletter.delivery.testserver import Endpoint, Fault
 from newsletter.digests.models import DigestState
 from newsletter.schedules import services
+from newsletter.sendgrid_testserver.server import Endpoint, Fault
 from tests import services as test_services
 from tests.integration.pipeline_stack import FINAL, Stack
 

@@ -14,19 +14,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.delivery.interfaces import Batch, Message, Recipient
-from newsletter.delivery.retry import send_with_retries
-from newsletter.delivery.sendgrid import SendGridSender
-from newsletter.delivery.testserver import Fault, SendGridTestServer
-from newsletter.delivery.testserver_events import EventPoster, generate_signing_key
-from newsletter.delivery.webhook import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    EventKind,
-    ProviderEvent,
-    parse_events,
-    verify_event_request,
-)
+from newsletter.delivery.webhook import ProviderEvent, parse_events, verify_event_request
 from newsletter.errors import (
     InvalidInputError,
     OutcomeUnknownError,
@@ -35,6 +23,12 @@ from newsletter.errors import (
     RetryableError,
     VerificationError,
 )
+from newsletter.providers.interfaces import Batch, Message, Recipient
+from newsletter.providers.retry import send_with_retries
+from newsletter.providers.sendgrid import SendGridSender
+from newsletter.providers.webhook_protocol import SIGNATURE_HEADER, TIMESTAMP_HEADER, EventKind
+from newsletter.sendgrid_testserver.events import EventPoster, generate_signing_key
+from newsletter.sendgrid_testserver.server import Fault, SendGridTestServer
 
 KEY = "SG.integration-key"
 

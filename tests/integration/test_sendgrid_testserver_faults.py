@@ -17,7 +17,7 @@ import pytest
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from newsletter.delivery.testserver import Endpoint, Fault, SendGridTestServer
+from newsletter.sendgrid_testserver.server import Endpoint, Fault, SendGridTestServer
 
 KEY = "SG.fault-key"
 T0 = 1_800_000_000.0

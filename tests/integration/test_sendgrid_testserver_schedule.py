@@ -12,7 +12,7 @@ import pytest
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from newsletter.delivery.testserver import SendGridTestServer
+from newsletter.sendgrid_testserver.server import SendGridTestServer
 
 KEY = "SG.schedule-key"
 T0 = 1_800_000_000.0  # the server's clock starts here; tests move it with ``advance``

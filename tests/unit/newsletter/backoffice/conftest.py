@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from newsletter.app.factory import create_app
 from newsletter.db import Database
-from newsletter.delivery.memory import MemorySender
-from newsletter.delivery.senders import memory_sender
 from newsletter.editors import services
 from newsletter.editors.models import Role
+from newsletter.providers.memory import MemorySender
+from newsletter.providers.senders import memory_sender
 from newsletter.settings import EmailBackend, Settings
 from newsletter.web.deps import runtime_of
 

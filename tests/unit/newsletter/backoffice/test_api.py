@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.db import Database, utcnow
-from newsletter.delivery.memory import MemorySender
 from newsletter.editors import services
 from newsletter.editors.models import AuditEntry, Role
+from newsletter.providers.memory import MemorySender
 from newsletter.publications.models import Publication
 from newsletter.schedules.models import ScheduledEdition
 from tests.factories import make_briefing, make_publication

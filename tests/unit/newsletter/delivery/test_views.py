@@ -28,9 +28,9 @@ from newsletter.delivery import views
 from newsletter.delivery.events import EventsResult, InboxResult, apply_pending
 from newsletter.delivery.inbox import WebhookPost
 from newsletter.delivery.models import DeliveryEvent
-from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64, sign
 from newsletter.delivery.views import WEBHOOK_PATH, gate_for, router
-from newsletter.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from newsletter.providers.webhook_protocol import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64, sign
 from newsletter.settings import Settings
 
 KEY = generate_signing_key()

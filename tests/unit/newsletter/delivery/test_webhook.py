@@ -14,10 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.delivery.testserver_events import generate_signing_key, public_key_b64, sign
 from newsletter.delivery.webhook import (
     EventColumns,
-    EventKind,
     ProviderEvent,
     batch_numbers,
     is_hard_bounce,
@@ -29,6 +27,8 @@ from newsletter.delivery.webhook import (
     verify_event_request,
 )
 from newsletter.errors import ConfigError, InvalidInputError, VerificationError
+from newsletter.providers.webhook_protocol import EventKind
+from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64, sign
 
 NOW = 1_750_000_000
 

@@ -119,6 +119,11 @@ class ScheduledSender(EmailSender, Protocol):
         ...
 
 
+def can_schedule(sender: EmailSender) -> bool:
+    """Whether ``sender`` holds mail until a send_at and can cancel it (SendGrid)."""
+    return isinstance(sender, ScheduledSender)
+
+
 def personalise(template: str, substitutions: dict[str, str]) -> str:
     """Replace each substitution key in ``template`` by its value (as SendGrid does)."""
     for key, value in substitutions.items():

@@ -116,45 +116,59 @@ def _check_personalizations(value: Any, invalid: frozenset[str]) -> list[ApiErro
                 errors.append(api_error(f"The {kind} field must be an array.", f"{where}.{kind}"))
                 continue
             total += len(entries)
-            for m, entry in enumerate(entries):
-                field = f"{where}.{kind}.{m}.email"
-                email = entry.get("email") if isinstance(entry, dict) else None
-                if not valid_address(email) or str(email).lower() in invalid:
-                    errors.append(api_error(INVALID_ADDRESS, field))
-                elif str(email).lower() in seen:
-                    errors.append(
-                        api_error(
-                            "Each unique email address in the personalizations array should "
-                            f"only be included once. You have included {email} more than once.",
-                            field,
-                        )
-                    )
-                else:
-                    seen.add(str(email).lower())
-        errors += _check_strings(item.get("substitutions"), f"{where}.substitutions")
-        errors += _check_strings(item.get("headers"), f"{where}.headers", headers=True)
-        errors += _check_strings(item.get("custom_args"), f"{where}.custom_args")
-        if _size(item.get("substitutions")) > MAX_SUBSTITUTION_BYTES:
-            errors.append(
-                api_error(
-                    f"Substitutions may not exceed {MAX_SUBSTITUTION_BYTES} bytes "
-                    "per personalization.",
-                    f"{where}.substitutions",
-                )
-            )
-        if _size(item.get("custom_args")) > MAX_CUSTOM_ARGS_BYTES:
-            errors.append(
-                api_error(
-                    f"Custom args may not exceed {MAX_CUSTOM_ARGS_BYTES} bytes.",
-                    f"{where}.custom_args",
-                )
-            )
+            errors += _check_recipients(entries, f"{where}.{kind}", invalid, seen)
+        errors += _check_personal_data(item, where)
     if total > MAX_RECIPIENTS:
         errors.append(
             api_error(
                 f"There is a limit of {MAX_RECIPIENTS} total recipients (to + cc + bcc) per "
                 f"request. You have provided {total}.",
                 "personalizations",
+            )
+        )
+    return errors
+
+
+def _check_recipients(
+    entries: list[Any], where: str, invalid: frozenset[str], seen: set[str]
+) -> list[ApiError]:
+    """Each address valid, not refused, and not named before in the request (``seen``)."""
+    errors: list[ApiError] = []
+    for m, entry in enumerate(entries):
+        field = f"{where}.{m}.email"
+        email = entry.get("email") if isinstance(entry, dict) else None
+        if not valid_address(email) or str(email).lower() in invalid:
+            errors.append(api_error(INVALID_ADDRESS, field))
+        elif str(email).lower() in seen:
+            errors.append(
+                api_error(
+                    "Each unique email address in the personalizations array should "
+                    f"only be included once. You have included {email} more than once.",
+                    field,
+                )
+            )
+        else:
+            seen.add(str(email).lower())
+    return errors
+
+
+def _check_personal_data(item: dict[str, Any], where: str) -> list[ApiError]:
+    """A personalization's substitutions, headers and custom args: strings, within limits."""
+    errors = _check_strings(item.get("substitutions"), f"{where}.substitutions")
+    errors += _check_strings(item.get("headers"), f"{where}.headers", headers=True)
+    errors += _check_strings(item.get("custom_args"), f"{where}.custom_args")
+    if _size(item.get("substitutions")) > MAX_SUBSTITUTION_BYTES:
+        errors.append(
+            api_error(
+                f"Substitutions may not exceed {MAX_SUBSTITUTION_BYTES} bytes per personalization.",
+                f"{where}.substitutions",
+            )
+        )
+    if _size(item.get("custom_args")) > MAX_CUSTOM_ARGS_BYTES:
+        errors.append(
+            api_error(
+                f"Custom args may not exceed {MAX_CUSTOM_ARGS_BYTES} bytes.",
+                f"{where}.custom_args",
             )
         )
     return errors

@@ -32,19 +32,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from newsletter.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, EventKind
+from sendgrid.helpers.eventwebhook import EventWebhookHeader
 
 _FIRST_LINK = re.compile(r"""href=["'](https?://[^"']+)["']""")
+# The signature headers as SendGrid names them (this server speaks SendGrid, not our code).
+SIGNATURE_HEADER: str = EventWebhookHeader.SIGNATURE
+TIMESTAMP_HEADER: str = EventWebhookHeader.TIMESTAMP
+# What SendGrid adds to some event types.
 _DETAILS: dict[str, dict[str, str]] = {
-    EventKind.BOUNCE: {
+    "bounce": {
         "type": "bounce",
         "bounce_classification": "Invalid Address",
         "reason": "550 5.1.1 The email account that you tried to reach does not exist",
         "status": "5.1.1",
     },
-    EventKind.DROPPED: {"reason": "Bounced Address", "status": "5.0.0"},
-    EventKind.DEFERRED: {"response": "421 4.7.0 Try again later", "attempt": "1"},
+    "dropped": {"reason": "Bounced Address", "status": "5.0.0"},
+    "deferred": {"response": "421 4.7.0 Try again later", "attempt": "1"},
 }
 
 
@@ -110,7 +113,7 @@ def events_for(
             }
             if payload.get("categories"):
                 event["category"] = list(payload["categories"])
-            if kind == EventKind.CLICK:
+            if kind == "click":
                 event["url"] = _first_link(payload)
             events.append(event)
     return events

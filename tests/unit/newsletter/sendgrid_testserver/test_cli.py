@@ -9,11 +9,11 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from newsletter.delivery import testserver_cli
-from newsletter.delivery.interfaces import Batch, Message, Recipient
-from newsletter.delivery.sendgrid import SendGridSender
-from newsletter.delivery.testserver import SendGridTestServer
 from newsletter.errors import InvalidInputError, RecipientsRejected
+from newsletter.providers.interfaces import Batch, Message, Recipient
+from newsletter.providers.sendgrid import SendGridSender
+from newsletter.sendgrid_testserver import cli as testserver_cli
+from newsletter.sendgrid_testserver.server import SendGridTestServer
 
 BATCH = Batch(
     "cli-1",

@@ -11,18 +11,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from newsletter.delivery.testserver_http import Handler, HTTPServer
-
-if TYPE_CHECKING:
-    from newsletter.delivery.testserver import SendGridTestServer
+from newsletter.sendgrid_testserver.http import Handler, HTTPServer
+from newsletter.sendgrid_testserver.owner import Owner
 
 
 class Listener:
     """Owns the HTTP server and the background threads of one ``SendGridTestServer``."""
 
-    def __init__(self, owner: SendGridTestServer, closing: threading.Event) -> None:
+    def __init__(self, owner: Owner, closing: threading.Event) -> None:
         self._owner = owner
         self._closing = closing  # set when the owner stops
         self._lock = threading.Lock()

@@ -12,20 +12,20 @@ import pytest
 from python_http_client import client as http_client_module
 from python_http_client.exceptions import HTTPError
 
-from newsletter.delivery.interfaces import Batch, EmailSender, Message, Recipient
-from newsletter.delivery.sendgrid import (
-    MAX_REQUEST_BYTES,
-    SendGridSender,
-    build_payload,
-    encode_payload,
-    substitution_value,
-)
 from newsletter.errors import (
     ConfigError,
     OutcomeUnknownError,
     PermanentError,
     RecipientsRejected,
     RetryableError,
+)
+from newsletter.providers.interfaces import Batch, EmailSender, Message, Recipient
+from newsletter.providers.sendgrid import (
+    MAX_REQUEST_BYTES,
+    SendGridSender,
+    build_payload,
+    encode_payload,
+    substitution_value,
 )
 from newsletter.render import placeholders
 

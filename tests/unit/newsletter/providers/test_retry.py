@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from newsletter.delivery.interfaces import Batch, Message, Recipient, SendResult
-from newsletter.delivery.retry import backoff_delay, send_with_retries
 from newsletter.errors import OutcomeUnknownError, PermanentError, RetryableError
+from newsletter.providers.interfaces import Batch, Message, Recipient, SendResult
+from newsletter.providers.retry import backoff_delay, send_with_retries
 
 BATCH = Batch(
     "ed-1-b-1",

@@ -9,7 +9,7 @@ Served, as SendGrid documents them (Bearer key on every one):
   /v3/user/scheduled_sends/{id}`` (201 / 200 / 200 / 204 / 204).
 
 ``/_test/...`` paths are this server's own controls, not SendGrid's (see
-``testserver_control``).
+``control``).
 """
 
 from __future__ import annotations
@@ -22,32 +22,20 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from newsletter.delivery import testserver_control
-from newsletter.delivery.testserver_checks import MAX_BODY_BYTES, api_error
-from newsletter.delivery.testserver_faults import BEFORE, Endpoint, Fault, FaultKind
-from newsletter.delivery.testserver_schedule import INVALID_BATCH
-
-if TYPE_CHECKING:
-    from newsletter.delivery.testserver import SendGridTestServer
+from newsletter.sendgrid_testserver import control
+from newsletter.sendgrid_testserver.checks import MAX_BODY_BYTES, api_error
+from newsletter.sendgrid_testserver.faults import BEFORE, Endpoint, Fault, FaultKind
+from newsletter.sendgrid_testserver.owner import Owner, RejectedRequest
+from newsletter.sendgrid_testserver.schedule import INVALID_BATCH
 
 MAIL_SEND_PATH = "/v3/mail/send"
 MAIL_BATCH_PATH = "/v3/mail/batch"
 SCHEDULED_SENDS_PATH = "/v3/user/scheduled_sends"
 _BATCH_ITEM = re.compile(r"^/v3/mail/batch/([^/]+)$")
 _STATUS_ITEM = re.compile(r"^/v3/user/scheduled_sends/([^/]+)$")
-
-
-@dataclass(frozen=True)
-class RejectedRequest:
-    """A request the server refused, with SendGrid-style errors."""
-
-    status: int
-    errors: list[dict[str, Any]]
-    payload: Any = None
-    endpoint: str = Endpoint.MAIL_SEND.value
 
 
 @dataclass(frozen=True)
@@ -59,10 +47,10 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Action = Callable[["SendGridTestServer", Any, str], Answer]
+Action = Callable[[Owner, Any, str], Answer]
 
 
-def _mail_send(owner: SendGridTestServer, payload: Any, _: str) -> Answer:
+def _mail_send(owner: Owner, payload: Any, _: str) -> Answer:
     errors = owner._check_mail(payload)
     if errors:
         return Answer(400, {"errors": errors})
@@ -70,11 +58,11 @@ def _mail_send(owner: SendGridTestServer, payload: Any, _: str) -> Answer:
     return Answer(202, None, {"X-Message-Id": accepted.message_id})
 
 
-def _create_batch(owner: SendGridTestServer, _: Any, __: str) -> Answer:
+def _create_batch(owner: Owner, _: Any, __: str) -> Answer:
     return Answer(201, {"batch_id": owner._schedule.create_batch()})
 
 
-def _validate_batch(owner: SendGridTestServer, _: Any, batch_id: str) -> Answer:
+def _validate_batch(owner: Owner, _: Any, batch_id: str) -> Answer:
     if owner._schedule.known(batch_id):
         return Answer(200, {"batch_id": batch_id})
     return Answer(400, {"errors": [api_error(INVALID_BATCH)]})
@@ -85,25 +73,25 @@ def _wrap(result: tuple[int, Any]) -> Answer:
     return Answer(status, {"errors": body} if status >= 400 else body)
 
 
-def _add_status(owner: SendGridTestServer, payload: Any, _: str) -> Answer:
+def _add_status(owner: Owner, payload: Any, _: str) -> Answer:
     return _wrap(owner._schedule.add_status(payload))
 
 
-def _list_statuses(owner: SendGridTestServer, _: Any, __: str) -> Answer:
+def _list_statuses(owner: Owner, _: Any, __: str) -> Answer:
     return _wrap(owner._schedule.list_statuses())
 
 
-def _get_status(owner: SendGridTestServer, _: Any, batch_id: str) -> Answer:
+def _get_status(owner: Owner, _: Any, batch_id: str) -> Answer:
     return _wrap(owner._schedule.get_status(batch_id))
 
 
-def _update_status(owner: SendGridTestServer, payload: Any, batch_id: str) -> Answer:
+def _update_status(owner: Owner, payload: Any, batch_id: str) -> Answer:
     answer = _wrap(owner._schedule.update_status(batch_id, payload))
     owner._wake_release()  # a pause turned cancel may settle kept mail
     return answer
 
 
-def _delete_status(owner: SendGridTestServer, _: Any, batch_id: str) -> Answer:
+def _delete_status(owner: Owner, _: Any, batch_id: str) -> Answer:
     answer = _wrap(owner._schedule.delete_status(batch_id))
     owner._wake_release()  # mail kept by a lifted pause goes out now
     return answer
@@ -150,7 +138,7 @@ class HTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
-    owner: SendGridTestServer
+    owner: Owner
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that timed out and left makes writing its answer fail; that is expected."""
@@ -188,7 +176,7 @@ class Handler(BaseHTTPRequestHandler):
         if owner.refusing:
             self._drop()  # a connection made before the outage: it dies with the server
             return
-        if path.startswith(testserver_control.PREFIX):
+        if path.startswith(control.PREFIX):
             self._control(method, path)
             return
         found = route(method, path)
@@ -279,7 +267,7 @@ class Handler(BaseHTTPRequestHandler):
         length = content_length(self.headers.get("Content-Length"))
         try:
             body = json.loads(self.rfile.read(length) or b"{}") if length > 0 else {}
-            status, answer = testserver_control.handle(self.server.owner, method, path, body)
+            status, answer = control.handle(self.server.owner, method, path, body)
         except ValueError as exc:
             status, answer = 400, {"errors": [api_error(str(exc))]}
         self.send(status, answer)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from newsletter.delivery.interfaces import Batch, Message, Recipient
-from newsletter.delivery.sendgrid import build_payload
-from newsletter.delivery.testserver_checks import (
+from newsletter.providers.interfaces import Batch, Message, Recipient
+from newsletter.providers.sendgrid import build_payload
+from newsletter.sendgrid_testserver.checks import (
     INVALID_ADDRESS,
     SEND_AT_TOO_FAR,
     check_mail_send,

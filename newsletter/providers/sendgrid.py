@@ -29,20 +29,20 @@ import orjson
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from newsletter.delivery.interfaces import (
-    Batch,
-    Message,
-    Recipient,
-    SendResult,
-    has_html_special,
-    substitution_value,
-)
 from newsletter.errors import (
     ConfigError,
     OutcomeUnknownError,
     PermanentError,
     RecipientsRejected,
     RetryableError,
+)
+from newsletter.providers.interfaces import (
+    Batch,
+    Message,
+    Recipient,
+    SendResult,
+    has_html_special,
+    substitution_value,
 )
 
 MAX_REQUEST_BYTES = 30 * 1024 * 1024  # SendGrid: the whole request must stay under 30 MB

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from newsletter.delivery.interfaces import Batch, Message, Recipient
-from newsletter.delivery.outbox import OutboxSender, build_message, remove_messages_to
 from newsletter.errors import PermanentError, RetryableError
+from newsletter.providers.interfaces import Batch, Message, Recipient
+from newsletter.providers.outbox import OutboxSender, build_message, remove_messages_to
 
 MESSAGE = Message(
     from_email="desk@example.org",

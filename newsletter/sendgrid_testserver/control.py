@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from newsletter.delivery.testserver_faults import Endpoint, Fault, fault_named
+from newsletter.sendgrid_testserver.faults import Endpoint, Fault, fault_named
 
 if TYPE_CHECKING:
-    from newsletter.delivery.testserver import SendGridTestServer
+    from newsletter.sendgrid_testserver.owner import Owner
 
 PREFIX = "/_test/"
 
 
-def handle(owner: SendGridTestServer, method: str, path: str, body: Any) -> tuple[int, Any]:
+def handle(owner: Owner, method: str, path: str, body: Any) -> tuple[int, Any]:
     """Act on one control request; (status, JSON answer). Bad input raises ValueError."""
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
@@ -49,7 +49,7 @@ def handle(owner: SendGridTestServer, method: str, path: str, body: Any) -> tupl
     return 404, {"errors": [{"message": f"no test control {method} {path}", "field": None}]}
 
 
-def _faults(owner: SendGridTestServer, body: dict[str, Any]) -> None:
+def _faults(owner: Owner, body: dict[str, Any]) -> None:
     if body.get("clear"):
         owner.clear_faults()
     if "refuse_for" in body:

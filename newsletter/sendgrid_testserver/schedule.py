@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from newsletter.delivery.testserver_checks import ApiError, api_error
+from newsletter.sendgrid_testserver.checks import ApiError, api_error
 
 MAX_STATUSES = 10
 CANCEL_CUTOFF = 10 * 60

@@ -41,9 +41,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from newsletter.db import utcnow
-from newsletter.delivery.interfaces import Batch, Recipient, SendResult, personalise
-from newsletter.delivery.webhook import EDITION_ID, SUBSCRIBER_ID
 from newsletter.errors import PermanentError, RetryableError
+from newsletter.providers.interfaces import Batch, Recipient, SendResult, personalise
+from newsletter.providers.webhook_protocol import EDITION_ID, SUBSCRIBER_ID
 
 _counter = itertools.count()
 # Fold only past RFC 5322's hard limit: the default (78) re-encodes a long header word,

@@ -17,8 +17,8 @@ import random
 import time
 from collections.abc import Callable
 
-from newsletter.delivery.interfaces import Batch, EmailSender, SendResult
 from newsletter.errors import OutcomeUnknownError, RetryableError
+from newsletter.providers.interfaces import Batch, EmailSender, SendResult
 
 DEFAULT_BASE_S = 0.5
 DEFAULT_CAP_S = 30.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from newsletter.delivery.interfaces import Batch, Message, Recipient, SendResult, personalise
+from newsletter.providers.interfaces import Batch, Message, Recipient, SendResult, personalise
 
 
 @dataclass(frozen=True)

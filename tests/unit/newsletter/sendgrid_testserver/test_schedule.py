@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.delivery.testserver_faults import Endpoint, Fault, FaultKind, FaultPlan, fault_named
-from newsletter.delivery.testserver_schedule import (
+from newsletter.sendgrid_testserver.faults import Endpoint, Fault, FaultKind, FaultPlan, fault_named
+from newsletter.sendgrid_testserver.schedule import (
     PAUSE_EXPIRY,
     AcceptedRequest,
     MessageStatus,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from newsletter.delivery.interfaces import EmailSender
-from newsletter.delivery.memory import MemorySender
-from newsletter.delivery.outbox import OutboxSender
+from newsletter.providers.interfaces import EmailSender
+from newsletter.providers.memory import MemorySender
+from newsletter.providers.outbox import OutboxSender
 from newsletter.settings import EmailBackend, Settings
 
 # One per process, so the web app, tasks and tests in one process see the same mail.
@@ -21,7 +21,7 @@ def make_sender(settings: Settings) -> EmailSender:
     if settings.email_backend is EmailBackend.MEMORY:
         return _MEMORY
     if settings.email_backend is EmailBackend.SENDGRID:
-        from newsletter.delivery.sendgrid import SendGridSender
+        from newsletter.providers.sendgrid import SendGridSender
 
         return SendGridSender(
             settings.sendgrid_api_key.get_secret_value(),

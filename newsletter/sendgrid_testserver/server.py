@@ -4,7 +4,7 @@ It speaks real HTTP, so the real ``SendGridSender`` (and the ``sendgrid`` packag
 under it) is exercised end to end: point ``NEWSLETTER_SENDGRID_API_HOST`` at
 ``server.url``. It serves Mail Send (with ``send_at`` and ``batch_id``), batch ids and
 the Cancel Scheduled Sends API, checked and answered as SendGrid documents them
-(``testserver_http``, ``testserver_checks``, ``testserver_schedule``). Mail is held
+(``http``, ``checks``, ``schedule``). Mail is held
 until its ``send_at`` by the server's clock (``clock``, ``advance``), then released,
 kept (paused batch) or discarded (cancelled batch); only released mail counts as
 delivered (``delivered_recipients``) and gets automatic events. Faults can be
@@ -27,24 +27,25 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from newsletter.delivery import testserver_events as events_mod
-from newsletter.delivery.testserver_checks import (
+from newsletter.sendgrid_testserver import events as events_mod
+from newsletter.sendgrid_testserver.checks import (
     ApiError,
     check_mail_send,
     check_schedule,
     due_times,
 )
-from newsletter.delivery.testserver_events import EventPoster, PostResult, PostStats
-from newsletter.delivery.testserver_faults import (
+from newsletter.sendgrid_testserver.events import EventPoster, PostResult, PostStats
+from newsletter.sendgrid_testserver.faults import (
     DEFAULT_RANDOM_FAULTS,
     Endpoint,
     Fault,
     FaultKind,
     FaultPlan,
 )
-from newsletter.delivery.testserver_http import MAIL_SEND_PATH, RejectedRequest
-from newsletter.delivery.testserver_listener import Listener
-from newsletter.delivery.testserver_schedule import AcceptedRequest, MessageStatus, Schedule
+from newsletter.sendgrid_testserver.http import MAIL_SEND_PATH
+from newsletter.sendgrid_testserver.listener import Listener
+from newsletter.sendgrid_testserver.owner import RejectedRequest
+from newsletter.sendgrid_testserver.schedule import AcceptedRequest, MessageStatus, Schedule
 
 __all__ = [
     "MAIL_SEND_PATH",

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from newsletter.console import out
-from newsletter.delivery.testserver import SendGridTestServer
-from newsletter.delivery.testserver_events import generate_signing_key
-from newsletter.delivery.testserver_faults import DEFAULT_RANDOM_FAULTS, FaultKind, fault_named
 from newsletter.errors import InvalidInputError
+from newsletter.sendgrid_testserver.events import generate_signing_key
+from newsletter.sendgrid_testserver.faults import DEFAULT_RANDOM_FAULTS, FaultKind, fault_named
+from newsletter.sendgrid_testserver.server import SendGridTestServer
 
 
 @click.command("sendgrid-test-server")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsletter.delivery.memory import MemorySender
-from newsletter.delivery.outbox import OutboxSender
-from newsletter.delivery.senders import make_sender, memory_sender
-from newsletter.delivery.sendgrid import SendGridSender
+from newsletter.providers.memory import MemorySender
+from newsletter.providers.outbox import OutboxSender
+from newsletter.providers.senders import make_sender, memory_sender
+from newsletter.providers.sendgrid import SendGridSender
 from newsletter.runtime import Runtime
 from newsletter.settings import EmailBackend, Settings
 
