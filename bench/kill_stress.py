@@ -19,17 +19,12 @@ import random
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-
-from newsletter.db import normalise_url
 from tests.integration.pipeline_stack import FINAL, Stack
+from tests.services import fresh_postgres
 
 READERS = 20_000
 RUNS = 10
@@ -43,36 +38,8 @@ def _database(root: Path) -> Iterator[str]:
     if not server:
         yield f"sqlite:///{root / 'var' / 'newsletter.sqlite3'}"
         return
-    admin_url = make_url(normalise_url(server))
-    name = f"newsletter_stress_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        _drop(admin, name)
-        admin.dispose()
-
-
-def _drop(admin: Engine, name: str) -> None:
-    """Drop the run's database, disconnecting stragglers (pool connections may reconnect)."""
-    for attempt in range(5):
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            try:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-                return
-            except OperationalError:
-                if attempt == 4:
-                    raise
-        time.sleep(0.5)
+    with fresh_postgres(server, "newsletter_stress_") as url:
+        yield url
 
 
 def _flush_redis(url: str) -> None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from newsletter import migrate
-from newsletter.db import Database, normalise_url
+from newsletter.db import Database
+from newsletter.providers.memory import MemorySender
+from newsletter.providers.senders import memory_sender
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
 from tests import services
@@ -60,6 +60,27 @@ def cli_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return {"NEWSLETTER_DATA_DIR": str(data_dir)}
 
 
+@pytest.fixture
+def mailbox() -> Iterator[MemorySender]:
+    """The process-wide memory sender (``EmailBackend.MEMORY``), emptied before and after."""
+    sender = memory_sender()
+    _empty(sender)
+    yield sender
+    _empty(sender)
+
+
+def _empty(sender: MemorySender) -> None:
+    sender.sent.clear()
+    sender.batches.clear()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (system package), shared by the tests of one module."""
+    with services.chromium() as chromium:
+        yield chromium
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
     """URL of the PostgreSQL server tests may create databases on."""
@@ -69,25 +90,8 @@ def postgres_server_url() -> str:
 @pytest.fixture
 def pg_url(postgres_server_url: str) -> Iterator[str]:
     """A brand-new, empty PostgreSQL database, dropped after the test."""
-    admin_url = make_url(normalise_url(postgres_server_url))
-    name = f"{DB_PREFIX}{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with services.fresh_postgres(postgres_server_url, DB_PREFIX) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture

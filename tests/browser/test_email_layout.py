@@ -5,9 +5,6 @@ Screenshots are written to ``test-artifacts/`` (git-ignored) for a person to loo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from newsletter.render.email import render_email
@@ -17,34 +14,13 @@ from tests.fixtures.editions import long_edition, sample_edition
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """A headless Chromium from the system packages (never downloaded)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = services.chromium_path()
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=ARGS)
-        yield chromium
-        chromium.close()
-
 
 def _load(browser: object, html: str, width: int, shot: str, *, full: bool = True) -> object:
     page = browser.new_page(viewport={"width": width, "height": 800})  # type: ignore[attr-defined]
     # No network: the email must render from its own HTML alone.
     page.route("**/*", lambda route: route.abort())
     page.set_content(html, wait_until="load")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / shot), full_page=full)
+    services.screenshot(page, shot, full=full)
     return page
 
 

@@ -27,15 +27,6 @@ from tests.unit.subscribers.factories import link_in, outbox_messages, seed
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -66,23 +57,15 @@ def server(data_dir: Path) -> Iterator[tuple[str, Settings, Any]]:
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
-    """A headless Chromium page (system package, never downloaded)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = test_services.chromium_path()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=ARGS)
-        context = browser.new_context(
-            java_script_enabled=False, viewport={"width": 390, "height": 844}
-        )
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page(browser: Any) -> Iterator[Any]:
+    """A page of the shared headless Chromium, JavaScript off, phone-sized."""
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    yield context.new_page()
+    context.close()
 
 
 def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"subscribe-{name}.png"), full_page=True)
+    test_services.screenshot(page, f"subscribe-{name}.png")
 
 
 def _state(app: Any) -> SubscriptionState:

@@ -63,7 +63,7 @@ def test_children_of_finds_every_descendant() -> None:
 @linux_only
 def test_postgres_cpu_counts_the_backends_of_one_database() -> None:
     """A query burning CPU in a fresh database shows up as that database's backend CPU."""
-    with _stack.fresh_postgres(services.postgres_url(), DB_PREFIX) as url:
+    with services.fresh_postgres(services.postgres_url(), DB_PREFIX) as url:
         assert _stack.database_name(url).startswith(DB_PREFIX)
         meter = _stack.PostgresCPU(_stack.admin_url_of(url), _stack.database_name(url)).start()
         engine = create_engine(url)
@@ -77,10 +77,15 @@ def test_postgres_cpu_counts_the_backends_of_one_database() -> None:
 
 @pytest.mark.postgres
 def test_fresh_postgres_drops_its_database() -> None:
-    """The database exists during the block and is gone after it."""
+    """The database exists during the block and is gone after it, even with a client on it."""
     server = services.postgres_url()
-    with _stack.fresh_postgres(server, DB_PREFIX) as url:
+    with services.fresh_postgres(server, DB_PREFIX) as url:
         name = _stack.database_name(url)
+        client = create_engine(url)
+        straggler = client.connect()  # still open at the drop, which disconnects it
+        assert straggler.scalar(text("SELECT current_database()")) == name
+    straggler.invalidate()
+    client.dispose()
     admin = create_engine(_stack.admin_url_of(url))
     with admin.connect() as conn:
         left = conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name})

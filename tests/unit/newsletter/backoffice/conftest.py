@@ -15,8 +15,6 @@ from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.editors import services
 from newsletter.editors.models import Role
-from newsletter.providers.memory import MemorySender
-from newsletter.providers.senders import memory_sender
 from newsletter.settings import EmailBackend, Settings
 from newsletter.web.deps import runtime_of
 
@@ -45,17 +43,6 @@ def app(data_dir: Path) -> FastAPI:
 def db(app: FastAPI) -> Database:
     """The app's database."""
     return app.state.runtime.database  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def mailbox() -> Iterator[MemorySender]:
-    """The process-wide memory sender, emptied before and after the test."""
-    sender = memory_sender()
-    sender.sent.clear()
-    sender.batches.clear()
-    yield sender
-    sender.sent.clear()
-    sender.batches.clear()
 
 
 @pytest.fixture
