@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from newsletter.providers.outbox import staged_files
 from subscribers.models import Subscriber
 
 if TYPE_CHECKING:
@@ -62,8 +63,8 @@ def fill(ballast: Path, *, leave: int) -> None:
 
 
 def temporaries(outbox: Path) -> list[str]:
-    """Temporary files left in the outbox folder (there should be none)."""
-    return sorted(path.name for path in outbox.iterdir() if path.name.endswith(".tmp"))
+    """Messages left staged in the outbox folder (there should be none)."""
+    return [str(path.relative_to(outbox)) for path in staged_files(outbox)]
 
 
 def copies(dep: Deployment, outbox: Path) -> dict[str, int]:

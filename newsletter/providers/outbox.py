@@ -5,11 +5,13 @@ client would receive: placeholders substituted, per-recipient headers (such as
 ``List-Unsubscribe``) added, text before HTML in a ``multipart/alternative``.
 
 A batch lands whole or not at all, so the outbox never says more than the ledger:
-every message is first written to a hidden temporary file and flushed to disk, and
-only when all of them were written are they renamed into place (then the folder is
-flushed, so the names survive a power cut). A write that fails (a full disk, an I/O
-error) deletes the batch's temporary files and raises ``RetryableError`` with the
-operating system's reason; the dispatcher stores it on the batch and tries again.
+every message is first written into a stage of its own under ``.staging/`` and
+flushed to disk, and only when all of them were written are they renamed into place
+(then the folder is flushed, so the names survive a power cut). Any other end (a full
+disk, an I/O error, the task's time limit) removes the stage and the files already
+renamed; an ``OSError`` becomes ``RetryableError`` with the operating system's
+reason, which the dispatcher stores on the batch before trying again. Only a writer
+killed outright leaves a stage behind, removed by the next attempt at that batch.
 
 An edition's message to a subscriber (``edition_id`` on the message, ``subscriber_id``
 on the recipient, as dispatch sets them) is named after the two:
@@ -28,9 +30,11 @@ so the outbox can store whatever the sender was given. The outbox is personal da
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import secrets
+import shutil
 import threading
 import time
 from email import policy
@@ -128,6 +132,48 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     return email
 
 
+STAGING = ".staging"
+# A stage older than this belongs to a writer that was killed (a batch takes seconds).
+_STALE_STAGE_S = 15 * 60
+
+
+def _new_stage(directory: Path, key: str) -> Path:
+    """A fresh folder under ``directory/.staging`` for one attempt at batch ``key``.
+
+    A writer killed outright (SIGKILL, a task's hard time limit) cannot clean up: the
+    next attempt at the same batch removes that attempt's stage, and any stage older
+    than fifteen minutes is removed by whichever batch comes next.
+    """
+    staging = directory / STAGING
+    staging.mkdir(exist_ok=True)
+    prefix = _stage_prefix(key)
+    now = time.time()
+    for old in staging.iterdir():
+        try:
+            stale = now - old.stat().st_mtime > _STALE_STAGE_S
+        except FileNotFoundError:  # removed meanwhile by another writer
+            continue
+        if old.name.startswith(prefix) or stale:
+            shutil.rmtree(old, ignore_errors=True)
+    stage = staging / f"{prefix}{secrets.token_hex(4)}"
+    stage.mkdir()
+    return stage
+
+
+def _stage_prefix(key: str) -> str:
+    """The name every stage of batch ``key`` starts with (safe as a file name)."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+    return f"{digest}-"
+
+
+def staged_files(directory: Path) -> list[Path]:
+    """Messages written but not (yet) placed: empty unless a writer is at work or was killed."""
+    staging = directory / STAGING
+    if not staging.is_dir():
+        return []
+    return sorted(path for path in staging.rglob("*") if path.is_file())
+
+
 class OutboxSender:
     """Writes each recipient's message into ``directory`` as an ``.eml`` file."""
 
@@ -140,26 +186,33 @@ class OutboxSender:
         names = [name for name, _ in named]
         if len(set(names)) != len(names):
             raise PermanentError(f"outbox: batch {batch.key} names one subscriber twice")
-        token = secrets.token_hex(4)  # two writers of one batch never share a temporary file
-        staged: list[tuple[Path, Path]] = []
         doing, path = "creating", self.directory
+        stage: Path | None = None
+        placed: list[Path] = []
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            stage = _new_stage(self.directory, batch.key)
             for name, message in named:
-                final = self.directory / name
-                doing, path = "writing", self.directory / f".{name}.{token}.tmp"
-                staged.append((path, final))
+                doing, path = "writing", stage / name
                 _write_synced(path, bytes(message))
-            for temporary, final in staged:
-                doing, path = "renaming", final
-                os.replace(temporary, final)
+            for name in names:
+                doing, path = "renaming", self.directory / name
+                os.replace(stage / name, path)
+                placed.append(path)
             doing, path = "syncing", self.directory
             _sync_directory(self.directory)
-        except OSError as exc:
-            for temporary, _ in staged:
+        except BaseException as exc:
+            # Any end but success (a full disk, the task's time limit, an interrupt)
+            # leaves neither a staged file nor part of the batch in place.
+            for final in placed:
                 with contextlib.suppress(OSError):
-                    temporary.unlink(missing_ok=True)
-            raise _transient(exc, doing, path) from exc
+                    final.unlink(missing_ok=True)
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _transient(exc, doing, path) from exc
+            raise
+        shutil.rmtree(stage, ignore_errors=True)
         return SendResult(provider_id=f"outbox-{batch.key}")
 
     def files(self) -> list[Path]:
@@ -180,10 +233,14 @@ def remove_messages_to(directory: Path, email: str) -> int:
     wanted = email.strip().lower()
     parser = HeaderParser(policy=policy.default)
     removed = 0
-    for path in OutboxSender(directory).files():
+    for path in [*OutboxSender(directory).files(), *staged_files(directory)]:
         # Decoded as UTF-8 (RFC 6532 headers are, ASCII ones too): the bytes parser would
         # turn a non-ASCII address into surrogates that never match.
-        headers = parser.parsestr(path.read_bytes().decode("utf-8", "replace"))
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # renamed into place or removed meanwhile
+            continue
+        headers = parser.parsestr(data.decode("utf-8", "replace"))
         to = headers.get("To")
         addresses = getattr(to, "addresses", ())
         if any(address.addr_spec.lower() == wanted for address in addresses):

@@ -27,7 +27,7 @@ from newsletter.delivery.models import SendBatch
 from newsletter.delivery.services import DispatchOptions
 from newsletter.pipeline.dispatch import dispatch
 from newsletter.providers.interfaces import Batch, SendResult
-from newsletter.providers.outbox import OutboxSender
+from newsletter.providers.outbox import OutboxSender, staged_files
 from tests import services as test_services
 from tests.unit.newsletter.delivery.dispatch_factories import (
     BASE_URL,
@@ -119,15 +119,10 @@ def batches(database: Database, digest_id: int) -> list[tuple[str, str]]:
         return [(state.value, error or "") for state, error in rows]
 
 
-def temporaries(directory: Path) -> list[str]:
-    """Names of any temporary files left in the outbox folder."""
-    return sorted(path.name for path in directory.iterdir() if path.name.endswith(".tmp"))
-
-
 def test_a_full_outbox_disk_is_retried_and_each_reader_gets_one_file(
     database: Database, small_disk: Path
 ) -> None:
-    """A disk full mid-batch leaves no partial batch or .tmp; once freed, each reader gets one."""
+    """A disk full mid-batch leaves no partial batch or staged file; once freed, each gets one."""
     digest_id, _ = edition_with_readers(database, READERS)
     sender = FillingOutbox(OutboxSender(small_disk / "outbox"), small_disk / "ballast")
     now = [NOW]
@@ -139,7 +134,7 @@ def test_a_full_outbox_disk_is_retried_and_each_reader_gets_one_file(
             seen.append(
                 Snapshot(
                     files=len(sender.outbox.files()),
-                    temporaries=temporaries(sender.outbox.directory),
+                    temporaries=[p.name for p in staged_files(sender.outbox.directory)],
                     deliveries=states(database, digest_id),
                     batches=batches(database, digest_id),
                 )
@@ -176,4 +171,4 @@ def test_a_full_outbox_disk_is_retried_and_each_reader_gets_one_file(
     readers = Counter(path.read_bytes().split(b"\nTo: ", 1)[1].split(b"\n", 1)[0] for path in files)
     assert len(files) == READERS == len(readers)
     assert set(readers.values()) == {1}
-    assert temporaries(sender.outbox.directory) == []
+    assert staged_files(sender.outbox.directory) == []

@@ -6,6 +6,7 @@ import email
 import errno
 import itertools
 import os
+import time
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -14,8 +15,14 @@ from typing import Any
 import pytest
 
 from newsletter.errors import PermanentError, RetryableError
+from newsletter.providers import outbox as outbox_module
 from newsletter.providers.interfaces import Batch, Message, Recipient
-from newsletter.providers.outbox import OutboxSender, build_message, remove_messages_to
+from newsletter.providers.outbox import (
+    OutboxSender,
+    build_message,
+    remove_messages_to,
+    staged_files,
+)
 
 MESSAGE = Message(
     from_email="desk@example.org",
@@ -76,7 +83,7 @@ def test_one_file_per_recipient_with_personal_content(tmp_path: Path) -> None:
     assert html is not None
     assert "/u/ann-token" in html.get_content()
     assert "Hello Bo" in _read(files[1]).get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert not list((tmp_path / "outbox").glob(".*.tmp")), "no temporary file is left behind"
+    assert _leftovers(tmp_path / "outbox") == [], "nothing is left staged"
 
 
 def test_file_names_are_unique_and_sortable(tmp_path: Path) -> None:
@@ -200,7 +207,13 @@ def _edition_batch(*subscriber_ids: int) -> Batch:
 
 
 def _leftovers(directory: Path) -> list[str]:
-    return sorted(path.name for path in directory.iterdir() if path.name.endswith(".tmp"))
+    """Staged messages, and any temporary file, left in the outbox folder."""
+    tmp = [path.name for path in directory.rglob("*.tmp")]
+    return sorted([*tmp, *(str(path.relative_to(directory)) for path in staged_files(directory))])
+
+
+def _all_files(directory: Path) -> list[Path]:
+    return sorted(path for path in directory.rglob("*") if path.is_file())
 
 
 def test_an_edition_batch_sent_again_replaces_its_files(tmp_path: Path) -> None:
@@ -269,7 +282,7 @@ def _fail_on_call(
 def test_a_full_disk_mid_batch_is_retryable_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ENOSPC on the third message: RetryableError with the reason, no message file, no .tmp."""
+    """ENOSPC on the third message: RetryableError with the reason, no message, nothing staged."""
     _fail_on_call(monkeypatch, "fsync", 3, errno.ENOSPC)
     sender = OutboxSender(tmp_path)
     with pytest.raises(RetryableError) as caught:
@@ -277,15 +290,15 @@ def test_a_full_disk_mid_batch_is_retryable_and_leaves_nothing(
     assert not isinstance(caught.value, PermanentError)
     message = str(caught.value)
     assert message.startswith("outbox: no space left on device writing ")
-    assert message.endswith(".tmp")
-    assert str(tmp_path) in message
-    assert list(tmp_path.iterdir()) == []
+    assert message.endswith("-000000000003.eml")
+    assert str(tmp_path / ".staging") in message
+    assert _all_files(tmp_path) == []
 
 
 def test_a_failed_rename_is_retryable_and_removes_the_temporary_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An I/O error while renaming is transient, names the file, and leaves no .tmp."""
+    """An I/O error while renaming is transient, names the file, and takes the batch back."""
     _fail_on_call(monkeypatch, "replace", 2, errno.EIO)
     sender = OutboxSender(tmp_path)
     with pytest.raises(
@@ -293,9 +306,65 @@ def test_a_failed_rename_is_retryable_and_removes_the_temporary_files(
     ):
         sender.send_batch(_edition_batch(1, 2, 3))
     assert _leftovers(tmp_path) == []
+    assert sender.files() == [], "the file renamed before the error is taken back"
     monkeypatch.undo()
-    sender.send_batch(_edition_batch(1, 2, 3))  # the retry replaces the file already renamed
+    sender.send_batch(_edition_batch(1, 2, 3))
     assert len(sender.files()) == 3
+
+
+class _Interrupted(BaseException):
+    """What a task's time limit or a signal raises in the middle of a write."""
+
+
+def test_an_interruption_mid_batch_leaves_nothing_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A time limit striking mid-write (not an OSError) removes the stage and is re-raised as is."""
+    real = os.fsync
+    calls = itertools.count(1)
+
+    def interrupted(fd: int) -> None:
+        if next(calls) == 2:
+            raise _Interrupted
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    sender = OutboxSender(tmp_path)
+    with pytest.raises(_Interrupted):
+        sender.send_batch(_edition_batch(1, 2, 3))
+    assert _all_files(tmp_path) == []
+
+
+def test_a_killed_writers_stage_is_removed_by_the_next_attempt(tmp_path: Path) -> None:
+    """A stage left by a killed writer goes with the batch's next attempt, or once stale."""
+    staging = tmp_path / ".staging"
+    sender = OutboxSender(tmp_path)
+    sender.send_batch(_edition_batch(1))  # creates the staging folder
+    same_batch = staging / f"{outbox_module._stage_prefix('7-1-1')}dead"
+    other_fresh = staging / f"{outbox_module._stage_prefix('7-1-2')}busy"
+    other_stale = staging / f"{outbox_module._stage_prefix('7-1-3')}old"
+    for stage in (same_batch, other_fresh, other_stale):
+        stage.mkdir()
+        (stage / "edition-000000000007-000000000009.eml").write_bytes(b"To: x@example.org\n")
+    old = time.time() - 16 * 60
+    os.utime(other_stale, (old, old))
+    assert len(staged_files(tmp_path)) == 3
+
+    sender.send_batch(_edition_batch(1, 2))
+
+    assert sorted(path.name for path in staging.iterdir()) == [other_fresh.name]
+    assert len(sender.files()) == 2
+
+
+def test_remove_messages_to_also_removes_a_staged_copy(tmp_path: Path) -> None:
+    """Erasing a person reaches a message a killed writer left staged."""
+    stage = tmp_path / ".staging" / "abc-dead"
+    stage.mkdir(parents=True)
+    (stage / "edition-000000000007-000000000009.eml").write_bytes(
+        b"To: ann@example.org\nSubject: x\n\nhi\n"
+    )
+    assert remove_messages_to(tmp_path, "ann@example.org") == 1
+    assert staged_files(tmp_path) == []
 
 
 def test_an_unusable_outbox_folder_is_retryable(tmp_path: Path) -> None:
