@@ -26,19 +26,18 @@ import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
 from newsletter import migrate
-from newsletter.db import Database, normalise_url
+from newsletter.db import Database
 from newsletter.delivery.events import apply_pending
 from newsletter.delivery.models import Delivery, DeliveryState
 from newsletter.providers.webhook_protocol import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64, sign
+from tests.services import fresh_postgres
 
 SQLITE_N = 20_000
 POSTGRES_N = 50_000
@@ -221,22 +220,6 @@ def _backend_pid(database: Database) -> int | None:
         return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-@contextmanager
-def postgres_database(server_url: str, prefix: str):  # type: ignore[no-untyped-def]
-    """A fresh database on the server, dropped afterwards; yields its URL."""
-    name = f"{prefix}events_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(normalise_url(server_url)).set(database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 def _print(figures: dict[str, float], label: str, events: int) -> None:
     get = figures.get
     print(
@@ -267,7 +250,7 @@ def run(
         figures.update(found)
         if database_url:
             readers = max(100, int(POSTGRES_N * scale))
-            with postgres_database(database_url, db_prefix) as url:
+            with fresh_postgres(database_url, f"{db_prefix}events_") as url:
                 found = measure("postgresql", url, readers, root)
             _print(found, "postgresql", len(send_events(readers)))
             figures.update(found)
