@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import pytest
 from itsdangerous import TimestampSigner
+from pydantic import SecretStr
 
-from subscribers.tokens import Purpose, TokenError, Tokens, TokenSubject
+from newsletter.settings import Settings
+from subscribers.tokens import Purpose, TokenError, Tokens, TokenSubject, tokens_for
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 
@@ -143,3 +145,14 @@ def test_tokens_made_together_are_what_itsdangerous_signs_for_each_purpose() -> 
             assert token == stock.sign("247h-3").decode()
             assert tokens.read(purpose, token) == TokenSubject(98_765, 3)
     assert tokens.make_each((), 1, 1) == []
+
+
+def test_tokens_for_builds_one_signer_per_secret() -> None:
+    """The web app, the CLI and the tasks share one signer per secret: keys derived once."""
+    settings = Settings(secret_key=SecretStr(SECRET))
+    same = Settings(secret_key=SecretStr(SECRET))
+    other = Settings(secret_key=SecretStr(SECRET + "-other"))
+    assert tokens_for(settings) is tokens_for(same)
+    assert tokens_for(other) is not tokens_for(settings)
+    token = tokens_for(settings).make(Purpose.UNSUBSCRIBE, TokenSubject(5, 6))
+    assert Tokens(SECRET).read(Purpose.UNSUBSCRIBE, token) == TokenSubject(5, 6)
