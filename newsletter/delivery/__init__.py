@@ -1,1 +1,1 @@
-"""Delivery: the email-provider protocol, its implementations, batching, ledger, webhooks."""
+"""Delivery: batching, ledger, recording, scheduled sends, reconciliation, the Event Webhook."""
