@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner, Result
 
 from newsletter.db import Database
+from newsletter.pipeline.cli import send_now_command
+from newsletter.runtime import Runtime
 from subscribers.services import ensure_default_list
 from tests.cli import run
 from tests.factories import make_briefings, make_publication
@@ -110,3 +115,33 @@ def test_resend_sends_transient_failures_then_refuses_after_the_deadline(
     late = run(cli_env, "digest", "resend", *DATE)
     assert late.exit_code == 2
     assert "past its deadline (2026-03-02 10:00 UTC)" in late.output
+
+
+def send_now(env: dict[str, str], wake: Callable[[Runtime], None]) -> Result:
+    """``digest send-now`` with ``wake`` in place of the real scheduler wake-up."""
+    group = click.Group("digest", commands={"send-now": send_now_command(wake)})
+    return CliRunner().invoke(group, ["send-now", "--publication", "morning"], env=env)
+
+
+def test_send_now_makes_today_due_and_wakes_the_scheduler(
+    cli_env: dict[str, str], morning: None
+) -> None:
+    """send-now schedules today's edition at once and asks the scheduler for a tick."""
+    woken: list[Runtime] = []
+    result = send_now(cli_env, woken.append)
+    assert result.exit_code == 0, result.output
+    assert "is due now (the scheduler was woken" in " ".join(result.output.split())
+    assert len(woken) == 1
+
+
+def test_send_now_with_the_broker_down_leaves_it_to_the_next_tick(
+    cli_env: dict[str, str], morning: None
+) -> None:
+    """A broker that cannot be reached is no failure: the beat's next tick starts the edition."""
+
+    def broker_down(rt: Runtime) -> None:
+        raise ConnectionError("connection refused")
+
+    result = send_now(cli_env, broker_down)
+    assert result.exit_code == 0, result.output
+    assert "could not reach the broker: connection refused" in " ".join(result.output.split())
