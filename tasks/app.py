@@ -22,7 +22,6 @@ from typing import Any
 
 from celery import Celery
 
-from newsletter.runtime import Runtime
 from newsletter.settings import Settings, load_settings
 from tasks.broker import SCHEME
 from tasks.deployment import DeploymentTask, StampingAMQP, database_identity
@@ -34,7 +33,6 @@ APPLY_EVENTS_EVERY_S = 5.0
 # run at most ``task_time_limit``, so the timeout must exceed it (see make_celery).
 MIN_VISIBILITY_TIMEOUT_S = 3600
 
-_runtimes: dict[int, Runtime] = {}
 _current: Celery | None = None
 
 
@@ -104,26 +102,6 @@ def make_celery(settings: Settings) -> Celery:
     from tasks import pipeline  # noqa: F401  (registers the shared tasks on every app)
 
     return app
-
-
-def runtime_of(app: Celery) -> Runtime:
-    """The runtime a task of ``app`` uses, built in the worker process on first use.
-
-    Built lazily so that a prefork worker's children each open their own database
-    connections after the fork, never sharing the parent's.
-    """
-    runtime = _runtimes.get(id(app))
-    if runtime is None:
-        # No migrations here: several worker processes would race to apply them.
-        # ``newsletter worker`` / ``newsletter run`` (or ``newsletter db upgrade``) do.
-        runtime = Runtime(app.newsletter_settings)
-        _runtimes[id(app)] = runtime
-    return runtime
-
-
-def use_runtime(app: Celery, runtime: Runtime) -> None:
-    """Make ``app``'s tasks use an existing runtime (tests and single-process runs)."""
-    _runtimes[id(app)] = runtime
 
 
 def current_celery() -> Celery:

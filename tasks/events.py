@@ -15,7 +15,7 @@ from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from newsletter.delivery.events import apply_pending
-from tasks.app import runtime_of
+from tasks.runtimes import runtime_of
 
 APPLY_TASK = "tasks.events.apply_events"
 # A task stops after this much applying and sends itself again, so one long backlog

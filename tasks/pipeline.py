@@ -35,7 +35,7 @@ from newsletter.pipeline.dispatch import dispatch_options
 from newsletter.pipeline.tick import due_batches, mark_enqueued, stalled
 from newsletter.schedules.services import claim_due
 from subscribers.tokens import tokens_for
-from tasks.app import runtime_of
+from tasks.runtimes import runtime_of
 
 MAX_COUNTDOWN_S = 120.0
 PREFIX = "tasks.pipeline."

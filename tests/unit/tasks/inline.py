@@ -14,7 +14,8 @@ from typing import Any
 from celery import Celery
 
 from newsletter.runtime import Runtime
-from tasks.app import make_celery, use_runtime
+from tasks.app import make_celery
+from tasks.runtimes import use_runtime
 
 
 @dataclass

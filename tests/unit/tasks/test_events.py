@@ -27,7 +27,7 @@ def driver(data_dir: Path) -> Iterator[Inline]:
 
 def stored(driver: Inline, kinds: list[str]) -> Runtime:
     """One stored post of events about nobody of ours; the runtime."""
-    from tasks.app import runtime_of
+    from tasks.runtimes import runtime_of
 
     runtime = runtime_of(driver.app)
     body = [

@@ -130,6 +130,6 @@ def test_messages_stay_proportional_to_batches_through_an_outage(
 
 def pipeline_runtime(driver: Inline) -> Runtime:
     """The runtime the inline app's tasks use."""
-    from tasks.app import runtime_of
+    from tasks.runtimes import runtime_of
 
     return runtime_of(driver.app)

@@ -46,7 +46,7 @@ def pipeline(data_dir: Path, mailbox: MemorySender) -> Iterator[Inline]:
 
 def runtime_of(driver: Inline) -> Runtime:
     """The runtime the inline app's tasks use."""
-    from tasks.app import runtime_of as lookup
+    from tasks.runtimes import runtime_of as lookup
 
     return lookup(driver.app)
 
