@@ -1,1 +1,1 @@
-"""Editor scheduling: recurring send times, one-off editions, the tick, the pipeline steps."""
+"""Editor scheduling: recurring send times, one-off editions, and claiming due editions once."""
