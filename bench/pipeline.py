@@ -33,7 +33,7 @@ from typing import Any
 import redis
 from sqlalchemy import create_engine, text, update
 
-from bench import _stack
+from bench import _cpu, _profile, _stack
 from bench.dispatch import seed
 from newsletter import migrate
 from newsletter.db import Database, utcnow
@@ -175,7 +175,7 @@ def _drive(
 ) -> tuple[Figures, bool]:
     """Wait for the worker, enqueue ``plan``, wait for the final state; CPU and wall time.
 
-    With ``profile``, py-spy samples the worker and its pool meanwhile (see ``_stack.Sampler``).
+    With ``profile``, py-spy samples the worker and its pool meanwhile (see ``_profile.Sampler``).
     """
     _stack.wait_for(worker.ready, timeout=120, what=f"{worker.name} to be ready")
     database = Database(url)
@@ -185,8 +185,8 @@ def _drive(
     _warm_up(app, url, digest_id)
     sampler = None
     if profile is not None:
-        sampler = _stack.Sampler([worker.process.pid], profile).start()
-    postgres = _stack.PostgresCPU(_stack.admin_url_of(url), _stack.database_name(url)).start()
+        sampler = _profile.Sampler([worker.process.pid], profile).start()
+    postgres = _cpu.PostgresCPU(_cpu.admin_url_of(url), _cpu.database_name(url)).start()
     worker_cpu, server_cpu = worker.cpu(), server.cpu()
     started = time.perf_counter()
     try:
@@ -215,8 +215,8 @@ def _warm_up(app: Any, url: str, digest_id: int, processes: int = 2) -> None:
     A long-running worker builds its runtime (settings, engine, sender) once, on its
     first task; the benchmark measures the steady state, so that happens before.
     """
-    name = _stack.database_name(url)
-    admin = create_engine(_stack.admin_url_of(url), pool_size=1)
+    name = _cpu.database_name(url)
+    admin = create_engine(_cpu.admin_url_of(url), pool_size=1)
 
     def connected() -> bool:
         # A burst: an idle process takes the next task, so one at a time would all go
@@ -263,7 +263,7 @@ def measure_direct(
         with _stack.ServerProcess(latency=latency) as server:
             context = multiprocessing.get_context("spawn")
             pipes = [context.Pipe() for _ in range(DIRECT_PROCESSES)]
-            postgres = _stack.PostgresCPU(_stack.admin_url_of(url), _stack.database_name(url))
+            postgres = _cpu.PostgresCPU(_cpu.admin_url_of(url), _cpu.database_name(url))
             postgres.start()
             server_cpu = server.cpu()
             children = [
@@ -328,7 +328,7 @@ def run(
     figures = pipeline.show("pipeline", visible)
     if profile is not None:
         print(f"  where the workers' time went (py-spy, collapsed stacks in {profile}):")
-        for line in _stack.hottest(profile):
+        for line in _profile.hottest(profile):
             print(f"  {line}")
     direct, visible = measure_direct(server_url, count, latency=latency, prefix=db_prefix)
     direct.check("direct")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bench import _stack, dispatch
+from bench import _cpu, _stack, dispatch
 from tests import services
 from tests.conftest import DB_PREFIX
 
@@ -35,11 +35,11 @@ def test_tree_cpu_counts_a_busy_child_and_a_reaped_grandchild() -> None:
         try:
             assert parent.stdout is not None
             assert parent.stdout.readline().strip() == b"done"
-            assert _stack.tree_cpu([parent.pid]) >= 0.55
-            assert _stack.children_of(parent.pid) == []
+            assert _cpu.tree_cpu([parent.pid]) >= 0.55
+            assert _cpu.children_of(parent.pid) == []
         finally:
             parent.kill()
-    assert _stack.process_cpu(parent.pid) is None
+    assert _cpu.process_cpu(parent.pid) is None
 
 
 @linux_only
@@ -53,10 +53,10 @@ def test_children_of_finds_every_descendant() -> None:
         assert parent.stdout is not None
         grandchild = int(parent.stdout.readline())
         try:
-            assert grandchild in _stack.children_of(parent.pid)
+            assert grandchild in _cpu.children_of(parent.pid)
         finally:
             assert _stack.Worker("x", parent, Path("/dev/null")).stop(timeout=5) != 0
-    assert _stack.children_of(parent.pid) == []
+    assert _cpu.children_of(parent.pid) == []
 
 
 @pytest.mark.postgres
@@ -64,8 +64,8 @@ def test_children_of_finds_every_descendant() -> None:
 def test_postgres_cpu_counts_the_backends_of_one_database() -> None:
     """A query burning CPU in a fresh database shows up as that database's backend CPU."""
     with services.fresh_postgres(services.postgres_url(), DB_PREFIX) as url:
-        assert _stack.database_name(url).startswith(DB_PREFIX)
-        meter = _stack.PostgresCPU(_stack.admin_url_of(url), _stack.database_name(url)).start()
+        assert _cpu.database_name(url).startswith(DB_PREFIX)
+        meter = _cpu.PostgresCPU(_cpu.admin_url_of(url), _cpu.database_name(url)).start()
         engine = create_engine(url)
         with engine.connect() as conn:
             conn.execute(text("SELECT count(*) FROM generate_series(1, 3000000)"))
@@ -80,13 +80,13 @@ def test_fresh_postgres_drops_its_database() -> None:
     """The database exists during the block and is gone after it, even with a client on it."""
     server = services.postgres_url()
     with services.fresh_postgres(server, DB_PREFIX) as url:
-        name = _stack.database_name(url)
+        name = _cpu.database_name(url)
         client = create_engine(url)
         straggler = client.connect()  # still open at the drop, which disconnects it
         assert straggler.scalar(text("SELECT current_database()")) == name
     straggler.invalidate()
     client.dispose()
-    admin = create_engine(_stack.admin_url_of(url))
+    admin = create_engine(_cpu.admin_url_of(url))
     with admin.connect() as conn:
         left = conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name})
     admin.dispose()
@@ -130,7 +130,7 @@ def test_dispatch_benchmark_names_its_databases_with_the_prefix(
     names: list[str] = []
 
     def fake_measure(label: str, url: str, count: int, *, latency: float = 0.0) -> dict[str, float]:
-        names.append(_stack.database_name(url) if label == "PostgreSQL" else label)
+        names.append(_cpu.database_name(url) if label == "PostgreSQL" else label)
         return {"rate": 1.0, "peak_mb": 1.0, "seconds": 1.0}
 
     monkeypatch.setattr(dispatch, "measure", fake_measure)
