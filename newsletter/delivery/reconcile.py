@@ -15,6 +15,11 @@ batch is sent again, once. Should it come back unknown a second time, its
 recipients are marked failed ("outcome unknown") rather than risking a third copy.
 A longer window means fewer possible duplicates when the event stream is late, at
 the price of a later delivery for the recipients of a request that was truly lost.
+
+A provider whose resends replace what an earlier attempt left (the outbox: one file
+per edition and reader, ``providers.interfaces.resends_replace``) cannot make a
+second copy and sends no events: its unknown batches are planned again at once, as
+often as needed, and the batch's deadline (``deadline``) bounds the attempts.
 """
 
 from __future__ import annotations
@@ -126,9 +131,16 @@ def confirm_batch(session: Session, batch_id: int, *, now: datetime) -> bool:
 
 
 def resolve_unknown(
-    session: Session, *, now: datetime, window: timedelta = DEFAULT_WINDOW
+    session: Session,
+    *,
+    now: datetime,
+    window: timedelta = DEFAULT_WINDOW,
+    max_resends: int | None = MAX_RESENDS,
 ) -> Resolution:
-    """Apply the unconfirmed-batch policy to every batch unknown for longer than ``window``."""
+    """Apply the unconfirmed-batch policy to every batch unknown for longer than ``window``.
+
+    ``max_resends`` None: resend however often (a provider whose resends replace).
+    """
     expired = expire_leases(session, now=now)
     # A request sent ahead under a provider batch id is settled by cancelling that id
     # (``scheduling``); only once its group is released, uncancelled, do events decide,
@@ -150,7 +162,7 @@ def resolve_unknown(
     ).all()
     resent = failed = 0
     for batch_id, _, resends in overdue:
-        if resends < MAX_RESENDS:
+        if max_resends is None or resends < max_resends:
             _resend(session, batch_id, now)
             resent += 1
         else:

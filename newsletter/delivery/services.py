@@ -43,6 +43,7 @@ from newsletter.providers.interfaces import (
     Recipient,
     ScheduledSender,
     SendResult,
+    resends_replace,
 )
 from subscribers.tokens import Tokens
 
@@ -301,7 +302,10 @@ def reconcile(
     needed to cancel provider batch ids whose answer was lost (``scheduling``).
     """
     with database.session() as session:
-        resolve_unknown(session, now=clock(), window=window)
+        if resends_replace(sender):  # no second copy possible, no event to wait for
+            resolve_unknown(session, now=clock(), window=timedelta(0), max_resends=None)
+        else:
+            resolve_unknown(session, now=clock(), window=window)
     settling.settle(database, sender, now=clock())
     with database.session() as session:
         sending = ledger.sending_digests(session)

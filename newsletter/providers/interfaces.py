@@ -124,6 +124,15 @@ def can_schedule(sender: EmailSender) -> bool:
     return isinstance(sender, ScheduledSender)
 
 
+def resends_replace(sender: EmailSender | None) -> bool:
+    """Whether sending a batch again replaces what an earlier attempt left (the outbox).
+
+    Such a provider cannot make a second copy, so a batch whose outcome nobody
+    recorded may simply be sent again, at once and as often as needed.
+    """
+    return bool(getattr(sender, "resends_replace", False))
+
+
 def personalise(template: str, substitutions: dict[str, str]) -> str:
     """Replace each substitution key in ``template`` by its value (as SendGrid does)."""
     for key, value in substitutions.items():

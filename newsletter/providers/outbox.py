@@ -177,6 +177,10 @@ def staged_files(directory: Path) -> list[Path]:
 class OutboxSender:
     """Writes each recipient's message into ``directory`` as an ``.eml`` file."""
 
+    # An edition's files are named per (edition, subscriber): a batch written again
+    # replaces its files, so an unknown outcome is settled by writing it again.
+    resends_replace = True
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 

@@ -153,3 +153,27 @@ def test_zero_window_resends_at_once(database: Database) -> None:
         database, digest_id, sender, base_url=BASE_URL, tokens=tokens(), options=options
     )
     assert report.state == "sent"
+
+
+class _Replacing(Scripted):
+    """A scripted provider whose resends replace what an earlier attempt left (the outbox)."""
+
+    resends_replace = True
+
+
+def test_a_provider_whose_resends_replace_is_asked_again_at_once_and_as_often_as_needed(
+    database: Database,
+) -> None:
+    """The outbox cannot make a second copy: an unknown batch goes again at once, every time."""
+    digest_id, _ = edition_with_readers(database, 2)
+    lost = [raise_(OutcomeUnknownError("killed mid-write")) for _ in range(3)]
+    sender = _Replacing(*lost)
+    for attempt in range(3):
+        assert dispatch(database, digest_id, sender) == "sending", attempt
+        assert batch_states(database, digest_id) == ["unknown"]
+        # No window to wait for, and no limit of one resend.
+        assert services.reconcile(database, clock=lambda: NOW, sender=sender) == [digest_id]
+        assert states(database, digest_id) == {"queued": 2}
+    assert dispatch(database, digest_id, sender) == "sent"
+    assert sender.calls == 4
+    assert len(sender.memory.sent) == 2
