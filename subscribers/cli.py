@@ -15,13 +15,14 @@ from newsletter.console import err, out, print_json
 from newsletter.errors import NotFoundError
 from newsletter.providers.outbox import remove_messages_to
 from newsletter.runtime import Runtime
-from subscribers import csvio, lists, personal_data, services
+from subscribers import csvio, lists, personal_data, services, suppression
 from subscribers.addresses import normalise_email
 from subscribers.confirmation import EmailConfirmer
 from subscribers.links import Links
 from subscribers.models import ConsentSource, SubscriptionState, SuppressionReason
-from subscribers.services import Evidence, OptInPolicy, SignupRequest
+from subscribers.services import OptInPolicy, SignupRequest
 from subscribers.tokens import TokenSubject, tokens_for
+from subscribers.transitions import Evidence
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -221,7 +222,7 @@ def suppress_command(ctx: click.Context, email: str, reason: str, note: str) -> 
     """Never send to this address again (every list)."""
     rt = runtime(ctx)
     with rt.database.session() as session:
-        entry = services.suppress(session, email, SuppressionReason(reason), note=note)
+        entry = suppression.suppress(session, email, SuppressionReason(reason), note=note)
         shown = entry.reason.value
     out.print(f"{email}: suppressed ({shown}).")
 

@@ -7,16 +7,15 @@ every row and writes nothing. A wrong header or a file that is not UTF-8 is refu
 as a whole before any row is read. An address already on the list is left as it is,
 except that a ``confirmed`` import (recorded prior consent) confirms a pending sign-up.
 
-Columns: ``email`` (required), ``name``, ``topics`` (separated by ``;``),
-``timezone``, ``locale``, in any order. Rows are validated in Python, then inserted
-with Core ``executemany`` in chunks: an import of 100k rows makes a few hundred
-statements, not 300k.
+The file's format (columns, header, each row's checks) is read by ``csvread``. Rows
+are validated in Python, then inserted with Core ``executemany`` in chunks: an import
+of 100k rows makes a few hundred statements, not 300k. The export writes that same
+format.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import Base
 from newsletter.errors import InvalidInputError, UserError
-from subscribers.addresses import email_hash, normalise_email
+from subscribers.addresses import email_hash
+from subscribers.csvread import COLUMNS, TOPIC_SEPARATOR, CsvRow, RowProblem, parse_csv, read_text
 from subscribers.models import (
     Consent,
     ConsentSource,
@@ -37,11 +37,8 @@ from subscribers.models import (
     SubscriptionState,
     Suppression,
 )
-from subscribers.profile import clean_profile, clean_topics
 from subscribers.services import Confirmer, get_list, send_confirmations
 
-COLUMNS = ("email", "name", "topics", "timezone", "locale")
-TOPIC_SEPARATOR = ";"
 CHUNK = 2000
 # Core tables: bulk inserts skip the ORM's per-object bookkeeping.
 _SUBSCRIBERS = Base.metadata.tables[Subscriber.__tablename__]
@@ -51,15 +48,6 @@ _CONSENTS = Base.metadata.tables[Consent.__tablename__]
 # binding a Python datetime converts it again for every row, the largest cost of an import.
 _NOW = func.current_timestamp()
 Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """Why one row was not imported."""
-
-    row: int
-    email: str
-    reason: str
 
 
 @dataclass
@@ -79,97 +67,6 @@ class ImportReport:
             kind = problem.reason.split(":", 1)[0]
             result[kind] = result.get(kind, 0) + 1
         return result
-
-
-@dataclass(frozen=True)
-class _Row:
-    number: int
-    email: str
-    name: str
-    locale: str
-    timezone: str
-    topics: list[str]
-
-
-def read_text(path: Path) -> str:
-    """The file's text, or one ``InvalidInputError`` naming the file and the bad line."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InvalidInputError(
-            f"{path}: line {line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
-        ) from None
-
-
-def _header(path: Path, reader: Iterator[list[str]]) -> list[str]:
-    try:
-        header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
-        raise InvalidInputError(f"{path}: the file is empty; expected a header row") from None
-    unknown = [name for name in header if name not in COLUMNS]
-    if "email" not in header or unknown or len(set(header)) != len(header):
-        found = ",".join(header)[:120]
-        raise InvalidInputError(
-            f"{path}: line 1: header must name columns from {','.join(COLUMNS)} "
-            f"(email required, each once); found {found!r}"
-        )
-    return header
-
-
-def _parse(
-    path: Path, text: str, allowed_topics: Sequence[str]
-) -> tuple[list[_Row], list[RowProblem], int]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = _header(path, reader)
-    index = {name: header.index(name) for name in header}
-    rows: list[_Row] = []
-    problems: list[RowProblem] = []
-    seen: dict[str, int] = {}
-    count = 0
-    number = 1
-    try:
-        for record in reader:
-            number = reader.line_num
-            if not any(value.strip() for value in record):
-                continue
-            count += 1
-            raw_email = record[index["email"]].strip() if len(record) > index["email"] else ""
-            if len(record) != len(header):
-                problems.append(
-                    RowProblem(
-                        number,
-                        raw_email,
-                        f"columns: expected {len(header)} fields, found {len(record)}",
-                    )
-                )
-                continue
-            try:
-                email = normalise_email(raw_email, where="invalid address")
-                values = {name: record[i] for name, i in index.items()}
-                profile = clean_profile(
-                    values.get("name", ""), values.get("locale", ""), values.get("timezone", "")
-                )
-                topics = clean_topics(
-                    values.get("topics", "").split(TOPIC_SEPARATOR), allowed_topics
-                )
-            except InvalidInputError as exc:
-                problems.append(RowProblem(number, raw_email, str(exc)))
-                continue
-            if email in seen:
-                problems.append(
-                    RowProblem(number, email, f"duplicate: same address as row {seen[email]}")
-                )
-                continue
-            seen[email] = number
-            rows.append(_Row(number, email, profile.name, profile.locale, profile.timezone, topics))
-    except csv.Error as exc:
-        raise InvalidInputError(f"{path}: line {number + 1}: malformed CSV ({exc})") from None
-    return rows, problems, count
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -197,7 +94,7 @@ def import_csv(
         raise UserError("import: pending subscribers need a confirmer to email them")
     mailing_list = get_list(session, list_slug)
     text = read_text(path)
-    rows, problems, count = _parse(path, text, mailing_list.publication.topics)
+    rows, problems, count = parse_csv(path, text, mailing_list.publication.topics)
     report = ImportReport(rows=count, problems=problems)
     suppressed = dict(session.execute(select(Suppression.email_hash, Suppression.reason)).all())
     existing = _existing_subscribers(session, [row.email for row in rows])
@@ -209,7 +106,7 @@ def import_csv(
             )
         )
     }
-    accepted: list[_Row] = []
+    accepted: list[CsvRow] = []
     to_confirm: list[int] = []
     for row in rows:
         reason = suppressed.get(email_hash(row.email))
@@ -296,7 +193,7 @@ def _existing_subscribers(session: Session, emails: list[str]) -> dict[str, int]
 
 
 def _insert_subscribers(
-    session: Session, rows: list[_Row], advance: Callable[[int], None]
+    session: Session, rows: list[CsvRow], advance: Callable[[int], None]
 ) -> dict[str, int]:
     # Plain executemany, then read the ids back: RETURNING with a guaranteed order makes
     # SQLite insert one row per statement, several times slower.
@@ -318,7 +215,7 @@ def _insert_subscribers(
 
 def _insert_subscriptions(
     session: Session,
-    rows: list[_Row],
+    rows: list[CsvRow],
     subscriber_ids: dict[str, int],
     mailing_list: MailingList,
     state: SubscriptionState,

@@ -1,10 +1,11 @@
-"""Subscriber services: lists, sign-up, confirmation, unsubscription, preferences, suppression.
+"""Subscriber services: lists, lookups, sign-up, confirmation, unsubscription.
 
 Every function takes a ``Session`` and plain values; the caller commits. State changes
-go through ``transition``, which checks the table in ``models`` and writes the consent
-record; confirmation emails leave only after that commit (``send_confirmations``).
-Web sign-ups answer the same way whether or not an address is already known, so the
-form cannot be used to find out who subscribes.
+go through ``transitions.transition``, which checks the table in ``models`` and writes
+the consent record; confirmation emails leave only after that commit
+(``send_confirmations``). Web sign-ups answer the same way whether or not an address is
+already known, so the form cannot be used to find out who subscribes. Suppression lives
+in ``suppression``, the preferences page's changes in ``preferences``.
 """
 
 from __future__ import annotations
@@ -15,31 +16,27 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 from newsletter.publications.models import Publication
-from subscribers.addresses import email_hash, normalise_email
+from subscribers.addresses import normalise_email
 from subscribers.aftercommit import after_commit
 from subscribers.models import (
-    Consent,
     ConsentSource,
     MailingList,
     Subscriber,
     Subscription,
     SubscriptionState,
-    Suppression,
-    SuppressionReason,
-    check_transition,
 )
 from subscribers.profile import clean_profile, clean_topics
+from subscribers.suppression import LIFTED_BY_OPT_IN, lift_suppression, suppression_of
 from subscribers.tokens import TokenSubject
+from subscribers.transitions import Evidence, start_subscription, transition
 
 S = SubscriptionState
-# A new, explicit opt-in outweighs these; bounces, spam reports and manual blocks do not.
-LIFTED_BY_OPT_IN = frozenset({SuppressionReason.GLOBAL_UNSUBSCRIBE, SuppressionReason.ERASED})
 PERSONAL_SOURCES = frozenset({ConsentSource.WEB, ConsentSource.API, ConsentSource.EMAIL})
 LOAD_CHUNK = 5000  # ids per IN (...) when reading subscriptions back
 
@@ -50,16 +47,6 @@ class Confirmer(Protocol):
     def send(self, subscriptions: Sequence[Subscription]) -> None:
         """Email each subscription's confirmation link."""
         ...
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """How a request reached us, kept in the consent record."""
-
-    source: ConsentSource
-    text: str = ""
-    ip: str | None = None
-    user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,81 +166,7 @@ def subscription_for(session: Session, subject: TokenSubject) -> Subscription:
     return subscription
 
 
-# -- state changes ------------------------------------------------------------------
-
-
-def _apply(subscription: Subscription, target: SubscriptionState, now: datetime) -> None:
-    subscription.state = target
-    if target is S.PENDING:
-        subscription.pending_since = now
-        subscription.confirmation_sent_at = None
-    elif target is S.CONFIRMED:
-        subscription.confirmed_at = now
-        subscription.unsubscribed_at = None
-    elif target is S.UNSUBSCRIBED:
-        subscription.unsubscribed_at = now
-
-
-def _record(
-    session: Session,
-    subscription: Subscription,
-    current: SubscriptionState | None,
-    evidence: Evidence,
-    now: datetime,
-) -> None:
-    session.add(
-        Consent(
-            subscriber_id=subscription.subscriber_id,
-            list_id=subscription.list_id,
-            from_state=current.value if current is not None else None,
-            to_state=subscription.state.value,
-            source=evidence.source,
-            text=evidence.text,
-            ip=evidence.ip,
-            user_agent=evidence.user_agent[:500] if evidence.user_agent else None,
-            at=now,
-        )
-    )
-
-
-def transition(
-    session: Session,
-    subscription: Subscription,
-    target: SubscriptionState,
-    evidence: Evidence,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Move ``subscription`` to ``target`` (or raise ``TransitionError``) and record consent."""
-    now = now or utcnow()
-    current = subscription.state
-    check_transition(current, target)
-    _apply(subscription, target, now)
-    _record(session, subscription, current, evidence, now)
-
-
-def start_subscription(
-    session: Session,
-    subscriber: Subscriber,
-    mailing_list: MailingList,
-    target: SubscriptionState,
-    evidence: Evidence,
-    *,
-    topics: Sequence[str] = (),
-    now: datetime | None = None,
-) -> Subscription:
-    """A new subscription, pending or confirmed, with its first consent record."""
-    if target not in (S.PENDING, S.CONFIRMED):
-        raise TransitionError(f"a new subscription cannot start {target.value}")
-    now = now or utcnow()
-    subscription = Subscription(
-        subscriber=subscriber, mailing_list=mailing_list, topics=list(topics)
-    )
-    _apply(subscription, target, now)
-    session.add(subscription)
-    session.flush()
-    _record(session, subscription, None, evidence, now)
-    return subscription
+# -- sign-up, confirmation, unsubscription ------------------------------------------
 
 
 def sign_up(
@@ -271,9 +184,7 @@ def sign_up(
     mailing_list = get_list(session, request.list_slug)
     topics = clean_topics(request.topics, mailing_list.publication.topics)
 
-    suppression = session.scalar(
-        select(Suppression).where(Suppression.email_hash == email_hash(email))
-    )
+    suppression = suppression_of(session, email)
     if suppression is not None and not (
         request.evidence.source in PERSONAL_SOURCES and suppression.reason in LIFTED_BY_OPT_IN
     ):
@@ -313,7 +224,7 @@ def sign_up(
         subscription.topics = topics
         transition(session, subscription, target, request.evidence, now=now)
     if single:
-        _lift_suppression(session, email)
+        lift_suppression(session, email)
         return SignupResult(SignupOutcome.CONFIRMED, subscription)
     subscription.confirmation_sent_at = now
     session.flush()
@@ -347,15 +258,6 @@ def send_confirmations(session: Session, confirmer: Confirmer, subscription_ids:
     after_commit(session, send)
 
 
-def _lift_suppression(session: Session, email: str) -> None:
-    session.execute(
-        delete(Suppression).where(
-            Suppression.email_hash == email_hash(email),
-            Suppression.reason.in_(list(LIFTED_BY_OPT_IN)),
-        )
-    )
-
-
 def confirm(
     session: Session,
     subject: TokenSubject,
@@ -383,7 +285,7 @@ def confirm(
         transition(session, subscription, S.EXPIRED, evidence, now=now)
         return subscription
     transition(session, subscription, S.CONFIRMED, evidence, now=now)
-    _lift_suppression(session, subscription.subscriber.email)
+    lift_suppression(session, subscription.subscriber.email)
     return subscription
 
 
@@ -412,92 +314,6 @@ def expire_pending(
     for subscription in stale:
         transition(session, subscription, S.EXPIRED, evidence, now=now)
     return len(stale)
-
-
-# -- preferences --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ListChoice:
-    """Whether to receive one list, and which topics of it (empty = all)."""
-
-    list_id: int
-    subscribed: bool
-    topics: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Preferences:
-    """Everything the preferences page can change at once."""
-
-    choices: tuple[ListChoice, ...]
-    paused_until: datetime | None = None
-
-
-def update_preferences(
-    session: Session,
-    subscriber: Subscriber,
-    publication_id: int,
-    preferences: Preferences,
-    evidence: Evidence,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Apply the preferences form: lists joined or left, topics, pause (for all lists).
-
-    The token proved the reader owns the address, so joining a list here confirms at once.
-    """
-    now = now or utcnow()
-    allowed = {
-        mailing_list.id: mailing_list
-        for mailing_list in lists_of_publication(session, publication_id)
-    }
-    existing = {subscription.list_id: subscription for subscription in subscriber.subscriptions}
-    for choice in preferences.choices:
-        mailing_list = allowed.get(choice.list_id)
-        if mailing_list is None:
-            raise InvalidInputError(f"lists: list {choice.list_id} is not offered here")
-        topics = clean_topics(choice.topics, mailing_list.publication.topics)
-        subscription = existing.get(choice.list_id)
-        if choice.subscribed:
-            if subscription is None:
-                subscription = start_subscription(
-                    session, subscriber, mailing_list, S.CONFIRMED, evidence, now=now
-                )
-            elif subscription.state is not S.CONFIRMED:
-                transition(session, subscription, S.CONFIRMED, evidence, now=now)
-            subscription.topics = topics
-        elif subscription is not None and subscription.state in (S.PENDING, S.CONFIRMED):
-            transition(session, subscription, S.UNSUBSCRIBED, evidence, now=now)
-    for subscription in subscriber.subscriptions:
-        subscription.paused_until = preferences.paused_until
-    session.flush()
-
-
-# -- suppression --------------------------------------------------------------------
-
-
-def suppression_of(session: Session, email: str) -> Suppression | None:
-    """The suppression entry of a normalised address, if any."""
-    return session.scalar(select(Suppression).where(Suppression.email_hash == email_hash(email)))
-
-
-def suppress(
-    session: Session, raw_email: str, reason: SuppressionReason, *, note: str = ""
-) -> Suppression:
-    """Never mail this address again (idempotent: the first reason is kept)."""
-    email = normalise_email(raw_email)
-    entry = suppression_of(session, email)
-    if entry is None:
-        entry = Suppression(email_hash=email_hash(email), email=email, reason=reason, note=note)
-        session.add(entry)
-        session.flush()
-    return entry
-
-
-def suppressed_hashes(session: Session) -> set[str]:
-    """Hashes of every suppressed address (for bulk checks such as imports)."""
-    return set(session.scalars(select(Suppression.email_hash)))
 
 
 def unsubscribe_everywhere(

@@ -56,9 +56,11 @@ def _include_routers(app: FastAPI) -> None:
     from newsletter.delivery.views import router as delivery
     from newsletter.digests.views import router as archive
     from newsletter.feeds.views import router as feeds
-    from subscribers.views import router as subscribers
+    from subscribers.signup_views import router as signup
+    from subscribers.unsubscribe_views import router as unsubscribe
 
-    app.include_router(subscribers)
+    app.include_router(signup)
+    app.include_router(unsubscribe)
     app.include_router(editors_pages)
     app.include_router(editors_api)
     app.include_router(feeds)

@@ -62,8 +62,9 @@ from newsletter.delivery.webhook import (
 from newsletter.errors import InvalidInputError, NotFoundError
 from subscribers.addresses import email_hash, normalise_email
 from subscribers.models import ConsentSource, Suppression, SuppressionReason
-from subscribers.services import Evidence, unsubscribe
+from subscribers.services import unsubscribe
 from subscribers.tokens import TokenSubject
+from subscribers.transitions import Evidence
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from newsletter.db import Database
 from newsletter.publications.models import Publication
 from subscribers import services
 from subscribers.models import ConsentSource, MailingList, Subscription
-from subscribers.services import Evidence, SignupRequest
+from subscribers.services import SignupRequest
+from subscribers.transitions import Evidence
 
 TOPICS = ["Politics", "Science", "Sport"]
 

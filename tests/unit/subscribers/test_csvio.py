@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from newsletter.db import Database
 from newsletter.errors import InvalidInputError, NotFoundError, UserError
-from subscribers import csvio, services
+from subscribers import csvio, services, suppression, transitions
 from subscribers.models import Consent, Subscriber, Subscription, SubscriptionState
 from subscribers.models import SuppressionReason as R
 from tests.unit.subscribers.factories import NoConfirm, seed, signup, web_evidence
@@ -48,11 +48,11 @@ def test_every_kind_of_bad_row_is_reported_by_row_number(
     """Invalid, duplicate, suppressed, listed and malformed rows are reported; others go in."""
     seed(database)
     with database.session() as session:
-        services.suppress(session, "spam@example.org", R.SPAM_REPORT)
+        suppression.suppress(session, "spam@example.org", R.SPAM_REPORT)
         signup(session, "old@example.org")
         signup(session, "gone@example.org")
         gone = services.get_subscriber(session, "gone@example.org").subscriptions[0]
-        services.transition(session, gone, SubscriptionState.UNSUBSCRIBED, web_evidence())
+        transitions.transition(session, gone, SubscriptionState.UNSUBSCRIBED, web_evidence())
     path = _write(tmp_path, BAD_CSV)
     with database.session() as session:
         report = csvio.import_csv(

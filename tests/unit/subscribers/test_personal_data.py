@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from newsletter.db import Database
 from newsletter.errors import NotFoundError
-from subscribers import csvio, personal_data, services
+from subscribers import csvio, personal_data, services, suppression
 from subscribers.addresses import email_hash
 from subscribers.models import Consent, SignupAttempt, Subscription, Suppression
 from subscribers.models import SuppressionReason as R
@@ -76,7 +76,7 @@ def test_erase_keeps_the_original_suppression_reason(database: Database) -> None
     """Erasing a hard-bounced address keeps 'hard_bounce' but drops the address itself."""
     seed(database)
     with database.session() as session:
-        services.suppress(session, "bo@example.org", R.HARD_BOUNCE, note="550 no such user")
+        suppression.suppress(session, "bo@example.org", R.HARD_BOUNCE, note="550 no such user")
     with database.session() as session:
         personal_data.erase(session, "bo@example.org")
     with database.session() as session:

@@ -1,4 +1,4 @@
-"""Subscriber services: lists, sign-up outcomes, confirmation, unsubscription, preferences."""
+"""Subscriber services: lists, sign-up outcomes, confirmation, unsubscription, suppression."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
-from subscribers import services
+from subscribers import services, suppression, transitions
 from subscribers.models import (
     Consent,
     ConsentSource,
@@ -18,15 +18,15 @@ from subscribers.models import (
     SubscriptionState,
     SuppressionReason,
 )
-from subscribers.services import Evidence, ListChoice, OptInPolicy, Preferences, SignupOutcome
+from subscribers.services import OptInPolicy, SignupOutcome
 from subscribers.tokens import TokenSubject
+from subscribers.transitions import Evidence
 from tests.unit.subscribers.factories import (
     NoConfirm,
     make_publication,
     seed,
     signup,
     subscription,
-    web_evidence,
 )
 
 S = SubscriptionState
@@ -233,7 +233,7 @@ def test_hard_bounced_address_is_not_signed_up(database: Database) -> None:
     seed(database)
     confirmer = NoConfirm()
     with database.session() as session:
-        services.suppress(session, "ann@example.org", SuppressionReason.HARD_BOUNCE)
+        suppression.suppress(session, "ann@example.org", SuppressionReason.HARD_BOUNCE)
         assert signup(session, confirmer=confirmer).outcome is SignupOutcome.SUPPRESSED
         assert confirmer.sent == []
         assert services.find_subscriber(session, "ann@example.org") is None
@@ -243,13 +243,13 @@ def test_new_opt_in_lifts_a_global_unsubscribe(database: Database) -> None:
     """A global unsubscribe is lifted when the same person signs up and confirms again."""
     list_id = seed(database)
     with database.session() as session:
-        services.suppress(session, "ann@example.org", SuppressionReason.GLOBAL_UNSUBSCRIBE)
+        suppression.suppress(session, "ann@example.org", SuppressionReason.GLOBAL_UNSUBSCRIBE)
         result = signup(session)
         assert result.outcome is SignupOutcome.CONFIRMATION_SENT
-        assert services.suppression_of(session, "ann@example.org") is not None
+        assert suppression.suppression_of(session, "ann@example.org") is not None
         assert result.subscription is not None
         services.confirm(session, TokenSubject(result.subscription.subscriber_id, list_id), CLI)
-        assert services.suppression_of(session, "ann@example.org") is None
+        assert suppression.suppression_of(session, "ann@example.org") is None
 
 
 def test_confirm_is_idempotent_and_refuses_unsubscribed(database: Database) -> None:
@@ -317,69 +317,7 @@ def test_new_subscription_cannot_start_unsubscribed(database: Database) -> None:
         session.flush()
         mailing_list = session.get_one(MailingList, list_id)
         with pytest.raises(TransitionError):
-            services.start_subscription(session, subscriber, mailing_list, S.UNSUBSCRIBED, CLI)
-
-
-def test_preferences_change_topics_lists_and_pause(database: Database) -> None:
-    """The preferences form can narrow topics, join another list, leave one and pause all."""
-    list_id = seed(database)
-    with database.session() as session:
-        mailing_list = session.get_one(MailingList, list_id)
-        weekend = services.create_list(session, mailing_list.publication, "weekend", "Weekend")
-        result = signup(session)
-        assert result.subscription is not None
-        subscriber = result.subscription.subscriber
-        until = utcnow() + timedelta(days=7)
-        evidence = Evidence(ConsentSource.EMAIL)
-        services.update_preferences(
-            session,
-            subscriber,
-            mailing_list.publication_id,
-            Preferences(
-                choices=(
-                    ListChoice(list_id, True, ("sport", "Politics")),
-                    ListChoice(weekend.id, True),
-                ),
-                paused_until=until,
-            ),
-            evidence,
-        )
-        daily = subscription(session, "ann@example.org", mailing_list)
-        extra = subscription(session, "ann@example.org", weekend)
-        assert (daily.state, daily.topics, daily.paused_until) == (
-            S.CONFIRMED,
-            ["Sport", "Politics"],
-            until,
-        )
-        assert (extra.state, extra.topics) == (S.CONFIRMED, [])
-        services.update_preferences(
-            session,
-            subscriber,
-            mailing_list.publication_id,
-            Preferences(choices=(ListChoice(list_id, True), ListChoice(weekend.id, False))),
-            evidence,
-        )
-        assert extra.state is S.UNSUBSCRIBED
-        assert daily.paused_until is None
-        assert daily.topics == []
-
-
-def test_preferences_refuse_a_list_of_another_publication(database: Database) -> None:
-    """A list id outside the publication is refused and nothing changes."""
-    list_id = seed(database)
-    other = seed(database, "evening")
-    with database.session() as session:
-        result = signup(session)
-        assert result.subscription is not None
-        publication_id = session.get_one(MailingList, list_id).publication_id
-        with pytest.raises(InvalidInputError, match="not offered"):
-            services.update_preferences(
-                session,
-                result.subscription.subscriber,
-                publication_id,
-                Preferences(choices=(ListChoice(other, True),)),
-                web_evidence(),
-            )
+            transitions.start_subscription(session, subscriber, mailing_list, S.UNSUBSCRIBED, CLI)
 
 
 def test_suppress_is_idempotent_and_unsubscribe_everywhere(database: Database) -> None:
@@ -387,11 +325,11 @@ def test_suppress_is_idempotent_and_unsubscribe_everywhere(database: Database) -
     seed(database)
     seed(database, "evening")
     with database.session() as session:
-        first = services.suppress(session, "Ann@example.org", SuppressionReason.MANUAL, note="x")
-        again = services.suppress(session, "ann@example.org", SuppressionReason.SPAM_REPORT)
+        first = suppression.suppress(session, "Ann@example.org", SuppressionReason.MANUAL, note="x")
+        again = suppression.suppress(session, "ann@example.org", SuppressionReason.SPAM_REPORT)
         assert first.id == again.id
         assert again.reason is SuppressionReason.MANUAL
-        assert len(services.suppressed_hashes(session)) == 1
+        assert len(suppression.suppressed_hashes(session)) == 1
         services.sign_up(
             session,
             services.SignupRequest("bob@example.org", "daily", CLI),

@@ -16,7 +16,7 @@ from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError, TransitionError
 from subscribers.models import Subscription, SubscriptionState, Suppression, SuppressionReason
 from subscribers.personal_data import erase
-from subscribers.services import suppress
+from subscribers.suppression import suppress
 from tests.unit.newsletter.delivery.dispatch_factories import (
     NOW,
     add_subscribers,

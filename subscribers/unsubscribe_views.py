@@ -1,0 +1,201 @@
+"""The unsubscribe pages (RFC 8058 one-click included) and the preferences page (a router).
+
+Every link from an email lands on a GET that changes nothing and shows a button; the
+change happens on POST. That keeps mail scanners, which open every link, from
+unsubscribing anyone. ``POST /u/{token}`` is the RFC 8058 one-click endpoint: no
+cookie, no login, the body ``List-Unsubscribe=One-Click``, done at once. Every page
+that answers GET also answers HEAD (link checkers and proxies send it).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from newsletter.db import utcnow
+from newsletter.errors import InvalidInputError
+from newsletter.web.deps import runtime_of
+from newsletter.web.pages import render_page
+from subscribers import services
+from subscribers.forms import FormValues, read_form
+from subscribers.models import ConsentSource, SubscriptionState
+from subscribers.preferences import ListChoice, Preferences, update_preferences
+from subscribers.tokens import Purpose
+from subscribers.view_support import PAGE_METHODS, evidence_of, links_of, read_token
+
+router = APIRouter()
+
+PAUSE_OPTIONS = [
+    ("", "Not paused"),
+    ("7", "For 1 week"),
+    ("30", "For 1 month"),
+    ("90", "For 3 months"),
+]
+KEEP_PAUSE = "keep"
+
+
+# -- unsubscribe --------------------------------------------------------------------
+
+
+@router.api_route("/unsubscribe/{token}", methods=PAGE_METHODS)
+@router.api_route("/u/{token}", methods=PAGE_METHODS)
+def unsubscribe_page(request: Request, token: str) -> Response:
+    """Show the unsubscribe button; a GET never unsubscribes."""
+    runtime = runtime_of(request)
+    subject = read_token(runtime, Purpose.UNSUBSCRIBE, token)
+    with runtime.database.session() as session:
+        subscription = services.subscription_for(session, subject)
+        mailing_list = subscription.mailing_list
+        unsubscribed = subscription.state is SubscriptionState.UNSUBSCRIBED
+        context: dict[str, Any] = {
+            "site_name": mailing_list.publication.name,
+            "list_name": mailing_list.name,
+            "email": subscription.subscriber.email,
+            "preferences_url": links_of(runtime).preferences_url(
+                subject.subscriber_id, subject.list_id
+            ),
+        }
+    if unsubscribed:
+        return render_page(
+            "subscribers/unsubscribed.html", page_title="You are unsubscribed", **context
+        )
+    return render_page(
+        "subscribers/unsubscribe.html",
+        page_title="Unsubscribe",
+        action=request.url.path,
+        **context,
+    )
+
+
+def _unsubscribe(request: Request, token: str, form: FormValues) -> Response:
+    runtime = runtime_of(request)
+    subject = read_token(runtime, Purpose.UNSUBSCRIBE, token)
+    if form.first("List-Unsubscribe") != "One-Click":
+        raise InvalidInputError("List-Unsubscribe: the body must be List-Unsubscribe=One-Click")
+    source = ConsentSource.ONE_CLICK if request.url.path.startswith("/u/") else ConsentSource.EMAIL
+    with runtime.database.session() as session:
+        subscription = services.unsubscribe(session, subject, evidence_of(request, source))
+        mailing_list = subscription.mailing_list
+        site, name = mailing_list.publication.name, mailing_list.name
+    return render_page(
+        "subscribers/unsubscribed.html",
+        page_title="You are unsubscribed",
+        site_name=site,
+        list_name=name,
+        preferences_url=links_of(runtime).preferences_url(subject.subscriber_id, subject.list_id),
+    )
+
+
+@router.post("/unsubscribe/{token}")
+@router.post("/u/{token}")
+async def unsubscribe(request: Request, token: str) -> Response:
+    """Unsubscribe at once (RFC 8058 one-click, or the page's button); idempotent."""
+    form = await read_form(request)
+    return await run_in_threadpool(_unsubscribe, request, token, form)
+
+
+# -- preferences --------------------------------------------------------------------
+
+
+def _preferences_page(
+    request: Request, token: str, *, error: str = "", status: int = 200
+) -> Response:
+    runtime = runtime_of(request)
+    subject = read_token(runtime, Purpose.PREFERENCES, token)
+    with runtime.database.session() as session:
+        subscription = services.subscription_for(session, subject)
+        subscriber = subscription.subscriber
+        publication = subscription.mailing_list.publication
+        mine = {item.list_id: item for item in subscriber.subscriptions}
+        lists = []
+        for mailing_list in services.lists_of_publication(session, publication.id):
+            current = mine.get(mailing_list.id)
+            lists.append(
+                {
+                    "id": mailing_list.id,
+                    "name": mailing_list.name,
+                    "subscribed": current is not None
+                    and current.state is SubscriptionState.CONFIRMED,
+                    "topics": list(publication.topics),
+                    "chosen": list(current.topics) if current else [],
+                }
+            )
+        paused = subscription.paused_until
+        paused_text = paused.strftime("%d %B %Y") if paused and paused > utcnow() else ""
+        options = list(PAUSE_OPTIONS)
+        if paused_text:
+            options.insert(0, (KEEP_PAUSE, "Keep the current pause"))
+        context: dict[str, Any] = {
+            "page_title": "Your preferences",
+            "site_name": publication.name,
+            "email": subscriber.email,
+            "lists": lists,
+        }
+    return render_page(
+        "subscribers/preferences.html",
+        status=status,
+        action=f"/preferences/{token}",
+        saved=request.query_params.get("saved") == "1" and not error,
+        error=error,
+        pause_options=options,
+        pause_value=KEEP_PAUSE if paused_text else "",
+        paused_until=paused_text,
+        **context,
+    )
+
+
+@router.api_route("/preferences/{token}", methods=PAGE_METHODS)
+def preferences_page(request: Request, token: str) -> Response:
+    """The preferences form: lists, topics, pause."""
+    return _preferences_page(request, token)
+
+
+def _save_preferences(request: Request, token: str, form: FormValues) -> Response:
+    runtime = runtime_of(request)
+    subject = read_token(runtime, Purpose.PREFERENCES, token)
+    pause = form.first("pause")
+    if pause not in {KEEP_PAUSE, *(value for value, _ in PAUSE_OPTIONS)}:
+        raise InvalidInputError(f"pause: {pause[:20]!r} is not one of the offered choices")
+    chosen_lists = set(form.all("list"))
+    try:
+        with runtime.database.session() as session:
+            subscription = services.subscription_for(session, subject)
+            publication_id = subscription.mailing_list.publication_id
+            offered = services.lists_of_publication(session, publication_id)
+            unknown = chosen_lists - {str(mailing_list.id) for mailing_list in offered}
+            if unknown:
+                shown = ", ".join(sorted(value[:20] for value in unknown)[:5])
+                raise InvalidInputError(f"list: {shown} is not a list offered on this page")
+            if pause == KEEP_PAUSE:
+                paused_until = subscription.paused_until
+            else:
+                paused_until = utcnow() + timedelta(days=int(pause)) if pause else None
+            choices = tuple(
+                ListChoice(
+                    list_id=mailing_list.id,
+                    subscribed=str(mailing_list.id) in chosen_lists,
+                    topics=tuple(form.all(f"topics-{mailing_list.id}")),
+                )
+                for mailing_list in offered
+            )
+            update_preferences(
+                session,
+                subscription.subscriber,
+                publication_id,
+                Preferences(choices=choices, paused_until=paused_until),
+                evidence_of(request, ConsentSource.EMAIL),
+            )
+    except InvalidInputError as exc:
+        return _preferences_page(request, token, error=str(exc), status=400)
+    return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
+
+
+@router.post("/preferences/{token}")
+async def save_preferences(request: Request, token: str) -> Response:
+    """Save the preferences form, then show it again (POST, redirect, GET)."""
+    form = await read_form(request)
+    return await run_in_threadpool(_save_preferences, request, token, form)
