@@ -96,26 +96,25 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     out.print(table)
 
 
-@editors.command("disable")
-@click.argument("name")
-@click.pass_context
-def disable(ctx: click.Context, name: str) -> None:
-    """Disable an account: its sessions end and its tokens stop working."""
-    with runtime(ctx).database.session() as session:
-        editor = services.set_disabled(session, services.get_editor(session, name), True)
-        services.audit(session, CLI_ACTOR, "editor.disable", editor.name)
-    out.print(f"Disabled {escape(editor.name)}.")
+def _switch(verb: str, disabled: bool, help_text: str, done: str) -> click.Command:
+    """``editors disable`` or ``enable``: set the account's flag, audited, then say ``done``."""
+
+    @editors.command(verb, help=help_text)
+    @click.argument("name")
+    @click.pass_context
+    def command(ctx: click.Context, name: str) -> None:
+        with runtime(ctx).database.session() as session:
+            editor = services.set_disabled(session, services.get_editor(session, name), disabled)
+            services.audit(session, CLI_ACTOR, f"editor.{verb}", editor.name)
+        out.print(f"{done} {escape(editor.name)}.")
+
+    return command
 
 
-@editors.command("enable")
-@click.argument("name")
-@click.pass_context
-def enable(ctx: click.Context, name: str) -> None:
-    """Enable a disabled account again."""
-    with runtime(ctx).database.session() as session:
-        editor = services.set_disabled(session, services.get_editor(session, name), False)
-        services.audit(session, CLI_ACTOR, "editor.enable", editor.name)
-    out.print(f"Enabled {escape(editor.name)}.")
+disable = _switch(
+    "disable", True, "Disable an account: its sessions end and its tokens stop working.", "Disabled"
+)
+enable = _switch("enable", False, "Enable a disabled account again.", "Enabled")
 
 
 @editors.command("password")

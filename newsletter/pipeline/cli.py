@@ -35,7 +35,13 @@ from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.feeds.websub import announce, feed_urls
 from newsletter.pipeline.cancel import cancel
 from newsletter.pipeline.cli_output import describe, print_report, summary, write_file
-from newsletter.pipeline.dispatch import Progress, dispatch, dispatch_options, send_waiting
+from newsletter.pipeline.dispatch import (
+    Progress,
+    SendArgs,
+    dispatch,
+    dispatch_options,
+    send_waiting,
+)
 from newsletter.publications.services import get_publication
 from newsletter.runtime import Runtime
 from newsletter.schedules.services import send_now
@@ -210,11 +216,24 @@ def _existing_digest(session: Session, slug: str, edition_date: date | None) -> 
     return digest.id
 
 
+def _sending_command(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``digest send`` and ``digest resend`` share: publication, date, workers."""
+    workers = click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
+    return option_publication(option_date(workers(click.pass_context(command))))
+
+
+def _send_args(rt: Runtime, workers: int, progress: Progress | None = None) -> SendArgs:
+    """How ``digest send`` and ``digest resend`` send: the settings' links, tokens and options."""
+    return SendArgs(
+        base_url=rt.settings.base_url,
+        tokens=tokens_for(rt.settings),
+        options=dispatch_options(rt.settings, workers=workers),
+        progress=progress,
+    )
+
+
 @digest_group.command("send")
-@option_publication
-@option_date
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
-@click.pass_context
+@_sending_command
 def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
     """Send an edition to its list, each subscriber once (safe to run again)."""
     rt = runtime(ctx)
@@ -231,23 +250,13 @@ def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> 
         def show(progress: Progress) -> None:
             bar.update(task, total=progress.total, completed=progress.done)
 
-        report = dispatch(
-            rt.database,
-            digest_id,
-            rt.sender,
-            base_url=rt.settings.base_url,
-            tokens=tokens_for(rt.settings),
-            options=dispatch_options(rt.settings, workers=workers),
-            progress=Progress(on_batch=show),
-        )
+        how = _send_args(rt, workers, Progress(on_batch=show))
+        report = dispatch(rt.database, digest_id, rt.sender, **how)
     print_report(report)
 
 
 @digest_group.command("resend")
-@option_publication
-@option_date
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
-@click.pass_context
+@_sending_command
 def resend(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
     """Send once more to readers whose failure was transient, while the edition is fresh."""
     rt = runtime(ctx)
@@ -263,14 +272,7 @@ def resend(ctx: click.Context, slug: str, date_text: str | None, workers: int) -
         )
     else:
         out.print("Nothing to resend: no reader failed for a transient reason.")
-    report = send_waiting(
-        rt.database,
-        digest_id,
-        rt.sender,
-        base_url=rt.settings.base_url,
-        tokens=tokens_for(rt.settings),
-        options=dispatch_options(rt.settings, workers=workers),
-    )
+    report = send_waiting(rt.database, digest_id, rt.sender, **_send_args(rt, workers))
     print_report(report)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Required, TypedDict, Unpack
 
 from newsletter.db import Database, utcnow
 from newsletter.delivery import ledger
@@ -132,60 +133,65 @@ def _run_workers(
             job.result()
 
 
+class SendArgs(TypedDict, total=False):
+    """What ``dispatch`` and ``send_waiting`` take besides the edition and the sender."""
+
+    base_url: Required[str]
+    tokens: Required[Tokens]
+    options: DispatchOptions | None
+    progress: Progress | None
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+
+
 def dispatch(
     database: Database,
     digest_id: int,
     sender: EmailSender,
     *,
-    base_url: str,
-    tokens: Tokens,
-    options: DispatchOptions | None = None,
-    progress: Progress | None = None,
-    clock: Callable[[], datetime] = utcnow,
-    sleep: Callable[[float], None] = time.sleep,
     deliver_at: datetime | None = None,
+    **how: Unpack[SendArgs],
 ) -> DeliveryReport:
     """Send an edition to its list, each subscriber once; returns the delivery report.
 
     With ``deliver_at`` ahead and a provider that holds mail, requests are sent ahead
     for that instant (``scheduling``): the report says ``sending`` until it passes.
     """
-    options = options or DispatchOptions()
-    progress = progress or Progress()
     with database.session() as session:
-        digest = get_digest(session, digest_id)
-        already_final = digest.state in (DigestState.SENT,)
-    if not already_final:
-        planned = plan(database, digest_id, options=options, clock=clock)
-        progress.total = planned.queued
-        edition = load_edition(
-            database, digest_id, base_url=base_url, tokens=tokens, deliver_at=deliver_at
-        )
-        _run_workers(database, edition, sender, options, progress, clock, sleep)
-        with database.session() as session:
-            finalise(session, digest_id)
-    with database.session() as session:
-        return delivery_report(session, digest_id)
+        pending = get_digest(session, digest_id).state not in (DigestState.SENT,)
+    return _send(database, digest_id, sender, how, plan_first=pending, send=pending, at=deliver_at)
 
 
 def send_waiting(
+    database: Database, digest_id: int, sender: EmailSender, **how: Unpack[SendArgs]
+) -> DeliveryReport:
+    """Send the batches an edition has waiting, planning nobody new (``digest resend``)."""
+    return _send(database, digest_id, sender, how, plan_first=False, send=True, at=None)
+
+
+def _send(
     database: Database,
     digest_id: int,
     sender: EmailSender,
+    how: SendArgs,
     *,
-    base_url: str,
-    tokens: Tokens,
-    options: DispatchOptions | None = None,
-    progress: Progress | None = None,
-    clock: Callable[[], datetime] = utcnow,
-    sleep: Callable[[float], None] = time.sleep,
+    plan_first: bool,
+    send: bool,
+    at: datetime | None,
 ) -> DeliveryReport:
-    """Send the batches an edition has waiting, planning nobody new (``digest resend``)."""
-    options = options or DispatchOptions()
-    progress = progress or Progress()
-    edition = load_edition(database, digest_id, base_url=base_url, tokens=tokens)
-    _run_workers(database, edition, sender, options, progress, clock, sleep)
-    with database.session() as session:
-        finalise(session, digest_id)
+    """Plan the edition (``plan_first``), send what waits (``send``), report; ``at``: deliver_at."""
+    options = how.get("options") or DispatchOptions()
+    progress = how.get("progress") or Progress()
+    clock = how.get("clock", utcnow)
+    if plan_first:
+        progress.total = plan(database, digest_id, options=options, clock=clock).queued
+    if send:
+        edition = load_edition(
+            database, digest_id, base_url=how["base_url"], tokens=how["tokens"], deliver_at=at
+        )
+        sleep = how.get("sleep", time.sleep)
+        _run_workers(database, edition, sender, options, progress, clock, sleep)
+        with database.session() as session:
+            finalise(session, digest_id)
     with database.session() as session:
         return delivery_report(session, digest_id)

@@ -169,21 +169,29 @@ def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]
     out.print(table)
 
 
-@click.command("pause")
-@click.argument("slug")
-@click.pass_context
-def pause(ctx: click.Context, slug: str) -> None:
-    """Stop starting editions of a publication until it is resumed."""
-    with runtime(ctx).database.session() as session:
-        services.set_paused(session, slug, True)
-    out.print(f"Paused {escape(slug)}: no edition starts until it is resumed.")
+def _pausing(name: str, paused: bool, help_text: str, done: str) -> click.Command:
+    """``publications pause`` or ``resume``: set the publication's pause, then say ``done``."""
+
+    @click.command(name, help=help_text)
+    @click.argument("slug")
+    @click.pass_context
+    def command(ctx: click.Context, slug: str) -> None:
+        with runtime(ctx).database.session() as session:
+            services.set_paused(session, slug, paused)
+        out.print(done.format(slug=escape(slug)))
+
+    return command
 
 
-@click.command("resume")
-@click.argument("slug")
-@click.pass_context
-def resume(ctx: click.Context, slug: str) -> None:
-    """Start editions of a publication again (those due while paused are not sent)."""
-    with runtime(ctx).database.session() as session:
-        services.set_paused(session, slug, False)
-    out.print(f"Resumed {escape(slug)}: its next scheduled edition will be sent.")
+pause = _pausing(
+    "pause",
+    True,
+    "Stop starting editions of a publication until it is resumed.",
+    "Paused {slug}: no edition starts until it is resumed.",
+)
+resume = _pausing(
+    "resume",
+    False,
+    "Start editions of a publication again (those due while paused are not sent).",
+    "Resumed {slug}: its next scheduled edition will be sent.",
+)

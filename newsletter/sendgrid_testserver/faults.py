@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 
 class FaultKind(StrEnum):
@@ -106,6 +106,14 @@ class _Period:
 
 def _matches(on: Endpoint, endpoint: Endpoint) -> bool:
     return on is Endpoint.ANY or on is endpoint
+
+
+class Injection(TypedDict, total=False):
+    """``inject``'s options past the fault; their defaults are ``FaultPlan.inject``'s."""
+
+    count: int
+    reset_in: float | None
+    on: Endpoint
 
 
 class FaultPlan:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from newsletter.sendgrid_testserver.checks import ApiError
-from newsletter.sendgrid_testserver.faults import Endpoint, Fault, FaultPlan
+from newsletter.sendgrid_testserver.faults import Endpoint, Fault, FaultPlan, Injection
 from newsletter.sendgrid_testserver.schedule import AcceptedRequest, Schedule
 
 
@@ -74,14 +74,7 @@ class Owner(Protocol):
         """Batch ids carrying a ``cancel`` or ``pause`` status, with it."""
         ...
 
-    def inject(
-        self,
-        fault: Fault,
-        *,
-        count: int = 1,
-        reset_in: float | None = None,
-        on: Endpoint = Endpoint.MAIL_SEND,
-    ) -> None:
+    def inject(self, fault: Fault, **how: Unpack[Injection]) -> None:
         """Apply ``fault`` to the next ``count`` requests to ``on``."""
         ...
 

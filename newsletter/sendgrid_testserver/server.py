@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -41,6 +41,7 @@ from newsletter.sendgrid_testserver.faults import (
     Fault,
     FaultKind,
     FaultPlan,
+    Injection,
 )
 from newsletter.sendgrid_testserver.http import MAIL_SEND_PATH
 from newsletter.sendgrid_testserver.listener import Listener
@@ -216,16 +217,9 @@ class SendGridTestServer:
 
     # Faults ----------------------------------------------------------------------
 
-    def inject(
-        self,
-        fault: Fault,
-        *,
-        count: int = 1,
-        reset_in: float | None = None,
-        on: Endpoint = Endpoint.MAIL_SEND,
-    ) -> None:
+    def inject(self, fault: Fault, **how: Unpack[Injection]) -> None:
         """Apply ``fault`` to the next ``count`` requests to ``on`` (after earlier plans)."""
-        self._faults.inject(fault, count=count, reset_in=reset_in, on=on)
+        self._faults.inject(fault, **how)
 
     def fault_for(self, fault: Fault, for_seconds: float, *, on: Endpoint = Endpoint.ANY) -> None:
         """Apply ``fault`` to every request to ``on`` for the next ``for_seconds`` seconds."""
