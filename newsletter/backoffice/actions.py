@@ -1,4 +1,4 @@
-"""Editors' scheduling actions, each with its audit entry: one place for pages and API.
+"""Editors' and admins' actions, each with its audit entry: one place for pages and API.
 
 The HTML pages and the REST API are two front ends of the same actions; both call
 these, so an action is always recorded the same way whichever way it was taken.
@@ -6,15 +6,21 @@ these, so an action is always recorded the same way whichever way it was taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from newsletter.delivery.resend import Requeued, requeue_transient
 from newsletter.editors import services as accounts
 from newsletter.pipeline import cancel as pipeline_cancel
+from newsletter.publications import services as publications
+from newsletter.publications.models import Publication
 from newsletter.schedules import services as schedules
 from newsletter.schedules.models import ScheduledEdition
+from subscribers import lists
+from subscribers.models import MailingList
 
 
 def set_schedule(
@@ -90,3 +96,40 @@ def resend(
         deliver_by=requeued.deliver_by.isoformat(),
     )
     return requeued
+
+
+def edit_publication(
+    db: Session,
+    actor: str,
+    ip: str,
+    slug: str,
+    changes: dict[str, Any],
+    *,
+    label: Callable[[str], str] = str,
+) -> Publication:
+    """Change some settings of a publication (validated as a whole); audits the changed fields."""
+    before = publications.spec_of(publications.get_publication(db, slug)).model_dump(mode="json")
+    publication = publications.edit_publication(db, slug, changes, label=label)
+    after = publications.spec_of(publication).model_dump(mode="json")
+    changed = sorted(k for k in after if after[k] != before[k])
+    accounts.audit(db, actor, "publication.edit", slug, ip=ip, changed=changed)
+    return publication
+
+
+def add_list(
+    db: Session, actor: str, ip: str, publication: str, slug: str, name: str, *, double: bool
+) -> MailingList:
+    """Add a mailing list to a publication (list slugs are unique)."""
+    created = lists.add_list(db, publication, slug, name, double_opt_in=double)
+    accounts.audit(
+        db, actor, "list.add", created.slug, ip=ip, publication=publication, double_opt_in=double
+    )
+    return created
+
+
+def set_opt_in(db: Session, actor: str, ip: str, slug: str, *, double: bool) -> MailingList:
+    """Switch a list between double and single opt-in; only new sign-ups change."""
+    mailing_list = lists.set_double_opt_in(db, slug, double)
+    action = "list.double_opt_in" if double else "list.single_opt_in"
+    accounts.audit(db, actor, action, mailing_list.slug, ip=ip)
+    return mailing_list

@@ -11,19 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
+from newsletter.backoffice import actions
 from newsletter.backoffice import schemas as s
-from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, api_user, client_ip
 from newsletter.editors.models import Role
 from newsletter.parsing import SLUG_PATTERN
-from newsletter.publications.services import (
-    edit_publication,
-    get_publication,
-    publication_summary,
-    spec_of,
-)
+from newsletter.publications.services import publication_summary
 from newsletter.web.deps import runtime_of
-from subscribers.lists import add_list, all_lists, list_info, set_double_opt_in
+from subscribers.lists import all_lists, list_info
 
 router = APIRouter()
 
@@ -49,17 +44,14 @@ def lists(request: Request, user: Admin) -> list[s.MailingListOut]:
 def create_list(request: Request, user: Admin, body: s.MailingListIn) -> s.MailingListOut:
     """Add a list to a publication (admins); list slugs are unique."""
     with runtime_of(request).database.session() as db:
-        created = add_list(
-            db, body.publication, body.slug, body.name, double_opt_in=body.double_opt_in
-        )
-        accounts.audit(
+        created = actions.add_list(
             db,
             user.name,
-            "list.add",
-            created.slug,
-            ip=client_ip(request),
-            publication=body.publication,
-            double_opt_in=body.double_opt_in,
+            client_ip(request),
+            body.publication,
+            body.slug,
+            body.name,
+            double=body.double_opt_in,
         )
         return _list_out(db, created.slug)
 
@@ -68,13 +60,8 @@ def create_list(request: Request, user: Admin, body: s.MailingListIn) -> s.Maili
 def put_opt_in(request: Request, user: Admin, slug: ListSlug, body: s.OptInIn) -> s.MailingListOut:
     """Switch a list between double and single opt-in; only new sign-ups change (admins)."""
     with runtime_of(request).database.session() as db:
-        mailing_list = set_double_opt_in(db, slug, body.double_opt_in)
-        accounts.audit(
-            db,
-            user.name,
-            "list.double_opt_in" if body.double_opt_in else "list.single_opt_in",
-            mailing_list.slug,
-            ip=client_ip(request),
+        mailing_list = actions.set_opt_in(
+            db, user.name, client_ip(request), slug, double=body.double_opt_in
         )
         return _list_out(db, mailing_list.slug)
 
@@ -86,15 +73,5 @@ def patch_publication(
     """Change some settings of a publication; the result is validated as a whole (admins)."""
     changes = body.model_dump(exclude_none=True)
     with runtime_of(request).database.session() as db:
-        before = spec_of(get_publication(db, slug)).model_dump(mode="json")
-        publication = edit_publication(db, slug, changes)
-        after = spec_of(publication).model_dump(mode="json")
-        accounts.audit(
-            db,
-            user.name,
-            "publication.edit",
-            slug,
-            ip=client_ip(request),
-            changed=sorted(k for k in after if after[k] != before[k]),
-        )
+        publication = actions.edit_publication(db, user.name, client_ip(request), slug, changes)
         return publication_summary(publication)

@@ -13,19 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from newsletter.backoffice import actions
 from newsletter.backoffice.pages import redirect, render
-from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError, NotFoundError
-from newsletter.publications.services import (
-    edit_publication,
-    get_publication,
-    list_publications,
-    spec_of,
-)
+from newsletter.publications.services import get_publication, list_publications, spec_of
 from newsletter.web.deps import runtime_of
-from subscribers.lists import add_list, all_lists, set_double_opt_in
+from subscribers.lists import all_lists
 
 router = APIRouter()
 
@@ -172,17 +167,9 @@ def save_publication(
     checked = {k for k, v in (("track_opens", track_opens), ("track_clicks", track_clicks)) if v}
     try:
         with runtime_of(request).database.session() as db:
-            publication = get_publication(db, slug)
-            before = spec_of(publication).model_dump(mode="json")
-            edit_publication(db, slug, changes_from_form(typed, checked), label=field_label)
-            after = spec_of(publication).model_dump(mode="json")
-            accounts.audit(
-                db,
-                user.name,
-                "publication.edit",
-                slug,
-                ip=client_ip(request),
-                changed=sorted(k for k in after if after[k] != before[k]),
+            changes = changes_from_form(typed, checked)
+            actions.edit_publication(
+                db, user.name, client_ip(request), slug, changes, label=field_label
             )
     except InvalidInputError as exc:
         values = {**typed, "track_opens": "track_opens" in checked}
@@ -244,15 +231,8 @@ def create_list(
     double = double_opt_in == "yes"
     try:
         with runtime_of(request).database.session() as db:
-            created = add_list(db, publication, slug.strip(), name, double_opt_in=double)
-            accounts.audit(
-                db,
-                user.name,
-                "list.add",
-                created.slug,
-                ip=client_ip(request),
-                publication=publication,
-                double_opt_in=double,
+            actions.add_list(
+                db, user.name, client_ip(request), publication, slug.strip(), name, double=double
             )
     except (InvalidInputError, NotFoundError) as exc:
         typed = {"publication": publication, "slug": slug, "name": name, "double_opt_in": double}
@@ -270,15 +250,8 @@ def switch_opt_in(
     """Switch a list between double and single opt-in (affects new sign-ups only)."""
     double = double_opt_in == "yes"
     with runtime_of(request).database.session() as db:
-        mailing_list = set_double_opt_in(db, slug, double)
+        mailing_list = actions.set_opt_in(db, user.name, client_ip(request), slug, double=double)
         owner = mailing_list.publication.slug
-        accounts.audit(
-            db,
-            user.name,
-            "list.double_opt_in" if double else "list.single_opt_in",
-            mailing_list.slug,
-            ip=client_ip(request),
-        )
     return redirect(
         f"/editor/lists?publication={owner}", "opt-in-double" if double else "opt-in-single"
     )
