@@ -12,15 +12,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from newsletter.backoffice.previews import Preview, preview_next
 from newsletter.delivery.resend import Requeued, requeue_transient
 from newsletter.editors import services as accounts
 from newsletter.pipeline import cancel as pipeline_cancel
 from newsletter.publications import services as publications
 from newsletter.publications.models import Publication
+from newsletter.publications.services import get_publication
+from newsletter.runtime import Runtime
 from newsletter.schedules import services as schedules
 from newsletter.schedules.models import ScheduledEdition
 from subscribers import lists
 from subscribers.models import MailingList
+from subscribers.tokens import tokens_for
 
 
 def set_schedule(
@@ -133,3 +137,18 @@ def set_opt_in(db: Session, actor: str, ip: str, slug: str, *, double: bool) -> 
     action = "list.double_opt_in" if double else "list.single_opt_in"
     accounts.audit(db, actor, action, mailing_list.slug, ip=ip)
     return mailing_list
+
+
+def send_test_copy(rt: Runtime, actor: str, ip: str, slug: str, address: str) -> Preview:
+    """Send the next edition, marked [TEST], to ``address``; returns its preview.
+
+    Nothing is sent when the edition would be skipped: the preview has no ``test_batch``.
+    """
+    with rt.database.session() as db:
+        view = preview_next(db, get_publication(db, slug), tokens_for(rt.settings), test_to=address)
+    if view.test_batch is not None:
+        rt.sender.send_batch(view.test_batch)
+        with rt.database.session() as db:
+            label = f"{slug} {view.edition_date}"
+            accounts.audit(db, actor, "edition.test_send", label, ip=ip, to=address)
+    return view

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from newsletter.backoffice import actions
 from newsletter.backoffice import schemas as s
 from newsletter.backoffice.api_deps import Id, PublicationSlug, Publisher, Reader
-from newsletter.backoffice.previews import preview_next
 from newsletter.backoffice.reports import report_view
 from newsletter.digests.services import item_counts, list_digests
 from newsletter.editors import services as accounts
@@ -16,7 +16,6 @@ from newsletter.editors.auth import client_ip
 from newsletter.errors import InvalidInputError
 from newsletter.publications.services import get_publication
 from newsletter.web.deps import runtime_of
-from subscribers.tokens import tokens_for
 
 router = APIRouter()
 
@@ -56,22 +55,11 @@ def send_test_copy(
     request: Request, user: Publisher, slug: PublicationSlug, body: s.TestSendIn
 ) -> s.TestSendOut:
     """Send the next edition, marked [TEST], to one address (publishers)."""
-    rt = runtime_of(request)
     address = accounts.clean_email(body.to or user.email, parameter="to")
-    with rt.database.session() as db:
-        view = preview_next(db, get_publication(db, slug), tokens_for(rt.settings), test_to=address)
+    rt = runtime_of(request)
+    view = actions.send_test_copy(rt, user.name, client_ip(request), slug, address)
     if view.test_batch is None:
         raise InvalidInputError(f"{slug}: the next edition would be skipped ({view.skip_reason})")
-    rt.sender.send_batch(view.test_batch)
-    with rt.database.session() as db:
-        accounts.audit(
-            db,
-            user.name,
-            "edition.test_send",
-            f"{slug} {view.edition_date}",
-            ip=client_ip(request),
-            to=address,
-        )
     return s.TestSendOut(
         publication=slug, edition_date=view.edition_date, subject=view.subject, to=address
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from newsletter.backoffice.actions import resend
+from newsletter.backoffice import actions
 from newsletter.backoffice.pages import redirect, render
 from newsletter.backoffice.previews import preview_next
 from newsletter.backoffice.reports import report_view
@@ -17,7 +17,7 @@ from newsletter.delivery.resend import edition_deadline, transient_failures
 from newsletter.digests.services import item_counts, list_digests
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
-from newsletter.editors.services import audit, clean_email
+from newsletter.editors.services import clean_email
 from newsletter.errors import NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication, list_publications
@@ -70,24 +70,12 @@ def send_test_copy(
     to: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """Send one copy of the next edition, marked [TEST], to an address (default: your own)."""
-    rt = runtime_of(request)
     address = clean_email(to or user.email, parameter="to")
-    with rt.database.session() as db:
-        chosen = get_publication(db, publication)
-        view = preview_next(db, chosen, tokens_for(rt.settings), test_to=address)
+    rt = runtime_of(request)
+    view = actions.send_test_copy(rt, user.name, client_ip(request), publication, address)
     if view.test_batch is None:
-        return redirect(f"/editor/preview?publication={chosen.slug}")
-    rt.sender.send_batch(view.test_batch)
-    with rt.database.session() as db:
-        audit(
-            db,
-            user.name,
-            "edition.test_send",
-            f"{chosen.slug} {view.edition_date}",
-            ip=client_ip(request),
-            to=address,
-        )
-    return redirect(f"/editor/preview?publication={chosen.slug}", "test-sent")
+        return redirect(f"/editor/preview?publication={publication}")
+    return redirect(f"/editor/preview?publication={publication}", "test-sent")
 
 
 @router.get("/editions", response_class=HTMLResponse)
@@ -146,7 +134,7 @@ def resend_transient(request: Request, user: Publisher, digest_id: int) -> Respo
     """Send once more to the readers whose failure was transient, while the edition is fresh."""
     rt = runtime_of(request)
     with rt.database.session() as db:
-        resend(
+        actions.resend(
             db,
             user.name,
             client_ip(request),

@@ -79,24 +79,30 @@ def _take_next(
         return batch_id, take_batch(session, batch, now=now, lease=options.lease)
 
 
-def _worker(
-    database: Database,
-    edition: Edition,
-    sender: EmailSender,
-    options: DispatchOptions,
-    progress: Progress,
-    clock: Callable[[], datetime],
-    sleep: Callable[[float], None],
-) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """What every dispatch loop of one send works with."""
+
+    database: Database
+    edition: Edition
+    sender: EmailSender
+    options: DispatchOptions
+    progress: Progress
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+
+
+def _worker(run: _Run) -> None:
     """Claim and send due batches until none is left to claim (or the edition is cancelled)."""
+    database, edition, clock, sleep = run.database, run.edition, run.clock, run.sleep
     while True:
         now = clock()
-        batch_id, take = _take_next(database, edition.digest_id, options, now)
+        batch_id, take = _take_next(database, edition.digest_id, run.options, now)
         if take.claim is not None:  # committed: now, and only now, call the provider
             outcome = send_taken(
-                database, take, edition, sender, options=options, now=now, clock=clock
+                database, take, edition, run.sender, options=run.options, now=now, clock=clock
             )
-            progress.add(outcome.settled)
+            run.progress.add(outcome.settled)
         elif take.cancelled:
             return
         elif take.held_until is not None:
@@ -111,24 +117,13 @@ def _worker(
             sleep(max(0.0, (wake_up - clock()).total_seconds()))
 
 
-def _run_workers(
-    database: Database,
-    edition: Edition,
-    sender: EmailSender,
-    options: DispatchOptions,
-    progress: Progress,
-    clock: Callable[[], datetime],
-    sleep: Callable[[float], None],
-) -> None:
+def _run_workers(run: _Run) -> None:
     """Run ``options.workers`` dispatch loops (threads) until no batch is left to claim."""
-    if options.workers <= 1:
-        _worker(database, edition, sender, options, progress, clock, sleep)
+    if run.options.workers <= 1:
+        _worker(run)
         return
-    with ThreadPoolExecutor(options.workers, thread_name_prefix="dispatch") as pool:
-        jobs = [
-            pool.submit(_worker, database, edition, sender, options, progress, clock, sleep)
-            for _ in range(options.workers)
-        ]
+    with ThreadPoolExecutor(run.options.workers, thread_name_prefix="dispatch") as pool:
+        jobs = [pool.submit(_worker, run) for _ in range(run.options.workers)]
         for job in jobs:
             job.result()
 
@@ -190,7 +185,7 @@ def _send(
             database, digest_id, base_url=how["base_url"], tokens=how["tokens"], deliver_at=at
         )
         sleep = how.get("sleep", time.sleep)
-        _run_workers(database, edition, sender, options, progress, clock, sleep)
+        _run_workers(_Run(database, edition, sender, options, progress, clock, sleep))
         with database.session() as session:
             finalise(session, digest_id)
     with database.session() as session:
