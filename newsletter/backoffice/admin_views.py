@@ -232,10 +232,7 @@ def add_account(
 ) -> Response:
     """Add an account with a first password."""
     with runtime_of(request).database.session() as db:
-        editor = accounts.create_editor(db, name, email, role, password)
-        accounts.audit(
-            db, user.name, "editor.add", editor.name, ip=client_ip(request), role=role.value
-        )
+        accounts.add_editor(db, user.name, name, email, role, password, ip=client_ip(request))
     return redirect("/editor/accounts", "editor-added")
 
 
@@ -249,12 +246,5 @@ def disable_account(
         editor = accounts.get_editor(db, name)
         if stop and editor.id == user.id:
             raise InvalidInputError("You cannot disable your own account.")
-        accounts.set_disabled(db, editor, stop)
-        accounts.audit(
-            db,
-            user.name,
-            "editor.disable" if stop else "editor.enable",
-            editor.name,
-            ip=client_ip(request),
-        )
+        accounts.switch_editor(db, user.name, editor, stop, ip=client_ip(request))
     return redirect("/editor/accounts", "editor-disabled" if stop else "editor-enabled")

@@ -35,6 +35,7 @@ def editors(request: Request, user: Admin) -> list[s.EditorOut]:
 def add_editor(request: Request, user: Admin, body: s.EditorIn) -> s.EditorOut:
     """Add an account (admins); without a password it can only use tokens."""
     with runtime_of(request).database.session() as db:
-        e = accounts.create_editor(db, body.name, body.email, Role(body.role), body.password)
-        accounts.audit(db, user.name, "editor.add", e.name, ip=client_ip(request), role=body.role)
+        role = Role(body.role)
+        ip = client_ip(request)
+        e = accounts.add_editor(db, user.name, body.name, body.email, role, body.password, ip=ip)
         return _out(e)

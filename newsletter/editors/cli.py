@@ -53,8 +53,7 @@ def add(ctx: click.Context, name: str, email: str, role: str, password_stdin: bo
     """Add an account; without a password it can only use API tokens."""
     password = _read_password(password_stdin)
     with runtime(ctx).database.session() as session:
-        editor = services.create_editor(session, name, email, Role(role), password)
-        services.audit(session, CLI_ACTOR, "editor.add", editor.name, role=role)
+        editor = services.add_editor(session, CLI_ACTOR, name, email, Role(role), password)
         summary = f"Added {editor.name} <{editor.email}> as {editor.role.value}"
     hint = "" if password else " (no password: sign-in disabled until one is set)"
     out.print(escape(summary + hint) + ".")
@@ -104,8 +103,8 @@ def _switch(verb: str, disabled: bool, help_text: str, done: str) -> click.Comma
     @click.pass_context
     def command(ctx: click.Context, name: str) -> None:
         with runtime(ctx).database.session() as session:
-            editor = services.set_disabled(session, services.get_editor(session, name), disabled)
-            services.audit(session, CLI_ACTOR, f"editor.{verb}", editor.name)
+            editor = services.get_editor(session, name)
+            services.switch_editor(session, CLI_ACTOR, editor, disabled)
         out.print(f"{done} {escape(editor.name)}.")
 
     return command

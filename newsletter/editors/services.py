@@ -222,6 +222,32 @@ def audit(
     return entry
 
 
+def add_editor(
+    session: Session,
+    actor: str,
+    name: str,
+    email: str,
+    role: Role,
+    password: str | None,
+    *,
+    ip: str = "",
+) -> Editor:
+    """``create_editor``, recorded in the audit trail as ``actor``'s ``editor.add``."""
+    editor = create_editor(session, name, email, role, password)
+    audit(session, actor, "editor.add", editor.name, ip=ip, role=role.value)
+    return editor
+
+
+def switch_editor(
+    session: Session, actor: str, editor: Editor, disabled: bool, *, ip: str = ""
+) -> Editor:
+    """``set_disabled``, recorded as ``actor``'s ``editor.disable`` or ``editor.enable``."""
+    set_disabled(session, editor, disabled)
+    action = "editor.disable" if disabled else "editor.enable"
+    audit(session, actor, action, editor.name, ip=ip)
+    return editor
+
+
 def audit_log(session: Session, *, limit: int = 200, actor: str | None = None) -> list[AuditEntry]:
     """The newest audit entries first, optionally of one actor."""
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
