@@ -3,10 +3,10 @@
 What an operator runs, started the way an operator starts it: ``celery -A tasks
 worker`` child processes configured only through ``NEWSLETTER_*`` variables
 (``start_worker``), the SendGrid test server in a process of its own so that its
-CPU is its own (``ServerProcess``), and a fresh PostgreSQL database per run
-(``fresh_postgres``). CPU is read from ``/proc`` (``tree_cpu`` for a process and
-its children, ``PostgresCPU`` for the server backends of one database), so the
-figures count every process, not just the one that asks.
+CPU is its own (``ServerProcess``); each run's fresh PostgreSQL database comes from
+``tests.services.fresh_postgres``. CPU is read from ``/proc`` (``tree_cpu`` for a
+process and its children, ``PostgresCPU`` for the server backends of one database),
+so the figures count every process, not just the one that asks.
 """
 
 from __future__ import annotations
@@ -18,19 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from bench._cpu import process_cpu, tree_cpu
-from newsletter.db import normalise_url
 from newsletter.sendgrid_testserver.server import (
     AcceptedRequest,
     RejectedRequest,
@@ -52,25 +46,6 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, every: 
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(every)
-
-
-# -- a fresh database --------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_postgres(server_url: str, prefix: str = DEFAULT_PREFIX) -> Iterator[str]:
-    """A new PostgreSQL database named ``<prefix><random>`` on ``server_url``, dropped after."""
-    admin_url = make_url(normalise_url(server_url))
-    name = f"{prefix}{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- the SendGrid test server in a process of its own --------------------------------------

@@ -50,6 +50,7 @@ from newsletter.delivery.report import delivery_report
 from newsletter.providers.interfaces import CANCEL_CUTOFF
 from newsletter.schedules import services
 from newsletter.sendgrid_testserver.server import Fault, SendGridTestServer
+from tests.services import fresh_postgres
 
 SCENARIOS = {
     "a": "25 % of requests answered after the client timeout, no events",
@@ -289,7 +290,7 @@ def one_run(cfg: Config, scenario: str, number: int) -> tuple[Outcome, float, Pa
     root = Path(tempfile.mkdtemp(prefix=f"faults-{scenario}-"))
     try:
         _flush(cfg.broker_url)
-        with _stack.fresh_postgres(cfg.database_url, cfg.prefix) as url:
+        with fresh_postgres(cfg.database_url, cfg.prefix) as url:
             outcome = _drive(cfg, scenario, rng, root, url)
     except Exception as exc:
         raise RuntimeError(f"{exc} (logs in {root})") from exc
