@@ -191,7 +191,7 @@ def _drive(cfg: Config, scenario: str, rng: random.Random, root: Path, url: str)
                 files.update(_faultdisk.copies(dep, outbox))
                 left = _faultdisk.temporaries(outbox)
                 if left:
-                    problems.append(f"{len(left)} .tmp file(s) left in the outbox, e.g. {left[0]}")
+                    problems.append(f"{len(left)} staged file(s) left in the outbox: {left[0]}, …")
 
             stack.enter_context(_faultdisk.small_disk(outbox, cfg.readers))
             stack.callback(count_files)
