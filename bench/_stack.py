@@ -4,7 +4,7 @@ What an operator runs, started the way an operator starts it: ``celery -A tasks
 worker`` child processes configured only through ``NEWSLETTER_*`` variables
 (``start_worker``), the SendGrid test server in a process of its own so that its
 CPU is its own (``ServerProcess``); each run's fresh PostgreSQL database comes from
-``tests.services.fresh_postgres``. CPU is read from ``/proc`` (``tree_cpu`` for a
+``tests.scratchdb.fresh_postgres``. CPU is read from ``/proc`` (``tree_cpu`` for a
 process and its children, ``PostgresCPU`` for the server backends of one database),
 so the figures count every process, not just the one that asks.
 """

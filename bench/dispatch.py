@@ -46,7 +46,7 @@ from newsletter.sendgrid_testserver.server import (
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
 from subscribers.tokens import Tokens
-from tests.services import fresh_postgres
+from tests.scratchdb import fresh_postgres
 
 SQLITE_N = 100_000
 POSTGRES_N = 1_000_000

@@ -37,7 +37,7 @@ from newsletter.delivery.events import apply_pending
 from newsletter.delivery.models import Delivery, DeliveryState
 from newsletter.providers.webhook_protocol import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64, sign
-from tests.services import fresh_postgres
+from tests.scratchdb import fresh_postgres
 
 SQLITE_N = 20_000
 POSTGRES_N = 50_000

@@ -50,7 +50,7 @@ from newsletter.delivery.report import delivery_report
 from newsletter.providers.interfaces import CANCEL_CUTOFF
 from newsletter.schedules import services
 from newsletter.sendgrid_testserver.server import Fault, SendGridTestServer
-from tests.services import fresh_postgres
+from tests.scratchdb import fresh_postgres
 
 SCENARIOS = {
     "a": "25 % of requests answered after the client timeout, no events",

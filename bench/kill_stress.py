@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.integration.pipeline_stack import FINAL, Stack
-from tests.services import fresh_postgres
+from tests.scratchdb import fresh_postgres
 
 READERS = 20_000
 RUNS = 10

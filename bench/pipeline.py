@@ -43,7 +43,7 @@ from newsletter.providers.sendgrid import SendGridSender
 from newsletter.settings import Settings
 from subscribers.tokens import Tokens
 from tasks.app import make_celery
-from tests.services import fresh_postgres
+from tests.scratchdb import fresh_postgres
 
 READERS = 20_000
 BATCH = 1000  # the production default (NEWSLETTER_DISPATCH_BATCH_SIZE)

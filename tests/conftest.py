@@ -15,7 +15,7 @@ from newsletter.providers.memory import MemorySender
 from newsletter.providers.senders import memory_sender
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
-from tests import services
+from tests import scratchdb, services
 
 # Databases the suite creates are named with this prefix, so that runs sharing one
 # PostgreSQL server (developers, helpers, CI) never touch each other's databases.
@@ -90,7 +90,7 @@ def postgres_server_url() -> str:
 @pytest.fixture
 def pg_url(postgres_server_url: str) -> Iterator[str]:
     """A brand-new, empty PostgreSQL database, dropped after the test."""
-    with services.fresh_postgres(postgres_server_url, DB_PREFIX) as url:
+    with scratchdb.fresh_postgres(postgres_server_url, DB_PREFIX) as url:
         yield url
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bench import _cpu, _stack, dispatch
-from tests import services
+from tests import scratchdb, services
 from tests.conftest import DB_PREFIX
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -63,7 +63,7 @@ def test_children_of_finds_every_descendant() -> None:
 @linux_only
 def test_postgres_cpu_counts_the_backends_of_one_database() -> None:
     """A query burning CPU in a fresh database shows up as that database's backend CPU."""
-    with services.fresh_postgres(services.postgres_url(), DB_PREFIX) as url:
+    with scratchdb.fresh_postgres(services.postgres_url(), DB_PREFIX) as url:
         assert _cpu.database_name(url).startswith(DB_PREFIX)
         meter = _cpu.PostgresCPU(_cpu.admin_url_of(url), _cpu.database_name(url)).start()
         engine = create_engine(url)
@@ -79,7 +79,7 @@ def test_postgres_cpu_counts_the_backends_of_one_database() -> None:
 def test_fresh_postgres_drops_its_database() -> None:
     """The database exists during the block and is gone after it, even with a client on it."""
     server = services.postgres_url()
-    with services.fresh_postgres(server, DB_PREFIX) as url:
+    with scratchdb.fresh_postgres(server, DB_PREFIX) as url:
         name = _cpu.database_name(url)
         client = create_engine(url)
         straggler = client.connect()  # still open at the drop, which disconnects it

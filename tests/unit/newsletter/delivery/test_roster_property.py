@@ -37,7 +37,7 @@ from subscribers.models import (
     SuppressionReason,
 )
 from subscribers.services import ensure_default_list
-from tests import services
+from tests import scratchdb
 from tests.conftest import DB_PREFIX
 from tests.factories import T0, make_publication
 
@@ -151,7 +151,7 @@ def lists(
         database.dispose()
         return
     server = request.getfixturevalue("postgres_server_url")
-    with services.fresh_postgres(server, DB_PREFIX) as url:
+    with scratchdb.fresh_postgres(server, DB_PREFIX) as url:
         database = Database(url)
         yield _seeded(database)
         database.dispose()
