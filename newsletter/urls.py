@@ -26,6 +26,26 @@ def briefing_in_edition(base_url: str, publication: str, edition_date: date, slu
     return f"{edition_page(base_url, publication, edition_date)}#{slug}"
 
 
+def briefing_page(base_url: str, publication: str, slug: str) -> str:
+    """A briefing's own permanent page in a publication (feed entries link here)."""
+    return f"{base_url}/p/{publication}/briefings/{slug}/"
+
+
+def topics_index(base_url: str, publication: str) -> str:
+    """The list of a publication's topics and their feeds."""
+    return f"{base_url}/p/{publication}/topics/"
+
+
+def topic_page(base_url: str, publication: str, topic: str) -> str:
+    """One topic's page in a publication (``topic`` is its stable slug)."""
+    return f"{base_url}/p/{publication}/topics/{topic}/"
+
+
+def opml(base_url: str, publication: str) -> str:
+    """The OPML list of every feed of a publication."""
+    return f"{base_url}/p/{publication}/feeds.opml"
+
+
 def feed(base_url: str, publication: str, kind: str, fmt: str) -> str:
     """A feed URL; ``kind`` is ``briefings``, ``editions`` or ``topics/<topic-slug>``."""
     return f"{base_url}/p/{publication}/feeds/{kind}/{FEED_FORMATS[fmt]}"

@@ -8,8 +8,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 
 from newsletter.content.briefing import BriefingContent
+
+
+class ItemStatus(StrEnum):
+    """What the newsroom stands behind now for a briefing it published.
+
+    ``LIVE`` shows the (possibly corrected) text; ``WITHDRAWN`` and ``EXPIRED`` show a
+    notice instead of it and leave feeds; ``TAKEN_DOWN`` (a legal request) carries no
+    original text at all: the item's content is a placeholder.
+    """
+
+    LIVE = "live"
+    WITHDRAWN = "withdrawn"
+    TAKEN_DOWN = "taken_down"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class CorrectionNote:
+    """One dated correction note shown with a corrected briefing."""
+
+    at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class CorrectionNotice:
+    """One line of an edition's "Corrections" block: a change to an earlier briefing."""
+
+    kind: str  # "correction" or "withdrawal"
+    slug: str
+    title: str
+    note: str
+    at: datetime
+    url: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +74,15 @@ class EditionItem:
     content: BriefingContent
     approved_at: datetime
     position: int
+    status: ItemStatus = ItemStatus.LIVE
+    corrections: tuple[CorrectionNote, ...] = ()
+    # The item's last public change (its latest correction, withdrawal or takedown).
+    updated_at: datetime | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Whether readers see the briefing's text (not withdrawn, expired or taken down)."""
+        return self.status is ItemStatus.LIVE
 
 
 @dataclass(frozen=True)
@@ -52,3 +96,11 @@ class Edition:
     assembled_at: datetime
     published_at: datetime | None = None
     notes: tuple[str, ...] = field(default=())
+    # The "Corrections" block: changes to briefings earlier editions carried.
+    corrections: tuple[CorrectionNotice, ...] = ()
+    # Topic name -> its stable slug in the publication (pages link topics by it).
+    topic_slugs: tuple[tuple[str, str], ...] = ()
+
+    def topic_slug(self, name: str) -> str | None:
+        """The stable slug of the topic called ``name`` in this publication, if it has one."""
+        return dict(self.topic_slugs).get(name)
