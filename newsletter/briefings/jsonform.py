@@ -3,14 +3,16 @@
 The form has the fields of :class:`~newsletter.content.briefing.BriefingContent` except
 ``warnings`` and ``title_derived``. ``title``, ``slug`` and each topic's ``name`` may be
 left out: they are derived as for plain text, with the same editor warnings. Unknown
-fields, duplicate keys, ``NaN`` and a naive ``published`` time are refused. Errors name
-the file and the JSON path of the first problem, e.g. ``$.questions[0].answer``.
+fields, duplicate keys, ``NaN`` and a naive ``published``, ``embargo`` or ``expires`` time
+are refused, and so is an ``expires`` not later than the ``embargo``. Errors name the
+file and the JSON path of the first problem, e.g. ``$.questions[0].answer``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
 from pydantic import (
@@ -21,12 +23,21 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from newsletter.briefings import derive
 from newsletter.briefings.derive import Loc, field_path, quote
-from newsletter.content.briefing import BriefingContent, ImportWarning, WarningCode
+from newsletter.content.briefing import (
+    EMBARGO_HELP,
+    EXPIRES_HELP,
+    BriefingContent,
+    ImportWarning,
+    WarningCode,
+    check_expiry,
+)
 from newsletter.errors import InvalidInputError
 from newsletter.parsing import SLUG_PATTERN
 
@@ -124,8 +135,17 @@ class BriefingInput(_Input):
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
     source: Source | None = None
     published: AwareDatetime | None = Field(default=None, description="ISO 8601 with a UTC offset")
+    embargo: AwareDatetime | None = Field(default=None, description=EMBARGO_HELP)
+    expires: AwareDatetime | None = Field(default=None, description=EXPIRES_HELP)
     # Strict: the schema says integer, so ``true`` or ``"5"`` must not slip through as 1 or 5.
     priority: int = Field(default=0, ge=-100, le=100, strict=True, description="Higher comes first")
+
+    @field_validator("expires")
+    @classmethod
+    def _expires_after_embargo(
+        cls, expires: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        return check_expiry(info.data.get("embargo"), expires)
 
 
 def briefing_json_schema() -> dict[str, Any]:

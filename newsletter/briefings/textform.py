@@ -6,10 +6,12 @@ Reading rules:
   ignored everywhere. Control characters (other than tab) and lone surrogates are refused,
   because no email, web page or feed can carry them.
 - A **header block** may open the file: ``Key: value`` lines (keys ``Title``, ``Slug``,
-  ``Topics``, ``Published``, ``Source``, ``URL``, ``Priority``, any case), ended by a blank
-  line or by the ``What's happened`` heading. ``Published`` must carry a UTC offset
+  ``Topics``, ``Published``, ``Embargo``, ``Expires``, ``Source``, ``URL``, ``Priority``,
+  any case), ended by a blank line or by the ``What's happened`` heading. ``Published``,
+  ``Embargo`` and ``Expires`` are ISO 8601 dates and times that must carry a UTC offset
   (``2024-05-01T07:30:00+02:00`` or ``...Z``): a naive time is refused rather than guessed,
-  because a wrong zone would put the briefing in the wrong edition.
+  because a wrong zone would put the briefing in the wrong edition or lift an embargo
+  early. ``Expires`` must be later than ``Embargo``.
 - **Headings** are whole lines matched case-insensitively, with or without the final ``?``,
   with straight or curly apostrophes and any spacing. A known heading is always a heading;
   it must come in the format's order and only once.

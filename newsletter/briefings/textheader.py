@@ -1,7 +1,8 @@
 """The header block of a plain-text briefing: ``Key: value`` lines before the first heading.
 
-Keys are ``Title``, ``Slug``, ``Topics``, ``Published``, ``Source``, ``URL`` and
-``Priority``, in any case; see ``newsletter.briefings.textform`` for the rules.
+Keys are ``Title``, ``Slug``, ``Topics``, ``Published``, ``Embargo``, ``Expires``,
+``Source``, ``URL`` and ``Priority``, in any case; see ``newsletter.briefings.textform``
+for the rules.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ HEADER_KEYS = {
     "slug": "Slug",
     "topics": "Topics",
     "published": "Published",
+    "embargo": "Embargo",
+    "expires": "Expires",
     "source": "Source",
     "url": "URL",
     "priority": "Priority",
@@ -27,6 +30,7 @@ _HEADER_LINE = re.compile(r"([A-Za-z][A-Za-z _-]{0,29}?)\s*:\s*(.*)")
 _URL = re.compile(r"https?://\S+")
 _PRIORITY = re.compile(r"[+-]?[0-9]{1,4}")
 _ALLOWED_KEYS = ", ".join(HEADER_KEYS.values())
+_MOMENTS = frozenset({"published", "embargo", "expires"})
 
 
 class HeaderReader(LineReader):
@@ -87,29 +91,44 @@ class HeaderReader(LineReader):
                     f"header “Priority” {quote(value)} must be a whole number from -100 to 100",
                 )
             self.data[key] = int(value)
-        elif key == "published":
-            self.data[key] = self.published(value, number)
+        elif key in _MOMENTS:
+            self.data[key] = self.moment(HEADER_KEYS[key], value, number)
+            self._check_expiry()
         elif key == "topics":
             self.data["topic_names"] = self.topic_names(value, number)
         else:
             self.data[key] = value
 
-    def published(self, value: str, number: int) -> datetime:
-        """The ``Published`` header as an aware datetime."""
-        example = "e.g. 2024-05-01T07:30:00+02:00"
+    def moment(self, name: str, value: str, number: int) -> datetime:
+        """A date-and-time header (``Published``, ``Embargo``, ``Expires``) as an aware datetime.
+
+        A time without a UTC offset is refused rather than guessed: a wrong zone would
+        put the briefing in the wrong edition, or lift an embargo hours early.
+        """
+        example = "e.g. 2024-05-01T07:30:00+02:00 or 2024-05-01T05:30:00Z"
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
             self.fail(
                 number,
-                f"header “Published” {quote(value)} is not an ISO 8601 date and time, {example}",
+                f"header “{name}” {quote(value)} is not an ISO 8601 date and time, {example}",
             )
         if moment.tzinfo is None or moment.utcoffset() is None:
             self.fail(
                 number,
-                f"header “Published” {quote(value)} needs a time and a UTC offset, {example}",
+                f"header “{name}” {quote(value)} needs a time and a UTC offset, {example}",
             )
         return moment
+
+    def _check_expiry(self) -> None:
+        """Once both are read: ``Expires`` must come after ``Embargo``."""
+        embargo, expires = self.data.get("embargo"), self.data.get("expires")
+        if embargo is not None and expires is not None and expires <= embargo:
+            self.fail(
+                self.lines[("expires",)],
+                f"header “Expires” ({expires.isoformat()}) must be later than “Embargo” "
+                f"({embargo.isoformat()}, line {self.lines[('embargo',)]})",
+            )
 
     def topic_names(self, value: str, number: int) -> list[str]:
         """The ``Topics`` header as a list of distinct, non-empty names."""

@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from newsletter.parsing import SLUG_PATTERN
+
+EMBARGO_HELP = "Not to be published before this time (ISO 8601 with a UTC offset)"
+EXPIRES_HELP = (
+    "Not to be published from this time on, and taken out of published editions then "
+    "(ISO 8601 with a UTC offset; later than the embargo)"
+)
+_OPTIONAL_LATER = ("embargo", "expires")
+
+
+def check_expiry(embargo: datetime | None, expires: datetime | None) -> datetime | None:
+    """``expires`` if it is after ``embargo`` (either may be absent), else ``ValueError``."""
+    if embargo is not None and expires is not None and expires <= embargo:
+        raise ValueError(
+            f"the expiry {expires.isoformat()} must be later than the embargo {embargo.isoformat()}"
+        )
+    return expires
 
 
 class _Frozen(BaseModel):
@@ -73,8 +90,25 @@ class BriefingContent(_Frozen):
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
     source: str | None = Field(default=None, max_length=200)
     published: AwareDatetime | None = None
+    embargo: AwareDatetime | None = Field(default=None, description=EMBARGO_HELP)
+    expires: AwareDatetime | None = Field(default=None, description=EXPIRES_HELP)
     priority: int = Field(default=0, ge=-100, le=100, description="Higher comes first")
     warnings: tuple[ImportWarning, ...] = ()
+
+    @field_validator("expires")
+    @classmethod
+    def _expires_after_embargo(
+        cls, expires: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        return check_expiry(info.data.get("embargo"), expires)
+
+    def embargoed(self, at: datetime) -> bool:
+        """Whether the briefing is still under embargo at ``at``."""
+        return self.embargo is not None and at < self.embargo
+
+    def expired(self, at: datetime) -> bool:
+        """Whether the briefing has expired by ``at``."""
+        return self.expires is not None and at >= self.expires
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -84,5 +118,10 @@ class BriefingContent(_Frozen):
     def content_hash(self) -> str:
         """A hash of what the briefing says (warnings excluded), to detect real changes."""
         data = self.model_dump(mode="json", exclude={"warnings"})
+        # Fields added later count only when set, so older briefings keep their hashes
+        # and re-importing them does not make a new revision.
+        for key in _OPTIONAL_LATER:
+            if data[key] is None:
+                del data[key]
         encoded = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(encoded).hexdigest()
