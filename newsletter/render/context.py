@@ -8,11 +8,19 @@ publication's look is validated once (the accent colour goes into CSS).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from newsletter import urls
 from newsletter.content.briefing import BriefingContent
-from newsletter.content.edition import Edition, EditionItem, PublicationInfo
+from newsletter.content.edition import (
+    CorrectionNotice,
+    Edition,
+    EditionItem,
+    ItemStatus,
+    PublicationInfo,
+)
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
 from newsletter.templating import check_colour, long_date, tint
@@ -20,14 +28,118 @@ from newsletter.templating import check_colour, long_date, tint
 PREHEADER_LENGTH = 140
 
 
+# What replaces a briefing's text when readers may no longer see it.
+_NOTICES = {
+    ItemStatus.WITHDRAWN: "This briefing was withdrawn",
+    ItemStatus.EXPIRED: "This briefing expired",
+}
+REMOVED_NOTICE = "This briefing has been removed."
+
+
+@dataclass(frozen=True)
+class Dated:
+    """A moment as pages show it: a long date in the publication's zone and ISO 8601 UTC."""
+
+    label: str
+    iso: str
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """One dated "Correction" note under a corrected briefing."""
+
+    when: Dated
+    note: str
+
+
+@dataclass(frozen=True)
+class TopicView:
+    """A topic of a briefing, with its page when the publication has a slug for it."""
+
+    name: str
+    description: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """One line of an edition's "Corrections" block."""
+
+    kind: str
+    label: str  # "Correction" or "Withdrawn"
+    title: str
+    note: str
+    when: Dated
+    url: str
+
+
 @dataclass(frozen=True)
 class ItemView:
-    """One briefing as a template shows it."""
+    """One briefing as a template shows it.
+
+    ``notice`` is set when the text must not be shown (withdrawn, expired, taken
+    down): templates show the notice instead of every section of the briefing.
+    """
 
     number: int
     content: BriefingContent
     url: str
     shrunk: bool = False
+    permalink: str = ""
+    status: ItemStatus = ItemStatus.LIVE
+    notice: str = ""
+    corrections: tuple[NoteView, ...] = ()
+    topics: tuple[TopicView, ...] = ()
+
+
+def dated(moment: datetime, timezone: str) -> Dated:
+    """``moment`` as a long date in ``timezone`` and as an ISO 8601 UTC timestamp."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    iso = moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Dated(label=long_date(local.date()), iso=iso)
+
+
+def notice_for(item: EditionItem, timezone: str) -> str:
+    """The sentence shown instead of the item's text, or "" for a live item."""
+    if item.status is ItemStatus.TAKEN_DOWN:
+        return REMOVED_NOTICE
+    lead = _NOTICES.get(item.status)
+    if lead is None:
+        return ""
+    if item.updated_at is None:
+        return f"{lead}."
+    return f"{lead} on {dated(item.updated_at, timezone).label}."
+
+
+def topic_views(edition: Edition, content: BriefingContent) -> tuple[TopicView, ...]:
+    """The briefing's topics, each linked to its page when it has a slug."""
+    pub = edition.publication
+    views = []
+    for topic in content.topics:
+        slug = edition.topic_slug(topic.name)
+        url = urls.topic_page(pub.base_url, pub.slug, slug) if slug else None
+        views.append(TopicView(name=topic.name, description=topic.description, url=url))
+    return tuple(views)
+
+
+def notice_views(edition: Edition) -> list[NoticeView]:
+    """The edition's "Corrections" block, oldest change first."""
+    tz = edition.publication.timezone
+    return [
+        NoticeView(
+            kind=notice.kind,
+            label="Withdrawn" if notice.kind == "withdrawal" else "Correction",
+            title=notice.title,
+            note=notice.note,
+            when=dated(notice.at, tz),
+            url=notice.url,
+        )
+        for notice in sorted(edition.corrections, key=_notice_order)
+    ]
+
+
+def _notice_order(notice: CorrectionNotice) -> tuple[datetime, str]:
+    return notice.at, notice.slug
 
 
 def brand(publication: PublicationInfo) -> dict[str, str]:
@@ -81,8 +193,22 @@ def item_view(
 ) -> ItemView:
     """The view of one item, with its link to the briefing on the edition's web page."""
     pub = edition.publication
-    url = urls.briefing_in_edition(pub.base_url, pub.slug, edition.edition_date, item.content.slug)
-    return ItemView(number=number, content=item.content, url=url, shrunk=shrunk)
+    slug = item.content.slug
+    url = urls.briefing_in_edition(pub.base_url, pub.slug, edition.edition_date, slug)
+    return ItemView(
+        number=number,
+        content=item.content,
+        url=url,
+        shrunk=shrunk,
+        permalink=urls.briefing_page(pub.base_url, pub.slug, slug),
+        status=item.status,
+        notice=notice_for(item, pub.timezone),
+        corrections=tuple(
+            NoteView(when=dated(note.at, pub.timezone), note=note.note)
+            for note in sorted(item.corrections, key=lambda note: note.at)
+        ),
+        topics=topic_views(edition, item.content),
+    )
 
 
 def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]:
@@ -107,6 +233,7 @@ def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]
         "lead": items[0],
         "preheader": preheader(items[0].content),
         "shrunk_count": shrink_last,
+        "corrections": notice_views(edition),
         "edition_url": urls.edition_page(pub.base_url, pub.slug, edition.edition_date),
         "archive_url": urls.archive_index(pub.base_url, pub.slug),
     }

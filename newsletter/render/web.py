@@ -1,7 +1,9 @@
-"""Render the web archive: one standalone HTML5 page per edition, and an index.
+"""Render the web archive: edition pages, briefing pages, topic pages and the indexes.
 
-The pages come from the same ``Edition`` snapshot as the email and carry their own
-CSS; their heads advertise the publication's briefings feeds (RSS, Atom, JSON Feed).
+The pages come from the same ``Edition`` values as the email and carry their own
+CSS; each head advertises the feeds that fit the page (``<link rel="alternate">``):
+the briefings and editions feeds on the archive index and edition pages, the
+briefings feed on a briefing's page, a topic's feeds on its page.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from newsletter import urls
 from newsletter.content.edition import Edition, EditionItem, PublicationInfo
 from newsletter.errors import InvalidInputError
 from newsletter.render.context import brand, edition_context, item_view
-from newsletter.templating import environment
+from newsletter.templating import environment, long_date
 
-_FEED_TYPES = (
+# (label, media type, format key of urls.FEED_FORMATS), in the order pages list them.
+FEED_TYPES = (
     ("RSS", "application/rss+xml", "rss"),
     ("Atom", "application/atom+xml", "atom"),
     ("JSON Feed", "application/feed+json", "json"),
@@ -34,44 +37,149 @@ class ArchiveEntry:
     briefing_count: int
 
 
+@dataclass(frozen=True)
+class FeedGroup:
+    """One feed (briefings, editions or a topic) in its three formats: (label, type, URL)."""
+
+    name: str
+    links: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class TopicEntry:
+    """One topic on the topics index: its name, page and feeds."""
+
+    name: str
+    url: str
+    feeds: FeedGroup
+
+
+@dataclass(frozen=True)
+class BriefingEntry:
+    """One briefing on a topic page: its title, own page and edition."""
+
+    title: str
+    url: str
+    edition_date: date
+    edition_url: str
+
+
+def feed_group(publication: PublicationInfo, kind: str, name: str) -> FeedGroup:
+    """The feed of ``kind`` (``briefings``, ``editions``, ``topics/<slug>``) in every format."""
+    return FeedGroup(
+        name=name,
+        links=tuple(
+            (label, media, urls.feed(publication.base_url, publication.slug, kind, fmt))
+            for label, media, fmt in FEED_TYPES
+        ),
+    )
+
+
+def briefings_feeds(publication: PublicationInfo) -> FeedGroup:
+    """The publication's briefings feed."""
+    return feed_group(publication, "briefings", "Briefings")
+
+
+def editions_feeds(publication: PublicationInfo) -> FeedGroup:
+    """The publication's editions feed (one entry per edition)."""
+    return feed_group(publication, "editions", "Editions")
+
+
+def topic_feeds(publication: PublicationInfo, name: str, slug: str) -> FeedGroup:
+    """The feed of one topic of the publication."""
+    return feed_group(publication, f"topics/{slug}", name)
+
+
 def feed_links(publication: PublicationInfo) -> list[tuple[str, str, str]]:
     """(label, media type, URL) of the publication's briefings feeds."""
-    return [
-        (label, media, urls.feed(publication.base_url, publication.slug, "briefings", fmt))
-        for label, media, fmt in _FEED_TYPES
-    ]
+    return list(briefings_feeds(publication).links)
 
 
 def _render(path: str, context: Mapping[str, Any]) -> str:
     return environment().get_template(path).render(context)
 
 
+def _frame(publication: PublicationInfo, feeds: Sequence[FeedGroup]) -> dict[str, Any]:
+    """What ``web/archive/_layout.html`` reads."""
+    pub = publication
+    return {
+        "lang": pub.language,
+        "brand": brand(pub),
+        "feeds": list(feeds),
+        "publication": pub,
+        "topics_url": urls.topics_index(pub.base_url, pub.slug),
+        "opml_url": urls.opml(pub.base_url, pub.slug),
+    }
+
+
 def render_edition_page(edition: Edition) -> str:
     """The standalone HTML5 archive page of an edition."""
-    context = edition_context(edition)
-    return _render(
-        "web/archive/edition.html", {**context, "feeds": feed_links(edition.publication)}
-    )
+    pub = edition.publication
+    frame = _frame(pub, [briefings_feeds(pub), editions_feeds(pub)])
+    return _render("web/archive/edition.html", {**edition_context(edition), **frame})
 
 
 def render_archive_index(publication: PublicationInfo, editions: Sequence[ArchiveEntry]) -> str:
     """The list of a publication's editions, in the order given."""
-    context = {
-        "lang": publication.language,
-        "brand": brand(publication),
-        "feeds": feed_links(publication),
-        "publication": publication,
-        "entries": list(editions),
-    }
-    return _render("web/archive/index.html", context)
+    feeds = [briefings_feeds(publication), editions_feeds(publication)]
+    return _render(
+        "web/archive/index.html", {**_frame(publication, feeds), "entries": list(editions)}
+    )
 
 
-def render_briefing_fragment(edition: Edition, item: EditionItem) -> str:
-    """One briefing as an ``<article>`` HTML fragment (for the archive page and feeds)."""
+def _find(edition: Edition, item: EditionItem) -> int:
     ordered = sorted(edition.items, key=lambda each: each.position)
     if item not in ordered:
         raise InvalidInputError(
             f"briefing {item.content.slug!r} is not part of edition {edition.edition_date}"
         )
-    view = item_view(edition, item, ordered.index(item) + 1)
+    return ordered.index(item) + 1
+
+
+def render_briefing_fragment(edition: Edition, item: EditionItem) -> str:
+    """One briefing as an ``<article>`` HTML fragment (for the archive page and feeds)."""
+    view = item_view(edition, item, _find(edition, item))
     return _render("web/_briefing.html", {"item": view}).strip() + "\n"
+
+
+def render_briefing_page(edition: Edition, item: EditionItem) -> str:
+    """A briefing's own page, as the edition that carried it shows it now."""
+    pub = edition.publication
+    view = item_view(edition, item, _find(edition, item))
+    context = {
+        **_frame(pub, [briefings_feeds(pub)]),
+        "item": view,
+        "date_label": long_date(edition.edition_date),
+        "edition_url": urls.edition_page(pub.base_url, pub.slug, edition.edition_date),
+        "canonical": view.permalink,
+    }
+    return _render("web/archive/briefing.html", context)
+
+
+def render_topics_index(publication: PublicationInfo, topics: Sequence[tuple[str, str]]) -> str:
+    """A publication's topics, each (name, slug) with its page and feeds, in the order given."""
+    pub = publication
+    entries = [
+        TopicEntry(
+            name=name,
+            url=urls.topic_page(pub.base_url, pub.slug, slug),
+            feeds=topic_feeds(pub, name, slug),
+        )
+        for name, slug in topics
+    ]
+    feeds = [briefings_feeds(pub), editions_feeds(pub)]
+    return _render("web/archive/topics.html", {**_frame(pub, feeds), "topics": entries})
+
+
+def render_topic_page(
+    publication: PublicationInfo, name: str, slug: str, briefings: Sequence[BriefingEntry]
+) -> str:
+    """One topic's page: its briefings in the order given, and its feeds."""
+    pub = publication
+    context = {
+        **_frame(pub, [topic_feeds(pub, name, slug)]),
+        "topic": name,
+        "canonical": urls.topic_page(pub.base_url, pub.slug, slug),
+        "briefings": list(briefings),
+    }
+    return _render("web/archive/topic.html", context)

@@ -68,12 +68,17 @@ def test_edition_page_is_standalone_html5_with_feed_discovery() -> None:
     assert html.startswith("<!doctype html>")
     tags = _parse(html).tags
     assert ("html", {"lang": "de"}) in tags
-    alternates = {a["type"]: a["href"] for t, a in tags if t == "link" and a["rel"] == "alternate"}
-    assert alternates == {
-        "application/rss+xml": FEEDS + "rss.xml",
-        "application/atom+xml": FEEDS + "atom.xml",
-        "application/feed+json": FEEDS + "feed.json",
-    }
+    links = [a for t, a in tags if t == "link" and a["rel"] == "alternate"]
+    alternates = [(a["type"], a["href"]) for a in links]
+    editions = FEEDS.replace("/briefings/", "/editions/")
+    assert alternates == [
+        ("application/rss+xml", FEEDS + "rss.xml"),
+        ("application/atom+xml", FEEDS + "atom.xml"),
+        ("application/feed+json", FEEDS + "feed.json"),
+        ("application/rss+xml", editions + "rss.xml"),
+        ("application/atom+xml", editions + "atom.xml"),
+        ("application/feed+json", editions + "feed.json"),
+    ]
     assert not [t for t, a in tags if t == "script" or (t == "link" and a["rel"] == "stylesheet")]
     assert "<style>" in html
     assert "prefers-color-scheme: dark" in html
