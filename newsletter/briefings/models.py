@@ -43,6 +43,12 @@ class Briefing(Base):
     approved_by: Mapped[str | None] = mapped_column(String(120), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # A takedown (a legal request): the text leaves everything served or exported.
+    taken_down_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    taken_down_by: Mapped[str | None] = mapped_column(String(120), default=None)
+    takedown_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # When its ``Expires:`` time took it out of feeds and pages after publication.
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     revisions: Mapped[list[BriefingRevision]] = relationship(
         back_populates="briefing", order_by="BriefingRevision.number", cascade="all"
@@ -66,12 +72,42 @@ class BriefingRevision(Base):
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Who confirmed a title the importer derived from the text (approval needs it).
+    title_confirmed_by: Mapped[str | None] = mapped_column(String(120), default=None)
 
     briefing: Mapped[Briefing] = relationship(back_populates="revisions")
 
     def parsed(self) -> BriefingContent:
         """The stored content as a validated value."""
         return BriefingContent.model_validate(self.content)
+
+
+class CorrectionKind(StrEnum):
+    """What changed a briefing after it was published."""
+
+    CORRECTION = "correction"
+    WITHDRAWAL = "withdrawal"
+    TAKEDOWN = "takedown"
+    EXPIRY = "expiry"
+
+
+class BriefingCorrection(Base):
+    """A public change to a published briefing: a correction with its note, a withdrawal,
+    a takedown or an expiry. Pages show correction notes; the next edition lists
+    corrections and withdrawals; takedown reasons stay in the back office.
+    """
+
+    __tablename__ = "briefing_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    briefing_id: Mapped[int] = mapped_column(
+        ForeignKey("briefings.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[CorrectionKind] = mapped_column(enum_column(CorrectionKind, "correction_kind"))
+    revision: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    editor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class BriefingEvent(Base):

@@ -14,14 +14,22 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.briefings.models import Briefing, BriefingEvent, BriefingRevision, BriefingState
+from newsletter.briefings.models import (
+    Briefing,
+    BriefingCorrection,
+    BriefingEvent,
+    BriefingRevision,
+    BriefingState,
+    CorrectionKind,
+)
 from newsletter.briefings.workflow import Action, next_state
 from newsletter.content.briefing import BriefingContent, ImportWarning
 from newsletter.db import utcnow
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 
 IMPORT_EDITOR = "import"
 MAX_EDITOR_LENGTH = 120
+MAX_NOTE_LENGTH = 2000
 
 
 class ImportAction(StrEnum):
@@ -63,11 +71,14 @@ def import_content(
     source: str | None = None,
     approve_as: str | None = None,
     now: datetime | None = None,
+    editor: str = IMPORT_EDITOR,
 ) -> ImportOutcome:
     """Create a briefing, add a revision when its content changed, or do nothing.
 
-    With ``approve_as`` (an editor name) the resulting draft is approved at once, for
-    trusted upstream pipelines.
+    ``editor`` is who wrote the revision (the audit trail's name: ``import`` for
+    files, the editor's name for an edit in the editors' app). With ``approve_as``
+    (an editor name) the resulting draft is approved at once, for trusted upstream
+    pipelines; a derived title counts as confirmed by them.
     """
     now = now or utcnow()
     briefing = session.scalars(select(Briefing).where(Briefing.slug == content.slug)).one_or_none()
@@ -77,7 +88,7 @@ def import_content(
         session.add(briefing)
         session.flush()
         _add_revision(session, briefing, 1, content, source, now)
-        _record(session, briefing, Action.CREATE, None, IMPORT_EDITOR, source or "", now)
+        _record(session, briefing, Action.CREATE, None, editor, source or "", now)
         action = ImportAction.CREATED
     elif _latest(session, briefing).content_hash == content.content_hash():
         action = ImportAction.UNCHANGED
@@ -85,12 +96,12 @@ def import_content(
         number = briefing.latest_revision + 1
         _add_revision(session, briefing, number, content, source, now)
         briefing.latest_revision = number
-        _apply(session, briefing, Action.REVISE, IMPORT_EDITOR, source or "", now)
+        _apply(session, briefing, Action.REVISE, editor, source or "", now)
         action = ImportAction.REVISED
     if approve_as is not None and briefing.state is BriefingState.DRAFT:
-        _apply(
-            session, briefing, Action.APPROVE, check_editor(approve_as), "approved on import", now
-        )
+        approver = check_editor(approve_as)
+        _check_approvable(session, briefing, approver, confirm_title=True)
+        _apply(session, briefing, Action.APPROVE, approver, "approved on import", now)
     return ImportOutcome(
         slug=briefing.slug,
         briefing_id=briefing.id,
@@ -156,9 +167,67 @@ def revision(session: Session, briefing: Briefing, number: int | None = None) ->
     return found
 
 
-def approve(session: Session, briefing: Briefing, editor: str, comment: str = "") -> Briefing:
-    """Approve the latest revision; editions use it from now on."""
-    return _apply(session, briefing, Action.APPROVE, check_editor(editor), comment, utcnow())
+def check_note(note: str | None, *, parameter: str) -> str:
+    """A cleaned, non-empty note (a correction note, a takedown reason), or a clear error."""
+    text = (note or "").strip()
+    if not text:
+        raise InvalidInputError(f"{parameter}: required")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise InvalidInputError(f"{parameter}: at most {MAX_NOTE_LENGTH} characters")
+    return text
+
+
+def needs_title_confirmation(session: Session, briefing: Briefing) -> bool:
+    """Whether the latest revision's title was derived from the text and nobody confirmed it."""
+    latest = _latest(session, briefing)
+    return bool(latest.content.get("title_derived")) and latest.title_confirmed_by is None
+
+
+def approve(
+    session: Session,
+    briefing: Briefing,
+    editor: str,
+    comment: str = "",
+    *,
+    confirm_title: bool = False,
+    correction_note: str | None = None,
+) -> Briefing:
+    """Approve the latest revision; editions use it from now on.
+
+    A title the importer derived from the text must be confirmed (``confirm_title``)
+    or edited first. ``correction_note`` records the approval as a correction of a
+    published briefing (the caller decides when one is needed: see
+    ``newsletter.publishing.corrections``).
+    """
+    editor = check_editor(editor)
+    note = None if correction_note is None else check_note(correction_note, parameter="note")
+    _check_approvable(session, briefing, editor, confirm_title=confirm_title)
+    now = utcnow()
+    _apply(session, briefing, Action.APPROVE, editor, comment or (note or ""), now)
+    if note is not None:
+        _add_correction(session, briefing, CorrectionKind.CORRECTION, note, editor, now)
+    return briefing
+
+
+def _check_approvable(
+    session: Session, briefing: Briefing, editor: str, *, confirm_title: bool
+) -> None:
+    if briefing.taken_down_at is not None:
+        raise TransitionError(
+            f"briefing {briefing.slug!r} was taken down on {briefing.taken_down_at:%Y-%m-%d}: "
+            "it cannot be approved again"
+        )
+    if not needs_title_confirmation(session, briefing):
+        return
+    if not confirm_title:
+        title = _latest(session, briefing).title
+        raise InvalidInputError(
+            f"briefing {briefing.slug!r}: its title {title!r} was derived from the text; "
+            "confirm it (--confirm-title, confirm_title) or edit it before approving"
+        )
+    latest = _latest(session, briefing)
+    latest.title_confirmed_by = editor
+    _record(session, briefing, Action.CONFIRM_TITLE, briefing.state, editor, latest.title, utcnow())
 
 
 def reject(session: Session, briefing: Briefing, editor: str, comment: str = "") -> Briefing:
@@ -166,9 +235,84 @@ def reject(session: Session, briefing: Briefing, editor: str, comment: str = "")
     return _apply(session, briefing, Action.REJECT, check_editor(editor), comment, utcnow())
 
 
-def withdraw(session: Session, briefing: Briefing, editor: str, comment: str = "") -> Briefing:
-    """Take the briefing out of every later edition."""
-    return _apply(session, briefing, Action.WITHDRAW, check_editor(editor), comment, utcnow())
+def withdraw(
+    session: Session, briefing: Briefing, editor: str, comment: str = "", *, public: bool = False
+) -> Briefing:
+    """Take the briefing out of every later edition.
+
+    ``public`` records the withdrawal of a published briefing, which pages show in
+    place of its text and the next edition lists with ``comment`` as its note.
+    """
+    editor = check_editor(editor)
+    now = utcnow()
+    _apply(session, briefing, Action.WITHDRAW, editor, comment, now)
+    if public:
+        _add_correction(session, briefing, CorrectionKind.WITHDRAWAL, comment.strip(), editor, now)
+    return briefing
+
+
+def takedown(session: Session, briefing: Briefing, editor: str, reason: str) -> Briefing:
+    """Take the briefing's text out of everything served or exported, for good.
+
+    For legal requests: the briefing is withdrawn, can never be approved again, and
+    every page and feed that carried it shows only that it was removed. The reason
+    is kept in the audit trail, never shown to readers.
+    """
+    editor = check_editor(editor)
+    why = check_note(reason, parameter="reason")
+    if briefing.taken_down_at is not None:
+        raise TransitionError(
+            f"briefing {briefing.slug!r} was already taken down on "
+            f"{briefing.taken_down_at:%Y-%m-%d %H:%M} UTC by {briefing.taken_down_by}"
+        )
+    now = utcnow()
+    _apply(session, briefing, Action.TAKEDOWN, editor, why, now)
+    briefing.taken_down_at = now
+    briefing.taken_down_by = editor
+    briefing.takedown_reason = why
+    _add_correction(session, briefing, CorrectionKind.TAKEDOWN, why, editor, now)
+    return briefing
+
+
+def expire(session: Session, briefing: Briefing, now: datetime | None = None) -> Briefing:
+    """Mark a published briefing expired (its ``Expires:`` time passed); idempotent."""
+    if briefing.expired_at is not None:
+        return briefing
+    now = now or utcnow()
+    briefing.expired_at = now
+    _record(session, briefing, Action.EXPIRE, briefing.state, "expiry", "Expires: passed", now)
+    _add_correction(session, briefing, CorrectionKind.EXPIRY, "", "expiry", now)
+    return briefing
+
+
+def corrections(session: Session, briefing_ids: Sequence[int]) -> list[BriefingCorrection]:
+    """The public changes of these briefings, oldest first."""
+    if not briefing_ids:
+        return []
+    return list(
+        session.scalars(
+            select(BriefingCorrection)
+            .where(BriefingCorrection.briefing_id.in_(briefing_ids))
+            .order_by(BriefingCorrection.at, BriefingCorrection.id)
+        )
+    )
+
+
+def _add_correction(
+    session: Session,
+    briefing: Briefing,
+    kind: CorrectionKind,
+    note: str,
+    editor: str,
+    now: datetime,
+) -> None:
+    revision = briefing.approved_revision or briefing.latest_revision
+    session.add(
+        BriefingCorrection(
+            briefing_id=briefing.id, kind=kind, revision=revision, note=note, editor=editor, at=now
+        )
+    )
+    session.flush()
 
 
 def history(session: Session, briefing: Briefing) -> list[BriefingEvent]:
@@ -223,7 +367,7 @@ def _apply(
         briefing.approved_revision = briefing.latest_revision
         briefing.approved_at = now
         briefing.approved_by = editor
-    elif action is Action.WITHDRAW:
+    elif action in (Action.WITHDRAW, Action.TAKEDOWN):
         briefing.approved_revision = None
     briefing.updated_at = now
     _record(session, briefing, action, before, editor, comment, now)

@@ -13,6 +13,8 @@ new one is approved, or until the briefing is withdrawn.
                        ├──reject──▶ rejected ──revise──▶ draft
                        └──revise──▶ draft       withdrawn ──revise──▶ draft
 
+    (any) ──takedown──▶ withdrawn   (a legal request; it can never be approved again)
+
 A draft or rejected briefing that still has an approved revision live may also be
 withdrawn, which takes that revision out of every later edition.
 """
@@ -33,6 +35,9 @@ class Action(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     WITHDRAW = "withdraw"
+    TAKEDOWN = "takedown"
+    EXPIRE = "expire"
+    CONFIRM_TITLE = "confirm_title"
 
 
 _D, _A, _R, _W = (
@@ -57,7 +62,15 @@ _WITHDRAW_WHILE_LIVE = {_D, _R}
 
 
 def next_state(state: BriefingState, action: Action, *, has_live_revision: bool) -> BriefingState:
-    """The state ``action`` leads to from ``state``, or ``TransitionError`` if refused."""
+    """The state ``action`` leads to from ``state``, or ``TransitionError`` if refused.
+
+    A takedown is allowed from every state and always ends withdrawn; an expiry and a
+    title confirmation leave the state as it is.
+    """
+    if action is Action.TAKEDOWN:
+        return _W
+    if action in (Action.EXPIRE, Action.CONFIRM_TITLE):
+        return state
     if action is Action.WITHDRAW and state in _WITHDRAW_WHILE_LIVE and has_live_revision:
         return _W
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text, Time
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.db import Base, UTCDateTime, utcnow
@@ -43,3 +43,24 @@ class Publication(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PublicationTopic(Base):
+    """A topic's stable slug in one publication, given once and never changed.
+
+    ``name_key`` is the name case-folded with its spaces collapsed, so "Climate" and
+    "climate " are one topic; ``name`` keeps the first spelling seen.
+    """
+
+    __tablename__ = "publication_topics"
+    __table_args__ = (
+        UniqueConstraint("publication_id", "slug"),
+        UniqueConstraint("publication_id", "name_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    name_key: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(90))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

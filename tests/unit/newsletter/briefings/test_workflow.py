@@ -30,11 +30,23 @@ def test_allowed_transitions(state: BriefingState, action: Action) -> None:
     assert next_state(state, action, has_live_revision=False) is ALLOWED[(state, action)]
 
 
+# Allowed from every state: a takedown ends withdrawn, the others keep the state.
+ANY_STATE = {Action.TAKEDOWN, Action.EXPIRE, Action.CONFIRM_TITLE}
+
+
+@pytest.mark.parametrize("state", list(BriefingState))
+def test_takedown_expiry_and_title_confirmation_from_any_state(state: BriefingState) -> None:
+    """A takedown always withdraws; an expiry or a title confirmation leaves the state."""
+    assert next_state(state, Action.TAKEDOWN, has_live_revision=False) is BriefingState.WITHDRAWN
+    assert next_state(state, Action.EXPIRE, has_live_revision=True) is state
+    assert next_state(state, Action.CONFIRM_TITLE, has_live_revision=False) is state
+
+
 REFUSED = [
     (state, action)
     for state in BriefingState
     for action in Action
-    if (state, action) not in ALLOWED and action is not Action.CREATE
+    if (state, action) not in ALLOWED and action not in ANY_STATE and action is not Action.CREATE
 ]
 
 
