@@ -3,6 +3,11 @@
 The digest service loads the candidates (approved briefings not yet in any edition
 of the publication) and stores the result; the rules live here so they can be
 tested without a database.
+
+Embargo and expiry are judged at the edition's cut-off (when it is due): a briefing
+still under embargo then waits for a later edition, and one expired by then is never
+chosen. Both are reported in the selection (``embargoed``, ``expired``) and neither
+counts as rolled over.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 NO_APPROVED = "no approved briefings"
 NO_MATCHING_TOPICS = "no approved briefings on this publication's topics"
+ALL_EMBARGOED = "every approved briefing on this publication's topics is under embargo or expired"
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,16 @@ class Candidate:
     priority: int
     approved_at: datetime
     topics: tuple[str, ...]
+    embargo: datetime | None = None
+    expires: datetime | None = None
+
+    def embargoed(self, at: datetime) -> bool:
+        """Whether the briefing is still under embargo at ``at``."""
+        return self.embargo is not None and at < self.embargo
+
+    def expired(self, at: datetime) -> bool:
+        """Whether the briefing has expired by ``at``."""
+        return self.expires is not None and at >= self.expires
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,8 @@ class Selection:
     chosen: tuple[Candidate, ...]
     rolled_over: tuple[Candidate, ...]
     skip_reason: str | None
+    embargoed: tuple[Candidate, ...] = ()
+    expired: tuple[Candidate, ...] = ()
 
 
 def cutoff_at(edition_date: date, send_time: time, timezone: str) -> datetime:
@@ -84,7 +102,9 @@ def select_briefings(
 
     Order is priority (highest first), then approval time (oldest first), then id,
     so the result does not depend on the order of ``candidates``. Briefings beyond
-    the cap are returned as ``rolled_over``: they wait for the next edition.
+    the cap are returned as ``rolled_over``: they wait for the next edition. Those
+    under embargo at the cut-off wait too (``embargoed``); those expired by then are
+    left out for good (``expired``).
     """
     if cap < 1:
         raise ValueError("an edition holds at least one briefing")
@@ -94,4 +114,9 @@ def select_briefings(
     on_topic = sorted((c for c in in_time if matches_topics(c, topics)), key=_order)
     if not on_topic:
         return Selection((), (), NO_MATCHING_TOPICS)
-    return Selection(tuple(on_topic[:cap]), tuple(on_topic[cap:]), None)
+    embargoed = tuple(c for c in on_topic if c.embargoed(cutoff))
+    expired = tuple(c for c in on_topic if c.expired(cutoff))
+    held = {c.briefing_id for c in embargoed + expired}
+    ready = [c for c in on_topic if c.briefing_id not in held]
+    reason = None if ready else ALL_EMBARGOED
+    return Selection(tuple(ready[:cap]), tuple(ready[cap:]), reason, embargoed, expired)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -123,6 +123,8 @@ def _candidates(
             priority=content.priority,
             approved_at=approved_at,
             topics=content.topic_names,
+            embargo=content.embargo,
+            expires=content.expires,
         )
         found[briefing_id] = (candidate, content)
     return found
@@ -259,14 +261,41 @@ def render_digest(session: Session, digest_id: int) -> Digest:
     return digest
 
 
-def publish_digest(session: Session, digest_id: int) -> Digest:
+def embargo_of(digest: Digest) -> tuple[datetime, DigestItem] | None:
+    """The latest embargo among the edition's briefings and the item carrying it, if any."""
+    latest: tuple[datetime, DigestItem] | None = None
+    for item in digest.items:
+        value = item.content.get("embargo")
+        embargo = datetime.fromisoformat(value) if value else None
+        if embargo is not None and (latest is None or embargo > latest[0]):
+            latest = (embargo, item)
+    return latest
+
+
+def check_embargo(digest: Digest, now: datetime) -> None:
+    """Refuse (``TransitionError``) to make an edition public before its latest embargo."""
+    found = embargo_of(digest)
+    if found is not None and now < found[0]:
+        embargo, item = found
+        lifted = embargo.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        raise TransitionError(
+            f"{digest.label()} cannot be made public before {lifted} UTC: briefing "
+            f"{item.content.get('slug')!r} (id {item.briefing_id}) is under embargo until "
+            f"{embargo.isoformat()}"
+        )
+
+
+def publish_digest(session: Session, digest_id: int, *, now: datetime | None = None) -> Digest:
     """Make an edition public (web archive and feeds), rendering it first if needed.
 
     Idempotent: an edition already public is returned as it is. Editions published
     without email stop here; the pipeline goes on from ``published`` to sending.
+    An edition is never made public before the latest embargo among its briefings
+    (``TransitionError`` naming the briefing and the time).
     """
     digest = render_digest(session, digest_id)
     if digest.state is DigestState.RENDERED:
+        check_embargo(digest, now or utcnow())
         transition(digest, DigestState.PUBLISHED)
         session.flush()
     elif digest.published_at is None:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsletter.digests.assembly import (
+    ALL_EMBARGOED,
     NO_APPROVED,
     NO_MATCHING_TOPICS,
     Candidate,
@@ -182,3 +183,62 @@ def test_next_edition_refuses_impossible_weekdays() -> None:
     """Weekday numbers outside 0-6 are a programming error, not an endless search."""
     with pytest.raises(ValueError, match="0 to 6"):
         next_edition_date(T0, time(7, 0), "UTC", {7})
+
+
+def timed(briefing_id: int, *, embargo: int | None = None, expires: int | None = None) -> Candidate:
+    """A candidate with an embargo and an expiry ``embargo``/``expires`` minutes from CUTOFF."""
+    return Candidate(
+        briefing_id=briefing_id,
+        revision=1,
+        priority=0,
+        approved_at=T0 + timedelta(minutes=briefing_id),
+        topics=(),
+        embargo=None if embargo is None else CUTOFF + timedelta(minutes=embargo),
+        expires=None if expires is None else CUTOFF + timedelta(minutes=expires),
+    )
+
+
+def test_embargo_is_judged_at_the_cut_off() -> None:
+    """Under embargo at the cut-off, a briefing waits; an embargo ending by then lets it go."""
+    candidates = [timed(1, embargo=1), timed(2, embargo=0), timed(3, embargo=-60), timed(4)]
+    result = select_briefings(candidates, topics=[], cap=10, cutoff=CUTOFF)
+    assert ids(result.chosen) == [2, 3, 4]
+    assert ids(result.embargoed) == [1]
+    assert result.rolled_over == ()
+    assert result.expired == ()
+
+
+def test_expired_briefings_are_never_chosen() -> None:
+    """A briefing expiring at or before the cut-off is left out; a later expiry goes."""
+    candidates = [timed(1, expires=0), timed(2, expires=-5), timed(3, expires=1)]
+    result = select_briefings(candidates, topics=[], cap=10, cutoff=CUTOFF)
+    assert ids(result.chosen) == [3]
+    assert ids(result.expired) == [1, 2]
+    assert result.embargoed == ()
+
+
+def test_embargoed_briefings_do_not_take_places_or_count_as_rolled_over() -> None:
+    """The cap counts only briefings that may go out; embargoed ones are not rolled over."""
+    candidates = [timed(1, embargo=30), timed(2), timed(3), timed(4, embargo=-1, expires=60)]
+    result = select_briefings(candidates, topics=[], cap=2, cutoff=CUTOFF)
+    assert ids(result.chosen) == [2, 3]
+    assert ids(result.rolled_over) == [4]
+    assert ids(result.embargoed) == [1]
+
+
+def test_only_embargoed_or_expired_briefings_skip_with_their_reason() -> None:
+    """An edition whose on-topic briefings are all embargoed or expired is skipped, saying so."""
+    result = select_briefings(
+        [timed(1, embargo=5), timed(2, expires=-5)], topics=[], cap=3, cutoff=CUTOFF
+    )
+    assert result.chosen == ()
+    assert result.skip_reason == ALL_EMBARGOED
+    assert (ids(result.embargoed), ids(result.expired)) == ([1], [2])
+
+
+def test_embargoed_candidate_waits_for_a_later_edition() -> None:
+    """An embargoed briefing is chosen by the first edition whose cut-off reaches its embargo."""
+    waiting = timed(1, embargo=24 * 60)
+    assert select_briefings([waiting], topics=[], cap=1, cutoff=CUTOFF).chosen == ()
+    later = select_briefings([waiting], topics=[], cap=1, cutoff=CUTOFF + timedelta(days=1))
+    assert ids(later.chosen) == [1]
