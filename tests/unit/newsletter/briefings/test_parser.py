@@ -9,7 +9,7 @@ import pytest
 
 import newsletter
 from newsletter.briefings import parser
-from newsletter.content.briefing import BriefingContent, WarningCode
+from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "briefings"
@@ -73,8 +73,7 @@ def test_every_bad_fixture_has_an_expected_message() -> None:
 def test_shipped_samples_parse_as_full_briefings(path: Path) -> None:
     """Every shipped sample parses, with most sections filled and nothing truncated."""
     content = parser.parse_file(path)
-    codes = {warning.code for warning in content.warnings}
-    assert codes <= {WarningCode.DERIVED_TITLE}
+    assert content.warnings == ()
     assert 2 <= len(content.behind_the_headline) <= 4
     assert content.what_the_papers_say
     assert content.how_we_got_here
@@ -82,12 +81,12 @@ def test_shipped_samples_parse_as_full_briefings(path: Path) -> None:
     assert 3 <= len(content.topics) <= 5
 
 
-def test_samples_cover_both_titled_and_derived_briefings() -> None:
-    """At least six samples ship, some with a header title and some with a derived one."""
-    derived = [parser.parse_file(path).title_derived for path in SAMPLES]
+def test_samples_carry_their_own_titles() -> None:
+    """At least six samples ship, each with a Title header, so the demo shows no derived title."""
+    contents = [parser.parse_file(path) for path in SAMPLES]
     assert len(SAMPLES) >= 6
-    assert any(derived)
-    assert not all(derived)
+    assert not any(content.title_derived for content in contents)
+    assert all(path.read_text("utf-8").startswith("Title: ") for path in SAMPLES)
 
 
 def test_bytes_pick_json_by_file_name() -> None:
