@@ -46,7 +46,7 @@ def topic_slugs(session: Session, publication: Publication) -> dict[str, str]:
         .where(PublicationTopic.publication_id == publication.id)
         .order_by(PublicationTopic.name)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def assign_topic_slugs(
