@@ -12,6 +12,7 @@ their one use::
     │   │   ├── TokenError       subscribers.tokens: a token is malformed, tampered with or expired
     │   │   └── _Refused         briefings.jsonform: duplicate keys, NaN or Infinity in JSON
     │   ├── TransitionError      a state change the state machine refuses
+    │   │   └── EmbargoPending   digests.services: an edition holds a briefing under embargo
     │   ├── VerificationError    a signed callback is forged, replayed or unsigned (HTTP 403)
     │   ├── RateLimited          too many sign-ups or sign-ins; ``retry_after`` seconds (HTTP 429)
     │   └── LoginFailed          editors.throttle: wrong name or password, or account disabled

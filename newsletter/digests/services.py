@@ -272,16 +272,29 @@ def embargo_of(digest: Digest) -> tuple[datetime, DigestItem] | None:
     return latest
 
 
+class EmbargoPending(TransitionError):
+    """An edition cannot be made public yet: a briefing in it is under embargo until ``until``.
+
+    A ``TransitionError``, so the CLI and the API show it as one line; a caller that
+    can wait (the pipeline) may catch it and try again from ``until``.
+    """
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 def check_embargo(digest: Digest, now: datetime) -> None:
-    """Refuse (``TransitionError``) to make an edition public before its latest embargo."""
+    """Refuse (``EmbargoPending``) to make an edition public before its latest embargo."""
     found = embargo_of(digest)
     if found is not None and now < found[0]:
         embargo, item = found
         lifted = embargo.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        raise TransitionError(
+        raise EmbargoPending(
             f"{digest.label()} cannot be made public before {lifted} UTC: briefing "
             f"{item.content.get('slug')!r} (id {item.briefing_id}) is under embargo until "
-            f"{embargo.isoformat()}"
+            f"{embargo.isoformat()}",
+            until=embargo,
         )
 
 
@@ -291,7 +304,7 @@ def publish_digest(session: Session, digest_id: int, *, now: datetime | None = N
     Idempotent: an edition already public is returned as it is. Editions published
     without email stop here; the pipeline goes on from ``published`` to sending.
     An edition is never made public before the latest embargo among its briefings
-    (``TransitionError`` naming the briefing and the time).
+    (``EmbargoPending``, a ``TransitionError`` naming the briefing and the time).
     """
     digest = render_digest(session, digest_id)
     if digest.state is DigestState.RENDERED:

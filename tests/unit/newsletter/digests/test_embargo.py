@@ -96,6 +96,8 @@ def test_publishing_before_the_latest_embargo_is_refused(database: Database) -> 
         assert "before 2026-03-04 08:30:00 UTC" in message
         assert "briefing 'latest' (id " in message
         assert "under embargo until 2026-03-04T09:30:00+01:00" in message
+        assert isinstance(caught.value, services.EmbargoPending)
+        assert caught.value.until == datetime(2026, 3, 4, 8, 30, tzinfo=UTC)
         digest = services.get_digest(session, digest_id, populate=True)
         assert digest.published_at is None
         assert digest.state is not DigestState.PUBLISHED
