@@ -125,6 +125,10 @@ class DigestItem(Base):
 
     digest: Mapped[Digest] = relationship(back_populates="items")
 
+    def content_topic_names(self) -> list[str]:
+        """The topic names of the frozen content, without validating all of it."""
+        return [str(topic.get("name", "")) for topic in self.content.get("topics", [])]
+
 
 def can_transition(current: DigestState, to: DigestState) -> bool:
     """Whether the state machine allows ``current`` → ``to``."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
@@ -38,6 +38,7 @@ from newsletter.errors import NotFoundError, TransitionError
 from newsletter.parsing import WEEKDAYS
 from newsletter.publications.models import Publication
 from newsletter.publications.services import publication_info
+from newsletter.publications.topics import assign_topic_slugs, topic_slugs
 from newsletter.render.email import render_email
 from newsletter.render.web import ArchiveEntry, render_archive_index, render_edition_page
 
@@ -245,7 +246,10 @@ def render_digest(session: Session, digest_id: int) -> Digest:
         return digest
     if digest.state is DigestState.SKIPPED:
         raise TransitionError(f"{digest.label()} was skipped ({digest.skip_reason}): not rendered")
-    edition = build_edition(digest)
+    names = [name for item in digest.items for name in item.content_topic_names()]
+    assign_topic_slugs(session, digest.publication, names)
+    slugs = tuple(topic_slugs(session, digest.publication).items())
+    edition = replace(build_edition(digest), topic_slugs=slugs)
     email = render_email(edition)
     web_html = render_edition_page(edition)
     transition(digest, DigestState.RENDERED)

@@ -14,6 +14,7 @@ from newsletter.content.edition import PublicationInfo
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.spec import PublicationSpec, load_toml, validate_spec
+from newsletter.publications.topics import assign_topic_slugs
 
 # Columns a spec writes; ``paused`` and the timestamps are not part of the spec.
 _SPEC_FIELDS = tuple(PublicationSpec.model_fields)
@@ -72,6 +73,7 @@ def create_publication(session: Session, spec: PublicationSpec) -> Publication:
     publication = Publication(**_values(spec))
     session.add(publication)
     session.flush()
+    assign_topic_slugs(session, publication, publication.topics)
     return publication
 
 
@@ -89,6 +91,7 @@ def edit_publication(
             raise InvalidInputError(f"publication {slug!r}: slug {spec.slug!r} is taken")
     _apply(publication, spec)
     session.flush()
+    assign_topic_slugs(session, publication, publication.topics)
     return publication
 
 
@@ -99,11 +102,14 @@ def load_publications(session: Session, path: Path) -> list[LoadOutcome]:
     for spec in specs:
         publication = session.scalar(select(Publication).where(Publication.slug == spec.slug))
         if publication is None:
-            session.add(Publication(**_values(spec)))
+            publication = Publication(**_values(spec))
+            session.add(publication)
+            session.flush()
             outcomes.append(LoadOutcome(spec.slug, "created"))
         else:
             action = "updated" if _apply(publication, spec) else "unchanged"
             outcomes.append(LoadOutcome(spec.slug, action))
+        assign_topic_slugs(session, publication, publication.topics)
     session.flush()
     return outcomes
 
