@@ -42,6 +42,8 @@ def _meta(summary: dict[str, Any], content: BriefingContent) -> Text:
             ("source", content.source),
             ("url", content.url),
             ("published", content.published.isoformat() if content.published else None),
+            ("embargo", content.embargo.isoformat() if content.embargo else None),
+            ("expires", content.expires.isoformat() if content.expires else None),
         )
         if value
     ]

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from rich.console import Console
 
+from newsletter.briefings.display import render_briefing
 from newsletter.briefings.parser import briefing_json_schema, parse_json, parse_text
 from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
@@ -192,3 +194,20 @@ def test_same_instant_in_another_zone_is_the_same_embargo() -> None:
     assert a.embargo == b.embargo
     assert b.embargo is not None
     assert b.embargo.tzinfo == timezone(timedelta(hours=1))
+
+
+def test_show_lists_embargo_and_expiry() -> None:
+    """``briefings show`` prints the embargo and the expiry with their offsets."""
+    content = parse_json(doc(embargo="2026-12-04T06:00:00+01:00", expires="2026-12-10T00:00:00Z"))
+    summary = {
+        "slug": "bridge",
+        "id": 1,
+        "state": "draft",
+        "revision": 1,
+        "approved_revision": None,
+    }
+    console = Console(width=100, record=True)
+    console.print(render_briefing(summary, content))
+    text = console.export_text()
+    assert "embargo  2026-12-04T06:00:00+01:00" in text
+    assert "expires  2026-12-10T00:00:00+00:00" in text
