@@ -2,7 +2,10 @@
 
 A publication has a briefings feed, an editions feed and one feed per topic of its
 published briefings (plus the topics it is scoped to, so readers can follow a topic
-before its first briefing), each in RSS, Atom and JSON Feed.
+before its first briefing, and every topic its registry knows, so a feed URL once
+given keeps answering), each in RSS, Atom and JSON Feed. Topic feeds are named by the
+publication's stable topic slugs (``newsletter.publications.topics``): "C++", "C#"
+and "C" are three feeds.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from newsletter.feeds.models import (
     topic_kind,
 )
 from newsletter.feeds.xml import build_atom, build_rss
+from newsletter.publications.topics import name_key
 
 BUILDERS: dict[str, Callable[[FeedSpec, Sequence[FeedEntry]], bytes]] = {
     "rss": build_rss,
@@ -69,10 +73,18 @@ class Source:
     hub_url: str | None = None
     scoped_topics: tuple[str, ...] = ()
     limit: int = DEFAULT_LIMIT
+    # The publication's topic registry: name → stable slug (empty: slugs from names).
+    topic_slugs: tuple[tuple[str, str], ...] = ()
+
+    def slug_for(self, name: str) -> str:
+        """The stable slug of a topic name (any spelling of a registered topic)."""
+        keyed = {name_key(known): slug for known, slug in self.topic_slugs}
+        return keyed.get(name_key(name)) or topic_slug(name)
 
     def topics(self) -> dict[str, str]:
         """Every topic with a feed: slug → name."""
-        found = {topic_slug(name): name for name in self.scoped_topics}
+        found = {slug: name for name, slug in self.topic_slugs}
+        found.update((self.slug_for(name), name) for name in self.scoped_topics)
         found.update(topics_of(self.editions))
         return dict(sorted(found.items()))
 

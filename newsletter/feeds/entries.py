@@ -2,14 +2,19 @@
 
 Only editions with ``published_at`` set (sent, or published without email) give
 entries, so nothing reaches a feed before its edition is out. Entries come from
-the edition's frozen snapshot through the same fragment renderer as the web
-archive, so a feed entry, the web page and the email always say the same thing.
+the edition as the public sees it now (corrected text, correction notes, statuses)
+through the same fragment renderer as the web archive, so a feed entry and the web
+page always say the same thing. Briefings no longer live (withdrawn, expired, taken
+down) leave the briefings and topic feeds; the edition entry shows their notice.
 
 Entry ids are the entries' permanent archive URLs: the edition page for an edition,
 the briefing's anchor on it (publication slug + edition date + briefing slug) for a
 briefing. They are derived, never stored or regenerated, and stay the same as long
-as the publication's base URL does. A briefing's id is the same in every feed it
-appears in (the briefings feed and each of its topics' feeds).
+as the publication's base URL does, so a correction updates an entry instead of
+adding one. A briefing's id is the same in every feed it appears in (the briefings
+feed and each of its topics' feeds). Its link is the briefing's own page, so no two
+entries share a link (parsers that drop ``#fragments`` would merge them), and RSS
+marks its guid ``isPermaLink="false"``.
 
 Feed readers resolve relative links against the feed's URL, not the archive page
 the fragment was written for, so every link in entry content is made absolute
@@ -18,24 +23,22 @@ against the edition's page (``#slug`` becomes ``https://…/p/pub/2026-03-04/#sl
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from urllib.parse import urljoin
 
 from markupsafe import escape
 
 from newsletter import urls
-from newsletter.briefings.derive import slugify
 from newsletter.content.edition import Edition, EditionItem
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.models import DEFAULT_LIMIT, FeedEntry
+from newsletter.publications.topics import base_slug
 from newsletter.render.context import preheader
 from newsletter.render.web import render_briefing_fragment
 from newsletter.templating import long_date
-
-TOPIC_SLUG_MAX = 80
 
 # Attributes holding URLs in the fragment template. Jinja escapes every '"' in text
 # and attribute values, so `href="` can only be the start of a real attribute.
@@ -59,13 +62,18 @@ def _fragment(edition: Edition, item: EditionItem) -> str:
 
 
 def topic_slug(name: str) -> str:
-    """The URL slug of a topic's feed; names without ASCII letters get a stable hashed slug."""
-    try:
-        return slugify(name, max_length=TOPIC_SLUG_MAX)
-    except InvalidInputError:
-        # "東京" has no ASCII letters to slug; a hash of the name is stable and URL-safe.
-        digest = hashlib.sha256(" ".join(name.casefold().split()).encode()).hexdigest()
-        return f"topic-{digest[:12]}"
+    """The slug a topic gets when no registry names it (its registry base slug).
+
+    Published editions carry the publication's registered slugs (``Edition.topic_slugs``,
+    unique per publication: "C++", "C#" and "C" get three); this is the fallback for
+    plain values built without them, and is the registry's own first choice.
+    """
+    return base_slug(name)
+
+
+def slug_of(edition: Edition, name: str) -> str:
+    """The stable slug of topic ``name`` as this edition's publication registered it."""
+    return edition.topic_slug(name) or topic_slug(name)
 
 
 def published(editions: Iterable[Edition]) -> list[Edition]:
@@ -76,12 +84,11 @@ def published(editions: Iterable[Edition]) -> list[Edition]:
 
 
 def topics_of(editions: Iterable[Edition]) -> dict[str, str]:
-    """Every topic of the published editions: slug → name (the newest edition's spelling)."""
+    """Every topic of the live briefings of published editions: slug → name (newest spelling)."""
     found: dict[str, str] = {}
-    for edition in published(editions):
-        for item in _ordered(edition):
-            for name in item.content.topic_names:
-                found.setdefault(topic_slug(name), name)
+    for edition, item in _items(editions):
+        for name in item.content.topic_names:
+            found.setdefault(slug_of(edition, name), name)
     return dict(sorted(found.items()))
 
 
@@ -90,51 +97,84 @@ def _ordered(edition: Edition) -> list[EditionItem]:
 
 
 def _items(editions: Iterable[Edition]) -> Iterator[tuple[Edition, EditionItem]]:
+    """The live briefings of the published editions, newest edition first, in edition order.
+
+    Withdrawn, expired and taken-down briefings are left out: their entries leave the
+    briefings and topic feeds (a reader's next poll drops them); only the edition
+    entry still shows where they were, as their notice.
+    """
     for edition in published(editions):
         for item in _ordered(edition):
-            yield edition, item
+            if item.is_live:
+                yield edition, item
 
 
-def briefing_entry(edition: Edition, item: EditionItem) -> FeedEntry:
-    """The feed entry of one briefing as frozen into a published edition."""
+def _published_at(edition: Edition) -> datetime:
     if edition.published_at is None:
         raise InvalidInputError(
             f"edition {edition.publication.slug} {edition.edition_date}: not published"
         )
+    return edition.published_at
+
+
+def item_updated(edition: Edition, item: EditionItem) -> datetime:
+    """When a briefing's entry last changed in a way readers should see.
+
+    A correction, withdrawal or takedown is dated by ``item.updated_at``. Before any,
+    the text last changed when its revision was approved (``approved_at``), which
+    precedes the edition's publication; it is capped by the publication time in case
+    a clock disagreed. Each briefing so keeps a date of its own, true to what
+    happened, instead of all briefings of an edition sharing the publication time
+    (feed validators warn about entries with one ``updated``). Briefings approved in
+    the same instant still share it: nothing true tells them apart.
+    """
+    published_at = _published_at(edition)
+    if item.updated_at is not None:
+        return max(item.updated_at, min(item.approved_at, published_at))
+    return min(item.approved_at, published_at)
+
+
+def briefing_entry(edition: Edition, item: EditionItem) -> FeedEntry:
+    """The feed entry of one briefing as published (corrected text and notes included).
+
+    Its link is the briefing's own page; its id stays the anchor on its edition's
+    page, as first published, so readers that saw it keep one entry.
+    """
+    published_at = _published_at(edition)
     pub = edition.publication
     content = item.content
-    url = urls.briefing_in_edition(pub.base_url, pub.slug, edition.edition_date, content.slug)
+    anchor = urls.briefing_in_edition(pub.base_url, pub.slug, edition.edition_date, content.slug)
     return FeedEntry(
-        id=url,
-        url=url,
+        id=anchor,
+        url=urls.briefing_page(pub.base_url, pub.slug, content.slug),
         title=content.title,
         content_html=_fragment(edition, item),
         summary=preheader(content),
-        published=edition.published_at,
-        updated=edition.published_at,
+        published=published_at,
+        updated=item_updated(edition, item),
         categories=content.topic_names,
         external_url=content.url,
     )
 
 
 def edition_entry(edition: Edition) -> FeedEntry:
-    """The feed entry of a whole published edition: every briefing, in order."""
-    if edition.published_at is None:
-        raise InvalidInputError(
-            f"edition {edition.publication.slug} {edition.edition_date}: not published"
-        )
+    """The feed entry of a whole published edition: every briefing in order, a notice for
+    those no longer live (the fragment shows only the notice for them)."""
+    published_at = _published_at(edition)
     pub = edition.publication
     items = _ordered(edition)
+    live = [item for item in items if item.is_live]
     url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date)
-    topics = dict.fromkeys(name for item in items for name in item.content.topic_names)
+    topics = dict.fromkeys(name for item in live for name in item.content.topic_names)
+    changed = [item.updated_at for item in items if item.updated_at is not None]
     return FeedEntry(
         id=url,
         url=url,
         title=f"{pub.name}: {long_date(edition.edition_date)}",
         content_html="\n".join(_fragment(edition, item) for item in items),
-        summary=" · ".join(item.content.title for item in items),
-        published=edition.published_at,
-        updated=edition.published_at,
+        summary=" · ".join(item.content.title for item in live),
+        published=published_at,
+        updated=max([published_at, *changed]),
         categories=tuple(topics),
     )
 
@@ -142,7 +182,8 @@ def edition_entry(edition: Edition) -> FeedEntry:
 def entries_for_briefings(
     editions: Sequence[Edition], limit: int = DEFAULT_LIMIT
 ) -> list[FeedEntry]:
-    """One entry per briefing of the published editions, newest edition first, at most ``limit``."""
+    """One entry per live briefing of the published editions, newest edition first,
+    at most ``limit``."""
     _check_limit(limit)
     return _take((briefing_entry(e, item) for e, item in _items(editions)), limit)
 
@@ -158,12 +199,12 @@ def entries_for_editions(
 def entries_for_topic(
     editions: Sequence[Edition], slug: str, limit: int = DEFAULT_LIMIT
 ) -> list[FeedEntry]:
-    """The briefing entries tagged with the topic whose slug is ``slug``, newest first."""
+    """The live briefing entries tagged with the topic whose slug is ``slug``, newest first."""
     _check_limit(limit)
     matching = (
         briefing_entry(e, item)
         for e, item in _items(editions)
-        if any(topic_slug(name) == slug for name in item.content.topic_names)
+        if any(slug_of(e, name) == slug for name in item.content.topic_names)
     )
     return _take(matching, limit)
 

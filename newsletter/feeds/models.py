@@ -33,8 +33,8 @@ class FeedEntry:
     """One entry of a feed: a briefing or a whole edition, as frozen when published.
 
     ``id`` never changes once published (it is the entry's permanent archive URL);
-    ``published`` and ``updated`` are both the edition's publication time, because
-    an edition's snapshot is never edited afterwards.
+    ``url`` is the page readers open. ``published`` is when its edition became public;
+    ``updated`` is when its text last changed (see ``entries.item_updated``).
     """
 
     id: str
@@ -83,5 +83,8 @@ class FeedSpec:
         return urls.feed(self.base_url, self.publication, self.kind, fmt)
 
     def updated(self, entries: Sequence[FeedEntry]) -> datetime:
-        """The feed's last change: its newest entry's, or ``created_at`` when empty."""
-        return max((entry.updated for entry in entries), default=self.created_at)
+        """The feed's last change: its newest entry's publication or update, or
+        ``created_at`` when empty."""
+        return max(
+            (max(entry.published, entry.updated) for entry in entries), default=self.created_at
+        )

@@ -15,7 +15,7 @@ import httpx
 from newsletter import urls
 from newsletter.content.edition import Edition
 from newsletter.errors import InvalidInputError, PermanentError, ProviderError, RetryableError
-from newsletter.feeds.entries import topic_slug
+from newsletter.feeds.entries import slug_of
 from newsletter.feeds.models import KIND_BRIEFINGS, KIND_EDITIONS, topic_kind
 
 TIMEOUT_SECONDS = 10.0
@@ -29,11 +29,12 @@ def _retry_after(response: httpx.Response) -> float | None:
 def feed_urls(edition: Edition) -> list[str]:
     """Every feed URL a newly published edition changes (the hub's ``hub.url`` values).
 
-    The briefings and editions feeds and the feed of each topic in the edition, in
-    each format.
+    The briefings and editions feeds and the feed of each topic in the edition (by
+    its registered slug), in each format. Topics of every item count, live or not: a
+    withdrawal changes the topic feeds it leaves.
     """
     pub = edition.publication
-    topics = {topic_slug(name) for item in edition.items for name in item.content.topic_names}
+    topics = {slug_of(edition, name) for item in edition.items for name in item.content.topic_names}
     kinds = [KIND_BRIEFINGS, KIND_EDITIONS, *(topic_kind(slug) for slug in sorted(topics))]
     return [
         urls.feed(pub.base_url, pub.slug, kind, fmt) for kind in kinds for fmt in urls.FEED_FORMATS

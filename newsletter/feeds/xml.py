@@ -13,19 +13,19 @@ builder here works around them on purpose:
   text summary into it as is: we set the description first, HTML-escaped, so a
   briefing whose text says ``<b>`` shows those characters instead of bold text
   (the Atom summary stays plain ``text``, its default type);
-- RSS ``<title>`` has no declared type: readers treat it as HTML when it looks like
-  markup, so a title holding a tag or an entity is escaped the same way (a title
-  like "Q & A" stays as it is, so plain-text readers show it right too);
+- RSS ``<title>`` is plain text (RSS 2.0 gives it no markup): the title goes in as
+  written and the XML writer escapes ``&`` and ``<`` once ("Q &amp; A"), as the W3C
+  validator and feedparser expect; nothing escapes it a second time;
 - RSS drops authors without an email address: RSS entries carry ``dc:creator`` instead;
 - the RSS channel gets only the ``self`` Atom link: a small extension adds the hub link;
-- entry links lose their ``rel``: each entry has exactly one link, its archive page
-  (the source article's URL appears only in JSON Feed, as ``external_url``).
+- entry links lose their ``rel``: each entry has exactly one link, the briefing's own
+  page (the source article's URL appears only in JSON Feed, as ``external_url``); the
+  id is the anchor on the edition page, so the RSS guid is not a permalink.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,8 +37,6 @@ from newsletter.feeds.models import FeedEntry, FeedSpec
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _GENERATOR = "briefing-publisher"
 _LINK_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
-# What makes a reader take text for HTML: a tag-like "<x", "</", "<!", "<?" or an entity.
-_LOOKS_LIKE_HTML = re.compile(r"<[a-zA-Z/!?]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
 
 
 class _RssHubLink:
@@ -83,20 +81,15 @@ def _generator(spec: FeedSpec, fmt: str, entries: Sequence[FeedEntry]) -> FeedGe
     # Last on purpose: feedgen uses the last feed link as the RSS channel <link>.
     fg.link(href=spec.home_url, rel="alternate", type="text/html")
     for entry in entries:
-        _add_entry(fg, spec, entry, fmt)
+        _add_entry(fg, spec, entry)
     return fg
 
 
-def rss_title(text: str) -> str:
-    """A plain-text title that RSS readers show literally (escaped if it looks like HTML)."""
-    return html.escape(text, quote=False) if _LOOKS_LIKE_HTML.search(text) else text
-
-
-def _add_entry(fg: FeedGenerator, spec: FeedSpec, entry: FeedEntry, fmt: str) -> None:
+def _add_entry(fg: FeedGenerator, spec: FeedSpec, entry: FeedEntry) -> None:
     fe = fg.add_entry(order="append")
-    # guid() also sets the Atom id; the id is the entry's archive URL, so a permalink.
+    # guid() also sets the Atom id: a permalink only where the id is the link itself.
     fe.guid(entry.id, permalink=entry.id == entry.url)
-    fe.title(rss_title(entry.title) if fmt == "rss" else entry.title)
+    fe.title(entry.title)
     # One link only: feedgen 1.0 writes entry links without their rel attribute, so
     # a second (e.g. the source article) would read as another "alternate".
     fe.link(href=entry.url, rel="alternate")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from newsletter.content.briefing import Topic
-from newsletter.content.edition import Edition
+from newsletter.content.edition import Edition, ItemStatus
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.entries import (
     absolute_links,
@@ -68,15 +68,18 @@ def test_published_editions_come_newest_first() -> None:
 
 
 def test_briefing_entry_comes_from_the_snapshot(sample: Edition) -> None:
-    """A briefing entry has the archive anchor as id and link, the edition's date, the
-    same HTML as the web page, the lede as summary and the topics as categories."""
+    """A briefing entry has the archive anchor as id, its own page as link, the edition's
+    date as published and its approval as updated, the same HTML as the web page, the
+    lede as summary and the topics as categories."""
     item = sample.items[0]
     entry = briefing_entry(sample, item)
-    assert entry.id == entry.url == f"{BASE}/2026-03-04/#tram-line-vote"
+    assert entry.id == f"{BASE}/2026-03-04/#tram-line-vote"
+    assert entry.url == f"{BASE}/briefings/tram-line-vote/"
     assert entry.title == item.content.title
     assert entry.content_html == absolute_links(render_briefing_fragment(sample, item), PAGE)
     assert entry.summary.startswith("Councillors voted 38 to 21")
-    assert entry.published == entry.updated == PUBLISHED_AT
+    assert entry.published == PUBLISHED_AT
+    assert entry.updated == item.approved_at < PUBLISHED_AT
     assert entry.categories == ("Edinburgh", "Public transport")
     assert entry.external_url == "https://news.example.org/stories/tram-vote"
 
@@ -179,3 +182,65 @@ def test_entry_content_has_no_relative_links(sample: Edition) -> None:
         assert all(href.startswith("https://") for href in hrefs), hrefs
     first = entries[0]
     assert f'<a href="{first.url}">' in first.content_html
+
+
+def _with_item(edition: Edition, index: int, **changes: object) -> Edition:
+    items = list(edition.items)
+    items[index] = replace(items[index], **changes)  # type: ignore[arg-type]
+    return replace(edition, items=tuple(items))
+
+
+def test_briefings_no_longer_live_leave_briefing_and_topic_feeds(sample: Edition) -> None:
+    """Withdrawn, expired and taken-down briefings give no briefing or topic entry; the
+    edition entry keeps a fragment for each, and neither their title nor topics."""
+    for status in (ItemStatus.WITHDRAWN, ItemStatus.EXPIRED, ItemStatus.TAKEN_DOWN):
+        changed = _with_item(sample, 0, status=status, updated_at=PUBLISHED_AT + timedelta(days=1))
+        ids = [e.id.rsplit("#", 1)[1] for e in entries_for_briefings([changed])]
+        assert ids == ["heatwave-southern-europe", "chipmaker-results"]
+        assert entries_for_topic([changed], "public-transport") == []
+        assert "public-transport" not in topics_of([changed])
+        whole = edition_entry(changed)
+        assert whole.content_html.count("<article") == 3
+        assert sample.items[0].content.title not in whole.summary
+        assert "Public transport" not in whole.categories
+        assert whole.updated == PUBLISHED_AT + timedelta(days=1)
+
+
+def test_a_correction_dates_its_entry_and_keeps_its_id(sample: Edition) -> None:
+    """A corrected briefing keeps its id and published date; updated is the correction."""
+    at = PUBLISHED_AT + timedelta(hours=5)
+    corrected = _with_item(sample, 0, updated_at=at)
+    before, after = (
+        briefing_entry(sample, sample.items[0]),
+        briefing_entry(corrected, corrected.items[0]),
+    )
+    assert after.id == before.id
+    assert after.published == before.published == PUBLISHED_AT
+    assert after.updated == at > before.updated
+
+
+def test_each_briefing_is_dated_by_its_approval_capped_by_publication(sample: Edition) -> None:
+    """Briefings of one edition approved at different times get distinct ``updated``
+    dates (no shared date); an approval after publication is capped by it."""
+    hour = timedelta(hours=1)
+    edition = sample
+    for index in range(len(sample.items)):
+        edition = _with_item(edition, index, approved_at=PUBLISHED_AT - (index + 1) * hour)
+    dates = [e.updated for e in entries_for_briefings([edition])]
+    assert len(set(dates)) == 3
+    assert all(date_ < PUBLISHED_AT for date_ in dates)
+    late = _with_item(sample, 0, approved_at=PUBLISHED_AT + hour)
+    assert briefing_entry(late, late.items[0]).updated == PUBLISHED_AT
+
+
+def test_topic_entries_use_the_editions_registered_slugs() -> None:
+    """C++, C# and C are three topics when the edition carries the registry's slugs."""
+    names = ("C++", "C#", "C")
+    contents = [make_content(f"s{n}", topics=(Topic(name=name),)) for n, name in enumerate(names)]
+    edition = replace(
+        edition_on(date(2026, 3, 5), *contents),
+        topic_slugs=(("C++", "c-plus-plus"), ("C#", "c-sharp"), ("C", "c")),
+    )
+    assert topics_of([edition]) == {"c": "C", "c-plus-plus": "C++", "c-sharp": "C#"}
+    for slug, story in (("c-plus-plus", "s0"), ("c-sharp", "s1"), ("c", "s2")):
+        assert [e.id.rsplit("#", 1)[1] for e in entries_for_topic([edition], slug)] == [story]

@@ -52,7 +52,7 @@ def test_required_and_recommended_fields_are_present(source: Source) -> None:
         published = datetime.fromisoformat(item["date_published"])
         assert published == PUBLISHED_AT
         assert item["date_published"].endswith("Z")
-        assert datetime.fromisoformat(item["date_modified"]) == PUBLISHED_AT
+        assert datetime.fromisoformat(item["date_modified"]) == want.updated
     assert doc["items"][0]["external_url"] == "https://news.example.org/stories/tram-vote"
     assert "external_url" not in doc["items"][1]
 

@@ -13,7 +13,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from newsletter.content.edition import Edition
 from newsletter.feeds.catalog import Feed, Source, feed_for
-from newsletter.feeds.xml import build_atom, build_rss, rss_title
+from newsletter.feeds.xml import build_atom, build_rss
 from tests.fixtures.editions import make_content
 from tests.unit.newsletter.feeds.conftest import (
     CREATED_AT,
@@ -67,7 +67,8 @@ def test_feedparser_reads_every_entry(feed: Feed, fmt: str, version: str) -> Non
 
 def test_rss_has_the_required_channel_and_item_elements(feed: Feed) -> None:
     """RSS channels have title, link (the archive), description, self and hub links;
-    items have guid isPermaLink, pubDate, description and content:encoded."""
+    items have a guid that is not their link (isPermaLink false), pubDate, description
+    and content:encoded."""
     channel = etree.fromstring(feed.render("rss")).find("channel")
     assert channel.findtext("title") == "The Morning Brief"
     assert channel.findtext("link") == "https://news.example.org/p/morning-brief/"
@@ -77,8 +78,9 @@ def test_rss_has_the_required_channel_and_item_elements(feed: Feed) -> None:
     assert parsedate_to_datetime(channel.findtext("lastBuildDate")) == PUBLISHED_AT
     for item in channel.findall("item"):
         guid = item.find("guid")
-        assert guid.get("isPermaLink") == "true"
-        assert guid.text == item.findtext("link")
+        assert guid.get("isPermaLink") == "false"
+        assert guid.text.split("#")[0] != item.findtext("link")
+        assert "/briefings/" in item.findtext("link")
         assert parsedate_to_datetime(item.findtext("pubDate")) == PUBLISHED_AT
         assert item.findtext("description")
         assert item.findtext(CONTENT).startswith("<article")
@@ -102,7 +104,7 @@ def test_atom_has_the_required_feed_and_entry_elements(feed: Feed) -> None:
     for entry, want in zip(root.findall(f"{ATOM}entry"), feed.entries, strict=True):
         assert entry.findtext(f"{ATOM}id") == want.id
         assert entry.findtext(f"{ATOM}title") == want.title
-        assert entry.findtext(f"{ATOM}updated") == PUBLISHED_AT.isoformat()
+        assert entry.findtext(f"{ATOM}updated") == want.updated.isoformat()
         assert entry.findtext(f"{ATOM}published") == PUBLISHED_AT.isoformat()
         assert entry.find(f"{ATOM}content").get("type") == "html"
         assert [link.get("href") for link in entry.findall(f"{ATOM}link")] == [want.url]
@@ -147,7 +149,7 @@ def test_markup_and_non_ascii_text_stay_escaped_and_intact(sample: Edition, fmt:
     assert not [el for el in root.iter() if etree.QName(el).localname in {"script", "em", "b"}]
     entry = _parse(data).entries[0]
     content = unicode_content()
-    assert shown(entry.title_detail) == content.title
+    assert _title(data, fmt, entry) == content.title
     assert shown(entry.summary_detail) == content.lede[0]
     assert [tag.term for tag in entry.tags] == ["東京", "Café & Straße"]
     html = entry.content[0].value
@@ -188,7 +190,7 @@ def test_readers_show_briefing_markup_as_literal_text(sample: Edition, fmt: str)
     entry = _parse(data).entries[0]
     text = bold_content().lede[0]
     assert shown(entry.summary_detail) == text
-    assert shown(entry.title_detail) == bold_content().title
+    assert _title(data, fmt, entry) == bold_content().title
     assert text in shown(entry.content[0])
     assert entry.content[0].type == "text/html"
     if fmt == "rss":
@@ -203,14 +205,25 @@ def test_readers_show_briefing_markup_as_literal_text(sample: Edition, fmt: str)
         assert summary.text == text
 
 
-def test_rss_titles_are_escaped_only_when_they_look_like_html() -> None:
-    """RSS titles with a tag or entity are escaped; plain ones like "Q & A" stay as written,
-    and feedparser shows both as the original text."""
-    assert rss_title("Q & A: 5 < 6") == "Q & A: 5 < 6"
-    assert rss_title("Tags <b>stay</b>") == "Tags &lt;b&gt;stay&lt;/b&gt;"
-    assert rss_title("Fish &amp; chips") == "Fish &amp;amp; chips"
+def _title(data: bytes, fmt: str, entry: Any) -> str:
+    """The first entry's title as a reader gets it: RSS titles are plain text (the XML
+    text of ``<title>``), Atom titles are typed text constructs."""
+    if fmt == "rss":
+        text: str = etree.fromstring(data).findtext("channel/item/title")
+        return text
+    return shown(entry.title_detail)
+
+
+def test_rss_titles_are_plain_text_escaped_once() -> None:
+    """RSS titles go in as written and are XML-escaped exactly once: "Q & A" is written
+    ``Q &amp; A``, never ``&amp;amp;``, and parses back to the original characters."""
     for title in ("Q & A: 5 < 6", "Tags <b>stay</b>", "Fish &amp; chips", "&#38; <!-- x -->"):
         content = make_content("t", title=title)
         one = edition_on(date(2026, 3, 5), content)
         data = feed_for(Source(one.publication, (one,), CREATED_AT), "briefings").render("rss")
-        assert shown(_parse(data).entries[0].title_detail) == title
+        assert etree.fromstring(data).findtext("channel/item/title") == title
+        escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert f"<title>{escaped}</title>".encode() in data
+    plain = edition_on(date(2026, 3, 5), make_content("q", title="Q & A: 5 < 6"))
+    data = feed_for(Source(plain.publication, (plain,), CREATED_AT), "briefings").render("rss")
+    assert _parse(data).entries[0].title == "Q & A: 5 < 6"
