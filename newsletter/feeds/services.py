@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from newsletter.content.edition import Edition
 from newsletter.digests.models import Digest
-from newsletter.digests.services import build_edition
+from newsletter.digests.public import public_editions
 from newsletter.feeds.catalog import Source
 from newsletter.feeds.models import DEFAULT_LIMIT
 from newsletter.publications.models import Publication
@@ -30,7 +30,11 @@ def published_at(digest: Digest) -> datetime | None:
 def published_editions(
     session: Session, publication: Publication, *, limit: int | None = None
 ) -> list[Edition]:
-    """The publication's published editions as plain values, newest edition date first."""
+    """The public view of the publication's published editions, newest edition date first.
+
+    Corrected briefings show their corrected text, withdrawn, expired and taken-down
+    ones their status (``newsletter.digests.public``).
+    """
     query = (
         select(Digest)
         .where(Digest.publication_id == publication.id, Digest.published_at.is_not(None))
@@ -39,10 +43,7 @@ def published_editions(
     )
     if limit is not None:
         query = query.limit(limit)
-    editions = []
-    for digest in session.scalars(query):
-        editions.append(build_edition(digest))
-    return editions
+    return public_editions(session, list(session.scalars(query)))
 
 
 def load_source(
