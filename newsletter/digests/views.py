@@ -1,11 +1,19 @@
-"""The public web archive: the home page, each publication's index and edition pages.
+"""The public web archive: the home page, each publication's index, edition, briefing
+and topic pages, its OPML file, and the short feed addresses readers guess.
 
 Only editions that have been made public (``Digest.published_at`` set) are shown; an
 edition still being prepared is a 404, exactly as if it did not exist. GET and HEAD
 are answered (HEAD: the same headers, no body).
 
-The page builders take a session and return HTML, so ``newsletter feeds export``
-writes byte for byte the pages these routes serve, at the same paths.
+The page builders (here and in ``newsletter.digests.pages``) take a session and
+return the page, so ``newsletter feeds export`` writes byte for byte the pages these
+routes serve, at the same paths.
+
+Short feed addresses: ``/p/<slug>/rss``, ``/feed`` (RSS), ``/atom`` and ``/feed.json``
+(with or without a trailing slash) answer ``301`` to the publication's briefings feed
+in that format. ``/feed`` at the root answers ``307`` to the briefings RSS feed when
+there is exactly one publication, else to ``/`` (which lists every publication's
+feeds): temporary, because adding a publication changes the answer.
 """
 
 from __future__ import annotations
@@ -15,15 +23,18 @@ from datetime import date
 from typing import cast
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter import urls
 from newsletter.digests.models import Digest
+from newsletter.digests.pages import briefing_html, opml_text, topic_html, topics_html
 from newsletter.digests.services import find_digest, render_archive
 from newsletter.errors import NotFoundError
 from newsletter.publications.services import get_publication, list_publications
+from newsletter.render.opml import MEDIA_TYPE as OPML_MEDIA_TYPE
+from newsletter.render.web import FEED_TYPES
 from newsletter.templating import environment
 from newsletter.web.deps import runtime_of
 
@@ -33,11 +44,25 @@ router = APIRouter()
 PUBLIC_CACHE = "public, max-age=300"
 _METHODS = ["GET", "HEAD"]
 
+# Feed addresses readers and tools guess, and the briefings feed format each means.
+FEED_ALIASES = {"rss": "rss", "feed": "rss", "atom": "atom", "feed.json": "json"}
+
 
 def _public(html: str) -> HTMLResponse:
     response = HTMLResponse(html)
     response.headers["Cache-Control"] = PUBLIC_CACHE
     return response
+
+
+def _redirect(location: str, status: int) -> RedirectResponse:
+    response = RedirectResponse(location, status_code=status)
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    return response
+
+
+def _feeds(slug: str, kind: str) -> list[tuple[str, str, str]]:
+    """(label, media type, path) of one feed of a publication in every format."""
+    return [(label, media, urls.feed("", slug, kind, fmt)) for label, media, fmt in FEED_TYPES]
 
 
 def home_html(session: Session) -> str:
@@ -48,7 +73,10 @@ def home_html(session: Session) -> str:
             "tagline": p.tagline,
             "archive": urls.archive_index("", p.slug),
             "subscribe": urls.subscribe_page("", p.slug),
-            "feeds": {fmt: urls.feed("", p.slug, "briefings", fmt) for fmt in urls.FEED_FORMATS},
+            "briefings": _feeds(p.slug, "briefings"),
+            "editions": _feeds(p.slug, "editions"),
+            "topics": urls.topics_index("", p.slug),
+            "opml": urls.opml("", p.slug),
             "latest": session.scalar(
                 select(Digest.edition_date)
                 .where(Digest.publication_id == p.id, Digest.published_at.is_not(None))
@@ -100,6 +128,68 @@ def home(request: Request) -> HTMLResponse:
     return _public(html)
 
 
+@router.api_route("/feed", methods=_METHODS)
+def site_feed(request: Request) -> RedirectResponse:
+    """The one publication's briefings feed, or the home page listing every feed."""
+    with runtime_of(request).database.session() as session:
+        slugs = [p.slug for p in list_publications(session)]
+    if len(slugs) == 1:
+        return _redirect(urls.feed("", slugs[0], "briefings", "rss"), 307)
+    return _redirect("/", 307)
+
+
+def _feed_alias(request: Request, publication: str, alias: str) -> RedirectResponse:
+    with runtime_of(request).database.session() as session:
+        slug = get_publication(session, publication).slug
+    return _redirect(urls.feed("", slug, "briefings", FEED_ALIASES[alias]), 301)
+
+
+def _alias_route(alias: str) -> None:
+    def feed_alias(request: Request, publication: str) -> RedirectResponse:
+        """A guessed feed address of a publication: 301 to its briefings feed."""
+        return _feed_alias(request, publication, alias)
+
+    router.add_api_route(f"/p/{{publication}}/{alias}", feed_alias, methods=_METHODS)
+
+
+for _alias in FEED_ALIASES:
+    _alias_route(_alias)
+
+
+@router.api_route("/p/{publication}/feeds.opml", methods=_METHODS)
+def opml(request: Request, publication: str) -> Response:
+    """Every feed of a publication as an OPML 2.0 file, for feed readers to import."""
+    with runtime_of(request).database.session() as session:
+        text = opml_text(session, publication)
+    return Response(text, media_type=OPML_MEDIA_TYPE, headers={"Cache-Control": PUBLIC_CACHE})
+
+
+@router.api_route("/p/{publication}/topics/", methods=_METHODS, response_class=HTMLResponse)
+def topics(request: Request, publication: str) -> HTMLResponse:
+    """A publication's topics, each with its page and feeds."""
+    with runtime_of(request).database.session() as session:
+        html = topics_html(session, publication)
+    return _public(html)
+
+
+@router.api_route("/p/{publication}/topics/{topic}/", methods=_METHODS, response_class=HTMLResponse)
+def topic(request: Request, publication: str, topic: str) -> HTMLResponse:
+    """One topic's briefings in a publication, newest first, with its feeds."""
+    with runtime_of(request).database.session() as session:
+        html = topic_html(session, publication, topic)
+    return _public(html)
+
+
+@router.api_route(
+    "/p/{publication}/briefings/{slug}/", methods=_METHODS, response_class=HTMLResponse
+)
+def briefing(request: Request, publication: str, slug: str) -> HTMLResponse:
+    """A briefing's own page, as the publication's edition that carried it shows it now."""
+    with runtime_of(request).database.session() as session:
+        html = briefing_html(session, publication, slug)
+    return _public(html)
+
+
 @router.api_route("/p/{publication}/", methods=_METHODS, response_class=HTMLResponse)
 def archive(request: Request, publication: str) -> HTMLResponse:
     """A publication's published editions, newest first."""
@@ -109,8 +199,10 @@ def archive(request: Request, publication: str) -> HTMLResponse:
 
 
 @router.api_route("/p/{publication}/{edition_date}/", methods=_METHODS, response_class=HTMLResponse)
-def edition(request: Request, publication: str, edition_date: str) -> HTMLResponse:
+def edition(request: Request, publication: str, edition_date: str) -> Response:
     """One published edition's web page, exactly as rendered with its email."""
+    if edition_date in FEED_ALIASES:  # "/p/x/rss/": a guessed feed address, slashed
+        return _feed_alias(request, publication, edition_date)
     try:
         day = date.fromisoformat(edition_date)
     except ValueError:
