@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from newsletter.backoffice import briefing_edit
 from newsletter.backoffice.pages import redirect, render
 from newsletter.backoffice.queue import briefing_queue, known_topics
 from newsletter.briefings import services as briefings
@@ -17,6 +18,7 @@ from newsletter.errors import InvalidInputError, TransitionError
 from newsletter.web.deps import runtime_of
 
 router = APIRouter()
+router.include_router(briefing_edit.router)  # the edit form and its preview
 
 Editor = Annotated[Principal, Depends(page_user())]
 Acting = Annotated[Principal, Depends(form_user())]

@@ -1,6 +1,7 @@
 """Rendering the editors' pages: layout context, CSRF token, notices, and the session cookie.
 
-Pages are server-rendered from ``templates/web/editor/``; there is no JavaScript.
+Pages are server-rendered from ``templates/web/editor/``; the only script is the
+briefing edit form's optional live preview (``briefing_edit``).
 After a form POST the handler redirects (303) to a page with ``?done=<key>``, and
 the page shows the fixed sentence for that key, so no request text is ever echoed
 back as a message.
@@ -33,6 +34,10 @@ NOTICES = {
     "approved": "Approved. The briefing goes into the next edition.",
     "rejected": "Rejected. The reason is in the history.",
     "withdrawn": "Withdrawn. It will not appear in later editions.",
+    "saved": "Saved as a new revision. It needs approval before editions use it.",
+    "unchanged": "Nothing changed: the form says what the latest revision says.",
+    "corrected": "Correction approved. Pages and feeds show the corrected text with your note.",
+    "taken-down": "Taken down. Its text is removed from every page, feed and export.",
     "test-sent": "Test copy sent. Check the inbox in a minute.",
     "scheduled": "Schedule saved.",
     "once": "One-off edition added.",

@@ -1,4 +1,4 @@
-"""The next edition as editors see it before it goes out, and test copies of it.
+"""What editors see before readers do: the next edition, test copies, one briefing.
 
 An edition is frozen when it is assembled. Previewing must not freeze it (briefings
 approved later in the day still belong in it), so an edition that is not assembled
@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from newsletter import urls
+from newsletter.content.briefing import BriefingContent
+from newsletter.content.edition import Edition, EditionItem, PublicationInfo
 from newsletter.db import utcnow
 from newsletter.delivery.compose import Personaliser, edition_message
 from newsletter.digests.models import RENDERED_STATES, Digest, DigestState
@@ -29,6 +31,7 @@ from newsletter.digests.services import (
 from newsletter.providers.interfaces import Batch
 from newsletter.publications.models import Publication
 from newsletter.render import placeholders
+from newsletter.render.web import render_briefing_fragment
 from subscribers.tokens import Tokens
 
 
@@ -140,3 +143,20 @@ def preview_next(
             )
         digest = render_digest(session, digest.id)
         return _capture(digest, publication, not result.created, test_to, tokens)
+
+
+def briefing_fragment(
+    content: BriefingContent, *, base_url: str, now: datetime | None = None
+) -> str:
+    """A briefing as the archive page and feeds show it (the same fragment renderer).
+
+    The briefing is placed alone in a throwaway edition of a stand-in publication, so
+    the preview never touches the database and shows exactly the archive's markup.
+    """
+    now = now or utcnow()
+    publication = PublicationInfo(slug="preview", name="Preview", base_url=base_url)
+    item = EditionItem(briefing_id=0, revision=0, content=content, approved_at=now, position=1)
+    edition = Edition(
+        id=0, publication=publication, edition_date=now.date(), items=(item,), assembled_at=now
+    )
+    return render_briefing_fragment(edition, item)
