@@ -53,6 +53,7 @@ def _register() -> None:
     from newsletter.pipeline.cli import cancel_edition, digest_group, send_now_command
     from newsletter.processes import beat, run, wake_scheduler, worker
     from newsletter.publications.cli import publications_group
+    from newsletter.publishing.status_cli import publishing_group
     from newsletter.schedules.cli import pause, resume, schedule_group
     from newsletter.sendgrid_testserver.cli import sendgrid_test_server
     from subscribers.cli import subscribers
@@ -73,6 +74,7 @@ def _register() -> None:
         editors,
         feeds,
         publications_group,
+        publishing_group,
         schedule_group,
         sendgrid_test_server,
         subscribers,

@@ -21,10 +21,10 @@ from newsletter.console import out
 from newsletter.db import utcnow
 from newsletter.digests.assembly import local_today
 from newsletter.errors import InvalidInputError
-from newsletter.feeds.export import export_feeds
-from newsletter.pipeline.cli import preview
+from newsletter.pipeline.cli import preview, publish_changes
 from newsletter.processes import send_through_worker
 from newsletter.publications.services import get_publication, load_publications
+from newsletter.publishing import changes
 from newsletter.runtime import Runtime
 from subscribers.csvio import import_csv
 
@@ -77,10 +77,13 @@ def demo(ctx: click.Context, timeout: float) -> None:
     today = local_today(utcnow(), timezone).isoformat()
     out.print("[bold]5.[/] Today's edition for editors to review (email, text, web page):")
     ctx.invoke(preview, slug=DEMO_PUBLICATION, date_text=today, out_dir=preview_dir)
-    public = rt.settings.data_dir / "public"
+    public = changes.public_dir_of(rt.settings)
+    out.print("[bold]6.[/] The static export and the WebSub hub (the one publishing path):")
+    # The worker exported and announced the edition it published; on a second run
+    # this asks for a fresh export the same way a correction would.
     with rt.database.session() as session:
-        exported = export_feeds(session, public, hub_url=rt.settings.websub_hub_url or None)
-    out.print(f"[bold]6.[/] Wrote {len(exported.files)} feed and archive files.")
+        changes.record(session, DEMO_PUBLICATION, [], "newsletter demo")
+    publish_changes(rt, DEMO_PUBLICATION)
     _where(rt, public, preview_dir)
 
 

@@ -11,6 +11,7 @@ from newsletter.delivery import models as delivery
 from newsletter.digests import models as digests
 from newsletter.editors import models as editors
 from newsletter.publications import models as publications
+from newsletter.publishing import models as publishing
 from newsletter.schedules import models as schedules
 from subscribers import models as subscribers
 
@@ -22,6 +23,7 @@ __all__ = [
     "digests",
     "editors",
     "publications",
+    "publishing",
     "schedules",
     "subscribers",
 ]

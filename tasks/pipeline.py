@@ -2,6 +2,12 @@
 
     tick ─▶ assemble(edition) ─▶ render(digest) ─▶ publish(digest) ─▶ plan(digest)
          ─▶ group(send_batch(batch) ...) ─▶ finalise(digest) once no batch is open
+    tick ─▶ publish_changes() when a public change waits for its export or hub ping
+
+Publishing records its public change with the state change; the publish task then
+flushes it (static export, WebSub ping). One that failed stays pending in the
+database with its next attempt time, and the tick sends ``publish_changes`` once
+one is due, so retries survive restarts (``newsletter.publishing.changes``).
 
 Every task commits its transaction before it enqueues the next one, so a worker
 never picks up a message about a row it cannot see yet. Every step is idempotent
@@ -18,6 +24,7 @@ breaker closed; otherwise the tick enqueues it when due (one probe while open).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -29,10 +36,12 @@ from sqlalchemy.exc import OperationalError
 from newsletter.db import utcnow
 from newsletter.delivery.services import reconcile
 from newsletter.errors import RetryableError
-from newsletter.feeds.websub import announce
 from newsletter.pipeline import batches, steps
 from newsletter.pipeline.dispatch import dispatch_options
 from newsletter.pipeline.tick import due_batches, mark_enqueued, stalled
+from newsletter.publishing import changes
+from newsletter.publishing.models import ChangeState
+from newsletter.runtime import Runtime
 from newsletter.schedules.services import claim_due
 from subscribers.tokens import tokens_for
 from tasks.runtimes import runtime_of
@@ -113,14 +122,18 @@ def tick(self: Task) -> dict[str, int]:
     with rt.database.session() as session:
         nudges = stalled(session, now, settings.stall_after)
         due = due_batches(session, now, settings.stall_after)
+        publishing = changes.due_count(session, now)
     _send_batches(self, due)
     for nudge in nudges:
         enqueue(self, nudge.step, nudge.id)
+    if publishing:
+        self.app.send_task(PREFIX + "publish_changes")
     return {
         "started": len(claimed.started),
         "missed": len(claimed.missed),
         "nudged": len(nudges),
         "batches": len(due),
+        "publishing": publishing,
     }
 
 
@@ -152,30 +165,40 @@ def render(self: Task, digest_id: int) -> bool:
 
 @pipeline_task("publish")
 def publish(self: Task, digest_id: int) -> bool:
-    """Publish the digest (archive page, feeds, hub ping), then plan its dispatch."""
+    """Publish the digest, plan its dispatch, then refresh the static export and tell the hub."""
     rt = runtime_of(self.app)
-    settings = rt.settings
-    hub_url = settings.websub_hub_url or None
     with rt.database.session() as session:
         published = steps.publish_step(
-            session, digest_id, now=utcnow(), window=settings.freshness_window
+            session, digest_id, now=utcnow(), window=rt.settings.freshness_window
         )
     if published is None:
         return False
-    # Only once the state change is committed do files and the hub hear of it.
-    with rt.database.session() as session:
-        steps.export_public(session, published.slug, settings.data_dir / "public", hub_url=hub_url)
-    if hub_url:
-        _announce(hub_url, published.feed_urls)
+    # Committed with its public change: planning need not wait for files or the hub.
     enqueue(self, "plan", digest_id)
+    _flush(rt, [published.slug])
     return True
 
 
-def _announce(hub_url: str, feed_urls: list[str]) -> None:
-    """Tell the WebSub hub; a hub that is down must not hold the edition back."""
-    problem = announce(hub_url, feed_urls)
-    if problem is not None:
-        log.warning("WebSub hub not told about %d feeds: %s", len(feed_urls), problem)
+@pipeline_task("publish_changes")
+def publish_changes(self: Task) -> int:
+    """Export and announce every publication with a due public change (retries included)."""
+    return _flush(runtime_of(self.app), None)
+
+
+def _flush(rt: Runtime, slugs: list[str] | None) -> int:
+    """Flush pending public changes and log what happened; how many publications are done.
+
+    A hub or disk that fails never holds an edition back: the change stays pending and
+    the tick asks for it again when its next attempt is due.
+    """
+    hub_url = rt.settings.websub_hub_url or None
+    public_dir = changes.public_dir_of(rt.settings)
+    outcomes = changes.flush(rt.database, public_dir, hub_url, publications=slugs)
+    for outcome in outcomes:
+        ok = outcome.state is ChangeState.DONE or outcome.busy
+        for line in outcome.lines(public_dir, hub_url):
+            log.log(logging.INFO if ok else logging.WARNING, "%s", line)
+    return sum(outcome.state is ChangeState.DONE for outcome in outcomes)
 
 
 @pipeline_task("plan")

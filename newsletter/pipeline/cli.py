@@ -32,7 +32,6 @@ from newsletter.digests import services as digests
 from newsletter.digests.assembly import local_today
 from newsletter.digests.models import DigestState
 from newsletter.errors import InvalidInputError, NotFoundError
-from newsletter.feeds.websub import announce, feed_urls
 from newsletter.pipeline.cancel import cancel
 from newsletter.pipeline.cli_output import describe, print_report, summary, write_file
 from newsletter.pipeline.dispatch import (
@@ -42,7 +41,9 @@ from newsletter.pipeline.dispatch import (
     dispatch_options,
     send_waiting,
 )
+from newsletter.pipeline.steps import record_public
 from newsletter.publications.services import get_publication
+from newsletter.publishing import changes
 from newsletter.runtime import Runtime
 from newsletter.schedules.services import send_now
 from subscribers.addresses import normalise_email
@@ -102,8 +103,10 @@ def assemble(ctx: click.Context, slug: str, date_text: str | None) -> None:
 def publish(ctx: click.Context, slug: str, date_text: str | None) -> None:
     """Put an edition on the web archive and in the feeds, without sending email.
 
-    The edition is assembled and rendered first if needed; the WebSub hub, if one is
-    configured, is told which feeds changed.
+    The edition is assembled and rendered first if needed. Then, as for every way an
+    edition becomes public, the static export is refreshed and the WebSub hub (if one
+    is configured) is told which feeds changed; what fails is retried by the tick.
+    Running it again refreshes the export and tells the hub again.
     """
     edition_date = parse_date(date_text)
     rt = runtime(ctx)
@@ -117,12 +120,19 @@ def publish(ctx: click.Context, slug: str, date_text: str | None) -> None:
             )
         digest = digests.publish_digest(session, result.digest.id)
         page = urls.edition_page(publication.base_url, slug, digest.edition_date)
-        changed = feed_urls(digests.build_edition(digest))
+        changed = record_public(session, digest, "digest publish").feed_urls
     out.print(f"Published {escape(page)} ({len(changed)} feeds updated).")
-    hub = rt.settings.websub_hub_url
-    if hub:
-        problem = announce(hub, changed)
-        out.print(f"WebSub hub not told: {escape(problem)}" if problem else f"Told {escape(hub)}.")
+    publish_changes(rt, slug)
+
+
+def publish_changes(rt: Runtime, slug: str) -> None:
+    """Flush the publication's pending public changes (just committed) and say what happened."""
+    hub_url = rt.settings.websub_hub_url or None
+    public_dir = changes.public_dir_of(rt.settings)
+    outcomes = changes.flush(rt.database, public_dir, hub_url, publications=[slug])
+    for outcome in outcomes:
+        for line in outcome.lines(public_dir, hub_url):
+            out.print(escape(line))
 
 
 @digest_group.command("preview")
@@ -206,6 +216,25 @@ def _rendered_edition(rt: Runtime, slug: str, edition_date: date | None) -> int:
         return digests.render_digest(session, digest.id).id
 
 
+def _published_edition(rt: Runtime, slug: str, edition_date: date | None) -> int:
+    """Render the edition if needed and, if it is not public yet, publish it; returns its id.
+
+    Publishing before sending, as the pipeline does, puts the edition in the static
+    export and tells the hub before the first email goes out.
+    """
+    with rt.database.session() as session:
+        publication = get_publication(session, slug)
+        digest = digests.assemble_digest(session, publication, edition_date).digest
+        digest = digests.render_digest(session, digest.id)
+        published = digest.state is DigestState.RENDERED
+        if published:
+            digests.publish_digest(session, digest.id)
+            record_public(session, digest, "digest send")
+    if published:
+        publish_changes(rt, slug)
+    return digest.id
+
+
 def _existing_digest(session: Session, slug: str, edition_date: date | None) -> int:
     """The id of the publication's edition of that date (default: today there), or NotFound."""
     publication = get_publication(session, slug)
@@ -237,7 +266,7 @@ def _send_args(rt: Runtime, workers: int, progress: Progress | None = None) -> S
 def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
     """Send an edition to its list, each subscriber once (safe to run again)."""
     rt = runtime(ctx)
-    digest_id = _rendered_edition(rt, slug, parse_date(date_text))
+    digest_id = _published_edition(rt, slug, parse_date(date_text))
     columns = (
         TextColumn("Sending"),
         BarColumn(),

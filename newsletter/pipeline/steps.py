@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,9 +40,9 @@ from newsletter.digests.services import (
     render_digest,
 )
 from newsletter.errors import TransitionError
-from newsletter.feeds.export import export_feeds
 from newsletter.feeds.websub import feed_urls
 from newsletter.pipeline.batches import open_batches
+from newsletter.publishing import changes
 from newsletter.schedules.models import EditionState, ScheduledEdition, transition
 
 log = logging.getLogger(__name__)
@@ -120,28 +119,31 @@ def render_step(session: Session, digest_id: int, *, now: datetime, window: time
 def publish_step(
     session: Session, digest_id: int, *, now: datetime, window: timedelta
 ) -> Published | None:
-    """Make a rendered digest public; what to export and announce, or None to stop here.
+    """Make a rendered digest public; what was published, or None to stop here.
 
     The web app serves the archive and the feeds from the database, listing every
-    edition from ``published`` on, so publishing is this state change alone. The
-    static copy is written by ``export_public`` once the caller has committed: written
-    here, a rollback would leave files showing an edition that was never published.
+    edition from ``published`` on, so publishing is this state change, and the pending
+    public change (static export, hub ping) recorded with it in the same transaction:
+    the caller flushes it once committed (``publishing.changes.flush``). Written here,
+    a rollback would leave files showing an edition that was never published.
     """
     digest = get_digest(session, digest_id, lock=True)
     if _stopped(session, edition_of(session, digest_id), digest, now, window):
         return None
     if digest.state is DigestState.RENDERED:
         publish_digest(session, digest.id)
+        return record_public(session, digest, "edition published by the pipeline")
     if digest.state is not DigestState.PUBLISHED:
         return None
     return Published(digest.publication.slug, feed_urls(build_edition(digest)))
 
 
-def export_public(
-    session: Session, slug: str, public_dir: Path, *, hub_url: str | None = None
-) -> None:
-    """Rewrite a publication's static feeds and archive pages (the same bytes if unchanged)."""
-    export_feeds(session, public_dir, publication=slug, hub_url=hub_url)
+def record_public(session: Session, digest: Digest, reason: str) -> Published:
+    """Record that a public edition must reach the static export and the hub (caller commits)."""
+    published = Published(digest.publication.slug, feed_urls(build_edition(digest)))
+    label = f"{reason}: {digest.edition_date.isoformat()}"
+    changes.record(session, published.slug, published.feed_urls, label)
+    return published
 
 
 def plan_step(
@@ -198,9 +200,13 @@ def plan(
     options = options or DispatchOptions()
     with database.session() as session:
         now = clock()
+        # Sending makes an edition public if publishing did not: recorded with the change.
+        private = ledger.lock_digest(session, digest_id, now).published_at is None
         result = ledger.plan_dispatch(session, digest_id, now=now, batch_size=options.batch_size)
         deliver_by = deadline_for(session, digest_id, now=now, window=options.freshness_window)
         deadline.set_deadline(session, digest_id, deliver_by)
+        if private:
+            record_public(session, get_digest(session, digest_id), "edition sent")
     if result.queued >= ANALYZE_AFTER:
         with database.session() as session:
             ledger.refresh_statistics(session)

@@ -16,6 +16,7 @@ COMMANDS = {
     "editors",
     "feeds",
     "publications",
+    "publishing",
     "run",
     "schedule",
     "sendgrid-test-server",

@@ -66,6 +66,7 @@ def test_app_policy_and_beat_schedule(data_dir: Path) -> None:
             "send_batch",
             "finalise",
             "recover",
+            "publish_changes",
         )
     }
     send_batch = celery.tasks["tasks.pipeline.send_batch"]

@@ -17,6 +17,8 @@ from newsletter.errors import RetryableError
 from newsletter.pipeline import cancel as pipeline_cancel
 from newsletter.pipeline import steps as steps_module
 from newsletter.providers.memory import MemorySender
+from newsletter.publishing import changes
+from newsletter.publishing.models import ChangeState
 from newsletter.runtime import Runtime
 from newsletter.schedules import services
 from newsletter.schedules.models import EditionState, ScheduledEdition
@@ -202,8 +204,32 @@ def test_unreachable_websub_hub_does_not_hold_the_edition_back(
     pipeline.run("tick")
     pipeline.drain()
     assert len(mailbox.sent) == READERS
-    assert "WebSub hub not told about" in caplog.text
+    assert "WebSub hub not told" in caplog.text
     assert "unreachable" in caplog.text
+    with runtime_of(pipeline).database.session() as session:
+        [(_, change)] = changes.list_changes(session)
+        assert (change.state, change.attempts) == (ChangeState.PENDING, 1)
+        assert change.exported_at is not None and change.announced_at is None
+
+
+def test_tick_retries_a_pending_public_change(pipeline: Inline, mailbox: MemorySender) -> None:
+    """A change left pending (the hub was down) is retried by the tick once it is due."""
+    settings = runtime_of(pipeline).settings
+    settings.websub_hub_url = "http://127.0.0.1:9/hub"
+    send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain()
+    database = runtime_of(pipeline).database
+    with database.session() as session:
+        [(_, change)] = changes.list_changes(session)
+        change.next_attempt_at = utcnow() - timedelta(seconds=1)  # its retry time has come
+    settings.websub_hub_url = ""  # the hub setting removed: nothing left to announce
+    assert pipeline.run("tick")["publishing"] == 1
+    assert [m.step for m in pipeline.queue] == ["publish_changes"]
+    pipeline.drain()
+    with database.session() as session:
+        assert changes.list_changes(session) == []
+    assert pipeline.run("tick")["publishing"] == 0
 
 
 def test_publish_rolled_back_leaves_no_public_files(

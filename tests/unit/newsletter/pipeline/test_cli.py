@@ -19,8 +19,10 @@ from subscribers.services import ensure_default_list
 from tests.cli import run
 from tests.factories import make_briefings, make_publication
 from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers
+from tests.websubhub import running_hub
 
 DATE = ("--publication", "morning", "--date", "2026-03-02")
+BASE = "https://news.example.org"
 
 
 @pytest.fixture
@@ -54,6 +56,29 @@ def test_send_then_report(cli_env: dict[str, str], morning: None, data_dir: Path
     table = run(cli_env, "digest", "report", *DATE)
     assert "accepted" in table.output
     assert "Delivery: immediate" in table.output
+
+
+def test_send_exports_and_pings_the_hub_once(
+    cli_env: dict[str, str], morning: None, data_dir: Path
+) -> None:
+    """``send`` publishes as the pipeline does: the static export and one hub ping; again, none."""
+    stale = data_dir / "public" / "p" / "morning" / "feeds" / "briefings" / "rss.xml"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"stale")
+    with running_hub() as hub:
+        env = {**cli_env, "NEWSLETTER_WEBSUB_HUB_URL": hub.url}
+        first = run(env, "digest", "send", *DATE)
+        assert first.exit_code == 0, first.output
+        assert b"Story 1" in stale.read_bytes()
+        assert (data_dir / "public" / "p" / "morning" / "2026-03-02" / "index.html").exists()
+        assert "morning: exported" in first.output
+        assert f"told the WebSub hub {hub.url}" in first.output
+        told = hub.told()
+        assert f"{BASE}/p/morning/feeds/briefings/rss.xml" in told
+        assert f"{BASE}/p/morning/feeds/topics/science/atom.xml" in told
+        assert run(env, "digest", "send", *DATE).exit_code == 0
+        assert len(hub.pings) == 1
+    assert len(outbox(data_dir)) == 3
 
 
 def test_test_send_is_marked_and_not_counted(

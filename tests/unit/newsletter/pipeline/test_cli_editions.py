@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-import urllib.parse
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
@@ -17,6 +12,7 @@ from newsletter.errors import InvalidInputError
 from newsletter.pipeline.cli import parse_date
 from tests.cli import run, run_json
 from tests.factories import make_briefing, make_briefings, make_publication
+from tests.websubhub import running_hub
 
 
 @pytest.fixture
@@ -193,61 +189,65 @@ def test_preview_defaults_to_the_next_edition(
     assert "Fresh news" in (out / "email.txt").read_text()
 
 
-class _Hub(http.server.BaseHTTPRequestHandler):
-    """A WebSub hub on 127.0.0.1 that records each publish ping."""
-
-    pings: ClassVar[list[dict[str, list[str]]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        _Hub.pings.append(urllib.parse.parse_qs(self.rfile.read(length).decode()))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        """Keep the test output quiet."""
+def public_files(data_dir: Path) -> dict[str, bytes]:
+    """Every file of the static export, by path."""
+    public = data_dir / "public"
+    return {str(p.relative_to(public)): p.read_bytes() for p in public.rglob("*") if p.is_file()}
 
 
-@pytest.fixture
-def hub() -> Iterator[str]:
-    """The URL of a running hub; its pings are in ``_Hub.pings``."""
-    _Hub.pings = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hub"
-    server.shutdown()
-    server.server_close()
-
-
-def test_publish_without_email_makes_the_edition_public_and_pings_the_hub(
-    cli_env: dict[str, str], morning: None, hub: str
+def test_publish_without_email_exports_and_pings_the_hub(
+    cli_env: dict[str, str], morning: None, data_dir: Path
 ) -> None:
-    """``publish`` renders, publishes and tells the hub which feeds changed; again is a no-op."""
-    env = {**cli_env, "NEWSLETTER_WEBSUB_HUB_URL": hub}
-    day = ("--publication", "morning", "--date", "2026-03-02")
-    result = run(env, "digest", "publish", *day)
-    assert result.exit_code == 0, result.output
-    assert "/p/morning/2026-03-02/" in result.stdout
-    assert f"Told {hub}." in result.stdout
-    [row] = run_json(env, "digest", "list", "--publication", "morning")
-    assert row["state"] == "published"
-    [ping] = _Hub.pings
-    assert ping["hub.mode"] == ["publish"]
-    assert any(url.endswith("/p/morning/feeds/briefings/atom.xml") for url in ping["hub.url"])
-    assert run(env, "digest", "publish", *day).exit_code == 0
+    """``publish`` makes the edition public, writes the static export and tells the hub."""
+    with running_hub() as hub:
+        env = {**cli_env, "NEWSLETTER_WEBSUB_HUB_URL": hub.url}
+        day = ("--publication", "morning", "--date", "2026-03-02")
+        result = run(env, "digest", "publish", *day)
+        assert result.exit_code == 0, result.output
+        assert "/p/morning/2026-03-02/" in result.stdout
+        files = public_files(data_dir)
+        assert "p/morning/2026-03-02/index.html" in files
+        assert b"Bridges" in files["p/morning/feeds/briefings/atom.xml"]
+        assert "index.html" in files  # the home page shows the latest edition
+        assert f"morning: exported {len(files)} files to" in result.stdout
+        [ping] = hub.pings
+        assert ping["hub.mode"] == ["publish"]
+        assert any(url.endswith("/p/morning/feeds/briefings/atom.xml") for url in ping["hub.url"])
+        assert f"told the WebSub hub {hub.url} about {len(ping['hub.url'])} feeds" in result.stdout
+        [row] = run_json(env, "digest", "list", "--publication", "morning")
+        assert row["state"] == "published"
+        # Again: still published, and the export and the hub are refreshed once more.
+        assert run(env, "digest", "publish", *day).exit_code == 0
+        assert len(hub.pings) == 2
     [row] = run_json(env, "digest", "list", "--publication", "morning")
     assert row["state"] == "published"
 
 
-def test_publish_with_the_hub_down_still_publishes(cli_env: dict[str, str], morning: None) -> None:
-    """An unreachable hub is reported, and the edition is published all the same."""
+def test_publish_with_the_hub_down_still_publishes_and_retries_later(
+    cli_env: dict[str, str], morning: None, data_dir: Path
+) -> None:
+    """An unreachable hub is reported with the retry time; the change waits in the database."""
     env = {**cli_env, "NEWSLETTER_WEBSUB_HUB_URL": "http://127.0.0.1:9/hub"}
     result = run(env, "digest", "publish", "--publication", "morning", "--date", "2026-03-02")
     assert result.exit_code == 0
     assert "WebSub hub not told" in result.stdout
+    assert "will retry at" in result.stdout
+    assert "p/morning/2026-03-02/index.html" in public_files(data_dir)
     [row] = run_json(env, "digest", "list", "--publication", "morning")
     assert row["state"] == "published"
+    [change] = run_json(env, "publishing", "status")
+    assert (change["state"], change["attempts"], change["exported"]) == ("pending", 1, True)
+    assert "unreachable" in change["last_error"]
+    with running_hub() as hub:
+        env = {**cli_env, "NEWSLETTER_WEBSUB_HUB_URL": hub.url}
+        flushed = run(env, "publishing", "flush", "--now")
+        assert flushed.exit_code == 0, flushed.output
+        assert "told the WebSub hub" in flushed.stdout
+        assert "morning: exported" not in flushed.stdout  # the export was already done
+        assert len(hub.pings) == 1
+    assert run_json(env, "publishing", "status") == []
+    assert "Every public change" in run(env, "publishing", "status").stdout
+    assert "Nothing to publish" in run(env, "publishing", "flush").stdout
 
 
 def test_publish_of_a_skipped_edition_is_refused(

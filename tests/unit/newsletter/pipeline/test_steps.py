@@ -24,6 +24,8 @@ from newsletter.pipeline import batches, steps, tick
 from newsletter.pipeline import cancel as pipeline_cancel
 from newsletter.providers.interfaces import Batch, SendResult
 from newsletter.providers.memory import MemorySender
+from newsletter.publishing import changes
+from newsletter.publishing.models import ChangeState
 from newsletter.schedules import services
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from subscribers.tokens import Tokens
@@ -186,8 +188,10 @@ def ready_to_plan(database: Database, edition_id: int) -> int:
         return digest_id
 
 
-def test_publish_step_writes_no_files(database: Database, tmp_path: Path) -> None:
-    """Publishing only changes the state: the static copy is the caller's, after its commit."""
+def test_publish_step_records_its_public_change_and_writes_no_files(
+    database: Database, tmp_path: Path
+) -> None:
+    """Publishing changes the state and records the public change; files come with the flush."""
     edition_id = started(database)
     with database.session() as session:
         digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
@@ -196,11 +200,46 @@ def test_publish_step_writes_no_files(database: Database, tmp_path: Path) -> Non
         published = steps.publish_step(session, digest_id, now=NOW, window=WINDOW)
         assert published is not None
         assert get_digest(session, digest_id).state is DigestState.PUBLISHED
+        [(slug, change)] = changes.list_changes(session)
+        assert (slug, change.feed_urls) == ("morning", published.feed_urls)
+        # Run again, the step finds the edition published and records nothing new.
+        assert steps.publish_step(session, digest_id, now=NOW, window=WINDOW) == published
+        assert len(changes.list_changes(session)) == 1
     assert list(tmp_path.rglob("*.xml")) == []
-    with database.session() as session:
-        steps.export_public(session, published.slug, tmp_path)
+    [outcome] = changes.flush(database, tmp_path, None)
+    assert outcome.state is ChangeState.DONE
     feeds = tmp_path / "p" / "morning" / "feeds" / "editions"
     assert (feeds / "atom.xml").read_bytes().startswith(b"<?xml")
+
+
+def test_publish_rolled_back_drops_its_public_change(database: Database) -> None:
+    """A publish whose transaction rolls back leaves no pending public change behind."""
+    edition_id = started(database)
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
+    with pytest.raises(RuntimeError), database.session() as session:
+        assert steps.publish_step(session, digest_id, now=NOW, window=WINDOW) is not None
+        raise RuntimeError("the commit failed")
+    with database.session() as session:
+        assert changes.list_changes(session, finished=True) == []
+
+
+def test_sending_an_unpublished_edition_records_its_public_change(database: Database) -> None:
+    """Planning a rendered edition makes it public and records that; planning again does not."""
+    edition_id = started(database)
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
+    steps.plan(database, digest_id, clock=lambda: NOW)
+    steps.plan(database, digest_id, clock=lambda: NOW)
+    with database.session() as session:
+        [(slug, change)] = changes.list_changes(session)
+        assert slug == "morning"
+        assert change.reason.startswith("edition sent: ")
+        assert any(url.endswith("/feeds/editions/rss.xml") for url in change.feed_urls)
 
 
 def finished_editions(database: Database, days: range) -> None:

@@ -1,0 +1,83 @@
+"""``newsletter publishing status|flush``: public changes still on their way, and retrying them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from newsletter.clicontext import runtime
+from newsletter.console import out, print_json
+from newsletter.publishing import changes
+from newsletter.publishing.models import PublicChange
+
+
+@click.group("publishing")
+def publishing_group() -> None:
+    """Public changes: the static export and the WebSub hub, with their retries."""
+
+
+def _row(slug: str, change: PublicChange) -> dict[str, Any]:
+    """One change as ``status`` shows it (and as ``--json`` prints it)."""
+    return {
+        "id": change.id,
+        "publication": slug,
+        "state": change.state.value,
+        "reason": change.reason,
+        "feeds": len(change.feed_urls),
+        "attempts": change.attempts,
+        "created_at": change.created_at.isoformat(),
+        "next_attempt_at": change.next_attempt_at.isoformat(),
+        "exported": change.exported_at is not None,
+        "announced": change.announced_at is not None,
+        "last_error": change.last_error,
+    }
+
+
+@publishing_group.command("status")
+@click.option("--all", "everything", is_flag=True, help="Also list changes already done.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def status(ctx: click.Context, everything: bool, as_json: bool) -> None:
+    """List public changes still pending, and those that failed or were given up."""
+    with runtime(ctx).database.session() as session:
+        rows = [_row(slug, c) for slug, c in changes.list_changes(session, finished=everything)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("Every public change reached the static export and the WebSub hub.")
+        return
+    table = Table("id", "publication", "state", "attempts", "next attempt", "reason", "last error")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            escape(row["publication"]),
+            row["state"],
+            str(row["attempts"]),
+            row["next_attempt_at"][:19] if row["state"] == "pending" else "",
+            escape(row["reason"]),
+            escape(row["last_error"] or ""),
+        )
+    out.print(table)
+
+
+@publishing_group.command("flush")
+@click.option("--publication", "slug", default=None, help="Only this publication (slug).")
+@click.option("--now", "force", is_flag=True, help="Also retry changes not due yet.")
+@click.pass_context
+def flush(ctx: click.Context, slug: str | None, force: bool) -> None:
+    """Export and announce pending public changes now (the beat tick does this by itself)."""
+    rt = runtime(ctx)
+    hub_url = rt.settings.websub_hub_url or None
+    public_dir = changes.public_dir_of(rt.settings)
+    outcomes = changes.flush(
+        rt.database, public_dir, hub_url, publications=[slug] if slug else None, force=force
+    )
+    if not outcomes:
+        out.print("Nothing to publish: no public change is due.")
+    for outcome in outcomes:
+        for line in outcome.lines(public_dir, hub_url):
+            out.print(escape(line))
