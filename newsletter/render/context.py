@@ -231,7 +231,9 @@ def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]
         "date_label": long_date(edition.edition_date),
         "items": items,
         "lead": items[0],
-        "preheader": preheader(items[0].content),
+        # Never from a withdrawn, expired or removed briefing: the page's description
+        # and the email's preview text must not carry text the newsroom took back.
+        "preheader": next((preheader(i.content) for i in ordered if i.is_live), ""),
         "shrunk_count": shrink_last,
         "corrections": notice_views(edition),
         "edition_url": urls.edition_page(pub.base_url, pub.slug, edition.edition_date),
