@@ -130,6 +130,25 @@ class DigestItem(Base):
         return [str(topic.get("name", "")) for topic in self.content.get("topics", [])]
 
 
+class DigestCorrection(Base):
+    """A correction or withdrawal listed in an edition's "Corrections" block.
+
+    Unique per (publication, correction): each change to a briefing is listed once
+    in each publication that carried the briefing, in the first edition assembled
+    after it (see ``newsletter.digests.corrections_block``).
+    """
+
+    __tablename__ = "digest_corrections"
+    __table_args__ = (UniqueConstraint("publication_id", "correction_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    # A briefing_corrections id. No foreign key: see migration digests_0003 (corrections
+    # are never deleted on their own; a deleted briefing's rows just stop joining).
+    correction_id: Mapped[int] = mapped_column(Integer)
+
+
 def can_transition(current: DigestState, to: DigestState) -> bool:
     """Whether the state machine allows ``current`` → ``to``."""
     return to in TRANSITIONS[current]

@@ -34,6 +34,7 @@ from newsletter.briefings.services import corrections
 from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import CorrectionNote, Edition, EditionItem, ItemStatus
 from newsletter.db import utcnow
+from newsletter.digests.corrections_block import corrections_for
 from newsletter.digests.models import Digest, DigestItem
 from newsletter.digests.services import build_edition
 from newsletter.publications.topics import topic_slugs
@@ -125,6 +126,7 @@ class _Overlay:
 def public_editions(session: Session, digests: Sequence[Digest]) -> list[Edition]:
     """The public view of these digests, in order (one query per kind of row, not per digest)."""
     overlay = _Overlay(session, (item.briefing_id for d in digests for item in d.items))
+    blocks = corrections_for(session, digests)
     slugs_by_publication: dict[int, tuple[tuple[str, str], ...]] = {}
     out = []
     for digest in digests:
@@ -133,9 +135,9 @@ def public_editions(session: Session, digests: Sequence[Digest]) -> list[Edition
             slugs_by_publication[digest.publication_id] = tuple(slugs.items())
         edition = build_edition(digest)
         items = tuple(overlay.item(item, digest.published_at) for item in edition.items)
-        out.append(
-            replace(edition, items=items, topic_slugs=slugs_by_publication[digest.publication_id])
-        )
+        slugs_here = slugs_by_publication[digest.publication_id]
+        corrections = blocks[digest.id]
+        out.append(replace(edition, items=items, topic_slugs=slugs_here, corrections=corrections))
     return out
 
 

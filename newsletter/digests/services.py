@@ -27,6 +27,7 @@ from newsletter.digests.assembly import (
     next_edition_date,
     select_briefings,
 )
+from newsletter.digests.corrections_block import attach_corrections, corrections_of
 from newsletter.digests.models import (
     RENDERED_STATES,
     Digest,
@@ -174,6 +175,8 @@ def _build(
         )
     session.add(digest)
     session.flush()
+    if digest.state is not DigestState.SKIPPED:
+        attach_corrections(session, digest)
     return digest
 
 
@@ -249,7 +252,9 @@ def render_digest(session: Session, digest_id: int) -> Digest:
     names = [name for item in digest.items for name in item.content_topic_names()]
     assign_topic_slugs(session, digest.publication, names)
     slugs = tuple(topic_slugs(session, digest.publication).items())
-    edition = replace(build_edition(digest), topic_slugs=slugs)
+    edition = replace(
+        build_edition(digest), topic_slugs=slugs, corrections=corrections_of(session, digest)
+    )
     email = render_email(edition)
     web_html = render_edition_page(edition)
     transition(digest, DigestState.RENDERED)
