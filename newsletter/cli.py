@@ -53,6 +53,7 @@ def _register() -> None:
     from newsletter.pipeline.cli import cancel_edition, digest_group, send_now_command
     from newsletter.processes import beat, run, wake_scheduler, worker
     from newsletter.publications.cli import publications_group
+    from newsletter.publishing.decisions_cli import DECISIONS
     from newsletter.publishing.status_cli import publishing_group
     from newsletter.schedules.cli import pause, resume, schedule_group
     from newsletter.sendgrid_testserver.cli import sendgrid_test_server
@@ -60,6 +61,10 @@ def _register() -> None:
 
     # Pausing belongs to scheduling (a resume skips the editions due meanwhile), but
     # it is a verb on a publication: the schedules package lends it to that group.
+    # Approving, withdrawing and taking down are verbs on a briefing, but they may
+    # change what readers see: the publishing package lends them to that group.
+    for decision in DECISIONS:
+        briefings.add_command(decision)
     publications_group.add_command(pause)
     publications_group.add_command(resume)
     # Cancelling is the pipeline's (it stops batches mid-send), a verb on a scheduled
