@@ -19,6 +19,7 @@ from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.clicontext import runtime
 from newsletter.console import out
 from newsletter.publishing import changes, corrections
+from newsletter.publishing.after import flush_now
 from newsletter.publishing.corrections import PublicChanges
 
 Decide = Callable[[Session, Briefing], PublicChanges]
@@ -39,8 +40,7 @@ def _decide(ctx: click.Context, id_or_slug: str, decide: Decide, done: str) -> N
         return
     hub_url = rt.settings.websub_hub_url or None
     public_dir = changes.public_dir_of(rt.settings)
-    outcomes = changes.flush(rt.database, public_dir, hub_url, publications=public.publications)
-    for outcome in outcomes:
+    for outcome in flush_now(rt, public):
         for line in outcome.lines(public_dir, hub_url):
             out.print(escape(line))
 
