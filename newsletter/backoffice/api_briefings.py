@@ -1,7 +1,9 @@
-"""API: the review queue, ingesting briefings, one briefing, approve / reject / withdraw."""
+"""API: the review queue, ingesting and editing briefings, one briefing, the decisions."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,9 +15,11 @@ from newsletter.backoffice.api_deps import BriefingSlug, Reader
 from newsletter.backoffice.queue import briefing_queue
 from newsletter.briefings import services as briefings
 from newsletter.briefings.models import Briefing, BriefingState
-from newsletter.briefings.parser import parse_json
+from newsletter.briefings.parser import parse_json, parse_text
+from newsletter.briefings.textlines import heading_key
+from newsletter.content.briefing import BriefingContent
 from newsletter.editors.auth import Principal
-from newsletter.errors import InvalidInputError
+from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import error_response
 
@@ -87,20 +91,23 @@ async def ingest(request: Request, user: Reader) -> Response:
 
     def store() -> s.ImportResult:
         with runtime_of(request).database.session() as db:
-            outcome = briefings.import_content(db, content, source=f"api:{user.name}")
-        return s.ImportResult(
-            slug=outcome.slug,
-            id=outcome.briefing_id,
-            action=outcome.action.value,
-            revision=outcome.revision,
-            state=outcome.state.value,
-            approved=outcome.approved,
-            warnings=list(outcome.warnings),
-        )
+            return _result(briefings.import_content(db, content, source=f"api:{user.name}"))
 
     result = await run_in_threadpool(store)
     status = 201 if result.action == briefings.ImportAction.CREATED else 200
     return JSONResponse(result.model_dump(mode="json"), status_code=status)
+
+
+def _result(outcome: briefings.ImportOutcome) -> s.ImportResult:
+    return s.ImportResult(
+        slug=outcome.slug,
+        id=outcome.briefing_id,
+        action=outcome.action.value,
+        revision=outcome.revision,
+        state=outcome.state.value,
+        approved=outcome.approved,
+        warnings=list(outcome.warnings),
+    )
 
 
 @router.get("/briefings/{slug}", response_model=s.BriefingDetail, summary="One briefing")
@@ -141,3 +148,131 @@ def withdraw(
 ) -> s.BriefingDetail:
     """Take the briefing out of every later edition."""
     return _decide(request, user, slug, briefings.withdraw, body.comment if body else "")
+
+
+_TEXT_SLUG = re.compile(r"slug\s*:", re.IGNORECASE)
+_TEXT_FORM = (
+    "The plain-text briefing format (`newsletter briefings import`): an optional header "
+    "block of `Key: value` lines (a `Slug:` there must be the path's), then the sections "
+    "under their headings, one paragraph a line."
+)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({key for key, _ in pairs}) < len(pairs):
+        raise ValueError("duplicate keys")
+    return dict(pairs)
+
+
+def _text_names_slug(text: str) -> bool:
+    """Whether a plain-text briefing's header block has a ``Slug:`` line."""
+    for line in text.removeprefix("\ufeff").splitlines():
+        line = line.strip()
+        if not line or heading_key(line) is not None:
+            return False
+        if _TEXT_SLUG.match(line):
+            return True
+    return False
+
+
+def _edited(body: bytes, media_type: str, slug: str) -> BriefingContent:
+    """The briefing a PUT body describes, with the path's slug; ``InvalidInputError`` if not."""
+    if media_type == "text/plain":
+        text = body.decode("utf-8", errors="strict") if body else ""
+        content = parse_text(text, filename="body")
+        if content.slug != slug:
+            if _text_names_slug(text):
+                raise InvalidInputError(
+                    f"body: header “Slug” is {content.slug!r}, but this is {slug!r}: "
+                    "a briefing's slug cannot change (leave the header out)"
+                )
+            content = content.model_copy(update={"slug": slug})
+        return content
+    try:
+        value = json.loads(body, object_pairs_hook=_unique_keys)
+    except ValueError:  # the import's parser below names what is wrong
+        value = None
+    if isinstance(value, dict) and "slug" not in value:
+        # The path names the briefing: its slug is not derived from the title again.
+        body = json.dumps({"slug": slug, **value}, ensure_ascii=False).encode()
+    content = parse_json(body, filename="body")
+    if content.slug != slug:
+        raise InvalidInputError(
+            f"body: $.slug: is {content.slug!r}, but this is {slug!r}: a briefing's slug "
+            "cannot change (leave it out)"
+        )
+    return content
+
+
+@router.put(
+    "/briefings/{slug}",
+    response_model=s.ImportResult,
+    summary="Edit a briefing: a new revision by you",
+    responses={
+        404: {"model": s.ErrorBody, "description": "No briefing with this slug"},
+        409: {"model": s.ErrorBody, "description": "`revision` is not the latest revision"},
+        415: {"model": s.ErrorBody, "description": "Neither JSON nor plain text"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Briefing"}},
+                "text/plain": {"schema": {"type": "string", "description": _TEXT_FORM}},
+            },
+        }
+    },
+)
+async def edit(
+    request: Request,
+    user: Reader,
+    slug: BriefingSlug,
+    revision: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**31 - 1,
+            description="The revision your text is based on: 409 if another was added since",
+        ),
+    ] = None,
+) -> Response:
+    """Replace the briefing's text with the body: a new revision written by you, or nothing.
+
+    The body is the whole briefing, in the JSON import form (``application/json``) or
+    the plain-text format (``text/plain``), checked exactly as an import is; the slug
+    is the path's. The answer is ``revised`` (a new draft revision, to be approved) or
+    ``unchanged``; a field that fails is answered 422 naming its JSON path or line.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in {"application/json", "text/plain"}:
+        return error_response(
+            request, 415, "content-type: send application/json or text/plain (UTF-8)"
+        )
+    body = await request.body()
+    try:
+        content = _edited(body, media_type, slug)
+    except UnicodeDecodeError as exc:
+        return error_response(request, 422, f"body: not UTF-8 text (byte {exc.start})")
+    except InvalidInputError as exc:
+        return error_response(request, 422, str(exc))
+
+    def store() -> s.ImportResult | str:
+        with runtime_of(request).database.session() as db:
+            briefing = briefings.get_briefing(db, slug)
+            if revision is not None and revision != briefing.latest_revision:
+                return (
+                    f"revision: {revision} is not the latest; revision "
+                    f"{briefing.latest_revision} was added since. Fetch it and send again."
+                )
+            outcome = briefings.import_content(
+                db, content, source=f"api:{user.name}", editor=user.name
+            )
+        return _result(outcome)
+
+    try:
+        result = await run_in_threadpool(store)
+    except NotFoundError as exc:
+        return error_response(request, 404, str(exc))
+    if isinstance(result, str):
+        return error_response(request, 409, result)
+    return JSONResponse(result.model_dump(mode="json"))

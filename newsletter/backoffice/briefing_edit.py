@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from newsletter.backoffice.briefing_form import (
     FIELDS,
     LABELS,
+    MOMENT_FIELDS,
     FieldProblem,
     FormInvalid,
     fields_of,
@@ -51,8 +52,6 @@ Posted = Annotated[FormData, Depends(_posted)]
 SCRIPT = "/editor/assets/briefing-edit.js"
 EDIT_CSP = EDITOR_CSP + "; script-src 'self'; connect-src 'self'"
 _SCRIPT_FILE = TEMPLATES_DIR / "web" / "editor" / "briefing_edit.js"
-# Which date-time fields the briefing format has (Embargo and Expires joined it later).
-MOMENTS = tuple(m for m in ("published", "embargo", "expires") if m in BriefingContent.model_fields)
 
 
 def _form_values(form: FormData) -> dict[str, str]:
@@ -106,7 +105,7 @@ def _page(
         errors={p.field: p.message for p in problems},
         fragment=fragment,
         conflict=conflict,
-        moments=MOMENTS,
+        moments=MOMENT_FIELDS,
         script=SCRIPT,
         **context,
     )
@@ -133,7 +132,8 @@ def _conflict(request: Request, slug: str, base: str) -> tuple[str, int]:
         latest = briefing.latest_revision
         if base == str(latest):
             return "", latest
-        author = briefings.history(db, briefing)[-1].editor
+        events = briefings.history(db, briefing)
+        author = events[-1].editor if events else "someone else"
     return (
         f"Revision {latest} was saved by {author} after you opened this form. Your text is "
         f"kept below: check it against revision {latest}, then save again to replace it.",

@@ -108,7 +108,7 @@ def fields_of(content: BriefingContent) -> dict[str, str]:
             blocks.append("\n\n".join([f"## {getattr(item, head)}", *filter(None, paragraphs)]))
         groups[name] = "\n\n".join(blocks)
     moments = {
-        name: value.isoformat() if (value := getattr(content, name, None)) is not None else ""
+        name: value.isoformat() if (value := getattr(content, name)) is not None else ""
         for name in MOMENT_FIELDS
     }
     return {

@@ -284,3 +284,20 @@ def test_the_script_is_served(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert 'getElementById("edit-form")' in response.text
+
+
+def test_embargo_and_expiry_can_be_set_on_the_form(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """The form has Embargo and Expires inputs and saves them into the new revision."""
+    _briefing(db)
+    signed_in(Role.EDITOR)
+    form = _form(client)
+    assert form["embargo"] == form["expires"] == ""
+    data = {**form, "embargo": "2030-05-01T07:00:00+02:00", "expires": "2030-06-01T00:00:00Z"}
+    assert client.post(URL + "/edit", data=data).status_code == 303
+    with db.session() as session:
+        content = briefings.revision(session, briefings.get_briefing(session, "rail-strike"))
+        assert content.content["embargo"] == "2030-05-01T07:00:00+02:00"
+        assert content.content["expires"] == "2030-06-01T00:00:00Z"
+    assert _form(client)["embargo"] == "2030-05-01T07:00:00+02:00"

@@ -137,3 +137,24 @@ def test_an_oversized_field_is_refused_before_parsing() -> None:
     assert _problems(_minimal(how_we_got_here="x" * (MAX_FIELD + 1))) == [
         ("how_we_got_here", f"at most {MAX_FIELD:,} characters")
     ]
+
+
+def test_embargo_and_expiry_are_fields_checked_as_on_import() -> None:
+    """Embargo and Expires round-trip; an expiry not after the embargo is refused on its field."""
+    content = parse_form(
+        _minimal(embargo="2030-05-01T07:00:00+02:00", expires="2030-06-01T00:00:00Z"), "x"
+    )
+    assert content.embargo is not None
+    assert content.expires is not None
+    assert content.embargo.isoformat() == "2030-05-01T07:00:00+02:00"
+    fields = fields_of(content)
+    assert (fields["embargo"], fields["expires"]) == (
+        "2030-05-01T07:00:00+02:00",
+        "2030-06-01T00:00:00+00:00",
+    )
+    assert parse_form(fields, "x").content_hash() == content.content_hash()
+    (field, message), = _problems(
+        _minimal(embargo="2030-05-01T07:00:00Z", expires="2030-05-01T06:00:00Z")
+    )
+    assert field == "expires"
+    assert "must be later than the embargo" in message
