@@ -153,7 +153,7 @@ def test_embargo_and_expiry_are_fields_checked_as_on_import() -> None:
         "2030-06-01T00:00:00+00:00",
     )
     assert parse_form(fields, "x").content_hash() == content.content_hash()
-    (field, message), = _problems(
+    ((field, message),) = _problems(
         _minimal(embargo="2030-05-01T07:00:00Z", expires="2030-05-01T06:00:00Z")
     )
     assert field == "expires"
