@@ -235,6 +235,10 @@ def test_publish_with_the_hub_down_still_publishes_and_retries_later(
     assert "p/morning/2026-03-02/index.html" in public_files(data_dir)
     [row] = run_json(env, "digest", "list", "--publication", "morning")
     assert row["state"] == "published"
+    table = run(env, "publishing", "status").stdout
+    assert "morning" in table
+    assert "pending" in table
+    assert "refused" in table  # the error, wrapped in a narrow table
     [change] = run_json(env, "publishing", "status")
     assert (change["state"], change["attempts"], change["exported"]) == ("pending", 1, True)
     assert "unreachable" in change["last_error"]
