@@ -45,7 +45,7 @@ def _register() -> None:
     group when imported. Imported here, not at the top, to keep start-up cheap.
     """
     from newsletter.app.cli import web
-    from newsletter.briefings.cli import briefings
+    from newsletter.briefings.cli import briefings, import_command
     from newsletter.demo import demo
     from newsletter.editors.cli import editors
     from newsletter.feeds.cli import feeds
@@ -53,6 +53,7 @@ def _register() -> None:
     from newsletter.pipeline.cli import cancel_edition, digest_group, send_now_command
     from newsletter.processes import beat, run, wake_scheduler, worker
     from newsletter.publications.cli import publications_group
+    from newsletter.publishing.corrections import is_published
     from newsletter.publishing.decisions_cli import DECISIONS
     from newsletter.publishing.status_cli import publishing_group
     from newsletter.schedules.cli import pause, resume, schedule_group
@@ -65,6 +66,7 @@ def _register() -> None:
     # change what readers see: the publishing package lends them to that group.
     for decision in DECISIONS:
         briefings.add_command(decision)
+    briefings.add_command(import_command(is_published))
     publications_group.add_command(pause)
     publications_group.add_command(resume)
     # Cancelling is the pipeline's (it stops batches mid-send), a verb on a scheduled

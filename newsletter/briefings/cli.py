@@ -77,42 +77,53 @@ def parse_all(
     return parsed, failures
 
 
-@briefings.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--approve", is_flag=True, help="Approve what is imported (needs --editor).")
-@click.option("--editor", help="Who approves, with --approve.")
-@click.option("--keep-going", is_flag=True, help="Import the good files and report the bad ones.")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-@click.pass_context
-def import_(
-    ctx: click.Context,
-    paths: tuple[Path, ...],
-    approve: bool,
-    editor: str | None,
-    keep_going: bool,
-    as_json: bool,
-) -> None:
-    """Import briefing files (plain text or JSON) or folders of them.
+def import_command(is_published: services.PublishedCheck | None = None) -> click.Command:
+    """The ``import`` command; ``is_published`` tells which briefings readers have seen."""
 
-    A folder is all-or-nothing unless --keep-going is given.
-    """
-    approve_as = services.check_editor(editor) if approve else None
-    if editor and not approve:
-        raise InvalidInputError("--editor: only meaningful with --approve")
-    parsed, failures = parse_all(collect_files(paths), keep_going=keep_going)
-    with runtime(ctx).database.session() as session:
-        outcomes = services.import_many(session, parsed, approve_as=approve_as)
-    if as_json:
-        print_json(
-            {
-                "imported": [_outcome_json(o) for o in outcomes],
-                "failed": failures,
-            }
-        )
-    else:
-        _print_outcomes(outcomes, failures)
-    if failures:
-        ctx.exit(1)
+    @click.command("import")
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @click.option("--approve", is_flag=True, help="Approve what is imported (needs --editor).")
+    @click.option("--editor", help="Who approves, with --approve.")
+    @click.option(
+        "--keep-going", is_flag=True, help="Import the good files and report the bad ones."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+    @click.pass_context
+    def import_(
+        ctx: click.Context,
+        paths: tuple[Path, ...],
+        approve: bool,
+        editor: str | None,
+        keep_going: bool,
+        as_json: bool,
+    ) -> None:
+        """Import briefing files (plain text or JSON) or folders of them.
+
+        A folder is all-or-nothing unless --keep-going is given. With --approve, a
+        changed briefing that was published stays a draft: approving it is a
+        correction (``briefings approve --note``).
+        """
+        approve_as = services.check_editor(editor) if approve else None
+        if editor and not approve:
+            raise InvalidInputError("--editor: only meaningful with --approve")
+        parsed, failures = parse_all(collect_files(paths), keep_going=keep_going)
+        with runtime(ctx).database.session() as session:
+            outcomes = services.import_many(
+                session, parsed, approve_as=approve_as, is_published=is_published
+            )
+        if as_json:
+            print_json(
+                {
+                    "imported": [_outcome_json(o) for o in outcomes],
+                    "failed": failures,
+                }
+            )
+        else:
+            _print_outcomes(outcomes, failures)
+        if failures:
+            ctx.exit(1)
+
+    return import_
 
 
 def _outcome_json(outcome: services.ImportOutcome) -> dict[str, Any]:
@@ -124,6 +135,7 @@ def _outcome_json(outcome: services.ImportOutcome) -> dict[str, Any]:
         "state": outcome.state.value,
         "source": outcome.source,
         "warnings": [w.model_dump(mode="json") for w in outcome.warnings],
+        "held": outcome.held,
     }
 
 
@@ -142,6 +154,9 @@ def _print_outcomes(outcomes: list[services.ImportOutcome], failures: list[str])
     summary = ", ".join(f"{n} {action.value}" for action, n in counts.items() if n)
     noun = "briefing" if len(outcomes) == 1 else "briefings"
     out.print(f"{len(outcomes)} {noun}: {summary or 'nothing to do'}.")
+    for o in outcomes:
+        if o.held:
+            out.print(f"[yellow]{escape(o.slug)} not approved:[/] {escape(o.held)}.")
     for failure in failures:
         err.print(f"[red]failed:[/] {escape(failure)}")
     if failures:

@@ -6,7 +6,7 @@ whole folder import is one transaction: it lands entirely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +26,10 @@ from newsletter.briefings.workflow import Action, next_state
 from newsletter.content.briefing import BriefingContent, ImportWarning
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+
+# Whether a briefing was published (its approval is then a correction, which needs a
+# note): handed down by the layers that know editions (newsletter.publishing).
+PublishedCheck = Callable[[Session, Briefing], bool]
 
 IMPORT_EDITOR = "import"
 MAX_EDITOR_LENGTH = 120
@@ -52,6 +56,8 @@ class ImportOutcome:
     approved: bool
     warnings: tuple[ImportWarning, ...]
     source: str | None
+    # Why ``approve_as`` did not approve it (a published briefing needs a correction note).
+    held: str | None = None
 
 
 def check_editor(editor: str | None, *, parameter: str = "--editor") -> str:
@@ -72,13 +78,16 @@ def import_content(
     approve_as: str | None = None,
     now: datetime | None = None,
     editor: str = IMPORT_EDITOR,
+    is_published: PublishedCheck | None = None,
 ) -> ImportOutcome:
     """Create a briefing, add a revision when its content changed, or do nothing.
 
     ``editor`` is who wrote the revision (the audit trail's name: ``import`` for
     files, the editor's name for an edit in the editors' app). With ``approve_as``
     (an editor name) the resulting draft is approved at once, for trusted upstream
-    pipelines; a derived title counts as confirmed by them.
+    pipelines; a derived title counts as confirmed by them. A changed revision of a
+    briefing that was published (``is_published``; without it, of any briefing approved
+    before) is not approved: that is a correction, which needs an editor's note.
     """
     now = now or utcnow()
     briefing = session.scalars(select(Briefing).where(Briefing.slug == content.slug)).one_or_none()
@@ -98,10 +107,19 @@ def import_content(
         briefing.latest_revision = number
         _apply(session, briefing, Action.REVISE, editor, source or "", now)
         action = ImportAction.REVISED
+    held = None
     if approve_as is not None and briefing.state is BriefingState.DRAFT:
         approver = check_editor(approve_as)
-        _check_approvable(session, briefing, approver, confirm_title=True)
-        _apply(session, briefing, Action.APPROVE, approver, "approved on import", now)
+        published = (
+            is_published(session, briefing)
+            if is_published is not None
+            else briefing.approved_at is not None
+        )
+        if published:
+            held = "published before: approve it as a correction, with a note"
+        else:
+            _check_approvable(session, briefing, approver, confirm_title=True)
+            _apply(session, briefing, Action.APPROVE, approver, "approved on import", now)
     return ImportOutcome(
         slug=briefing.slug,
         briefing_id=briefing.id,
@@ -111,6 +129,7 @@ def import_content(
         approved=briefing.approved_revision == briefing.latest_revision,
         warnings=content.warnings,
         source=source,
+        held=held,
     )
 
 
@@ -119,6 +138,7 @@ def import_many(
     items: Sequence[tuple[BriefingContent, str]],
     *,
     approve_as: str | None = None,
+    is_published: PublishedCheck | None = None,
 ) -> list[ImportOutcome]:
     """Import parsed briefings (content, source) in one go; two sources may not share a slug."""
     seen: dict[str, tuple[str, str]] = {}
@@ -130,7 +150,12 @@ def import_many(
                 f"{source}: slug {content.slug!r} is also used by {earlier[1]} with other content"
             )
     now = utcnow()
-    return [import_content(session, c, source=s, approve_as=approve_as, now=now) for c, s in items]
+    return [
+        import_content(
+            session, c, source=s, approve_as=approve_as, now=now, is_published=is_published
+        )
+        for c, s in items
+    ]
 
 
 def get_briefing(session: Session, id_or_slug: str) -> Briefing:

@@ -13,7 +13,7 @@ from newsletter.app.factory import create_app
 from newsletter.briefings import services as briefings
 from newsletter.db import Database
 from newsletter.settings import Settings
-from tests.cli import run
+from tests.cli import run, run_json
 from tests.factories import briefing_content, make_briefing, make_publication
 from tests.websubhub import Hub, running_hub
 
@@ -139,3 +139,21 @@ def test_a_takedown_removes_the_text_from_everything(
     leaks = [name for name, body in exported(data_dir).items() if FIRST in body]
     assert leaks == []
     assert told(running)
+
+
+def test_import_approve_holds_a_changed_published_briefing(
+    hub: tuple[dict[str, str], Hub], tmp_path: Path
+) -> None:
+    """A trusted import cannot slip a correction past the note: it stays a draft."""
+    env, _ = hub
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    text = f"Title: Story\nSlug: story\n\nWhat's happened\n{FIXED}\n"
+    (folder / "story.txt").write_text(text)
+    (folder / "fresh.txt").write_text("Title: Fresh\n\nWhat's happened\nNew today.\n")
+    result = run(env, "briefings", "import", str(folder), "--approve", "--editor", "Ada")
+    assert result.exit_code == 0, result.output
+    assert "story not approved: published before: approve it as a correction" in result.stdout
+    states = {row["slug"]: row["state"] for row in run_json(env, "briefings", "list")}
+    assert states["story"] == "draft"
+    assert states["fresh"] == "approved"
