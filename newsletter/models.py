@@ -10,6 +10,7 @@ from newsletter.delivery import inbox as delivery_inbox
 from newsletter.delivery import models as delivery
 from newsletter.digests import models as digests
 from newsletter.editors import models as editors
+from newsletter.feeds import models_db as feeds
 from newsletter.publications import models as publications
 from newsletter.publishing import models as publishing
 from newsletter.schedules import models as schedules
@@ -22,6 +23,7 @@ __all__ = [
     "delivery_inbox",
     "digests",
     "editors",
+    "feeds",
     "publications",
     "publishing",
     "schedules",

@@ -20,6 +20,7 @@ from newsletter.feeds.catalog import Source
 from newsletter.feeds.models import DEFAULT_LIMIT
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication, publication_info
+from newsletter.publications.topics import topic_slugs
 
 
 def published_at(digest: Digest) -> datetime | None:
@@ -83,4 +84,5 @@ def source_for(
         hub_url=hub_url or None,
         scoped_topics=tuple(publication.topics),
         limit=limit,
+        topic_slugs=tuple(topic_slugs(session, publication).items()),
     )

@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 from newsletter.app.factory import create_app
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
-from newsletter.feeds import views
+from newsletter.feeds import serving
 from newsletter.feeds.cache import FeedCache
 from newsletter.feeds.conditional import CACHE_CONTROL, etag_of
-from newsletter.feeds.services import source_for
 from newsletter.feeds.views import serve_feed
 from newsletter.publications.services import get_publication
 from newsletter.settings import Settings
@@ -27,6 +26,7 @@ from tests.unit.newsletter.feeds.stored import DAY, edition
 
 HUB = "https://hub.example.net/"
 FEEDS = "/p/morning/feeds"
+IDENTITY = {"Accept-Encoding": "identity"}
 
 
 @pytest.fixture
@@ -55,9 +55,12 @@ def test_feeds_are_served_with_type_and_validators(
     client: TestClient, path: str, media: str
 ) -> None:
     """Each feed URL answers 200 with its media type, a strong ETag, Last-Modified,
-    Cache-Control and the hub and self Link header."""
-    response = client.get(f"{FEEDS}/{path}")
+    Cache-Control, CORS, Vary and the hub and self Link header."""
+    response = client.get(f"{FEEDS}/{path}", headers=IDENTITY)
     assert response.status_code == 200
+    assert "content-encoding" not in response.headers
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["vary"] == "Accept-Encoding"
     assert response.headers["content-type"] == media
     assert response.headers["etag"] == etag_of(response.content)
     assert not response.headers["etag"].startswith("W/")
@@ -126,8 +129,8 @@ def test_unknown_publication_topic_kind_or_file_is_404(client: TestClient, path:
 def test_head_gives_the_get_headers_without_a_body(client: TestClient, path: str) -> None:
     """HEAD on a feed answers 200 with the headers a GET gets (type, length, validators,
     links) and no body."""
-    got = client.get(f"{FEEDS}/{path}")
-    head = client.head(f"{FEEDS}/{path}")
+    got = client.get(f"{FEEDS}/{path}", headers=IDENTITY)
+    head = client.head(f"{FEEDS}/{path}", headers=IDENTITY)
     assert head.status_code == 200
     assert head.content == b""
     for name in (
@@ -140,7 +143,9 @@ def test_head_gives_the_get_headers_without_a_body(client: TestClient, path: str
     ):
         assert head.headers[name] == got.headers[name], name
     assert int(head.headers["content-length"]) == len(got.content)
-    conditional = client.head(f"{FEEDS}/{path}", headers={"If-None-Match": got.headers["etag"]})
+    conditional = client.head(
+        f"{FEEDS}/{path}", headers={**IDENTITY, "If-None-Match": got.headers["etag"]}
+    )
     assert conditional.status_code == 304
 
 
@@ -169,12 +174,12 @@ def test_cached_feed_is_served_without_rebuilding(
     fresh = _serve(database, None)
     assert first.body == fresh.body
     assert first.headers == fresh.headers
-    assert len(cache) == 1
+    assert len(cache) == 3  # the three formats are built together
 
     def no_rebuild(*args: object, **kwargs: object) -> object:
         raise AssertionError("the feed was rebuilt")
 
-    monkeypatch.setattr(views, "source_for", no_rebuild)
+    monkeypatch.setattr(serving, "load_feed", no_rebuild)
     again = _serve(database, cache)
     assert again.body == first.body
     assert again.headers == first.headers
@@ -222,13 +227,13 @@ def test_the_app_builds_each_feed_once_while_nothing_changes(
 ) -> None:
     """The web app keeps built feeds: repeated GETs and a 304 load and build only once."""
     calls: list[str] = []
-    real = source_for
+    real = serving.load_feed
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append("build")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(views, "source_for", counting)
+    monkeypatch.setattr(serving, "load_feed", counting)
     first = client.get(f"{FEEDS}/editions/rss.xml")
     assert client.get(f"{FEEDS}/editions/rss.xml").content == first.content
     etag = first.headers["etag"]

@@ -1,0 +1,167 @@
+"""Load only what one feed shows: a cost that stays flat as the archive and topics grow.
+
+``services.source_for`` loads every published edition (what an export of all feeds
+needs). A web request wants one feed, so this loads just enough:
+
+- briefings and editions feeds: the newest editions, a page at a time, until the
+  feed is full (``limit`` live briefings, or ``limit`` editions);
+- a topic feed: the editions whose briefings carry the topic, from a ``TopicIndex``
+  (topic slug → published edition ids, newest first), a page at a time likewise.
+
+The topic index is one query over the published items' topic lists (the JSON of the
+frozen snapshot, read in the database: ``content -> 'topics'``), built once per
+publication data version and shared by every topic feed of the publication, so a
+sweep of 1,000 topic feeds pays for it once, not 1,000 times. Topic membership is
+the snapshot's; the entries themselves come from the public editions (corrected
+text, statuses), and an entry whose correction dropped the topic is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from newsletter.content.edition import Edition
+from newsletter.digests.models import Digest, DigestItem
+from newsletter.digests.public import public_editions
+from newsletter.feeds.catalog import Feed, Source, feed_for
+from newsletter.feeds.entries import slug_of, topic_slug
+from newsletter.feeds.models import (
+    DEFAULT_LIMIT,
+    KIND_BRIEFINGS,
+    KIND_EDITIONS,
+    TOPIC_KIND_PREFIX,
+)
+from newsletter.publications.models import Publication
+from newsletter.publications.services import publication_info
+from newsletter.publications.topics import name_key, topic_slugs
+
+_NEWEST = (Digest.published_at.desc(), Digest.edition_date.desc(), Digest.id.desc())
+
+
+@dataclass(frozen=True)
+class TopicIndex:
+    """Which published editions carry each topic: slug → edition ids, newest first."""
+
+    editions: Mapping[str, tuple[int, ...]]
+
+    def of(self, slug: str) -> tuple[int, ...]:
+        """The ids of the editions with a briefing on topic ``slug`` (empty if none)."""
+        return self.editions.get(slug, ())
+
+
+def build_topic_index(
+    session: Session, publication: Publication, registry: Mapping[str, str]
+) -> TopicIndex:
+    """One query over the published items' topics, grouped by the registry's slugs."""
+    keyed = {name_key(name): slug for name, slug in registry.items()}
+    rows = session.execute(
+        select(Digest.id, DigestItem.content["topics"])
+        .join(DigestItem, DigestItem.digest_id == Digest.id)
+        .where(Digest.publication_id == publication.id, Digest.published_at.is_not(None))
+        .order_by(*_NEWEST, DigestItem.position)
+    )
+    found: dict[str, dict[int, None]] = {}
+    for digest_id, topics in rows:
+        for topic in topics or ():
+            name = str(topic.get("name", "")) if isinstance(topic, dict) else ""
+            if name.strip():
+                slug = keyed.get(name_key(name)) or topic_slug(name)
+                found.setdefault(slug, {})[digest_id] = None
+    return TopicIndex({slug: tuple(ids) for slug, ids in found.items()})
+
+
+def _pages(
+    session: Session, publication: Publication, ids: Sequence[int] | None, size: int
+) -> Iterator[list[Edition]]:
+    """Published editions newest first, ``size`` at a time (only ``ids`` when given)."""
+    base = (
+        select(Digest)
+        .where(Digest.publication_id == publication.id, Digest.published_at.is_not(None))
+        .options(selectinload(Digest.items))
+        .order_by(*_NEWEST)
+    )
+    if ids is not None:
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            digests = session.scalars(base.where(Digest.id.in_(chunk))).all()
+            yield public_editions(session, digests)
+        return
+    offset = 0
+    while True:
+        digests = session.scalars(base.offset(offset).limit(size)).all()
+        if not digests:
+            return
+        yield public_editions(session, digests)
+        offset += size
+
+
+def _enough(
+    session: Session,
+    publication: Publication,
+    ids: Sequence[int] | None,
+    limit: int,
+    *,
+    count_briefings: bool,
+    topic: str | None = None,
+) -> tuple[Edition, ...]:
+    """Pages of editions until the feed is full: ``limit`` editions, or ``limit`` live
+    briefings (on ``topic`` when given)."""
+    loaded: list[Edition] = []
+    for page in _pages(session, publication, ids, limit):
+        loaded.extend(page)
+        filled = _live(loaded, topic) if count_briefings else len(loaded)
+        if filled >= limit:
+            break
+    return tuple(loaded)
+
+
+def _live(editions: Sequence[Edition], slug: str | None) -> int:
+    """How many live briefings the editions hold (on topic ``slug`` when given)."""
+    return sum(
+        1
+        for edition in editions
+        for item in edition.items
+        if item.is_live
+        and (slug is None or any(slug_of(edition, n) == slug for n in item.content.topic_names))
+    )
+
+
+def load_feed(
+    session: Session,
+    publication: Publication,
+    kind: str,
+    *,
+    hub_url: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    index: Callable[[Mapping[str, str]], TopicIndex] | None = None,
+) -> Feed:
+    """The feed ``kind`` of a publication, loading only the editions it shows.
+
+    ``index`` returns the publication's topic index for a registry (a cache may keep
+    it per data version); without one, it is built for this call.
+    """
+    registry = topic_slugs(session, publication)
+    editions: tuple[Edition, ...] = ()
+    if kind == KIND_BRIEFINGS:
+        editions = _enough(session, publication, None, limit, count_briefings=True)
+    elif kind == KIND_EDITIONS:
+        editions = _enough(session, publication, None, limit, count_briefings=False)
+    elif kind.startswith(TOPIC_KIND_PREFIX):
+        slug = kind.removeprefix(TOPIC_KIND_PREFIX)
+        topics = index(registry) if index else build_topic_index(session, publication, registry)
+        ids = topics.of(slug)
+        editions = _enough(session, publication, ids, limit, count_briefings=True, topic=slug)
+    source = Source(
+        publication=publication_info(publication),
+        editions=editions,
+        created_at=publication.created_at,
+        hub_url=hub_url or None,
+        scoped_topics=tuple(publication.topics),
+        limit=limit,
+        topic_slugs=tuple(registry.items()),
+    )
+    return feed_for(source, kind)

@@ -1,0 +1,157 @@
+"""One web worker's feed server: current built feeds for as little as one query each.
+
+``FeedServer.get`` reads the publication's data version (``freshness``) and answers
+from the in-memory ``FeedCache`` while the version holds. On a miss it loads only
+what the feed shows (``loading``), renders it in all three formats at once (readers
+ask for one, their neighbours for the others; the entries are the costly part),
+compresses each once, records when each ETag changed (``Last-Modified``), and keeps
+them. The topic index is kept per publication and version, so a sweep over every
+topic feed queries the archive's topics once.
+
+Version reads use their own small connection pool in autocommit mode and without the
+pre-ping the main engine does on every checkout: a round trip saved per request,
+which is most of what a 304 costs. A connection that died is noticed by the query
+failing, and the query is tried once more on a fresh one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from newsletter.db import Database, utcnow
+from newsletter.errors import NotFoundError
+from newsletter.feeds.cache import BuiltFeed, FeedCache, FeedKey, compress, gzip_etag
+from newsletter.feeds.conditional import etag_of
+from newsletter.feeds.freshness import current_version, stamp
+from newsletter.feeds.loading import TopicIndex, build_topic_index, load_feed
+from newsletter.feeds.models import DEFAULT_LIMIT
+from newsletter.publications.models import Publication
+from newsletter.urls import FEED_FORMATS
+
+READER_POOL_SIZE = 4
+
+
+def reader_engine(database: Database) -> Engine:
+    """An autocommit engine for version reads (SQLite: the database's own engine)."""
+    if database.engine.dialect.name == "sqlite":
+        return database.engine.execution_options(isolation_level="AUTOCOMMIT")
+    return create_engine(
+        database.url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=READER_POOL_SIZE,
+        max_overflow=2 * READER_POOL_SIZE,
+    )
+
+
+class FeedServer:
+    """Built feeds of every publication for one process, current to the committed data."""
+
+    def __init__(
+        self,
+        database: Database,
+        cache: FeedCache | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.cache = cache if cache is not None else FeedCache()
+        self.limit = limit
+        self.clock = clock
+        self.builds = 0
+        self._reader = reader_engine(database)
+        self._own_reader = self._reader is not database.engine and (
+            self._reader.pool is not database.engine.pool
+        )
+        self._indexes: dict[int, tuple[int, TopicIndex]] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the version readers' connections."""
+        if self._own_reader:
+            self._reader.dispose()
+
+    def version(self, slug: str) -> tuple[int, int]:
+        """The publication's id and current data version, or ``NotFoundError``."""
+        try:
+            with self._reader.connect() as connection:
+                return current_version(connection, slug)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self._reader.connect() as connection:
+            return current_version(connection, slug)
+
+    def get(self, slug: str, kind: str, fmt: str, hub_url: str | None = None) -> BuiltFeed:
+        """The current feed ``kind`` of publication ``slug`` in ``fmt``."""
+        if fmt not in FEED_FORMATS:
+            raise NotFoundError(f"unknown feed format {fmt!r} (expected rss, atom or json)")
+        publication_id, version = self.version(slug)
+        key = FeedKey(publication_id, kind, fmt, hub_url or None)
+        built = self.cache.get(key, version)
+        if built is None:
+            built = self._build(publication_id, version, kind, hub_url or None)[fmt]
+        return built
+
+    def _index(
+        self,
+        session: Session,
+        publication: Publication,
+        version: int,
+        registry: Mapping[str, str],
+    ) -> TopicIndex:
+        """The publication's topic index at ``version``, built once per version."""
+        with self._lock:
+            kept = self._indexes.get(publication.id)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        built = build_topic_index(session, publication, registry)
+        with self._lock:
+            self._indexes[publication.id] = (version, built)
+        return built
+
+    def _build(
+        self, publication_id: int, version: int, kind: str, hub_url: str | None
+    ) -> dict[str, BuiltFeed]:
+        with self.database.session() as session:
+            publication = session.get(Publication, publication_id)
+            if publication is None:
+                raise NotFoundError(f"publication {publication_id} is gone")
+            feed = load_feed(
+                session,
+                publication,
+                kind,
+                hub_url=hub_url,
+                limit=self.limit,
+                index=lambda registry: self._index(session, publication, version, registry),
+            )
+        bodies = {fmt: feed.render(fmt) for fmt in FEED_FORMATS}
+        etags = {fmt: etag_of(body) for fmt, body in bodies.items()}
+        now = self.clock()
+        with self.database.session() as session:
+            dates = {
+                fmt: stamp(session, publication_id, kind, fmt, etags[fmt], now)
+                for fmt in FEED_FORMATS
+            }
+        self.builds += 1
+        built = {
+            fmt: BuiltFeed(
+                body=body,
+                gzip_body=compress(body),
+                etag=etags[fmt],
+                gzip_etag=gzip_etag(etags[fmt]),
+                last_modified=dates[fmt],
+                self_url=feed.spec.url(fmt),
+                version=version,
+            )
+            for fmt, body in bodies.items()
+        }
+        for fmt, one in built.items():
+            self.cache.put(FeedKey(publication_id, kind, fmt, hub_url), one)
+        return built
