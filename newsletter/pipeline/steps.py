@@ -33,6 +33,7 @@ from newsletter.digests.models import Digest, DigestState
 from newsletter.digests.models import can_transition as digest_can_transition
 from newsletter.digests.models import transition as digest_transition
 from newsletter.digests.services import (
+    EmbargoPending,
     assemble_digest,
     build_edition,
     get_digest,
@@ -131,7 +132,12 @@ def publish_step(
     if _stopped(session, edition_of(session, digest_id), digest, now, window):
         return None
     if digest.state is DigestState.RENDERED:
-        publish_digest(session, digest.id)
+        try:
+            publish_digest(session, digest.id, now=now)
+        except EmbargoPending as exc:
+            # Not public before its embargo: the tick nudges this step again (``stalled``).
+            log.info("%s", exc)
+            return None
         return record_public(session, digest, "edition published by the pipeline")
     if digest.state is not DigestState.PUBLISHED:
         return None

@@ -18,7 +18,7 @@ from newsletter.delivery import ledger
 from newsletter.delivery.models import BatchState, SendBatch
 from newsletter.delivery.recording import record_retry
 from newsletter.digests.models import DigestState
-from newsletter.digests.services import assemble_digest, get_digest
+from newsletter.digests.services import EmbargoPending, assemble_digest, get_digest
 from newsletter.errors import TransitionError
 from newsletter.pipeline import batches, steps, tick
 from newsletter.pipeline import cancel as pipeline_cancel
@@ -212,6 +212,26 @@ def test_publish_step_records_its_public_change_and_writes_no_files(
     assert (feeds / "atom.xml").read_bytes().startswith(b"<?xml")
 
 
+def test_publish_step_waits_for_an_embargo(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edition under embargo stays rendered, with no public change, until a later nudge."""
+    edition_id = started(database)
+    with database.session() as session:
+        digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
+        assert digest_id is not None
+        steps.render_step(session, digest_id, now=NOW, window=WINDOW)
+
+    def embargoed(*args: Any, **kwargs: Any) -> None:
+        raise EmbargoPending("under embargo", until=NOW + timedelta(hours=1))
+
+    monkeypatch.setattr(steps, "publish_digest", embargoed)
+    with database.session() as session:
+        assert steps.publish_step(session, digest_id, now=NOW, window=WINDOW) is None
+        assert get_digest(session, digest_id).state is DigestState.RENDERED
+        assert changes.list_changes(session) == []
+
+
 def test_publish_rolled_back_drops_its_public_change(database: Database) -> None:
     """A publish whose transaction rolls back leaves no pending public change behind."""
     edition_id = started(database)
@@ -219,9 +239,14 @@ def test_publish_rolled_back_drops_its_public_change(database: Database) -> None
         digest_id = steps.assemble_step(session, edition_id, now=NOW, window=WINDOW)
         assert digest_id is not None
         steps.render_step(session, digest_id, now=NOW, window=WINDOW)
-    with pytest.raises(RuntimeError), database.session() as session:
-        assert steps.publish_step(session, digest_id, now=NOW, window=WINDOW) is not None
-        raise RuntimeError("the commit failed")
+
+    def publish_then_fail() -> None:
+        with database.session() as session:
+            assert steps.publish_step(session, digest_id, now=NOW, window=WINDOW) is not None
+            raise RuntimeError("the commit failed")
+
+    with pytest.raises(RuntimeError):
+        publish_then_fail()
     with database.session() as session:
         assert changes.list_changes(session, finished=True) == []
 
