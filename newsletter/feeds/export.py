@@ -2,10 +2,17 @@
 
 Files land at the same relative paths as the URLs the web app serves (``index.html``,
 ``p/<publication>/index.html``, ``p/<publication>/<date>/index.html``,
+``p/<publication>/briefings/<slug>/index.html``, ``p/<publication>/topics/index.html``,
+``p/<publication>/topics/<topic>/index.html``, ``p/<publication>/feeds.opml``,
 ``p/<publication>/feeds/briefings/rss.xml``, ...) and hold the same bytes, because
 the pages come from the same builders as the web app's public routes. The folder
 can be put on any static host or object store as it is. Only published editions
 are written, like the feeds.
+
+Briefing pages are rendered from the public view each time, so after a takedown a
+re-export replaces the briefing's page with the removal notice: no text stays
+behind. The short feed addresses (``/p/<publication>/rss`` ...) are redirects the
+app answers; a static host needs its own redirect rules for them.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from newsletter import urls
+from newsletter.digests.pages import briefing_pages, opml_text, topic_pages, topics_html
 from newsletter.digests.views import archive_html, home_html, published_pages
 from newsletter.feeds.catalog import Source, all_feeds
 from newsletter.feeds.services import load_source
@@ -51,10 +59,16 @@ def export_source(source: Source, result: ExportResult) -> None:
 
 
 def export_pages(session: Session, slug: str, result: ExportResult) -> None:
-    """Write one publication's public archive index and published edition pages."""
+    """Write one publication's public pages: archive index, editions, briefings, topics, OPML."""
     result.write(urls.archive_index("", slug), archive_html(session, slug).encode("utf-8"))
     for day, page in published_pages(session, slug):
         result.write(urls.edition_page("", slug, day), page.encode("utf-8"))
+    for briefing, page in briefing_pages(session, slug):
+        result.write(urls.briefing_page("", slug, briefing), page.encode("utf-8"))
+    result.write(urls.topics_index("", slug), topics_html(session, slug).encode("utf-8"))
+    for topic in topic_pages(session, slug):
+        result.write(urls.topic_page("", slug, topic.slug), topic.html.encode("utf-8"))
+    result.write(urls.opml("", slug), opml_text(session, slug).encode("utf-8"))
 
 
 def export_feeds(

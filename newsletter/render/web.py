@@ -90,11 +90,6 @@ def topic_feeds(publication: PublicationInfo, name: str, slug: str) -> FeedGroup
     return feed_group(publication, f"topics/{slug}", name)
 
 
-def feed_links(publication: PublicationInfo) -> list[tuple[str, str, str]]:
-    """(label, media type, URL) of the publication's briefings feeds."""
-    return list(briefings_feeds(publication).links)
-
-
 def _render(path: str, context: Mapping[str, Any]) -> str:
     return environment().get_template(path).render(context)
 

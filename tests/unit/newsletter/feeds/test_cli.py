@@ -42,8 +42,14 @@ def test_export_writes_every_feed_and_archive_page(
         for name in ("atom.xml", "feed.json", "rss.xml")
     ]
     pages = ["index.html", "p/morning/2026-03-02/index.html", "p/morning/index.html"]
+    pages += [
+        "p/morning/briefings/heat-record/index.html",
+        "p/morning/topics/index.html",
+        "p/morning/topics/climate/index.html",
+        "p/morning/feeds.opml",
+    ]
     assert written == sorted([*feeds, *pages])
-    assert "Wrote 12 files" in result.output
+    assert "Wrote 16 files" in result.output
     assert "p/morning/feeds/briefings/rss.xml" in result.output
     atom = feedparser.parse((target / "p/morning/feeds/briefings/atom.xml").read_bytes())
     assert not atom.bozo
