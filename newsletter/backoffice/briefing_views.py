@@ -1,10 +1,18 @@
-"""The review queue and one briefing's page, with approve, reject and withdraw."""
+"""The review queue and one briefing's page, with its decisions.
+
+Approve, withdraw and take down go through ``newsletter.publishing.corrections``, so a
+decision on a briefing readers have seen is public at once: approving it again is a
+correction (a note is required), withdrawing it replaces its text with a notice, and a
+takedown (publishers and admins, a reason and a confirmation required) removes its
+text everywhere. A title the importer derived must be confirmed (or edited) before
+approval. The static export and the WebSub ping run after the response.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from newsletter.backoffice import briefing_edit
@@ -14,7 +22,11 @@ from newsletter.briefings import services as briefings
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.briefings.workflow import Action, next_state
 from newsletter.editors.auth import Principal, form_user, page_user
+from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError, TransitionError
+from newsletter.publishing import corrections
+from newsletter.publishing.after import flush_after_response
+from newsletter.publishing.corrections import PublicChanges
 from newsletter.web.deps import runtime_of
 
 router = APIRouter()
@@ -22,7 +34,9 @@ router.include_router(briefing_edit.router)  # the edit form and its preview
 
 Editor = Annotated[Principal, Depends(page_user())]
 Acting = Annotated[Principal, Depends(form_user())]
+Publishing = Annotated[Principal, Depends(form_user(Role.PUBLISHER))]
 MAX_REASON = 2000
+Note = Annotated[str, Form(max_length=MAX_REASON)]
 
 
 @router.get("/briefings", response_class=HTMLResponse)
@@ -52,7 +66,9 @@ def queue(
 
 
 def allowed_actions(briefing: Briefing) -> list[str]:
-    """The workflow actions the briefing's state allows now."""
+    """The workflow actions the briefing's state allows now (none once taken down)."""
+    if briefing.taken_down_at is not None:
+        return []
     allowed = []
     for action in (Action.APPROVE, Action.REJECT, Action.WITHDRAW):
         try:
@@ -65,9 +81,17 @@ def allowed_actions(briefing: Briefing) -> list[str]:
     return allowed
 
 
-@router.get("/briefings/{slug}", response_class=HTMLResponse)
-def briefing_page(request: Request, user: Editor, slug: str) -> Response:
-    """One briefing: its latest content, import warnings, actions and history."""
+def _show(
+    request: Request,
+    user: Principal,
+    slug: str,
+    *,
+    status: int = 200,
+    error: str = "",
+    failed: str = "",
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """The briefing page; after a refused decision, its message beside the form (``failed``)."""
     with runtime_of(request).database.session() as db:
         briefing = briefings.get_briefing(db, slug)
         latest = briefings.revision(db, briefing)
@@ -77,7 +101,12 @@ def briefing_page(request: Request, user: Editor, slug: str) -> Response:
             "content": content,
             "source": latest.source,
             "history": briefings.history(db, briefing),
+            "public_changes": briefings.corrections(db, [briefing.id]),
             "actions": allowed_actions(briefing),
+            "published": corrections.is_published(db, briefing),
+            "confirm_title": briefings.needs_title_confirmation(db, briefing),
+            "title_confirmed_by": latest.title_confirmed_by,
+            "can_takedown": user.can(Role.PUBLISHER) and briefing.taken_down_at is None,
         }
     return render(
         request,
@@ -85,33 +114,63 @@ def briefing_page(request: Request, user: Editor, slug: str) -> Response:
         user=user,
         section="briefings",
         page_title=content.title,
+        status=status,
+        error=error,
+        failed=failed,
+        typed=typed or {},
         **context,
     )
 
 
-def _act(request: Request, user: Principal, slug: str, action: Action, comment: str) -> Response:
-    do = {
-        Action.APPROVE: briefings.approve,
-        Action.REJECT: briefings.reject,
-        Action.WITHDRAW: briefings.withdraw,
-    }[action]
-    with runtime_of(request).database.session() as db:
-        briefing = briefings.get_briefing(db, slug)
-        do(db, briefing, user.name, comment.strip())
-        slug = briefing.slug
-    done = {Action.APPROVE: "approved", Action.REJECT: "rejected"}.get(action, "withdrawn")
-    return redirect(f"/editor/briefings/{slug}", done)
+@router.get("/briefings/{slug}", response_class=HTMLResponse)
+def briefing_page(request: Request, user: Editor, slug: str) -> Response:
+    """One briefing: its latest content, import warnings, actions and history."""
+    return _show(request, user, slug)
+
+
+def _refused(
+    request: Request, user: Principal, slug: str, form: str, exc: Exception, typed: dict[str, str]
+) -> Response:
+    status = 409 if isinstance(exc, TransitionError) else 422
+    return _show(request, user, slug, status=status, error=str(exc), failed=form, typed=typed)
 
 
 @router.post("/briefings/{slug}/approve")
 def approve(
     request: Request,
+    background: BackgroundTasks,
     user: Acting,
     slug: str,
-    comment: Annotated[str, Form(max_length=MAX_REASON)] = "",
+    comment: Note = "",
+    correction_note: Note = "",
+    confirm_title: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Approve the latest revision."""
-    return _act(request, user, slug, Action.APPROVE, comment)
+    """Approve the latest revision; for a published briefing, a correction with its note."""
+    typed = {"comment": comment, "correction_note": correction_note}
+    runtime = runtime_of(request)
+    try:
+        with runtime.database.session() as db:
+            briefing = briefings.get_briefing(db, slug)
+            public = corrections.approve_briefing(
+                db,
+                briefing,
+                user.name,
+                comment=comment.strip(),
+                correction_note=correction_note.strip() or None,
+                confirm_title=confirm_title == "yes",
+            )
+            slug = briefing.slug
+    except (InvalidInputError, TransitionError) as exc:
+        return _refused(request, user, slug, "approve", exc, typed)
+    return _decided(background, request, public, slug, "corrected" if public else "approved")
+
+
+def _decided(
+    background: BackgroundTasks, request: Request, public: PublicChanges, slug: str, done: str
+) -> Response:
+    """After the commit: make the change public after the response, and show the page."""
+    flush_after_response(background, runtime_of(request), public)
+    return redirect(f"/editor/briefings/{slug}", done)
 
 
 @router.post("/briefings/{slug}/reject")
@@ -119,20 +178,56 @@ def reject(
     request: Request,
     user: Acting,
     slug: str,
-    reason: Annotated[str, Form(min_length=1, max_length=MAX_REASON)],
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
 ) -> Response:
     """Reject the latest revision, with a reason for the newsroom."""
-    if not reason.strip():
-        raise InvalidInputError("reason: say why the briefing is rejected")
-    return _act(request, user, slug, Action.REJECT, reason)
+    try:
+        if not reason.strip():
+            raise InvalidInputError("Reason: say why the briefing is rejected")
+        with runtime_of(request).database.session() as db:
+            briefing = briefings.get_briefing(db, slug)
+            briefings.reject(db, briefing, user.name, reason.strip())
+            slug = briefing.slug
+    except (InvalidInputError, TransitionError) as exc:
+        return _refused(request, user, slug, "reject", exc, {"reason": reason})
+    return redirect(f"/editor/briefings/{slug}", "rejected")
 
 
 @router.post("/briefings/{slug}/withdraw")
 def withdraw(
-    request: Request,
-    user: Acting,
-    slug: str,
-    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
+    request: Request, background: BackgroundTasks, user: Acting, slug: str, reason: Note = ""
 ) -> Response:
-    """Take the briefing out of later editions."""
-    return _act(request, user, slug, Action.WITHDRAW, reason)
+    """Take the briefing out of later editions; if published, a notice replaces its text."""
+    try:
+        with runtime_of(request).database.session() as db:
+            briefing = briefings.get_briefing(db, slug)
+            public = corrections.withdraw_briefing(db, briefing, user.name, comment=reason.strip())
+            slug = briefing.slug
+    except (InvalidInputError, TransitionError) as exc:
+        return _refused(request, user, slug, "withdraw", exc, {"reason": reason})
+    return _decided(background, request, public, slug, "withdrawn")
+
+
+@router.post("/briefings/{slug}/takedown")
+def takedown(
+    request: Request,
+    background: BackgroundTasks,
+    user: Publishing,
+    slug: str,
+    reason: Note = "",
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Remove the briefing's text from everything served or exported, for good."""
+    typed = {"takedown_reason": reason}
+    try:
+        if not reason.strip():
+            raise InvalidInputError("Reason: say why (a legal request; kept in the audit trail)")
+        if confirm != "yes":
+            raise InvalidInputError("Confirm: tick the box to confirm the takedown")
+        with runtime_of(request).database.session() as db:
+            briefing = briefings.get_briefing(db, slug)
+            public = corrections.takedown_briefing(db, briefing, user.name, reason=reason.strip())
+            slug = briefing.slug
+    except (InvalidInputError, TransitionError) as exc:
+        return _refused(request, user, slug, "takedown", exc, typed)
+    return _decided(background, request, public, slug, "taken-down")
