@@ -363,7 +363,7 @@ def _settle(
             row.attempts += 1
             row.last_error = None
             row.move(ChangeState.DONE, now)
-        log.info("publishing %s: %d change(s) exported and announced", slug, len(rows))
+        log.info("publishing %s: %d change(s) done", slug, len(rows))
         return ChangeState.DONE, None
     tries = max(row.attempts for row in rows) + 1
     oldest = min(row.created_at for row in rows)
