@@ -38,7 +38,7 @@ from newsletter.delivery.services import reconcile
 from newsletter.errors import RetryableError
 from newsletter.pipeline import batches, steps
 from newsletter.pipeline.dispatch import dispatch_options
-from newsletter.pipeline.tick import due_batches, mark_enqueued, stalled
+from newsletter.pipeline.tick import due_batches, expire_due, mark_enqueued, stalled
 from newsletter.publishing import changes
 from newsletter.publishing.models import ChangeState
 from newsletter.runtime import Runtime
@@ -110,7 +110,8 @@ def _send_batches(task: Task, batch_ids: list[int]) -> None:
 
 @pipeline_task("tick")
 def tick(self: Task) -> dict[str, int]:
-    """Start due editions, mark late ones missed, reconcile the ledger, nudge stalled steps."""
+    """Start due editions, mark late ones missed, reconcile the ledger, expire briefings whose
+    ``Expires:`` time passed, nudge stalled steps."""
     rt = runtime_of(self.app)
     settings = rt.settings
     now = utcnow()
@@ -119,6 +120,8 @@ def tick(self: Task) -> dict[str, int]:
     for edition_id in claimed.started:
         enqueue(self, "assemble", edition_id)
     reconcile(rt.database, window=settings.reconcile_window, clock=lambda: now, sender=rt.sender)
+    with rt.database.session() as session:  # committed first: publish_changes below takes them
+        expired = expire_due(session, now)
     with rt.database.session() as session:
         nudges = stalled(session, now, settings.stall_after)
         due = due_batches(session, now, settings.stall_after)
@@ -134,6 +137,7 @@ def tick(self: Task) -> dict[str, int]:
         "nudged": len(nudges),
         "batches": len(due),
         "publishing": publishing,
+        "expired": len(expired),
     }
 
 

@@ -9,22 +9,32 @@ is sent for a batch only when the batch is due and no message is out for that ti
 provider's circuit breaker is open, sends itself no message while it waits: the tick
 enqueues it when it is due, and while the breaker is open only one probe at a time.
 Through an outage the messages stay proportional to batches, not to the time spent.
+
+``expire_due`` takes published briefings whose ``Expires:`` time has passed out of
+pages and feeds (``newsletter.publishing.expiry``), recording their public changes
+for the same tick's ``publish_changes``.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from newsletter.briefings.models import Briefing
 from newsletter.delivery import breaker
 from newsletter.delivery.breaker import Gate
 from newsletter.delivery.deadline import WAITING, expire_overdue
 from newsletter.delivery.models import OPEN_BATCH_STATES, BatchState, SendBatch
 from newsletter.digests.models import Digest, DigestState
+from newsletter.publishing.corrections import expire_briefing
+from newsletter.publishing.expiry import due_expiries
 from newsletter.schedules.models import EditionState, ScheduledEdition
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -173,3 +183,28 @@ def due_batches(
             .execution_options(synchronize_session=False)
         )
     return batch_ids
+
+
+def expire_due(session: Session, now: datetime) -> list[int]:
+    """Expire every published briefing whose ``Expires:`` time has passed; their ids.
+
+    Each briefing in its own savepoint: one that cannot be expired is logged and left
+    for the next tick, and never holds back the others or the tick's other work. The
+    caller commits; the public changes recorded go out with ``publish_changes``.
+    """
+    done: list[int] = []
+    for briefing_id in due_expiries(session, now):
+        try:
+            with session.begin_nested():
+                # Locked and read afresh: a concurrent tick may have expired it meanwhile.
+                briefing = session.get_one(
+                    Briefing, briefing_id, with_for_update=True, populate_existing=True
+                )
+                expire_briefing(session, briefing, now=now)
+        except Exception:  # a sweep: one bad briefing must not stop the tick that sends editions
+            log.exception(
+                "briefing %d could not be expired; the next tick tries again", briefing_id
+            )
+            continue
+        done.append(briefing_id)
+    return done
