@@ -357,41 +357,43 @@ def _settle(
     now: datetime,
     rng: random.Random | None,
 ) -> tuple[ChangeState, datetime | None]:
-    """Move the claimed changes on: done, failed, gave up, or pending until a later attempt."""
+    """Move the claimed changes on: done, failed, gave up, or pending until a later attempt.
+
+    Each change is given up on its own once ``GIVE_UP_AFTER`` has passed since it was
+    recorded: a fresh change that joined an old one's retries gets its own full day.
+    """
+    for row in rows:
+        row.attempts += 1
+        row.last_error = None if done else attempt.error
     if done:
         for row in rows:
-            row.attempts += 1
-            row.last_error = None
             row.move(ChangeState.DONE, now)
         log.info("publishing %s: %d change(s) done", slug, len(rows))
         return ChangeState.DONE, None
-    tries = max(row.attempts for row in rows) + 1
-    oldest = min(row.created_at for row in rows)
     if attempt.permanent:
-        state, error = ChangeState.FAILED, attempt.error
-    elif now - oldest >= GIVE_UP_AFTER:
-        state = ChangeState.GAVE_UP
-        error = f"gave up after {tries} attempts over {now - oldest}: {attempt.error}"
-    else:
-        delay = backoff_delay(
-            tries, retry_after=attempt.retry_after, base=RETRY_BASE_S, cap=RETRY_CAP_S, rng=rng
-        )
-        retry_at = now + timedelta(seconds=delay)
         for row in rows:
-            row.attempts += 1
-            row.last_error = attempt.error
-            row.next_attempt_at = retry_at
-        log.warning(
-            "publishing %s: attempt %d failed (%s); next at %s",
-            slug,
-            tries,
-            attempt.error,
-            retry_at,
-        )
-        return ChangeState.PENDING, retry_at
+            row.move(ChangeState.FAILED, now)
+        log.error("publishing %s: failed, not retried (%s)", slug, attempt.error)
+        return ChangeState.FAILED, None
+    waiting = [row for row in rows if now - row.created_at < GIVE_UP_AFTER]
     for row in rows:
-        row.attempts += 1
-        row.last_error = error
-        row.move(state, now)
-    log.error("publishing %s: %s (%s)", slug, state.value, error)
-    return state, None
+        if row not in waiting:
+            row.last_error = (
+                f"gave up after {row.attempts} attempts over {now - row.created_at}: "
+                f"{attempt.error}"
+            )
+            row.move(ChangeState.GAVE_UP, now)
+            log.error("publishing %s: change %d %s", slug, row.id, row.last_error)
+    if not waiting:
+        return ChangeState.GAVE_UP, None
+    tries = max(row.attempts for row in waiting)
+    delay = backoff_delay(
+        tries, retry_after=attempt.retry_after, base=RETRY_BASE_S, cap=RETRY_CAP_S, rng=rng
+    )
+    retry_at = now + timedelta(seconds=delay)
+    for row in waiting:
+        row.next_attempt_at = retry_at
+    log.warning(
+        "publishing %s: attempt %d failed (%s); next at %s", slug, tries, attempt.error, retry_at
+    )
+    return ChangeState.PENDING, retry_at

@@ -212,6 +212,19 @@ def test_retries_give_up_after_the_bound_with_the_reason_kept(morning: Database)
     assert "unreachable" in row.last_error
 
 
+def test_a_fresh_change_is_not_given_up_with_an_old_one(morning: Database) -> None:
+    """Changes are given up one by one, a day after each was recorded; the fresh one retries."""
+    record(morning, [A])
+    record(morning, [B], at=NOW + timedelta(hours=23))
+    later = NOW + changes.GIVE_UP_AFTER
+    [outcome] = changes.flush(morning, None, "http://127.0.0.1:9/hub", now=later)
+    assert outcome.state is ChangeState.PENDING
+    old, fresh = rows(morning)
+    assert old.state is ChangeState.GAVE_UP
+    assert (fresh.state, fresh.attempts) == (ChangeState.PENDING, 1)
+    assert fresh.next_attempt_at > later
+
+
 def test_an_export_that_fails_is_retried_while_the_hub_is_told(
     morning: Database, tmp_path: Path, hub: Hub
 ) -> None:
