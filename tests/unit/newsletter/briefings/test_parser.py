@@ -34,6 +34,8 @@ BAD = {
     "unknown-header.txt": "unknown-header.txt:2: unknown header key “Author”; allowed keys: Title,",
     "naive-published.txt": "naive-published.txt:2: header “Published” “2024-05-01T07:30:00” "
     "needs a time and a UTC offset",
+    "expires-before-embargo.txt": "expires-before-embargo.txt:2: header “Expires” "
+    "(2024-05-01T07:30:00+00:00) must be later than “Embargo” (2024-05-01T09:30:00+02:00, line 3)",
     "misplaced-heading.txt": "misplaced-heading.txt:5: the heading “What the papers say” is "
     "misplaced: it must come before “How we got here”",
     "repeated-heading.txt": "repeated-heading.txt:5: the heading “What the papers say” appears "
