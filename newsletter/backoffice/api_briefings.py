@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.backoffice import schemas as s
-from newsletter.backoffice.api_deps import BriefingSlug, Reader
+from newsletter.backoffice.api_deps import BriefingSlug, Publisher, Reader
 from newsletter.backoffice.queue import briefing_queue
 from newsletter.briefings import services as briefings
 from newsletter.briefings.models import Briefing, BriefingState
@@ -20,6 +22,9 @@ from newsletter.briefings.textlines import heading_key
 from newsletter.content.briefing import BriefingContent
 from newsletter.editors.auth import Principal
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.publishing import corrections
+from newsletter.publishing.after import flush_after_response
+from newsletter.publishing.corrections import PublicChanges
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import error_response
 
@@ -36,6 +41,9 @@ def _detail_in(db: Any, briefing: Briefing) -> s.BriefingDetail:
         live_revision=briefing.approved_revision,
         approved_by=briefing.approved_by,
         approved_at=briefing.approved_at,
+        published=corrections.is_published(db, briefing),
+        title_needs_confirmation=briefings.needs_title_confirmation(db, briefing),
+        taken_down_at=briefing.taken_down_at,
         content=latest.content,
         history=[
             s.HistoryEntry(
@@ -48,6 +56,12 @@ def _detail_in(db: Any, briefing: Briefing) -> s.BriefingDetail:
                 comment=e.comment,
             )
             for e in briefings.history(db, briefing)
+        ],
+        public_changes=[
+            s.PublicChangeEntry(
+                at=c.at, kind=c.kind.value, revision=c.revision, editor=c.editor, note=c.note
+            )
+            for c in briefings.corrections(db, [briefing.id])
         ],
     )
 
@@ -117,37 +131,133 @@ def get_briefing(request: Request, user: Reader, slug: BriefingSlug) -> s.Briefi
         return _detail_in(db, briefings.get_briefing(db, slug))
 
 
+Decide = Callable[[Session, Briefing, str], PublicChanges]
+
+
 def _decide(
-    request: Request, user: Principal, slug: str, do: Any, comment: str
+    request: Request, background: BackgroundTasks, user: Principal, slug: str, do: Decide
 ) -> s.BriefingDetail:
-    with runtime_of(request).database.session() as db:
-        briefing = briefings.get_briefing(db, slug)
-        do(db, briefing, user.name, comment.strip())
-        return _detail_in(db, briefing)
+    runtime = runtime_of(request)
+    try:
+        with runtime.database.session() as db:
+            briefing = briefings.get_briefing(db, slug)
+            public = do(db, briefing, user.name)
+            detail = _detail_in(db, briefing)
+    except InvalidInputError as exc:  # a note, reason or confirmation the decision needs
+        raise HTTPException(422, str(exc)) from None
+    flush_after_response(background, runtime, public)  # after the commit and the response
+    return detail
 
 
-@router.post("/briefings/{slug}/approve", response_model=s.BriefingDetail, summary="Approve")
+_DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": s.ErrorBody, "description": "The briefing's state does not allow it"},
+    422: {"model": s.ErrorBody, "description": "A note, reason or confirmation is missing"},
+}
+
+
+@router.post(
+    "/briefings/{slug}/approve",
+    response_model=s.BriefingDetail,
+    summary="Approve (a correction if published)",
+    responses=_DECISION_ERRORS,
+)
 def approve(
-    request: Request, user: Reader, slug: BriefingSlug, body: s.Decision | None = None
+    request: Request,
+    background: BackgroundTasks,
+    user: Reader,
+    slug: BriefingSlug,
+    body: s.Approval | None = None,
 ) -> s.BriefingDetail:
-    """Approve the latest revision; editions use it from now on."""
-    return _decide(request, user, slug, briefings.approve, body.comment if body else "")
+    """Approve the latest revision; editions use it from now on.
+
+    For a briefing an edition already carried this is a correction: ``correction_note``
+    is required, readers see it dated with the corrected text, and pages, feeds and the
+    static export are updated after the answer. A derived title needs ``confirm_title``.
+    """
+    body = body or s.Approval()
+
+    def do(db: Session, briefing: Briefing, editor: str) -> PublicChanges:
+        return corrections.approve_briefing(
+            db,
+            briefing,
+            editor,
+            comment=body.comment.strip(),
+            correction_note=(body.correction_note or "").strip() or None,
+            confirm_title=body.confirm_title,
+        )
+
+    return _decide(request, background, user, slug, do)
 
 
-@router.post("/briefings/{slug}/reject", response_model=s.BriefingDetail, summary="Reject")
+def _reject(db: Session, briefing: Briefing, editor: str, comment: str) -> PublicChanges:
+    briefings.reject(db, briefing, editor, comment)
+    return PublicChanges()
+
+
+@router.post(
+    "/briefings/{slug}/reject",
+    response_model=s.BriefingDetail,
+    summary="Reject",
+    responses=_DECISION_ERRORS,
+)
 def reject(
-    request: Request, user: Reader, slug: BriefingSlug, body: s.Rejection
+    request: Request,
+    background: BackgroundTasks,
+    user: Reader,
+    slug: BriefingSlug,
+    body: s.Rejection,
 ) -> s.BriefingDetail:
     """Reject the latest revision with a reason."""
-    return _decide(request, user, slug, briefings.reject, body.comment)
+    comment = body.comment.strip()
+    return _decide(request, background, user, slug, lambda db, b, e: _reject(db, b, e, comment))
 
 
-@router.post("/briefings/{slug}/withdraw", response_model=s.BriefingDetail, summary="Withdraw")
+@router.post(
+    "/briefings/{slug}/withdraw",
+    response_model=s.BriefingDetail,
+    summary="Withdraw",
+    responses=_DECISION_ERRORS,
+)
 def withdraw(
-    request: Request, user: Reader, slug: BriefingSlug, body: s.Decision | None = None
+    request: Request,
+    background: BackgroundTasks,
+    user: Reader,
+    slug: BriefingSlug,
+    body: s.Decision | None = None,
 ) -> s.BriefingDetail:
-    """Take the briefing out of every later edition."""
-    return _decide(request, user, slug, briefings.withdraw, body.comment if body else "")
+    """Take the briefing out of every later edition; if published, a notice replaces its text."""
+    comment = body.comment.strip() if body else ""
+
+    def do(db: Session, briefing: Briefing, editor: str) -> PublicChanges:
+        return corrections.withdraw_briefing(db, briefing, editor, comment=comment)
+
+    return _decide(request, background, user, slug, do)
+
+
+@router.post(
+    "/briefings/{slug}/takedown",
+    response_model=s.BriefingDetail,
+    summary="Take down (publishers and admins)",
+    responses=_DECISION_ERRORS,
+)
+def takedown(
+    request: Request,
+    background: BackgroundTasks,
+    user: Publisher,
+    slug: BriefingSlug,
+    body: s.Takedown,
+) -> s.BriefingDetail:
+    """Remove the briefing's text from every page, feed, web copy and export, for good.
+
+    For legal requests: the reason is kept in the audit trail and never shown to
+    readers; the briefing can never be approved again.
+    """
+    reason = body.reason.strip()
+
+    def do(db: Session, briefing: Briefing, editor: str) -> PublicChanges:
+        return corrections.takedown_briefing(db, briefing, editor, reason=reason)
+
+    return _decide(request, background, user, slug, do)
 
 
 _TEXT_SLUG = re.compile(r"slug\s*:", re.IGNORECASE)

@@ -36,6 +36,26 @@ class Decision(_In):
     comment: str = Field(default="", max_length=2000)
 
 
+class Approval(_In):
+    """Approving the latest revision: a note, and what a correction or derived title needs."""
+
+    comment: str = Field(default="", max_length=2000, description="Kept in the history")
+    correction_note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Required when the briefing was published: readers see it, dated",
+    )
+    confirm_title: bool = Field(
+        default=False, description="Confirm a title derived from the text (required to approve it)"
+    )
+
+
+class Takedown(_In):
+    """Why a briefing is taken down (a legal request; audited, never shown to readers)."""
+
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
 class Rejection(_In):
     """Why a briefing is rejected (the newsroom reads it)."""
 
@@ -79,8 +99,18 @@ class HistoryEntry(BaseModel):
     comment: str
 
 
+class PublicChangeEntry(BaseModel):
+    """A change readers saw: a correction, withdrawal, takedown or expiry."""
+
+    at: datetime
+    kind: str
+    revision: int
+    editor: str
+    note: str
+
+
 class BriefingDetail(BaseModel):
-    """A briefing, its latest revision's content and its history."""
+    """A briefing, its latest revision's content, its history and its public changes."""
 
     slug: str
     id: int
@@ -89,8 +119,14 @@ class BriefingDetail(BaseModel):
     live_revision: int | None
     approved_by: str | None
     approved_at: datetime | None
+    published: bool = Field(description="An edition carried it: approving again is a correction")
+    title_needs_confirmation: bool = Field(
+        description="The latest title was derived from the text and nobody confirmed it"
+    )
+    taken_down_at: datetime | None
     content: dict[str, Any]
     history: list[HistoryEntry]
+    public_changes: list[PublicChangeEntry]
 
 
 class ScheduleIn(_In):
