@@ -13,7 +13,9 @@ from rich.console import Console
 
 from newsletter.briefings.display import render_briefing
 from newsletter.briefings.parser import briefing_json_schema, parse_json, parse_text
+from newsletter.briefings.services import ImportAction, import_content
 from newsletter.content.briefing import BriefingContent
+from newsletter.db import Database
 from newsletter.errors import InvalidInputError
 
 LEDE = "What's happened\nThe bridge reopened on Monday.\n"
@@ -211,3 +213,17 @@ def test_show_lists_embargo_and_expiry() -> None:
     text = console.export_text()
     assert "embargo  2026-12-04T06:00:00+01:00" in text
     assert "expires  2026-12-10T00:00:00+00:00" in text
+
+
+def test_setting_or_moving_an_embargo_makes_a_new_revision(database: Database) -> None:
+    """Re-importing with an embargo added or moved is a revision; the same text again is not."""
+    steps = [
+        (doc(), ImportAction.CREATED),
+        (doc(embargo="2026-12-04T06:00:00Z"), ImportAction.REVISED),
+        (doc(embargo="2026-12-04T06:00:00+00:00"), ImportAction.UNCHANGED),  # same value
+        (doc(embargo="2026-12-04T07:00:00Z"), ImportAction.REVISED),
+        (doc(embargo="2026-12-04T07:00:00Z", expires="2026-12-05T00:00:00Z"), ImportAction.REVISED),
+    ]
+    with database.session() as session:
+        for data, action in steps:
+            assert import_content(session, parse_json(data)).action is action, data
