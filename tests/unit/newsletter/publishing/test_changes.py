@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -272,24 +275,35 @@ def test_without_a_folder_or_hub_a_change_is_done_at_once(morning: Database) -> 
 
 
 def test_pending_changes_survive_a_restart(tmp_path: Path, hub: Hub) -> None:
-    """A change recorded by one process is flushed by another that opens the database anew."""
-    url = f"sqlite:///{tmp_path / 'newsletter.sqlite3'}"
-    first = Database(url)
+    """A change left pending by one process is flushed by a new ``newsletter`` process."""
+    first = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite3'}")
     migrate.upgrade(first.engine)
     with first.session() as session:
         make_publication(session)
     hub.statuses = [502]
     record(first, [A])
     assert changes.flush(first, None, hub.url, now=NOW)[0].state is ChangeState.PENDING
-    first.dispose()
-    second = Database(url)
-    with second.session() as session:
+    with first.session() as session:
         assert changes.due_count(session, NOW) == 0
         assert changes.due_count(session, NOW + timedelta(hours=1)) == 1
-    [outcome] = changes.flush(second, None, hub.url, now=NOW + timedelta(hours=1))
-    assert outcome.state is ChangeState.DONE
+    first.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env |= {"NEWSLETTER_DATA_DIR": str(tmp_path), "NEWSLETTER_WEBSUB_HUB_URL": hub.url}
+    done = subprocess.run(
+        [sys.executable, "-m", "newsletter", "publishing", "flush"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"morning: told the WebSub hub {hub.url} about 1 feeds." in done.stdout
+    assert (tmp_path / "public" / "p" / "morning" / "feeds").is_dir()
     assert hub.told() == [A, A]
-    second.dispose()
+    again = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite3'}")
+    assert rows(again)[0].state is ChangeState.DONE
+    again.dispose()
 
 
 def test_a_second_flusher_skips_a_publication_being_flushed(
