@@ -144,7 +144,9 @@ class Outcome:
         """Plain-text lines saying what was exported and whether the hub was told."""
         head = f"{self.publication}:"
         if self.busy:
-            return [f"{head} another process is publishing it now; it takes these changes too."]
+            return [
+                f"{head} another process is publishing it now; what it leaves pending is retried."
+            ]
         out: list[str] = []
         if self.exported is not None:
             out.append(f"{head} exported {self.exported} files to {public_dir}.")

@@ -379,7 +379,7 @@ def test_list_changes_shows_what_is_not_done(morning: Database, hub: Hub) -> Non
         ),
         (
             Outcome("m", 0, ChangeState.PENDING, busy=True),
-            ["m: another process is publishing it now; it takes these changes too."],
+            ["m: another process is publishing it now; what it leaves pending is retried."],
         ),
     ],
 )
