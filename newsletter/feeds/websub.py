@@ -14,7 +14,7 @@ import httpx
 
 from newsletter import urls
 from newsletter.content.edition import Edition
-from newsletter.errors import InvalidInputError, PermanentError, ProviderError, RetryableError
+from newsletter.errors import InvalidInputError, PermanentError, RetryableError
 from newsletter.feeds.entries import slug_of
 from newsletter.feeds.models import KIND_BRIEFINGS, KIND_EDITIONS, topic_kind
 
@@ -62,16 +62,3 @@ def ping_hub(hub_url: str, topic_urls: Sequence[str], client: httpx.Client) -> i
     if status == 429 or status >= 500:
         raise RetryableError(detail, retry_after=_retry_after(response))
     raise PermanentError(detail)
-
-
-def announce(hub_url: str, topic_urls: Sequence[str]) -> str | None:
-    """Ping the hub without raising: ``None`` once told, else why not.
-
-    A hub that is down must not hold an edition back: readers' feed readers still poll.
-    """
-    try:
-        with httpx.Client() as client:
-            ping_hub(hub_url, topic_urls, client)
-    except ProviderError as exc:
-        return str(exc)
-    return None
