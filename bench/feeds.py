@@ -73,6 +73,7 @@ def seed(database: Database, src: Source) -> None:
                     slug=f"{one.edition_date.isoformat()}-{item.content.slug}",
                     state=BriefingState.APPROVED,
                     latest_revision=1,
+                    approved_revision=1,
                 )
                 for item in one.items
             ]

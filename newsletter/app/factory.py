@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from newsletter.app.apply_requests import request_apply
+from newsletter.feeds.views import FeedFastPath
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
 from newsletter.web import handlers, logs
@@ -45,6 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
     handlers.install(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders)
+    # Outermost: current feeds are answered from memory before anything else runs.
+    app.add_middleware(FeedFastPath)
     _include_routers(app)
     return app
 

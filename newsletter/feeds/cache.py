@@ -21,8 +21,9 @@ from __future__ import annotations
 import gzip
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from newsletter.feeds.catalog import Feed
 from newsletter.feeds.conditional import etag_of
@@ -46,6 +47,8 @@ class BuiltFeed:
     last_modified: datetime
     self_url: str
     version: int = 0
+    # Encoded responses by variant, filled by the web layer as it answers (not compared).
+    answers: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def size(self) -> int:

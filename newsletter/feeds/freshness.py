@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,8 +26,8 @@ from newsletter.errors import NotFoundError
 from newsletter.feeds.models_db import FeedDocument, FeedVersion
 from newsletter.publications.models import Publication
 
-_VERSION = (
-    select(Publication.id, func.coalesce(FeedVersion.version, 0))
+VERSION_QUERY = (
+    select(Publication.id, func.coalesce(FeedVersion.version, literal_column("0")))
     .outerjoin(FeedVersion, FeedVersion.publication_id == Publication.id)
     .where(Publication.slug == bindparam("slug"))
 )
@@ -38,7 +38,7 @@ _ATTEMPTS = 3
 
 def current_version(connection: Connection, slug: str) -> tuple[int, int]:
     """The publication's id and feed data version, or ``NotFoundError``."""
-    row = connection.execute(_VERSION, {"slug": slug}).first()
+    row = connection.execute(VERSION_QUERY, {"slug": slug}).first()
     if row is None:
         raise NotFoundError(f"unknown publication {slug!r}")
     return int(row[0]), int(row[1])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
@@ -28,7 +29,7 @@ from newsletter.db import Database, utcnow
 from newsletter.errors import NotFoundError
 from newsletter.feeds.cache import BuiltFeed, FeedCache, FeedKey, compress, gzip_etag
 from newsletter.feeds.conditional import etag_of
-from newsletter.feeds.freshness import current_version, stamp
+from newsletter.feeds.freshness import VERSION_QUERY, current_version, stamp
 from newsletter.feeds.loading import TopicIndex, build_topic_index, load_feed
 from newsletter.feeds.models import DEFAULT_LIMIT
 from newsletter.publications.models import Publication
@@ -47,6 +48,41 @@ def reader_engine(database: Database) -> Engine:
         pool_size=READER_POOL_SIZE,
         max_overflow=2 * READER_POOL_SIZE,
     )
+
+
+class _HeldReader:
+    """One DBAPI connection kept for version reads, and the version query compiled for it."""
+
+    def __init__(self, engine: Engine) -> None:
+        compiled = VERSION_QUERY.compile(dialect=engine.dialect)
+        self._sql = str(compiled)
+        self._positional = engine.dialect.positional
+        self._names = list(compiled.positiontup or ())
+        self._params = compiled
+        self._fairy = engine.raw_connection()
+        driver = self._fairy.driver_connection
+        if engine.dialect.name == "postgresql":
+            driver.autocommit = True  # type: ignore[union-attr]
+
+    def version(self, slug: str) -> tuple[int, int]:
+        """The publication's id and data version, or ``NotFoundError``."""
+        params = {"slug": slug}
+        args: Any = tuple(params[name] for name in self._names) if self._positional else params
+        cursor = self._fairy.cursor()
+        try:
+            cursor.execute(self._sql, args)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            raise NotFoundError(f"unknown publication {slug!r}")
+        return int(row[0]), int(row[1])
+
+    def close(self, *, invalidate: bool = False) -> None:
+        """Give the connection back (or discard it when it failed)."""
+        if invalidate:
+            self._fairy.invalidate()
+        self._fairy.close()
 
 
 class FeedServer:
@@ -71,9 +107,15 @@ class FeedServer:
         )
         self._indexes: dict[int, tuple[int, TopicIndex]] = {}
         self._lock = threading.Lock()
+        self._held: dict[int, _HeldReader] = {}
+        self._dbapi_error: type[Exception] = self._reader.dialect.loaded_dbapi.Error
 
     def close(self) -> None:
         """Close the version readers' connections."""
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        for connection in held:
+            connection.close()
         if self._own_reader:
             self._reader.dispose()
 
@@ -87,6 +129,28 @@ class FeedServer:
                 raise
         with self._reader.connect() as connection:
             return current_version(connection, slug)
+
+    def held_version(self, slug: str) -> tuple[int, int]:
+        """``version`` on a DBAPI connection this thread keeps, with a pre-compiled query.
+
+        For the event loop's thread, where current feeds are answered without a thread
+        hop: no pool checkout, no SQL compilation, no transaction per call (reads on
+        it are autocommit). A connection that failed is dropped and the query tried
+        once on a new one.
+        """
+        thread = threading.get_ident()
+        held = self._held.get(thread)
+        if held is not None:
+            try:
+                return held.version(slug)
+            except self._dbapi_error:
+                with self._lock:
+                    self._held.pop(thread, None)
+                held.close(invalidate=True)
+        held = _HeldReader(self._reader)
+        with self._lock:
+            self._held[thread] = held
+        return held.version(slug)
 
     def get(self, slug: str, kind: str, fmt: str, hub_url: str | None = None) -> BuiltFeed:
         """The current feed ``kind`` of publication ``slug`` in ``fmt``."""
