@@ -9,14 +9,14 @@ text). Builders take a session and return the page, so the web app and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter import urls
-from newsletter.briefings.models import Briefing
+from newsletter.briefings.models import Briefing, BriefingCorrection, CorrectionKind
 from newsletter.content.edition import Edition, EditionItem
 from newsletter.digests.models import Digest, DigestItem
 from newsletter.digests.public import public_edition, public_editions
@@ -47,15 +47,49 @@ def topics_of(session: Session, publication: Publication) -> list[tuple[str, str
     return sorted(found.items(), key=lambda pair: (pair[0].casefold(), pair[0]))
 
 
-def current_editions(session: Session, publication: Publication) -> list[Edition]:
-    """The publication's published editions as the public sees them now, newest first."""
-    digests = session.scalars(
+def current_editions(
+    session: Session, publication: Publication, only: Collection[int] | None = None
+) -> list[Edition]:
+    """The publication's published editions (or ``only`` these digest ids) as the public
+    sees them now, newest first."""
+    query = (
         select(Digest)
         .where(Digest.publication_id == publication.id, Digest.published_at.is_not(None))
         .order_by(Digest.edition_date.desc())
         .options(selectinload(Digest.items))
-    ).all()
-    return public_editions(session, list(digests))
+    )
+    if only is not None:
+        query = query.where(Digest.id.in_(sorted(only)))
+    return public_editions(session, list(session.scalars(query).all()))
+
+
+def _digests_on(session: Session, publication: Publication, key: str) -> set[int]:
+    """The published digests that may carry a briefing on the topic with this name key.
+
+    Read from the frozen snapshots' topics (cheap: no validation, no public view), plus every
+    digest carrying a corrected briefing, whose corrected text may have gained the topic.
+    """
+    carried = (
+        select(DigestItem.digest_id, DigestItem.briefing_id, DigestItem.content["topics"])
+        .join(Digest, Digest.id == DigestItem.digest_id)
+        .where(DigestItem.publication_id == publication.id, Digest.published_at.is_not(None))
+    )
+    corrected = set(
+        session.scalars(
+            select(BriefingCorrection.briefing_id)
+            .join(DigestItem, DigestItem.briefing_id == BriefingCorrection.briefing_id)
+            .where(
+                DigestItem.publication_id == publication.id,
+                BriefingCorrection.kind == CorrectionKind.CORRECTION,
+            )
+        )
+    )
+    found: set[int] = set()
+    for digest_id, briefing_id, topics in session.execute(carried):
+        topics = topics or []
+        if briefing_id in corrected or any(name_key(str(t.get("name", ""))) == key for t in topics):
+            found.add(digest_id)
+    return found
 
 
 def _ordered(edition: Edition) -> list[EditionItem]:
@@ -143,7 +177,8 @@ def topic_html(session: Session, publication: str, slug: str) -> str:
     if slug not in names:
         raise NotFoundError(f"{row.name} has no topic {slug!r}")
     name = names[slug]
-    entries = _entries(current_editions(session, row), [(name, slug)])
+    editions = current_editions(session, row, only=_digests_on(session, row, name_key(name)))
+    entries = _entries(editions, [(name, slug)])
     return render_topic_page(publication_info(row), name, slug, entries[slug])
 
 

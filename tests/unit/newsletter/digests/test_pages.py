@@ -15,6 +15,8 @@ from newsletter.app.factory import create_app
 from newsletter.briefings import services as briefings
 from newsletter.db import Database
 from newsletter.digests.models import DigestState
+from newsletter.publications.services import get_publication
+from newsletter.publications.topics import assign_topic_slugs
 from newsletter.settings import Settings
 from tests.factories import briefing_content, make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition
@@ -291,3 +293,17 @@ def test_taken_down_briefing_page_holds_no_text(
     assert "heat-record." not in page
     assert "Court order" not in page
     assert "Heat record" not in page
+
+
+def test_a_topic_gained_by_a_correction_lists_the_briefing(
+    client: TestClient, database_with_editions: Database
+) -> None:
+    """A correction that adds a topic puts the briefing on that topic's page."""
+    with database_with_editions.session() as session:
+        content = briefing_content(slug="chip-rules", title="Chip rules", topics=["Trade"])
+        briefings.import_content(session, content)
+        briefing = briefings.get_briefing(session, "chip-rules")
+        briefings.approve(session, briefing, "Ed", correction_note="Added the trade angle.")
+        assign_topic_slugs(session, get_publication(session, "morning"), ["Trade"])
+    page = client.get("/p/morning/topics/trade/").text
+    assert "/briefings/chip-rules/" in page
