@@ -28,6 +28,7 @@ from newsletter.render.opml import render_opml
 from newsletter.render.web import (
     BriefingEntry,
     render_briefing_page,
+    render_edition_page,
     render_topic_page,
     render_topics_index,
 )
@@ -186,3 +187,27 @@ def opml_text(session: Session, publication: str) -> str:
     """The publication's OPML file listing every one of its feeds."""
     row = get_publication(session, publication)
     return render_opml(publication_info(row), topics_of(session, row))
+
+
+def rerender_edition_pages(session: Session, publication: str, *, batch: int = 100) -> int:
+    """Re-render the stored web page of every published edition of the publication from
+    its public view (after an upgrade changed the templates); how many."""
+    row = get_publication(session, publication)
+    ids = list(
+        session.scalars(
+            select(Digest.id)
+            .where(Digest.publication_id == row.id, Digest.published_at.is_not(None))
+            .order_by(Digest.edition_date)
+        )
+    )
+    for start in range(0, len(ids), batch):
+        digests = session.scalars(
+            select(Digest)
+            .where(Digest.id.in_(ids[start : start + batch]))
+            .order_by(Digest.edition_date)
+            .options(selectinload(Digest.items))
+        ).all()
+        for digest, edition in zip(digests, public_editions(session, list(digests)), strict=True):
+            digest.web_html = render_edition_page(edition)
+        session.flush()
+    return len(ids)

@@ -9,12 +9,14 @@ from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.app.factory import create_app
 from newsletter.briefings import services as briefings
 from newsletter.db import Database
-from newsletter.digests.models import DigestState
+from newsletter.digests.models import Digest, DigestState
+from newsletter.digests.pages import rerender_edition_pages
 from newsletter.publications.services import get_publication
 from newsletter.publications.topics import assign_topic_slugs
 from newsletter.settings import Settings
@@ -307,3 +309,18 @@ def test_a_topic_gained_by_a_correction_lists_the_briefing(
         assign_topic_slugs(session, get_publication(session, "morning"), ["Trade"])
     page = client.get("/p/morning/topics/trade/").text
     assert "/briefings/chip-rules/" in page
+
+
+def test_stored_edition_pages_can_be_rendered_again(
+    client: TestClient, database_with_editions: Database
+) -> None:
+    """After an upgrade, every published edition's stored page is rendered with the
+    current templates; unpublished editions keep theirs."""
+    with database_with_editions.session() as session:
+        digests = session.scalars(select(Digest).order_by(Digest.edition_date)).all()
+        for digest in digests:
+            digest.web_html = "old page"
+        assert rerender_edition_pages(session, "morning", batch=1) == 2
+        assert [d.web_html == "old page" for d in digests] == [False, False, True]
+    page = client.get(f"/p/morning/{FIRST}/").text
+    assert "/p/morning/feeds/editions/rss.xml" in page
