@@ -114,12 +114,18 @@ def notice_for(item: EditionItem, timezone: str) -> str:
 def topic_views(edition: Edition, content: BriefingContent) -> tuple[TopicView, ...]:
     """The briefing's topics, each linked to its page when it has a slug."""
     pub = edition.publication
+    # Another spelling of a registered topic ("climate" for "Climate") has its slug too.
+    keyed = {_key(name): slug for name, slug in edition.topic_slugs}
     views = []
     for topic in content.topics:
-        slug = edition.topic_slug(topic.name)
+        slug = edition.topic_slug(topic.name) or keyed.get(_key(topic.name))
         url = urls.topic_page(pub.base_url, pub.slug, slug) if slug else None
         views.append(TopicView(name=topic.name, description=topic.description, url=url))
     return tuple(views)
+
+
+def _key(name: str) -> str:
+    return " ".join(name.casefold().split())
 
 
 def notice_views(edition: Edition) -> list[NoticeView]:

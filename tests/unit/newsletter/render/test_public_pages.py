@@ -94,8 +94,8 @@ def test_a_taken_down_briefing_shows_only_that_it_was_removed() -> None:
 
 
 def test_topic_names_link_to_their_page_when_they_have_a_slug() -> None:
-    """Topics with a slug link to their topic page; others stay plain text."""
-    edition = replace(sample_edition(), topic_slugs=(("Edinburgh", "edinburgh-2"),))
+    """Topics with a slug (under any spelling) link to their topic page; others stay text."""
+    edition = replace(sample_edition(), topic_slugs=(("EDINBURGH ", "edinburgh-2"),))
     html = _fragment(edition)
     assert f'<a href="{BASE}/topics/edinburgh-2/">Edinburgh</a>' in html
     assert 'title="Buses, trams and trains.">Public transport</li>' in html
