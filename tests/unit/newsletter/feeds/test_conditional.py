@@ -48,3 +48,38 @@ def test_if_modified_since_compares_whole_seconds() -> None:
     assert not not_modified({}, etag=TAG, last_modified=CHANGED)
     naive = {"if-modified-since": "Wed, 04 Mar 2026 07:00:30 -0000"}
     assert not_modified(naive, etag=TAG, last_modified=CHANGED)
+
+
+def test_gzip_is_sent_only_when_the_client_accepts_it() -> None:
+    """gzip with a non-zero quality (or ``*`` without gzip refused) allows it; q=0 or its
+    absence does not."""
+    from newsletter.feeds.conditional import accepts_gzip
+
+    assert accepts_gzip("gzip")
+    assert accepts_gzip("br, gzip;q=0.5, deflate")
+    assert accepts_gzip("x-gzip")
+    assert accepts_gzip("*")
+    assert not accepts_gzip(None)
+    assert not accepts_gzip("")
+    assert not accepts_gzip("identity")
+    assert not accepts_gzip("gzip;q=0")
+    assert not accepts_gzip("gzip;q=0, *")
+    assert not accepts_gzip("gzip;q=nonsense")
+    assert not accepts_gzip("br, deflate")
+
+
+def test_a_date_ahead_of_the_clock_is_neither_sent_nor_trusted() -> None:
+    """A Last-Modified later than now is left out, and If-Modified-Since cannot match it
+    (If-None-Match still can)."""
+    from datetime import UTC, datetime, timedelta
+
+    from newsletter.feeds.conditional import http_date, not_modified, shows_last_modified
+
+    now = datetime(2026, 3, 4, 7, 0, 0, 400_000, tzinfo=UTC)
+    ahead = now.replace(microsecond=0) + timedelta(seconds=1)
+    assert shows_last_modified(now.replace(microsecond=0), now)
+    assert not shows_last_modified(ahead, now)
+    since = {"if-modified-since": http_date(ahead)}
+    assert not not_modified(since, etag='"e"', last_modified=ahead, now=now)
+    assert not_modified(since, etag='"e"', last_modified=ahead, now=ahead)
+    assert not_modified({"if-none-match": '"e"'}, etag='"e"', last_modified=ahead, now=now)

@@ -241,3 +241,65 @@ def test_the_app_builds_each_feed_once_while_nothing_changes(
         client.get(f"{FEEDS}/editions/rss.xml", headers={"If-None-Match": etag}).status_code == 304
     )
     assert calls == ["build"]
+
+
+def test_gzip_is_sent_when_asked_with_its_own_etag(client: TestClient) -> None:
+    """A client accepting gzip gets the same feed compressed, marked, with its own strong
+    ETag; a 304 needs that ETag; Vary tells caches the answer depends on the header."""
+    url = f"{FEEDS}/briefings/rss.xml"
+    plain = client.get(url, headers=IDENTITY)
+    raw = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert raw.headers["content-encoding"] == "gzip"
+    assert raw.headers["vary"] == "Accept-Encoding"
+    assert raw.content == plain.content  # the client decompressed it
+    assert raw.headers["etag"] == plain.headers["etag"][:-1] + '-gzip"'
+    assert int(raw.headers["content-length"]) < len(plain.content)
+    again = client.get(
+        url, headers={"Accept-Encoding": "gzip", "If-None-Match": raw.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert again.headers["access-control-allow-origin"] == "*"
+    mixed = client.get(url, headers={**IDENTITY, "If-None-Match": raw.headers["etag"]})
+    assert mixed.status_code == 200
+
+
+def test_cors_preflight_allows_any_origin(client: TestClient) -> None:
+    """OPTIONS on a feed answers a CORS preflight: GET and HEAD from any origin, with the
+    conditional request headers."""
+    response = client.options(
+        f"{FEEDS}/topics/climate/feed.json",
+        headers={"Origin": "https://reader.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "GET" in response.headers["access-control-allow-methods"]
+    assert "If-None-Match" in response.headers["access-control-allow-headers"]
+
+
+def test_fast_path_answers_carry_the_apps_security_headers(client: TestClient) -> None:
+    """Feeds answered before routing still carry the headers every page gets."""
+    from newsletter.web.middleware import SECURITY_HEADERS
+
+    response = client.get(f"{FEEDS}/briefings/atom.xml")
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+
+
+def test_topics_that_slug_alike_are_separate_feeds(settings: Settings, database: Database) -> None:
+    """C++, C# and C each get a feed of their own, at the registry's slugs."""
+    with database.session() as session:
+        make_publication(session, topics=[])
+        edition(session, DAY, ["cpp-news"], topics=["C++"], state=DigestState.SENT)
+        edition(
+            session, DAY + timedelta(days=1), ["cs-news"], topics=["C#"], state=DigestState.SENT
+        )
+        edition(session, DAY + timedelta(days=2), ["c-news"], topics=["C"], state=DigestState.SENT)
+    app = create_app(settings)
+    with TestClient(app, base_url="https://news.example.org") as test_client:
+        found = {}
+        for slug in ("c-plus-plus", "c-sharp", "c"):
+            response = test_client.get(f"{FEEDS}/topics/{slug}/atom.xml")
+            assert response.status_code == 200, slug
+            parsed = feedparser.parse(response.content)
+            found[slug] = [e.id.rsplit("#", 1)[1] for e in parsed.entries]
+    assert found == {"c-plus-plus": ["cpp-news"], "c-sharp": ["cs-news"], "c": ["c-news"]}
