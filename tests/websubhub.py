@@ -22,6 +22,7 @@ class Hub:
     url: str = ""
     statuses: list[int] = field(default_factory=list)
     pings: list[dict[str, list[str]]] = field(default_factory=list)
+    retry_after: str | None = None  # a Retry-After header for each failure, if set
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def answer(self, form: dict[str, list[str]]) -> int:
@@ -47,6 +48,8 @@ def running_hub(statuses: Sequence[int] = ()) -> Iterator[Hub]:
             status = hub.answer(form)
             body = b"" if status < 300 else f"status {status}".encode()
             self.send_response(status)
+            if status >= 300 and hub.retry_after is not None:
+                self.send_header("Retry-After", hub.retry_after)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
