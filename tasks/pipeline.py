@@ -125,7 +125,8 @@ def tick(self: Task) -> dict[str, int]:
     with rt.database.session() as session:
         nudges = stalled(session, now, settings.stall_after)
         due = due_batches(session, now, settings.stall_after)
-        publishing = changes.due_count(session, now)
+        # The clock now, not the tick's start: changes recorded just above count too.
+        publishing = changes.due_count(session, utcnow())
     _send_batches(self, due)
     for nudge in nudges:
         enqueue(self, nudge.step, nudge.id)

@@ -209,7 +209,8 @@ def test_unreachable_websub_hub_does_not_hold_the_edition_back(
     with runtime_of(pipeline).database.session() as session:
         [(_, change)] = changes.list_changes(session)
         assert (change.state, change.attempts) == (ChangeState.PENDING, 1)
-        assert change.exported_at is not None and change.announced_at is None
+        assert change.exported_at is not None
+        assert change.announced_at is None
 
 
 def test_tick_retries_a_pending_public_change(pipeline: Inline, mailbox: MemorySender) -> None:
@@ -254,3 +255,23 @@ def test_publish_rolled_back_leaves_no_public_files(
     monkeypatch.undo()
     assert pipeline.run("publish", digest_of(pipeline).id) is True
     assert (public / "p" / "morning" / "feeds" / "editions" / "rss.xml").exists()
+
+
+def test_a_change_recorded_during_the_tick_is_published_in_that_tick(
+    pipeline: Inline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change recorded by the tick itself (an expiry) gets its publish_changes message at once."""
+    from tasks import pipeline as tasks_pipeline
+
+    def expire_one(session: Any, now: Any) -> list[int]:
+        changes.record(session, "morning", [], "briefing expired")
+        return [1]
+
+    monkeypatch.setattr(tasks_pipeline, "expire_due", expire_one)
+    result = pipeline.run("tick")
+    assert (result["expired"], result["publishing"]) == (1, 1)
+    assert [m.step for m in pipeline.queue] == ["publish_changes"]
+    pipeline.drain()
+    with runtime_of(pipeline).database.session() as session:
+        [(_, change)] = changes.list_changes(session, finished=True)
+        assert change.state is ChangeState.DONE
