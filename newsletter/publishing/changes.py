@@ -395,7 +395,8 @@ def _settle(
     retry_at = now + timedelta(seconds=delay)
     for row in waiting:
         row.next_attempt_at = retry_at
-    log.warning(
+    # Info, not a warning: the callers print or log the outcome's lines themselves.
+    log.info(
         "publishing %s: attempt %d failed (%s); next at %s", slug, tries, attempt.error, retry_at
     )
     return ChangeState.PENDING, retry_at
