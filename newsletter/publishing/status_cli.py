@@ -48,7 +48,7 @@ def status(ctx: click.Context, everything: bool, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        out.print("Every public change reached the static export and the WebSub hub.")
+        out.print("No public change is pending, failed or given up.")
         return
     table = Table("id", "publication", "state", "attempts", "next attempt", "reason", "last error")
     for row in rows:

@@ -250,7 +250,7 @@ def test_publish_with_the_hub_down_still_publishes_and_retries_later(
         assert "morning: exported" not in flushed.stdout  # the export was already done
         assert len(hub.pings) == 1
     assert run_json(env, "publishing", "status") == []
-    assert "Every public change" in run(env, "publishing", "status").stdout
+    assert "No public change is pending" in run(env, "publishing", "status").stdout
     assert "Nothing to publish" in run(env, "publishing", "flush").stdout
 
 
