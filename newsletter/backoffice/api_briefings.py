@@ -320,7 +320,10 @@ def _edited(body: bytes, media_type: str, slug: str) -> BriefingContent:
     summary="Edit a briefing: a new revision by you",
     responses={
         404: {"model": s.ErrorBody, "description": "No briefing with this slug"},
-        409: {"model": s.ErrorBody, "description": "`revision` is not the latest revision"},
+        409: {
+            "model": s.ErrorBody,
+            "description": "`revision` is not the latest revision, or the briefing was taken down",
+        },
         415: {"model": s.ErrorBody, "description": "Neither JSON nor plain text"},
     },
     openapi_extra={
@@ -369,6 +372,8 @@ async def edit(
     def store() -> s.ImportResult | str:
         with runtime_of(request).database.session() as db:
             briefing = briefings.get_briefing(db, slug)
+            if briefing.taken_down_at is not None:
+                return f"briefing {slug!r} was taken down: it cannot be edited"
             if revision is not None and revision != briefing.latest_revision:
                 return (
                     f"revision: {revision} is not the latest; revision "

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from newsletter.backoffice.briefing_form import (
@@ -31,8 +32,10 @@ from newsletter.backoffice.briefing_form import (
 from newsletter.backoffice.pages import EDITOR_CSP, redirect, render
 from newsletter.backoffice.previews import briefing_fragment
 from newsletter.briefings import services as briefings
+from newsletter.briefings.models import Briefing
 from newsletter.content.briefing import BriefingContent
 from newsletter.editors.auth import Principal, form_user, page_user
+from newsletter.errors import TransitionError
 from newsletter.templating import TEMPLATES_DIR, environment
 from newsletter.web.deps import runtime_of
 
@@ -113,11 +116,19 @@ def _page(
     return response
 
 
+def _editable(db: Session, slug: str) -> Briefing:
+    """The briefing, unless it was taken down (its text may not come back): 409 then."""
+    briefing = briefings.get_briefing(db, slug)
+    if briefing.taken_down_at is not None:
+        raise TransitionError(f"briefing {briefing.slug!r} was taken down: it cannot be edited")
+    return briefing
+
+
 @router.get("/briefings/{slug}/edit", response_class=HTMLResponse)
 def edit_page(request: Request, user: Editor, slug: str) -> Response:
     """The form prefilled with the latest revision, and its preview."""
     with runtime_of(request).database.session() as db:
-        briefing = briefings.get_briefing(db, slug)
+        briefing = _editable(db, slug)
         latest = briefings.revision(db, briefing)
         content = latest.parsed()
         values = {**fields_of(content), "base_revision": str(briefing.latest_revision)}
@@ -125,13 +136,17 @@ def edit_page(request: Request, user: Editor, slug: str) -> Response:
     return _page(request, user, slug=slug, values=values, fragment=_preview(content, request))
 
 
-def _conflict(request: Request, slug: str, base: str) -> tuple[str, int]:
-    """A note when another revision was saved since the form was opened, and the latest."""
+def _store(
+    request: Request, user: Principal, content: BriefingContent, base: str
+) -> briefings.ImportOutcome | tuple[str, int]:
+    """Save a revision by ``user``; if another was added since ``base``, a note and the latest."""
     with runtime_of(request).database.session() as db:
-        briefing = briefings.get_briefing(db, slug)
+        briefing = _editable(db, content.slug)
         latest = briefing.latest_revision
         if base == str(latest):
-            return "", latest
+            return briefings.import_content(
+                db, content, source=f"editor:{user.name}", editor=user.name
+            )
         events = briefings.history(db, briefing)
         author = events[-1].editor if events else "someone else"
     return (
@@ -146,17 +161,18 @@ def save(request: Request, user: Acting, form: Posted, slug: str) -> Response:
     """Preview (``do=preview``) or save the form as a new revision by this editor."""
     values = _form_values(form)
     with runtime_of(request).database.session() as db:
-        slug = briefings.get_briefing(db, slug).slug
+        slug = _editable(db, slug).slug
     try:
         content = parse_form(values, slug)
     except FormInvalid as exc:
         return _page(request, user, slug=slug, values=values, status=422, problems=exc.problems)
+    fragment = _preview(content, request)
     if form.get("do") == "preview":
-        return _page(request, user, slug=slug, values=values, fragment=_preview(content, request))
-    conflict, latest = _conflict(request, slug, values["base_revision"])
-    if conflict:
+        return _page(request, user, slug=slug, values=values, fragment=fragment)
+    outcome = _store(request, user, content, values["base_revision"])
+    if isinstance(outcome, tuple):
+        conflict, latest = outcome
         values["base_revision"] = str(latest)
-        fragment = _preview(content, request)
         return _page(
             request,
             user,
@@ -165,10 +181,6 @@ def save(request: Request, user: Acting, form: Posted, slug: str) -> Response:
             status=409,
             conflict=conflict,
             fragment=fragment,
-        )
-    with runtime_of(request).database.session() as db:
-        outcome = briefings.import_content(
-            db, content, source=f"editor:{user.name}", editor=user.name
         )
     done = "unchanged" if outcome.action is briefings.ImportAction.UNCHANGED else "saved"
     return redirect(f"/editor/briefings/{slug}", done)
@@ -179,7 +191,7 @@ def preview(request: Request, user: Acting, form: Posted, slug: str) -> Response
     """The live preview: the form's briefing as an HTML fragment, or its problems (422)."""
     values = _form_values(form)
     with runtime_of(request).database.session() as db:
-        slug = briefings.get_briefing(db, slug).slug
+        slug = _editable(db, slug).slug
     template = environment().get_template("web/editor/_briefing_preview.html")
     try:
         content = parse_form(values, slug)

@@ -119,6 +119,13 @@ def test_takedown_is_for_publishers_with_a_reason(
     assert again.status_code == 409
     approve = _post(client, accounts, "/approve", {"correction_note": "Back?"}, Role.ADMIN)
     assert approve.status_code == 409
+    put = client.put(
+        BASE,
+        content=json.dumps({"lede": ["Back again."]}),
+        headers={**accounts.bearer(Role.ADMIN), "content-type": "application/json"},
+    )
+    assert put.status_code == 409
+    assert "was taken down" in put.json()["error"]
 
 
 def test_withdrawing_a_published_briefing_goes_public(

@@ -183,6 +183,12 @@ def test_a_takedown_needs_a_reason_and_a_confirmation(
     again = client.post(URL + "/takedown", data=data)
     assert again.status_code == 409
     assert "already taken down" in again.text
+    edit = client.get(URL + "/edit")
+    assert edit.status_code == 409
+    assert "was taken down: it cannot be edited" in edit.text
+    form = {"csrf_token": token, "lede": "Back again.", "base_revision": "1"}
+    assert client.post(URL + "/edit", data=form).status_code == 409
+    assert client.post(URL + "/preview", data=form).status_code == 409
 
 
 def test_takedown_needs_the_csrf_token(client: TestClient, db: Database, signed_in: SignIn) -> None:
