@@ -6,9 +6,9 @@
    from the feed server's memory.
 2. Per-feed build cost (what a cache miss costs: load, render three formats) at 50
    and at 2,000 editions with 1,000 topics: the briefings, editions, a broad topic
-   (full at both sizes) and a niche topic feed, plus the topic index (built once per
-   data version); then a sweep of every topic feed through one feed server, cold
-   then warm, and the bytes its cache holds.
+   (full at both sizes) and a niche topic feed, plus the topic index from scratch and
+   its update when the data version moves (``topic_index_step``); then a sweep of
+   every topic feed through one feed server, cold then warm, and its cache's bytes.
 3. With wrk installed and ``--scale`` at least 0.5: the web app's feed 200 (plain,
    gzip) and 304 under wrk against Python's static file server for the same bytes,
    with the app's CPU per request (``bench/_feedhttp.py``).
@@ -37,7 +37,12 @@ from newsletter.db import Database
 from newsletter.digests.models import Digest, DigestItem, DigestState
 from newsletter.feeds.cache import FeedCache
 from newsletter.feeds.catalog import Source, all_feeds
-from newsletter.feeds.loading import build_topic_index, load_feed
+from newsletter.feeds.loading import (
+    build_topic_index,
+    load_feed,
+    read_topic_names,
+    topic_index,
+)
 from newsletter.feeds.serving import FeedServer
 from newsletter.feeds.views import serve_feed
 from newsletter.publications.models import Publication
@@ -275,12 +280,26 @@ def _build_costs(database: Database, runs: int, niche: str) -> dict[str, float]:
 
         return _median_ms(work, runs)
 
+    with database.session() as session:
+        known = read_topic_names(session, get_publication(session, "bench"))
+
+    def index_step_ms() -> float:
+        # What a feed server does when the version moves: list the editions, read the
+        # items of new or changed ones (none here), regroup.
+        def work() -> None:
+            with database.session() as session:
+                pub = get_publication(session, "bench")
+                topic_index(read_topic_names(session, pub, known), registry)
+
+        return _median_ms(work, runs)
+
     return {
         "briefings": feed_ms("briefings"),
         "editions": feed_ms("editions"),
         "broad_topic": feed_ms("topics/economy"),
         "niche_topic": feed_ms(f"topics/{niche}"),
         "topic_index": index_ms(),
+        "topic_index_step": index_step_ms(),
     }
 
 

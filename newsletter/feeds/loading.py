@@ -8,10 +8,12 @@ needs). A web request wants one feed, so this loads just enough:
 - a topic feed: the editions whose briefings carry the topic, from a ``TopicIndex``
   (topic slug → published edition ids, newest first), a page at a time likewise.
 
-The topic index is one query over the published items' topic lists (the JSON of the
-frozen snapshot, read in the database: ``content -> 'topics'``), built once per
-publication data version and shared by every topic feed of the publication, so a
-sweep of 1,000 topic feeds pays for it once, not 1,000 times. Topic membership is
+The topic index comes from the published items' topic lists (the JSON of the frozen
+snapshot, read in the database: ``content -> 'topics'``). A feed server keeps each
+edition's topic names and, when the publication's data version moves, reads the
+items of new or changed editions only (``read_topic_names``); the index is then
+regrouped in memory once per version and shared by every topic feed, so neither a
+publication nor a sweep of 1,000 topic feeds reads the whole archive's items. Topic membership is
 the snapshot's; the entries themselves come from the public editions (corrected
 text, statuses), and an entry whose correction dropped the topic is left out.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -40,6 +43,7 @@ from newsletter.publications.services import publication_info
 from newsletter.publications.topics import name_key, topic_slugs
 
 _NEWEST = (Digest.published_at.desc(), Digest.edition_date.desc(), Digest.id.desc())
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -53,25 +57,86 @@ class TopicIndex:
         return self.editions.get(slug, ())
 
 
+@dataclass(frozen=True)
+class EditionTopics:
+    """One published edition's place in the archive and the topic names of its items."""
+
+    published_at: datetime
+    edition_date: date
+    updated_at: datetime
+    names: tuple[str, ...]
+
+    def order(self, digest_id: int) -> tuple[datetime, date, int]:
+        """Its sort key: newest first is the reverse of this."""
+        return (self.published_at, self.edition_date, digest_id)
+
+
+def read_topic_names(
+    session: Session,
+    publication: Publication,
+    known: Mapping[int, EditionTopics] | None = None,
+) -> dict[int, EditionTopics]:
+    """Every published edition's topic names, reading the items of new or changed ones only.
+
+    One small query lists the published editions (id, dates, ``updated_at``); the
+    items' topic lists (the JSON of the snapshot, extracted by the database) are read
+    only for editions not in ``known`` or changed since (a re-rendered web copy moves
+    ``updated_at``). So after a publication the work is one edition's items, not the
+    archive's.
+    """
+    known = known or {}
+    rows = session.execute(
+        select(Digest.id, Digest.published_at, Digest.edition_date, Digest.updated_at).where(
+            Digest.publication_id == publication.id, Digest.published_at.is_not(None)
+        )
+    ).all()
+    out: dict[int, EditionTopics] = {}
+    stale: dict[int, tuple[datetime, date, datetime]] = {}
+    for digest_id, published_at, edition_date, updated_at in rows:
+        if published_at is None:  # excluded by the query; narrows the type
+            continue
+        kept = known.get(digest_id)
+        if kept is not None and kept.updated_at == updated_at:
+            out[digest_id] = kept
+        else:
+            stale[digest_id] = (published_at, edition_date, updated_at)
+    names: dict[int, list[str]] = {digest_id: [] for digest_id in stale}
+    ids = sorted(stale)
+    for start in range(0, len(ids), _CHUNK):
+        items = session.execute(
+            select(DigestItem.digest_id, DigestItem.content["topics"])
+            .where(DigestItem.digest_id.in_(ids[start : start + _CHUNK]))
+            .order_by(DigestItem.digest_id, DigestItem.position)
+        )
+        for digest_id, topics in items:
+            for topic in topics or ():
+                name = str(topic.get("name", "")) if isinstance(topic, dict) else ""
+                if name.strip():
+                    names[digest_id].append(name)
+    for digest_id, (published_at, edition_date, updated_at) in stale.items():
+        out[digest_id] = EditionTopics(
+            published_at, edition_date, updated_at, tuple(dict.fromkeys(names[digest_id]))
+        )
+    return out
+
+
+def topic_index(editions: Mapping[int, EditionTopics], registry: Mapping[str, str]) -> TopicIndex:
+    """Group editions by the registry's slugs of their topic names, newest first."""
+    keyed = {name_key(name): slug for name, slug in registry.items()}
+    found: dict[str, list[int]] = {}
+    newest_first = sorted(editions, key=lambda d: editions[d].order(d), reverse=True)
+    for digest_id in newest_first:
+        slugs = {keyed.get(name_key(n)) or topic_slug(n) for n in editions[digest_id].names}
+        for slug in slugs:
+            found.setdefault(slug, []).append(digest_id)
+    return TopicIndex({slug: tuple(ids) for slug, ids in found.items()})
+
+
 def build_topic_index(
     session: Session, publication: Publication, registry: Mapping[str, str]
 ) -> TopicIndex:
-    """One query over the published items' topics, grouped by the registry's slugs."""
-    keyed = {name_key(name): slug for name, slug in registry.items()}
-    rows = session.execute(
-        select(Digest.id, DigestItem.content["topics"])
-        .join(DigestItem, DigestItem.digest_id == Digest.id)
-        .where(Digest.publication_id == publication.id, Digest.published_at.is_not(None))
-        .order_by(*_NEWEST, DigestItem.position)
-    )
-    found: dict[str, dict[int, None]] = {}
-    for digest_id, topics in rows:
-        for topic in topics or ():
-            name = str(topic.get("name", "")) if isinstance(topic, dict) else ""
-            if name.strip():
-                slug = keyed.get(name_key(name)) or topic_slug(name)
-                found.setdefault(slug, {})[digest_id] = None
-    return TopicIndex({slug: tuple(ids) for slug, ids in found.items()})
+    """The publication's topic index, read from scratch."""
+    return topic_index(read_topic_names(session, publication), registry)
 
 
 def _pages(

@@ -5,8 +5,8 @@ from the in-memory ``FeedCache`` while the version holds. On a miss it loads onl
 what the feed shows (``loading``), renders it in all three formats at once (readers
 ask for one, their neighbours for the others; the entries are the costly part),
 compresses each once, records when each ETag changed (``Last-Modified``), and keeps
-them. The topic index is kept per publication and version, so a sweep over every
-topic feed queries the archive's topics once.
+them. The topic index is kept per publication and version, and each edition's topic
+names across versions, so a new version reads only the new or changed editions' items.
 
 Version reads use their own small connection pool in autocommit mode and without the
 pre-ping the main engine does on every checkout: a round trip saved per request,
@@ -30,7 +30,13 @@ from newsletter.errors import NotFoundError
 from newsletter.feeds.cache import BuiltFeed, FeedCache, FeedKey, compress, gzip_etag
 from newsletter.feeds.conditional import etag_of
 from newsletter.feeds.freshness import VERSION_QUERY, current_version, stamp
-from newsletter.feeds.loading import TopicIndex, build_topic_index, load_feed
+from newsletter.feeds.loading import (
+    EditionTopics,
+    TopicIndex,
+    load_feed,
+    read_topic_names,
+    topic_index,
+)
 from newsletter.feeds.models import DEFAULT_LIMIT
 from newsletter.publications.models import Publication
 from newsletter.urls import FEED_FORMATS
@@ -106,6 +112,7 @@ class FeedServer:
             self._reader.pool is not database.engine.pool
         )
         self._indexes: dict[int, tuple[int, TopicIndex]] = {}
+        self._topic_names: dict[int, dict[int, EditionTopics]] = {}
         self._lock = threading.Lock()
         self._held: dict[int, _HeldReader] = {}
         self._dbapi_error: type[Exception] = self._reader.dialect.loaded_dbapi.Error
@@ -175,8 +182,12 @@ class FeedServer:
             kept = self._indexes.get(publication.id)
         if kept is not None and kept[0] == version:
             return kept[1]
-        built = build_topic_index(session, publication, registry)
         with self._lock:
+            known = self._topic_names.get(publication.id)
+        names = read_topic_names(session, publication, known)
+        built = topic_index(names, registry)
+        with self._lock:
+            self._topic_names[publication.id] = names
             self._indexes[publication.id] = (version, built)
         return built
 

@@ -14,7 +14,14 @@ def test_feed_benchmark_returns_positive_figures(capsys: pytest.CaptureFixture[s
     figures = feeds.run(scale=0.01)
     expected = {"all_feeds_ms", "not_modified_ms", "not_modified_uncached_ms", "all_feeds_kb"}
     for size in ("small", "large"):
-        for name in ("briefings", "editions", "broad_topic", "niche_topic", "topic_index"):
+        for name in (
+            "briefings",
+            "editions",
+            "broad_topic",
+            "niche_topic",
+            "topic_index",
+            "topic_index_step",
+        ):
             expected.add(f"{size}_{name}_ms")
     expected |= {"sweep_cold_s", "sweep_warm_s", "sweep_builds", "cache_mb"}
     assert set(figures) == expected

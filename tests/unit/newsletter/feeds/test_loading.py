@@ -93,3 +93,44 @@ def test_unknown_kinds_and_topics_are_not_found(archive: Database) -> None:
             load_feed(session, publication, "topics/atlantis")
         with pytest.raises(NotFoundError, match="unknown feed"):
             load_feed(session, publication, "stories")
+
+
+def test_topic_names_are_read_again_only_for_new_or_changed_editions(archive: Database) -> None:
+    """Given what it knew, the reader reads items of the new edition and of an edition
+    whose web copy changed, not the archive's; the index it gives is the same as fresh."""
+    from newsletter.digests.models import Digest
+    from newsletter.feeds.loading import read_topic_names, topic_index
+
+    with archive.session() as session:
+        known = read_topic_names(session, get_publication(session, "morning"))
+    assert len(known) == 8
+    with archive.session() as session:
+        edition(
+            session,
+            DAY + timedelta(days=20),
+            ["late-a"],
+            topics=["Climate"],
+            state=DigestState.SENT,
+        )
+        oldest = min(known, key=lambda d: known[d].edition_date)
+        session.get_one(Digest, oldest).web_html = "<p>re-rendered</p>"
+    reads: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "FROM digest_items" in statement:
+            reads.append(statement)
+
+    event.listen(archive.engine, "before_cursor_execute", count)
+    try:
+        with archive.session() as session:
+            publication = get_publication(session, "morning")
+            again = read_topic_names(session, publication, known)
+            registry = topic_slugs(session, publication)
+            fresh = build_topic_index(session, publication, registry)
+    finally:
+        event.remove(archive.engine, "before_cursor_execute", count)
+    assert len(again) == 9
+    assert sum(again[d] is known.get(d) for d in again) == 7  # kept as they were
+    assert topic_index(again, registry) == fresh
+    assert fresh.of("climate")[0] == max(again, key=lambda d: again[d].edition_date)
+    assert len(reads) == 2  # the incremental read, then the fresh one
