@@ -9,7 +9,7 @@ text). Builders take a session and return the page, so the web app and
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -120,10 +120,13 @@ def briefing_html(session: Session, publication: str, slug: str) -> str:
     return render_briefing_page(edition, item)
 
 
-def briefing_pages(session: Session, publication: str) -> Iterator[tuple[str, str]]:
-    """(slug, page) of every briefing the publication has published."""
+def briefing_pages(
+    session: Session, publication: str, editions: Sequence[Edition] | None = None
+) -> Iterator[tuple[str, str]]:
+    """(slug, page) of every briefing the publication has published (from ``editions``,
+    its ``current_editions``, when the caller has them already)."""
     row = get_publication(session, publication)
-    for edition in current_editions(session, row):
+    for edition in current_editions(session, row) if editions is None else editions:
         for item in _ordered(edition):
             yield item.content.slug, render_briefing_page(edition, item)
 
@@ -135,7 +138,7 @@ def topics_html(session: Session, publication: str) -> str:
 
 
 def _entries(
-    editions: list[Edition], topics: list[tuple[str, str]]
+    editions: Sequence[Edition], topics: list[tuple[str, str]]
 ) -> dict[str, list[BriefingEntry]]:
     """Topic slug → the live briefings on it, newest edition first, in edition order.
 
@@ -161,11 +164,14 @@ def _entries(
     return out
 
 
-def topic_pages(session: Session, publication: str) -> Iterator[TopicPage]:
-    """The page of every topic of the publication, by topic name."""
+def topic_pages(
+    session: Session, publication: str, editions: Sequence[Edition] | None = None
+) -> Iterator[TopicPage]:
+    """The page of every topic of the publication, by topic name (``editions`` as for
+    ``briefing_pages``)."""
     row = get_publication(session, publication)
     topics = topics_of(session, row)
-    entries = _entries(current_editions(session, row), topics)
+    entries = _entries(current_editions(session, row) if editions is None else editions, topics)
     info = publication_info(row)
     for name, slug in topics:
         yield TopicPage(slug, render_topic_page(info, name, slug, entries[slug]))

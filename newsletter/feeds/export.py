@@ -23,11 +23,17 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from newsletter import urls
-from newsletter.digests.pages import briefing_pages, opml_text, topic_pages, topics_html
+from newsletter.digests.pages import (
+    briefing_pages,
+    current_editions,
+    opml_text,
+    topic_pages,
+    topics_html,
+)
 from newsletter.digests.views import archive_html, home_html, published_pages
 from newsletter.feeds.catalog import Source, all_feeds
 from newsletter.feeds.services import load_source
-from newsletter.publications.services import list_publications
+from newsletter.publications.services import get_publication, list_publications
 
 HOME_PATH = "/"
 
@@ -63,10 +69,11 @@ def export_pages(session: Session, slug: str, result: ExportResult) -> None:
     result.write(urls.archive_index("", slug), archive_html(session, slug).encode("utf-8"))
     for day, page in published_pages(session, slug):
         result.write(urls.edition_page("", slug, day), page.encode("utf-8"))
-    for briefing, page in briefing_pages(session, slug):
+    editions = current_editions(session, get_publication(session, slug))  # loaded once
+    for briefing, page in briefing_pages(session, slug, editions):
         result.write(urls.briefing_page("", slug, briefing), page.encode("utf-8"))
     result.write(urls.topics_index("", slug), topics_html(session, slug).encode("utf-8"))
-    for topic in topic_pages(session, slug):
+    for topic in topic_pages(session, slug, editions):
         result.write(urls.topic_page("", slug, topic.slug), topic.html.encode("utf-8"))
     result.write(urls.opml("", slug), opml_text(session, slug).encode("utf-8"))
 
