@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.backoffice.briefing_form import (
+    FIELDS,
+    LABELS,
     MAX_FIELD,
     FormInvalid,
     fields_of,
@@ -158,3 +162,22 @@ def test_embargo_and_expiry_are_fields_checked_as_on_import() -> None:
     )
     assert field == "expires"
     assert "must be later than the embargo" in message
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab .?#\n\r\t-é<&\x07\ud800"), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), _TEXT))
+def test_any_form_gives_a_briefing_or_named_problems(form: dict[str, str]) -> None:
+    """Whatever is typed, the form gives a briefing or ``FormInvalid`` naming known fields."""
+    problems = []
+    try:
+        content = parse_form(form, "story")
+    except FormInvalid as exc:
+        problems = exc.problems
+    if problems:
+        assert all(p.field in LABELS and p.message for p in problems)
+    else:
+        assert content.slug == "story"
+        assert parse_form(fields_of(content), "story").content_hash() == content.content_hash()
