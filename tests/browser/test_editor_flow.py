@@ -155,7 +155,7 @@ def test_editor_flow(site: Site, browser: Any) -> None:
     expect(page.get_by_text("The title was taken from the lede.")).to_be_visible()
     _shot(page, "queue")
     page.get_by_role("link", name="Rail strike called off at the last minute").click()
-    page.get_by_label("Note (optional)").fill("Checked with the desk")
+    page.get_by_label("Note for the history (optional)").fill("Checked with the desk")
     page.get_by_role("button", name="Approve revision 1").click()
     expect(page.get_by_role("status")).to_contain_text("Approved")
     expect(page.get_by_text("Pat Publisher approved revision 1")).to_be_visible()
