@@ -200,3 +200,11 @@ def test_opml_is_valid_xml_whatever_the_names() -> None:
     assert outlines[2].get("xmlUrl") == f"{BASE}/feeds/topics/c-plus-plus/rss.xml"
     no_topics = ET.fromstring(render_opml(make_publication(), []).encode())
     assert len(list(no_topics.iter("outline"))) == 2
+
+
+def test_email_topic_tags_link_to_their_pages() -> None:
+    """In a new edition's email, topics with a slug link to their page; others stay text."""
+    edition = replace(sample_edition(), topic_slugs=(("Edinburgh", "edinburgh"),))
+    html = render_email(edition).html
+    assert f'<a href="{BASE}/topics/edinburgh/"' in html
+    assert ">Public transport</span>" in html
