@@ -57,21 +57,48 @@ def reader_engine(database: Database) -> Engine:
 
 
 class _HeldReader:
-    """One DBAPI connection kept for version reads, and the version query compiled for it."""
+    """One DBAPI connection kept for version reads, and the version query compiled for it.
+
+    On PostgreSQL (psycopg) the query is a server-side prepared statement run through
+    libpq directly (``pgconn.exec_prepared``): a third of the CPU of a cursor
+    ``execute`` + ``fetchone``, on the path every feed request takes.
+    """
+
+    _PREPARED = b"feeds_version"
 
     def __init__(self, engine: Engine) -> None:
         compiled = VERSION_QUERY.compile(dialect=engine.dialect)
         self._sql = str(compiled)
         self._positional = engine.dialect.positional
         self._names = list(compiled.positiontup or ())
-        self._params = compiled
         self._fairy = engine.raw_connection()
         driver = self._fairy.driver_connection
+        self._pgconn: Any = None
         if engine.dialect.name == "postgresql":
             driver.autocommit = True  # type: ignore[union-attr]
+            libpq_sql = self._sql.replace("%(slug)s", "$1")
+            pgconn = getattr(driver, "pgconn", None)
+            if pgconn is not None and "$1" in libpq_sql:
+                self._check(pgconn.prepare(self._PREPARED, libpq_sql.encode()))
+                self._pgconn = pgconn
+
+    def _check(self, result: Any) -> Any:
+        """A libpq result, or the driver's error (so the caller retries on a new connection)."""
+        from psycopg import OperationalError
+        from psycopg.pq import ExecStatus
+
+        if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK):
+            message = result.error_message.decode("utf-8", "replace")
+            raise OperationalError(f"feed version query failed: {message}")
+        return result
 
     def version(self, slug: str) -> tuple[int, int]:
         """The publication's id and data version, or ``NotFoundError``."""
+        if self._pgconn is not None:
+            result = self._check(self._pgconn.exec_prepared(self._PREPARED, [slug.encode()]))
+            if result.ntuples == 0:
+                raise NotFoundError(f"unknown publication {slug!r}")
+            return int(result.get_value(0, 0)), int(result.get_value(0, 1))
         params = {"slug": slug}
         args: Any = tuple(params[name] for name in self._names) if self._positional else params
         cursor = self._fairy.cursor()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from newsletter.briefings.models import Briefing, BriefingCorrection, CorrectionKind
 from newsletter.db import Database
 from newsletter.digests.models import DigestState, transition
+from newsletter.errors import NotFoundError
 from newsletter.feeds.freshness import current_version, next_last_modified, stamp
 from newsletter.feeds.models_db import FeedDocument
 from newsletter.feeds.serving import FeedServer
@@ -175,3 +177,29 @@ def test_two_workers_never_serve_what_a_commit_replaced(database: Database) -> N
     assert first.body == second.body
     assert (first.etag, first.last_modified) == (second.etag, second.last_modified)
     assert (one.builds, two.builds) == (2, 2)
+
+
+def test_the_kept_version_reader_survives_a_lost_connection(any_database: Database) -> None:
+    """The event loop's kept reader answers versions and unknown slugs, sees commits at
+    once, and after its connection dies (a server restart) answers from a new one."""
+    with any_database.session() as session:
+        make_publication(session)
+    server = FeedServer(any_database)
+    try:
+        publication_id, version = server.held_version("morning")
+        with pytest.raises(NotFoundError, match="unknown publication 'nope'"):
+            server.held_version("nope")
+        with any_database.session() as session:
+            get_publication(session, "morning").tagline = "Changed"
+        assert server.held_version("morning") == (publication_id, version + 1)
+        if any_database.engine.dialect.name == "postgresql":
+            with any_database.engine.connect() as connection:
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+        assert server.held_version("morning") == (publication_id, version + 1)
+    finally:
+        server.close()
