@@ -23,6 +23,7 @@ against the edition's page (``#slug`` becomes ``https://…/p/pub/2026-03-04/#sl
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -61,6 +62,7 @@ def _fragment(edition: Edition, item: EditionItem) -> str:
     return absolute_links(render_briefing_fragment(edition, item), page)
 
 
+@functools.lru_cache(maxsize=8192)
 def topic_slug(name: str) -> str:
     """The slug a topic gets when no registry names it (its registry base slug).
 
