@@ -5,7 +5,8 @@ When an edition is assembled, every correction and withdrawal of a briefing that
 earlier published edition of the same publication carried, made after that edition
 went public and not yet listed, is linked to the new edition (``digest_corrections``,
 unique per publication and correction: each change is listed once per publication).
-Skipped editions take none, so the changes wait for the next real edition.
+Skipped editions take none, so the changes wait for the next real edition; the lines
+of an edition cancelled or missed before it went public move to the next one.
 
 The block's lines are read back when rendering (``corrections_of``): the title is
 the corrected one for a correction and the one readers saw for a withdrawal; a
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from newsletter import urls
@@ -27,15 +28,31 @@ from newsletter.briefings.models import (
     CorrectionKind,
 )
 from newsletter.content.edition import CorrectionNotice
-from newsletter.digests.models import Digest, DigestCorrection, DigestItem
+from newsletter.digests.models import Digest, DigestCorrection, DigestItem, DigestState
 
 # The changes the block lists; takedowns and expiries are shown only where the briefing was.
 LISTED = (CorrectionKind.CORRECTION, CorrectionKind.WITHDRAWAL)
+
+# Final states of editions that never went out: their lines go to the next edition.
+NEVER_OUT = (DigestState.CANCELLED, DigestState.MISSED)
 
 
 def attach_corrections(session: Session, digest: Digest) -> int:
     """Link the publication's unlisted corrections and withdrawals to ``digest``; how many."""
     publication_id = digest.publication_id
+    # Lines given to an edition that was cancelled or missed never reached anyone:
+    # take them back, so this edition lists those changes instead.
+    never_out = select(Digest.id).where(
+        Digest.publication_id == publication_id,
+        Digest.state.in_(NEVER_OUT),
+        Digest.published_at.is_(None),
+    )
+    session.execute(
+        delete(DigestCorrection).where(
+            DigestCorrection.publication_id == publication_id,
+            DigestCorrection.digest_id.in_(never_out),
+        )
+    )
     listed = select(DigestCorrection.correction_id).where(
         DigestCorrection.publication_id == publication_id
     )

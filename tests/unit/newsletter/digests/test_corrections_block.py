@@ -12,11 +12,11 @@ from newsletter.briefings import services as briefings
 from newsletter.db import Database
 from newsletter.digests import services
 from newsletter.digests.corrections_block import corrections_for, corrections_of
-from newsletter.digests.models import Digest, DigestCorrection
+from newsletter.digests.models import Digest, DigestCorrection, DigestState, transition
 from newsletter.digests.public import public_edition
 from newsletter.publications.services import get_publication
 from newsletter.render.web import render_edition_page
-from tests.factories import briefing_content, make_publication
+from tests.factories import briefing_content, make_briefing, make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition
 
 BEFORE_CUTOFF = datetime(DAY.year, DAY.month, DAY.day, 6, 30, tzinfo=UTC)
@@ -116,3 +116,20 @@ def test_the_refreshed_web_copy_keeps_the_block(database: Database) -> None:
         assert [n.note for n in public_edition(session, second).corrections] == [
             "Fixed the figure."
         ]
+
+
+def test_a_cancelled_editions_lines_move_to_the_next(database: Database) -> None:
+    """An edition cancelled before it went out gives its lines back to the next edition."""
+    with database.session() as session:
+        publication = make_publication(session)
+        edition(session, DAY, ["heat-record"])
+        _correct(session, "heat-record", "Fixed.")
+        make_briefing(session, slug="late-story", approved_at=BEFORE_CUTOFF + timedelta(days=1))
+        cancelled = services.assemble_digest(
+            session, publication, DAY + timedelta(days=1), now=BEFORE_CUTOFF + timedelta(days=1)
+        ).digest
+        assert [n.slug for n in corrections_of(session, cancelled)] == ["heat-record"]
+        transition(cancelled, DigestState.CANCELLED)
+        later = _next(session, 2, ["chip-rules"])
+        assert [n.slug for n in corrections_of(session, later)] == ["heat-record"]
+        assert corrections_of(session, cancelled) == ()
