@@ -208,3 +208,14 @@ def test_email_topic_tags_link_to_their_pages() -> None:
     html = render_email(edition).html
     assert f'<a href="{BASE}/topics/edinburgh/"' in html
     assert ">Public transport</span>" in html
+
+
+def test_the_page_description_never_quotes_a_withdrawn_briefing() -> None:
+    """The edition page's description comes from the first briefing still shown."""
+    edition = _with_first(sample_edition(), status=ItemStatus.WITHDRAWN, updated_at=AT)
+    html = render_edition_page(edition)
+    assert LEDE not in html
+    assert '<meta name="description" content="Temperatures passed 40°C' in html
+    items = tuple(replace(item, status=ItemStatus.EXPIRED) for item in edition.items)
+    gone = render_edition_page(replace(edition, items=items))
+    assert '<meta name="description" content="">' in gone
