@@ -21,6 +21,7 @@ merely saving the form.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -260,3 +261,39 @@ def parse_form(form: Mapping[str, str], slug: str | None) -> BriefingContent:
         if match is None:  # not a field's fault: say it on the first field
             raise FormInvalid([FieldProblem("lede", str(exc))]) from None
         raise FormInvalid([_describe(match["path"], match["message"])]) from None
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """What changed in one field between two revisions: the blocks taken out and put in."""
+
+    field: str
+    label: str
+    removed: tuple[str, ...]
+    added: tuple[str, ...]
+
+
+def changes(before: BriefingContent, after: BriefingContent) -> list[FieldChange]:
+    """The fields that differ, block by block (paragraphs, items, values), in form order."""
+    old = {**fields_of(before), "title": before.title}
+    new = {**fields_of(after), "title": after.title}
+    found: list[FieldChange] = []
+    for name in FIELDS:
+        if old[name] == new[name]:
+            continue
+        a = old[name].split("\n\n") if old[name] else []
+        b = new[name].split("\n\n") if new[name] else []
+        if name in GROUP_FIELDS:  # an item and its paragraphs are one block
+            a, b = _items(old[name]), _items(new[name])
+        removed: list[str] = []
+        added: list[str] = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
+            if tag != "equal":
+                removed += a[i1:i2]
+                added += b[j1:j2]
+        found.append(FieldChange(name, LABELS[name], tuple(removed), tuple(added)))
+    return found
+
+
+def _items(text: str) -> list[str]:
+    return ["## " + part.strip() for part in ("\n" + text).split("\n## ") if part.strip()]

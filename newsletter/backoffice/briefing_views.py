@@ -16,6 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from newsletter.backoffice import briefing_edit
+from newsletter.backoffice.briefing_form import changes
 from newsletter.backoffice.pages import redirect, render
 from newsletter.backoffice.queue import briefing_queue, known_topics
 from newsletter.briefings import services as briefings
@@ -97,6 +98,7 @@ def _show(
         latest = briefings.revision(db, briefing)
         content = latest.parsed()
         context: dict[str, Any] = {
+            "changes": [],
             "briefing": briefing,
             "content": content,
             "source": latest.source,
@@ -108,6 +110,9 @@ def _show(
             "title_confirmed_by": latest.title_confirmed_by,
             "can_takedown": user.can(Role.PUBLISHER) and briefing.taken_down_at is None,
         }
+        live = briefing.approved_revision
+        if live is not None and live != briefing.latest_revision:
+            context["changes"] = changes(briefings.revision(db, briefing, live).parsed(), content)
     return render(
         request,
         "briefing.html",

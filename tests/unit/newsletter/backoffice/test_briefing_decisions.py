@@ -70,6 +70,9 @@ def test_approving_a_published_briefing_again_is_a_correction(
     assert "Correction note (readers see it, dated)" in page
     assert 'name="correction_note" required' in page
     assert "Approve the correction (revision 2)" in page
+    assert "Changes since revision 1 (live)" in page
+    assert f"<del>{SECRET}</del>" in page
+    assert "<ins>The port reopened at noon.</ins>" in page
 
     refused = client.post(URL + "/approve", data={"csrf_token": token, "comment": "Checked"})
     assert refused.status_code == 422

@@ -12,7 +12,9 @@ from newsletter.backoffice.briefing_form import (
     FIELDS,
     LABELS,
     MAX_FIELD,
+    FieldChange,
     FormInvalid,
+    changes,
     fields_of,
     parse_form,
     split_paragraphs,
@@ -181,3 +183,32 @@ def test_any_form_gives_a_briefing_or_named_problems(form: dict[str, str]) -> No
     else:
         assert content.slug == "story"
         assert parse_form(fields_of(content), "story").content_hash() == content.content_hash()
+
+
+def test_changes_list_the_blocks_taken_out_and_put_in() -> None:
+    """Paragraphs and items that differ are listed per field; equal fields are left out."""
+    before = parse_form(
+        _minimal(
+            lede="Same first.\n\nOld second.",
+            questions="## Who pays?\n\nBoth.\n\n## Why?\n\nFloods.",
+        ),
+        "x",
+    )
+    after = parse_form(
+        _minimal(
+            title="Flood pact signed at last",
+            lede="Same first.\n\nNew second.",
+            questions="## Who pays?\n\nBoth.\n\n## Why?\n\nFloods in 2021.",
+            priority="3",
+        ),
+        "x",
+    )
+    assert changes(before, after) == [
+        FieldChange("title", "Title", ("Flood pact signed",), ("Flood pact signed at last",)),
+        FieldChange("lede", "What's happened", ("Old second.",), ("New second.",)),
+        FieldChange(
+            "questions", "Go deeper", ("## Why?\n\nFloods.",), ("## Why?\n\nFloods in 2021.",)
+        ),
+        FieldChange("priority", "Priority", ("0",), ("3",)),
+    ]
+    assert changes(after, after) == []
