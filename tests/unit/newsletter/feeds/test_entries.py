@@ -201,6 +201,7 @@ def test_briefings_no_longer_live_leave_briefing_and_topic_feeds(sample: Edition
         assert "public-transport" not in topics_of([changed])
         whole = edition_entry(changed)
         assert whole.content_html.count("<article") == 3
+        assert "Councillors voted" not in whole.content_html  # the notice, not the text
         assert sample.items[0].content.title not in whole.summary
         assert "Public transport" not in whole.categories
         assert whole.updated == PUBLISHED_AT + timedelta(days=1)
