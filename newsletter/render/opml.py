@@ -38,7 +38,7 @@ def _feed(indent: str, pub: PublicationInfo, kind: str, text: str, html_url: str
         text=text,
         title=text,
         type="rss",
-        version="RSS2",
+        version="RSS",  # OPML 2.0: "RSS" stands for RSS 0.91, 0.92 and 2.0
         xmlUrl=urls.feed(pub.base_url, pub.slug, kind, "rss"),
         htmlUrl=html_url,
     )
