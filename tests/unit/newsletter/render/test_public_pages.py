@@ -198,6 +198,7 @@ def test_opml_is_valid_xml_whatever_the_names() -> None:
     assert [o.get("htmlUrl") for o in outlines][-1] == f"{BASE}/topics/zurich/"
     assert outlines[2].get("text") == 'Tom & "Jerry" <news>: C++ & <C#>'
     assert outlines[2].get("xmlUrl") == f"{BASE}/feeds/topics/c-plus-plus/rss.xml"
+    assert {o.get("version") for o in outlines} == {"RSS"}  # the spec's value for RSS 2.0
     no_topics = ET.fromstring(render_opml(make_publication(), []).encode())
     assert len(list(no_topics.iter("outline"))) == 2
 
