@@ -142,6 +142,7 @@ class FeedServer:
         self._topic_names: dict[int, dict[int, EditionTopics]] = {}
         self._lock = threading.Lock()
         self._held: dict[int, _HeldReader] = {}
+        self._builds: dict[tuple[int, str, str | None], threading.Lock] = {}
         self._dbapi_error: type[Exception] = self._reader.dialect.loaded_dbapi.Error
 
     def close(self) -> None:
@@ -193,9 +194,18 @@ class FeedServer:
         publication_id, version = self.version(slug)
         key = FeedKey(publication_id, kind, fmt, hub_url or None)
         built = self.cache.get(key, version)
-        if built is None:
-            built = self._build(publication_id, version, kind, hub_url or None)[fmt]
+        if built is not None:
+            return built
+        # One build per feed at a time: requests that missed together wait for it.
+        with self._building(publication_id, kind, hub_url or None):
+            built = self.cache.get(key, version)
+            if built is None:
+                built = self._build(publication_id, version, kind, hub_url or None)[fmt]
         return built
+
+    def _building(self, publication_id: int, kind: str, hub_url: str | None) -> threading.Lock:
+        with self._lock:
+            return self._builds.setdefault((publication_id, kind, hub_url), threading.Lock())
 
     def _index(
         self,

@@ -203,3 +203,31 @@ def test_the_kept_version_reader_survives_a_lost_connection(any_database: Databa
         assert server.held_version("morning") == (publication_id, version + 1)
     finally:
         server.close()
+
+
+def test_requests_that_miss_together_share_one_build(database: Database) -> None:
+    """Eight threads asking for the same stale feed at once cause one build, not eight."""
+    import threading
+
+    with database.session() as session:
+        make_publication(session)
+        edition(session, DAY, ["heat-record"], state=DigestState.SENT)
+    server = FeedServer(database)
+    start = threading.Barrier(8)
+    bodies: list[bytes] = []
+
+    def ask() -> None:
+        start.wait()
+        bodies.append(server.get("morning", "briefings", "json").body)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.close()
+    assert server.builds == 1
+    assert len(set(bodies)) == 1
+    assert len(bodies) == 8
