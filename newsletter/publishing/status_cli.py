@@ -10,6 +10,7 @@ from rich.table import Table
 
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
+from newsletter.publications.services import get_publication
 from newsletter.publishing import changes
 from newsletter.publishing.models import PublicChange
 
@@ -71,6 +72,9 @@ def status(ctx: click.Context, everything: bool, as_json: bool) -> None:
 def flush(ctx: click.Context, slug: str | None, force: bool) -> None:
     """Export and announce pending public changes now (the beat tick does this by itself)."""
     rt = runtime(ctx)
+    if slug is not None:
+        with rt.database.session() as session:
+            get_publication(session, slug)  # an unknown slug: one clear line, exit 2
     hub_url = rt.settings.websub_hub_url or None
     public_dir = changes.public_dir_of(rt.settings)
     outcomes = changes.flush(

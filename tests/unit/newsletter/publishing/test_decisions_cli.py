@@ -157,3 +157,10 @@ def test_import_approve_holds_a_changed_published_briefing(
     states = {row["slug"]: row["state"] for row in run_json(env, "briefings", "list")}
     assert states["story"] == "draft"
     assert states["fresh"] == "approved"
+
+
+def test_flushing_an_unknown_publication_is_one_clear_line(cli_env: dict[str, str]) -> None:
+    """``publishing flush --publication nope``: exit 2 naming it, not "nothing to publish"."""
+    result = run(cli_env, "publishing", "flush", "--publication", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: unknown publication 'nope'"
