@@ -36,6 +36,7 @@ from newsletter.briefings.models import Briefing
 from newsletter.content.briefing import BriefingContent
 from newsletter.editors.auth import Principal, form_user, page_user
 from newsletter.errors import TransitionError
+from newsletter.publishing import corrections
 from newsletter.templating import TEMPLATES_DIR, environment
 from newsletter.web.deps import runtime_of
 
@@ -93,6 +94,7 @@ def _page(
             "briefing_slug": briefing.slug,
             "latest_revision": briefing.latest_revision,
             "derived_title": latest.title if latest.content.get("title_derived") else "",
+            "published": corrections.is_published(db, briefing),
         }
     problems = problems or []
     response = render(

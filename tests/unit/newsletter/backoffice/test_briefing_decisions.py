@@ -209,6 +209,7 @@ def test_edit_then_correct_end_to_end(client: TestClient, db: Database, signed_i
     """An editor edits a published briefing in the form, then approves it as a correction."""
     digest_id = _published(db)
     token = signed_in(Role.EDITOR)
+    assert "Readers have seen this briefing" in client.get(URL + "/edit").text
     form = {
         "csrf_token": token,
         "base_revision": "1",

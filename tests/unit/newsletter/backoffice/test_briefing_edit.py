@@ -71,6 +71,7 @@ def test_the_form_is_prefilled_from_the_latest_revision(
     assert '<article class="briefing" id="rail-strike">' in response.text
     assert 'src="/editor/assets/briefing-edit.js"' in response.text
     assert "Save revision 2" in response.text
+    assert "Readers have seen this briefing" not in response.text  # never published
 
 
 def test_the_briefing_page_links_to_the_form(
