@@ -17,6 +17,7 @@ app answers; a static host needs its own redirect rules for them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,15 @@ class ExportResult:
             relative += "index.html"
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        # A reader (a static server, another flusher) sees the old file or the new
+        # one, never half of one: write beside it, then rename over it.
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         self.files.append(Path(relative))
 
 

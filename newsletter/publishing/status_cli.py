@@ -10,7 +10,8 @@ from rich.table import Table
 
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
-from newsletter.publications.services import get_publication
+from newsletter.digests.pages import rerender_edition_pages
+from newsletter.publications.services import get_publication, list_publications
 from newsletter.publishing import changes
 from newsletter.publishing.models import PublicChange
 
@@ -83,5 +84,30 @@ def flush(ctx: click.Context, slug: str | None, force: bool) -> None:
     if not outcomes:
         out.print("Nothing to publish: no public change is due.")
     for outcome in outcomes:
+        for line in outcome.lines(public_dir, hub_url):
+            out.print(escape(line))
+
+
+@publishing_group.command("rerender")
+@click.option("--publication", "slug", default=None, help="Only this publication (slug).")
+@click.pass_context
+def rerender(ctx: click.Context, slug: str | None) -> None:
+    """Render every published edition's web page again (after an upgrade changed templates).
+
+    Pages show the public view (corrections, withdrawals, takedowns); emails already
+    sent are not touched. The static export is refreshed afterwards.
+    """
+    rt = runtime(ctx)
+    with rt.database.session() as session:
+        slugs = [slug] if slug else [p.slug for p in list_publications(session)]
+        counts = {}
+        for each in slugs:
+            counts[each] = rerender_edition_pages(session, each)
+            changes.record(session, each, [], "edition pages re-rendered")
+    for each, count in counts.items():
+        out.print(f"{escape(each)}: re-rendered {count} edition pages.")
+    hub_url = rt.settings.websub_hub_url or None
+    public_dir = changes.public_dir_of(rt.settings)
+    for outcome in changes.flush(rt.database, public_dir, hub_url, publications=slugs):
         for line in outcome.lines(public_dir, hub_url):
             out.print(escape(line))

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from newsletter.app.factory import create_app
 from newsletter.briefings import services as briefings
 from newsletter.db import Database
+from newsletter.digests.models import Digest
 from newsletter.settings import Settings
 from tests.cli import run, run_json
 from tests.factories import briefing_content, make_briefing, make_publication
@@ -164,3 +166,23 @@ def test_flushing_an_unknown_publication_is_one_clear_line(cli_env: dict[str, st
     result = run(cli_env, "publishing", "flush", "--publication", "nope")
     assert result.exit_code == 2
     assert result.stderr.strip() == "Error: unknown publication 'nope'"
+
+
+def test_rerender_renders_stored_pages_again_and_exports_them(
+    hub: tuple[dict[str, str], Hub], database: Database, data_dir: Path
+) -> None:
+    """Pages stored by an older version are rendered again from the public view."""
+    env, _ = hub
+    with database.session() as session:
+        for digest in session.scalars(select(Digest)):
+            digest.web_html = "<p>rendered by an older version</p>"
+    result = run(env, "publishing", "rerender")
+    assert result.exit_code == 0, result.output
+    assert "morning: re-rendered 1 edition pages." in result.stdout
+    assert "morning: exported" in result.stdout
+    page = exported(data_dir)["p/morning/2026-03-02/index.html"]
+    assert FIRST in page
+    assert "older version" not in page
+    assert not list((data_dir / "public").rglob("*.partial"))
+    unknown = run(env, "publishing", "rerender", "--publication", "nope")
+    assert unknown.exit_code == 2
