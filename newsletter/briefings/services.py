@@ -234,14 +234,19 @@ def approve(
     return briefing
 
 
-def _check_approvable(
-    session: Session, briefing: Briefing, editor: str, *, confirm_title: bool
-) -> None:
+def check_not_taken_down(briefing: Briefing) -> None:
+    """``TransitionError`` if the briefing was taken down (it can never be approved again)."""
     if briefing.taken_down_at is not None:
         raise TransitionError(
             f"briefing {briefing.slug!r} was taken down on {briefing.taken_down_at:%Y-%m-%d}: "
             "it cannot be approved again"
         )
+
+
+def _check_approvable(
+    session: Session, briefing: Briefing, editor: str, *, confirm_title: bool
+) -> None:
+    check_not_taken_down(briefing)
     if not needs_title_confirmation(session, briefing):
         return
     if not confirm_title:

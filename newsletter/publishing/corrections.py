@@ -91,6 +91,7 @@ def approve_briefing(
     confirm_title: bool = False,
 ) -> PublicChanges:
     """Approve the latest revision; for a published briefing, as a correction with its note."""
+    services.check_not_taken_down(briefing)
     found = appearances(session, briefing)
     note = (correction_note or "").strip() or None
     if found and note is None:

@@ -157,6 +157,8 @@ def test_a_takedown_removes_the_text_for_good(database: Database) -> None:
         assert story.takedown_reason == "Court order 12/2026"
         revise(session, "Trying to bring it back.")
         with pytest.raises(TransitionError, match="taken down"):
+            corrections.approve_briefing(session, story, "Ed")  # not "write a note"
+        with pytest.raises(TransitionError, match="taken down"):
             corrections.approve_briefing(session, story, "Ed", correction_note="Back")
         with pytest.raises(TransitionError, match="already taken down"):
             corrections.takedown_briefing(session, story, "Ed", reason="again")
