@@ -244,7 +244,7 @@ def send_batch(self: Task, batch_id: int) -> bool:
     if outcome.retry_in is not None and outcome.retry_in <= MAX_COUNTDOWN_S:
         # One message for the retry time; a longer wait is the tick's to enqueue.
         with rt.database.session() as session:
-            mark_enqueued(session, batch_id, now + timedelta(seconds=outcome.retry_in))
+            mark_enqueued(session, batch_id, utcnow() + timedelta(seconds=outcome.retry_in))
         enqueue(self, "send_batch", batch_id, countdown=outcome.retry_in)
         return True
     if outcome.recovered:  # this probe closed the breaker: the waiting batches go now

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.db import Database
+from newsletter.db import Database, utcnow
 from newsletter.delivery import breaker, gcpause, ledger
 from newsletter.delivery.ledger import Claim
 from newsletter.delivery.models import BatchState, SendBatch
@@ -146,7 +146,10 @@ def send_taken(
         if batch.state is BatchState.PLANNED:  # a transient failure: it waits
             if breaker.is_open(session, breaker.EMAIL) or batch.not_before is None:
                 return BatchOutcome(digest_id, settled=settled)
-            retry_in = max(0.0, (batch.not_before - now).total_seconds())
+            # From the time of the record, not the task's start: a slow send must not
+            # add its own duration to the provider's wait.
+            current = clock() if clock is not None else utcnow()
+            retry_in = max(0.0, (batch.not_before - current).total_seconds())
             return BatchOutcome(digest_id, retry_in, settled=settled)
         taken = batch.state is BatchState.ACCEPTED or batch.state is BatchState.SCHEDULED
         if taken:  # the provider answered: the breaker closes (if recording did not already)
