@@ -11,11 +11,13 @@ builder here works around them on purpose:
 - ``content:encoded`` is written only when both summary and content are set: we set both;
 - RSS ``<description>`` is HTML to every reader, but ``summary()`` copies the plain
   text summary into it as is: we set the description first, HTML-escaped, so a
-  briefing whose text says ``<b>`` shows those characters instead of bold text
-  (the Atom summary stays plain ``text``, its default type);
-- RSS ``<title>`` is plain text (RSS 2.0 gives it no markup): the title goes in as
-  written and the XML writer escapes ``&`` and ``<`` once ("Q &amp; A"), as the W3C
-  validator and feedparser expect; nothing escapes it a second time;
+  briefing whose text says ``<b>`` shows those characters instead of bold text; the
+  Atom summary likewise is declared ``html`` and escaped (as plain ``text`` holding
+  "<b>" the W3C validator warns of undeclared HTML);
+- RSS ``<title>`` (and ``category``, ``dc:creator``) is plain text (RSS 2.0 gives it
+  no markup): it goes in as written and is escaped once, ``&`` and ``<`` as the
+  hexadecimal references ``&#x26;`` ``&#x3C;`` the RSS Best Practices Profile asks
+  for ("Q &#x26; A"); nothing escapes it a second time;
 - RSS drops authors without an email address: RSS entries carry ``dc:creator`` instead;
 - the RSS channel gets only the ``self`` Atom link: a small extension adds the hub link;
 - entry links lose their ``rel``: each entry has exactly one link, the briefing's own
@@ -26,6 +28,7 @@ builder here works around them on purpose:
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,7 +100,9 @@ def _add_entry(fg: FeedGenerator, spec: FeedSpec, entry: FeedEntry) -> None:
     # Order matters: description() also sets the Atom content (replaced just below),
     # and summary() keeps a description that differs from the previous summary.
     fe.description(html.escape(summary, quote=False))
-    fe.summary(summary)
+    # Declared HTML, escaped: text that looks like markup ("why <b> matters") is shown
+    # as written, and validators do not take it for undeclared HTML.
+    fe.summary(html.escape(summary, quote=False), type="html")
     fe.content(entry.content_html, type="html")
     fe.published(entry.published)
     fe.updated(entry.updated)
@@ -107,10 +112,20 @@ def _add_entry(fg: FeedGenerator, spec: FeedSpec, entry: FeedEntry) -> None:
         fe.category(term=name)
 
 
+# RSS plain-text elements: the RSS Best Practices Profile asks for "&" and "<" in plain
+# text as hexadecimal character references, which readers cannot mistake for markup.
+_RSS_PLAIN_TEXT = re.compile(rb"(<(title|category|dc:creator)(?: [^>]*)?>)([^<]*)(</\2>)")
+
+
+def _hex_references(match: re.Match[bytes]) -> bytes:
+    text = match.group(3).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+    return match.group(1) + text + match.group(4)
+
+
 def build_rss(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     """An RSS 2.0 document (UTF-8 bytes) of ``entries`` in the order given."""
     data: bytes = _generator(spec, "rss", entries).rss_str(pretty=True, encoding="UTF-8")
-    return data
+    return _RSS_PLAIN_TEXT.sub(_hex_references, data)
 
 
 def build_atom(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
