@@ -16,7 +16,7 @@ from newsletter.feeds.views import FeedFastPath
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
 from newsletter.web import handlers, logs
-from newsletter.web.middleware import BodyLimit, SecurityHeaders
+from newsletter.web.middleware import BodyLimit, PublicGZip, SecurityHeaders
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # webhooks post batches of events; forms are far smaller
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     handlers.install(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(PublicGZip)
     # Outermost: current feeds are answered from memory before anything else runs.
     app.add_middleware(FeedFastPath)
     _include_routers(app)

@@ -1,4 +1,4 @@
-"""ASGI middleware of the public app: a request body cap and security headers.
+"""ASGI middleware of the public app: a request body cap, security headers, page gzip.
 
 The body cap runs before any form or JSON parsing, so an oversized request is refused
 with 413 whatever the endpoint, and a chunked body without ``Content-Length`` cannot
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = {
@@ -109,3 +110,26 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# Public pages hold no secret: compressing them cannot leak one (BREACH needs a secret
+# and attacker-chosen text in one compressed body, as the editors' pages with their
+# CSRF tokens and the token pages of readers would have). Feeds compress themselves.
+PUBLIC_PREFIXES = ("/p/",)
+GZIP_MINIMUM_BYTES = 1024
+
+
+class PublicGZip:
+    """gzip for the public archive pages (``/`` and ``/p/...``) when the client asks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMUM_BYTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Compress public pages; pass everything else through as it is."""
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if scope["type"] == "http" and (path == "/" or path.startswith(PUBLIC_PREFIXES)):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
