@@ -27,6 +27,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from newsletter.briefings.models import Briefing, BriefingRevision
 from newsletter.content.edition import Edition
 from newsletter.digests.models import Digest, DigestItem
 from newsletter.digests.public import public_editions
@@ -109,6 +110,26 @@ def read_topic_names(
             .order_by(DigestItem.digest_id, DigestItem.position)
         )
         for digest_id, topics in items:
+            for topic in topics or ():
+                name = str(topic.get("name", "")) if isinstance(topic, dict) else ""
+                if name.strip():
+                    names[digest_id].append(name)
+        # A correction may give a briefing topics its snapshot lacks: its corrected
+        # text (the approved revision, newer than the one frozen) counts too.
+        corrected = session.execute(
+            select(DigestItem.digest_id, BriefingRevision.content["topics"])
+            .join(Briefing, Briefing.id == DigestItem.briefing_id)
+            .join(
+                BriefingRevision,
+                (BriefingRevision.briefing_id == Briefing.id)
+                & (BriefingRevision.number == Briefing.approved_revision),
+            )
+            .where(
+                DigestItem.digest_id.in_(ids[start : start + _CHUNK]),
+                BriefingRevision.number > DigestItem.revision,
+            )
+        )
+        for digest_id, topics in corrected:
             for topic in topics or ():
                 name = str(topic.get("name", "")) if isinstance(topic, dict) else ""
                 if name.strip():

@@ -33,7 +33,7 @@ from newsletter.digests.models import Digest, DigestItem
 from newsletter.digests.public import refresh_web_copies
 from newsletter.errors import InvalidInputError
 from newsletter.publications.models import Publication
-from newsletter.publications.topics import name_key, topic_slugs
+from newsletter.publications.topics import assign_topic_slugs, name_key, topic_slugs
 from newsletter.publishing.changes import record
 
 FEED_KINDS = ("briefings", "editions")
@@ -184,6 +184,8 @@ def _publish(
         publication = session.scalars(
             select(Publication).where(Publication.slug == publication_slug)
         ).one()
+        # A correction may name a topic no edition named before: it gets its page and feeds.
+        assign_topic_slugs(session, publication, sorted(names))
         changed = feed_urls(session, publication, names)
         ids.append(record(session, publication_slug, changed, reason))
         slugs.append(publication_slug)

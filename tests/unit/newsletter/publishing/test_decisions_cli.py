@@ -186,3 +186,20 @@ def test_rerender_renders_stored_pages_again_and_exports_them(
     assert not list((data_dir / "public").rglob("*.partial"))
     unknown = run(env, "publishing", "rerender", "--publication", "nope")
     assert unknown.exit_code == 2
+
+
+def test_a_topic_gained_by_a_correction_gets_its_feed_and_page(
+    hub: tuple[dict[str, str], Hub], database: Database, settings: Settings
+) -> None:
+    """A corrected briefing naming a new topic appears in that topic's feeds and page."""
+    env, running = hub
+    with database.session() as session:
+        changed = briefing_content(slug="story", topics=("Climate", "C++", "Energy"), lede=FIXED)
+        briefings.import_content(session, changed)
+    note = "This briefing now also covers energy."
+    result = run(env, "briefings", "approve", "story", "--editor", "Ada", "--note", note)
+    assert result.exit_code == 0, result.output
+    pages = served(settings, *feed_paths("topics/energy"), "/p/morning/topics/energy/")
+    for path, body in pages.items():
+        assert FIXED in body or "briefings/story/" in body, path
+    assert any(url.endswith("/topics/energy/rss.xml") for url in told(running))
