@@ -20,18 +20,20 @@ from newsletter.db import normalise_url
 
 
 @contextmanager
-def fresh_postgres(server_url: str, prefix: str) -> Iterator[str]:
+def fresh_postgres(server_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
     """A new, empty PostgreSQL database ``<prefix><random>`` on ``server_url``; yields its URL.
 
-    The database is dropped afterwards, whatever is still connected to it. Tests,
-    the benchmarks and the stress runs all make their scratch databases here.
+    With ``template`` (the name of a database nobody is connected to) the new one is
+    a copy of it. The database is dropped afterwards, whatever is still connected to
+    it. Tests, the benchmarks and the stress runs all make their scratch databases here.
     """
     admin_url = make_url(normalise_url(server_url))
     name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         try:
             yield admin_url.set(database=name).render_as_string(hide_password=False)
         finally:
