@@ -16,9 +16,18 @@ def archive_index(base_url: str, publication: str) -> str:
     return f"{base_url}/p/{publication}/"
 
 
-def edition_page(base_url: str, publication: str, edition_date: date) -> str:
-    """The web archive page of one edition."""
+def edition_page(
+    base_url: str, publication: str, edition_date: date, *, weekly: bool = False
+) -> str:
+    """The web archive page of one edition (``weekly``: of that date's weekly roundup)."""
+    if weekly:
+        return f"{base_url}/p/{publication}/weekly/{edition_date.isoformat()}/"
     return f"{base_url}/p/{publication}/{edition_date.isoformat()}/"
+
+
+def variant_page(edition_url: str, key: str) -> str:
+    """The page of one topic variant of an edition: what its readers received (``key``)."""
+    return f"{edition_url}for/{key}/"
 
 
 def briefing_in_edition(base_url: str, publication: str, edition_date: date, slug: str) -> str:

@@ -13,6 +13,13 @@ from enum import StrEnum
 from newsletter.content.briefing import BriefingContent
 
 
+class Cadence(StrEnum):
+    """How often a reader gets a publication: each edition, or a weekly roundup."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
 class ItemStatus(StrEnum):
     """What the newsroom stands behind now for a briefing it published.
 
@@ -100,6 +107,8 @@ class Edition:
     corrections: tuple[CorrectionNotice, ...] = ()
     # Topic name -> its stable slug in the publication (pages link topics by it).
     topic_slugs: tuple[tuple[str, str], ...] = ()
+    # A daily edition, or the weekly roundup of the week's most important briefings.
+    cadence: Cadence = Cadence.DAILY
 
     def topic_slug(self, name: str) -> str | None:
         """The stable slug of the topic called ``name`` in this publication, if it has one."""

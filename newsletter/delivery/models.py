@@ -233,12 +233,35 @@ class SendBatch(Base):
     # worker; the tick sends another only when the batch is due and changed since, or
     # the message is overdue (see ``newsletter.pipeline.tick.due_batches``).
     enqueued_for: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Every recipient of a batch gets the same email at the same instant: the edition's
+    # topic variant (None: the full edition) and its zone group's delivery instant
+    # (None: the edition's own time, or as soon as possible when sent by hand).
+    variant_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    deliver_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The provider batch id this request was (or will be) sent under, when scheduled.
     group_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ZoneGroup(Base):
+    """The readers of an edition delivered at one local instant, and the zones they are in.
+
+    Written when the edition is planned: readers in Europe/Paris and Europe/Berlin
+    share the 07:00 instant and so one group. Editors see each group's instant,
+    readers and state; the batches of the group carry its ``deliver_at``.
+    """
+
+    __tablename__ = "zone_groups"
+    __table_args__ = (UniqueConstraint("digest_id", "deliver_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    deliver_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    readers: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ProviderGroup(Base):
@@ -309,6 +332,8 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(Integer)
     list_id: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The topic variant of the edition this reader gets (None: the full edition).
+    variant_id: Mapped[int | None] = mapped_column(Integer, default=None)
     state: Mapped[DeliveryState] = mapped_column(
         enum_column(DeliveryState, "delivery_state"), default=DeliveryState.QUEUED
     )

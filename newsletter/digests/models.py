@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from newsletter.content.edition import Cadence
 from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 from newsletter.errors import TransitionError
 from newsletter.publications.models import Publication
@@ -64,11 +65,13 @@ class Digest(Base):
     """
 
     __tablename__ = "digests"
-    __table_args__ = (UniqueConstraint("publication_id", "edition_date"),)
+    __table_args__ = (UniqueConstraint("publication_id", "edition_date", "cadence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
     edition_date: Mapped[date] = mapped_column(Date())
+    # A daily edition, or a weekly roundup (its own snapshot, page and feed entry).
+    cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"), default=Cadence.DAILY)
     state: Mapped[DigestState] = mapped_column(
         enum_column(DigestState, "digest_state"), default=DigestState.ASSEMBLED, index=True
     )
@@ -102,20 +105,22 @@ class Digest(Base):
 class DigestItem(Base):
     """One briefing revision frozen into a digest, with a copy of its content.
 
-    ``publication_id`` repeats the digest's so that the database itself refuses to
-    put one briefing into two editions of the same publication.
+    ``publication_id`` and ``cadence`` repeat the digest's so that the database itself
+    refuses to put one briefing into two daily editions (or two weekly roundups) of
+    the same publication; a roundup takes briefings the daily editions carried.
     """
 
     __tablename__ = "digest_items"
     __table_args__ = (
         UniqueConstraint("digest_id", "briefing_id"),
         UniqueConstraint("digest_id", "position"),
-        UniqueConstraint("publication_id", "briefing_id"),
+        UniqueConstraint("publication_id", "cadence", "briefing_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"), default=Cadence.DAILY)
     briefing_id: Mapped[int] = mapped_column(ForeignKey("briefings.id"))
     revision: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
@@ -128,6 +133,32 @@ class DigestItem(Base):
     def content_topic_names(self) -> list[str]:
         """The topic names of the frozen content, without validating all of it."""
         return [str(topic.get("name", "")) for topic in self.content.get("topics", [])]
+
+
+class DigestVariant(Base):
+    """One topic selection's version of an edition's email, rendered once for its readers.
+
+    ``key`` names the edition's briefings the variant carries, by position, in its
+    order (``"3.1"``): readers whose topics select the same briefings share it,
+    whatever else they chose. The full edition has no variant row. The rendered
+    fields are written once, like the digest's, and never change.
+    """
+
+    __tablename__ = "digest_variants"
+    __table_args__ = (UniqueConstraint("digest_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(400))
+    positions: Mapped[list[int]] = mapped_column(JSON)
+    # The edition's topics this selection matched (display only: "Climate, Energy").
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(500))
+    preheader: Mapped[str] = mapped_column(String(500), default="")
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class DigestCorrection(Base):

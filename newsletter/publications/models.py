@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.db import Base, UTCDateTime, utcnow
+from newsletter.db import Base, UTCDateTime, enum_column, utcnow
+
+
+class TopicMode(StrEnum):
+    """What a reader who chose topics receives: only those briefings, or those first."""
+
+    ONLY = "only"
+    FIRST = "first"
 
 
 class Publication(Base):
@@ -41,6 +49,14 @@ class Publication(Base):
     track_opens: Mapped[bool] = mapped_column(Boolean, default=False)
     track_clicks: Mapped[bool] = mapped_column(Boolean, default=False)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Deliver at ``send_time`` in each reader's own zone (readers without one: ``timezone``).
+    local_delivery: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Weekdays ("mon" ... "sun") on which weekly readers get a roundup; empty: no weekly.
+    weekly_days: Mapped[list[str]] = mapped_column(JSON, default=list)
+    weekly_max: Mapped[int] = mapped_column(Integer, default=10)
+    topic_mode: Mapped[TopicMode] = mapped_column(
+        enum_column(TopicMode, "topic_mode"), default=TopicMode.ONLY
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
+from newsletter.localtime import local_instant
 from newsletter.parsing import WEEKDAYS, zone
 
 DEFAULT_LOOKBACK = timedelta(days=2)
@@ -70,37 +70,6 @@ class DueEdition:
     due_at: datetime
     late: bool
     edition_id: int | None = None  # set for one-off editions
-
-
-def _offset_at(instant: datetime, tz: ZoneInfo) -> timedelta | None:
-    return instant.astimezone(tz).utcoffset()
-
-
-def _transition_between(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
-    """The first instant in (before, after] whose UTC offset differs from ``before``'s."""
-    start = _offset_at(before, tz)
-    low, high = before, after
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if _offset_at(middle, tz) == start:
-            low = middle
-        else:
-            high = middle
-    return high.replace(microsecond=0)
-
-
-def local_instant(day: date, at: time, timezone: str) -> datetime:
-    """The UTC instant of local ``day`` ``at`` in ``timezone``, with the DST rules above."""
-    tz = zone(timezone)
-    wall = datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz)  # fold=0: first occurrence
-    instant = wall.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) == wall.replace(tzinfo=None):
-        return instant
-    # The wall time falls in a gap. fold=1 reads it with the offset after the
-    # transition and fold=0 with the one before: the transition lies between them.
-    other = wall.replace(fold=1).astimezone(UTC)
-    before, after = min(instant, other), max(instant, other)
-    return _transition_between(before, after, tz)
 
 
 def occurrences(schedule: Recurring, start: datetime, end: datetime) -> Iterator[DueEdition]:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from newsletter.content.edition import Cadence
 from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 from newsletter.errors import TransitionError
 from newsletter.publications.models import Publication
@@ -55,11 +56,12 @@ class ScheduledEdition(Base):
     """One edition the scheduler knows about; the unique key makes starting it a claim."""
 
     __tablename__ = "scheduled_editions"
-    __table_args__ = (UniqueConstraint("publication_id", "edition_date"),)
+    __table_args__ = (UniqueConstraint("publication_id", "edition_date", "cadence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
     edition_date: Mapped[date] = mapped_column(Date())
+    cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"), default=Cadence.DAILY)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     kind: Mapped[EditionKind] = mapped_column(enum_column(EditionKind, "edition_kind"))
     state: Mapped[EditionState] = mapped_column(

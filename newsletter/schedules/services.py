@@ -22,6 +22,7 @@ from newsletter import parsing
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.localtime import local_instant
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.schedules import due
@@ -145,7 +146,7 @@ def schedule_once(
     now = now or utcnow()
     publication = get_publication(session, slug)
     refuse_if_paused(publication)
-    due_at = due.local_instant(local.date(), local.time(), publication.timezone)
+    due_at = local_instant(local.date(), local.time(), publication.timezone)
     if kind is EditionKind.ONCE and due_at <= now:
         raise InvalidInputError(f"--at: {local:%Y-%m-%d %H:%M} is in the past")
     reason = _taken(session, publication, local.date())

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from newsletter import parsing
+from newsletter.localtime import local_instant
 from newsletter.schedules import due
 from newsletter.schedules.due import DueEdition, OneOff, Recurring
 
@@ -44,7 +45,7 @@ def schedule(
 )
 def test_london_wall_clock_stays_at_seven(day: date, expected: datetime) -> None:
     """07:00 Europe/London stays 07:00 local on both transition days; the UTC instant moves."""
-    instant = due.local_instant(day, time(7, 0), "Europe/London")
+    instant = local_instant(day, time(7, 0), "Europe/London")
     assert instant == expected
     assert instant.astimezone(parsing.zone("Europe/London")).time() == time(7, 0)
 
@@ -60,26 +61,26 @@ def test_london_wall_clock_stays_at_seven(day: date, expected: datetime) -> None
 )
 def test_new_york_wall_clock_stays_at_seven(day: date, expected: datetime) -> None:
     """07:00 America/New_York stays 07:00 local across both transitions."""
-    assert due.local_instant(day, time(7, 0), "America/New_York") == expected
+    assert local_instant(day, time(7, 0), "America/New_York") == expected
 
 
 def test_nonexistent_london_time_runs_at_the_transition() -> None:
     """01:30 on London's spring-forward day does not exist: it runs at 02:00 BST (01:00 UTC)."""
-    instant = due.local_instant(date(2026, 3, 29), time(1, 30), "Europe/London")
+    instant = local_instant(date(2026, 3, 29), time(1, 30), "Europe/London")
     assert instant == utc(2026, 3, 29, 1, 0)
     assert instant.astimezone(parsing.zone("Europe/London")).time() == time(2, 0)
 
 
 def test_nonexistent_new_york_time_runs_at_the_transition() -> None:
     """02:30 on New York's spring-forward day does not exist: it runs at 03:00 EDT."""
-    instant = due.local_instant(date(2026, 3, 8), time(2, 30), "America/New_York")
+    instant = local_instant(date(2026, 3, 8), time(2, 30), "America/New_York")
     assert instant == utc(2026, 3, 8, 7, 0)
     assert instant.astimezone(parsing.zone("America/New_York")).time() == time(3, 0)
 
 
 def test_ambiguous_london_time_runs_at_first_occurrence() -> None:
     """01:30 occurs twice when London falls back: the edition runs at the first (BST) one."""
-    assert due.local_instant(date(2026, 10, 25), time(1, 30), "Europe/London") == utc(
+    assert local_instant(date(2026, 10, 25), time(1, 30), "Europe/London") == utc(
         2026, 10, 25, 0, 30
     )
 
