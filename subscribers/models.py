@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from newsletter.content.edition import Cadence
 from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 from newsletter.errors import TransitionError
 from newsletter.publications.models import Publication
@@ -77,7 +78,8 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # An IANA zone; None: the publication's own (see ``Publication.local_delivery``).
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -120,6 +122,9 @@ class Subscription(Base):
     )
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"), default=Cadence.DAILY)
+    # The weekday ("mon" ... "sun") of a weekly reader's roundup, one the publication offers.
+    weekly_day: Mapped[str | None] = mapped_column(String(3), default=None)
     pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -216,6 +216,7 @@ def plan(self: Task, digest_id: int) -> int:
         now=utcnow(),
         window=rt.settings.freshness_window,
         batch_size=rt.settings.dispatch_batch_size,
+        lead=rt.schedule_lead,
     )
     _send_batches(self, _due(self, digest_id) if batch_ids else [])
     if not batch_ids:

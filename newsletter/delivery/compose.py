@@ -16,7 +16,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from newsletter import urls
-from newsletter.digests.models import Digest
+from newsletter.content.edition import Cadence
+from newsletter.digests.models import Digest, DigestVariant
 from newsletter.errors import InvalidInputError
 from newsletter.providers.interfaces import Message, Recipient, substitution_value
 from newsletter.providers.webhook_protocol import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
@@ -28,12 +29,20 @@ ONE_CLICK_POST = "List-Unsubscribe=One-Click"
 TEST_SUBJECT_PREFIX = "[TEST] "
 
 
-def edition_message(digest: Digest, *, test: bool = False) -> Message:
-    """The content every recipient of ``digest`` shares, with tracking from its publication."""
+def edition_message(
+    digest: Digest, *, test: bool = False, variant: DigestVariant | None = None
+) -> Message:
+    """The content every recipient of ``digest`` (or of its ``variant``) shares.
+
+    Tracking, sender and reply-to come from its publication; subject, HTML and text
+    from the edition, or from the topic variant its readers get.
+    """
     if digest.subject is None or digest.html is None or digest.text is None:
         raise InvalidInputError(f"{digest.label()} is not rendered yet (newsletter digest preview)")
     publication = digest.publication
-    subject = digest.subject
+    subject, html, text = digest.subject, digest.html, digest.text
+    if variant is not None:
+        subject, html, text = variant.subject, variant.html, variant.text
     if test:
         subject = TEST_SUBJECT_PREFIX + subject
     custom_args = {} if test else {EDITION_ID: str(digest.id)}
@@ -41,8 +50,8 @@ def edition_message(digest: Digest, *, test: bool = False) -> Message:
         from_email=publication.from_email,
         from_name=publication.from_name,
         subject=subject,
-        text=digest.text,
-        html=digest.html,
+        text=text,
+        html=html,
         reply_to=publication.reply_to,
         headers={"List-Unsubscribe-Post": ONE_CLICK_POST},
         categories=(publication.slug, "test" if test else "edition"),
@@ -87,14 +96,30 @@ class Personaliser:
 
     @classmethod
     def for_digest(
-        cls, digest: Digest, message: Message, *, base_url: str, tokens: Tokens
+        cls,
+        digest: Digest,
+        message: Message,
+        *,
+        base_url: str,
+        tokens: Tokens,
+        variant: DigestVariant | None = None,
     ) -> Personaliser:
-        """A personaliser for ``digest`` that only fills placeholders ``message`` uses."""
+        """A personaliser for ``digest`` that only fills placeholders ``message`` uses.
+
+        "View in browser" shows what the reader received: the edition's page, or the
+        page of their topic ``variant``.
+        """
         publication = digest.publication
         body = message.subject + message.text + message.html
+        weekly = digest.cadence is Cadence.WEEKLY
+        page = urls.edition_page(
+            publication.base_url, publication.slug, digest.edition_date, weekly=weekly
+        )
+        if variant is not None:
+            page = urls.variant_page(page, variant.key)
         return cls(
             links=Links(base_url, tokens),
-            view_url=urls.edition_page(publication.base_url, publication.slug, digest.edition_date),
+            view_url=page,
             mailto=publication.reply_to or publication.from_email,
             used=frozenset(marker for marker in placeholders.ALL if marker in body),
         )

@@ -21,8 +21,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ScalarSelect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, select, update
+from sqlalchemy.orm import Session, aliased
 
 from newsletter.delivery import breaker, ledger, recording
 from newsletter.delivery.breaker import EMAIL, BreakerPolicy
@@ -33,6 +33,7 @@ from newsletter.providers.retry import DEFAULT_BASE_S, DEFAULT_CAP_S, backoff_de
 
 DEFAULT_WINDOW = timedelta(hours=3)
 WAITING = "waiting: the provider's circuit breaker is open"
+MISSED_GROUP = "missed: its zone group could not start before the freshness window closed"
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,35 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random)
 
 
-def set_deadline(session: Session, digest_id: int, deliver_by: datetime) -> int:
-    """Give every batch of the digest that has none its deadline; how many batches."""
+def set_deadline(
+    session: Session, digest_id: int, deliver_by: datetime, *, window: timedelta | None = None
+) -> int:
+    """Give every batch of the digest that has none its deadline; how many batches.
+
+    With ``window``, a batch for a zone group (``deliver_at`` set) gets that instant
+    plus the window instead: each group is fresh for the same time after its own
+    instant, whatever the edition's other groups do. The rest get ``deliver_by``.
+    """
+    pending = (SendBatch.digest_id == digest_id) & SendBatch.deliver_by.is_(None)
+    changed = 0
+    if window is not None:
+        instants = session.scalars(
+            select(SendBatch.deliver_at)
+            .where(pending, SendBatch.deliver_at.is_not(None))
+            .distinct()
+        ).all()
+        for instant in instants:
+            assert instant is not None
+            changed += _update_deadline(
+                session, pending & (SendBatch.deliver_at == instant), instant + window
+            )
+    return changed + _update_deadline(session, pending, deliver_by)
+
+
+def _update_deadline(session: Session, where: ColumnElement[bool], deliver_by: datetime) -> int:
     result = session.execute(
         update(SendBatch)
-        .where(SendBatch.digest_id == digest_id, SendBatch.deliver_by.is_(None))
+        .where(where)
         .values(deliver_by=deliver_by)
         .execution_options(synchronize_session=False)
     )
@@ -131,15 +156,30 @@ def hold_planned(session: Session, until: datetime, *, now: datetime) -> int:
 def expire_overdue(session: Session, *, now: datetime) -> int:
     """Fail (transient) the waiting batches whose deadline passed; how many batches.
 
-    Only batches that wait because of trouble (a retry or the open breaker left its
-    reason in ``error``) expire: one merely not reached yet, however late, still goes.
+    Batches that wait because of trouble (a retry or the open breaker left its reason
+    in ``error``) expire. So does every batch of a zone group none of whose batches
+    was ever tried by its deadline: the group is missed, as an edition is missed
+    when it cannot start within the window of its time. Once a group has started, a
+    batch merely not reached yet, however late, still goes (half a group sent is
+    worse than a late one).
     """
+    other = aliased(SendBatch)
+    started = (
+        select(other.id)
+        .where(
+            other.digest_id == SendBatch.digest_id,
+            other.deliver_at == SendBatch.deliver_at,
+            other.attempts > 0,
+        )
+        .exists()
+    )
+    missed = SendBatch.deliver_at.is_not(None) & ~started
     overdue = session.execute(
         select(SendBatch.id, SendBatch.not_before, SendBatch.deliver_by, SendBatch.error).where(
             SendBatch.digest_id.in_(_sending_digests()),
             SendBatch.state == BatchState.PLANNED,
             SendBatch.deliver_by < now,
-            SendBatch.error.is_not(None),
+            SendBatch.error.is_not(None) | missed,
         )
     ).all()
     failed = 0
@@ -148,7 +188,7 @@ def expire_overdue(session: Session, *, now: datetime) -> int:
         claim = ledger.claim_batch(session, batch_id, now=at, lease=timedelta(minutes=1))
         if claim is None:
             continue
-        reason = deadline_passed(error or WAITING, deliver_by or now)
+        reason = deadline_passed(error or MISSED_GROUP, deliver_by or now)
         if recording.record_failed(session, claim, reason, now=now, kind=FailureKind.TRANSIENT):
             failed += 1
     session.flush()

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import Database
 from newsletter.delivery.compose import Personaliser, edition_message
-from newsletter.digests.models import Digest
+from newsletter.digests.models import Digest, DigestVariant
 from newsletter.digests.services import get_digest
 from newsletter.errors import NotFoundError
 from newsletter.providers.interfaces import Message
@@ -38,6 +38,7 @@ from subscribers.tokens import Tokens
 _SOURCES = (
     Digest.rendered_at,
     Digest.edition_date,
+    Digest.cadence,
     Publication.from_email,
     Publication.from_name,
     Publication.reply_to,
@@ -57,9 +58,18 @@ class EditionCache:
         self._lock = threading.Lock()
 
     def shared(
-        self, session: Session, digest_id: int, *, base_url: str, tokens: Tokens
+        self,
+        session: Session,
+        digest_id: int,
+        *,
+        base_url: str,
+        tokens: Tokens,
+        variant_id: int | None = None,
     ) -> tuple[Message, Personaliser]:
-        """The edition's message and personaliser: kept ones if nothing they come from changed."""
+        """The edition's (or its topic variant's) message and personaliser, kept while unchanged.
+
+        A variant is written once and never changes, so its id stands for its content.
+        """
         row = session.execute(
             select(*_SOURCES)
             .join(Publication, Publication.id == Digest.publication_id)
@@ -67,15 +77,23 @@ class EditionCache:
         ).first()
         if row is None:
             raise NotFoundError(f"unknown digest {digest_id}")
-        key = (digest_id, base_url, *row)
+        key = (digest_id, variant_id, base_url, *row)
         with self._lock:
             kept = self._entries.get(key)
             if kept is not None and kept[1].links.tokens is tokens:
                 self._entries.move_to_end(key)
                 return kept
         digest = get_digest(session, digest_id)
-        message = edition_message(digest)  # refuses an edition not rendered yet
-        personaliser = Personaliser.for_digest(digest, message, base_url=base_url, tokens=tokens)
+        variant = None
+        if variant_id is not None:
+            variant = session.get(DigestVariant, variant_id)
+            if variant is None or variant.digest_id != digest_id:
+                raise NotFoundError(f"unknown variant {variant_id} of digest {digest_id}")
+        # Refuses an edition not rendered yet.
+        message = edition_message(digest, variant=variant)
+        personaliser = Personaliser.for_digest(
+            digest, message, base_url=base_url, tokens=tokens, variant=variant
+        )
         with self._lock:
             self._entries[key] = (message, personaliser)
             self._entries.move_to_end(key)

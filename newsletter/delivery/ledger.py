@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -25,6 +25,7 @@ from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from newsletter.content.briefing import BriefingContent
+from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.delivery import roster
 from newsletter.delivery.models import (
@@ -33,12 +34,28 @@ from newsletter.delivery.models import (
     DeliveryState,
     SendBatch,
     SkipReason,
+    ZoneGroup,
     sources,
 )
-from newsletter.delivery.planning import Selection, iter_batches, select_recipients
+from newsletter.delivery.planning import (
+    Selection,
+    Timing,
+    iter_cells,
+    not_before,
+    select_recipients,
+)
 from newsletter.digests.models import Digest, DigestState, transition
 from newsletter.digests.services import get_digest
+from newsletter.digests.variants import (
+    FULL,
+    ensure_variant,
+    item_topics,
+    matched_topics,
+    select_positions,
+    variant_key,
+)
 from newsletter.errors import NotFoundError, TransitionError
+from newsletter.parsing import WEEKDAYS
 from newsletter.providers.interfaces import MAX_RECIPIENTS_PER_BATCH
 from subscribers.models import Subscriber
 from subscribers.services import ensure_default_list
@@ -134,71 +151,75 @@ def plan_dispatch(
     now: datetime | None = None,
     batch_size: int = MAX_RECIPIENTS_PER_BATCH,
     page: int = PAGE,
+    timing: Timing | None = None,
+    lead: timedelta = timedelta(0),
 ) -> PlanResult:
-    """Put every subscriber of the edition's list in the ledger once: queued in a batch, or skipped.
+    """Put every reader of the edition in the ledger once: queued in a batch, or skipped.
 
-    Running it again adds only subscribers not yet in the ledger (counted as
-    ``already_sent`` otherwise), so it is safe to repeat after a crash or a retry.
+    Every batch holds readers who get the same email at the same instant: one topic
+    variant (rendered here, once per distinct selection) and one zone group's
+    ``deliver_at`` (``timing``), claimable from ``lead`` before it. Running it again
+    adds only readers not yet in the ledger (counted as ``already_sent`` otherwise),
+    so it is safe to repeat after a crash or a retry.
     """
     if not 1 <= batch_size <= MAX_RECIPIENTS_PER_BATCH:
         raise ValueError(
             f"batch_size must be between 1 and {MAX_RECIPIENTS_PER_BATCH}, got {batch_size}"
         )
     now = now or utcnow()
+    timing = timing or Timing()
     digest = start_sending(session, digest_id, now)
     if digest is None:
         # A concurrent dispatch finished it between our caller's look and our lock.
         return PlanResult(digest_id, batches=0, queued=0)
-    mailing_list = ensure_default_list(session, digest.publication)
-    topics = edition_topics(digest)
+    publication = digest.publication
+    mailing_list = ensure_default_list(session, publication)
+    weekday = WEEKDAYS[digest.edition_date.weekday()]
+    audience = roster.Audience(
+        mailing_list.id,
+        digest.cadence,
+        weekday if digest.cadence is Cadence.WEEKLY else None,
+        default_zone=publication.timezone,
+    )
+    planner = _Planner(session, digest, timing, lead, now)
     counts: Counter[str] = Counter()
-    skipped: list[dict[str, Any]] = []
-
-    def flush_skipped() -> None:
-        if skipped:
-            roster.insert_deliveries(session, skipped)
-            skipped.clear()
-
-    def sendable(selections: Iterator[Selection]) -> Iterator[Selection]:
-        for selection in selections:
-            if selection.skip is None:
-                yield selection
-                continue
-            counts[selection.skip.value] += 1
-            skipped.append(
-                {
-                    "digest_id": digest_id,
-                    "subscriber_id": selection.subscriber_id,
-                    "list_id": selection.list_id,
-                    "state": DeliveryState.SKIPPED,
-                    "skip_reason": selection.skip,
-                    "updated_at": now,
-                }
-            )
-            if len(skipped) >= INSERT_ROWS:
-                flush_skipped()
-
     already = roster.already_planned(session, digest_id, mailing_list.id)
     if already:
         counts[SkipReason.ALREADY_SENT.value] = already
     # Most of a list is plain: the database queues those in bulk; Python judges the rest.
-    batches, queued = roster.plan_plain(
-        session,
-        digest_id,
-        mailing_list.id,
-        now=now,
-        after=roster.last_batch_number(session, digest_id),
-        batch_size=batch_size,
-    )
+    batches = queued = 0
+    for slot in planner.plain_slots(audience):
+        made, added = roster.plan_plain(
+            session,
+            digest_id,
+            audience,
+            now=now,
+            after=roster.last_batch_number(session, digest_id),
+            batch_size=batch_size,
+            slot=slot,
+        )
+        batches += made
+        queued += added
+        planner.count(slot.deliver_at, slot.zones or (), added)
     number = roster.last_batch_number(session, digest_id)
     selections = select_recipients(
-        roster.candidates(session, digest_id, mailing_list.id, page), topics, now
+        roster.candidates(session, digest_id, audience, page), edition_topics(digest), now
     )
-    for chunk in iter_batches(sendable(selections), batch_size):
+    for (deliver_at, variant_id), chunk in iter_cells(
+        planner.cells(planner.sendable(selections, counts)), batch_size
+    ):
         number += 1
         batch_id = session.execute(
             insert(SendBatch).returning(SendBatch.id),
-            {"digest_id": digest_id, "number": number, "size": len(chunk), "created_at": now},
+            {
+                "digest_id": digest_id,
+                "number": number,
+                "size": len(chunk),
+                "variant_id": variant_id,
+                "deliver_at": deliver_at,
+                "not_before": planner.claim_from(deliver_at),
+                "created_at": now,
+            },
         ).scalar_one()
         roster.insert_deliveries(
             session,
@@ -208,16 +229,147 @@ def plan_dispatch(
                     "subscriber_id": selection.subscriber_id,
                     "list_id": selection.list_id,
                     "batch_id": batch_id,
+                    "variant_id": variant_id,
                     "state": DeliveryState.QUEUED,
                     "updated_at": now,
                 }
                 for selection in chunk
             ],
         )
+        planner.count(
+            deliver_at, {selection.zone or publication.timezone for selection in chunk}, len(chunk)
+        )
         batches += 1
         queued += len(chunk)
-    flush_skipped()
+    planner.flush_skipped()
+    planner.write_zone_groups()
     return PlanResult(digest_id, batches=batches, queued=queued, skipped=dict(counts))
+
+
+class _Planner:
+    """One planning pass's working state: skipped rows to write, variants, zone groups."""
+
+    def __init__(
+        self, session: Session, digest: Digest, timing: Timing, lead: timedelta, now: datetime
+    ) -> None:
+        self.session = session
+        self.digest = digest
+        self.timing = timing
+        self.lead = lead
+        self.now = now
+        self.skipped: list[dict[str, Any]] = []
+        self.items = item_topics(digest)
+        self.mode = digest.publication.topic_mode
+        self.variants: dict[frozenset[str], int | None] = {frozenset(): None}
+        self.groups: dict[datetime, tuple[set[str], int]] = {}
+
+    def plain_slots(self, audience: roster.Audience) -> list[roster.Slot]:
+        """The zone groups the plain readers fall into (one slot if everyone shares an instant)."""
+        timing = self.timing
+        if not timing.local:
+            return [roster.Slot(timing.due_at, self.claim_from(timing.due_at))]
+        zones: dict[datetime, list[str]] = {}
+        bounds: Counter[datetime] = Counter()
+        for zone, count in roster.plain_zones(
+            self.session, self.digest.id, audience, self.now
+        ).items():
+            instant = timing.deliver_at(zone)
+            assert instant is not None
+            zones.setdefault(instant, []).append(zone)
+            bounds[instant] += count
+        return [
+            roster.Slot(instant, self.claim_from(instant), sorted(names), bounds[instant])
+            for instant, names in sorted(zones.items())
+        ]
+
+    def claim_from(self, deliver_at: datetime | None) -> datetime | None:
+        """When a batch for ``deliver_at`` may be claimed (None: at once)."""
+        return not_before(deliver_at, self.lead, self.now)
+
+    def sendable(
+        self, selections: Iterator[Selection], counts: Counter[str]
+    ) -> Iterator[Selection]:
+        """The selections to send; the skipped ones are counted and written as they pass."""
+        for selection in selections:
+            if selection.skip is None:
+                yield selection
+                continue
+            counts[selection.skip.value] += 1
+            self.skipped.append(
+                {
+                    "digest_id": self.digest.id,
+                    "subscriber_id": selection.subscriber_id,
+                    "list_id": selection.list_id,
+                    "state": DeliveryState.SKIPPED,
+                    "skip_reason": selection.skip,
+                    "updated_at": self.now,
+                }
+            )
+            if len(self.skipped) >= INSERT_ROWS:
+                self.flush_skipped()
+
+    def flush_skipped(self) -> None:
+        """Write the skipped rows gathered so far."""
+        if self.skipped:
+            roster.insert_deliveries(self.session, self.skipped)
+            self.skipped.clear()
+
+    def cells(
+        self, selections: Iterator[Selection]
+    ) -> Iterator[tuple[tuple[datetime | None, int | None], Selection]]:
+        """Each selection with its cell: its zone group's instant and its topic variant."""
+        for selection in selections:
+            yield (
+                (self.timing.deliver_at(selection.zone), self.variant(selection.topics)),
+                selection,
+            )
+
+    def variant(self, topics: tuple[str, ...]) -> int | None:
+        """The variant a reader who chose ``topics`` gets (None: the full edition)."""
+        chosen = frozenset(topic.casefold() for topic in topics)
+        if chosen in self.variants:
+            return self.variants[chosen]
+        positions = select_positions(self.items, chosen, self.mode)
+        # ``skip_reason`` already left out readers whose topics match nothing.
+        assert positions is not None
+        variant_id = None
+        if variant_key(self.items, positions) is not FULL:
+            names = matched_topics(chosen, self.digest)
+            variant_id = ensure_variant(
+                self.session, self.digest, positions, names, now=self.now
+            ).id
+        self.variants[chosen] = variant_id
+        return variant_id
+
+    def count(self, deliver_at: datetime | None, zones: Iterable[str], readers: int) -> None:
+        """Add ``readers`` in ``zones`` to the zone group of ``deliver_at``."""
+        if deliver_at is None or not readers:
+            return
+        names, total = self.groups.get(deliver_at, (set(), 0))
+        names.update(zones or (self.digest.publication.timezone,))
+        self.groups[deliver_at] = (names, total + readers)
+
+    def write_zone_groups(self) -> None:
+        """Record each zone group's zones and readers (added to an earlier pass's)."""
+        for deliver_at, (zones, readers) in sorted(self.groups.items()):
+            found = self.session.scalar(
+                select(ZoneGroup).where(
+                    ZoneGroup.digest_id == self.digest.id, ZoneGroup.deliver_at == deliver_at
+                )
+            )
+            if found is None:
+                self.session.add(
+                    ZoneGroup(
+                        digest_id=self.digest.id,
+                        deliver_at=deliver_at,
+                        zones=sorted(zones),
+                        readers=readers,
+                    )
+                )
+            else:
+                found.zones = sorted(set(found.zones) | zones)
+                found.readers += readers
+        self.session.flush()
 
 
 def refresh_statistics(session: Session) -> None:

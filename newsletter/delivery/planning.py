@@ -7,13 +7,17 @@ whole list in memory, and tests call them directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from newsletter.delivery.models import SkipReason
+from newsletter.localtime import local_instant
 from newsletter.providers.interfaces import MAX_RECIPIENTS_PER_BATCH
 from subscribers.models import SubscriptionState
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,7 @@ class Candidate:
     topics: tuple[str, ...] = ()
     paused_until: datetime | None = None
     suppressed: bool = False
+    zone: str | None = None  # the reader's own zone (None: the publication's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,52 @@ class Selection:
     list_id: int
     email: str
     skip: SkipReason | None = None
+    topics: tuple[str, ...] = ()
+    zone: str | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When each reader's copy of an edition is due.
+
+    Either one instant for everyone (``due_at``: the scheduled time; None when an
+    editor sends by hand, meaning now), or, for a publication that delivers in each
+    reader's own time, ``send_time`` on ``local_day`` in the reader's zone (readers
+    without one: ``default_zone``), with the daylight-saving rules of
+    ``newsletter.localtime``.
+    """
+
+    due_at: datetime | None = None
+    local_day: date | None = None
+    send_time: time | None = None
+    default_zone: str = "UTC"
+    _instants: dict[str, datetime] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def local(self) -> bool:
+        """Whether readers in different zones get the edition at different instants."""
+        return self.local_day is not None and self.send_time is not None
+
+    def deliver_at(self, zone: str | None) -> datetime | None:
+        """The instant a reader in ``zone`` gets the edition (None: as soon as it is sent)."""
+        if self.local_day is None or self.send_time is None:
+            return self.due_at
+        name = zone or self.default_zone
+        instant = self._instants.get(name)
+        if instant is None:
+            instant = self._instants[name] = local_instant(self.local_day, self.send_time, name)
+        return instant
+
+
+def not_before(deliver_at: datetime | None, lead: timedelta, now: datetime) -> datetime | None:
+    """When a batch for ``deliver_at`` may be claimed: ``lead`` before it, and never before now.
+
+    ``lead`` is how long ahead a request may go out with a ``send_at`` (zero when the
+    provider cannot hold mail): a zone group hours away waits in the ledger until then.
+    """
+    if deliver_at is None or deliver_at - lead <= now:
+        return None
+    return deliver_at - lead
 
 
 def skip_reason(
@@ -72,6 +123,8 @@ def select_recipients(
             list_id=candidate.list_id,
             email=candidate.email,
             skip=skip_reason(candidate, topics, now),
+            topics=candidate.topics,
+            zone=candidate.zone,
         )
 
 
@@ -105,6 +158,36 @@ def iter_batches(
     while current or waiting:
         yield current
         current, seen, waiting = _refill(waiting, size)
+
+
+def iter_cells(
+    recipients: Iterable[tuple[K, Selection]], size: int = MAX_RECIPIENTS_PER_BATCH
+) -> Iterator[tuple[K, list[Selection]]]:
+    """Cut recipients into batches of one cell each (one email, one instant): ``(cell, batch)``.
+
+    Each cell fills its own batches as ``iter_batches`` does; a full batch goes at
+    once, and what is left of every cell at the end. With recipients sorted by cell
+    (as PostgreSQL streams them) only one or two cells are open at a time.
+    """
+    if not 1 <= size <= MAX_RECIPIENTS_PER_BATCH:
+        raise ValueError(f"size must be between 1 and {MAX_RECIPIENTS_PER_BATCH}, got {size}")
+    open_cells: dict[K, tuple[list[Selection], set[str], list[Selection]]] = {}
+    for cell, recipient in recipients:
+        current, seen, waiting = open_cells.setdefault(cell, ([], set(), []))
+        key = recipient.email.casefold()
+        if key in seen:
+            waiting.append(recipient)
+            continue
+        current.append(recipient)
+        seen.add(key)
+        while len(current) == size:
+            yield cell, current
+            current, seen, waiting = open_cells[cell] = _refill(waiting, size)
+    for cell, (current, _seen, waiting) in open_cells.items():
+        while current or waiting:
+            if current:
+                yield cell, current
+            current, _seen, waiting = _refill(waiting, size)
 
 
 def _refill(

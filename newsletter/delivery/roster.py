@@ -9,6 +9,7 @@ and writes rows. ``ledger.plan_dispatch`` runs them in one transaction, in order
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
     cast,
     delete,
     func,
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from newsletter.content.edition import Cadence
 from newsletter.delivery.models import Delivery, DeliveryState, SendBatch
 from newsletter.delivery.planning import Candidate
 from subscribers.addresses import email_hash
@@ -49,14 +52,32 @@ def _address_hash(session: Session) -> ColumnElement[str]:
     return func.email_hash(Subscriber.email, type_=String)
 
 
-def _unplanned(session: Session, digest_id: int, list_id: int, *columns: Any) -> Select[Any]:
-    """``columns`` of every subscription of the list not yet in the edition's ledger.
+@dataclass(frozen=True)
+class Audience:
+    """Whose edition this is: the list, the cadence, and the zone readers without one get.
+
+    A daily edition is for the list's daily readers, a weekly roundup for its weekly
+    readers who chose the roundup's weekday; nobody else is in its ledger at all.
+    """
+
+    list_id: int
+    cadence: Cadence = Cadence.DAILY
+    weekday: str | None = None  # a weekly roundup's day ("mon" ... "sun")
+    default_zone: str = "UTC"
+
+    def zone(self) -> ColumnElement[str]:
+        """A reader's zone as the database computes it: their own, or the default."""
+        return func.coalesce(Subscriber.timezone, self.default_zone)
+
+
+def _unplanned(session: Session, digest_id: int, audience: Audience, *columns: Any) -> Select[Any]:
+    """``columns`` of every subscription of the audience not yet in the edition's ledger.
 
     Subscribers already planned are left out by the database (an anti-join), so a
     second planner, or a resumed dispatch, reads only newcomers instead of the
     whole list. ``Suppression.id`` is set where the address is suppressed.
     """
-    return (
+    query = (
         select(*columns)
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         # The unique index on suppressions.email_hash serves this join.
@@ -65,21 +86,27 @@ def _unplanned(session: Session, digest_id: int, list_id: int, *columns: Any) ->
             Delivery,
             (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
         )
-        .where(Subscription.list_id == list_id, Delivery.id.is_(None))
+        .where(
+            Subscription.list_id == audience.list_id,
+            Subscription.cadence == audience.cadence,
+            Delivery.id.is_(None),
+        )
     )
+    if audience.cadence is Cadence.WEEKLY:
+        query = query.where(Subscription.weekly_day == audience.weekday)
+    return query
 
 
-def _plain(session: Session, digest_id: int, list_id: int, now: datetime) -> Select[Any]:
-    """Unplanned subscribers who get the edition whatever its topics, numbered from 0.
+def _plain_rows(
+    session: Session, digest_id: int, audience: Audience, now: datetime, *columns: Any
+) -> Select[Any]:
+    """``columns`` of the unplanned subscribers who get the edition whatever its topics.
 
     Confirmed, not suppressed, not paused, and with no topic filter: ``skip_reason``
     would pass every one of them, so the database can queue them in bulk. Everyone
     else goes through ``skip_reason`` in Python, which alone knows every rule.
     """
-    number = func.row_number().over(order_by=Subscription.subscriber_id) - 1
-    return _unplanned(
-        session, digest_id, list_id, Subscription.subscriber_id, number.label("n")
-    ).where(
+    return _unplanned(session, digest_id, audience, *columns).where(
         Subscription.state == SubscriptionState.CONFIRMED,
         func.json_array_length(Subscription.topics) == 0,
         or_(Subscription.paused_until.is_(None), Subscription.paused_until <= now),
@@ -87,26 +114,66 @@ def _plain(session: Session, digest_id: int, list_id: int, now: datetime) -> Sel
     )
 
 
+def _plain(
+    session: Session,
+    digest_id: int,
+    audience: Audience,
+    now: datetime,
+    zones: Sequence[str] | None,
+) -> Select[Any]:
+    """The plain subscribers (of ``zones`` only, if given), numbered from 0."""
+    number = func.row_number().over(order_by=Subscription.subscriber_id) - 1
+    query = _plain_rows(
+        session, digest_id, audience, now, Subscription.subscriber_id, number.label("n")
+    )
+    if zones is not None:
+        query = query.where(audience.zone().in_(zones))
+    return query
+
+
+def plain_zones(
+    session: Session, digest_id: int, audience: Audience, now: datetime
+) -> dict[str, int]:
+    """How many plain subscribers wait in each zone (a reader without one: the default)."""
+    zone = audience.zone()
+    rows = session.execute(
+        _plain_rows(session, digest_id, audience, now, zone, func.count()).group_by(zone)
+    ).all()
+    return {str(name): int(count) for name, count in rows}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What every batch of one zone group shares: its delivery instant and when to claim it."""
+
+    deliver_at: datetime | None = None
+    not_before: datetime | None = None
+    zones: Sequence[str] | None = None  # None: every zone (the edition has one instant)
+    bound: int | None = None  # at most this many readers (None: count the confirmed)
+
+
 def plan_plain(
     session: Session,
     digest_id: int,
-    list_id: int,
+    audience: Audience,
     *,
     now: datetime,
     after: int,
     batch_size: int,
+    slot: Slot | None = None,
 ) -> tuple[int, int]:
     """Queue the plain subscribers in batches numbered from ``after + 1``; (batches, queued).
 
     No row passes through Python. Enough batches for every confirmed subscription
-    (a cheap count on an index) are created first, with consecutive ids; one
+    (a cheap count on an index; or ``slot.bound``) are created first, with consecutive ids; one
     ``INSERT ... SELECT`` then puts plain subscriber *n* in the batch numbered
     ``after + 1 + n // size``, so batches fill in order; the last one used gets its
     true size and the unused ones are dropped.
     A subscription confirmed between the count and the insert may find no batch:
     it stays unplanned here, and the Python pass that follows judges it.
     """
-    confirmed = _confirmed(session, list_id)
+    slot = slot or Slot()
+    confirmed = _confirmed(session, audience.list_id) if slot.bound is None else slot.bound
     if not confirmed:
         return 0, 0
     batches = -(-confirmed // batch_size)
@@ -118,6 +185,8 @@ def plan_plain(
                     "digest_id": digest_id,
                     "number": after + 1 + index,
                     "size": batch_size,
+                    "deliver_at": slot.deliver_at,
+                    "not_before": slot.not_before,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -135,13 +204,13 @@ def plan_plain(
             .execution_options(synchronize_session=False)
         )
         return 0, 0
-    plain = _plain(session, digest_id, list_id, now).subquery()
+    plain = _plain(session, digest_id, audience, now, slot.zones).subquery()
     # Batch ids are consecutive, in number order: row n's batch is computed, not looked
     # up (integer division cast back to an integer, which SQL's FLOOR does not return).
     rows = select(
         literal(digest_id),
         plain.c.subscriber_id,
-        literal(list_id),
+        literal(audience.list_id),
         first + cast(plain.c.n // batch_size, Integer),
         literal(DeliveryState.QUEUED, Delivery.state.type),
         literal(now, Delivery.updated_at.type),
@@ -189,33 +258,40 @@ def last_batch_number(session: Session, digest_id: int) -> int:
     return session.scalar(query) or 0
 
 
-def candidates(session: Session, digest_id: int, list_id: int, page: int) -> Iterator[Candidate]:
-    """Every unplanned subscription of the list, streamed in pages, so memory stays flat.
+def candidates(
+    session: Session, digest_id: int, audience: Audience, page: int
+) -> Iterator[Candidate]:
+    """Every unplanned subscription of the audience, streamed in pages, so memory stays flat.
 
     Rows come through Core, not the ORM: they are plain tuples. PostgreSQL streams
     one query through a server-side cursor: its snapshot is taken once, so
     deliveries inserted meanwhile do not change what it reads, and the cost stays
-    linear however large the list. SQLite reads keyset pages (each fully fetched
-    before the next insert), since it must not read a table the same connection is
-    writing to mid-statement.
+    linear however large the list. It sorts by zone and topics, so readers who get
+    the same email at the same instant come together and the planner fills one batch
+    at a time. SQLite reads keyset pages (each fully fetched before the next insert),
+    since it must not read a table the same connection is writing to mid-statement.
     """
+    list_id = audience.list_id
     query = _unplanned(
         session,
         digest_id,
-        list_id,
+        audience,
         Subscription.subscriber_id,
         Subscriber.email,
         Subscription.state,
         Subscription.topics,
         Subscription.paused_until,
         Suppression.id.is_not(None),
-    ).order_by(Subscription.subscriber_id)
+        Subscriber.timezone,
+    )
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        result = connection.execute(query.execution_options(yield_per=page))
+        order = (audience.zone(), cast(Subscription.topics, Text), Subscription.subscriber_id)
+        result = connection.execute(query.order_by(*order).execution_options(yield_per=page))
         for rows in result.partitions():
             yield from _rows_to_candidates(rows, list_id)
         return
+    query = query.order_by(Subscription.subscriber_id)
     last = 0
     while True:
         rows = connection.execute(query.where(Subscription.subscriber_id > last).limit(page)).all()
@@ -243,7 +319,7 @@ def already_planned(session: Session, digest_id: int, list_id: int) -> int:
 
 
 def _rows_to_candidates(rows: Sequence[Any], list_id: int) -> Iterator[Candidate]:
-    for subscriber_id, email, state, topics, paused_until, is_suppressed in rows:
+    for subscriber_id, email, state, topics, paused_until, is_suppressed, zone in rows:
         yield Candidate(
             subscriber_id=subscriber_id,
             list_id=list_id,
@@ -252,6 +328,7 @@ def _rows_to_candidates(rows: Sequence[Any], list_id: int) -> Iterator[Candidate
             topics=tuple(topics or ()),
             paused_until=paused_until,
             suppressed=bool(is_suppressed),
+            zone=zone,
         )
 
 
@@ -260,6 +337,7 @@ _COPY_COLUMNS = (
     "subscriber_id",
     "list_id",
     "batch_id",
+    "variant_id",
     "state",
     "skip_reason",
     "updated_at",
@@ -289,6 +367,7 @@ def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
                     row["subscriber_id"],
                     row["list_id"],
                     row.get("batch_id"),
+                    row.get("variant_id"),
                     row["state"].value,
                     reason.value if reason is not None else None,
                     row["updated_at"],

@@ -83,6 +83,7 @@ class Edition:
     message: Message
     personaliser: Personaliser
     deliver_at: datetime | None = None
+    variant_id: int | None = None  # the topic variant of the edition (None: the full one)
 
 
 def load_edition(
@@ -92,18 +93,20 @@ def load_edition(
     base_url: str,
     tokens: Tokens,
     deliver_at: datetime | None = None,
+    variant_id: int | None = None,
 ) -> Edition:
     """The edition's shared message and personaliser, built once per process while unchanged.
 
     Every batch task calls this: ``edition_cache`` keeps what it built, keyed by what
     it was built from (read afresh each time), so a changed edition is never served.
+    ``variant_id`` names the topic variant a batch's readers get.
     """
     editions = editions_of(database)
     with database.session() as session:
         message, personaliser = editions.shared(
-            session, digest_id, base_url=base_url, tokens=tokens
+            session, digest_id, base_url=base_url, tokens=tokens, variant_id=variant_id
         )
-    return Edition(digest_id, message, personaliser, deliver_at)
+    return Edition(digest_id, message, personaliser, deliver_at, variant_id)
 
 
 def send_claimed(

@@ -79,7 +79,7 @@ def positions_of(key: str) -> tuple[int, ...]:
     return tuple(int(part) for part in parts)
 
 
-def matched_topics(items: Sequence[ItemTopics], chosen: Iterable[str], digest: Digest) -> list[str]:
+def matched_topics(chosen: Iterable[str], digest: Digest) -> list[str]:
     """The edition's topic names (as the briefings spell them) that ``chosen`` selects."""
     wanted = frozenset(topic.casefold() for topic in chosen)
     names: dict[str, str] = {}

@@ -55,7 +55,8 @@ class Take:
 
     claim: Claim | None = None  # claimed (committed with the caller's session): send it
     probe: bool = False  # the claim is the breaker's probe
-    deliver_at: datetime | None = None  # the scheduled edition's time, if it has one
+    deliver_at: datetime | None = None  # the batch's zone group's instant, or the edition's
+    variant_id: int | None = None  # the topic variant its readers get (None: the full edition)
     cancelled: bool = False  # the edition was cancelled: its unsent batches were failed
     held_until: datetime | None = None  # the breaker is open: the batch waits until then
 
@@ -88,8 +89,10 @@ def take_batch(session: Session, batch: SendBatch, *, now: datetime, lease: time
     claim = ledger.claim_batch(session, batch.id, now=now, lease=lease)
     if claim is None and admission.probe:
         breaker.release_probe(session, breaker.EMAIL, now)
-    deliver_at = edition.due_at if edition is not None else None
-    return Take(claim, admission.probe, deliver_at)
+    deliver_at = batch.deliver_at
+    if deliver_at is None and edition is not None:
+        deliver_at = edition.due_at  # planned before batches carried their instant
+    return Take(claim, admission.probe, deliver_at, variant_id=batch.variant_id)
 
 
 def open_batches(session: Session, digest_id: int) -> list[int]:
@@ -189,6 +192,11 @@ def send_batch_step(
         return None
     with gcpause.paused():
         edition = load_edition(
-            database, digest_id, base_url=base_url, tokens=tokens, deliver_at=take.deliver_at
+            database,
+            digest_id,
+            base_url=base_url,
+            tokens=tokens,
+            deliver_at=take.deliver_at,
+            variant_id=take.variant_id,
         )
     return send_taken(database, take, edition, sender, options=options, now=now)

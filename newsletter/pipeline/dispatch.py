@@ -84,21 +84,36 @@ class _Run:
     """What every dispatch loop of one send works with."""
 
     database: Database
-    edition: Edition
+    digest_id: int
     sender: EmailSender
     options: DispatchOptions
     progress: Progress
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
+    base_url: str
+    tokens: Tokens
+    at: datetime | None  # the delivery instant asked for by hand, if any
+
+    def edition_for(self, take: Take) -> Edition:
+        """What the claimed batch's readers get: its topic variant, at its instant."""
+        return load_edition(
+            self.database,
+            self.digest_id,
+            base_url=self.base_url,
+            tokens=self.tokens,
+            deliver_at=take.deliver_at or self.at,
+            variant_id=take.variant_id,
+        )
 
 
 def _worker(run: _Run) -> None:
     """Claim and send due batches until none is left to claim (or the edition is cancelled)."""
-    database, edition, clock, sleep = run.database, run.edition, run.clock, run.sleep
+    database, digest_id, clock, sleep = run.database, run.digest_id, run.clock, run.sleep
     while True:
         now = clock()
-        batch_id, take = _take_next(database, edition.digest_id, run.options, now)
+        batch_id, take = _take_next(database, digest_id, run.options, now)
         if take.claim is not None:  # committed: now, and only now, call the provider
+            edition = run.edition_for(take)
             outcome = send_taken(
                 database, take, edition, run.sender, options=run.options, now=now, clock=clock
             )
@@ -111,7 +126,7 @@ def _worker(run: _Run) -> None:
             continue  # another worker won that batch; look for the next one
         else:
             with database.session() as session:
-                wake_up = ledger.next_wake_up(session, edition.digest_id)
+                wake_up = ledger.next_wake_up(session, digest_id)
             if wake_up is None:
                 return
             sleep(max(0.0, (wake_up - clock()).total_seconds()))
@@ -181,11 +196,22 @@ def _send(
     if plan_first:
         progress.total = plan(database, digest_id, options=options, clock=clock).queued
     if send:
-        edition = load_edition(
-            database, digest_id, base_url=how["base_url"], tokens=how["tokens"], deliver_at=at
-        )
+        # Built now, so that an edition not rendered yet is refused before anything is sent.
+        load_edition(database, digest_id, base_url=how["base_url"], tokens=how["tokens"])
         sleep = how.get("sleep", time.sleep)
-        _run_workers(_Run(database, edition, sender, options, progress, clock, sleep))
+        run = _Run(
+            database,
+            digest_id,
+            sender,
+            options,
+            progress,
+            clock,
+            sleep,
+            base_url=how["base_url"],
+            tokens=how["tokens"],
+            at=at,
+        )
+        _run_workers(run)
         with database.session() as session:
             finalise(session, digest_id)
     with database.session() as session:

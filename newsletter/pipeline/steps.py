@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import Database, utcnow
 from newsletter.delivery import deadline, ledger
 from newsletter.delivery.ledger import PlanResult
+from newsletter.delivery.planning import Timing
 from newsletter.delivery.report import finalise
 from newsletter.delivery.services import DispatchOptions
 from newsletter.digests.models import Digest, DigestState
@@ -44,7 +45,7 @@ from newsletter.errors import TransitionError
 from newsletter.feeds.websub import feed_urls
 from newsletter.pipeline.batches import open_batches
 from newsletter.publishing import changes
-from newsletter.schedules.models import EditionState, ScheduledEdition, transition
+from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition, transition
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +154,19 @@ def record_public(session: Session, digest: Digest, reason: str) -> Published:
 
 
 def plan_step(
-    database: Database, digest_id: int, *, now: datetime, window: timedelta, batch_size: int
+    database: Database,
+    digest_id: int,
+    *,
+    now: datetime,
+    window: timedelta,
+    batch_size: int,
+    lead: timedelta = timedelta(0),
 ) -> list[int]:
-    """Plan the edition's deliveries (idempotent); the ids of the batches waiting to go."""
+    """Plan the edition's deliveries (idempotent); the ids of the batches waiting to go.
+
+    ``lead``: how long before a zone group's instant its batches may go out (the
+    schedule lead when the provider holds mail until a send_at, else zero).
+    """
     with database.session() as session:
         digest = get_digest(session, digest_id, lock=True)
         edition = edition_of(session, digest_id)
@@ -169,7 +180,7 @@ def plan_step(
         return []
     options = DispatchOptions(batch_size=batch_size, freshness_window=window)
     try:
-        plan(database, digest_id, options=options, clock=lambda: now)
+        plan(database, digest_id, options=options, clock=lambda: now, lead=lead)
     except TransitionError:
         # A cancel (or a missed mark) landed between the look above and planning's own
         # lock: the edition stopped before anyone was planned, which is not a failure.
@@ -181,6 +192,27 @@ def plan_step(
         return []
     with database.session() as session:
         return open_batches(session, digest_id)
+
+
+def timing_of(session: Session, digest: Digest) -> Timing:
+    """When each reader's copy of the edition is due (``planning.Timing``).
+
+    An edition of the recurring schedule of a publication that delivers in each
+    reader's own time goes out at its send time in each reader's zone; any other
+    scheduled edition at its scheduled instant; one sent by hand at once.
+    """
+    edition = edition_of(session, digest.id)
+    if edition is None:
+        return Timing()
+    publication = digest.publication
+    if publication.local_delivery and edition.kind is EditionKind.RECURRING:
+        return Timing(
+            due_at=edition.due_at,
+            local_day=digest.edition_date,
+            send_time=publication.send_time,
+            default_zone=publication.timezone,
+        )
+    return Timing(due_at=edition.due_at)
 
 
 def deadline_for(session: Session, digest_id: int, *, now: datetime, window: timedelta) -> datetime:
@@ -197,20 +229,31 @@ def plan(
     *,
     options: DispatchOptions | None = None,
     clock: Callable[[], datetime] = utcnow,
+    lead: timedelta = timedelta(0),
 ) -> PlanResult:
     """Plan the edition's deliveries in one transaction (all or nothing), with their deadline.
 
-    The deadline (``send_batches.deliver_by``) is the scheduled edition's time plus the
-    freshness window, or now plus the window for an edition sent by hand.
+    The deadline (``send_batches.deliver_by``) of a batch is its zone group's instant
+    (the scheduled edition's time, or each zone's local send time) plus the freshness
+    window, or now plus the window for an edition sent by hand.
     """
     options = options or DispatchOptions()
+    window = options.freshness_window
     with database.session() as session:
         now = clock()
         # Sending makes an edition public if publishing did not: recorded with the change.
-        private = ledger.lock_digest(session, digest_id, now).published_at is None
-        result = ledger.plan_dispatch(session, digest_id, now=now, batch_size=options.batch_size)
-        deliver_by = deadline_for(session, digest_id, now=now, window=options.freshness_window)
-        deadline.set_deadline(session, digest_id, deliver_by)
+        digest = ledger.lock_digest(session, digest_id, now)
+        private = digest.published_at is None
+        result = ledger.plan_dispatch(
+            session,
+            digest_id,
+            now=now,
+            batch_size=options.batch_size,
+            timing=timing_of(session, digest),
+            lead=lead,
+        )
+        deliver_by = deadline_for(session, digest_id, now=now, window=window)
+        deadline.set_deadline(session, digest_id, deliver_by, window=window)
         if private:
             record_public(session, get_digest(session, digest_id), "edition sent")
     if result.queued >= ANALYZE_AFTER:
