@@ -58,6 +58,7 @@ def _include_routers(app: FastAPI) -> None:
     from newsletter.backoffice.api import router as editors_api
     from newsletter.backoffice.screens import router as editors_pages
     from newsletter.delivery.views import router as delivery
+    from newsletter.digests.variant_pages import router as variant_pages
     from newsletter.digests.views import router as archive
     from newsletter.feeds.views import router as feeds
     from subscribers.signup_views import router as signup
@@ -69,5 +70,6 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(editors_api)
     app.include_router(feeds)
     app.include_router(delivery)
+    app.include_router(variant_pages)  # topic variants' pages, before the broad archive routes
     # Last: its "/p/{publication}/{edition_date}/" pattern is the broadest.
     app.include_router(archive)

@@ -1,0 +1,192 @@
+"""The web page behind a topic variant's "view in browser" link.
+
+A reader who chose topics receives a variant of the edition: only the briefings on
+their topics (or those first), in the variant's order. Its "view in browser" link,
+``/p/<slug>/<date>/for/<key>/`` (``/p/<slug>/weekly/<date>/for/<key>/`` for a
+weekly roundup), must show exactly the briefings they received, in that order.
+
+The page is built on each request from the edition's *current* public view
+(``newsletter.digests.public``), not stored like the full edition's page: a
+correction, withdrawal or takedown made after the send reaches every variant's
+page at once, and a taken-down briefing's text is never on any of them. Only keys
+planning actually rendered (rows of ``digest_variants``) have a page; any other key
+is a 404, so the address space cannot be walked to build arbitrary selections.
+The page's canonical address is the full edition's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import date
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from newsletter import urls
+from newsletter.content.edition import Cadence, Edition
+from newsletter.digests.models import Digest, DigestVariant
+from newsletter.digests.public import public_edition, public_editions
+from newsletter.digests.variants import positions_of
+from newsletter.errors import NotFoundError
+from newsletter.publications.models import Publication
+from newsletter.publications.services import get_publication
+from newsletter.render.context import brand, edition_context
+from newsletter.render.web import briefings_feeds, editions_feeds
+from newsletter.templating import environment
+from newsletter.web.deps import runtime_of
+
+router = APIRouter()
+
+# Like the full edition's page: no personal data (the key names positions, not a reader).
+PUBLIC_CACHE = "public, max-age=300"
+_METHODS = ["GET", "HEAD"]
+TEMPLATE = "web/archive/variant.html"
+KIND_WEEKLY = "Weekly roundup"  # as the roundup's own page names itself
+
+
+def variant_edition_page(edition: Edition, variant: DigestVariant) -> Edition:
+    """The public edition cut to the variant's briefings, in the variant's order, numbered 1..n.
+
+    A position the edition no longer has (never the case for a frozen snapshot) is left
+    out rather than shown as something the reader did not receive.
+    """
+    by_position = {item.position: item for item in edition.items}
+    chosen = tuple(
+        replace(by_position[position], position=number)
+        for number, position in enumerate(_positions(variant), start=1)
+        if position in by_position
+    )
+    return replace(edition, items=chosen)
+
+
+def _positions(variant: DigestVariant) -> tuple[int, ...]:
+    """The variant's positions: its stored list (the key says the same)."""
+    return tuple(int(position) for position in variant.positions)
+
+
+def render_variant_page(full: Edition, variant: DigestVariant) -> str:
+    """The variant's page: its briefings of ``full`` (a public view) and a link to all of them."""
+    edition = variant_edition_page(full, variant)
+    pub = edition.publication
+    weekly = edition.cadence is Cadence.WEEKLY
+    full_url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
+    context = {
+        **edition_context(edition),
+        "lang": pub.language,
+        "brand": brand(pub),
+        "feeds": [briefings_feeds(pub), editions_feeds(pub)],
+        "topics_url": urls.topics_index(pub.base_url, pub.slug),
+        "opml_url": urls.opml(pub.base_url, pub.slug),
+        # The full edition is the canonical page; this one is a selection of it.
+        "edition_url": full_url,
+        "full_url": full_url,
+        "full_count": len(full.items),
+        "selection_topics": list(variant.topics),
+        "weekly": weekly,
+        "kind_label": KIND_WEEKLY if weekly else "",
+    }
+    return environment().get_template(TEMPLATE).render(context)
+
+
+def _digest(session: Session, publication: Publication, day: date, cadence: Cadence) -> Digest:
+    digest = session.scalar(
+        select(Digest)
+        .where(
+            Digest.publication_id == publication.id,
+            Digest.edition_date == day,
+            Digest.cadence == cadence,
+        )
+        .options(selectinload(Digest.items))
+    )
+    if digest is None or digest.published_at is None:
+        kind = "weekly roundup" if cadence is Cadence.WEEKLY else "edition"
+        raise NotFoundError(f"{publication.name} has no published {kind} for {day.isoformat()}")
+    return digest
+
+
+def variant_html(
+    session: Session, publication: str, day: date, key: str, *, cadence: Cadence = Cadence.DAILY
+) -> str:
+    """The page of one variant of a published edition; anything else: ``NotFoundError``."""
+    row = get_publication(session, publication)
+    try:
+        positions_of(key)
+    except ValueError:
+        raise NotFoundError(f"{key[:40]!r} is not a selection of this edition") from None
+    digest = _digest(session, row, day, cadence)
+    variant = session.scalar(
+        select(DigestVariant).where(DigestVariant.digest_id == digest.id, DigestVariant.key == key)
+    )
+    if variant is None:
+        raise NotFoundError(f"{key[:40]!r} is not a selection of this edition")
+    edition = replace(public_edition(session, digest), cadence=digest.cadence)
+    return render_variant_page(edition, variant)
+
+
+def variant_pages(session: Session, publication: str) -> Iterator[tuple[str, str]]:
+    """(URL path, page) of every variant of the publication's published editions.
+
+    For ``newsletter feeds export``: a static archive then answers variant readers'
+    "view in browser" links too.
+    """
+    row = get_publication(session, publication)
+    digests: Sequence[Digest] = session.scalars(
+        select(Digest)
+        .where(Digest.publication_id == row.id, Digest.published_at.is_not(None))
+        .order_by(Digest.edition_date.desc(), Digest.cadence)
+        .options(selectinload(Digest.items))
+    ).all()
+    variants: dict[int, list[DigestVariant]] = {}
+    for variant in session.scalars(
+        select(DigestVariant)
+        .where(DigestVariant.digest_id.in_([d.id for d in digests]))
+        .order_by(DigestVariant.key)
+    ):
+        variants.setdefault(variant.digest_id, []).append(variant)
+    with_variants = [d for d in digests if d.id in variants]
+    for digest, edition in zip(with_variants, public_editions(session, with_variants), strict=True):
+        weekly = digest.cadence is Cadence.WEEKLY
+        edition_url = urls.edition_page("", row.slug, digest.edition_date, weekly=weekly)
+        for variant in variants[digest.id]:
+            path = urls.variant_page(edition_url, variant.key)
+            yield path, render_variant_page(replace(edition, cadence=digest.cadence), variant)
+
+
+def _public(html: str) -> HTMLResponse:
+    response = HTMLResponse(html)
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    return response
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise NotFoundError(f"{text[:40]!r} is not an edition date") from None
+
+
+@router.api_route(
+    "/p/{publication}/{edition_date}/for/{key}/", methods=_METHODS, response_class=HTMLResponse
+)
+def daily_variant(request: Request, publication: str, edition_date: str, key: str) -> HTMLResponse:
+    """The briefings of a daily edition a reader's topics selected, as they stand now."""
+    day = _day(edition_date)
+    with runtime_of(request).database.session() as session:
+        html = variant_html(session, publication, day, key)
+    return _public(html)
+
+
+@router.api_route(
+    "/p/{publication}/weekly/{edition_date}/for/{key}/",
+    methods=_METHODS,
+    response_class=HTMLResponse,
+)
+def weekly_variant(request: Request, publication: str, edition_date: str, key: str) -> HTMLResponse:
+    """The briefings of a weekly roundup a reader's topics selected, as they stand now."""
+    day = _day(edition_date)
+    with runtime_of(request).database.session() as session:
+        html = variant_html(session, publication, day, key, cadence=Cadence.WEEKLY)
+    return _public(html)
