@@ -8,6 +8,9 @@ Embargo and expiry are judged at the edition's cut-off (when it is due): a brief
 still under embargo then waits for a later edition, and one expired by then is never
 chosen. Both are reported in the selection (``embargoed``, ``expired``) and neither
 counts as rolled over.
+
+A weekly roundup (``select_roundup``) follows its own rule: the week's most important
+briefings, by priority then recency, at most the publication's ``weekly_max``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from zoneinfo import ZoneInfo
 NO_APPROVED = "no approved briefings"
 NO_MATCHING_TOPICS = "no approved briefings on this publication's topics"
 ALL_EMBARGOED = "every approved briefing on this publication's topics is under embargo or expired"
+NO_WEEK = "no briefings approved in the week before the roundup"
+
+# A roundup looks back this far from its cut-off.
+ROUNDUP_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,40 @@ def select_briefings(
     if not in_time:
         return Selection((), (), NO_APPROVED)
     on_topic = sorted((c for c in in_time if matches_topics(c, topics)), key=_order)
+    if not on_topic:
+        return Selection((), (), NO_MATCHING_TOPICS)
+    embargoed = tuple(c for c in on_topic if c.embargoed(cutoff))
+    expired = tuple(c for c in on_topic if c.expired(cutoff))
+    held = {c.briefing_id for c in embargoed + expired}
+    ready = [c for c in on_topic if c.briefing_id not in held]
+    reason = None if ready else ALL_EMBARGOED
+    return Selection(tuple(ready[:cap]), tuple(ready[cap:]), reason, embargoed, expired)
+
+
+def _roundup_order(candidate: Candidate) -> tuple[int, float, int]:
+    return (-candidate.priority, -candidate.approved_at.timestamp(), candidate.briefing_id)
+
+
+def select_roundup(
+    candidates: Iterable[Candidate], *, topics: Sequence[str], cap: int, cutoff: datetime
+) -> Selection:
+    """Pick a weekly roundup's briefings: the week's most important, on topic, capped.
+
+    The rule: a briefing is in the week when it was approved in the seven days
+    before the cut-off (``cutoff - 7 days <= approved_at < cutoff``; the service
+    passes the time the publication first approved it for its editions, so a later
+    correction does not bring an old briefing back). Briefings under embargo or
+    expired at the cut-off are left out (``embargoed``, ``expired``). The rest are
+    ordered by priority (highest first), then recency (newest approval first), then
+    id, and the first ``cap`` are chosen; those beyond the cap are ``rolled_over``
+    (left out of this roundup; a later one takes them only while still in its week).
+    """
+    if cap < 1:
+        raise ValueError("a roundup holds at least one briefing")
+    week = [c for c in candidates if cutoff - ROUNDUP_WINDOW <= c.approved_at < cutoff]
+    if not week:
+        return Selection((), (), NO_WEEK)
+    on_topic = sorted((c for c in week if matches_topics(c, topics)), key=_roundup_order)
     if not on_topic:
         return Selection((), (), NO_MATCHING_TOPICS)
     embargoed = tuple(c for c in on_topic if c.embargoed(cutoff))

@@ -1,5 +1,8 @@
 """Build the public pages around briefings: a briefing's own page, topic pages, OPML.
 
+Briefing and topic pages come from daily editions only: a weekly roundup repeats
+briefings the daily editions carried, and a briefing has one page, on its edition.
+
 Every page shows what the publication stands behind now: editions come through
 the public view (``newsletter.digests.public.public_edition``: corrected text with
 its notes, withdrawn or expired briefings as a notice, taken-down ones without any
@@ -17,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from newsletter import urls
 from newsletter.briefings.models import Briefing, BriefingCorrection, CorrectionKind
-from newsletter.content.edition import Edition, EditionItem
+from newsletter.content.edition import Cadence, Edition, EditionItem
 from newsletter.digests.models import Digest, DigestItem
 from newsletter.digests.public import public_edition, public_editions
 from newsletter.errors import NotFoundError
@@ -51,11 +54,15 @@ def topics_of(session: Session, publication: Publication) -> list[tuple[str, str
 def current_editions(
     session: Session, publication: Publication, only: Collection[int] | None = None
 ) -> list[Edition]:
-    """The publication's published editions (or ``only`` these digest ids) as the public
-    sees them now, newest first."""
+    """The publication's published daily editions (or ``only`` these digest ids) as the
+    public sees them now, newest first (weekly roundups: see the module docstring)."""
     query = (
         select(Digest)
-        .where(Digest.publication_id == publication.id, Digest.published_at.is_not(None))
+        .where(
+            Digest.publication_id == publication.id,
+            Digest.published_at.is_not(None),
+            Digest.cadence == Cadence.DAILY,
+        )
         .order_by(Digest.edition_date.desc())
         .options(selectinload(Digest.items))
     )
@@ -73,7 +80,11 @@ def _digests_on(session: Session, publication: Publication, key: str) -> set[int
     carried = (
         select(DigestItem.digest_id, DigestItem.briefing_id, DigestItem.content["topics"])
         .join(Digest, Digest.id == DigestItem.digest_id)
-        .where(DigestItem.publication_id == publication.id, Digest.published_at.is_not(None))
+        .where(
+            DigestItem.publication_id == publication.id,
+            DigestItem.cadence == Cadence.DAILY,
+            Digest.published_at.is_not(None),
+        )
     )
     corrected = set(
         session.scalars(
@@ -106,6 +117,7 @@ def briefing_html(session: Session, publication: str, slug: str) -> str:
         .join(Briefing, Briefing.id == DigestItem.briefing_id)
         .where(
             DigestItem.publication_id == row.id,
+            DigestItem.cadence == Cadence.DAILY,
             Briefing.slug == slug,
             Digest.published_at.is_not(None),
         )

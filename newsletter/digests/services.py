@@ -1,31 +1,36 @@
 """Digest services: assemble an edition's snapshot, render it once, list editions.
 
-Assembly is idempotent through the unique (publication, edition date) key: a second
-call, or a concurrent one that loses the race, returns the digest already stored.
+Assembly is idempotent through the unique (publication, edition date, cadence) key: a
+second call, or a concurrent one that loses the race, returns the digest already
+stored. A date may have two editions: the daily one and a weekly roundup
+(``Cadence.WEEKLY``, see ``assembly.select_roundup``), each its own snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import urls
 from newsletter.briefings.models import Briefing, BriefingRevision, BriefingState
 from newsletter.content.briefing import BriefingContent
-from newsletter.content.edition import Edition, EditionItem
+from newsletter.content.edition import Cadence, Edition, EditionItem
 from newsletter.db import utcnow
 from newsletter.digests.assembly import (
+    ROUNDUP_WINDOW,
     Candidate,
     cutoff_at,
     local_today,
     next_edition_date,
     select_briefings,
+    select_roundup,
 )
 from newsletter.digests.corrections_block import attach_corrections, corrections_of
 from newsletter.digests.models import (
@@ -66,11 +71,15 @@ def tentatively(session: Session) -> Iterator[None]:
         savepoint.rollback()
 
 
-def find_digest(session: Session, publication_id: int, edition_date: date) -> Digest | None:
-    """The digest of a publication for a date, if assembled."""
+def find_digest(
+    session: Session, publication_id: int, edition_date: date, cadence: Cadence = Cadence.DAILY
+) -> Digest | None:
+    """The digest of a publication for a date (its daily edition, or its weekly roundup)."""
     return session.scalar(
         select(Digest).where(
-            Digest.publication_id == publication_id, Digest.edition_date == edition_date
+            Digest.publication_id == publication_id,
+            Digest.edition_date == edition_date,
+            Digest.cadence == cadence,
         )
     )
 
@@ -95,41 +104,87 @@ def next_edition(publication: Publication, now: datetime | None = None) -> date:
     return next_edition_date(now or utcnow(), publication.send_time, publication.timezone, days)
 
 
-def _candidates(
-    session: Session, publication: Publication, cutoff: datetime
-) -> dict[int, tuple[Candidate, BriefingContent]]:
-    """Approved revisions (before the cut-off) not yet in any edition of the publication."""
-    taken = select(DigestItem.briefing_id).where(DigestItem.publication_id == publication.id)
-    rows = session.execute(
-        select(Briefing.id, Briefing.approved_at, BriefingRevision)
-        .join(
-            BriefingRevision,
-            (BriefingRevision.briefing_id == Briefing.id)
-            & (BriefingRevision.number == Briefing.approved_revision),
-        )
-        .where(
-            Briefing.approved_revision.is_not(None),
-            Briefing.approved_at.is_not(None),
-            Briefing.state != BriefingState.WITHDRAWN,
-            Briefing.approved_at < cutoff,
-            Briefing.id.not_in(taken),
-        )
+# A candidate, its content, and the approval time of the revision frozen (its item's).
+Found = dict[int, tuple[Candidate, BriefingContent, datetime]]
+
+
+def _taken(publication: Publication, cadence: Cadence) -> ColumnElement[bool]:
+    """Briefings already in an edition of this cadence of the publication."""
+    taken = select(DigestItem.briefing_id).where(
+        DigestItem.publication_id == publication.id, DigestItem.cadence == cadence
     )
-    found: dict[int, tuple[Candidate, BriefingContent]] = {}
-    for briefing_id, approved_at, revision in rows:
+    return Briefing.id.not_in(taken)
+
+
+def _found(rows: Iterable[Any]) -> Found:
+    """Rows of (briefing id, its approval, its first approval, its approved revision)."""
+    found: Found = {}
+    for briefing_id, approved_at, first_approved, revision in rows:
         assert approved_at is not None  # filtered in the query
+        assert first_approved is not None
         content = revision.parsed()
         candidate = Candidate(
             briefing_id=briefing_id,
             revision=revision.number,
             priority=content.priority,
-            approved_at=approved_at,
+            approved_at=first_approved,
             topics=content.topic_names,
             embargo=content.embargo,
             expires=content.expires,
         )
-        found[briefing_id] = (candidate, content)
+        found[briefing_id] = (candidate, content, approved_at)
     return found
+
+
+_APPROVED = (
+    select(Briefing.id, Briefing.approved_at)
+    .join(
+        BriefingRevision,
+        (BriefingRevision.briefing_id == Briefing.id)
+        & (BriefingRevision.number == Briefing.approved_revision),
+    )
+    .where(
+        Briefing.approved_revision.is_not(None),
+        Briefing.approved_at.is_not(None),
+        Briefing.state != BriefingState.WITHDRAWN,
+    )
+)
+
+
+def _candidates(session: Session, publication: Publication, cutoff: datetime) -> Found:
+    """Approved revisions (before the cut-off) not yet in any daily edition of the publication."""
+    query = _APPROVED.add_columns(Briefing.approved_at, BriefingRevision).where(
+        Briefing.approved_at < cutoff, _taken(publication, Cadence.DAILY)
+    )
+    return _found(session.execute(query))
+
+
+def _week_candidates(session: Session, publication: Publication, cutoff: datetime) -> Found:
+    """Live approved briefings first approved in the roundup's week, in no earlier roundup.
+
+    A briefing's first approval is the one its first daily edition of the publication
+    froze (a later correction moves ``Briefing.approved_at``, not this), or its current
+    approval if no daily edition carried it. Taken-down and expired briefings are out.
+    """
+    first = (
+        select(DigestItem.briefing_id, func.min(DigestItem.approved_at).label("first"))
+        .where(DigestItem.publication_id == publication.id, DigestItem.cadence == Cadence.DAILY)
+        .group_by(DigestItem.briefing_id)
+        .subquery()
+    )
+    first_approved = func.coalesce(first.c.first, Briefing.approved_at)
+    query = (
+        _APPROVED.add_columns(first_approved, BriefingRevision)
+        .outerjoin(first, first.c.briefing_id == Briefing.id)
+        .where(
+            Briefing.taken_down_at.is_(None),
+            Briefing.expired_at.is_(None),
+            first_approved >= cutoff - ROUNDUP_WINDOW,
+            first_approved < cutoff,
+            _taken(publication, Cadence.WEEKLY),
+        )
+    )
+    return _found(session.execute(query))
 
 
 def _build(
@@ -138,19 +193,26 @@ def _build(
     edition_date: date,
     now: datetime,
     cutoff: datetime | None,
+    cadence: Cadence,
 ) -> Digest:
     if cutoff is None:
         cutoff = cutoff_at(edition_date, publication.send_time, publication.timezone)
-    candidates = _candidates(session, publication, cutoff)
-    selection = select_briefings(
-        (candidate for candidate, _ in candidates.values()),
+    if cadence is Cadence.WEEKLY:
+        candidates = _week_candidates(session, publication, cutoff)
+        select_for, cap = select_roundup, publication.weekly_max
+    else:
+        candidates = _candidates(session, publication, cutoff)
+        select_for, cap = select_briefings, publication.max_briefings
+    selection = select_for(
+        (found[0] for found in candidates.values()),
         topics=publication.topics,
-        cap=publication.max_briefings,
+        cap=cap,
         cutoff=cutoff,
     )
     digest = Digest(
         publication=publication,
         edition_date=edition_date,
+        cadence=cadence,
         state=DigestState.SKIPPED if selection.skip_reason else DigestState.ASSEMBLED,
         cutoff_at=cutoff,
         assembled_at=now,
@@ -159,14 +221,15 @@ def _build(
         notes=[],
     )
     for position, chosen in enumerate(selection.chosen, start=1):
-        content = candidates[chosen.briefing_id][1]
+        _, content, approved_at = candidates[chosen.briefing_id]
         digest.items.append(
             DigestItem(
                 publication_id=publication.id,
+                cadence=cadence,
                 briefing_id=chosen.briefing_id,
                 revision=chosen.revision,
                 position=position,
-                approved_at=chosen.approved_at,
+                approved_at=approved_at,
                 title=content.title,
                 # A copy of the revision's content, not a reference: the edition
                 # must not change even if the stored revision ever did.
@@ -175,7 +238,9 @@ def _build(
         )
     session.add(digest)
     session.flush()
-    if digest.state is not DigestState.SKIPPED:
+    # The "Corrections" block lists each change once per publication: in the next
+    # daily edition. A roundup carries the corrected texts themselves.
+    if digest.state is not DigestState.SKIPPED and cadence is Cadence.DAILY:
         attach_corrections(session, digest)
     return digest
 
@@ -187,16 +252,19 @@ def assemble_digest(
     *,
     now: datetime | None = None,
     cutoff: datetime | None = None,
+    cadence: Cadence = Cadence.DAILY,
 ) -> AssemblyResult:
     """Assemble (or find) a publication's edition for a date (default: today in its zone).
 
     Briefings approved before ``cutoff`` are eligible: by default the publication's
     send time on that date; the scheduler passes the instant the edition was due, so
-    a one-off or "send now" edition takes everything approved until then.
+    a one-off or "send now" edition takes everything approved until then. A
+    ``WEEKLY`` cadence assembles the date's weekly roundup instead
+    (``assembly.select_roundup``: the week before ``cutoff``).
     """
     now = now or utcnow()
     edition_date = edition_date or local_today(now, publication.timezone)
-    existing = find_digest(session, publication.id, edition_date)
+    existing = find_digest(session, publication.id, edition_date, cadence)
     if existing is not None:
         return AssemblyResult(existing, created=False)
     # Another process may assemble the same edition (or take one of the same
@@ -206,9 +274,9 @@ def assemble_digest(
     while True:
         try:
             with session.begin_nested():
-                digest = _build(session, publication, edition_date, now, cutoff)
+                digest = _build(session, publication, edition_date, now, cutoff, cadence)
         except IntegrityError:
-            existing = find_digest(session, publication.id, edition_date)
+            existing = find_digest(session, publication.id, edition_date, cadence)
             if existing is not None:
                 return AssemblyResult(existing, created=False)
             if not retries:
@@ -237,6 +305,7 @@ def build_edition(digest: Digest) -> Edition:
         items=items,
         assembled_at=digest.assembled_at,
         published_at=digest.published_at,
+        cadence=digest.cadence,
     )
 
 
@@ -326,12 +395,12 @@ def publish_digest(session: Session, digest_id: int, *, now: datetime | None = N
 
 
 def list_digests(session: Session, publication: Publication) -> list[Digest]:
-    """Every edition of a publication, newest first."""
+    """Every edition of a publication, newest first (a date's roundup before its daily)."""
     return list(
         session.scalars(
             select(Digest)
             .where(Digest.publication_id == publication.id)
-            .order_by(Digest.edition_date.desc())
+            .order_by(Digest.edition_date.desc(), Digest.cadence.desc())
         )
     )
 
@@ -366,11 +435,19 @@ def archive_entries(
         ArchiveEntry(
             edition_date=digest.edition_date,
             title=digest.subject or publication.name,
-            url=urls.edition_page(publication.base_url, publication.slug, digest.edition_date),
+            url=edition_url(digest),
             briefing_count=counts[digest.id],
+            weekly=digest.cadence is Cadence.WEEKLY,
         )
         for digest in digests
     ]
+
+
+def edition_url(digest: Digest) -> str:
+    """The web page of a digest: its date's daily page, or its weekly roundup's."""
+    pub = digest.publication
+    weekly = digest.cadence is Cadence.WEEKLY
+    return urls.edition_page(pub.base_url, pub.slug, digest.edition_date, weekly=weekly)
 
 
 def render_archive(

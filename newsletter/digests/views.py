@@ -1,6 +1,9 @@
 """The public web archive: the home page, each publication's index, edition, briefing
 and topic pages, its OPML file, and the short feed addresses readers guess.
 
+A weekly roundup has its own page, ``/p/<slug>/weekly/<date>/``, beside the daily
+edition of the same date.
+
 Only editions that have been made public (``Digest.published_at`` set) are shown; an
 edition still being prepared is a 404, exactly as if it did not exist. GET and HEAD
 are answered (HEAD: the same headers, no body).
@@ -28,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter import urls
+from newsletter.content.edition import Cadence
 from newsletter.digests.models import Digest
 from newsletter.digests.pages import briefing_html, opml_text, topic_html, topics_html
 from newsletter.digests.services import find_digest, render_archive
@@ -79,7 +83,11 @@ def home_html(session: Session) -> str:
             "opml": urls.opml("", p.slug),
             "latest": session.scalar(
                 select(Digest.edition_date)
-                .where(Digest.publication_id == p.id, Digest.published_at.is_not(None))
+                .where(
+                    Digest.publication_id == p.id,
+                    Digest.published_at.is_not(None),
+                    Digest.cadence == Cadence.DAILY,
+                )
                 .order_by(Digest.edition_date.desc())
                 .limit(1)
             ),
@@ -95,22 +103,29 @@ def archive_html(session: Session, publication: str) -> str:
     return render_archive(session, get_publication(session, publication), published_only=True)
 
 
-def edition_html(session: Session, publication: str, day: date) -> str:
-    """One published edition's stored web page; anything unpublished: NotFoundError."""
+def edition_html(
+    session: Session, publication: str, day: date, cadence: Cadence = Cadence.DAILY
+) -> str:
+    """One published edition's (or weekly roundup's) stored web page; anything
+    unpublished: NotFoundError."""
     row = get_publication(session, publication)
-    digest = find_digest(session, row.id, day)
+    digest = find_digest(session, row.id, day, cadence)
     if digest is None or digest.published_at is None or digest.web_html is None:
-        raise NotFoundError(f"{row.name} has no published edition for {day.isoformat()}")
+        kind = "weekly roundup" if cadence is Cadence.WEEKLY else "edition"
+        raise NotFoundError(f"{row.name} has no published {kind} for {day.isoformat()}")
     return digest.web_html
 
 
-def published_pages(session: Session, publication: str) -> Iterator[tuple[date, str]]:
-    """(edition date, stored web page) of every published edition, newest first."""
+def published_pages(
+    session: Session, publication: str, cadence: Cadence = Cadence.DAILY
+) -> Iterator[tuple[date, str]]:
+    """(edition date, stored web page) of every published edition of a cadence, newest first."""
     row = get_publication(session, publication)
     rows = session.execute(
         select(Digest.edition_date, Digest.web_html)
         .where(
             Digest.publication_id == row.id,
+            Digest.cadence == cadence,
             Digest.published_at.is_not(None),
             Digest.web_html.is_not(None),
         )
@@ -198,15 +213,30 @@ def archive(request: Request, publication: str) -> HTMLResponse:
     return _public(html)
 
 
+def _day(edition_date: str) -> date:
+    try:
+        return date.fromisoformat(edition_date)
+    except ValueError:
+        raise NotFoundError(f"{edition_date!r} is not an edition date") from None
+
+
 @router.api_route("/p/{publication}/{edition_date}/", methods=_METHODS, response_class=HTMLResponse)
 def edition(request: Request, publication: str, edition_date: str) -> Response:
     """One published edition's web page, exactly as rendered with its email."""
     if edition_date in FEED_ALIASES:  # "/p/x/rss/": a guessed feed address, slashed
         return _feed_alias(request, publication, edition_date)
-    try:
-        day = date.fromisoformat(edition_date)
-    except ValueError:
-        raise NotFoundError(f"{edition_date!r} is not an edition date") from None
+    day = _day(edition_date)
     with runtime_of(request).database.session() as session:
         html = edition_html(session, publication, day)
+    return _public(html)
+
+
+@router.api_route(
+    "/p/{publication}/weekly/{edition_date}/", methods=_METHODS, response_class=HTMLResponse
+)
+def weekly(request: Request, publication: str, edition_date: str) -> Response:
+    """One published weekly roundup's web page, exactly as rendered with its email."""
+    day = _day(edition_date)
+    with runtime_of(request).database.session() as session:
+        html = edition_html(session, publication, day, Cadence.WEEKLY)
     return _public(html)

@@ -16,6 +16,12 @@ feed and each of its topics' feeds). Its link is the briefing's own page, so no 
 entries share a link (parsers that drop ``#fragments`` would merge them), and RSS
 marks its guid ``isPermaLink="false"``.
 
+A weekly roundup is an edition too: the editions feed carries it, with its own id
+(its own page, ``/p/pub/weekly/<date>/``, never the daily edition's of that date),
+"weekly roundup" in its title and ``Weekly roundup`` as its first category. The
+briefings and topic feeds take briefings from daily editions only, since a roundup
+repeats briefings the daily editions carried (one entry per briefing).
+
 Feed readers resolve relative links against the feed's URL, not the archive page
 the fragment was written for, so every link in entry content is made absolute
 against the edition's page (``#slug`` becomes ``https://…/p/pub/2026-03-04/#slug``).
@@ -33,7 +39,7 @@ from urllib.parse import urljoin
 from markupsafe import escape
 
 from newsletter import urls
-from newsletter.content.edition import Edition, EditionItem
+from newsletter.content.edition import Cadence, Edition, EditionItem
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.models import DEFAULT_LIMIT, FeedEntry
 from newsletter.publications.topics import base_slug
@@ -56,10 +62,24 @@ def absolute_links(fragment: str, base_url: str) -> str:
     return _URL_ATTRIBUTE.sub(resolve, fragment)
 
 
-def _fragment(edition: Edition, item: EditionItem) -> str:
+# The category and title words that say an editions-feed entry is a weekly roundup.
+WEEKLY_CATEGORY = "Weekly roundup"
+
+
+def is_weekly(edition: Edition) -> bool:
+    """Whether the edition is a weekly roundup (not a daily edition)."""
+    return edition.cadence is Cadence.WEEKLY
+
+
+def edition_url(edition: Edition) -> str:
+    """The edition's page: its date's daily page, or its weekly roundup's own."""
     pub = edition.publication
-    page = urls.edition_page(pub.base_url, pub.slug, edition.edition_date)
-    return absolute_links(render_briefing_fragment(edition, item), page)
+    weekly = is_weekly(edition)
+    return urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
+
+
+def _fragment(edition: Edition, item: EditionItem) -> str:
+    return absolute_links(render_briefing_fragment(edition, item), edition_url(edition))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -99,13 +119,16 @@ def _ordered(edition: Edition) -> list[EditionItem]:
 
 
 def _items(editions: Iterable[Edition]) -> Iterator[tuple[Edition, EditionItem]]:
-    """The live briefings of the published editions, newest edition first, in edition order.
+    """The live briefings of the published daily editions, newest edition first, in order.
 
     Withdrawn, expired and taken-down briefings are left out: their entries leave the
     briefings and topic feeds (a reader's next poll drops them); only the edition
-    entry still shows where they were, as their notice.
+    entry still shows where they were, as their notice. Weekly roundups are left out:
+    their briefings have their entries from the daily editions that carried them.
     """
     for edition in published(editions):
+        if is_weekly(edition):
+            continue
         for item in _ordered(edition):
             if item.is_live:
                 yield edition, item
@@ -166,18 +189,23 @@ def edition_entry(edition: Edition) -> FeedEntry:
     pub = edition.publication
     items = _ordered(edition)
     live = [item for item in items if item.is_live]
-    url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date)
+    url = edition_url(edition)
     topics = dict.fromkeys(name for item in live for name in item.content.topic_names)
     changed = [item.updated_at for item in items if item.updated_at is not None]
+    title = f"{pub.name}: {long_date(edition.edition_date)}"
+    kind: tuple[str, ...] = ()
+    if is_weekly(edition):
+        title = f"{pub.name}: weekly roundup, {long_date(edition.edition_date)}"
+        kind = (WEEKLY_CATEGORY,)
     return FeedEntry(
         id=url,
         url=url,
-        title=f"{pub.name}: {long_date(edition.edition_date)}",
+        title=title,
         content_html="\n".join(_fragment(edition, item) for item in items),
         summary=" · ".join(item.content.title for item in live),
         published=published_at,
         updated=max([published_at, *changed]),
-        categories=tuple(topics),
+        categories=kind + tuple(topic for topic in topics if topic not in kind),
     )
 
 

@@ -2,6 +2,7 @@
 
 Files land at the same relative paths as the URLs the web app serves (``index.html``,
 ``p/<publication>/index.html``, ``p/<publication>/<date>/index.html``,
+``p/<publication>/weekly/<date>/index.html``,
 ``p/<publication>/briefings/<slug>/index.html``, ``p/<publication>/topics/index.html``,
 ``p/<publication>/topics/<topic>/index.html``, ``p/<publication>/feeds.opml``,
 ``p/<publication>/feeds/briefings/rss.xml``, ...) and hold the same bytes, because
@@ -24,6 +25,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from newsletter import urls
+from newsletter.content.edition import Cadence
 from newsletter.digests.pages import (
     briefing_pages,
     current_editions,
@@ -78,6 +80,8 @@ def export_pages(session: Session, slug: str, result: ExportResult) -> None:
     result.write(urls.archive_index("", slug), archive_html(session, slug).encode("utf-8"))
     for day, page in published_pages(session, slug):
         result.write(urls.edition_page("", slug, day), page.encode("utf-8"))
+    for day, page in published_pages(session, slug, Cadence.WEEKLY):
+        result.write(urls.edition_page("", slug, day, weekly=True), page.encode("utf-8"))
     editions = current_editions(session, get_publication(session, slug))  # loaded once
     for briefing, page in briefing_pages(session, slug, editions):
         result.write(urls.briefing_page("", slug, briefing), page.encode("utf-8"))

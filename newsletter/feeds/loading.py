@@ -16,6 +16,9 @@ regrouped in memory once per version and shared by every topic feed, so neither 
 publication nor a sweep of 1,000 topic feeds reads the whole archive's items. Topic membership is
 the snapshot's; the entries themselves come from the public editions (corrected
 text, statuses), and an entry whose correction dropped the topic is left out.
+
+Weekly roundups are loaded for the editions feed only: the briefings and topic feeds
+take their briefings from daily editions (``entries._items``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter.briefings.models import Briefing, BriefingRevision
-from newsletter.content.edition import Edition
+from newsletter.content.edition import Cadence, Edition
 from newsletter.digests.models import Digest, DigestItem
 from newsletter.digests.public import public_editions
 from newsletter.feeds.catalog import Feed, Source, feed_for
@@ -88,7 +91,9 @@ def read_topic_names(
     known = known or {}
     rows = session.execute(
         select(Digest.id, Digest.published_at, Digest.edition_date, Digest.updated_at).where(
-            Digest.publication_id == publication.id, Digest.published_at.is_not(None)
+            Digest.publication_id == publication.id,
+            Digest.published_at.is_not(None),
+            Digest.cadence == Cadence.DAILY,
         )
     ).all()
     out: dict[int, EditionTopics] = {}
@@ -161,15 +166,23 @@ def build_topic_index(
 
 
 def _pages(
-    session: Session, publication: Publication, ids: Sequence[int] | None, size: int
+    session: Session,
+    publication: Publication,
+    ids: Sequence[int] | None,
+    size: int,
+    *,
+    daily_only: bool,
 ) -> Iterator[list[Edition]]:
-    """Published editions newest first, ``size`` at a time (only ``ids`` when given)."""
+    """Published editions newest first, ``size`` at a time (only ``ids`` when given;
+    only daily editions when ``daily_only``)."""
     base = (
         select(Digest)
         .where(Digest.publication_id == publication.id, Digest.published_at.is_not(None))
         .options(selectinload(Digest.items))
         .order_by(*_NEWEST)
     )
+    if daily_only:
+        base = base.where(Digest.cadence == Cadence.DAILY)
     if ids is not None:
         for start in range(0, len(ids), size):
             chunk = ids[start : start + size]
@@ -197,7 +210,7 @@ def _enough(
     """Pages of editions until the feed is full: ``limit`` editions, or ``limit`` live
     briefings (on ``topic`` when given)."""
     loaded: list[Edition] = []
-    for page in _pages(session, publication, ids, limit):
+    for page in _pages(session, publication, ids, limit, daily_only=count_briefings):
         loaded.extend(page)
         filled = _live(loaded, topic) if count_briefings else len(loaded)
         if filled >= limit:

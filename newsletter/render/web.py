@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from newsletter import urls
-from newsletter.content.edition import Edition, EditionItem, PublicationInfo
+from newsletter.content.edition import Cadence, Edition, EditionItem, PublicationInfo
 from newsletter.errors import InvalidInputError
 from newsletter.render.context import brand, edition_context, item_view
 from newsletter.templating import environment, long_date
@@ -27,14 +27,19 @@ FEED_TYPES = (
 )
 
 
+# How pages name a weekly roundup (the archive's mark, the page's heading).
+WEEKLY_LABEL = "Weekly roundup"
+
+
 @dataclass(frozen=True)
 class ArchiveEntry:
-    """One line of the archive index: an edition's date, title, page and size."""
+    """One line of the archive index: an edition's date, title, page and size (and kind)."""
 
     edition_date: date
     title: str
     url: str
     briefing_count: int
+    weekly: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,15 @@ def _frame(publication: PublicationInfo, feeds: Sequence[FeedGroup]) -> dict[str
 
 
 def render_edition_page(edition: Edition) -> str:
-    """The standalone HTML5 archive page of an edition."""
+    """The standalone HTML5 archive page of an edition (or of a weekly roundup: its own
+    address, and a heading that says so)."""
     pub = edition.publication
     frame = _frame(pub, [briefings_feeds(pub), editions_feeds(pub)])
-    return _render("web/archive/edition.html", {**edition_context(edition), **frame})
+    context = {**edition_context(edition), **frame, "kind_label": ""}
+    if edition.cadence is Cadence.WEEKLY:
+        url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=True)
+        context.update(edition_url=url, kind_label=WEEKLY_LABEL)
+    return _render("web/archive/edition.html", context)
 
 
 def render_archive_index(publication: PublicationInfo, editions: Sequence[ArchiveEntry]) -> str:

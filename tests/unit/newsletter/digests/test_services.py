@@ -249,6 +249,7 @@ def _with_taken_briefing(monkeypatch: pytest.MonkeyPatch, taken_id: int, times: 
             found[taken_id] = (
                 services.Candidate(taken_id, revision.number, 99, T0, content.topic_names),
                 content,
+                T0,
             )
         return found
 
