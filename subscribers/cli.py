@@ -12,11 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
+from newsletter.content.edition import Cadence
 from newsletter.errors import NotFoundError
 from newsletter.providers.outbox import remove_messages_to
 from newsletter.runtime import Runtime
 from subscribers import csvio, lists, personal_data, services, suppression
 from subscribers.addresses import normalise_email
+from subscribers.choices import reading_of
 from subscribers.confirmation import EmailConfirmer
 from subscribers.links import Links
 from subscribers.models import ConsentSource, SubscriptionState, SuppressionReason
@@ -48,7 +50,10 @@ def subscribers() -> None:
 def import_command(
     ctx: click.Context, file: Path, list_slug: str, confirmed: bool, consent: str, dry_run: bool
 ) -> None:
-    """Import a CSV (email,name,topics,timezone,locale); good rows go in, bad rows are listed.
+    """Import a CSV (email,name,topics,timezone,locale,cadence,weekly_day); bad rows are listed.
+
+    A blank timezone is the publication's; cadence is daily (blank) or weekly, with a
+    weekly_day the publication offers.
 
     Without --confirmed, imported addresses are pending and each gets a confirmation
     email. Exits 1 when some rows were refused, 2 when the file itself is unusable.
@@ -87,7 +92,10 @@ def import_command(
         f"{len(report.problems)} refused."
     )
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
-        out.print(f"  row {problem.row}: {problem.email or '(no address)'}: {problem.reason}")
+        out.print(
+            f"  row {problem.row}: {problem.email or '(no address)'}: {problem.reason}",
+            markup=False,
+        )
     if len(report.problems) > MAX_PROBLEMS_SHOWN:
         out.print(f"  ... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more")
     if report.problems:
@@ -125,8 +133,16 @@ def export_command(
 @click.option("--list", "list_slug", required=True)
 @click.option("--name", default="")
 @click.option("--topic", "topics", multiple=True, help="A topic (repeatable); none = all.")
-@click.option("--timezone", default="")
+@click.option("--timezone", default="", help="IANA zone (default: the publication's).")
 @click.option("--locale", default="")
+@click.option(
+    "--cadence",
+    type=click.Choice(["daily", "weekly"]),
+    default="daily",
+    show_default=True,
+    help="Every edition, or a weekly roundup.",
+)
+@click.option("--weekly-day", default="", help="Day of a weekly roundup (mon ... sun).")
 @click.option("--confirmed", is_flag=True, help="Skip the confirmation email.")
 @click.option("--consent", default="", help="How they agreed (required with --confirmed).")
 @click.pass_context
@@ -138,6 +154,8 @@ def add_command(
     topics: tuple[str, ...],
     timezone: str,
     locale: str,
+    cadence: str,
+    weekly_day: str,
     confirmed: bool,
     consent: str,
 ) -> None:
@@ -153,6 +171,8 @@ def add_command(
         locale=locale,
         timezone=timezone,
         topics=topics,
+        cadence=cadence,
+        weekly_day=weekly_day,
         skip_opt_in=confirmed,
     )
     policy = OptInPolicy(rt.settings.confirm_resend_interval, rt.settings.pending_expiry)
@@ -175,13 +195,15 @@ def show_command(ctx: click.Context, email: str, as_json: bool) -> None:
         print_json(data)
         return
     person = data["subscriber"] or {}
-    out.print(f"{data['email']}  {person.get('name', '')}".rstrip())
+    out.print(f"{data['email']}  {person.get('name', '')}".rstrip(), markup=False)
     if person:
-        out.print(f"  locale {person['locale']}, timezone {person['timezone']}")
+        zone = person["timezone"] or "the publication's"
+        out.print(f"  locale {person['locale']}, timezone {zone}", markup=False)
     for item in data["subscriptions"]:
         topics = ", ".join(item["topics"]) or "all topics"
         paused = f", paused until {item['paused_until']}" if item["paused_until"] else ""
-        out.print(f"  {item['list']}: {item['state']} ({topics}{paused})")
+        reading = reading_of(Cadence(item["cadence"]), item["weekly_day"])
+        out.print(f"  {item['list']}: {item['state']} ({topics}; {reading}{paused})", markup=False)
     if data["suppression"]:
         out.print(f"  suppressed: {data['suppression']['reason']}")
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import Base
 from newsletter.errors import InvalidInputError, UserError
 from subscribers.addresses import email_hash
+from subscribers.choices import offered_days, offered_topics
 from subscribers.csvread import COLUMNS, TOPIC_SEPARATOR, CsvRow, RowProblem, parse_csv, read_text
 from subscribers.models import (
     Consent,
@@ -94,7 +95,10 @@ def import_csv(
         raise UserError("import: pending subscribers need a confirmer to email them")
     mailing_list = get_list(session, list_slug)
     text = read_text(path)
-    rows, problems, count = parse_csv(path, text, mailing_list.publication.topics)
+    publication = mailing_list.publication
+    rows, problems, count = parse_csv(
+        path, text, offered_topics(session, publication), offered_days(publication)
+    )
     report = ImportReport(rows=count, problems=problems)
     suppressed = dict(session.execute(select(Suppression.email_hash, Suppression.reason)).all())
     existing = _existing_subscribers(session, [row.email for row in rows])
@@ -238,6 +242,8 @@ def _insert_subscriptions(
                 "list_id": mailing_list.id,
                 "state": state,
                 "topics": row.topics,
+                "cadence": row.reading.cadence,
+                "weekly_day": row.reading.weekly_day,
             }
             for member, row in zip(members, chunk, strict=True)
         ]
@@ -281,6 +287,8 @@ def export_csv(
             Subscription.topics,
             Subscriber.timezone,
             Subscriber.locale,
+            Subscription.cadence,
+            Subscription.weekly_day,
         )
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(Subscription.list_id == mailing_list.id, Subscription.state.in_(list(states)))
@@ -289,8 +297,18 @@ def export_csv(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     count = 0
-    for email, name, topics, timezone, locale in session.execute(query):
-        writer.writerow([email, _safe(name), TOPIC_SEPARATOR.join(topics), timezone, locale])
+    for email, name, topics, timezone, locale, cadence, weekly_day in session.execute(query):
+        writer.writerow(
+            [
+                email,
+                _safe(name),
+                TOPIC_SEPARATOR.join(topics),
+                timezone or "",  # blank: the publication's zone, as the import reads it
+                locale,
+                cadence.value,
+                weekly_day or "",
+            ]
+        )
         count += 1
     return count
 

@@ -1,7 +1,10 @@
 """Reading a subscriber CSV: its text, its header, and each row checked.
 
 Columns: ``email`` (required), ``name``, ``topics`` (separated by ``;``),
-``timezone``, ``locale``, in any order; the header is row 1. A wrong header or a file
+``timezone`` (blank: the publication's zone), ``locale``, ``cadence`` (``daily``, the
+default, or ``weekly``) and ``weekly_day`` (``mon`` ... ``sun``, a day the publication
+offers a roundup on), in any order; the header is row 1. Topics must be the
+publication's (``choices.offered_topics``). A wrong header or a file
 that is not UTF-8 is refused as a whole before any row is read; a bad row is reported
 by its row number and the rest are read on. Nothing here touches the database:
 ``csvio`` imports the rows this returns.
@@ -17,9 +20,10 @@ from pathlib import Path
 
 from newsletter.errors import InvalidInputError
 from subscribers.addresses import normalise_email
+from subscribers.choices import Reading, clean_reading
 from subscribers.profile import clean_profile, clean_topics
 
-COLUMNS = ("email", "name", "topics", "timezone", "locale")
+COLUMNS = ("email", "name", "topics", "timezone", "locale", "cadence", "weekly_day")
 TOPIC_SEPARATOR = ";"
 
 
@@ -40,8 +44,9 @@ class CsvRow:
     email: str
     name: str
     locale: str
-    timezone: str
+    timezone: str | None  # None: the publication's zone
     topics: list[str]
+    reading: Reading
 
 
 def read_text(path: Path) -> str:
@@ -75,9 +80,12 @@ def _header(path: Path, reader: Iterator[list[str]]) -> list[str]:
 
 
 def parse_csv(
-    path: Path, text: str, allowed_topics: Sequence[str]
+    path: Path, text: str, allowed_topics: Sequence[str], weekly_days: Sequence[str] = ()
 ) -> tuple[list[CsvRow], list[RowProblem], int]:
     """The good rows, the refused ones, and how many non-blank rows there were.
+
+    ``allowed_topics`` and ``weekly_days`` are what the publication offers; a row's
+    problem names its column (``weekly_day: ...``).
 
     A wrong header or malformed CSV raises ``InvalidInputError`` for the whole file.
     """
@@ -114,6 +122,9 @@ def parse_csv(
                 topics = clean_topics(
                     values.get("topics", "").split(TOPIC_SEPARATOR), allowed_topics
                 )
+                reading = clean_reading(
+                    values.get("cadence", ""), values.get("weekly_day", ""), weekly_days
+                )
             except InvalidInputError as exc:
                 problems.append(RowProblem(number, raw_email, str(exc)))
                 continue
@@ -124,7 +135,9 @@ def parse_csv(
                 continue
             seen[email] = number
             rows.append(
-                CsvRow(number, email, profile.name, profile.locale, profile.timezone, topics)
+                CsvRow(
+                    number, email, profile.name, profile.locale, profile.timezone, topics, reading
+                )
             )
     except csv.Error as exc:
         raise InvalidInputError(f"{path}: line {number + 1}: malformed CSV ({exc})") from None

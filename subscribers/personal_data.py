@@ -32,7 +32,7 @@ def export_data(session: Session, raw_email: str) -> dict[str, Any]:
         data["subscriber"] = {
             "name": subscriber.name,
             "locale": subscriber.locale,
-            "timezone": subscriber.timezone,
+            "timezone": subscriber.timezone,  # None: each publication's own zone
             "created_at": subscriber.created_at.isoformat(),
             "updated_at": subscriber.updated_at.isoformat(),
         }
@@ -74,6 +74,8 @@ def _subscription(subscription: Any) -> dict[str, Any]:
         "list": subscription.mailing_list.slug,
         "state": subscription.state.value,
         "topics": list(subscription.topics),
+        "cadence": subscription.cadence.value,
+        "weekly_day": subscription.weekly_day,
         "paused_until": iso(subscription.paused_until),
         "confirmed_at": iso(subscription.confirmed_at),
         "unsubscribed_at": iso(subscription.unsubscribed_at),

@@ -1,7 +1,9 @@
 """Validation of what a subscriber tells us about themselves: name, locale, timezone, topics.
 
 Shared by the web form, the JSON endpoint, the CLI and the CSV import, so every way in
-refuses the same things with a message naming the field.
+refuses the same things with a message naming the field. A blank time zone is kept as
+``None``: the reader gets each publication's own zone (and follows it if it changes),
+rather than a "UTC" they never chose.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ _LOCALE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 @dataclass(frozen=True)
 class Profile:
-    """A validated name, locale and timezone."""
+    """A validated name, locale and time zone (``None``: the publication's zone)."""
 
     name: str = ""
     locale: str = "en"
-    timezone: str = "UTC"
+    timezone: str | None = None
 
 
 @cache
@@ -38,6 +40,18 @@ def _known_zone(name: str) -> bool:
     return True
 
 
+def clean_zone(timezone: str) -> str | None:
+    """An IANA zone name, ``None`` for a blank one, or ``InvalidInputError`` naming the field."""
+    timezone = timezone.strip()
+    if not timezone:
+        return None
+    if len(timezone) > 64 or not _known_zone(timezone):
+        raise InvalidInputError(
+            f"timezone: {timezone[:70]!r} is not an IANA time zone (e.g. 'Europe/London')"
+        )
+    return timezone
+
+
 def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profile:
     """A ``Profile`` with defaults for empty values, or ``InvalidInputError`` naming the field."""
     name = " ".join(name.split())
@@ -46,15 +60,16 @@ def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profi
     locale = locale.strip() or "en"
     if len(locale) > 16 or not _LOCALE.match(locale):
         raise InvalidInputError(f"locale: {locale[:40]!r} is not a language tag such as 'en-GB'")
-    timezone = timezone.strip() or "UTC"
-    if len(timezone) > 64 or not _known_zone(timezone):
-        raise InvalidInputError(f"timezone: {timezone[:70]!r} is not an IANA time zone")
-    return Profile(name=name, locale=locale.replace("_", "-"), timezone=timezone)
+    return Profile(name=name, locale=locale.replace("_", "-"), timezone=clean_zone(timezone))
 
 
-def clean_topics(topics: Iterable[str], allowed: Iterable[str] = ()) -> list[str]:
-    """Unique, trimmed topic names; when ``allowed`` is not empty, only those (case-insensitive)."""
-    by_key = {topic.casefold(): topic for topic in allowed}
+def clean_topics(topics: Iterable[str], offered: Iterable[str]) -> list[str]:
+    """Unique, trimmed topic names, each one of ``offered`` (case-insensitive, as spelled there).
+
+    Nothing offered means nothing can be chosen: a reader's topics must be ones the
+    publication has, or their choice would silently match no edition ever.
+    """
+    by_key = {" ".join(topic.split()).casefold(): topic for topic in offered}
     chosen: dict[str, str] = {}
     for raw in topics:
         topic = " ".join(raw.split())
@@ -62,10 +77,13 @@ def clean_topics(topics: Iterable[str], allowed: Iterable[str] = ()) -> list[str
             continue
         if len(topic) > MAX_TOPIC:
             raise InvalidInputError(f"topics: {topic[:40]!r}... is longer than {MAX_TOPIC}")
-        if by_key:
-            if topic.casefold() not in by_key:
-                raise InvalidInputError(f"topics: {topic!r} is not a topic of this publication")
-            topic = by_key[topic.casefold()]
+        if topic.casefold() not in by_key:
+            if not by_key:
+                raise InvalidInputError(
+                    f"topics: {topic!r}: this publication has no topics to choose from yet"
+                )
+            raise InvalidInputError(f"topics: {topic!r} is not a topic of this publication")
+        topic = by_key[topic.casefold()]
         chosen.setdefault(topic.casefold(), topic)
     if len(chosen) > MAX_TOPICS:
         raise InvalidInputError(f"topics: at most {MAX_TOPICS} topics")

@@ -24,6 +24,7 @@ from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 from newsletter.publications.models import Publication
 from subscribers.addresses import normalise_email
 from subscribers.aftercommit import after_commit
+from subscribers.choices import Reading, clean_reading, offered_days, offered_topics
 from subscribers.models import (
     ConsentSource,
     MailingList,
@@ -60,6 +61,8 @@ class SignupRequest:
     locale: str = ""
     timezone: str = ""
     topics: tuple[str, ...] = ()
+    cadence: str = ""  # "daily" (blank) or "weekly"
+    weekly_day: str = ""  # mon ... sun, one of the publication's weekly days
     skip_opt_in: bool = False  # CLI with recorded prior consent only
 
 
@@ -182,7 +185,9 @@ def sign_up(
     email = normalise_email(request.email)
     profile = clean_profile(request.name, request.locale, request.timezone)
     mailing_list = get_list(session, request.list_slug)
-    topics = clean_topics(request.topics, mailing_list.publication.topics)
+    publication = mailing_list.publication
+    topics = clean_topics(request.topics, offered_topics(session, publication))
+    reading = clean_reading(request.cadence, request.weekly_day, offered_days(publication))
 
     suppression = suppression_of(session, email)
     if suppression is not None and not (
@@ -209,10 +214,13 @@ def sign_up(
         subscription = start_subscription(
             session, subscriber, mailing_list, target, request.evidence, topics=topics, now=now
         )
+        set_reading(subscription, reading)
     elif subscription.state is S.CONFIRMED:
+        # Their choices change on the preferences page, which proves they own the address.
         return SignupResult(SignupOutcome.ALREADY_CONFIRMED, subscription)
     elif subscription.state is S.PENDING:
         subscription.topics = topics
+        set_reading(subscription, reading)
         if single:
             # Recorded prior consent (or a single opt-in list) needs no confirmation email.
             transition(session, subscription, S.CONFIRMED, request.evidence, now=now)
@@ -222,6 +230,7 @@ def sign_up(
                 return SignupResult(SignupOutcome.CONFIRMATION_THROTTLED, subscription)
     else:
         subscription.topics = topics
+        set_reading(subscription, reading)
         transition(session, subscription, target, request.evidence, now=now)
     if single:
         lift_suppression(session, email)
@@ -230,6 +239,12 @@ def sign_up(
     session.flush()
     send_confirmations(session, confirmer, [subscription.id])
     return SignupResult(SignupOutcome.CONFIRMATION_SENT, subscription)
+
+
+def set_reading(subscription: Subscription, reading: Reading) -> None:
+    """Give a subscription its cadence and weekly day (checked by ``clean_reading``)."""
+    subscription.cadence = reading.cadence
+    subscription.weekly_day = reading.weekly_day
 
 
 def send_confirmations(session: Session, confirmer: Confirmer, subscription_ids: list[int]) -> None:

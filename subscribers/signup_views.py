@@ -19,12 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from newsletter.content.edition import Cadence
 from newsletter.errors import InvalidInputError
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import render_page
 from subscribers import services
 from subscribers.addresses import normalise_email
+from subscribers.choices import DAY_NAMES, offered_days, offered_topics, zone_options
 from subscribers.confirmation import EmailConfirmer
 from subscribers.forms import FormValues, read_form
 from subscribers.models import ConsentSource, SubscriptionState
@@ -88,17 +90,28 @@ def _subscribe_page(
     with runtime.database.session() as session:
         mailing_list = services.get_list(session, slug)
         publication = mailing_list.publication
+        days = offered_days(publication)
+        zone = values.first("timezone") if values else ""
         context: dict[str, Any] = {
             "page_title": f"Subscribe to {mailing_list.name}",
             "site_name": publication.name,
             "list_name": mailing_list.name,
             "action": f"/subscribe/{mailing_list.slug}",
-            "topics": list(publication.topics),
+            "topics": offered_topics(session, publication),
             "error": error,
+            "error_field": error.split(":", 1)[0].strip() if error else "",
+            "zones": zone_options(zone),
+            "publication_zone": publication.timezone,
+            "local_delivery": publication.local_delivery,
+            "send_time": publication.send_time.strftime("%H:%M"),
+            "weekly_days": [(day, DAY_NAMES[day]) for day in days],
             "values": {
                 "email": values.first("email") if values else "",
                 "name": values.first("name") if values else "",
                 "topics": values.all("topics") if values else [],
+                "timezone": zone,
+                "cadence": values.first("cadence") if values else Cadence.DAILY.value,
+                "weekly_day": values.first("weekly_day") if values else "",
             },
         }
     return render_page("subscribers/subscribe.html", status=400 if error else 200, **context)
@@ -116,6 +129,7 @@ def _subscribe_submit(request: Request, slug: str, form: FormValues) -> Response
     if form.first("website"):
         # A bot filled the hidden field: answer like a success, do nothing.
         return _check_inbox(runtime, slug, email)
+    cadence = form.first("cadence")
     signup = SignupRequest(
         email=email,
         list_slug=slug,
@@ -124,6 +138,9 @@ def _subscribe_submit(request: Request, slug: str, form: FormValues) -> Response
         locale=form.first("locale"),
         timezone=form.first("timezone"),
         topics=tuple(form.all("topics")),
+        cadence=cadence,
+        # The day select is always sent; it only counts for a weekly choice.
+        weekly_day=form.first("weekly_day") if cadence.strip().lower() == "weekly" else "",
     )
     try:
         _signup_committed(runtime, signup)
@@ -164,6 +181,8 @@ class SubscribeIn(BaseModel):
     locale: str = Field(default="", max_length=16)
     timezone: str = Field(default="", max_length=64)
     topics: list[str] = Field(default_factory=list, max_length=50)
+    cadence: str = Field(default="", max_length=20)
+    weekly_day: str = Field(default="", max_length=20)
     website: str = Field(default="", max_length=200)
 
 
@@ -179,13 +198,35 @@ def _api_subscribe(request: Request, body: SubscribeIn) -> Response:
             locale=body.locale,
             timezone=body.timezone,
             topics=tuple(body.topics),
+            cadence=body.cadence,
+            weekly_day=body.weekly_day,
         )
-        _signup_committed(runtime, signup)
+        try:
+            _signup_committed(runtime, signup)
+        except InvalidInputError as exc:
+            raise _field_error(exc) from None
         with runtime.database.session() as session:
             double = services.get_list(session, body.list_slug).double_opt_in
     message = _signup_message(runtime, body.email, double)
     status = "pending" if double else "subscribed"
     return JSONResponse({"status": status, "message": message}, status_code=202)
+
+
+API_FIELDS = frozenset(SubscribeIn.model_fields) | {"list", "lists"}
+
+
+def _field_error(error: InvalidInputError) -> Exception:
+    """A refused value of the JSON body as a 422 naming its field, like FastAPI's own.
+
+    A message that names no field of the body (a rare whole-request refusal) stays
+    the 400 it was.
+    """
+    field, _, message = str(error).partition(":")
+    field = field.strip()
+    if not message or field not in API_FIELDS:
+        return error
+    detail = {"loc": ("body", field), "msg": message.strip(), "type": "value_error"}
+    return RequestValidationError([detail])
 
 
 def _parse_body(raw: bytes) -> SubscribeIn:

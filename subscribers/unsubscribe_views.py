@@ -1,5 +1,10 @@
 """The unsubscribe pages (RFC 8058 one-click included) and the preferences page (a router).
 
+The preferences page sets, per list, topics and cadence (daily, or a weekly roundup on
+a day the publication offers), and for the reader their time zone (or the
+publication's) and a pause. A refused value shows the form again as typed, with the
+message next to the field at fault, and changes nothing.
+
 Every link from an email lands on a GET that changes nothing and shows a button; the
 change happens on POST. That keeps mail scanners, which open every link, from
 unsubscribing anyone. ``POST /u/{token}`` is the RFC 8058 one-click endpoint: no
@@ -16,14 +21,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import render_page
 from subscribers import services
+from subscribers.choices import DAY_NAMES, offered_days, offered_topics, zone_options
 from subscribers.forms import FormValues, read_form
-from subscribers.models import ConsentSource, SubscriptionState
-from subscribers.preferences import ListChoice, Preferences, update_preferences
+from subscribers.models import ConsentSource, Subscription, SubscriptionState
+from subscribers.preferences import ChoiceError, ListChoice, Preferences, update_preferences
 from subscribers.tokens import Purpose
 from subscribers.view_support import PAGE_METHODS, evidence_of, links_of, read_token
 
@@ -102,7 +109,13 @@ async def unsubscribe(request: Request, token: str) -> Response:
 
 
 def _preferences_page(
-    request: Request, token: str, *, error: str = "", status: int = 200
+    request: Request,
+    token: str,
+    *,
+    error: str = "",
+    status: int = 200,
+    problem: ChoiceError | None = None,
+    typed: FormValues | None = None,
 ) -> Response:
     runtime = runtime_of(request)
     subject = read_token(runtime, Purpose.PREFERENCES, token)
@@ -110,30 +123,29 @@ def _preferences_page(
         subscription = services.subscription_for(session, subject)
         subscriber = subscription.subscriber
         publication = subscription.mailing_list.publication
+        topics = offered_topics(session, publication)
+        days = offered_days(publication)
         mine = {item.list_id: item for item in subscriber.subscriptions}
         lists = []
         for mailing_list in services.lists_of_publication(session, publication.id):
-            current = mine.get(mailing_list.id)
-            lists.append(
-                {
-                    "id": mailing_list.id,
-                    "name": mailing_list.name,
-                    "subscribed": current is not None
-                    and current.state is SubscriptionState.CONFIRMED,
-                    "topics": list(publication.topics),
-                    "chosen": list(current.topics) if current else [],
-                }
-            )
+            lists.append(_list_entry(mailing_list.id, mailing_list.name, mine, topics, days, typed))
         paused = subscription.paused_until
         paused_text = paused.strftime("%d %B %Y") if paused and paused > utcnow() else ""
         options = list(PAUSE_OPTIONS)
         if paused_text:
             options.insert(0, (KEEP_PAUSE, "Keep the current pause"))
+        zone = typed.first("timezone") if typed else (subscriber.timezone or "")
         context: dict[str, Any] = {
             "page_title": "Your preferences",
             "site_name": publication.name,
             "email": subscriber.email,
             "lists": lists,
+            "zone": zone,
+            "zones": zone_options(zone),
+            "publication_zone": publication.timezone,
+            "local_delivery": publication.local_delivery,
+            "send_time": publication.send_time.strftime("%H:%M"),
+            "weekly_days": [(day, DAY_NAMES[day]) for day in days],
         }
     return render_page(
         "subscribers/preferences.html",
@@ -141,6 +153,8 @@ def _preferences_page(
         action=f"/preferences/{token}",
         saved=request.query_params.get("saved") == "1" and not error,
         error=error,
+        error_field=problem.field if problem else "",
+        error_list=problem.list_id if problem else None,
         pause_options=options,
         pause_value=KEEP_PAUSE if paused_text else "",
         paused_until=paused_text,
@@ -148,10 +162,56 @@ def _preferences_page(
     )
 
 
+def _list_entry(
+    list_id: int,
+    name: str,
+    mine: dict[int, Subscription],
+    topics: list[str],
+    days: list[str],
+    typed: FormValues | None,
+) -> dict[str, Any]:
+    """One list's part of the page: as stored, or as typed when the form is shown again."""
+    current = mine.get(list_id)
+    if typed is not None:
+        return {
+            "id": list_id,
+            "name": name,
+            "subscribed": str(list_id) in typed.all("list"),
+            "topics": topics,
+            "chosen": typed.all(f"topics-{list_id}"),
+            "cadence": typed.first(f"cadence-{list_id}") or Cadence.DAILY.value,
+            "weekly_day": typed.first(f"weekly_day-{list_id}"),
+        }
+    return {
+        "id": list_id,
+        "name": name,
+        "subscribed": current is not None and current.state is SubscriptionState.CONFIRMED,
+        "topics": topics,
+        "chosen": list(current.topics) if current else [],
+        "cadence": current.cadence.value if current else Cadence.DAILY.value,
+        "weekly_day": (current.weekly_day if current else None) or (days[0] if days else ""),
+    }
+
+
 @router.api_route("/preferences/{token}", methods=PAGE_METHODS)
 def preferences_page(request: Request, token: str) -> Response:
-    """The preferences form: lists, topics, pause."""
+    """The preferences form: lists, topics, cadence, time zone, pause."""
     return _preferences_page(request, token)
+
+
+def _list_choice(form: FormValues, list_id: int, chosen_lists: set[str]) -> ListChoice:
+    """One list's choices as the form sent them (cadence ``None``: the form did not show it)."""
+    cadence_field = f"cadence-{list_id}"
+    cadence = form.first(cadence_field) if cadence_field in form.fields else None
+    weekly = (cadence or "").strip().lower() == Cadence.WEEKLY.value
+    return ListChoice(
+        list_id=list_id,
+        subscribed=str(list_id) in chosen_lists,
+        topics=tuple(form.all(f"topics-{list_id}")),
+        cadence=cadence,
+        # The day select is always sent; it only counts for a weekly choice.
+        weekly_day=form.first(f"weekly_day-{list_id}") if weekly else "",
+    )
 
 
 def _save_preferences(request: Request, token: str, form: FormValues) -> Response:
@@ -175,20 +235,23 @@ def _save_preferences(request: Request, token: str, form: FormValues) -> Respons
             else:
                 paused_until = utcnow() + timedelta(days=int(pause)) if pause else None
             choices = tuple(
-                ListChoice(
-                    list_id=mailing_list.id,
-                    subscribed=str(mailing_list.id) in chosen_lists,
-                    topics=tuple(form.all(f"topics-{mailing_list.id}")),
-                )
-                for mailing_list in offered
+                _list_choice(form, mailing_list.id, chosen_lists) for mailing_list in offered
             )
             update_preferences(
                 session,
                 subscription.subscriber,
                 publication_id,
-                Preferences(choices=choices, paused_until=paused_until),
+                Preferences(
+                    choices=choices,
+                    paused_until=paused_until,
+                    timezone=form.first("timezone") if "timezone" in form.fields else None,
+                ),
                 evidence_of(request, ConsentSource.EMAIL),
             )
+    except ChoiceError as exc:
+        return _preferences_page(
+            request, token, error=str(exc), status=400, problem=exc, typed=form
+        )
     except InvalidInputError as exc:
         return _preferences_page(request, token, error=str(exc), status=400)
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)

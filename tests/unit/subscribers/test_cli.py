@@ -98,7 +98,7 @@ def test_add_show_unsubscribe_suppress(env: dict[str, str], database: Database) 
     assert added.exit_code == 0
     assert "confirmed" in added.output
     shown = run(env, "subscribers", "show", "ann@example.org")
-    assert "daily: confirmed (Sport)" in shown.output
+    assert "daily: confirmed (Sport; every edition)" in shown.output
     data = json.loads(run(env, "subscribers", "show", "ann@example.org", "--json").output)
     assert data["subscriptions"][0]["state"] == "confirmed"
     gone = run(env, "subscribers", "unsubscribe", "ann@example.org", "--list", "daily")
@@ -143,10 +143,13 @@ def test_export_to_stdout_and_file(env: dict[str, str], tmp_path: Path) -> None:
         "x",
     )
     printed = run(env, "subscribers", "export", "--list", "daily")
-    assert "ann@example.org,,,UTC,en" in printed.output
+    # A blank zone is the publication's; the reader gets every edition.
+    assert "ann@example.org,,,,en,daily," in printed.output
     target = tmp_path / "out.csv"
     run(env, "subscribers", "export", "--list", "daily", "--state", "pending", "-o", str(target))
-    assert target.read_text().splitlines() == ["email,name,topics,timezone,locale"]
+    assert target.read_text().splitlines() == [
+        "email,name,topics,timezone,locale,cadence,weekly_day"
+    ]
 
 
 def test_export_data_and_erase(env: dict[str, str], tmp_path: Path) -> None:

@@ -257,9 +257,9 @@ def test_export_round_trips_and_neutralises_formulas(database: Database, tmp_pat
     with database.session() as session:
         assert csvio.export_csv(session, "daily", buffer) == 2
     assert buffer.getvalue().splitlines() == [
-        "email,name,topics,timezone,locale",
-        "a@example.org,Ann,,UTC,en",
-        "b@example.org,'=HYPERLINK(1),Sport;Science,Europe/Paris,fr",
+        "email,name,topics,timezone,locale,cadence,weekly_day",
+        "a@example.org,Ann,,,en,daily,",
+        "b@example.org,'=HYPERLINK(1),Sport;Science,Europe/Paris,fr,daily,",
     ]
     everyone = io.StringIO()
     with database.session() as session:

@@ -344,8 +344,9 @@ def test_json_endpoint(client: TestClient, app_settings: Settings) -> None:
     assert ok.json()["status"] == "pending"
     assert len(_outbox(app_settings)) == 1
     bad = client.post("/api/subscribe", json={"email": "nope", "list": "daily"})
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert "not a valid address" in bad.json()["error"]
+    assert bad.json()["fields"][0]["field"] == "email"
     missing = client.post("/api/subscribe", json={"email": "b@example.org", "list": "nope"})
     assert missing.status_code == 404
     assert missing.json()["status"] == 404
@@ -402,13 +403,13 @@ def test_unsubscribing_from_preferences_and_joining_again(
 def test_non_ascii_local_part_is_a_form_error_not_a_503(
     client: TestClient, app_settings: Settings
 ) -> None:
-    """josé@ gets the form again with a clear 400 message; an IDN domain is stored in punycode."""
+    """josé@ gets the form again with a clear 400 (API: 422 naming email); IDN in punycode."""
     page = _sign_up(client, "josé@example.com")
     assert page.status_code == 400  # type: ignore[attr-defined]
     assert "non-ASCII characters before the @" in page.text  # type: ignore[attr-defined]
     assert 'value="josé@example.com"' in page.text  # type: ignore[attr-defined]
     api = client.post("/api/subscribe", json={"email": "josé@example.com", "list": "daily"})
-    assert api.status_code == 400
+    assert api.status_code == 422
     assert "non-ASCII" in api.json()["error"]
     assert _outbox(app_settings) == []
     idn = _sign_up(client, "ida@Bücher.de")
