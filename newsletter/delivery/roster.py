@@ -79,6 +79,7 @@ def _unplanned(session: Session, digest_id: int, audience: Audience, *columns: A
     """
     query = (
         select(*columns)
+        .select_from(Subscription)
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         # The unique index on suppressions.email_hash serves this join.
         .outerjoin(Suppression, Suppression.email_hash == _address_hash(session))

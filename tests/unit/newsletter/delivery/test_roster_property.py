@@ -26,7 +26,7 @@ from newsletter import migrate
 from newsletter.db import Database
 from newsletter.delivery.models import Delivery
 from newsletter.delivery.planning import Candidate, skip_reason
-from newsletter.delivery.roster import _plain, candidates
+from newsletter.delivery.roster import Audience, _plain, candidates
 from subscribers.addresses import email_hash
 from subscribers.models import (
     MailingList,
@@ -222,8 +222,9 @@ def test_plain_readers_are_exactly_those_skip_reason_passes_whatever_the_topics(
         session = Session(bind=connection)
         try:
             expected = _write(session, lists, generated)
-            plain = session.execute(_plain(session, DIGEST, lists.edition_list, NOW)).all()
-            read = list(candidates(session, DIGEST, lists.edition_list, page=3))
+            audience = Audience(lists.edition_list)
+            plain = session.execute(_plain(session, DIGEST, audience, NOW, None)).all()
+            read = list(candidates(session, DIGEST, audience, page=3))
         finally:
             session.close()
             transaction.rollback()
