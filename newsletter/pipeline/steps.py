@@ -94,12 +94,18 @@ def _stopped(
 def assemble_step(
     session: Session, edition_id: int, *, now: datetime, window: timedelta
 ) -> int | None:
-    """Assemble a started edition's digest; its id, or None if there is nothing to render."""
+    """Assemble a started edition's digest (its daily edition or weekly roundup, as the
+    scheduled edition's cadence says); its id, or None if there is nothing to render."""
     edition = session.get(ScheduledEdition, edition_id, with_for_update=True)
     if edition is None or _stopped(session, edition, None, now, window):
         return None
     result = assemble_digest(
-        session, edition.publication, edition.edition_date, now=now, cutoff=edition.due_at
+        session,
+        edition.publication,
+        edition.edition_date,
+        now=now,
+        cutoff=edition.due_at,
+        cadence=edition.cadence,
     )
     edition.digest_id = result.digest.id
     session.flush()
