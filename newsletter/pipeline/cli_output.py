@@ -43,9 +43,12 @@ def describe(digest: Digest, created: bool) -> str:
 
 
 def print_report(report: DeliveryReport) -> None:
-    """The delivery report: the counts, the guarantee, and a table per state and reason."""
+    """The delivery report: the counts, the guarantee, a table per state and reason, and the
+    breakdowns by variant and zone group when the edition had more than one of either."""
+    kind = " weekly roundup" if report.cadence == "weekly" else ""
     out.print(
-        f"{escape(report.publication)} {report.edition_date.isoformat()}: [bold]{report.state}[/] "
+        f"{escape(report.publication)}{kind} {report.edition_date.isoformat()}: "
+        f"[bold]{report.state}[/] "
         f"— {report.sent:,} sent, {report.failed:,} failed, {report.skipped:,} skipped."
     )
     if report.deliver_at is not None:
@@ -64,6 +67,64 @@ def print_report(report: DeliveryReport) -> None:
         table.add_row("opened", f"{report.opened:,}")
         table.add_row("clicked", f"{report.clicked:,}")
     out.print(table)
+    if len(report.variants) > 1:
+        out.print(variant_table(report))
+    if report.zone_groups:
+        out.print(zone_group_table(report))
+
+
+def terminal_text(text: str) -> str:
+    """Untrusted text (a briefing's topic, say) as terminal text: markup escaped, and control
+    and format characters (escape sequences, bidi overrides) shown as ``\\xNN`` / ``\\uNNNN``."""
+    shown = "".join(ch if ch.isprintable() else _code(ord(ch)) for ch in text)
+    return escape(shown)
+
+
+def _code(point: int) -> str:
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
+
+
+def variant_table(report: DeliveryReport) -> Table:
+    """One row per version of the edition: the full edition and each topic variant."""
+    table = Table(
+        "variant", "key", "briefings", "readers", "sent", "failed", "skipped", title="By variant"
+    )
+    for row in report.variants:
+        table.add_row(
+            terminal_text(row.label),
+            row.key or "—",
+            str(row.briefings),
+            f"{row.readers:,}",
+            f"{row.sent:,}",
+            f"{row.failed:,}",
+            f"{row.skipped:,}",
+        )
+    return table
+
+
+def zone_group_table(report: DeliveryReport) -> Table:
+    """One row per delivery instant: UTC, each zone's wall clock, readers and state."""
+    table = Table(
+        "delivery (UTC)",
+        "zones (local time)",
+        "readers",
+        "sent",
+        "failed",
+        "state",
+        title="By zone group",
+    )
+    for group in report.zone_groups:
+        local = group.local_times()
+        zones = ", ".join(f"{terminal_text(name)} {when:%H:%M}" for name, when in local)
+        table.add_row(
+            f"{group.deliver_at:%Y-%m-%d %H:%M}",
+            zones,
+            f"{group.readers:,}",
+            f"{group.sent:,}",
+            f"{group.failed:,}",
+            group.state.replace("_", " "),
+        )
+    return table
 
 
 def write_file(path: Path, text: str) -> None:
