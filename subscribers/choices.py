@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from zoneinfo import available_timezones
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.content.edition import Cadence
@@ -27,6 +28,7 @@ from newsletter.errors import InvalidInputError
 from newsletter.parsing import WEEKDAYS
 from newsletter.publications.models import Publication
 from newsletter.publications.topics import topic_slugs
+from subscribers.models import MailingList, Subscription, SubscriptionState
 
 DAY_NAMES = {
     "mon": "Monday",
@@ -137,6 +139,42 @@ def offered_topics(session: Session, publication: Publication) -> list[str]:
     if publication.topics:
         return list(publication.topics)
     return sorted(topic_slugs(session, publication), key=str.casefold)
+
+
+def stranded_weekly_readers(session: Session, publication: Publication) -> dict[str, int]:
+    """Weekly readers (pending or confirmed) whose day the publication no longer offers.
+
+    Day → how many; empty when every weekly reader's day is still offered.
+    """
+    query = (
+        select(Subscription.weekly_day, func.count())
+        .join(MailingList, MailingList.id == Subscription.list_id)
+        .where(
+            MailingList.publication_id == publication.id,
+            Subscription.cadence == Cadence.WEEKLY,
+            Subscription.state.in_([SubscriptionState.PENDING, SubscriptionState.CONFIRMED]),
+            Subscription.weekly_day.not_in(offered_days(publication) or [""]),
+        )
+        .group_by(Subscription.weekly_day)
+    )
+    return {str(day): int(count) for day, count in session.execute(query)}
+
+
+def check_weekly_days(session: Session, publication: Publication, *, label: str) -> None:
+    """Refuse roundup days that would leave weekly readers without their roundup.
+
+    Called after a change of ``weekly_days`` in the same transaction; the error rolls
+    the change back. ``label`` names the field as the user knows it.
+    """
+    stranded = stranded_weekly_readers(session, publication)
+    if not stranded:
+        return
+    counts = ", ".join(f"{count} on {day}" for day, count in sorted(stranded.items()))
+    total = sum(stranded.values())
+    raise InvalidInputError(
+        f"{label}: {total} weekly reader(s) chose a day that would no longer be offered "
+        f"({counts}); keep those days, or ask those readers to choose another"
+    )
 
 
 def reading_of(cadence: Cadence, weekly_day: str | None) -> str:

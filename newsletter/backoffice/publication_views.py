@@ -3,7 +3,9 @@
 Only admins see or change these. A refused change re-renders the form with the
 values as typed and the message naming the field, and writes nothing: the error
 leaves the session block, so its transaction is rolled back. Every change is in
-the audit trail. The schedule fields (time, zone, days) belong to the schedule page.
+the audit trail. The schedule fields (time, zone, days) belong to the schedule page;
+the personal-digest settings (local delivery, weekly roundup days and size, what a
+reader's topics select) are here.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from newsletter.backoffice.pages import redirect, render
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.parsing import WEEKDAYS
+from newsletter.publications.models import TopicMode
 from newsletter.publications.services import get_publication, list_publications, spec_of
 from newsletter.web.deps import runtime_of
+from subscribers.choices import DAY_NAMES, check_weekly_days
 from subscribers.lists import all_lists
 
 router = APIRouter()
@@ -44,10 +49,28 @@ FIELDS = {
     "logo_url": "Logo address",
     "track_opens": "Track opens",
     "track_clicks": "Track clicks",
+    "local_delivery": "Deliver in each reader's time zone",
+    "weekly_days": "Weekly roundup days",
+    "weekly_max": "Briefings per roundup",
+    "topic_mode": "Readers' topics",
 }
 
-_NOT_TEXT = {"topics", "max_briefings", "track_opens", "track_clicks"}
+_NOT_TEXT = {
+    "topics",
+    "max_briefings",
+    "track_opens",
+    "track_clicks",
+    "local_delivery",
+    "weekly_days",
+    "weekly_max",
+    "topic_mode",
+}
 TEXT_FIELDS = tuple(name for name in FIELDS if name not in _NOT_TEXT)
+CHECKBOXES = ("track_opens", "track_clicks", "local_delivery")
+TOPIC_MODES = {
+    TopicMode.ONLY.value: "Only the briefings on their topics",
+    TopicMode.FIRST.value: "Their topics first, then the rest of the edition",
+}
 
 
 def field_label(name: str) -> str:
@@ -59,17 +82,35 @@ def form_values(spec: dict[str, Any]) -> dict[str, Any]:
     """A publication's values as the form shows them (topics one per line)."""
     values = {name: spec.get(name, "") for name in FIELDS}
     values["topics"] = "\n".join(spec.get("topics") or ())
+    values["weekly_days"] = list(spec.get("weekly_days") or ())
     return values
 
 
-def changes_from_form(values: dict[str, str], checked: set[str]) -> dict[str, Any]:
-    """The typed form values as ``edit_publication`` changes; validation happens there."""
+def _count(typed: str) -> int | str:
+    """A typed count as a number when it is one; validation names the field otherwise."""
+    count = typed.strip()
+    return int(count) if count.isdigit() and len(count) < 6 else count
+
+
+def changes_from_form(
+    values: dict[str, str], checked: set[str], weekly_days: list[str] | None = None
+) -> dict[str, Any]:
+    """The typed form values as ``edit_publication`` changes; validation happens there.
+
+    Unticked checkboxes are not sent by browsers, so they are ``False`` (and no days
+    ticked is no weekly roundup); a blank roundup size or topic mode (a client that
+    does not show them) keeps the stored value.
+    """
     changes: dict[str, Any] = {name: values[name] for name in TEXT_FIELDS}
-    count = values["max_briefings"].strip()
-    changes["max_briefings"] = int(count) if count.isdigit() and len(count) < 6 else count
+    changes["max_briefings"] = _count(values["max_briefings"])
     changes["topics"] = [line.strip() for line in values["topics"].splitlines() if line.strip()]
-    changes["track_opens"] = "track_opens" in checked
-    changes["track_clicks"] = "track_clicks" in checked
+    for name in CHECKBOXES:
+        changes[name] = name in checked
+    changes["weekly_days"] = list(weekly_days or ())
+    if values.get("weekly_max", "").strip():
+        changes["weekly_max"] = _count(values["weekly_max"])
+    if values.get("topic_mode", "").strip():
+        changes["topic_mode"] = values["topic_mode"].strip()
     return changes
 
 
@@ -118,6 +159,8 @@ def _edit_view(
         values=values,
         labels=FIELDS,
         error=error,
+        days=[(day, DAY_NAMES[day]) for day in WEEKDAYS],
+        topic_modes=TOPIC_MODES,
     )
 
 
@@ -148,8 +191,16 @@ def save_publication(
     logo_url: Text = "",
     track_opens: Text = "",
     track_clicks: Text = "",
+    local_delivery: Text = "",
+    weekly_days: Annotated[list[str], Form(max_length=7)] = [],  # noqa: B006 (FastAPI form)
+    weekly_max: Text = "",
+    topic_mode: Text = "",
 ) -> Response:
-    """Save the settings; the whole publication is validated again before anything is written."""
+    """Save the settings; the whole publication is validated again before anything is written.
+
+    Dropping a weekly roundup day that readers chose is refused (``check_weekly_days``):
+    they would silently stop getting mail.
+    """
     typed = {
         "name": name,
         "tagline": tagline,
@@ -163,17 +214,25 @@ def save_publication(
         "topics": topics,
         "accent_color": accent_color,
         "logo_url": logo_url,
+        "weekly_max": weekly_max,
+        "topic_mode": topic_mode,
     }
-    checked = {k for k, v in (("track_opens", track_opens), ("track_clicks", track_clicks)) if v}
+    boxes = (
+        ("track_opens", track_opens),
+        ("track_clicks", track_clicks),
+        ("local_delivery", local_delivery),
+    )
+    checked = {name for name, value in boxes if value}
     try:
         with runtime_of(request).database.session() as db:
-            changes = changes_from_form(typed, checked)
-            actions.edit_publication(
+            changes = changes_from_form(typed, checked, weekly_days)
+            publication = actions.edit_publication(
                 db, user.name, client_ip(request), slug, changes, label=field_label
             )
+            check_weekly_days(db, publication, label=field_label("weekly_days"))
     except InvalidInputError as exc:
-        values = {**typed, "track_opens": "track_opens" in checked}
-        values["track_clicks"] = "track_clicks" in checked
+        values: dict[str, Any] = {**typed, **{name: name in checked for name in CHECKBOXES}}
+        values["weekly_days"] = [day for day in weekly_days if day in WEEKDAYS]
         return _edit_view(request, user, slug, values, error=str(exc), status=400)
     return redirect(f"/editor/publications/{slug}", "publication-saved")
 

@@ -15,7 +15,8 @@ from newsletter.console import out, print_json
 from newsletter.publications import services
 from newsletter.publications.spec import validate_spec
 
-_LIST_FIELDS = ("weekdays", "topics")
+_LIST_FIELDS = ("weekdays", "topics", "weekly_days")
+_NONE = "none"  # --weekly-days none: no weekly roundup
 
 
 def _option_name(field: str) -> str:
@@ -27,7 +28,9 @@ def _edit_option_name(field: str) -> str:
 
 
 def _split(value: str) -> list[str]:
-    """A comma-separated CLI value as a list ("" gives an empty list)."""
+    """A comma-separated CLI value as a list ("" or "none" gives an empty list)."""
+    if value.strip().lower() == _NONE:
+        return []
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
@@ -51,6 +54,20 @@ def _spec_options(*, slug: bool) -> Callable[[Callable[..., Any]], Callable[...,
         click.option("--logo-url", help="Logo image URL (empty for none)."),
         click.option("--track-opens/--no-track-opens", default=None, help="Open tracking."),
         click.option("--track-clicks/--no-track-clicks", default=None, help="Click tracking."),
+        click.option(
+            "--local-delivery/--no-local-delivery",
+            default=None,
+            help="Send at the send time in each reader's own time zone.",
+        ),
+        click.option(
+            "--weekly-days",
+            help="Days a weekly roundup is offered on, comma-separated (none: no roundup).",
+        ),
+        click.option("--weekly-max", type=int, help="At most this many briefings per roundup."),
+        click.option(
+            "--topic-mode",
+            help="Readers with topics get only those briefings (only) or those first (first).",
+        ),
     ]
     if slug:
         options.insert(0, click.option("--new-slug", help="Rename: the new URL-safe identifier."))
@@ -119,16 +136,19 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         out.print("No publications yet (newsletter publications load FILE).")
         return
-    table = Table("slug", "name", "timezone", "send", "days", "max", "topics")
+    table = Table("slug", "name", "timezone", "send", "days", "max", "topics", "weekly")
     for row in rows:
+        send = row["send_time"] + (" local" if row["local_delivery"] else "")
+        weekly = ",".join(row["weekly_days"])
         table.add_row(
             row["slug"],
             escape(row["name"]),
             row["timezone"],
-            row["send_time"],
+            send,
             ",".join(row["weekdays"]),
             str(row["max_briefings"]),
             escape(", ".join(row["topics"])) or "(all)",
+            f"{weekly} (max {row['weekly_max']})" if weekly else "-",
         )
     out.print(table)
 

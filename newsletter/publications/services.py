@@ -52,6 +52,7 @@ def _values(spec: PublicationSpec) -> dict[str, Any]:
     values = {name: getattr(spec, name) for name in _SPEC_FIELDS}
     values["from_name"] = spec.resolved_from_name()
     values["weekdays"] = list(spec.weekdays)
+    values["weekly_days"] = list(spec.weekly_days)
     values["topics"] = list(spec.topics)
     return values
 

@@ -3,6 +3,12 @@
 ``PublicationSpec`` is the single gate every publication passes through: the TOML
 loader, ``publications add`` and ``publications edit`` all validate with it, so a
 publication in the database always satisfies the same rules.
+
+Personal digests: ``local_delivery`` sends at ``send_time`` in each reader's own zone
+(readers without one get ``timezone``); ``weekly_days`` are the days weekly readers
+may choose for their roundup (empty: no weekly roundup), each roundup carrying at
+most ``weekly_max`` briefings; ``topic_mode`` says what a reader who chose topics
+receives: ``only`` those briefings, or those ``first`` and then the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from newsletter.errors import InvalidInputError
 from newsletter.parsing import SLUG_PATTERN, WEEKDAYS, read_days, read_time, read_zone
+from newsletter.publications.models import TopicMode
 
 StrictInt = Annotated[int, Field(strict=True)]
 
@@ -60,6 +67,11 @@ class PublicationSpec(BaseModel):
     logo_url: str = Field(default="", max_length=500)
     track_opens: Annotated[bool, Field(strict=True)] = False
     track_clicks: Annotated[bool, Field(strict=True)] = False
+    # Personal digests: each reader's local send time, weekly roundups, topic selection.
+    local_delivery: Annotated[bool, Field(strict=True)] = False
+    weekly_days: tuple[str, ...] = ()
+    weekly_max: StrictInt = Field(default=10, ge=1, le=100)
+    topic_mode: TopicMode = TopicMode.ONLY
 
     @field_validator("from_email")
     @classmethod
@@ -113,6 +125,26 @@ class PublicationSpec(BaseModel):
         if not days:
             raise ValueError("at least one weekday is needed")
         return tuple(day for day in WEEKDAYS if day in days)
+
+    @field_validator("weekly_days", mode="before")
+    @classmethod
+    def _check_weekly_days(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list of day names from {', '.join(WEEKDAYS)}")
+        days, unknown = read_days(str(day) for day in value)
+        if unknown:
+            raise ValueError(f"unknown day {unknown[0]!r}; expected some of {', '.join(WEEKDAYS)}")
+        return tuple(day for day in WEEKDAYS if day in days)
+
+    @field_validator("topic_mode", mode="before")
+    @classmethod
+    def _check_topic_mode(cls, value: Any) -> Any:
+        modes = [mode.value for mode in TopicMode]
+        if isinstance(value, TopicMode):
+            return value
+        if not isinstance(value, str) or value.strip().lower() not in modes:
+            raise ValueError(f"expected one of {', '.join(modes)} (got {value!r})")
+        return TopicMode(value.strip().lower())
 
     @field_validator("topics", mode="before")
     @classmethod
