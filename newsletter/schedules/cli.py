@@ -1,7 +1,10 @@
 """``newsletter schedule set|once|list``, ``publications pause|resume`` (cancel: ``pipeline.cli``).
 
 Times an editor types are local to the publication's time zone; the list shows both
-the local time and UTC, and says why an edition was missed or cancelled.
+the local time and UTC, and says why an edition was missed or cancelled. Weekly
+roundups are listed with their cadence; a publication delivering in each reader's
+own zone shows its editions' cut-off (the earliest of its readers' zones) and how
+many zones its readers are in.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from rich.table import Table
 from newsletter import parsing
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
+from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.schedules import due, services
@@ -44,6 +48,7 @@ def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str
         "id": edition.id,
         "publication": edition.publication.slug,
         "edition_date": edition.edition_date.isoformat(),
+        "cadence": edition.cadence.value,
         "due_local": _local(edition.due_at, edition.publication.timezone),
         "due_utc": edition.due_at.isoformat(),
         "kind": edition.kind.value,
@@ -51,6 +56,12 @@ def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str
         "digest_state": digest_state,
         "reason": edition.reason,
     }
+
+
+def _next(edition: due.DueEdition, timezone: str) -> str:
+    """An upcoming edition as listed: its local cut-off, and "weekly" for a roundup."""
+    weekly = " (weekly)" if edition.cadence is Cadence.WEEKLY else ""
+    return f"{_local(edition.due_at, timezone)}{weekly}"
 
 
 option_publication = click.option(
@@ -78,7 +89,7 @@ def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str
         publication = services.set_schedule(
             session, slug, send_time=send_time, timezone=timezone, weekdays=weekdays, now=now
         )
-        schedule = services.recurring(session, publication)
+        schedule = services.publication_schedule(session, publication)
         upcoming = due.next_occurrences(schedule, now, UPCOMING)
         paused = publication.paused
     out.print(
@@ -87,20 +98,29 @@ def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str
         + (" It is paused (newsletter publications resume)." if paused else "")
     )
     for edition in upcoming:
-        out.print(f"  next: {edition.edition_date} at {_local(edition.due_at, timezone)}")
+        out.print(f"  next: {edition.edition_date} at {_next(edition, timezone)}")
 
 
 @schedule_group.command("once")
 @option_publication
 @click.option("--at", "at_text", required=True, help="Local date and time: 'YYYY-MM-DD HH:MM'.")
+@click.option(
+    "--cadence",
+    type=click.Choice([c.value for c in Cadence]),
+    default=Cadence.DAILY.value,
+    show_default=True,
+    help="The daily edition, or the weekly roundup (on a weekly day the publication offers).",
+)
 @click.pass_context
-def once(ctx: click.Context, slug: str, at_text: str) -> None:
-    """Schedule a one-off edition (it replaces the recurring one of that date)."""
+def once(ctx: click.Context, slug: str, at_text: str, cadence: str) -> None:
+    """Schedule a one-off edition (it replaces the recurring one of that date and cadence)."""
     local = parse_at(at_text)
+    kind = Cadence(cadence)
     with runtime(ctx).database.session() as session:
-        edition = services.schedule_once(session, slug, local)
+        edition = services.schedule_once(session, slug, local, cadence=kind)
+        what = "weekly roundup" if kind is Cadence.WEEKLY else "edition"
         line = (
-            f"Scheduled edition {edition.id}: {slug} {edition.edition_date} at "
+            f"Scheduled {what} {edition.id}: {slug} {edition.edition_date} at "
             f"{_local(edition.due_at, edition.publication.timezone)}."
         )
     out.print(escape(line))
@@ -117,17 +137,28 @@ def list_(ctx: click.Context, slug: str | None, as_json: bool) -> None:
         publications = [get_publication(session, slug)] if slug else list_publications(session)
         schedules = []
         for publication in publications:
-            schedule = services.recurring(session, publication)
+            schedule = services.publication_schedule(session, publication)
+            upcoming = due.next_occurrences(schedule, now, UPCOMING)
             schedules.append(
                 {
                     "publication": publication.slug,
                     "send_time": publication.send_time.strftime("%H:%M"),
                     "timezone": publication.timezone,
                     "weekdays": list(publication.weekdays),
+                    "weekly_days": list(publication.weekly_days),
+                    "local_delivery": publication.local_delivery,
+                    "reader_zones": sorted(schedule.zones | {publication.timezone})
+                    if publication.local_delivery
+                    else [publication.timezone],
                     "paused": publication.paused,
-                    "next": [
-                        _local(e.due_at, publication.timezone)
-                        for e in due.next_occurrences(schedule, now, UPCOMING)
+                    "next": [_next(e, publication.timezone) for e in upcoming],
+                    "upcoming": [
+                        {
+                            "edition_date": e.edition_date.isoformat(),
+                            "cadence": e.cadence.value,
+                            "due_utc": e.due_at.isoformat(),
+                        }
+                        for e in upcoming
                     ],
                 }
             )
@@ -148,18 +179,24 @@ def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]
     table = Table("publication", "time", "zone", "days", "next")
     for row in schedules:
         days = ",".join(row["weekdays"]) or "(none)"
+        if row["weekly_days"]:
+            days += f"; weekly: {','.join(row['weekly_days'])}"
+        zone = row["timezone"]
+        if row["local_delivery"]:
+            zone += f"; readers' own ({len(row['reader_zones'])} zones, due at the earliest)"
         upcoming = "paused" if row["paused"] else ("; ".join(row["next"]) or "-")
-        table.add_row(escape(row["publication"]), row["send_time"], row["timezone"], days, upcoming)
+        table.add_row(escape(row["publication"]), row["send_time"], zone, days, upcoming)
     out.print(table)
     if not editions:
         out.print("No editions started, missed or scheduled yet.")
         return
     table = Table("id", "publication", "date", "due (local)", "kind", "state", "digest", "why")
     for row in editions:
+        weekly = " weekly" if row["cadence"] == Cadence.WEEKLY.value else ""
         table.add_row(
             str(row["id"]),
             escape(row["publication"]),
-            row["edition_date"],
+            row["edition_date"] + weekly,
             row["due_local"],
             row["kind"],
             row["state"],

@@ -2,7 +2,15 @@
 
 A publication's recurring schedule is a local send time, a set of weekdays and an
 IANA time zone. Each matching local date gives one edition, due at that local time
-converted to UTC. Daylight-saving rules:
+converted to UTC. Each of its ``weekly_days`` also gives that date's weekly roundup
+(``Cadence.WEEKLY``), due at the same instant: an edition is keyed by (publication,
+date, cadence) everywhere here.
+
+**Local delivery.** A publication that delivers at ``send_time`` in each reader's own
+zone assembles each edition once, at its *cut-off*: the earliest of ``send_time`` on
+that date over the publication's zone and every zone its confirmed readers have
+(``Recurring.zones``). The edition is due then; the delivery core sends each zone
+group at its own local instant. Daylight-saving rules:
 
 * **The wall clock wins.** 07:00 local stays 07:00 local all year: the UTC instant
   moves by an hour across a transition, the local time never does.
@@ -30,18 +38,31 @@ the pause outlasted the window.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from newsletter.content.edition import Cadence
 from newsletter.localtime import local_instant
 from newsletter.parsing import WEEKDAYS, zone
 
 DEFAULT_LOOKBACK = timedelta(days=2)
 
+# How much earlier than in the publication's own zone a reader's zone can reach the same
+# wall-clock time (UTC+14 against UTC-12): the edition of a date is due at most this
+# long before the publication's own instant.
+ZONE_SPREAD = timedelta(hours=26)
+
+# An edition's key: (publication id, edition date, cadence).
+Key = tuple[int, date, Cadence]
+
 
 @dataclass(frozen=True)
 class Recurring:
-    """A publication's recurring schedule, as plain values."""
+    """A publication's recurring schedule, as plain values.
+
+    ``zones`` are its confirmed readers' own zones, used only with ``local_delivery``
+    (the publication's ``timezone`` always counts too).
+    """
 
     publication_id: int
     send_time: time
@@ -49,6 +70,21 @@ class Recurring:
     timezone: str
     active_since: datetime
     paused: bool = False
+    weekly_days: frozenset[str] = frozenset()
+    local_delivery: bool = False
+    zones: frozenset[str] = frozenset()
+
+    def due_at(self, day: date) -> datetime:
+        """The cut-off of the edition of ``day``: ``send_time`` in the publication's zone,
+        or with local delivery the earliest such instant over every reader's zone."""
+        zones = {self.timezone} | (self.zones if self.local_delivery else set())
+        return min(local_instant(day, self.send_time, name) for name in sorted(zones))
+
+    def cadences(self, day: date) -> tuple[Cadence, ...]:
+        """The editions the schedule gives on ``day``: daily, weekly, both or none."""
+        name = WEEKDAYS[day.weekday()]
+        daily = (Cadence.DAILY,) if name in self.weekdays else ()
+        return daily + ((Cadence.WEEKLY,) if name in self.weekly_days else ())
 
 
 @dataclass(frozen=True)
@@ -59,6 +95,7 @@ class OneOff:
     publication_id: int
     edition_date: date
     due_at: datetime
+    cadence: Cadence = Cadence.DAILY
 
 
 @dataclass(frozen=True)
@@ -70,26 +107,41 @@ class DueEdition:
     due_at: datetime
     late: bool
     edition_id: int | None = None  # set for one-off editions
+    cadence: Cadence = Cadence.DAILY
+
+    @property
+    def key(self) -> Key:
+        """(publication id, edition date, cadence): what makes the edition unique."""
+        return (self.publication_id, self.edition_date, self.cadence)
 
 
 def occurrences(schedule: Recurring, start: datetime, end: datetime) -> Iterator[DueEdition]:
-    """The schedule's editions with ``start < due_at <= end``, oldest first (never late)."""
+    """The schedule's editions with ``start < due_at <= end``, oldest first (never late).
+
+    A date's daily edition comes before its weekly roundup (same instant).
+    """
     tz = zone(schedule.timezone)
-    # Local dates can be a day either side of the UTC dates of the bounds.
-    day = start.astimezone(tz).date() - timedelta(days=1)
-    last = end.astimezone(tz).date() + timedelta(days=1)
+    # Local dates can be a day either side of the UTC dates of the bounds, and with
+    # local delivery a reader's zone reaches a date up to ZONE_SPREAD earlier.
+    margin = timedelta(days=2) if schedule.local_delivery else timedelta(days=1)
+    day = start.astimezone(tz).date() - margin
+    last = end.astimezone(tz).date() + margin
     while day <= last:
-        if WEEKDAYS[day.weekday()] in schedule.weekdays:
-            due_at = local_instant(day, schedule.send_time, schedule.timezone)
+        cadences = schedule.cadences(day)
+        if cadences:
+            due_at = schedule.due_at(day)
             if start < due_at <= end:
-                yield DueEdition(schedule.publication_id, day, due_at, late=False)
+                for cadence in cadences:
+                    yield DueEdition(
+                        schedule.publication_id, day, due_at, late=False, cadence=cadence
+                    )
         day += timedelta(days=1)
 
 
 def due_editions(
     schedules: Iterable[Recurring],
     one_offs: Iterable[OneOff],
-    taken: Collection[tuple[int, date]],
+    taken: Collection[Key],
     now: datetime,
     *,
     window: timedelta,
@@ -102,29 +154,35 @@ def due_editions(
     """
     schedules = list(schedules)
     paused = {schedule.publication_id for schedule in schedules if schedule.paused}
-    found: dict[tuple[int, date], DueEdition] = {}
+    found: dict[Key, DueEdition] = {}
     horizon = now + lead
     for one_off in one_offs:
         if one_off.due_at <= horizon and one_off.publication_id not in paused:
             late = now - one_off.due_at > window
-            key = (one_off.publication_id, one_off.edition_date)
-            found[key] = DueEdition(*key, one_off.due_at, late, edition_id=one_off.edition_id)
+            edition = DueEdition(
+                one_off.publication_id,
+                one_off.edition_date,
+                one_off.due_at,
+                late,
+                edition_id=one_off.edition_id,
+                cadence=one_off.cadence,
+            )
+            found[edition.key] = edition
     floor = now - lookback
     for schedule in schedules:
         if schedule.paused:
             continue
         for edition in occurrences(schedule, max(floor, schedule.active_since), horizon):
-            key = (edition.publication_id, edition.edition_date)
-            # A one-off edition for the same date replaces the recurring one.
-            if key in taken or key in found:
+            # A one-off edition for the same date and cadence replaces the recurring one.
+            if edition.key in taken or edition.key in found:
                 continue
-            found[key] = DueEdition(*key, edition.due_at, now - edition.due_at > window)
-    return sorted(found.values(), key=lambda e: (e.due_at, e.publication_id, e.edition_date))
+            found[edition.key] = replace(edition, late=now - edition.due_at > window)
+    return sorted(found.values(), key=lambda e: (e.due_at, *e.key))
 
 
 def next_occurrences(schedule: Recurring, now: datetime, count: int) -> list[DueEdition]:
     """The schedule's next ``count`` editions after ``now`` (for ``schedule list``)."""
-    if not schedule.weekdays or schedule.paused:
+    if not (schedule.weekdays or schedule.weekly_days) or schedule.paused:
         return []
     found: list[DueEdition] = []
     start = now

@@ -3,15 +3,19 @@
 Cancelling an edition is the pipeline's (``newsletter.pipeline.cancel``).
 
 ``claim_due`` is the heart of the beat tick. It asks ``due.due_editions`` what is due
-and claims each edition through the unique (publication, edition date) key of
-``scheduled_editions``: a recurring edition is claimed by inserting its row, a
+and claims each edition through the unique (publication, edition date, cadence) key
+of ``scheduled_editions``: a recurring edition is claimed by inserting its row, a
 one-off by a conditional ``UPDATE ... WHERE state = 'scheduled'``. Whoever loses the
 race (a second tick, a second beat process) gets nothing, so nothing starts twice.
+
+A local-delivery publication's edition is due at the earliest of its readers' zones
+(``due`` module docstring); the tick reads the distinct zones of its confirmed readers
+only for such publications, and only when one of their editions still to claim is near.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select, update
@@ -19,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import parsing
+from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError, NotFoundError
@@ -32,6 +37,7 @@ from newsletter.schedules.models import (
     ScheduleActivity,
     ScheduledEdition,
 )
+from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionState
 
 MISSED_REASON = "not started within {window} of its time ({due_at:%Y-%m-%d %H:%M} UTC)"
 
@@ -60,8 +66,11 @@ def mark_active(session: Session, publication: Publication, now: datetime) -> No
     session.flush()
 
 
-def recurring(session: Session, publication: Publication) -> due.Recurring:
-    """A publication's schedule as the plain value ``due`` works on."""
+def recurring(
+    session: Session, publication: Publication, zones: frozenset[str] = frozenset()
+) -> due.Recurring:
+    """A publication's schedule as the plain value ``due`` works on (``zones``: its
+    readers' zones, which matter only with local delivery; see ``reader_zones``)."""
     return due.Recurring(
         publication_id=publication.id,
         send_time=publication.send_time,
@@ -69,7 +78,45 @@ def recurring(session: Session, publication: Publication) -> due.Recurring:
         timezone=publication.timezone,
         active_since=active_since(session, publication),
         paused=publication.paused,
+        weekly_days=frozenset(publication.weekly_days),
+        local_delivery=publication.local_delivery,
+        zones=zones,
     )
+
+
+def reader_zones(session: Session, publication_ids: list[int]) -> dict[int, frozenset[str]]:
+    """The distinct zones of each publication's confirmed readers (one query for all).
+
+    Readers without a zone take the publication's, which always counts anyway. A zone
+    this system cannot read (it was valid when stored) is left out rather than stopping
+    the tick: those readers are still delivered by the delivery core.
+    """
+    found: dict[int, set[str]] = {publication_id: set() for publication_id in publication_ids}
+    if not publication_ids:
+        return {}
+    rows = session.execute(
+        select(MailingList.publication_id, Subscriber.timezone)
+        .join(Subscription, Subscription.list_id == MailingList.id)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(
+            MailingList.publication_id.in_(publication_ids),
+            Subscription.state == SubscriptionState.CONFIRMED,
+            Subscriber.timezone.is_not(None),
+        )
+        .distinct()
+    )
+    for publication_id, name in rows:
+        if name and parsing.read_zone(name) is not None:
+            found[publication_id].add(name)
+    return {publication_id: frozenset(zones) for publication_id, zones in found.items()}
+
+
+def publication_schedule(session: Session, publication: Publication) -> due.Recurring:
+    """A publication's schedule with its readers' zones when it delivers locally."""
+    if not publication.local_delivery:
+        return recurring(session, publication)
+    zones = reader_zones(session, [publication.id]).get(publication.id, frozenset())
+    return recurring(session, publication, zones)
 
 
 def set_schedule(
@@ -105,24 +152,42 @@ def set_paused(
     return publication
 
 
-def _taken(session: Session, publication: Publication, edition_date: date) -> str | None:
-    """Why an edition for that date cannot be added, or None."""
+def _taken(
+    session: Session, publication: Publication, edition_date: date, cadence: Cadence
+) -> str | None:
+    """Why an edition of that cadence for that date cannot be added, or None."""
     row = session.scalar(
         select(ScheduledEdition).where(
             ScheduledEdition.publication_id == publication.id,
             ScheduledEdition.edition_date == edition_date,
+            ScheduledEdition.cadence == cadence,
         )
     )
     if row is not None:
         return f"{row.label()} is already {row.state.value}"
     digest = session.scalar(
         select(Digest.id).where(
-            Digest.publication_id == publication.id, Digest.edition_date == edition_date
+            Digest.publication_id == publication.id,
+            Digest.edition_date == edition_date,
+            Digest.cadence == cadence,
         )
     )
     if digest is not None:
-        return f"digest {digest} already exists for {edition_date.isoformat()}"
+        kind = "weekly roundup" if cadence is Cadence.WEEKLY else "digest"
+        return f"{kind} {digest} already exists for {edition_date.isoformat()}"
     return None
+
+
+def refuse_weekly_day(publication: Publication, edition_date: date) -> None:
+    """Raise ``InvalidInputError`` unless the publication offers a roundup on that weekday:
+    only readers of that weekday get a weekly roundup."""
+    day = parsing.WEEKDAYS[edition_date.weekday()]
+    if day not in publication.weekly_days:
+        offered = ",".join(publication.weekly_days) or "none"
+        raise InvalidInputError(
+            f"--cadence weekly: {publication.slug} offers no weekly roundup on {day} "
+            f"({edition_date.isoformat()}; weekly days: {offered})"
+        )
 
 
 def refuse_if_paused(publication: Publication) -> None:
@@ -141,20 +206,25 @@ def schedule_once(
     *,
     kind: EditionKind = EditionKind.ONCE,
     now: datetime | None = None,
+    cadence: Cadence = Cadence.DAILY,
 ) -> ScheduledEdition:
-    """Add a one-off edition at a local date and time in the publication's time zone."""
+    """Add a one-off edition (or weekly roundup) at a local date and time in the
+    publication's time zone."""
     now = now or utcnow()
     publication = get_publication(session, slug)
     refuse_if_paused(publication)
+    if cadence is Cadence.WEEKLY:
+        refuse_weekly_day(publication, local.date())
     due_at = local_instant(local.date(), local.time(), publication.timezone)
     if kind is EditionKind.ONCE and due_at <= now:
         raise InvalidInputError(f"--at: {local:%Y-%m-%d %H:%M} is in the past")
-    reason = _taken(session, publication, local.date())
+    reason = _taken(session, publication, local.date(), cadence)
     if reason is not None:
         raise InvalidInputError(f"{publication.slug} {local.date().isoformat()}: {reason}")
     edition = ScheduledEdition(
         publication=publication,
         edition_date=local.date(),
+        cadence=cadence,
         due_at=due_at,
         kind=kind,
         state=EditionState.SCHEDULED,
@@ -164,15 +234,17 @@ def schedule_once(
     return edition
 
 
-def send_now(session: Session, slug: str, *, now: datetime | None = None) -> ScheduledEdition:
-    """Add today's edition (in the publication's zone), due at once."""
+def send_now(
+    session: Session, slug: str, *, now: datetime | None = None, cadence: Cadence = Cadence.DAILY
+) -> ScheduledEdition:
+    """Add today's edition (in the publication's zone; or its weekly roundup), due at once."""
     now = now or utcnow()
     publication = get_publication(session, slug)
     refuse_if_paused(publication)
     # Keep the microseconds: the edition's cut-off is this instant, and a briefing
     # approved a moment before pressing "send now" belongs in it.
     local = now.astimezone(parsing.zone(publication.timezone)).replace(tzinfo=None)
-    return schedule_once(session, slug, local, kind=EditionKind.NOW, now=now)
+    return schedule_once(session, slug, local, kind=EditionKind.NOW, now=now, cadence=cadence)
 
 
 def get_edition(session: Session, edition_id: int) -> ScheduledEdition:
@@ -215,6 +287,7 @@ def _claim(
     row = ScheduledEdition(
         publication_id=found.publication_id,
         edition_date=found.edition_date,
+        cadence=found.cadence,
         due_at=found.due_at,
         kind=EditionKind.RECURRING,
         state=state,
@@ -232,6 +305,43 @@ def _claim(
     return row.id
 
 
+def _schedules(
+    session: Session,
+    publications: list[Publication],
+    taken: set[due.Key],
+    now: datetime,
+    *,
+    lookback: timedelta,
+    lead: timedelta,
+) -> list[due.Recurring]:
+    """Every publication's schedule; local-delivery ones with their readers' zones when an
+    edition of theirs not yet taken could be due by ``now + lead`` in some zone."""
+    schedules = [recurring(session, publication) for publication in publications]
+    near = [
+        schedule.publication_id
+        for schedule in schedules
+        if schedule.local_delivery
+        and not schedule.paused
+        and any(
+            edition.key not in taken
+            for edition in due.occurrences(
+                schedule,
+                max(now - lookback, schedule.active_since),
+                now + lead + due.ZONE_SPREAD,
+            )
+        )
+    ]
+    if not near:
+        return schedules
+    zones = reader_zones(session, near)
+    return [
+        replace(schedule, zones=zones[schedule.publication_id])
+        if schedule.publication_id in zones
+        else schedule
+        for schedule in schedules
+    ]
+
+
 def claim_due(
     session: Session,
     now: datetime,
@@ -245,8 +355,7 @@ def claim_due(
     With a ``lead``, an edition is claimed that long before its time (sending ahead).
     """
     publications = list(session.scalars(select(Publication)))
-    schedules = [recurring(session, publication) for publication in publications]
-    floor = now - lookback - timedelta(days=2)
+    floor = now - lookback - timedelta(days=2) - due.ZONE_SPREAD
     rows = session.execute(
         select(
             ScheduledEdition.id,
@@ -254,23 +363,25 @@ def claim_due(
             ScheduledEdition.edition_date,
             ScheduledEdition.due_at,
             ScheduledEdition.state,
+            ScheduledEdition.cadence,
         ).where(
             (ScheduledEdition.state == EditionState.SCHEDULED) | (ScheduledEdition.due_at >= floor)
         )
     ).all()
     one_offs = [
-        due.OneOff(row[0], row[1], row[2], row[3])
+        due.OneOff(row[0], row[1], row[2], row[3], row[5])
         for row in rows
         if row[4] is EditionState.SCHEDULED
     ]
-    taken = {(row[1], row[2]) for row in rows}
+    taken: set[due.Key] = {(row[1], row[2], row[5]) for row in rows}
     # A digest assembled by hand (``digest assemble``) also takes its date.
     digests = session.execute(
-        select(Digest.publication_id, Digest.edition_date).where(
+        select(Digest.publication_id, Digest.edition_date, Digest.cadence).where(
             Digest.edition_date >= floor.date()
         )
     )
-    taken.update((publication_id, edition_date) for publication_id, edition_date in digests)
+    taken.update((publication_id, day, cadence) for publication_id, day, cadence in digests)
+    schedules = _schedules(session, publications, taken, now, lookback=lookback, lead=lead)
     result = TickResult()
     for found in due.due_editions(
         schedules, one_offs, taken, now, window=window, lookback=lookback, lead=lead

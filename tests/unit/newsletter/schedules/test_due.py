@@ -7,11 +7,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from newsletter import parsing
+from newsletter.content.edition import Cadence
 from newsletter.localtime import local_instant
 from newsletter.schedules import due
 from newsletter.schedules.due import DueEdition, OneOff, Recurring
 
 WINDOW = timedelta(hours=3)
+DAILY = Cadence.DAILY
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -132,7 +134,11 @@ def test_taken_editions_are_not_due_again() -> None:
     """An edition already started (its key taken) is never returned again."""
     plan = schedule(zone="UTC")
     now = utc(2026, 11, 25, 7, 5)
-    taken = {(1, date(2026, 11, 25)), (1, date(2026, 11, 24)), (1, date(2026, 11, 23))}
+    taken = {
+        (1, date(2026, 11, 25), DAILY),
+        (1, date(2026, 11, 24), DAILY),
+        (1, date(2026, 11, 23), DAILY),
+    }
     assert due.due_editions([plan], [], taken, now, window=WINDOW) == []
 
 
@@ -141,7 +147,11 @@ def test_late_edition_is_flagged_for_missed() -> None:
     plan = schedule(zone="UTC")
     now = utc(2026, 11, 25, 10, 1)
     found = due.due_editions(
-        [plan], [], {(1, date(2026, 11, 24)), (1, date(2026, 11, 23))}, now, window=WINDOW
+        [plan],
+        [],
+        {(1, date(2026, 11, 24), DAILY), (1, date(2026, 11, 23), DAILY)},
+        now,
+        window=WINDOW,
     )
     assert found == [DueEdition(1, date(2026, 11, 25), utc(2026, 11, 25, 7, 0), late=True)]
     fresh = due.due_editions(
@@ -178,7 +188,7 @@ def test_one_off_replaces_the_recurring_edition_of_its_date() -> None:
     """A one-off for a date is due at its own time; the recurring one of that date is not."""
     plan = schedule(zone="UTC")
     one_off = OneOff(9, 1, date(2026, 11, 25), utc(2026, 11, 25, 15, 0))
-    taken = {(1, date(2026, 11, 25))}  # the one-off's own row
+    taken = {(1, date(2026, 11, 25), DAILY)}  # the one-off's own row
     morning = due.due_editions(
         [plan],
         [one_off],
