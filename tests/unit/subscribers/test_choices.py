@@ -29,7 +29,7 @@ from subscribers.preferences import ChoiceError, ListChoice, Preferences, update
 from subscribers.profile import clean_profile, clean_topics, clean_zone
 from tests.unit.subscribers.factories import seed, signup, web_evidence
 
-WEEKLY = {"weekly_days": ["wed", "sun"]}
+ROUNDUP_DAYS = ["wed", "sun"]
 
 
 def test_a_blank_zone_is_the_publications() -> None:
@@ -114,7 +114,7 @@ def test_offered_topics_are_the_list_or_the_registered_ones(database: Database) 
 
 def test_sign_up_stores_zone_cadence_and_day(database: Database) -> None:
     """A sign-up keeps a blank zone as None and the weekly reading it was given."""
-    seed(database, **WEEKLY)
+    seed(database, weekly_days=ROUNDUP_DAYS)
     with database.session() as session:
         result = signup(session, cadence="weekly", weekly_day="sun", topics=("science",))
         assert result.subscription is not None
@@ -144,7 +144,7 @@ def test_bad_choices_at_sign_up_change_nothing(
     database: Database, fields: dict[str, object], message: str
 ) -> None:
     """A refused choice names its field and writes no row."""
-    seed(database, **WEEKLY)
+    seed(database, weekly_days=ROUNDUP_DAYS)
     with pytest.raises(InvalidInputError, match=message), database.session() as session:
         signup(session, **fields)  # type: ignore[arg-type]
     with database.session() as session:
@@ -153,7 +153,7 @@ def test_bad_choices_at_sign_up_change_nothing(
 
 def test_a_second_pending_sign_up_updates_the_reading(database: Database) -> None:
     """Signing up again while pending takes the new cadence, like the new topics."""
-    seed(database, **WEEKLY)
+    seed(database, weekly_days=ROUNDUP_DAYS)
     with database.session() as session:
         signup(session)
     with database.session() as session:
@@ -173,7 +173,7 @@ def _confirmed(database: Database) -> tuple[int, int]:
 
 def test_preferences_change_zone_cadence_and_topics(database: Database) -> None:
     """The preferences set a zone, then the publication's again; weekly, then daily."""
-    list_id = seed(database, **WEEKLY)
+    list_id = seed(database, weekly_days=ROUNDUP_DAYS)
     subscriber_id, _ = _confirmed(database)
     weekly = ListChoice(list_id, True, ("Sport",), cadence="weekly", weekly_day="sun")
     with database.session() as session:
@@ -214,7 +214,7 @@ def test_refused_preferences_name_the_field_and_change_nothing(
     database: Database, preferences: dict[str, object], field: str, message: str
 ) -> None:
     """A bad zone, day or topic raises a ChoiceError placing it; nothing was changed."""
-    list_id = seed(database, **WEEKLY)
+    list_id = seed(database, weekly_days=ROUNDUP_DAYS)
     subscriber_id, _ = _confirmed(database)
     zone = str(preferences.pop("timezone", "Asia/Tokyo"))
     choice = ListChoice(list_id, True, **preferences)  # type: ignore[arg-type]
@@ -240,7 +240,7 @@ def test_refused_preferences_name_the_field_and_change_nothing(
 
 def test_stranded_weekly_readers_are_counted(database: Database) -> None:
     """Weekly readers whose day is no longer offered are found; the check refuses it."""
-    seed(database, **WEEKLY)
+    seed(database, weekly_days=ROUNDUP_DAYS)
     with database.session() as session:
         signup(session, cadence="weekly", weekly_day="sun")
         signup(session, "bob@example.org", cadence="weekly", weekly_day="wed")
@@ -268,7 +268,7 @@ def test_csv_import_reads_cadence_and_reports_bad_rows_by_column(
     database: Database, tmp_path: Path
 ) -> None:
     """Good rows carry their reading; bad ones are listed by row number and column."""
-    seed(database, **WEEKLY)
+    seed(database, weekly_days=ROUNDUP_DAYS)
     path = tmp_path / "people.csv"
     path.write_text(CSV, encoding="utf-8")
     with database.session() as session:
