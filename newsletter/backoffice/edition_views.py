@@ -1,4 +1,5 @@
-"""Edition pages: the next edition's preview with test-send, edition history, reports."""
+"""Edition pages: the next edition's preview (as one reader gets it) with test-send, edition
+history, reports."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ from sqlalchemy.orm import Session
 
 from newsletter.backoffice import actions
 from newsletter.backoffice.pages import redirect, render
-from newsletter.backoffice.previews import preview_next
+from newsletter.backoffice.previews import ReaderChoice, preview_for, read_choice
 from newsletter.backoffice.reports import report_view
+from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.delivery.resend import edition_deadline, transient_failures
 from newsletter.digests.services import item_counts, list_digests
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.editors.services import clean_email
-from newsletter.errors import NotFoundError
+from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.web.deps import runtime_of
+from subscribers.choices import DAY_NAMES, offered_days, offered_topics, zone_options
 from subscribers.tokens import tokens_for
 
 router = APIRouter()
@@ -44,21 +47,56 @@ def chosen_publication(session: Session, slug: str) -> tuple[Publication, list[P
 
 
 @router.get("/preview", response_class=HTMLResponse)
-def preview(request: Request, user: Editor, publication: Slug = "") -> Response:
-    """The next edition as it would go out now: email at two widths, text, subject, size."""
+def preview(
+    request: Request,
+    user: Editor,
+    publication: Slug = "",
+    topics: Annotated[list[str] | None, Query()] = None,
+    timezone: Annotated[str, Query(max_length=100)] = "",
+    cadence: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The next edition as a reader with these topics, zone and cadence gets it (default: a
+    daily reader of every topic in the publication's zone): email at two widths, text,
+    subject, size, and when it reaches them. A choice the publication does not offer is
+    refused (400) with the field named, and nothing is previewed."""
     rt = runtime_of(request)
+    typed = list(topics or [])
+    error = ""
     with rt.database.session() as db:
         chosen, publications = chosen_publication(db, publication)
-        view = preview_next(db, chosen, tokens_for(rt.settings))
+        try:
+            choice = read_choice(db, chosen, topics=typed, timezone=timezone, cadence=cadence)
+        except InvalidInputError as exc:
+            error, choice = str(exc), None
+        view = None
+        if choice is not None:
+            view = preview_for(db, chosen, tokens_for(rt.settings), choice)
+        form = {
+            "publication": chosen.slug,
+            "publication_name": chosen.name,
+            "publication_zone": chosen.timezone,
+            "local_delivery": chosen.local_delivery,
+            "topics": offered_topics(db, chosen),
+            "weekly_days": [DAY_NAMES[day] for day in offered_days(chosen)],
+        }
         slugs = [(p.slug, p.name) for p in publications]
+    shown = choice or ReaderChoice(cadence=Cadence.DAILY)
     return render(
         request,
         "preview.html",
         user=user,
         section="preview",
         page_title="Next edition",
+        status=400 if error else 200,
         preview=view,
         publications=slugs,
+        form=form,
+        error=error,
+        error_field=error.split(":", 1)[0] if error else "",
+        chosen_topics={t.casefold() for t in (shown.topics if choice else typed)},
+        chosen_zone=shown.zone if choice else timezone.strip(),
+        chosen_cadence=shown.cadence.value if choice else cadence.strip().lower(),
+        zones=zone_options(shown.zone if choice else None),
     )
 
 
@@ -92,6 +130,7 @@ def editions(request: Request, user: Editor, publication: Slug = "") -> Response
                 "state": d.state.value,
                 "subject": d.subject or d.skip_reason or "",
                 "briefings": counts[d.id],
+                "weekly": d.cadence is Cadence.WEEKLY,
             }
             for d in digests
         ]

@@ -5,22 +5,34 @@ approved later in the day still belong in it), so an edition that is not assembl
 yet is assembled and rendered inside a savepoint that is rolled back: the preview
 and the test copy show exactly what the renderer would produce now, and nothing
 is kept. An edition already rendered is shown as stored.
+
+The preview can also imitate one reader (``ReaderChoice``): their topics, their time
+zone and their cadence. It then shows exactly the email such a reader gets: the
+topic variant their topics select (the stored variant once planning rendered it,
+else rendered now the same way), the full edition when their topics select all of
+it, or that they would be left out; the weekly roundup for a weekly reader; and the
+instant it reaches them (``send_time`` in their own zone when the publication
+delivers locally, else the publication's instant, shown on their clock).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from newsletter import urls
 from newsletter.content.briefing import BriefingContent
-from newsletter.content.edition import Edition, EditionItem, PublicationInfo
+from newsletter.content.edition import Cadence, Edition, EditionItem, PublicationInfo
 from newsletter.db import utcnow
 from newsletter.delivery.compose import Personaliser, edition_message
-from newsletter.digests.models import RENDERED_STATES, Digest, DigestState
+from newsletter.digests.assembly import next_edition_date
+from newsletter.digests.models import RENDERED_STATES, Digest, DigestState, DigestVariant
+from newsletter.digests.roundup import roundup_edition
 from newsletter.digests.services import (
     assemble_digest,
     find_digest,
@@ -28,11 +40,96 @@ from newsletter.digests.services import (
     render_digest,
     tentatively,
 )
+from newsletter.digests.variants import (
+    FULL,
+    ItemTopics,
+    item_topics,
+    select_positions,
+    variant_edition,
+    variant_key,
+)
+from newsletter.errors import InvalidInputError
+from newsletter.localtime import local_instant
+from newsletter.parsing import WEEKDAYS
 from newsletter.providers.interfaces import Batch
 from newsletter.publications.models import Publication
 from newsletter.render import placeholders
+from newsletter.render.email import render_email
 from newsletter.render.web import render_briefing_fragment
+from subscribers.choices import offered_days, offered_topics
+from subscribers.profile import clean_topics, clean_zone
 from subscribers.tokens import Tokens
+
+# A query string may repeat ``topics`` at most this often (a publication's list is shorter).
+MAX_CHOSEN = 200
+
+
+@dataclass(frozen=True)
+class ReaderChoice:
+    """The reader a preview imitates: the topics they chose (none: every topic), their
+    zone (None: the publication's) and their cadence."""
+
+    topics: tuple[str, ...] = ()
+    zone: str | None = None
+    cadence: Cadence = Cadence.DAILY
+
+    @property
+    def personal(self) -> bool:
+        """Whether this is anyone but the plain daily reader in the publication's zone."""
+        return bool(self.topics) or self.zone is not None or self.cadence is not Cadence.DAILY
+
+
+@dataclass(frozen=True)
+class ReaderTiming:
+    """When the previewed reader gets the edition: the instant, and on their own clock."""
+
+    zone: str
+    deliver_at: datetime  # UTC
+    local: datetime  # the same instant in ``zone``
+    local_delivery: bool  # the publication delivers at send_time in each reader's zone
+
+
+def read_choice(
+    session: Session,
+    publication: Publication,
+    *,
+    topics: Sequence[str] = (),
+    timezone: str = "",
+    cadence: str = "",
+) -> ReaderChoice:
+    """The choice typed into the preview form, checked as a reader's would be: only the
+    publication's topics, a real IANA zone, daily or (if offered) weekly; else
+    ``InvalidInputError`` naming the field."""
+    if len(topics) > MAX_CHOSEN:
+        raise InvalidInputError(f"topics: at most {MAX_CHOSEN}")
+    chosen = tuple(clean_topics(topics, offered_topics(session, publication)))
+    zone = clean_zone(timezone)
+    typed = cadence.strip().lower() or Cadence.DAILY.value
+    if typed not in (Cadence.DAILY.value, Cadence.WEEKLY.value):
+        raise InvalidInputError(f"cadence: {cadence.strip()[:20]!r} is not daily or weekly")
+    if typed == Cadence.WEEKLY.value and not offered_days(publication):
+        raise InvalidInputError("cadence: this publication offers no weekly roundup")
+    return ReaderChoice(chosen, zone, Cadence(typed))
+
+
+def reader_timing(publication: Publication, edition_date: date, zone: str | None) -> ReaderTiming:
+    """When a reader in ``zone`` gets the edition of ``edition_date`` on the recurring schedule.
+
+    With local delivery: ``send_time`` on that date in their zone (DST rules of
+    ``newsletter.localtime``); otherwise everyone's instant, the publication's ``send_time``.
+    """
+    name = zone or publication.timezone
+    where = name if publication.local_delivery else publication.timezone
+    instant = local_instant(edition_date, publication.send_time, where)
+    return ReaderTiming(
+        name, instant, instant.astimezone(ZoneInfo(name)), publication.local_delivery
+    )
+
+
+def next_roundup(publication: Publication, now: datetime) -> date:
+    """The date of the next weekly roundup whose cut-off (its send time) is still ahead."""
+    days = {WEEKDAYS.index(day) for day in offered_days(publication)}
+    return next_edition_date(now, publication.send_time, publication.timezone, days)
 
 
 @dataclass(frozen=True)
@@ -53,17 +150,29 @@ class Preview:
     notes: tuple[str, ...] = ()
     skip_reason: str | None = None
     test_batch: Batch | None = field(default=None, repr=False)
+    # What one reader gets (``preview_for``): the choice, when, and which version.
+    cadence: str = Cadence.DAILY.value
+    choice: ReaderChoice = ReaderChoice()
+    timing: ReaderTiming | None = None
+    variant_key: str | None = None  # None: the full edition
+    full_count: int = 0  # briefings in the full edition
+    left_out: str | None = None  # why this reader would get nothing
+    view_url: str = ""
 
 
-def _fill(text: str, publication: Publication, edition_date: date) -> str:
+def _edition_url(publication: Publication, edition_date: date, cadence: Cadence) -> str:
+    weekly = cadence is Cadence.WEEKLY
+    return urls.edition_page(publication.base_url, publication.slug, edition_date, weekly=weekly)
+
+
+def _fill(text: str, publication: Publication, edition_date: date, view_url: str = "") -> str:
     """Replace per-recipient markers with links that work for an editor looking at it."""
     signup = urls.subscribe_page(publication.base_url, publication.slug)
     values = {
         placeholders.UNSUBSCRIBE_URL: signup,
         placeholders.PREFERENCES_URL: signup,
-        placeholders.VIEW_URL: urls.edition_page(
-            publication.base_url, publication.slug, edition_date
-        ),
+        placeholders.VIEW_URL: view_url
+        or urls.edition_page(publication.base_url, publication.slug, edition_date),
         placeholders.NAME: "",
     }
     for marker, value in values.items():
@@ -83,6 +192,7 @@ def _capture(
         signup = urls.subscribe_page(publication.base_url, publication.slug)
         recipient = personaliser.anonymous(test_to, signup)
         batch = Batch(f"test-{publication.slug}-{digest.edition_date}", message, (recipient,))
+    view = _edition_url(publication, digest.edition_date, digest.cadence)
     return Preview(
         publication=publication.slug,
         publication_name=publication.name,
@@ -91,12 +201,15 @@ def _capture(
         frozen=frozen,
         subject=digest.subject or "",
         preheader=digest.preheader or "",
-        html=_fill(digest.html or "", publication, digest.edition_date),
-        text=_fill(digest.text or "", publication, digest.edition_date),
+        html=_fill(digest.html or "", publication, digest.edition_date, view),
+        text=_fill(digest.text or "", publication, digest.edition_date, view),
         html_bytes=digest.html_bytes or 0,
         titles=tuple(item.title for item in digest.items),
         notes=tuple(digest.notes or ()),
         test_batch=batch,
+        cadence=digest.cadence.value,
+        full_count=len(digest.items),
+        view_url=view,
     )
 
 
@@ -143,6 +256,194 @@ def preview_next(
             )
         digest = render_digest(session, digest.id)
         return _capture(digest, publication, not result.created, test_to, tokens)
+
+
+def preview_for(
+    session: Session,
+    publication: Publication,
+    tokens: Tokens,
+    choice: ReaderChoice,
+    *,
+    now: datetime | None = None,
+) -> Preview:
+    """Exactly the email a reader with ``choice`` gets from the next edition of their cadence,
+    and when; nothing is frozen (see the module docstring)."""
+    now = now or utcnow()
+    if choice.cadence is Cadence.WEEKLY:
+        return _weekly_for(session, publication, choice, tokens, now)
+    _take_write_lock(session, publication)
+    edition_date = next_edition(publication, now)
+    timing = reader_timing(publication, edition_date, choice.zone)
+    stored = find_digest(session, publication.id, edition_date)
+    if stored is not None and stored.state in RENDERED_STATES:
+        return _reader_view(session, stored, publication, choice, timing, True, tokens)
+    with tentatively(session):
+        result = assemble_digest(session, publication, edition_date, now=now)
+        digest = result.digest
+        if digest.state is DigestState.SKIPPED:
+            return Preview(
+                publication=publication.slug,
+                publication_name=publication.name,
+                edition_date=edition_date,
+                state=digest.state.value,
+                frozen=not result.created,
+                skip_reason=digest.skip_reason,
+                choice=choice,
+                timing=timing,
+            )
+        digest = render_digest(session, digest.id)
+        frozen = not result.created
+        return _reader_view(session, digest, publication, choice, timing, frozen, tokens)
+
+
+def _reader_view(
+    session: Session,
+    digest: Digest,
+    publication: Publication,
+    choice: ReaderChoice,
+    timing: ReaderTiming,
+    frozen: bool,
+    tokens: Tokens,
+) -> Preview:
+    """The stored or tentative digest as the reader gets it: full, a variant, or nothing."""
+    whole = replace(
+        _capture(digest, publication, frozen, None, tokens), choice=choice, timing=timing
+    )
+    items = item_topics(digest)
+    positions = select_positions(items, choice.topics, publication.topic_mode)
+    if positions is None:
+        return _left_out(whole, choice)
+    key = variant_key(items, positions)
+    if key is FULL:
+        return whole
+    stored = session.scalar(
+        select(DigestVariant).where(DigestVariant.digest_id == digest.id, DigestVariant.key == key)
+    )
+    if stored is not None:
+        subject, preheader, html, body = stored.subject, stored.preheader, stored.html, stored.text
+    else:
+        email = render_email(variant_edition(session, digest, positions))
+        subject, preheader, html, body = email.subject, email.preheader, email.html, email.text
+    titles = {item.position: item.title for item in digest.items}
+    return _as_variant(
+        whole, publication, key, subject, preheader, html, body, [titles[p] for p in positions]
+    )
+
+
+def _as_variant(
+    whole: Preview,
+    publication: Publication,
+    key: str,
+    subject: str,
+    preheader: str,
+    html: str,
+    body: str,
+    titles: Sequence[str],
+) -> Preview:
+    view = urls.variant_page(whole.view_url, key)
+    return replace(
+        whole,
+        subject=subject,
+        preheader=preheader,
+        html=_fill(html, publication, whole.edition_date, view),
+        text=_fill(body, publication, whole.edition_date, view),
+        html_bytes=len(html.encode("utf-8")),
+        titles=tuple(titles),
+        variant_key=key,
+        view_url=view,
+    )
+
+
+def _left_out(whole: Preview, choice: ReaderChoice) -> Preview:
+    topics = ", ".join(choice.topics)
+    reason = f"none of this edition’s briefings is on {topics} (skipped: no_matching_topic)"
+    return replace(whole, subject="", preheader="", html="", text="", titles=(), left_out=reason)
+
+
+def _weekly_for(
+    session: Session,
+    publication: Publication,
+    choice: ReaderChoice,
+    tokens: Tokens,
+    now: datetime,
+) -> Preview:
+    """The next weekly roundup as the reader gets it: the stored one once rendered, else
+    assembled now and rolled back (``roundup_edition``)."""
+    _take_write_lock(session, publication)
+    edition_date = next_roundup(publication, now)
+    timing = reader_timing(publication, edition_date, choice.zone)
+    stored = find_digest(session, publication.id, edition_date, Cadence.WEEKLY)
+    if stored is not None and stored.state in RENDERED_STATES:
+        return _reader_view(session, stored, publication, choice, timing, True, tokens)
+    edition = roundup_edition(session, publication, edition_date, now=now)
+    if edition is None:
+        return Preview(
+            publication=publication.slug,
+            publication_name=publication.name,
+            edition_date=edition_date,
+            state=DigestState.SKIPPED.value,
+            frozen=False,
+            skip_reason="no briefings for the week's roundup",
+            cadence=Cadence.WEEKLY.value,
+            choice=choice,
+            timing=timing,
+        )
+    return _edition_view(edition, publication, choice, timing)
+
+
+def _edition_view(
+    edition: Edition, publication: Publication, choice: ReaderChoice, timing: ReaderTiming
+) -> Preview:
+    """An unsaved edition (a roundup not assembled yet) rendered as the reader gets it."""
+    edition = replace(edition, cadence=Cadence.WEEKLY)
+    ordered = sorted(edition.items, key=lambda item: item.position)
+    email = render_email(edition)
+    view = _edition_url(publication, edition.edition_date, Cadence.WEEKLY)
+    whole = Preview(
+        publication=publication.slug,
+        publication_name=publication.name,
+        edition_date=edition.edition_date,
+        state="not assembled",
+        frozen=False,
+        subject=email.subject,
+        preheader=email.preheader,
+        html=_fill(email.html, publication, edition.edition_date, view),
+        text=_fill(email.text, publication, edition.edition_date, view),
+        html_bytes=len(email.html.encode("utf-8")),
+        titles=tuple(item.content.title for item in ordered),
+        notes=tuple(email.notes),
+        cadence=Cadence.WEEKLY.value,
+        choice=choice,
+        timing=timing,
+        full_count=len(ordered),
+        view_url=view,
+    )
+    items = tuple(
+        ItemTopics(item.position, frozenset(n.casefold() for n in item.content.topic_names))
+        for item in ordered
+    )
+    positions = select_positions(items, choice.topics, publication.topic_mode)
+    if positions is None:
+        return _left_out(whole, choice)
+    key = variant_key(items, positions)
+    if key is FULL:
+        return whole
+    by_position = {item.position: item for item in ordered}
+    chosen = tuple(
+        replace(by_position[position], position=number)
+        for number, position in enumerate(positions, start=1)
+    )
+    variant = render_email(replace(edition, items=chosen))
+    return _as_variant(
+        whole,
+        publication,
+        key,
+        variant.subject,
+        variant.preheader,
+        variant.html,
+        variant.text,
+        [item.content.title for item in chosen],
+    )
 
 
 def briefing_fragment(

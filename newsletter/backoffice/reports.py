@@ -1,8 +1,9 @@
 """An edition's delivery report as editors read it: counts, rates and bar charts.
 
 The counts come from ``newsletter.delivery.report``; this module adds complaint
-counts, the rates editors watch, and the geometry of the inline SVG charts (no
-JavaScript, no images), which the template draws.
+counts, the rates editors watch, the geometry of the inline SVG charts (no
+JavaScript, no images), which the template draws, and the address of each topic
+variant's web page (what its readers' "view in browser" link shows).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsletter import urls
+from newsletter.content.edition import Cadence
 from newsletter.delivery.models import Delivery, DeliveryState
-from newsletter.delivery.report import DeliveryReport, delivery_report
+from newsletter.delivery.report import DeliveryReport, VariantRow, delivery_report
 from newsletter.digests.services import get_digest
 
 BAR_HEIGHT = 22
@@ -92,6 +95,19 @@ class ReportView:
     track_opens: bool
     track_clicks: bool
     charts: tuple[Chart, ...]
+    # The edition's web page (its weekly roundup's for a roundup), once it is public.
+    edition_url: str | None = None
+
+    @property
+    def weekly(self) -> bool:
+        """Whether the edition is a weekly roundup."""
+        return self.report.cadence == Cadence.WEEKLY.value
+
+    def page_of(self, row: VariantRow) -> str | None:
+        """The web page a version's readers reach from "view in browser" (None: not public)."""
+        if self.edition_url is None:
+            return None
+        return self.edition_url if row.key is None else urls.variant_page(self.edition_url, row.key)
 
     @property
     def bounced(self) -> int:
@@ -135,6 +151,12 @@ def report_view(session: Session, digest_id: int) -> ReportView:
     if report.by_reason:
         charts.append(bar_chart("Left out, by reason", report.by_reason))
     publication = digest.publication
+    edition_url = None
+    if digest.published_at is not None:
+        weekly = digest.cadence is Cadence.WEEKLY
+        edition_url = urls.edition_page(
+            publication.base_url, publication.slug, digest.edition_date, weekly=weekly
+        )
     return ReportView(
         report=report,
         publication_name=publication.name,
@@ -143,4 +165,5 @@ def report_view(session: Session, digest_id: int) -> ReportView:
         track_opens=publication.track_opens,
         track_clicks=publication.track_clicks,
         charts=tuple(charts),
+        edition_url=edition_url,
     )
