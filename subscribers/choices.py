@@ -15,7 +15,7 @@ CLI and the CSV import, each refusal naming its field:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from zoneinfo import available_timezones
@@ -175,6 +175,13 @@ def check_weekly_days(session: Session, publication: Publication, *, label: str)
         f"{label}: {total} weekly reader(s) chose a day that would no longer be offered "
         f"({counts}); keep those days, or ask those readers to choose another"
     )
+
+
+def weekly_days_guard(
+    session: Session, publication: Publication, label: Callable[[str], str]
+) -> None:
+    """``check_weekly_days`` as the publication commands' guard (``edit_command``)."""
+    check_weekly_days(session, publication, label=label("weekly_days"))
 
 
 def reading_of(cadence: Cadence, weekly_day: str | None) -> str:

@@ -9,10 +9,12 @@ from typing import Any
 import click
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.publications import services
+from newsletter.publications.models import Publication
 from newsletter.publications.spec import validate_spec
 
 _LIST_FIELDS = ("weekdays", "topics", "weekly_days")
@@ -106,21 +108,37 @@ def add(ctx: click.Context, /, **values: Any) -> None:
     out.print(f"Created publication {spec.slug}.")
 
 
-@publications_group.command("edit")
-@click.argument("slug")
-@_spec_options(slug=True)
-@click.pass_context
-def edit(ctx: click.Context, /, slug: str, **values: Any) -> None:
-    """Change some fields of a publication."""
-    changes = _given(values)
-    if "new_slug" in changes:
-        changes["slug"] = changes.pop("new_slug")
-    if not changes:
-        raise click.UsageError("nothing to change: give at least one option")
-    with runtime(ctx).database.session() as session:
-        publication = services.edit_publication(session, slug, changes, label=_edit_option_name)
-        new_slug = publication.slug
-    out.print(f"Updated publication {new_slug}.")
+# A check a higher layer adds to ``edit`` and ``load``, run after the change in its
+# transaction (an error rolls it back): subscribers refuse dropping a roundup day that
+# weekly readers chose. ``label`` names a field as this command's user knows it.
+PublicationGuard = Callable[[Session, Publication, Callable[[str], str]], None]
+
+
+def edit_command(guard: PublicationGuard | None = None) -> click.Command:
+    """``publications edit``, with ``guard`` checking each edited publication."""
+
+    @click.command("edit")
+    @click.argument("slug")
+    @_spec_options(slug=True)
+    @click.pass_context
+    def edit(ctx: click.Context, /, slug: str, **values: Any) -> None:
+        """Change some fields of a publication."""
+        changes = _given(values)
+        if "new_slug" in changes:
+            changes["slug"] = changes.pop("new_slug")
+        if not changes:
+            raise click.UsageError("nothing to change: give at least one option")
+        with runtime(ctx).database.session() as session:
+            publication = services.edit_publication(session, slug, changes, label=_edit_option_name)
+            if guard is not None:
+                guard(session, publication, _edit_option_name)
+            new_slug = publication.slug
+        out.print(f"Updated publication {new_slug}.")
+
+    return edit
+
+
+publications_group.add_command(edit_command())
 
 
 @publications_group.command("list")
@@ -171,12 +189,24 @@ def show(ctx: click.Context, slug: str, as_json: bool) -> None:
     out.print(table)
 
 
-@publications_group.command("load")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.pass_context
-def load(ctx: click.Context, file: Path) -> None:
-    """Create or update publications from a TOML file of [[publication]] tables."""
-    with runtime(ctx).database.session() as session:
-        outcomes = services.load_publications(session, file)
-    for outcome in outcomes:
-        out.print(f"{outcome.action:<9} {outcome.slug}", markup=False)
+def load_command(guard: PublicationGuard | None = None) -> click.Command:
+    """``publications load``, with ``guard`` checking each publication the file changes."""
+
+    @click.command("load")
+    @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+    @click.pass_context
+    def load(ctx: click.Context, file: Path) -> None:
+        """Create or update publications from a TOML file of [[publication]] tables."""
+        with runtime(ctx).database.session() as session:
+            outcomes = services.load_publications(session, file)
+            if guard is not None:
+                for outcome in outcomes:
+                    publication = services.get_publication(session, outcome.slug)
+                    guard(session, publication, lambda name: f"{file}: key {name!r}")
+        for outcome in outcomes:
+            out.print(f"{outcome.action:<9} {outcome.slug}", markup=False)
+
+    return load
+
+
+publications_group.add_command(load_command())
