@@ -96,8 +96,13 @@ def _days_text(days: Sequence[str]) -> str:
     return ", ".join(days) if days else "none"
 
 
+DAILY = Reading()
+
+
 def clean_reading(cadence: str, weekly_day: str, offered_days: Sequence[str]) -> Reading:
     """A ``Reading`` from what was typed, or ``InvalidInputError`` naming the field."""
+    if not cadence and not weekly_day:
+        return DAILY  # most rows of a large import: no work per row
     typed = cadence.strip().lower()
     if typed in ("", Cadence.DAILY.value):
         if weekly_day.strip():
@@ -105,7 +110,7 @@ def clean_reading(cadence: str, weekly_day: str, offered_days: Sequence[str]) ->
                 f"weekly_day: {weekly_day.strip()[:20]!r} is only for the weekly cadence "
                 "(set cadence to weekly, or leave the day empty)"
             )
-        return Reading()
+        return DAILY
     if typed != Cadence.WEEKLY.value:
         raise InvalidInputError(f"cadence: {cadence.strip()[:20]!r} is not daily or weekly")
     if not offered_days:

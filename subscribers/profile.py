@@ -45,7 +45,7 @@ def clean_zone(timezone: str) -> str | None:
     timezone = timezone.strip()
     if not timezone:
         return None
-    if len(timezone) > 64 or not _known_zone(timezone):
+    if len(timezone) > 64 or not _known_zone(timezone):  # cached: an import repeats zones
         raise InvalidInputError(
             f"timezone: {timezone[:70]!r} is not an IANA time zone (e.g. 'Europe/London')"
         )
