@@ -13,7 +13,7 @@ from newsletter.db import Database
 from newsletter.errors import InvalidInputError
 from newsletter.publications.models import Publication
 from newsletter.publications.topics import assign_topic_slugs
-from subscribers import csvio, services
+from subscribers import csvio, personal_data, services
 from subscribers.choices import (
     Reading,
     check_weekly_days,
@@ -331,3 +331,14 @@ def test_a_blank_zone_signs_up_through_the_service_as_none(database: Database) -
     with database.session() as session:
         signup(session)
         assert services.get_subscriber(session, "ann@example.org").timezone is None
+
+
+def test_personal_data_export_carries_the_choices(database: Database) -> None:
+    """An access request shows the zone (None: the publication's), cadence and day."""
+    seed(database, weekly_days=ROUNDUP_DAYS)
+    with database.session() as session:
+        signup(session, cadence="weekly", weekly_day="wed")
+        data = personal_data.export_data(session, "ann@example.org")
+    assert data["subscriber"]["timezone"] is None
+    [subscription] = data["subscriptions"]
+    assert (subscription["cadence"], subscription["weekly_day"]) == ("weekly", "wed")
