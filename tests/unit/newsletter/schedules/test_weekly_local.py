@@ -26,6 +26,7 @@ from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdit
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from tests.cli import run
 from tests.unit.newsletter.schedules import seed
+from tests.unit.newsletter.schedules.seed import ALL_DAYS
 
 WINDOW = timedelta(hours=3)
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -401,3 +402,34 @@ def test_schedule_list_and_once_on_the_command_line(
     )
     assert bad.exit_code == 2
     assert "--cadence weekly" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("day", "claimed_at"),
+    [
+        (date(2026, 3, 27), utc(2026, 3, 27, 7, 0)),  # London on GMT
+        (date(2026, 3, 30), utc(2026, 3, 30, 6, 0)),  # London on BST since 29 March
+    ],
+)
+def test_claims_follow_the_earliest_zone_across_its_dst_change(
+    database: Database, day: date, claimed_at: datetime
+) -> None:
+    """A New York publication with a London reader: each edition is claimed at 07:00 London
+    on that day, an hour earlier in UTC once London's clocks went forward, not a minute
+    before."""
+    with database.session() as session:
+        publication = seed.publication(session, timezone="America/New_York", weekdays=ALL_DAYS)
+        publication.local_delivery = True
+        (email,) = seed.readers(session, publication, 1)
+        session.execute(
+            update(Subscriber).where(Subscriber.email == email).values(timezone="Europe/London")
+        )
+    lookback = timedelta(hours=1)
+    with database.session() as session:
+        before = services.claim_due(
+            session, claimed_at - timedelta(minutes=1), window=WINDOW, lookback=lookback
+        )
+        assert before.started == []
+    with database.session() as session:
+        services.claim_due(session, claimed_at, window=WINDOW, lookback=lookback)
+    assert editions(database) == [(day, DAILY, claimed_at, EditionState.STARTED)]
