@@ -1,6 +1,7 @@
 """Schedule tables: one row per edition the scheduler took, and when each schedule began.
 
-``ScheduledEdition`` is unique per (publication, edition date): the row is the claim.
+``ScheduledEdition`` is unique per (publication, edition date, cadence): the row is the
+claim (a date may have a daily edition and a weekly roundup).
 A recurring edition gets its row when a tick starts it (or marks it missed); a
 one-off edition gets its row when an editor schedules it, and a tick moves it on.
 Two ticks, or two beat processes, cannot both insert (or both move) the same row,
@@ -78,8 +79,11 @@ class ScheduledEdition(Base):
     publication: Mapped[Publication] = relationship()
 
     def label(self) -> str:
-        """A short human name, e.g. ``edition 4 (morning 2026-12-01)``."""
-        return f"edition {self.id} ({self.publication.slug} {self.edition_date.isoformat()})"
+        """A short human name, e.g. ``edition 4 (morning 2026-12-01)``, or for a weekly
+        roundup ``edition 5 (morning 2026-12-01 weekly)``."""
+        weekly = " weekly" if self.cadence is Cadence.WEEKLY else ""
+        day = self.edition_date.isoformat()
+        return f"edition {self.id} ({self.publication.slug} {day}{weekly})"
 
 
 class ScheduleActivity(Base):
