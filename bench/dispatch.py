@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -176,12 +177,24 @@ def _child(url: str, host: str, key: str, digest_id: int, results: Any) -> None:
     database.dispose()
 
 
-def measure(label: str, url: str, count: int, *, latency: float = 0.0) -> dict[str, float]:
-    """Seed ``count`` subscribers at ``url`` and dispatch to them through the test server."""
+def measure(
+    label: str,
+    url: str,
+    count: int,
+    *,
+    latency: float = 0.0,
+    seeder: Callable[[Database, int], int] = seed,
+    processes: int | None = None,
+) -> dict[str, float]:
+    """Seed ``count`` subscribers at ``url`` (``seeder``) and dispatch to them through the server.
+
+    ``processes`` dispatch processes share the ledger (default: ``PROCESSES[label]``).
+    """
+    processes = processes or PROCESSES[label]
     database = Database(url)
     migrate.upgrade(database.engine)
     started = time.perf_counter()
-    digest_id = seed(database, count)
+    digest_id = seeder(database, count)
     seeded = time.perf_counter() - started
     database.dispose()
     context = multiprocessing.get_context("spawn")
@@ -192,7 +205,7 @@ def measure(label: str, url: str, count: int, *, latency: float = 0.0) -> dict[s
             context.Process(
                 target=_child, args=(database.url, server.url, server.api_key, digest_id, results)
             )
-            for _ in range(PROCESSES[label])
+            for _ in range(processes)
         ]
         for child in children:
             child.start()
@@ -211,7 +224,7 @@ def measure(label: str, url: str, count: int, *, latency: float = 0.0) -> dict[s
     rate = count / seconds
     over = f", {latency * 1000:.0f} ms round trip" if latency else ""
     print(f"dispatch, {count:,} recipients on {label}{over} (seeded in {seeded:.1f} s)")
-    print(f"  {seconds:.1f} s with {PROCESSES[label]} process(es), {rate:,.0f} recipients/s")
+    print(f"  {seconds:.1f} s with {processes} process(es), {rate:,.0f} recipients/s")
     print(f"  peak memory per process {peak:.0f} MB")
     # The test server and the database share this machine's cores with the dispatch;
     # the dispatch's own CPU time tells what one core of workers alone can do.
@@ -221,7 +234,7 @@ def measure(label: str, url: str, count: int, *, latency: float = 0.0) -> dict[s
         f"({count / cpu:,.0f} recipients/s per core of workers); "
         f"test server CPU {server_cpu / count * 1e6:.0f} µs per recipient"
     )
-    return {"rate": rate, "peak_mb": peak, "seconds": seconds}
+    return {"rate": rate, "peak_mb": peak, "seconds": seconds, "cpu": cpu}
 
 
 def naive(count: int, *, latency: float = 0.0) -> float:

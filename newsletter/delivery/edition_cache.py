@@ -50,9 +50,13 @@ _SOURCES = (
 
 
 class EditionCache:
-    """The shared message and personaliser of the last few editions a process sent."""
+    """The shared message and personaliser of the editions (and topic variants) a process sent.
 
-    def __init__(self, size: int = 8) -> None:
+    An edition with fifty topic variants sends them interleaved, so the cache holds
+    well over that: each entry is one rendered email (about 100 KB at most).
+    """
+
+    def __init__(self, size: int = 128) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[Any, ...], tuple[Message, Personaliser]] = OrderedDict()
         self._lock = threading.Lock()

@@ -14,11 +14,12 @@ memory stays flat whether the list holds a hundred or a million subscribers.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, or_, select, text, update
@@ -186,21 +187,17 @@ def plan_dispatch(
     already = roster.already_planned(session, digest_id, mailing_list.id)
     if already:
         counts[SkipReason.ALREADY_SENT.value] = already
-    # Most of a list is plain: the database queues those in bulk; Python judges the rest.
-    batches = queued = 0
-    for slot in planner.plain_slots(audience):
-        made, added = roster.plan_plain(
-            session,
-            digest_id,
-            audience,
-            now=now,
-            after=roster.last_batch_number(session, digest_id),
-            batch_size=batch_size,
-            slot=slot,
-        )
-        batches += made
-        queued += added
-        planner.count(slot.deliver_at, slot.zones or (), added)
+    # Most readers differ only by zone and topics: the database queues them in bulk,
+    # a cell (one email, one instant) per distinct pair; Python judges the rest.
+    batches, queued = roster.plan_cells(
+        session,
+        digest_id,
+        audience,
+        planner.bulk_cells(audience),
+        now=now,
+        after=roster.last_batch_number(session, digest_id),
+        batch_size=batch_size,
+    )
     number = roster.last_batch_number(session, digest_id)
     selections = select_recipients(
         roster.candidates(session, digest_id, audience, page), edition_topics(digest), now
@@ -246,6 +243,23 @@ def plan_dispatch(
     return PlanResult(digest_id, batches=batches, queued=queued, skipped=dict(counts))
 
 
+def _stored_topics(stored: str) -> list[str] | None:
+    """A subscription's topics from their stored JSON text (None if not a list of strings)."""
+    try:
+        topics = json.loads(stored)
+    except ValueError:
+        return None
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        return None
+    return topics
+
+
+def _cell_order(key: tuple[datetime | None, int | None]) -> tuple[datetime, int]:
+    """Earliest instant first, the full edition before its variants."""
+    instant, variant = key
+    return (instant or datetime.min.replace(tzinfo=UTC), variant or 0)
+
+
 class _Planner:
     """One planning pass's working state: skipped rows to write, variants, zone groups."""
 
@@ -261,26 +275,32 @@ class _Planner:
         self.items = item_topics(digest)
         self.mode = digest.publication.topic_mode
         self.variants: dict[frozenset[str], int | None] = {frozenset(): None}
-        self.groups: dict[datetime, tuple[set[str], int]] = {}
+        self.groups: dict[datetime, set[str]] = {}
 
-    def plain_slots(self, audience: roster.Audience) -> list[roster.Slot]:
-        """The zone groups the plain readers fall into (one slot if everyone shares an instant)."""
-        timing = self.timing
-        if not timing.local:
-            return [roster.Slot(timing.due_at, self.claim_from(timing.due_at))]
-        zones: dict[datetime, list[str]] = {}
-        bounds: Counter[datetime] = Counter()
-        for zone, count in roster.plain_zones(
+    def bulk_cells(self, audience: roster.Audience) -> list[roster.Cell]:
+        """The cells the bulk readers fall into, one per (instant, variant), with their pairs.
+
+        A pair whose topics match nothing in the edition gets no cell: its readers are
+        left to the Python pass, which records them skipped.
+        """
+        cells: dict[tuple[datetime | None, int | None], roster.Cell] = {}
+        for zone, stored, readers in roster.bulk_groups(
             self.session, self.digest.id, audience, self.now
-        ).items():
-            instant = timing.deliver_at(zone)
-            assert instant is not None
-            zones.setdefault(instant, []).append(zone)
-            bounds[instant] += count
-        return [
-            roster.Slot(instant, self.claim_from(instant), sorted(names), bounds[instant])
-            for instant, names in sorted(zones.items())
-        ]
+        ):
+            topics = _stored_topics(stored)
+            if topics is None or (
+                topics and select_positions(self.items, topics, self.mode) is None
+            ):
+                continue
+            instant = self.timing.deliver_at(zone)
+            key = (instant, self.variant(tuple(topics)))
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = roster.Cell(instant, self.claim_from(instant), key[1])
+            cell.pairs.append((zone, stored))
+            cell.readers += readers
+            self.count(instant, (zone,), readers)
+        return [cells[key] for key in sorted(cells, key=_cell_order)]
 
     def claim_from(self, deliver_at: datetime | None) -> datetime | None:
         """When a batch for ``deliver_at`` may be claimed (None: at once)."""
@@ -342,21 +362,33 @@ class _Planner:
         return variant_id
 
     def count(self, deliver_at: datetime | None, zones: Iterable[str], readers: int) -> None:
-        """Add ``readers`` in ``zones`` to the zone group of ``deliver_at``."""
+        """Note that ``zones`` belong to the zone group of ``deliver_at`` (if it has readers)."""
         if deliver_at is None or not readers:
             return
-        names, total = self.groups.get(deliver_at, (set(), 0))
-        names.update(zones or (self.digest.publication.timezone,))
-        self.groups[deliver_at] = (names, total + readers)
+        self.groups.setdefault(deliver_at, set()).update(zones)
 
     def write_zone_groups(self) -> None:
-        """Record each zone group's zones and readers (added to an earlier pass's)."""
-        for deliver_at, (zones, readers) in sorted(self.groups.items()):
+        """Record each zone group's zones and readers, counted in the ledger itself.
+
+        Counted, not summed from this pass, so a rerun or a reader who joined between
+        the bulk count and the insert is counted exactly once.
+        """
+        if not self.groups:
+            return
+        counted = dict(
+            self.session.execute(
+                select(SendBatch.deliver_at, func.sum(SendBatch.size))
+                .where(SendBatch.digest_id == self.digest.id, SendBatch.deliver_at.is_not(None))
+                .group_by(SendBatch.deliver_at)
+            ).all()
+        )
+        for deliver_at, zones in sorted(self.groups.items()):
             found = self.session.scalar(
                 select(ZoneGroup).where(
                     ZoneGroup.digest_id == self.digest.id, ZoneGroup.deliver_at == deliver_at
                 )
             )
+            readers = int(counted.get(deliver_at) or 0)
             if found is None:
                 self.session.add(
                     ZoneGroup(
@@ -368,7 +400,7 @@ class _Planner:
                 )
             else:
                 found.zones = sorted(set(found.zones) | zones)
-                found.readers += readers
+                found.readers = readers
         self.session.flush()
 
 

@@ -1,15 +1,17 @@
 """Planning's queries: who on a list is not yet in an edition's ledger, and bulk writes.
 
-``plan_plain`` queues the plain subscribers (confirmed, no topic filter, not paused,
-not suppressed) without a row passing through Python; ``candidates`` streams every
-other unplanned subscription for ``planning.skip_reason`` to judge; the rest counts
-and writes rows. ``ledger.plan_dispatch`` runs them in one transaction, in order.
+``bulk_groups`` counts the bulk readers (confirmed, not paused, not suppressed) per
+distinct (zone, topics) pair, for the planner to give each pair its cell (instant
+and topic variant); ``plan_cells`` then queues them all without a row passing
+through Python. ``candidates`` streams every other unplanned subscription for
+``planning.skip_reason`` to judge; the rest counts and writes rows.
+``ledger.plan_dispatch`` runs them in one transaction, in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     cast,
+    column,
     delete,
     func,
     insert,
@@ -27,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     update,
+    values,
 )
 from sqlalchemy.orm import Session
 
@@ -98,104 +102,104 @@ def _unplanned(session: Session, digest_id: int, audience: Audience, *columns: A
     return query
 
 
-def _plain_rows(
+# (zone, topics) pairs per statement: five parameters each, well under SQLite's limit.
+PAIRS_PER_STATEMENT = 3000
+
+
+def _bulk(
     session: Session, digest_id: int, audience: Audience, now: datetime, *columns: Any
 ) -> Select[Any]:
-    """``columns`` of the unplanned subscribers who get the edition whatever its topics.
+    """``columns`` of the unplanned readers whose only open question is their topics.
 
-    Confirmed, not suppressed, not paused, and with no topic filter: ``skip_reason``
-    would pass every one of them, so the database can queue them in bulk. Everyone
-    else goes through ``skip_reason`` in Python, which alone knows every rule.
+    Confirmed, not suppressed, not paused: ``skip_reason`` passes each of them unless
+    their topics match nothing in the edition, which depends on their topics alone.
+    So the planner decides once per distinct (zone, topics) pair and the database
+    queues every such reader in bulk. Everyone else goes through ``skip_reason`` in
+    Python, which alone knows every rule.
     """
     return _unplanned(session, digest_id, audience, *columns).where(
         Subscription.state == SubscriptionState.CONFIRMED,
-        func.json_array_length(Subscription.topics) == 0,
         or_(Subscription.paused_until.is_(None), Subscription.paused_until <= now),
         Suppression.id.is_(None),
     )
 
 
-def _plain(
-    session: Session,
-    digest_id: int,
-    audience: Audience,
-    now: datetime,
-    zones: Sequence[str] | None,
-) -> Select[Any]:
-    """The plain subscribers (of ``zones`` only, if given), numbered from 0."""
-    number = func.row_number().over(order_by=Subscription.subscriber_id) - 1
-    query = _plain_rows(
-        session, digest_id, audience, now, Subscription.subscriber_id, number.label("n")
-    )
-    if zones is not None:
-        query = query.where(audience.zone().in_(zones))
-    return query
+def _topics_text() -> ColumnElement[str]:
+    """A subscription's topics as stored (JSON text): equal choices, equal text."""
+    return cast(Subscription.topics, Text)
 
 
-def plain_zones(
+def bulk_groups(
     session: Session, digest_id: int, audience: Audience, now: datetime
-) -> dict[str, int]:
-    """How many plain subscribers wait in each zone (a reader without one: the default)."""
-    zone = audience.zone()
-    rows = session.execute(
-        _plain_rows(session, digest_id, audience, now, zone, func.count()).group_by(zone)
-    ).all()
-    return {str(name): int(count) for name, count in rows}
+) -> list[tuple[str, str, int]]:
+    """(zone, topics as stored, readers) for every pair among the bulk readers."""
+    zone, topics = audience.zone(), _topics_text()
+    query = _bulk(session, digest_id, audience, now, zone, topics, func.count()).group_by(
+        zone, topics
+    )
+    return [(str(z), str(t), int(n)) for z, t, n in session.execute(query)]
 
 
-@dataclass(frozen=True)
-class Slot:
-    """What every batch of one zone group shares: its delivery instant and when to claim it."""
+@dataclass
+class Cell:
+    """Bulk readers who get one email at one instant, and the (zone, topics) pairs they are.
 
-    deliver_at: datetime | None = None
-    not_before: datetime | None = None
-    zones: Sequence[str] | None = None  # None: every zone (the edition has one instant)
-    bound: int | None = None  # at most this many readers (None: count the confirmed)
+    ``readers`` is as counted before the insert; readers who join meanwhile find no
+    place and are left to the Python pass.
+    """
+
+    deliver_at: datetime | None
+    not_before: datetime | None
+    variant_id: int | None
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    readers: int = 0
 
 
-def plan_plain(
+def plan_cells(
     session: Session,
     digest_id: int,
     audience: Audience,
+    cells: Sequence[Cell],
     *,
     now: datetime,
     after: int,
     batch_size: int,
-    slot: Slot | None = None,
 ) -> tuple[int, int]:
-    """Queue the plain subscribers in batches numbered from ``after + 1``; (batches, queued).
+    """Queue the bulk readers of ``cells`` in batches from number ``after + 1``; (batches, queued).
 
-    No row passes through Python. Enough batches for every confirmed subscription
-    (a cheap count on an index; or ``slot.bound``) are created first, with consecutive ids; one
-    ``INSERT ... SELECT`` then puts plain subscriber *n* in the batch numbered
-    ``after + 1 + n // size``, so batches fill in order; the last one used gets its
-    true size and the unused ones are dropped.
-    A subscription confirmed between the count and the insert may find no batch:
-    it stays unplanned here, and the Python pass that follows judges it.
+    No reader passes through Python. Each cell's batches are created first, all with
+    consecutive ids, from the counts; one ``INSERT ... SELECT`` then numbers each
+    cell's readers from 0 (a window over the cell) and puts reader *n* of a cell in
+    its batch ``first + n // size``: batches fill in order, one email and one
+    instant each. A batch left short (a reader left between the count and the
+    insert) gets its true size; an empty one is dropped.
     """
-    slot = slot or Slot()
-    confirmed = _confirmed(session, audience.list_id) if slot.bound is None else slot.bound
-    if not confirmed:
+    cells = [cell for cell in cells if cell.readers]
+    if not cells:
         return 0, 0
-    batches = -(-confirmed // batch_size)
+    rows: list[dict[str, Any]] = []
+    for cell in cells:
+        full, rest = divmod(cell.readers, batch_size)
+        sizes = [batch_size] * full + ([rest] if rest else [])
+        base = after + 1 + len(rows)
+        rows.extend(
+            {
+                "digest_id": digest_id,
+                "number": base + index,
+                "size": size,
+                "variant_id": cell.variant_id,
+                "deliver_at": cell.deliver_at,
+                "not_before": cell.not_before,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for index, size in enumerate(sizes)
+        )
     created = list(
         session.scalars(
-            insert(SendBatch).returning(SendBatch.id, sort_by_parameter_order=True),
-            [
-                {
-                    "digest_id": digest_id,
-                    "number": after + 1 + index,
-                    "size": batch_size,
-                    "deliver_at": slot.deliver_at,
-                    "not_before": slot.not_before,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for index in range(batches)
-            ],
+            insert(SendBatch).returning(SendBatch.id, sort_by_parameter_order=True), rows
         )
     )
-    first = created[0]
     if not _consecutive(created):
         # Another edition's planner took ids in between (rare): without consecutive ids
         # a row's batch cannot be computed, so the Python pass plans everyone instead.
@@ -205,52 +209,118 @@ def plan_plain(
             .execution_options(synchronize_session=False)
         )
         return 0, 0
-    plain = _plain(session, digest_id, audience, now, slot.zones).subquery()
-    # Batch ids are consecutive, in number order: row n's batch is computed, not looked
-    # up (integer division cast back to an integer, which SQL's FLOOR does not return).
+    # One statement per slice of cells (never splitting one), to keep its parameters few.
+    first = created[0]
+    mapping: list[tuple[str, str, int, int, int | None]] = []
+    for cell in cells:
+        pairs = [
+            (zone, topics, first, cell.readers, cell.variant_id) for zone, topics in cell.pairs
+        ]
+        if mapping and len(mapping) + len(pairs) > PAIRS_PER_STATEMENT:
+            _insert_cells(session, digest_id, audience, mapping, now=now, size=batch_size)
+            mapping = []
+        mapping.extend(pairs)
+        first += -(-cell.readers // batch_size)
+    _insert_cells(session, digest_id, audience, mapping, now=now, size=batch_size)
+    # Counted, not taken from the driver: SQLite reports no row count for a WITH statement.
+    between = Delivery.batch_id.between(created[0], created[-1])
+    queued = session.scalar(select(func.count()).where(between)) or 0
+    dropped = 0
+    if queued != sum(cell.readers for cell in cells):
+        dropped = _true_sizes(session, created)
+    return len(created) - dropped, queued
+
+
+def _insert_cells(
+    session: Session,
+    digest_id: int,
+    audience: Audience,
+    mapping: list[tuple[str, str, int, int, int | None]],
+    *,
+    now: datetime,
+    size: int,
+) -> None:
+    """The one statement that queues every bulk reader of these cells.
+
+    ``mapping`` holds (zone, topics as stored, first batch id, readers, variant) for
+    each pair, as a ``WITH cells(...) AS (VALUES ...)`` table the readers join.
+    """
+    table = (
+        values(
+            column("zone", String),
+            column("topics", Text),
+            column("first", Integer),
+            column("readers", Integer),
+            column("variant", Integer),
+            name="cells",
+        )
+        .data(mapping)
+        .cte("cells")
+    )
+    number = func.row_number().over(partition_by=table.c.first, order_by=Subscription.subscriber_id)
+    readers = (
+        _bulk(
+            session,
+            digest_id,
+            audience,
+            now,
+            Subscription.subscriber_id,
+            table.c.first,
+            table.c.readers,
+            table.c.variant,
+            (number - 1).label("n"),
+        )
+        .join(table, (audience.zone() == table.c.zone) & (_topics_text() == table.c.topics))
+        .subquery()
+    )
+    # Batch ids are consecutive within a cell: row n's batch is computed, not looked up
+    # (integer division cast back to an integer, which SQL's FLOOR does not return).
     rows = select(
         literal(digest_id),
-        plain.c.subscriber_id,
+        readers.c.subscriber_id,
         literal(audience.list_id),
-        first + cast(plain.c.n // batch_size, Integer),
+        readers.c.first + cast(readers.c.n // size, Integer),
+        cast(readers.c.variant, Integer),  # all NULL: PostgreSQL would read text
         literal(DeliveryState.QUEUED, Delivery.state.type),
         literal(now, Delivery.updated_at.type),
-    ).where(plain.c.n < batches * batch_size)  # past the last batch: left to the Python pass
-    columns = ["digest_id", "subscriber_id", "list_id", "batch_id", "state", "updated_at"]
-    statement = insert(Delivery).from_select(columns, rows)
-    # SQLAlchemy reports an INSERT's row count only when asked to keep it.
-    result = session.execute(statement.execution_options(preserve_rowcount=True))
-    queued: int = result.rowcount  # type: ignore[attr-defined]
-    full, rest = divmod(queued, batch_size)
-    used = full + (1 if rest else 0)
-    ours = SendBatch.digest_id == digest_id
-    if rest:
-        last = ours & (SendBatch.number == after + used)
-        session.execute(
-            update(SendBatch)
-            .where(last)
-            .values(size=rest)
-            .execution_options(synchronize_session=False)
-        )
+    ).where(readers.c.n < readers.c.readers)  # past the count: left to the Python pass
+    columns = [
+        "digest_id",
+        "subscriber_id",
+        "list_id",
+        "batch_id",
+        "variant_id",
+        "state",
+        "updated_at",
+    ]
+    session.execute(insert(Delivery).from_select(columns, rows))
+
+
+def _true_sizes(session: Session, batch_ids: list[int]) -> int:
+    """Give these batches the number of readers they got; drop the empty ones (how many)."""
+    counted = (
+        select(func.count())
+        .where(Delivery.batch_id == SendBatch.id)
+        .correlate(SendBatch)
+        .scalar_subquery()
+    )
     session.execute(
-        delete(SendBatch)
-        .where(ours, SendBatch.number > after + used)
+        update(SendBatch)
+        .where(SendBatch.id.in_(batch_ids))
+        .values(size=counted)
         .execution_options(synchronize_session=False)
     )
-    return used, queued
+    dropped = session.execute(
+        delete(SendBatch)
+        .where(SendBatch.id.in_(batch_ids), SendBatch.size == 0)
+        .execution_options(synchronize_session=False)
+    )
+    return int(dropped.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _consecutive(ids: list[int]) -> bool:
     """Whether ``ids`` count up by one (a sequence nobody else drew from meanwhile)."""
     return ids == list(range(ids[0], ids[0] + len(ids)))
-
-
-def _confirmed(session: Session, list_id: int) -> int:
-    """How many subscriptions of the list are confirmed (an upper bound on the plain ones)."""
-    query = select(func.count()).where(
-        Subscription.list_id == list_id, Subscription.state == SubscriptionState.CONFIRMED
-    )
-    return session.scalar(query) or 0
 
 
 def last_batch_number(session: Session, digest_id: int) -> int:

@@ -315,11 +315,12 @@ def _queued_once(database: Database, digest_id: int, expected: set[int]) -> None
     assert sorted(queued) == sorted(expected)
 
 
-def test_plain_readers_fill_batches_in_order_then_the_rest_follow(any_database: Database) -> None:
-    """Plain readers are queued in bulk, in full batches in id order; topic readers come after.
+def test_bulk_readers_fill_batches_in_order_then_the_rest_follow(any_database: Database) -> None:
+    """Readers who get the whole edition are queued in bulk, in full batches in id order.
 
-    Paused and suppressed readers are confirmed too, so the bulk step makes batches
-    it does not need: those are dropped, and numbers stay 1, 2, 3, ... without gaps.
+    Plain readers and readers whose topics keep every briefing get the same email, so
+    they share batches; paused, suppressed and off-topic readers are left to the
+    Python pass, which records them skipped. Batch numbers run 1, 2, 3 without gaps.
     """
     with any_database.session() as session:
         digest_id, list_id = rendered_digest(session, topics=("Science",))
@@ -329,9 +330,9 @@ def test_plain_readers_fill_batches_in_order_then_the_rest_follow(any_database: 
         add_subscribers(session, list_id, 1, start=300, topics=("Sport",))
         suppress(session, "reader5@example.org", SuppressionReason.HARD_BOUNCE)
     result = plan(any_database, digest_id, batch_size=10)
-    assert (result.batches, result.queued) == (4, 26)
+    assert (result.batches, result.queued) == (3, 26)
     assert result.skipped == {"paused": 12, "suppressed": 1, "no_matching_topic": 1}
-    assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 2, 2), (4, 4, 4)]
+    assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 6, 6)]
     _queued_once(any_database, digest_id, (set(plain) - {plain[4]}) | set(on_topic))
     with any_database.session() as session:
         first = session.scalars(
@@ -343,24 +344,32 @@ def test_plain_readers_fill_batches_in_order_then_the_rest_follow(any_database: 
 
 
 @pytest.mark.parametrize(
-    ("helper", "stand_in"),
+    ("helper", "stand_in", "sizes"),
     [
-        # A stale count: the bulk step makes too few batches and leaves the rest.
-        ("_confirmed", lambda session, list_id: 12),
+        # A stale count: the bulk step queues the 12 it counted and leaves the rest.
+        ("bulk_groups", lambda *args: [("UTC", "[]", 12)], [10, 2, 10, 3]),
+        # Readers left between the count and the insert: short batches get their true
+        # size and the one left empty is dropped.
+        ("bulk_groups", lambda *args: [("UTC", "[]", 40)], [10, 10, 5]),
         # Another planner drew batch ids in between: the bulk step backs out entirely.
-        ("_consecutive", lambda ids: False),
+        ("_consecutive", lambda ids: False, [10, 10, 5]),
     ],
-    ids=["stale-count", "ids-not-consecutive"],
+    ids=["stale-count", "count-too-high", "ids-not-consecutive"],
 )
 def test_what_the_bulk_step_leaves_the_python_pass_plans_once(
-    any_database: Database, monkeypatch: pytest.MonkeyPatch, helper: str, stand_in: object
+    any_database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    helper: str,
+    stand_in: object,
+    sizes: list[int],
 ) -> None:
     """However little the bulk step queues, every reader ends up queued exactly once."""
     digest_id, list_id = edition_with_readers(any_database, 25)
     monkeypatch.setattr(roster, helper, stand_in)
     result = plan(any_database, digest_id, batch_size=10)
-    assert (result.batches, result.queued) == (3, 25)
-    assert _batches(any_database, digest_id) == [(1, 10, 10), (2, 10, 10), (3, 5, 5)]
+    assert (result.batches, result.queued) == (len(sizes), 25)
+    expected = [(number, size, size) for number, size in enumerate(sizes, start=1)]
+    assert _batches(any_database, digest_id) == expected
     with any_database.session() as session:
         readers = session.scalars(
             select(Subscription.subscriber_id).where(Subscription.list_id == list_id)

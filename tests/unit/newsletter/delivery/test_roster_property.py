@@ -1,8 +1,9 @@
-"""Who gets an edition is written twice: the SQL of ``roster._plain`` and ``skip_reason``.
+"""Who gets an edition is written twice: the SQL of ``roster._bulk`` and ``skip_reason``.
 
-Planning queues the "plain" readers in bulk with SQL and judges everyone else in
-Python with ``planning.skip_reason``. The two must agree: a subscription is plain
-exactly when ``skip_reason`` passes it whatever the edition's topics, and the rows
+Planning queues the "bulk" readers with SQL (their topics decided once per distinct
+choice) and judges everyone else in Python with ``planning.skip_reason``. The two
+must agree: a subscription is bulk exactly when ``skip_reason`` passes it but for
+its topics, for which it can only say "no matching topic"; and the rows
 ``roster.candidates`` reads for the Python pass carry the very facts generated.
 Hypothesis generates whole lists of subscriptions (states, topic filters, pauses on
 either side of now, suppressions, erased addresses, other lists, earlier planning)
@@ -24,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from newsletter import migrate
 from newsletter.db import Database
-from newsletter.delivery.models import Delivery
+from newsletter.delivery.models import Delivery, SkipReason
 from newsletter.delivery.planning import Candidate, skip_reason
-from newsletter.delivery.roster import Audience, _plain, candidates
+from newsletter.delivery.roster import Audience, _bulk, candidates
 from subscribers.addresses import email_hash
 from subscribers.models import (
     MailingList,
@@ -210,20 +211,23 @@ def _write(session: Session, lists: Lists, generated: list[Row]) -> dict[int, Ca
 @given(generated=st.lists(rows, max_size=10), edition_topics=st.frozensets(st.sampled_from(TOPICS)))
 @example(generated=ONE_STEP, edition_topics=frozenset())
 @example(generated=ONE_STEP, edition_topics=frozenset(TOPICS))
-def test_plain_readers_are_exactly_those_skip_reason_passes_whatever_the_topics(
+def test_bulk_readers_are_exactly_those_skip_reason_passes_but_for_their_topics(
     lists: Lists, generated: list[Row], edition_topics: frozenset[str]
 ) -> None:
-    """``_plain`` selects a subscription iff ``skip_reason`` passes it with no edition topics.
+    """``_bulk`` selects a subscription iff ``skip_reason`` passes it with its topics cleared.
 
-    Those it selects pass with the generated edition's topics too, and the rows left to
-    the Python pass are read back exactly as they were written.
+    For those it selects, the only reason ``skip_reason`` can give is that their topics
+    match none of the edition's; and the rows the Python pass reads come back exactly
+    as they were written.
     """
     with lists.database.engine.connect() as connection, connection.begin() as transaction:
         session = Session(bind=connection)
         try:
             expected = _write(session, lists, generated)
             audience = Audience(lists.edition_list)
-            plain = session.execute(_plain(session, DIGEST, audience, NOW, None)).all()
+            plain = session.execute(
+                _bulk(session, DIGEST, audience, NOW, Subscription.subscriber_id)
+            ).all()
             read = list(candidates(session, DIGEST, audience, page=3))
         finally:
             session.close()
@@ -232,10 +236,15 @@ def test_plain_readers_are_exactly_those_skip_reason_passes_whatever_the_topics(
     passed = {
         subscriber_id
         for subscriber_id, candidate in expected.items()
-        if skip_reason(candidate, frozenset(), NOW) is None
+        if skip_reason(replace(candidate, topics=()), frozenset(), NOW) is None
     }
-    assert {subscriber_id for subscriber_id, _ in plain} == passed
-    assert sorted(plain) == [(subscriber_id, n) for n, subscriber_id in enumerate(sorted(passed))]
+    assert {subscriber_id for (subscriber_id,) in plain} == passed
+    assert len(plain) == len(passed)
     for subscriber_id in passed:
-        assert skip_reason(expected[subscriber_id], folded, NOW) is None
+        candidate = expected[subscriber_id]
+        chosen = {topic.casefold() for topic in candidate.topics}
+        matches = not chosen or bool(chosen & folded)
+        assert skip_reason(candidate, folded, NOW) == (
+            None if matches else SkipReason.NO_MATCHING_TOPIC
+        )
     assert {candidate.subscriber_id: candidate for candidate in read} == expected
