@@ -45,9 +45,8 @@ POSTGRES_N = 1_000_000
 TARGET = 0.90
 TOPICS = tuple(f"Topic {n}" for n in range(1, 11))
 # Ten single topics and forty pairs: fifty selections, each a different set of briefings.
-SELECTIONS: tuple[tuple[str, ...], ...] = tuple(
-    [*((topic,) for topic in TOPICS), *list(itertools.combinations(TOPICS, 2))[:40]]
-)
+PAIRS: tuple[tuple[str, ...], ...] = tuple(itertools.combinations(TOPICS, 2))[:40]
+SELECTIONS: tuple[tuple[str, ...], ...] = tuple((topic,) for topic in TOPICS) + PAIRS
 # Twenty-four zones, one per whole-hour offset from UTC-11 to UTC+12.
 ZONES = (
     "Pacific/Pago_Pago",
