@@ -30,9 +30,11 @@ def variant_page(edition_url: str, key: str) -> str:
     return f"{edition_url}for/{key}/"
 
 
-def briefing_in_edition(base_url: str, publication: str, edition_date: date, slug: str) -> str:
-    """One briefing's anchor on its edition's web page."""
-    return f"{edition_page(base_url, publication, edition_date)}#{slug}"
+def briefing_in_edition(
+    base_url: str, publication: str, edition_date: date, slug: str, *, weekly: bool = False
+) -> str:
+    """One briefing's anchor on its edition's (or weekly roundup's) web page."""
+    return f"{edition_page(base_url, publication, edition_date, weekly=weekly)}#{slug}"
 
 
 def briefing_page(base_url: str, publication: str, slug: str) -> str:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from newsletter import urls
 from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import (
+    Cadence,
     CorrectionNotice,
     Edition,
     EditionItem,
@@ -200,7 +201,10 @@ def item_view(
     """The view of one item, with its link to the briefing on the edition's web page."""
     pub = edition.publication
     slug = item.content.slug
-    url = urls.briefing_in_edition(pub.base_url, pub.slug, edition.edition_date, slug)
+    weekly = edition.cadence is Cadence.WEEKLY
+    url = urls.briefing_in_edition(
+        pub.base_url, pub.slug, edition.edition_date, slug, weekly=weekly
+    )
     return ItemView(
         number=number,
         content=item.content,
@@ -242,6 +246,8 @@ def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]
         "preheader": next((preheader(i.content) for i in ordered if i.is_live), ""),
         "shrunk_count": shrink_last,
         "corrections": notice_views(edition),
-        "edition_url": urls.edition_page(pub.base_url, pub.slug, edition.edition_date),
+        "edition_url": urls.edition_page(
+            pub.base_url, pub.slug, edition.edition_date, weekly=edition.cadence is Cadence.WEEKLY
+        ),
         "archive_url": urls.archive_index(pub.base_url, pub.slug),
     }
