@@ -52,12 +52,13 @@ def _register() -> None:
     from newsletter.migrations.cli import db_group
     from newsletter.pipeline.cli import cancel_edition, digest_group, send_now_command
     from newsletter.processes import beat, run, wake_scheduler, worker
-    from newsletter.publications.cli import publications_group
+    from newsletter.publications.cli import edit_command, load_command, publications_group
     from newsletter.publishing.corrections import is_published
     from newsletter.publishing.decisions_cli import DECISIONS
     from newsletter.publishing.status_cli import publishing_group
     from newsletter.schedules.cli import pause, resume, schedule_group
     from newsletter.sendgrid_testserver.cli import sendgrid_test_server
+    from subscribers.choices import weekly_days_guard
     from subscribers.cli import subscribers
 
     # Pausing belongs to scheduling (a resume skips the editions due meanwhile), but
@@ -69,6 +70,10 @@ def _register() -> None:
     briefings.add_command(import_command(is_published))
     publications_group.add_command(pause)
     publications_group.add_command(resume)
+    # Dropping a weekly day that readers chose would silently stop their mail: the
+    # subscribers package, above publications, lends the check to edit and load.
+    publications_group.add_command(edit_command(weekly_days_guard))
+    publications_group.add_command(load_command(weekly_days_guard))
     # Cancelling is the pipeline's (it stops batches mid-send), a verb on a scheduled
     # edition; send-now wakes the scheduler, which only this top layer may reach.
     schedule_group.add_command(cancel_edition)

@@ -67,3 +67,32 @@ def test_edit_and_load_refuse_dropping_a_chosen_day(
     kept = _guarded(cli_env, "edit", "evening", "--weekly-days", "sun")
     assert kept.exit_code == 0, kept.output
     assert run_json(cli_env, "publications", "show", "evening")["weekly_days"] == ["sun"]
+
+
+def test_the_newsletter_command_runs_the_guarded_edit(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``newsletter publications edit`` itself refuses, as one line and exit code 2."""
+    path = tmp_path / "p.toml"
+    path.write_text(TOML.format(days='["sat"]'), encoding="utf-8")
+    assert run(cli_env, "publications", "load", str(path)).exit_code == 0
+    added = run(
+        cli_env,
+        "subscribers",
+        "add",
+        "bo@example.org",
+        "--list",
+        "evening",
+        "--cadence",
+        "weekly",
+        "--weekly-day",
+        "sat",
+        "--confirmed",
+        "--consent",
+        "desk",
+    )
+    assert added.exit_code == 0, added.output
+    refused = run(cli_env, "publications", "edit", "evening", "--weekly-days", "none")
+    assert refused.exit_code == 2, refused.output
+    assert "--weekly-days: 1 weekly reader(s) chose a day" in refused.output
+    assert run_json(cli_env, "publications", "show", "evening")["weekly_days"] == ["sat"]
