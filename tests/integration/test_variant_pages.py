@@ -168,6 +168,7 @@ def test_weekly_roundup_variants_have_their_own_pages(
     assert _titles(page.text) == ["New rules for chip makers", "Heat record in the south"]
     assert "From the weekly roundup: 2 of 4 briefings, on Climate" in page.text
     assert f'href="https://news.example.org{roundup}">Read the full roundup</a>' in page.text
+    assert f"/p/morning/{DAY}/" not in page.text  # nothing points at the daily edition
     if key != published.keys["Climate"]:  # the daily edition has no variant with this key
         daily = urls.variant_page(urls.edition_page("", "morning", DAY), key)
         assert client.get(daily).status_code == 404
