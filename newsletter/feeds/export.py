@@ -2,7 +2,8 @@
 
 Files land at the same relative paths as the URLs the web app serves (``index.html``,
 ``p/<publication>/index.html``, ``p/<publication>/<date>/index.html``,
-``p/<publication>/weekly/<date>/index.html``,
+``p/<publication>/weekly/<date>/index.html``, the topic variants' pages
+``p/<publication>/<date>/for/<key>/index.html`` (and ``.../weekly/<date>/for/<key>/``),
 ``p/<publication>/briefings/<slug>/index.html``, ``p/<publication>/topics/index.html``,
 ``p/<publication>/topics/<topic>/index.html``, ``p/<publication>/feeds.opml``,
 ``p/<publication>/feeds/briefings/rss.xml``, ...) and hold the same bytes, because
@@ -33,6 +34,7 @@ from newsletter.digests.pages import (
     topic_pages,
     topics_html,
 )
+from newsletter.digests.variant_pages import variant_pages
 from newsletter.digests.views import archive_html, home_html, published_pages
 from newsletter.feeds.catalog import Source, all_feeds
 from newsletter.feeds.services import load_source
@@ -76,12 +78,19 @@ def export_source(source: Source, result: ExportResult) -> None:
 
 
 def export_pages(session: Session, slug: str, result: ExportResult) -> None:
-    """Write one publication's public pages: archive index, editions, briefings, topics, OPML."""
+    """Write one publication's public pages: archive index, editions, briefings, topics, OPML.
+
+    Each topic variant of a published edition has its own page too: a reader who chose
+    topics follows "view in browser" to it, and a static archive must answer that link
+    as the app does.
+    """
     result.write(urls.archive_index("", slug), archive_html(session, slug).encode("utf-8"))
     for day, page in published_pages(session, slug):
         result.write(urls.edition_page("", slug, day), page.encode("utf-8"))
     for day, page in published_pages(session, slug, Cadence.WEEKLY):
         result.write(urls.edition_page("", slug, day, weekly=True), page.encode("utf-8"))
+    for path, page in variant_pages(session, slug):
+        result.write(path, page.encode("utf-8"))
     editions = current_editions(session, get_publication(session, slug))  # loaded once
     for briefing, page in briefing_pages(session, slug, editions):
         result.write(urls.briefing_page("", slug, briefing), page.encode("utf-8"))
