@@ -196,6 +196,34 @@ class Tracking(BaseModel):
     clicks: bool
 
 
+class VariantOut(BaseModel):
+    """One version of an edition: the full edition (key null) or a topic variant."""
+
+    key: str | None
+    topics: list[str]
+    subject: str
+    briefings: int
+    readers: int
+    sent: int
+    failed: int
+    skipped: int
+    by_state: dict[str, int]
+
+
+class ZoneGroupOut(BaseModel):
+    """The readers of one delivery instant, their zones and their state."""
+
+    deliver_at: str
+    zones: list[str]
+    local_times: dict[str, str]
+    readers: int
+    state: str
+    sent: int
+    failed: int
+    batches: dict[str, int]
+    by_state: dict[str, int]
+
+
 class ReportOut(BaseModel):
     """An edition's delivery report."""
 
@@ -216,6 +244,9 @@ class ReportOut(BaseModel):
     clicked: int
     tracking: Tracking
     rates: Rates
+    cadence: str = "daily"
+    variants: list[VariantOut] = []
+    zone_groups: list[ZoneGroupOut] = []
 
 
 class TestSendIn(_In):
