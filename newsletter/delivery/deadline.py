@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, ScalarSelect, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from newsletter.delivery import breaker, ledger, recording
@@ -157,13 +157,14 @@ def expire_overdue(session: Session, *, now: datetime) -> int:
     """Fail (transient) the waiting batches whose deadline passed; how many batches.
 
     Batches that wait because of trouble (a retry or the open breaker left its reason
-    in ``error``) expire. So does every batch of a zone group none of whose batches
-    was ever tried by its deadline: the group is missed, as an edition is missed
-    when it cannot start within the window of its time. Once a group has started, a
-    batch merely not reached yet, however late, still goes (half a group sent is
-    worse than a late one).
+    in ``error``) expire. So does every batch of a later zone group none of whose
+    batches was ever tried by its deadline: the group is missed, as an edition is
+    missed when it cannot start within the window of its time. The edition's first
+    group (an edition delivered at one instant has only that one) started when it was
+    planned; like any group that started, a batch of it merely not reached yet,
+    however late, still goes (half a group sent is worse than a late one).
     """
-    other = aliased(SendBatch)
+    other, first = aliased(SendBatch), aliased(SendBatch)
     started = (
         select(other.id)
         .where(
@@ -173,7 +174,12 @@ def expire_overdue(session: Session, *, now: datetime) -> int:
         )
         .exists()
     )
-    missed = SendBatch.deliver_at.is_not(None) & ~started
+    earliest = (
+        select(func.min(first.deliver_at))
+        .where(first.digest_id == SendBatch.digest_id)
+        .scalar_subquery()
+    )
+    missed = SendBatch.deliver_at.is_not(None) & (SendBatch.deliver_at > earliest) & ~started
     overdue = session.execute(
         select(SendBatch.id, SendBatch.not_before, SendBatch.deliver_by, SendBatch.error).where(
             SendBatch.digest_id.in_(_sending_digests()),

@@ -178,6 +178,20 @@ def test_the_deadline_of_each_zone_group_counts_from_its_own_instant(
     assert rows == {(TOKYO, TOKYO + window), (NEW_YORK, NEW_YORK + window)}
 
 
+def test_the_first_zone_group_is_never_missed_only_late(any_database: Database) -> None:
+    """The first group started when the edition was planned: late, it still goes."""
+    with any_database.session() as session:
+        digest, list_id = _edition(session)
+        _reader(session, list_id, "tokyo", zone="Asia/Tokyo")
+        digest_id = digest.id
+    _plan(any_database, digest_id)
+    window = timedelta(hours=6)
+    with any_database.session() as session:
+        deadline.set_deadline(session, digest_id, PLANNED_AT + window, window=window)
+    with any_database.session() as session:
+        assert deadline.expire_overdue(session, now=TOKYO + window + timedelta(hours=1)) == 0
+
+
 def test_a_zone_group_that_never_started_within_the_window_is_missed(
     any_database: Database,
 ) -> None:
