@@ -4,6 +4,11 @@ assemble, preview, publish, list; send, resend, send-now, test-send, report; and
 ``cancel_edition`` (``schedule cancel``). Sending goes through the pipeline
 (``dispatch``, the same steps and batch rules the Celery tasks use); ``send-now``
 makes today's edition due and asks the scheduler (``wake``) to start it at once.
+
+A date has up to two editions: the daily one and, on a weekday the publication
+offers roundups, the weekly roundup. ``--cadence weekly`` picks the roundup in every
+command that names an edition by its date (assemble, preview, publish, send, resend,
+test-send, report); the default is the daily edition, as before roundups existed.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from sqlalchemy.orm import Session
 from newsletter import urls
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
+from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.delivery.report import delivery_report
 from newsletter.delivery.resend import requeue_transient
 from newsletter.delivery.services import send_test
 from newsletter.digests import services as digests
-from newsletter.digests.assembly import local_today
+from newsletter.digests.assembly import local_today, next_edition_date
 from newsletter.digests.models import DigestState
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.parsing import WEEKDAYS
 from newsletter.pipeline.cancel import cancel
 from newsletter.pipeline.cli_output import describe, print_report, summary, write_file
 from newsletter.pipeline.dispatch import (
@@ -42,10 +49,11 @@ from newsletter.pipeline.dispatch import (
     send_waiting,
 )
 from newsletter.pipeline.steps import record_public
+from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.publishing import changes
 from newsletter.runtime import Runtime
-from newsletter.schedules.services import send_now
+from newsletter.schedules.services import refuse_weekly_day, send_now
 from subscribers.addresses import normalise_email
 from subscribers.tokens import tokens_for
 
@@ -77,6 +85,56 @@ option_preview_date = click.option(
 )
 
 
+def _to_cadence(ctx: click.Context, param: click.Parameter, value: str) -> Cadence:
+    return Cadence(value)
+
+
+option_cadence = click.option(
+    "--cadence",
+    type=click.Choice([c.value for c in Cadence]),
+    default=Cadence.DAILY.value,
+    show_default=True,
+    callback=_to_cadence,
+    help="The date's daily edition, or its weekly roundup (on a weekday the publication offers).",
+)
+
+
+def kind_of(cadence: Cadence) -> str:
+    """How the commands name an edition of a cadence: "edition" or "weekly roundup"."""
+    return "weekly roundup" if cadence is Cadence.WEEKLY else "edition"
+
+
+def edition_day(
+    session: Session, publication: Publication, edition_date: date | None, cadence: Cadence
+) -> date:
+    """The date of the edition to make (default: today in the publication's zone).
+
+    A new weekly roundup is made only on a weekday the publication offers (only
+    readers of that weekday get it): any other date is refused, naming ``--cadence``,
+    before anything is assembled. A roundup already made stays reachable even if the
+    publication has since stopped offering its weekday.
+    """
+    day = edition_date or local_today(utcnow(), publication.timezone)
+    if (
+        cadence is Cadence.WEEKLY
+        and digests.find_digest(session, publication.id, day, cadence) is None
+    ):
+        refuse_weekly_day(publication, day)
+    return day
+
+
+def next_day(publication: Publication, cadence: Cadence) -> date:
+    """The next edition of a cadence whose cut-off is still ahead (``preview``'s default)."""
+    if cadence is Cadence.DAILY:
+        return digests.next_edition(publication)
+    if not publication.weekly_days:
+        raise InvalidInputError(
+            f"--cadence weekly: {publication.slug} offers no weekly roundup (weekly days: none)"
+        )
+    days = {WEEKDAYS.index(day) for day in publication.weekly_days}
+    return next_edition_date(utcnow(), publication.send_time, publication.timezone, days)
+
+
 @click.group("digest")
 def digest_group() -> None:
     """Editions: assemble, preview, publish, send and report."""
@@ -85,13 +143,15 @@ def digest_group() -> None:
 @digest_group.command("assemble")
 @option_publication
 @option_date
+@option_cadence
 @click.pass_context
-def assemble(ctx: click.Context, slug: str, date_text: str | None) -> None:
-    """Assemble a publication's edition (again: returns the same edition)."""
+def assemble(ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence) -> None:
+    """Assemble a publication's edition or weekly roundup (again: returns the same one)."""
     edition_date = parse_date(date_text)
     with runtime(ctx).database.session() as session:
         publication = get_publication(session, slug)
-        result = digests.assemble_digest(session, publication, edition_date)
+        day = edition_day(session, publication, edition_date, cadence)
+        result = digests.assemble_digest(session, publication, day, cadence=cadence)
         line = describe(result.digest, result.created)
     out.print(escape(line))
 
@@ -99,8 +159,9 @@ def assemble(ctx: click.Context, slug: str, date_text: str | None) -> None:
 @digest_group.command("publish")
 @option_publication
 @option_date
+@option_cadence
 @click.pass_context
-def publish(ctx: click.Context, slug: str, date_text: str | None) -> None:
+def publish(ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence) -> None:
     """Put an edition on the web archive and in the feeds, without sending email.
 
     The edition is assembled and rendered first if needed. Then, as for every way an
@@ -112,14 +173,15 @@ def publish(ctx: click.Context, slug: str, date_text: str | None) -> None:
     rt = runtime(ctx)
     with rt.database.session() as session:
         publication = get_publication(session, slug)
-        result = digests.assemble_digest(session, publication, edition_date)
+        day = edition_day(session, publication, edition_date, cadence)
+        result = digests.assemble_digest(session, publication, day, cadence=cadence)
         if result.digest.state is DigestState.SKIPPED:
             raise InvalidInputError(
                 f"{result.digest.label()} was skipped ({result.digest.skip_reason}): "
                 "there is nothing to publish"
             )
         digest = digests.publish_digest(session, result.digest.id)
-        page = urls.edition_page(publication.base_url, slug, digest.edition_date)
+        page = digests.edition_url(digest)  # a roundup's own page, not its date's daily one
         changed = record_public(session, digest, "digest publish").feed_urls
     out.print(f"Published {escape(page)} ({len(changed)} feeds updated).")
     publish_changes(rt, slug)
@@ -138,6 +200,7 @@ def publish_changes(rt: Runtime, slug: str) -> None:
 @digest_group.command("preview")
 @option_publication
 @option_preview_date
+@option_cadence
 @click.option(
     "--out",
     "out_dir",
@@ -146,22 +209,27 @@ def publish_changes(rt: Runtime, slug: str) -> None:
     help="Folder to write email.html, email.txt, web.html and index.html into.",
 )
 @click.pass_context
-def preview(ctx: click.Context, slug: str, date_text: str | None, out_dir: Path) -> None:
+def preview(
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, out_dir: Path
+) -> None:
     """Assemble (if needed) and render an edition, and write its files for review.
 
-    Without --date this is the next edition still to come, so briefings approved
-    after today's send time show up in tomorrow's preview.
+    Without --date this is the next edition still to come (with --cadence weekly:
+    the next weekly roundup), so briefings approved after today's send time show
+    up in tomorrow's preview.
     """
     edition_date = parse_date(date_text)
     files: dict[str, str] = {}
     with runtime(ctx).database.session() as session:
         publication = get_publication(session, slug)
-        edition_date = edition_date or digests.next_edition(publication)
-        frozen = digests.find_digest(session, publication.id, edition_date) is not None
+        day = edition_day(
+            session, publication, edition_date or next_day(publication, cadence), cadence
+        )
+        frozen = digests.find_digest(session, publication.id, day, cadence) is not None
         with ExitStack() as scope:
             if not frozen:  # show what it would hold now, without freezing it
                 scope.enter_context(digests.tentatively(session))
-            result = digests.assemble_digest(session, publication, edition_date)
+            result = digests.assemble_digest(session, publication, day, cadence=cadence)
             if result.digest.state is not DigestState.SKIPPED:
                 digest = digests.render_digest(session, result.digest.id)
                 files["email.html"] = digest.html or ""
@@ -198,8 +266,9 @@ def list_(ctx: click.Context, slug: str, as_json: bool) -> None:
         return
     table = Table("date", "state", "briefings", "rolled over", "subject / reason")
     for row in rows:
+        weekly = row["cadence"] == Cadence.WEEKLY.value
         table.add_row(
-            row["edition_date"],
+            row["edition_date"] + (" weekly" if weekly else ""),  # its roundup, beside it
             row["state"],
             str(row["briefings"]),
             str(row["rolled_over"]),
@@ -208,15 +277,16 @@ def list_(ctx: click.Context, slug: str, as_json: bool) -> None:
     out.print(table)
 
 
-def _rendered_edition(rt: Runtime, slug: str, edition_date: date | None) -> int:
+def _rendered_edition(rt: Runtime, slug: str, edition_date: date | None, cadence: Cadence) -> int:
     """Assemble and render the edition if not done yet (both idempotent); returns its id."""
     with rt.database.session() as session:
         publication = get_publication(session, slug)
-        digest = digests.assemble_digest(session, publication, edition_date).digest
+        day = edition_day(session, publication, edition_date, cadence)
+        digest = digests.assemble_digest(session, publication, day, cadence=cadence).digest
         return digests.render_digest(session, digest.id).id
 
 
-def _published_edition(rt: Runtime, slug: str, edition_date: date | None) -> int:
+def _published_edition(rt: Runtime, slug: str, edition_date: date | None, cadence: Cadence) -> int:
     """Render the edition if needed and, if it is not public yet, publish it; returns its id.
 
     Publishing before sending, as the pipeline does, puts the edition in the static
@@ -224,7 +294,8 @@ def _published_edition(rt: Runtime, slug: str, edition_date: date | None) -> int
     """
     with rt.database.session() as session:
         publication = get_publication(session, slug)
-        digest = digests.assemble_digest(session, publication, edition_date).digest
+        day = edition_day(session, publication, edition_date, cadence)
+        digest = digests.assemble_digest(session, publication, day, cadence=cadence).digest
         digest = digests.render_digest(session, digest.id)
         published = digest.state is DigestState.RENDERED
         if published:
@@ -235,20 +306,25 @@ def _published_edition(rt: Runtime, slug: str, edition_date: date | None) -> int
     return digest.id
 
 
-def _existing_digest(session: Session, slug: str, edition_date: date | None) -> int:
-    """The id of the publication's edition of that date (default: today there), or NotFound."""
+def _existing_digest(
+    session: Session, slug: str, edition_date: date | None, cadence: Cadence = Cadence.DAILY
+) -> int:
+    """The id of the publication's edition (or weekly roundup) of that date (default: today
+    there), or NotFound naming the options that chose it."""
     publication = get_publication(session, slug)
     when = edition_date or local_today(utcnow(), publication.timezone)
-    digest = digests.find_digest(session, publication.id, when)
+    digest = digests.find_digest(session, publication.id, when, cadence)
     if digest is None:
-        raise NotFoundError(f"--date: {slug} has no edition for {when.isoformat()}")
+        options = "--date, --cadence weekly" if cadence is Cadence.WEEKLY else "--date"
+        raise NotFoundError(f"{options}: {slug} has no {kind_of(cadence)} for {when.isoformat()}")
     return digest.id
 
 
 def _sending_command(command: Callable[..., None]) -> Callable[..., None]:
-    """The options ``digest send`` and ``digest resend`` share: publication, date, workers."""
+    """The options ``digest send`` and ``digest resend`` share: publication, date, cadence,
+    workers."""
     workers = click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
-    return option_publication(option_date(workers(click.pass_context(command))))
+    return option_publication(option_date(option_cadence(workers(click.pass_context(command)))))
 
 
 def _send_args(rt: Runtime, workers: int, progress: Progress | None = None) -> SendArgs:
@@ -263,10 +339,12 @@ def _send_args(rt: Runtime, workers: int, progress: Progress | None = None) -> S
 
 @digest_group.command("send")
 @_sending_command
-def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
-    """Send an edition to its list, each subscriber once (safe to run again)."""
+def send(
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, workers: int
+) -> None:
+    """Send an edition (or weekly roundup) to its readers, each once (safe to run again)."""
     rt = runtime(ctx)
-    digest_id = _published_edition(rt, slug, parse_date(date_text))
+    digest_id = _published_edition(rt, slug, parse_date(date_text), cadence)
     columns = (
         TextColumn("Sending"),
         BarColumn(),
@@ -286,11 +364,13 @@ def send(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> 
 
 @digest_group.command("resend")
 @_sending_command
-def resend(ctx: click.Context, slug: str, date_text: str | None, workers: int) -> None:
+def resend(
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, workers: int
+) -> None:
     """Send once more to readers whose failure was transient, while the edition is fresh."""
     rt = runtime(ctx)
     with rt.database.session() as session:
-        digest_id = _existing_digest(session, slug, parse_date(date_text))
+        digest_id = _existing_digest(session, slug, parse_date(date_text), cadence)
         requeued = requeue_transient(
             session, digest_id, now=utcnow(), batch_size=rt.settings.dispatch_batch_size
         )
@@ -329,13 +409,16 @@ def send_now_command(wake: Callable[[Runtime], None]) -> click.Command:
 @digest_group.command("test-send")
 @option_publication
 @option_date
+@option_cadence
 @click.option("--to", "address", required=True, help="Where to send the test copy.")
 @click.pass_context
-def test_send(ctx: click.Context, slug: str, date_text: str | None, address: str) -> None:
+def test_send(
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, address: str
+) -> None:
     """Send one copy marked [TEST] to an address; not recorded in the ledger."""
     email = normalise_email(address, where="--to")
     rt = runtime(ctx)
-    digest_id = _rendered_edition(rt, slug, parse_date(date_text))
+    digest_id = _rendered_edition(rt, slug, parse_date(date_text), cadence)
     send_test(
         rt.database,
         digest_id,
@@ -351,13 +434,17 @@ def test_send(ctx: click.Context, slug: str, date_text: str | None, address: str
 @digest_group.command("report")
 @option_publication
 @option_date
+@option_cadence
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def report(ctx: click.Context, slug: str, date_text: str | None, as_json: bool) -> None:
+def report(
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, as_json: bool
+) -> None:
     """What happened to every recipient of an edition: counts per state and skip reason."""
     edition_date = parse_date(date_text)
     with runtime(ctx).database.session() as session:
-        result = delivery_report(session, _existing_digest(session, slug, edition_date))
+        digest_id = _existing_digest(session, slug, edition_date, cadence)
+        result = delivery_report(session, digest_id)
     if as_json:
         print_json(result.as_dict())
     else:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsletter.console import out
+from newsletter.content.edition import Cadence
 from newsletter.delivery.report import DeliveryReport
 from newsletter.digests.models import Digest, DigestState
 
@@ -18,6 +19,7 @@ def summary(digest: Digest, count: int) -> dict[str, Any]:
     return {
         "id": digest.id,
         "edition_date": digest.edition_date.isoformat(),
+        "cadence": digest.cadence.value,
         "state": digest.state.value,
         "briefings": count,
         "rolled_over": digest.rolled_over,
@@ -31,11 +33,18 @@ def summary(digest: Digest, count: int) -> dict[str, Any]:
 
 
 def describe(digest: Digest, created: bool) -> str:
-    """One line on an edition just assembled (or found assembled)."""
+    """One line on an edition (or weekly roundup) just assembled (or found assembled)."""
     what = "Assembled" if created else "Already assembled"
-    head = f"{what} {digest.publication.slug} {digest.edition_date.isoformat()}"
+    weekly = digest.cadence is Cadence.WEEKLY
+    kind = " weekly roundup" if weekly else ""
+    head = f"{what} {digest.publication.slug}{kind} {digest.edition_date.isoformat()}"
     if digest.state is DigestState.SKIPPED:
         return f"{head}: skipped ({digest.skip_reason})."
+    if weekly:  # a roundup rolls nothing over: what is beyond its limit is left out
+        return (
+            f"{head}: {digest.state.value}, {len(digest.items)} briefing(s) of the week, "
+            f"{digest.rolled_over} more left out (over the roundup's limit)."
+        )
     return (
         f"{head}: {digest.state.value}, {len(digest.items)} briefing(s), "
         f"{digest.rolled_over} rolled over to the next edition."
