@@ -119,6 +119,13 @@ def seed(database: Database, count: int) -> int:
                     for n in numbers
                 ],
             )
+    subscribe_everyone(database, list_id)
+    analyze(database)
+    return digest_id
+
+
+def subscribe_everyone(database: Database, list_id: int) -> None:
+    """A confirmed subscription to the list, choosing no topics, for every subscriber."""
     columns = ["subscriber_id", "list_id", "state", "topics", "created_at", "updated_at"]
     rows = select(
         Subscriber.id,
@@ -130,13 +137,18 @@ def seed(database: Database, count: int) -> int:
     )
     with database.session() as session:
         session.execute(insert(Subscription).from_select(columns, rows))
+
+
+def analyze(database: Database) -> None:
+    """Give PostgreSQL's planner statistics of the freshly loaded tables (no-op on SQLite).
+
+    A list that grew to a million has statistics (autovacuum sees to that); a freshly
+    loaded one would have the planner guess, which no real list makes it do.
+    """
     if database.engine.dialect.name == "postgresql":
-        # A list that grew to a million has statistics (autovacuum sees to that); a
-        # freshly loaded one would have the planner guess, which no real list makes it do.
         with database.engine.connect() as connection:
             connection.execute(text("ANALYZE"))
             connection.commit()
-    return digest_id
 
 
 def peak_memory_mb() -> float:

@@ -22,13 +22,13 @@ from datetime import time as clock_time
 from pathlib import Path
 from statistics import mean
 
-from sqlalchemy import insert, literal, select, text
+from sqlalchemy import insert
 
 from bench._stack import DEFAULT_PREFIX
-from bench.dispatch import CHUNK, _postgres_url, measure
+from bench.dispatch import CHUNK, _postgres_url, analyze, measure, subscribe_everyone
 from bench.render import edition
 from newsletter.briefings.models import Briefing, BriefingState
-from newsletter.db import Database, UTCDateTime
+from newsletter.db import Database
 from newsletter.digests.models import Digest, DigestItem
 from newsletter.digests.services import render_digest
 from newsletter.digests.variants import item_topics, select_positions, variant_edition
@@ -174,21 +174,8 @@ def _readers(database: Database, list_id: int, count: int, *, personal: bool) ->
                     ],
                 )
     if not personal:
-        columns = ["subscriber_id", "list_id", "state", "topics", "created_at", "updated_at"]
-        rows = select(
-            Subscriber.id,
-            literal(list_id),
-            literal(SubscriptionState.CONFIRMED, Subscription.state.type),
-            literal([], Subscription.topics.type),
-            literal(T0, UTCDateTime()),
-            literal(T0, UTCDateTime()),
-        )
-        with database.session() as session:
-            session.execute(insert(Subscription).from_select(columns, rows))
-    if database.engine.dialect.name == "postgresql":
-        with database.engine.connect() as connection:
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+        subscribe_everyone(database, list_id)
+    analyze(database)
 
 
 def seed_single(database: Database, count: int) -> int:
@@ -256,10 +243,10 @@ def run(
     """The comparison on PostgreSQL (1M × scale) if a server is configured, else SQLite."""
     server_url = _postgres_url() if database_url is None else database_url
     if server_url:
-        count = max(1000, int(POSTGRES_N * scale))
+        count = max(100, int(POSTGRES_N * scale))
         figures = _compare("PostgreSQL", lambda: fresh_postgres(server_url, db_prefix), count)
     else:
-        count = max(1000, int(SQLITE_N * scale))
+        count = max(100, int(SQLITE_N * scale))
         figures = _compare("SQLite", _sqlite_file, count)
     return figures
 

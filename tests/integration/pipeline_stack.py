@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from newsletter import migrate
 from newsletter.db import Database, utcnow
-from newsletter.delivery.models import BatchState, SendBatch
+from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
 from newsletter.digests.models import Digest, DigestState
 from newsletter.schedules import services
 from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64
@@ -258,6 +258,18 @@ class Stack:
         """The state of the only digest, if assembled."""
         with self.session() as session:
             return session.scalar(select(Digest.state))
+
+    def scheduled_readers(self) -> int:
+        """How many deliveries the provider holds for a later send_at (state ``scheduled``)."""
+        with self.session() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.state == DeliveryState.SCHEDULED)
+                )
+                or 0
+            )
 
     def accepted_batches(self) -> int:
         """How many batches the ledger records as accepted."""

@@ -26,11 +26,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select
 
 from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
-from newsletter.delivery.models import Delivery, DeliveryState
 from newsletter.publications.models import Publication
 from newsletter.sendgrid_testserver.server import Endpoint, Fault
 from subscribers.models import Subscriber, Subscription, SubscriptionState
@@ -145,18 +143,6 @@ def _seed(stack: Stack) -> None:
             )
 
 
-def _scheduled(stack: Stack) -> int:
-    with stack.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.state == DeliveryState.SCHEDULED)
-            )
-            or 0
-        )
-
-
 def _sent_at_and_subject(stack: Stack) -> dict[str, set[tuple[int, str]]]:
     """Per address, the (send_at, subject) of every request the provider accepted for it."""
     assert stack.server is not None
@@ -195,7 +181,7 @@ def test_each_reader_gets_their_own_digest_at_seven_in_their_own_zone(stack: Sta
         stack.kill("worker")
         stack.start("worker", "worker2")
         stack.wait(
-            lambda: _scheduled(stack) == len(READERS),
+            lambda: stack.scheduled_readers() == len(READERS),
             timeout=180,
             what="every reader scheduled at the provider",
         )

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from newsletter.db import utcnow
-from newsletter.delivery.models import Delivery, DeliveryState, GroupState, ProviderGroup
+from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.digests.models import DigestState
 from newsletter.schedules import services
 from newsletter.sendgrid_testserver.server import Endpoint, Fault
@@ -51,18 +51,6 @@ def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
         redis.Redis.from_url(redis_url).flushdb()
 
 
-def scheduled_readers(stack: Stack) -> int:
-    with stack.session() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.state == DeliveryState.SCHEDULED)
-            )
-            or 0
-        )
-
-
 def group_states(stack: Stack) -> list[GroupState]:
     with stack.session() as session:
         return list(session.scalars(select(ProviderGroup.state).order_by(ProviderGroup.id)))
@@ -80,7 +68,7 @@ def test_edition_sent_ahead_reaches_each_reader_once_at_its_minute(stack: Stack)
     stack.start("beat")
     try:
         stack.wait(
-            lambda: scheduled_readers(stack) == READERS,
+            lambda: stack.scheduled_readers() == READERS,
             timeout=120,
             what="every reader scheduled",
         )
