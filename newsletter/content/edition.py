@@ -109,6 +109,10 @@ class Edition:
     topic_slugs: tuple[tuple[str, str], ...] = ()
     # A daily edition, or the weekly roundup of the week's most important briefings.
     cadence: Cadence = Cadence.DAILY
+    # Set when this is a topic variant (its key, "3.1"): what readers who chose topics
+    # get. Its email's web link is then the variant's page, which shows just these
+    # briefings; None is the full edition.
+    variant_key: str | None = None
 
     def topic_slug(self, name: str) -> str | None:
         """The stable slug of the topic called ``name`` in this publication, if it has one."""

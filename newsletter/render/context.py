@@ -221,6 +221,13 @@ def item_view(
     )
 
 
+def page_url(edition: Edition, edition_url: str) -> str:
+    """The web page showing what ``edition`` carries: its variant's page, or the edition's."""
+    if edition.variant_key is None:
+        return edition_url
+    return urls.variant_page(edition_url, edition.variant_key)
+
+
 def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]:
     """Everything the digest and archive templates read; the last ``shrink_last`` items shrunk."""
     if not edition.items:
@@ -230,6 +237,8 @@ def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]
     pub = edition.publication
     ordered = sorted(edition.items, key=lambda item: item.position)
     first_shrunk = len(ordered) - shrink_last
+    weekly = edition.cadence is Cadence.WEEKLY
+    edition_url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
     items = [
         item_view(edition, item, number, shrunk=number > first_shrunk)
         for number, item in enumerate(ordered, start=1)
@@ -246,8 +255,10 @@ def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]
         "preheader": next((preheader(i.content) for i in ordered if i.is_live), ""),
         "shrunk_count": shrink_last,
         "corrections": notice_views(edition),
-        "edition_url": urls.edition_page(
-            pub.base_url, pub.slug, edition.edition_date, weekly=edition.cadence is Cadence.WEEKLY
-        ),
+        # The full edition's page (what "the full edition" links say) ...
+        "edition_url": edition_url,
+        # ... and the page of exactly what this email carries: a topic variant's own
+        # page, so a variant reader's web link shows their briefings, no one else's.
+        "page_url": page_url(edition, edition_url),
         "archive_url": urls.archive_index(pub.base_url, pub.slug),
     }
