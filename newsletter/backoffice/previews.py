@@ -433,7 +433,7 @@ def _edition_view(
         replace(by_position[position], position=number)
         for number, position in enumerate(positions, start=1)
     )
-    variant = render_email(replace(edition, items=chosen))
+    variant = render_email(replace(edition, items=chosen, variant_key=key))
     return _as_variant(
         whole,
         publication,

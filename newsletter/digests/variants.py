@@ -101,7 +101,8 @@ def variant_edition(session: Session, digest: Digest, positions: Sequence[int]) 
         for number, position in enumerate(positions, start=1)
         if position in by_position
     )
-    return replace(edition, items=chosen)
+    key = ".".join(str(position) for position in positions)
+    return replace(edition, items=chosen, variant_key=key)
 
 
 def ensure_variant(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from newsletter.content.edition import Cadence, Edition
 from newsletter.db import Database
 from newsletter.render.email import render_email
@@ -69,10 +67,6 @@ def test_read_the_full_edition_still_means_the_full_edition() -> None:
     assert _web_link(email.text) == f"{DAY_PAGE}for/{key}/"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs variant_edition (digests/variants.py, lead) to set variant_key on its Edition",
-)
 def test_a_planned_variant_stores_the_link_to_its_page(database: Database) -> None:
     """The email planning renders for a variant (``ensure_variant``) links the variant page."""
     with database.session() as session:
