@@ -153,13 +153,13 @@ def plan_dispatch(
     batch_size: int = MAX_RECIPIENTS_PER_BATCH,
     page: int = PAGE,
     timing: Timing | None = None,
-    lead: timedelta = timedelta(0),
+    lead: timedelta | None = timedelta(0),
 ) -> PlanResult:
     """Put every reader of the edition in the ledger once: queued in a batch, or skipped.
 
     Every batch holds readers who get the same email at the same instant: one topic
     variant (rendered here, once per distinct selection) and one zone group's
-    ``deliver_at`` (``timing``), claimable from ``lead`` before it. Running it again
+    ``deliver_at`` (``timing``), claimable from ``lead`` before it (None: at once). Running again
     adds only readers not yet in the ledger (counted as ``already_sent`` otherwise),
     so it is safe to repeat after a crash or a retry.
     """
@@ -264,7 +264,12 @@ class _Planner:
     """One planning pass's working state: skipped rows to write, variants, zone groups."""
 
     def __init__(
-        self, session: Session, digest: Digest, timing: Timing, lead: timedelta, now: datetime
+        self,
+        session: Session,
+        digest: Digest,
+        timing: Timing,
+        lead: timedelta | None,
+        now: datetime,
     ) -> None:
         self.session = session
         self.digest = digest

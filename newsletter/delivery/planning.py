@@ -79,13 +79,16 @@ class Timing:
         return instant
 
 
-def not_before(deliver_at: datetime | None, lead: timedelta, now: datetime) -> datetime | None:
+def not_before(
+    deliver_at: datetime | None, lead: timedelta | None, now: datetime
+) -> datetime | None:
     """When a batch for ``deliver_at`` may be claimed: ``lead`` before it, and never before now.
 
     ``lead`` is how long ahead a request may go out with a ``send_at`` (zero when the
     provider cannot hold mail): a zone group hours away waits in the ledger until then.
+    None: at once (an editor's ``digest send``, which sends ahead with ``send_at``).
     """
-    if deliver_at is None or deliver_at - lead <= now:
+    if deliver_at is None or lead is None or deliver_at - lead <= now:
         return None
     return deliver_at - lead
 

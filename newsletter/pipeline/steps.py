@@ -235,13 +235,15 @@ def plan(
     *,
     options: DispatchOptions | None = None,
     clock: Callable[[], datetime] = utcnow,
-    lead: timedelta = timedelta(0),
+    lead: timedelta | None = None,
 ) -> PlanResult:
     """Plan the edition's deliveries in one transaction (all or nothing), with their deadline.
 
     The deadline (``send_batches.deliver_by``) of a batch is its zone group's instant
     (the scheduled edition's time, or each zone's local send time) plus the freshness
-    window, or now plus the window for an edition sent by hand.
+    window, or now plus the window for an edition sent by hand. ``lead``: how long
+    before its instant a zone group's batches may go (the pipeline's schedule lead);
+    None, as ``digest send`` plans, sends every group at once, ahead with its send_at.
     """
     options = options or DispatchOptions()
     window = options.freshness_window
