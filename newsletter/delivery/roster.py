@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
     values,
 )
@@ -293,7 +294,14 @@ def _insert_cells(
         "state",
         "updated_at",
     ]
+    if session.connection().dialect.name == "postgresql":
+        # PostgreSQL cannot estimate how the readers match the VALUES table and may
+        # compare every reader with every pair (a nested loop: minutes for a million
+        # readers and a thousand pairs); a hash join does it in one pass.
+        session.execute(text("SET LOCAL enable_nestloop = off"))
     session.execute(insert(Delivery).from_select(columns, rows))
+    if session.connection().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL enable_nestloop = on"))
 
 
 def _true_sizes(session: Session, batch_ids: list[int]) -> int:
