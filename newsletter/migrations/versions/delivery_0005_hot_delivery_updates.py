@@ -35,4 +35,6 @@ def downgrade() -> None:
         op.execute("ALTER TABLE deliveries RESET (fillfactor)")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_batch_id")
-        batch_op.create_index("ix_deliveries_batch_id_state", ["batch_id", "state"], unique=False)
+        batch_op.create_index(
+            "ix_deliveries_batch_id_state", ["batch_id", "state"], unique=False
+        )
