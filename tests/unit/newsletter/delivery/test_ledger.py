@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.db import Database
-from newsletter.delivery import ledger, recording, roster
+from newsletter.delivery import cells, ledger, recording, roster
 from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
 from newsletter.digests.models import Digest, DigestState
 from newsletter.digests.services import get_digest
@@ -237,12 +237,12 @@ def test_many_skips_are_written_in_chunks(any_database: Database) -> None:
     """More skipped subscribers than one insert holds are all recorded, then statistics refresh."""
     with any_database.session() as session:
         digest_id, list_id = rendered_digest(session)
-        add_subscribers(session, list_id, ledger.INSERT_ROWS + 5, state=SubscriptionState.PENDING)
+        add_subscribers(session, list_id, cells.INSERT_ROWS + 5, state=SubscriptionState.PENDING)
     result = plan(any_database, digest_id)
-    assert result.skipped == {"unconfirmed": ledger.INSERT_ROWS + 5}
+    assert result.skipped == {"unconfirmed": cells.INSERT_ROWS + 5}
     with any_database.session() as session:
         ledger.refresh_statistics(session)
-    assert states(any_database, digest_id) == {"skipped": ledger.INSERT_ROWS + 5}
+    assert states(any_database, digest_id) == {"skipped": cells.INSERT_ROWS + 5}
 
 
 def test_planning_a_sent_edition_adds_nothing(database: Database) -> None:
