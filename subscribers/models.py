@@ -125,6 +125,13 @@ class Subscription(Base):
     cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"), default=Cadence.DAILY)
     # The weekday ("mon" ... "sun") of a weekly reader's roundup, one the publication offers.
     weekly_day: Mapped[str | None] = mapped_column(String(3), default=None)
+    # Kinds of mail: the digest (unless the reader left it) and alerts (only when opted
+    # in; ``alert_topics`` empty means alerts on every topic). Leaving one keeps the other.
+    digests: Mapped[bool] = mapped_column(Boolean, default=True)
+    alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    alert_topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # When the welcome mail for the current confirmation was sent (once per confirmation).
+    welcomed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

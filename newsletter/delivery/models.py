@@ -48,7 +48,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.db import Base, UTCDateTime, enum_column, utcnow
@@ -334,6 +345,8 @@ class Delivery(Base):
     batch_id: Mapped[int | None] = mapped_column(Integer, default=None)
     # The topic variant of the edition this reader gets (None: the full edition).
     variant_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # A reader added after the edition went out (same-day catch-up at confirmation).
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     state: Mapped[DeliveryState] = mapped_column(
         enum_column(DeliveryState, "delivery_state"), default=DeliveryState.QUEUED
     )

@@ -65,13 +65,15 @@ class Digest(Base):
     """
 
     __tablename__ = "digests"
-    __table_args__ = (UniqueConstraint("publication_id", "edition_date", "cadence"),)
+    __table_args__ = (UniqueConstraint("publication_id", "edition_date", "cadence", "slot"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
     edition_date: Mapped[date] = mapped_column(Date())
     # A daily edition, or a weekly roundup (its own snapshot, page and feed entry).
     cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"), default=Cadence.DAILY)
+    # Empty for the main schedule; a named slot's name ("morning", "evening").
+    slot: Mapped[str] = mapped_column(String(40), default="")
     state: Mapped[DigestState] = mapped_column(
         enum_column(DigestState, "digest_state"), default=DigestState.ASSEMBLED, index=True
     )

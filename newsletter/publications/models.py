@@ -57,6 +57,14 @@ class Publication(Base):
     topic_mode: Mapped[TopicMode] = mapped_column(
         enum_column(TopicMode, "topic_mode"), default=TopicMode.ONLY
     )
+    # Alerts a day before an admin must confirm another.
+    alerts_per_day: Mapped[int] = mapped_column(Integer, default=3)
+    # SendGrid unsubscribe groups (``asm.group_id``) per kind of mail; None: not used.
+    digest_group_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    alert_group_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The welcome mail, editable by admins; empty: the built-in text.
+    welcome_subject: Mapped[str] = mapped_column(String(300), default="")
+    welcome_body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

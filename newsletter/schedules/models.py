@@ -15,10 +15,10 @@ so nothing starts twice. ``EditionState``::
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.content.edition import Cadence
@@ -57,12 +57,14 @@ class ScheduledEdition(Base):
     """One edition the scheduler knows about; the unique key makes starting it a claim."""
 
     __tablename__ = "scheduled_editions"
-    __table_args__ = (UniqueConstraint("publication_id", "edition_date", "cadence"),)
+    __table_args__ = (UniqueConstraint("publication_id", "edition_date", "cadence", "slot"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
     edition_date: Mapped[date] = mapped_column(Date())
     cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence, "cadence"), default=Cadence.DAILY)
+    # Empty for the main schedule; a named slot's name (see ``ScheduleSlot``).
+    slot: Mapped[str] = mapped_column(String(40), default="")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     kind: Mapped[EditionKind] = mapped_column(enum_column(EditionKind, "edition_kind"))
     state: Mapped[EditionState] = mapped_column(
@@ -84,6 +86,25 @@ class ScheduledEdition(Base):
         weekly = " weekly" if self.cadence is Cadence.WEEKLY else ""
         day = self.edition_date.isoformat()
         return f"edition {self.id} ({self.publication.slug} {day}{weekly})"
+
+
+class ScheduleSlot(Base):
+    """A named slot of a publication's schedule ("morning", "evening").
+
+    Each has its own local ``send_time``, ``weekdays`` ("mon" ... "sun") and cut-off,
+    ``cutoff_minutes`` before its send time; its editions carry its name as ``slot``.
+    """
+
+    __tablename__ = "schedule_slots"
+    __table_args__ = (UniqueConstraint("publication_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    send_time: Mapped[time] = mapped_column(Time())
+    weekdays: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cutoff_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ScheduleActivity(Base):
