@@ -14,10 +14,19 @@ from newsletter.content.briefing import BriefingContent
 
 
 class Cadence(StrEnum):
-    """How often a reader gets a publication: each edition, or a weekly roundup."""
+    """What an edition is: each scheduled edition, a weekly roundup, or an alert.
+
+    Readers choose ``DAILY`` or ``WEEKLY`` (``READER_CADENCES``); an ``ALERT`` is one
+    briefing sent at once, outside the schedule, to readers who opted into alerts.
+    """
 
     DAILY = "daily"
     WEEKLY = "weekly"
+    ALERT = "alert"
+
+
+# The cadences a reader (or an editor scheduling an edition) can choose.
+READER_CADENCES: tuple[Cadence, ...] = (Cadence.DAILY, Cadence.WEEKLY)
 
 
 class ItemStatus(StrEnum):

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from newsletter import urls
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
-from newsletter.content.edition import Cadence
+from newsletter.content.edition import READER_CADENCES, Cadence
 from newsletter.db import utcnow
 from newsletter.delivery.report import delivery_report
 from newsletter.delivery.resend import requeue_transient
@@ -91,7 +91,7 @@ def _to_cadence(ctx: click.Context, param: click.Parameter, value: str) -> Caden
 
 option_cadence = click.option(
     "--cadence",
-    type=click.Choice([c.value for c in Cadence]),
+    type=click.Choice([c.value for c in READER_CADENCES]),
     default=Cadence.DAILY.value,
     show_default=True,
     callback=_to_cadence,

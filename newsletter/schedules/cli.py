@@ -19,7 +19,7 @@ from rich.table import Table
 from newsletter import parsing
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
-from newsletter.content.edition import Cadence
+from newsletter.content.edition import READER_CADENCES, Cadence
 from newsletter.db import utcnow
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.schedules import due, services
@@ -106,7 +106,7 @@ def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str
 @click.option("--at", "at_text", required=True, help="Local date and time: 'YYYY-MM-DD HH:MM'.")
 @click.option(
     "--cadence",
-    type=click.Choice([c.value for c in Cadence]),
+    type=click.Choice([c.value for c in READER_CADENCES]),
     default=Cadence.DAILY.value,
     show_default=True,
     help="The daily edition, or the weekly roundup (on a weekly day the publication offers).",
