@@ -29,6 +29,20 @@ class Cadence(StrEnum):
 READER_CADENCES: tuple[Cadence, ...] = (Cadence.DAILY, Cadence.WEEKLY)
 
 
+class MailKind(StrEnum):
+    """A kind of mail a reader can leave on its own: the digest (daily editions and
+    weekly roundups) or alerts. Each has its own one-click unsubscribe and, where
+    configured, its own SendGrid unsubscribe group."""
+
+    DIGEST = "digest"
+    ALERT = "alert"
+
+
+def mail_kind(cadence: Cadence) -> MailKind:
+    """The kind of mail an edition of ``cadence`` is."""
+    return MailKind.ALERT if cadence is Cadence.ALERT else MailKind.DIGEST
+
+
 class ItemStatus(StrEnum):
     """What the newsroom stands behind now for a briefing it published.
 
