@@ -25,6 +25,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.errors import ConfigError
+from newsletter.limits import DEFAULT_LIMITS, Limits
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the placeholder we refuse in production
 WEBHOOK_KEY = "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"
@@ -100,6 +101,22 @@ class Settings(BaseSettings):
     signup_limit_per_ip: int = 20
     signup_limit_per_address: int = 5
 
+    # Size limits on every way in (docs/limits.md): a file, a folder, a JSON body, an API
+    # call or an editor's form is refused with a message naming the limit, nothing changed.
+    # JSON bodies (API, sign-up, webhook): bytes, and how deeply arrays/objects may nest.
+    max_json_bytes: int = Field(default=DEFAULT_LIMITS.json_bytes, ge=1024)
+    max_json_depth: int = Field(default=DEFAULT_LIMITS.json_depth, ge=2, le=500)
+    # One briefing: its bytes (the file, or its text once parsed), each paragraph's
+    # bytes, and how many topics it may list (each topic makes feeds and pages).
+    max_briefing_bytes: int = Field(default=DEFAULT_LIMITS.briefing_bytes, ge=1024)
+    max_paragraph_bytes: int = Field(default=DEFAULT_LIMITS.paragraph_bytes, ge=100)
+    max_briefing_topics: int = Field(default=DEFAULT_LIMITS.briefing_topics, ge=1)
+    # Files one `briefings import` of folders may read.
+    max_folder_files: int = Field(default=DEFAULT_LIMITS.folder_files, ge=1)
+    # A subscriber CSV import: its data rows and its bytes.
+    max_csv_rows: int = Field(default=DEFAULT_LIMITS.csv_rows, ge=1)
+    max_csv_bytes: int = Field(default=DEFAULT_LIMITS.csv_bytes, ge=1024)
+
     @field_validator("base_url", "sendgrid_api_host")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -151,6 +168,20 @@ class Settings(BaseSettings):
                 f"NEWSLETTER_BASE_URL: must be an https:// address in production with the "
                 f"sendgrid backend (one-click unsubscribe needs https), got {self.base_url!r}"
             )
+
+    @property
+    def limits(self) -> Limits:
+        """The ``max_*`` settings, as the value the enforcing code receives."""
+        return Limits(
+            json_bytes=self.max_json_bytes,
+            json_depth=self.max_json_depth,
+            briefing_bytes=self.max_briefing_bytes,
+            paragraph_bytes=self.max_paragraph_bytes,
+            briefing_topics=self.max_briefing_topics,
+            folder_files=self.max_folder_files,
+            csv_rows=self.max_csv_rows,
+            csv_bytes=self.max_csv_bytes,
+        )
 
     @property
     def outbox_dir(self) -> Path:

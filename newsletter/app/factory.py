@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     # import the task queue, which sits above it).
     app.state.request_apply = request_apply
     handlers.install(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, limits=settings.limits)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(PublicGZip)
     # Outermost: current feeds are answered from memory before anything else runs.

@@ -2,7 +2,9 @@
 
 The body cap runs before any form or JSON parsing, so an oversized request is refused
 with 413 whatever the endpoint, and a chunked body without ``Content-Length`` cannot
-slip past it.
+slip past it. The same place applies the JSON limits once for every route (API,
+sign-up, webhook): a JSON body over ``Limits.json_bytes`` is a 413 and one nested
+deeper than ``Limits.json_depth`` a 400, before any view parses it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from newsletter.limits import DEFAULT_LIMITS, Limits, json_too_deep, looks_like_json
 
 SECURITY_HEADERS = {
     # No scripts at all; inline styles only; forms post back to us.
@@ -53,11 +57,15 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """Refuses request bodies larger than ``max_bytes`` with 413, before the app reads them."""
+    """Refuses request bodies larger than ``max_bytes`` with 413, before the app reads them.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    A JSON body (``looks_like_json``) must also keep to the JSON limits of ``limits``.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer the body up to the cap, then replay it to the app."""
@@ -67,7 +75,7 @@ class BodyLimit:
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+            await self._refuse(send, 413, self._too_large(self.max_bytes))
             return
         chunks: list[bytes] = []
         size = 0
@@ -79,11 +87,20 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(scope, send)
+                await self._refuse(send, 413, self._too_large(self.max_bytes))
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        if body and looks_like_json(content_type, body):
+            if len(body) > self.limits.json_bytes:
+                await self._refuse(send, 413, self._too_large(self.limits.json_bytes, "JSON "))
+                return
+            too_deep = json_too_deep(body, self.limits.json_depth)
+            if too_deep is not None:
+                await self._refuse(send, 400, f"body: {too_deep}.")
+                return
         replayed = False
 
         async def replay() -> Message:
@@ -95,13 +112,17 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        text = f"The request body is larger than {self.max_bytes} bytes."
-        body = json.dumps({"error": text, "status": 413}).encode()
+    @staticmethod
+    def _too_large(limit: int, kind: str = "") -> str:
+        return f"The {kind}request body is larger than {limit} bytes."
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, text: str) -> None:
+        body = json.dumps({"error": text, "status": status}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

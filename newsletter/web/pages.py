@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from newsletter.templating import environment
 
 API_PREFIX = "/api/"
+# Posted to by programs (SendGrid's Event Webhook), never by a browser.
+MACHINE_PREFIXES = (API_PREFIX, "/webhooks/")
 
 
 def render_page(
@@ -24,11 +26,21 @@ def render_page(
 
 
 def wants_json(request: Request) -> bool:
-    """Whether the client is a program: an ``/api/`` path, or JSON accepted but not HTML."""
-    if request.url.path.startswith(API_PREFIX):
+    """Whether the client is a program that should get JSON rather than a page.
+
+    Always under ``/api/``. Elsewhere, a client that asks for HTML gets HTML; one that
+    asks for JSON, posts to a webhook, or sent a JSON body (``/api/subscribe``'s
+    callers often send no ``Accept`` at all) gets JSON.
+    """
+    path = request.url.path
+    if path.startswith(API_PREFIX):
         return True
     accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
+    if "text/html" in accept:
+        return False
+    if "application/json" in accept or path.startswith(MACHINE_PREFIXES):
+        return True
+    return "json" in request.headers.get("content-type", "")
 
 
 TITLES = {
