@@ -7,7 +7,6 @@ the skipped rows as they pass, and records the zone groups at the end.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsletter.content.edition import Cadence
 from newsletter.delivery import roster
 from newsletter.delivery.models import DeliveryState, SendBatch, ZoneGroup
 from newsletter.delivery.planning import Selection, Timing, not_before
@@ -30,17 +30,6 @@ from newsletter.digests.variants import (
 )
 
 INSERT_ROWS = 1000  # skipped rows buffered before one bulk insert
-
-
-def _stored_topics(stored: str) -> list[str] | None:
-    """A subscription's topics from their stored JSON text (None if not a list of strings)."""
-    try:
-        topics = json.loads(stored)
-    except ValueError:
-        return None
-    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-        return None
-    return topics
 
 
 def _cell_order(key: tuple[datetime | None, int | None]) -> tuple[datetime, int]:
@@ -69,6 +58,9 @@ class Planner:
         self.items = item_topics(digest)
         self.mode = digest.publication.topic_mode
         self.variants: dict[frozenset[str], int | None] = {frozenset(): None}
+        # An alert carries one briefing: a reader's alert topics choose whether they get
+        # it, never a part of it, so every alert reader gets the full edition.
+        self.single = digest.cadence is Cadence.ALERT
         self.groups: dict[datetime, set[str]] = {}
 
     def bulk_cells(self, audience: roster.Audience) -> list[roster.Cell]:
@@ -81,7 +73,7 @@ class Planner:
         for zone, stored, readers in roster.bulk_groups(
             self.session, self.digest.id, audience, self.now
         ):
-            topics = _stored_topics(stored)
+            topics = roster.stored_topics(stored)
             if topics is None or (
                 topics and select_positions(self.items, topics, self.mode) is None
             ):
@@ -141,6 +133,8 @@ class Planner:
     def variant(self, topics: tuple[str, ...]) -> int | None:
         """The variant a reader who chose ``topics`` gets (None: the full edition)."""
         chosen = frozenset(topic.casefold() for topic in topics)
+        if self.single:
+            return None
         if chosen in self.variants:
             return self.variants[chosen]
         positions = select_positions(self.items, chosen, self.mode)

@@ -144,11 +144,14 @@ def plan_dispatch(
 ) -> PlanResult:
     """Put every reader of the edition in the ledger once: queued in a batch, or skipped.
 
-    Every batch holds readers who get the same email at the same instant: one topic
-    variant (rendered here, once per distinct selection) and one zone group's
-    ``deliver_at`` (``timing``), claimable from ``lead`` before it (None: at once). Running again
-    adds only readers not yet in the ledger (counted as ``already_sent`` otherwise),
-    so it is safe to repeat after a crash or a retry.
+    The readers are the list's subscriptions that chose the edition's kind of mail
+    (``roster.Audience``): the digest at its cadence, or alerts on its topics. Every
+    batch holds readers who get the same email at the same instant: one topic variant
+    (rendered here, once per distinct selection) and one zone group's ``deliver_at``
+    (``timing``), claimable from ``lead`` before it (None: at once). An alert has
+    neither: every reader gets it whole, at once. Running again adds only readers not
+    yet in the ledger (counted as ``already_sent`` otherwise), so it is safe to repeat
+    after a crash or a retry.
     """
     if not 1 <= batch_size <= MAX_RECIPIENTS_PER_BATCH:
         raise ValueError(
@@ -160,6 +163,9 @@ def plan_dispatch(
     if digest is None:
         # A concurrent dispatch finished it between our caller's look and our lock.
         return PlanResult(digest_id, batches=0, queued=0)
+    if digest.cadence is Cadence.ALERT:
+        # An alert goes at once to every reader, in every zone: no zone groups.
+        timing = Timing()
     publication = digest.publication
     mailing_list = ensure_default_list(session, publication)
     weekday = WEEKDAYS[digest.edition_date.weekday()]

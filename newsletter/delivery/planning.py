@@ -110,9 +110,18 @@ def skip_reason(
         return SkipReason.UNCONFIRMED
     if candidate.paused_until is not None and candidate.paused_until > now:
         return SkipReason.PAUSED
-    if candidate.topics and not any(t.casefold() in edition_topics for t in candidate.topics):
+    if not topics_match(candidate.topics, edition_topics):
         return SkipReason.NO_MATCHING_TOPIC
     return None
+
+
+def topics_match(chosen: Iterable[str], edition_topics: frozenset[str]) -> bool:
+    """Whether a reader who chose ``chosen`` (none: every topic) wants an edition on these.
+
+    ``edition_topics`` are case-folded; a choice matches whatever its case.
+    """
+    chosen = tuple(chosen)
+    return not chosen or any(topic.casefold() in edition_topics for topic in chosen)
 
 
 def select_recipients(

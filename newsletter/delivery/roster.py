@@ -10,7 +10,8 @@ through Python. ``candidates`` streams every other unplanned subscription for
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,11 +34,11 @@ from sqlalchemy import (
     update,
     values,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from newsletter.content.edition import Cadence
+from newsletter.content.edition import Cadence, MailKind, mail_kind
 from newsletter.delivery.models import Delivery, DeliveryState, SendBatch
-from newsletter.delivery.planning import Candidate
+from newsletter.delivery.planning import Candidate, topics_match
 from subscribers.addresses import email_hash
 from subscribers.models import Subscriber, Subscription, SubscriptionState, Suppression
 
@@ -61,8 +62,10 @@ def _address_hash(session: Session) -> ColumnElement[str]:
 class Audience:
     """Whose edition this is: the list, the cadence, and the zone readers without one get.
 
-    A daily edition is for the list's daily readers, a weekly roundup for its weekly
-    readers who chose the roundup's weekday; nobody else is in its ledger at all.
+    A daily edition is for the list's daily readers who get the digest, a weekly
+    roundup for its weekly digest readers who chose the roundup's weekday, an alert
+    for every reader who opted into alerts (whatever their digest cadence, even one
+    who left the digest); nobody else is in its ledger at all.
     """
 
     list_id: int
@@ -70,17 +73,40 @@ class Audience:
     weekday: str | None = None  # a weekly roundup's day ("mon" ... "sun")
     default_zone: str = "UTC"
 
+    @property
+    def kind(self) -> MailKind:
+        """The kind of mail the edition is, which decides who chose to get it."""
+        return mail_kind(self.cadence)
+
     def zone(self) -> ColumnElement[str]:
         """A reader's zone as the database computes it: their own, or the default."""
         return func.coalesce(Subscriber.timezone, self.default_zone)
 
+    def topics(self) -> InstrumentedAttribute[list[str]]:
+        """The topics that select a reader: their alert topics for an alert, else their topics."""
+        if self.kind is MailKind.ALERT:
+            return Subscription.alert_topics
+        return Subscription.topics
 
-def _unplanned(session: Session, digest_id: int, audience: Audience, *columns: Any) -> Select[Any]:
+    def chose(self) -> list[ColumnElement[bool]]:
+        """The conditions under which a subscription wants this kind and cadence of mail."""
+        if self.kind is MailKind.ALERT:
+            return [Subscription.alerts.is_(True)]
+        chose = [Subscription.digests.is_(True), Subscription.cadence == self.cadence]
+        if self.cadence is Cadence.WEEKLY:
+            chose.append(Subscription.weekly_day == self.weekday)
+        return chose
+
+
+def _unplanned(
+    session: Session, digest_id: int | None, audience: Audience, *columns: Any
+) -> Select[Any]:
     """``columns`` of every subscription of the audience not yet in the edition's ledger.
 
     Subscribers already planned are left out by the database (an anti-join), so a
     second planner, or a resumed dispatch, reads only newcomers instead of the
-    whole list. ``Suppression.id`` is set where the address is suppressed.
+    whole list. ``Suppression.id`` is set where the address is suppressed. Without
+    a ``digest_id`` (an edition not made yet) the whole audience.
     """
     query = (
         select(*columns)
@@ -88,19 +114,14 @@ def _unplanned(session: Session, digest_id: int, audience: Audience, *columns: A
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         # The unique index on suppressions.email_hash serves this join.
         .outerjoin(Suppression, Suppression.email_hash == _address_hash(session))
-        .outerjoin(
-            Delivery,
-            (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
-        )
-        .where(
-            Subscription.list_id == audience.list_id,
-            Subscription.cadence == audience.cadence,
-            Delivery.id.is_(None),
-        )
+        .where(Subscription.list_id == audience.list_id, *audience.chose())
     )
-    if audience.cadence is Cadence.WEEKLY:
-        query = query.where(Subscription.weekly_day == audience.weekday)
-    return query
+    if digest_id is None:
+        return query
+    return query.outerjoin(
+        Delivery,
+        (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
+    ).where(Delivery.id.is_(None))
 
 
 # (zone, topics) pairs per statement: five parameters each, well under SQLite's limit.
@@ -108,7 +129,7 @@ PAIRS_PER_STATEMENT = 3000
 
 
 def _bulk(
-    session: Session, digest_id: int, audience: Audience, now: datetime, *columns: Any
+    session: Session, digest_id: int | None, audience: Audience, now: datetime, *columns: Any
 ) -> Select[Any]:
     """``columns`` of the unplanned readers whose only open question is their topics.
 
@@ -125,20 +146,51 @@ def _bulk(
     )
 
 
-def _topics_text() -> ColumnElement[str]:
-    """A subscription's topics as stored (JSON text): equal choices, equal text."""
-    return cast(Subscription.topics, Text)
+def _topics_text(audience: Audience) -> ColumnElement[str]:
+    """A subscription's topics for the audience as stored (JSON text): equal choices, equal text."""
+    return cast(audience.topics(), Text)
 
 
 def bulk_groups(
     session: Session, digest_id: int, audience: Audience, now: datetime
 ) -> list[tuple[str, str, int]]:
     """(zone, topics as stored, readers) for every pair among the bulk readers."""
-    zone, topics = audience.zone(), _topics_text()
+    zone, topics = audience.zone(), _topics_text(audience)
     query = _bulk(session, digest_id, audience, now, zone, topics, func.count()).group_by(
         zone, topics
     )
     return [(str(z), str(t), int(n)) for z, t, n in session.execute(query)]
+
+
+def reachable(
+    session: Session, audience: Audience, edition_topics: Iterable[str], now: datetime
+) -> int:
+    """How many readers of the audience an edition on ``edition_topics`` would reach now.
+
+    Counted before the edition exists (an editor about to send an alert sees it):
+    confirmed, not paused, not suppressed, and their topics (for an alert, their
+    alert topics) empty or sharing one with the edition, as ``skip_reason`` decides.
+    """
+    topics = _topics_text(audience)
+    query = _bulk(session, None, audience, now, topics, func.count()).group_by(topics)
+    wanted = frozenset(topic.casefold() for topic in edition_topics)
+    reached = 0
+    for stored, readers in session.execute(query):
+        chosen = stored_topics(str(stored))
+        if chosen is not None and topics_match(chosen, wanted):
+            reached += int(readers)
+    return reached
+
+
+def stored_topics(stored: str) -> list[str] | None:
+    """A subscription's topics from their stored JSON text (None if not a list of strings)."""
+    try:
+        topics = json.loads(stored)
+    except ValueError:
+        return None
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        return None
+    return topics
 
 
 @dataclass
@@ -271,7 +323,7 @@ def _insert_cells(
             table.c.variant,
             (number - 1).label("n"),
         )
-        .join(table, (audience.zone() == table.c.zone) & (_topics_text() == table.c.topics))
+        .join(table, (audience.zone() == table.c.zone) & (_topics_text(audience) == table.c.topics))
         .subquery()
     )
     # Batch ids are consecutive within a cell: row n's batch is computed, not looked up
@@ -358,14 +410,14 @@ def candidates(
         Subscription.subscriber_id,
         Subscriber.email,
         Subscription.state,
-        Subscription.topics,
+        audience.topics(),
         Subscription.paused_until,
         Suppression.id.is_not(None),
         Subscriber.timezone,
     )
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        order = (audience.zone(), cast(Subscription.topics, Text), Subscription.subscriber_id)
+        order = (audience.zone(), _topics_text(audience), Subscription.subscriber_id)
         result = connection.execute(query.order_by(*order).execution_options(yield_per=page))
         for rows in result.partitions():
             yield from _rows_to_candidates(rows, list_id)
