@@ -6,15 +6,20 @@ which imports all of them to register their groups.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from newsletter.runtime import Runtime
+if TYPE_CHECKING:
+    from newsletter.runtime import Runtime
 
 
 def runtime(ctx: click.Context, *, schema: bool = True) -> Runtime:
     """The process's runtime, built on first use; applies migrations when asked."""
     root = ctx.find_root()
     if root.obj is None:
+        from newsletter.runtime import Runtime  # on use: the heavy imports wait for a command
+
         root.obj = Runtime.from_env()
         root.call_on_close(root.obj.close)
     rt: Runtime = root.obj

@@ -31,19 +31,18 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from newsletter.console import err
-from newsletter.digests.models import Digest, DigestState
 
 if TYPE_CHECKING:
     from newsletter.db import Database
+    from newsletter.digests.models import DigestState
     from newsletter.runtime import Runtime
     from newsletter.settings import Settings
 
 POLL_S = 0.2
 # <sys/prctl.h>: the signal the calling process gets when the thread that made it dies.
 PR_SET_PDEATHSIG = 1
-FINAL_STATES = frozenset(
-    {DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED, DigestState.SKIPPED}
-)
+# Digest states after which the demo's wait ends (their values: the models load on use).
+FINAL_STATES = frozenset({"sent", "partially_failed", "failed", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -247,6 +246,7 @@ def _wait_final(
     timeout: float,
     tick_every: float,
 ) -> DigestState | None:
+    from newsletter.digests.models import Digest
     from newsletter.schedules.models import EditionState, ScheduledEdition
 
     deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ Every function takes an open ``Session`` and leaves committing to the caller.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -29,9 +30,15 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,118}[A-Za-z0-9.]$|^[A-Za-z0-
 
 # One hasher per process; its defaults follow RFC 9106's second recommended profile.
 _HASHER = PasswordHasher()
-# Verified against when the account does not exist, so a wrong name costs as long as a
-# wrong password and the response time does not tell which names exist.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so a wrong name costs as long
+    as a wrong password and the response time does not tell which names exist. Made on
+    first use, not at import: every command imported this module, and paid for a hash.
+    """
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -50,7 +57,7 @@ def check_password(password: str, *, parameter: str = "password") -> None:
 
 def verify_password(editor: Editor | None, password: str) -> bool:
     """Whether ``password`` is the editor's; re-hashes in place when parameters changed."""
-    stored = editor.password_hash if editor is not None and editor.password_hash else _DUMMY_HASH
+    stored = editor.password_hash if editor is not None and editor.password_hash else _dummy_hash()
     try:
         _HASHER.verify(stored, password[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):

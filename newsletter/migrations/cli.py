@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from newsletter import migrate
 from newsletter.clicontext import runtime
 from newsletter.console import out
 
@@ -18,6 +17,8 @@ def db_group() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Apply every pending migration."""
+    from newsletter import migrate
+
     rt = runtime(ctx, schema=False)
     migrate.upgrade(rt.database.engine)
     heads = ", ".join(sorted(migrate.current_heads(rt.database.engine)))
@@ -28,6 +29,8 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
     """Show the revisions the database is at, and whether any are pending."""
+    from newsletter import migrate
+
     rt = runtime(ctx, schema=False)
     heads = sorted(migrate.current_heads(rt.database.engine)) or ["(empty)"]
     state = "migrations pending" if migrate.pending(rt.database.engine) else "up to date"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli import app
+from newsletter.cli import load_all
 from tests.cli import run
 
 COMMANDS = {
@@ -38,8 +38,10 @@ def test_every_command_is_registered(cli_env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line}
     assert listed == COMMANDS
+    commands = load_all()
+    assert set(commands) == COMMANDS
     for group, names in LENT.items():
-        command = app.commands[group]
+        command = commands[group]
         assert isinstance(command, click.Group)
         assert names <= set(command.commands)
 
