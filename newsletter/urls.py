@@ -6,9 +6,14 @@ same paths, so links in emails, feeds and archive pages work in both set-ups.
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from urllib.parse import urlsplit
 
 FEED_FORMATS = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+# What an unquoted phrase word may not hold (RFC 5322 specials), and what no header may.
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def archive_index(base_url: str, publication: str) -> str:
@@ -85,3 +90,24 @@ def unsubscribe_page(base_url: str, token: str) -> str:
 def one_click_unsubscribe(base_url: str, token: str) -> str:
     """The RFC 8058 ``List-Unsubscribe`` URL: POST unsubscribes at once, GET only shows a page."""
     return f"{base_url}/u/{token}"
+
+
+def list_id_header(name: str, slug: str, base_url: str) -> str:
+    """The RFC 2919 ``List-Id`` of a list: its name, then ``<slug.host>`` of its site.
+
+    The host is the one its pages are served from, so the id is one the publisher
+    controls, and stays the same for every message of the list. A name that is ASCII
+    is quoted; one that is not goes unquoted, with the characters a phrase cannot hold
+    left out, so the mail library writes its words as RFC 2047 encoded-words.
+    """
+    host = urlsplit(base_url).hostname or "localhost"
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:  # not a name IDNA can write: keep what is ASCII of it
+        host = "".join(char for char in host if char.isascii()) or "localhost"
+    phrase = " ".join(_CONTROLS.sub(" ", name).split())
+    if phrase.isascii():
+        phrase = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        phrase = " ".join(_SPECIALS.sub(" ", phrase).split())
+    return f"{phrase} <{slug}.{host}>"

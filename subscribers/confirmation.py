@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from newsletter import urls
 from newsletter.providers.interfaces import (
     MAX_RECIPIENTS_PER_BATCH,
     Batch,
@@ -94,6 +95,11 @@ class EmailConfirmer:
                 text=rendered.text,
                 html=rendered.html,
                 reply_to=publication.reply_to,
+                headers={
+                    "List-Id": urls.list_id_header(
+                        mailing_list.name, mailing_list.slug, publication.base_url
+                    )
+                },
                 categories=("confirm-subscription",),
             )
             for start in range(0, len(group), MAX_RECIPIENTS_PER_BATCH):

@@ -46,6 +46,7 @@ def edition_message(
     if test:
         subject = TEST_SUBJECT_PREFIX + subject
     custom_args = {} if test else {EDITION_ID: str(digest.id)}
+    list_id = urls.list_id_header(publication.name, publication.slug, publication.base_url)
     return Message(
         from_email=publication.from_email,
         from_name=publication.from_name,
@@ -53,7 +54,10 @@ def edition_message(
         text=text,
         html=html,
         reply_to=publication.reply_to,
-        headers={"List-Unsubscribe-Post": ONE_CLICK_POST},
+        headers={
+            "List-Id": list_id,
+            "List-Unsubscribe-Post": ONE_CLICK_POST,
+        },
         categories=(publication.slug, "test" if test else "edition"),
         custom_args=custom_args,
         track_opens=publication.track_opens,
@@ -150,7 +154,13 @@ class Personaliser:
         )
 
     def anonymous(self, email: str, signup_url: str) -> Recipient:
-        """A test recipient who is not a subscriber: links lead to the edition and sign-up."""
+        """A test recipient who is not a subscriber: links lead to the edition and sign-up.
+
+        The message says ``List-Unsubscribe-Post``, so the copy carries a
+        ``List-Unsubscribe`` too (RFC 8058 wants both), with the sign-up page the
+        copy's own unsubscribe link leads to: the editor sees what a reader's mail
+        client shows, and a one-click POST there changes nobody's subscription.
+        """
         values = {
             placeholders.UNSUBSCRIBE_URL: signup_url,
             placeholders.PREFERENCES_URL: signup_url,
@@ -160,4 +170,5 @@ class Personaliser:
         return Recipient(
             email=email,
             substitutions={key: value for key, value in values.items() if key in self.used},
+            headers={"List-Unsubscribe": f"<{signup_url}>"},
         )

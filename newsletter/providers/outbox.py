@@ -56,6 +56,11 @@ _counter = itertools.count()
 _ASCII = policy.default.clone(max_line_length=998)
 # RFC 6532: raw UTF-8 headers, needed only when an address itself is not ASCII.
 _UTF8 = _ASCII.clone(utf8=True)
+# The bodies are another matter: the line length of a policy is also the one its
+# quoted-printable encoder writes, and RFC 2045 caps those lines at 76 characters (a
+# body at 998 is what spam filters score as machine-made). A line the body would
+# otherwise carry longer than 76 is encoded, so no body line ever exceeds 76.
+QP_LINE_LENGTH = 76
 _counter_lock = threading.Lock()
 
 
@@ -123,13 +128,23 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
         email["Message-ID"] = make_msgid(domain=domain)
         for name, value in {**message.headers, **recipient.headers}.items():
             email[name] = personalise(value, subs)
-        email.set_content(personalise(message.text, subs))
-        email.add_alternative(personalise(message.html, subs), subtype="html")
+        _set_bodies(email, personalise(message.text, subs), personalise(message.html, subs))
     except ValueError as exc:  # header injection (CR/LF) or an unusable address
         raise PermanentError(
             f"outbox: cannot build a message to {recipient.email!r}: {exc}"
         ) from exc
     return email
+
+
+def _set_bodies(email: EmailMessage, text: str, html: str) -> None:
+    """The text and HTML parts, encoded for lines of at most ``QP_LINE_LENGTH``."""
+    headers = email.policy
+    email.policy = headers.clone(max_line_length=QP_LINE_LENGTH)
+    try:
+        email.set_content(text)
+        email.add_alternative(html, subtype="html")
+    finally:
+        email.policy = headers
 
 
 STAGING = ".staging"

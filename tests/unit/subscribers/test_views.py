@@ -534,3 +534,10 @@ def test_a_racing_duplicate_sign_up_answers_check_your_inbox(
     assert len(_outbox(app_settings)) == 1
     with _db(client).session() as session:
         assert session.scalar(select(func.count()).select_from(Subscriber)) == 1
+
+
+def test_confirmation_email_names_its_list(client: TestClient, app_settings: Settings) -> None:
+    """The confirmation carries the RFC 2919 List-Id of the list signed up to."""
+    _sign_up(client)
+    [message] = _outbox(app_settings)
+    assert message["List-Id"] == '"The Daily Briefing" <daily.news.example.org>'

@@ -36,7 +36,11 @@ def test_message_carries_publication_settings(database: Database) -> None:
     assert message.track_opens is True
     assert message.track_clicks is False
     assert message.custom_args == {"edition_id": str(digest_id)}
-    assert message.headers == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert message.headers == {
+        "List-Id": '"The Morning Test" <morning.news.example.org>',
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert test.headers == message.headers
     assert test.subject == "[TEST] " + message.subject
     assert test.custom_args == {}
     tagged = for_batch(message, 7)
@@ -89,14 +93,19 @@ def test_a_name_is_safe_in_subject_text_and_html(database: Database) -> None:
 
 
 def test_anonymous_recipient_for_test_sends(database: Database) -> None:
-    """A test recipient who is not a subscriber gets sign-up links and no unsubscribe header."""
+    """A test recipient who is not a subscriber gets sign-up links, in List-Unsubscribe too.
+
+    The test copy says List-Unsubscribe-Post like every edition, which RFC 8058 only
+    allows beside a List-Unsubscribe (it once came without one).
+    """
     with database.session() as session:
         digest_id, _ = rendered_digest(session)
         digest = get_digest(session, digest_id)
         message = edition_message(digest, test=True)
         personaliser = Personaliser.for_digest(digest, message, base_url=BASE_URL, tokens=tokens())
     recipient = personaliser.anonymous("editor@example.org", f"{BASE_URL}/subscribe/morning")
-    assert recipient.headers == {}
+    assert recipient.headers == {"List-Unsubscribe": f"<{BASE_URL}/subscribe/morning>"}
+    assert "List-Unsubscribe-Post" in message.headers
     assert recipient.substitutions[placeholders.UNSUBSCRIBE_URL].endswith("/subscribe/morning")
 
 

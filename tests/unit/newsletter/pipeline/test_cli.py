@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default
@@ -91,6 +92,12 @@ def test_test_send_is_marked_and_not_counted(
     message = message_from_bytes(path.read_bytes(), policy=default)
     assert str(message["Subject"]).startswith("[TEST] ")
     assert message["To"] == "editor@example.org"
+    # RFC 8058: List-Unsubscribe-Post only beside a List-Unsubscribe (the copy once lacked it).
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.fullmatch(r"<https?://[^>]+/subscribe/morning>", message["List-Unsubscribe"])
+    assert message["List-Id"] == '"The Morning Test" <morning.news.example.org>'
+    body = path.read_bytes().partition(b"\n\n")[2]
+    assert max(len(line) for line in body.splitlines()) <= 76
     report = json.loads(run(cli_env, "digest", "report", *DATE, "--json").stdout)
     assert report["recipients"] == 0
 

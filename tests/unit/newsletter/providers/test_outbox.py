@@ -7,6 +7,7 @@ import errno
 import itertools
 import os
 import time
+from dataclasses import replace as dataclass_replace
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -393,3 +394,26 @@ def test_a_message_erased_while_listing_is_skipped(
 
     monkeypatch.setattr(Path, "glob", glob_then_erase)
     assert [path.name for path in sender.files()] == ["edition-000000000007-000000000002.eml"]
+
+
+def test_bodies_are_encoded_in_lines_of_76_while_headers_stay_unfolded(tmp_path: Path) -> None:
+    """RFC 2045: no body line past 76 characters; a long List-Unsubscribe stays one line.
+
+    The headers' 998-character policy once set the quoted-printable line length too,
+    which spam filters score; the bodies round-trip exactly.
+    """
+    token = "1-1.AbCdEf." + "x" * 120
+    value = f"<https://news.example.org/u/{token}>"
+    text = "Zoë " + "word " * 60 + "end\n" + "plain ascii " * 20 + "\n"
+    html = "<p>" + "<a href='https://news.example.org/b/x'>Café</a> " * 40 + "</p>"
+    message = dataclass_replace(MESSAGE, text=text, html=html)
+    recipient = Recipient(email="ann@example.org", name="Ann", headers={"List-Unsubscribe": value})
+    sender = OutboxSender(tmp_path)
+    sender.send_batch(Batch("b1", message, (recipient,)))
+    raw = sender.files()[0].read_bytes().decode("utf-8").replace("\r\n", "\n")
+    head, _, body = raw.partition("\n\n")
+    assert f"List-Unsubscribe: {value}\n" in head + "\n"
+    assert max(len(line) for line in body.splitlines()) <= 76
+    parsed = _read(sender.files()[0])
+    assert parsed.get_body(("plain",)).get_content() == text  # type: ignore[union-attr]
+    assert parsed.get_body(("html",)).get_content() == html + "\n"  # type: ignore[union-attr]
