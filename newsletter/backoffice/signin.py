@@ -17,7 +17,7 @@ from newsletter.editors.auth import (
     signed_out,
     write_session,
 )
-from newsletter.editors.services import audit
+from newsletter.editors.services import audit, end_sessions
 from newsletter.editors.throttle import LoginFailed, sign_in
 from newsletter.errors import RateLimited
 from newsletter.web.deps import runtime_of
@@ -99,7 +99,14 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, session: Annotated[BrowserSession, Depends(check_csrf)]) -> Response:
-    """End the session (a new anonymous one replaces it)."""
+    """End the session: the account's session version moves on, so the old cookie (and
+    any other browser signed in as this editor) no longer works; a new anonymous session
+    replaces it."""
+    if session.editor_id is not None:
+        with runtime_of(request).database.session() as db:
+            editor = end_sessions(db, session.editor_id, session.version)
+            if editor is not None:
+                audit(db, editor.name, "logout", ip=client_ip(request))
     response = RedirectResponse("/editor/login?done=signed-out", status_code=303)
     write_session(response, request, signed_out())
     return response

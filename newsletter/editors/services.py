@@ -137,6 +137,20 @@ def set_password(session: Session, editor: Editor, password: str) -> None:
     session.flush()
 
 
+def end_sessions(session: Session, editor_id: int, version: int) -> Editor | None:
+    """Sign out: the account's session version moves on, so every cookie it issued dies.
+
+    Only a session that is still live (its ``version`` is the account's) moves it on;
+    a stale cookie signing out again changes nothing. The editor, or ``None`` then.
+    """
+    editor = session.get(Editor, editor_id)
+    if editor is None or editor.session_version != version:
+        return None
+    editor.session_version += 1
+    session.flush()
+    return editor
+
+
 def set_disabled(session: Session, editor: Editor, disabled: bool = True) -> Editor:
     """Disable (or re-enable) an account; disabling ends its sessions and stops its tokens."""
     if disabled and not editor.disabled:

@@ -256,6 +256,23 @@ def test_sign_out_ends_the_session(client: TestClient, signed_in: SignIn) -> Non
     assert client.get("/editor/briefings").status_code == 303
 
 
+def test_sign_out_kills_the_old_cookie(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """The cookie of a signed-out session, replayed with its page's token, is dead (issue 17 B2)."""
+    token = signed_in(Role.ADMIN)
+    old_cookie = client.cookies.get(COOKIE)
+    assert old_cookie
+    client.post("/editor/logout", data={"csrf_token": token})
+    replay = TestClient(client.app, raise_server_exceptions=False, follow_redirects=False)
+    replay.cookies.set(COOKIE, old_cookie)
+    assert replay.get("/editor/briefings").status_code == 303
+    response = replay.post("/editor/briefings/x/approve", data={"csrf_token": token})
+    assert response.status_code == 401
+    with db.session() as session:
+        assert "logout" in [e.action for e in session.query(AuditEntry)]
+
+
 def test_disabling_an_account_ends_its_sessions(
     client: TestClient, db: Database, signed_in: SignIn
 ) -> None:
