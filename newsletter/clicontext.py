@@ -10,8 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from newsletter.parsing import MAX_ID
+
 if TYPE_CHECKING:
     from newsletter.runtime import Runtime
+
+# Every id a command takes: 1 ... MAX_ID (what the database's integer holds), else a
+# one-line usage error.
+ID = click.IntRange(1, MAX_ID)
 
 
 def runtime(ctx: click.Context, *, schema: bool = True) -> Runtime:

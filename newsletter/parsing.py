@@ -13,6 +13,8 @@ the API and the CLI:
   ``mon,wed,fri``, ``sat-mon``, ``daily``).
 * **Time zone**: an IANA name that exists (``Europe/London``).
 * **Slug**: lower-case letters and digits in words joined by single hyphens.
+* **Row id**: a whole number from 1 to ``MAX_ID`` (ids are 32-bit integers in the
+  database), so an id is never bigger than a column can hold (no ``OverflowError``).
 
 The ``read_*`` functions give ``None`` for a value that breaks the rule, so a caller
 can word its own error (pydantic validators); the ``parse_*`` functions raise an
@@ -28,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsletter.errors import InvalidInputError
 
+MAX_ID = 2**31 - 1
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SLUG = re.compile(SLUG_PATTERN)

@@ -23,7 +23,7 @@ from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules
-from newsletter.web.deps import runtime_of
+from newsletter.web.deps import Id, runtime_of
 from subscribers.personal_data import export_data
 
 router = APIRouter()
@@ -160,7 +160,7 @@ def pause(
 
 
 @router.post("/scheduled/{edition_id}/cancel")
-def cancel(request: Request, user: Publisher, edition_id: int) -> Response:
+def cancel(request: Request, user: Publisher, edition_id: Id) -> Response:
     """Cancel a scheduled edition (and stop its unsent batches)."""
     with runtime_of(request).database.session() as db:
         result = actions.cancel(db, user.name, client_ip(request), edition_id)

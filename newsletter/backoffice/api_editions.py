@@ -8,14 +8,14 @@ from fastapi import APIRouter, Request
 
 from newsletter.backoffice import actions
 from newsletter.backoffice import schemas as s
-from newsletter.backoffice.api_deps import Id, PublicationSlug, Publisher, Reader
+from newsletter.backoffice.api_deps import PublicationSlug, Publisher, Reader
 from newsletter.backoffice.reports import report_view
 from newsletter.digests.services import item_counts, list_digests
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import client_ip
 from newsletter.errors import InvalidInputError
 from newsletter.publications.services import get_publication
-from newsletter.web.deps import runtime_of
+from newsletter.web.deps import Id, runtime_of
 
 router = APIRouter()
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from newsletter.backoffice import actions
 from newsletter.backoffice import schemas as s
-from newsletter.backoffice.api_deps import Id, PublicationSlug, Publisher, Reader
+from newsletter.backoffice.api_deps import PublicationSlug, Publisher, Reader
 from newsletter.backoffice.forms import edition_row, parse_local, schedule_fields
 from newsletter.db import utcnow
 from newsletter.editors.auth import client_ip
@@ -17,7 +17,7 @@ from newsletter.errors import InvalidInputError
 from newsletter.publications.services import get_publication
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules
-from newsletter.web.deps import runtime_of
+from newsletter.web.deps import Id, runtime_of
 from newsletter.web.pages import error_response
 
 router = APIRouter()

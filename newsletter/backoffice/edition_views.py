@@ -23,7 +23,7 @@ from newsletter.editors.services import clean_email
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication, list_publications
-from newsletter.web.deps import runtime_of
+from newsletter.web.deps import Id, runtime_of
 from subscribers.choices import DAY_NAMES, offered_days, offered_topics, zone_options
 from subscribers.tokens import tokens_for
 
@@ -149,7 +149,7 @@ def editions(request: Request, user: Editor, publication: Slug = "") -> Response
 
 
 @router.get("/editions/{digest_id}", response_class=HTMLResponse)
-def edition_report(request: Request, user: Editor, digest_id: int) -> Response:
+def edition_report(request: Request, user: Editor, digest_id: Id) -> Response:
     """What happened to one edition's recipients, with charts."""
     with runtime_of(request).database.session() as db:
         view = report_view(db, digest_id)
@@ -169,7 +169,7 @@ def edition_report(request: Request, user: Editor, digest_id: int) -> Response:
 
 
 @router.post("/editions/{digest_id}/resend")
-def resend_transient(request: Request, user: Publisher, digest_id: int) -> Response:
+def resend_transient(request: Request, user: Publisher, digest_id: Id) -> Response:
     """Send once more to the readers whose failure was transient, while the edition is fresh."""
     rt = runtime_of(request)
     with rt.database.session() as db:

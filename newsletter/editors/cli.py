@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.clicontext import runtime
+from newsletter.clicontext import ID, runtime
 from newsletter.console import err, out, print_json
 from newsletter.editors import services
 from newsletter.editors.models import Role
@@ -146,7 +146,7 @@ def token(ctx: click.Context, name: str, label: str) -> None:
 
 
 @editors.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ID)
 @click.pass_context
 def revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke an API token by its number."""

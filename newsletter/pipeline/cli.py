@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from newsletter import urls
-from newsletter.clicontext import runtime
+from newsletter.clicontext import ID, runtime
 from newsletter.console import out, print_json
 from newsletter.content.edition import READER_CADENCES, Cadence
 from newsletter.db import utcnow
@@ -452,7 +452,7 @@ def report(
 
 
 @click.command("cancel")
-@click.argument("edition_id", metavar="EDITION", type=int)
+@click.argument("edition_id", metavar="EDITION", type=ID)
 @click.pass_context
 def cancel_edition(ctx: click.Context, edition_id: int) -> None:
     """Cancel an edition (before or while it is being sent)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from newsletter.cli import load_all
+from newsletter.clicontext import ID
+from newsletter.parsing import MAX_ID
 from tests.cli import run
 
 COMMANDS = {
@@ -57,3 +59,33 @@ def test_db_upgrade_then_current(cli_env: dict[str, str]) -> None:
     after = run(cli_env, "db", "current")
     assert after.exit_code == 0, after.output
     assert "(up to date)" in after.output
+
+
+def _commands(
+    commands: dict[str, click.Command], prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = []
+    for name, command in commands.items():
+        if isinstance(command, click.Group):
+            found.extend(_commands(command.commands, (*prefix, name)))
+        else:
+            found.append(((*prefix, name), command))
+    return found
+
+
+def test_every_id_argument_is_bounded(cli_env: dict[str, str]) -> None:
+    """An id past the database's range is a one-line usage error, not an OverflowError."""
+    with_ids = []
+    for path, command in _commands(load_all()):
+        for param in command.params:
+            if param.name and param.name.endswith("_id"):
+                with_ids.append(path)
+                assert param.type == ID, (path, param.name)
+    assert ("schedule", "cancel") in with_ids
+    assert ("editors", "revoke") in with_ids
+    for path in (("schedule", "cancel"), ("editors", "revoke")):
+        for value in ("9223372036854775808", str(MAX_ID + 1), "0"):
+            result = run(cli_env, *path, value)
+            assert result.exit_code == 2, result.output
+            assert "Traceback" not in result.output
+            assert f"1<=x<={MAX_ID}" in result.output

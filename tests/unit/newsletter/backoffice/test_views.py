@@ -256,9 +256,7 @@ def test_sign_out_ends_the_session(client: TestClient, signed_in: SignIn) -> Non
     assert client.get("/editor/briefings").status_code == 303
 
 
-def test_sign_out_kills_the_old_cookie(
-    client: TestClient, db: Database, signed_in: SignIn
-) -> None:
+def test_sign_out_kills_the_old_cookie(client: TestClient, db: Database, signed_in: SignIn) -> None:
     """The cookie of a signed-out session, replayed with its page's token, is dead (issue 17 B2)."""
     token = signed_in(Role.ADMIN)
     old_cookie = client.cookies.get(COOKIE)
