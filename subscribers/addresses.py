@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.errors import InvalidInputError
 
 MAX_EMAIL_LENGTH = 320
+MAX_LOCAL_LENGTH = 64  # RFC 5321 4.5.3.1.1; email-validator lets longer ones through
 # An unquoted ASCII local part (RFC 5322 dot-atom, at most 64 characters): the form of
 # nearly every real address, and one email-validator accepts as it is.
 _PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -36,10 +37,14 @@ def normalise_email(raw: str, *, where: str = "email") -> str:
     if len(candidate) > MAX_EMAIL_LENGTH:
         raise InvalidInputError(f"{where}: longer than {MAX_EMAIL_LENGTH} characters")
     local, at, domain = candidate.rpartition("@")
+    if len(local) > MAX_LOCAL_LENGTH:
+        raise InvalidInputError(
+            f"{where}: {candidate[:80]!r} has {len(local)} characters before the @; "
+            f"an address may have at most {MAX_LOCAL_LENGTH} characters before the @"
+        )
     if (
         at
         and len(candidate) <= _FAST_PATH_MAX
-        and len(local) <= 64
         and _PLAIN_LOCAL.fullmatch(local)
     ):
         # Imports repeat a few thousand domains over 100k rows: validate each domain once
