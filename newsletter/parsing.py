@@ -12,7 +12,9 @@ the API and the CLI:
 * **Weekdays**: ``mon`` ... ``sun``, as a list, or as text (``mon-fri``,
   ``mon,wed,fri``, ``sat-mon``, ``daily``).
 * **Time zone**: an IANA name that exists (``Europe/London``).
-* **Slug**: lower-case letters and digits in words joined by single hyphens.
+* **Slug**: lower-case letters and digits in words joined by single hyphens, and never
+  all digits (``2024-budget`` and ``g7`` are slugs, ``2024`` is not), so a slug is
+  never mistaken for an id where a command or page takes either (``read_id``).
 * **Row id**: a whole number from 1 to ``MAX_ID`` (ids are 32-bit integers in the
   database), so an id is never bigger than a column can hold (no ``OverflowError``).
 
@@ -32,7 +34,8 @@ from newsletter.errors import InvalidInputError
 
 MAX_ID = 2**31 - 1
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# One word with a letter in it, or several words: never all digits, never an id.
+SLUG_PATTERN = r"^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+(?:-[a-z0-9]+)+)$"
 SLUG = re.compile(SLUG_PATTERN)
 TIME_PATTERN = r"^([01]\d|2[0-3]):([0-5]\d)(?::00)?$"
 LOCAL_PATTERN = r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d(?::00)?$"
@@ -44,6 +47,24 @@ _EVERY_DAY = ("daily", "every day", "all")
 def is_slug(text: str, *, max_length: int) -> bool:
     """Whether ``text`` is a slug of at most ``max_length`` characters."""
     return len(text) <= max_length and SLUG.fullmatch(text) is not None
+
+
+def read_id(text: str) -> int | None:
+    """``text`` as a row id if it is one (ASCII digits, 1 ... ``MAX_ID``), else ``None``.
+
+    A slug is never all digits, so text of digits is always an id, never a slug.
+    """
+    cleaned = text.strip()
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > len(str(MAX_ID)):
+        return None
+    number = int(cleaned)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` is written as an id (ASCII digits only), whatever its size."""
+    cleaned = text.strip()
+    return cleaned.isascii() and cleaned.isdigit()
 
 
 def read_time(text: str) -> time | None:

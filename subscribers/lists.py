@@ -46,8 +46,8 @@ def add_list(
         raise NotFoundError(f"--publication: no publication is called {publication_slug[:64]!r}")
     if not is_slug(slug, max_length=MAX_SLUG):
         raise InvalidInputError(
-            f"slug: {slug[:70]!r} must be lower-case letters, digits and single hyphens "
-            f"(at most {MAX_SLUG} characters)"
+            f"slug: {slug[:70]!r} must be lower-case letters, digits and single hyphens, "
+            f"not all digits (at most {MAX_SLUG} characters)"
         )
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME:

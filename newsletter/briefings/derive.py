@@ -185,6 +185,8 @@ def complete(
     if data.get("slug") is None:
         try:
             data["slug"] = slugify(data["title"], max_length=SLUG_FROM_TITLE_MAX)
+            if data["slug"].isdigit():  # "2024": a slug is never all digits (an id)
+                data["slug"] = f"briefing-{data['slug']}"
         except InvalidInputError as exc:
             origin: Loc = ("lede", 0) if derived else ("title",)
             raise InvalidInputError(f"{where(origin)}: {exc}; give a slug") from None

@@ -26,6 +26,7 @@ from newsletter.briefings.workflow import Action, next_state
 from newsletter.content.briefing import BriefingContent, ImportWarning
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+from newsletter.parsing import is_id, read_id
 
 # Whether a briefing was published (its approval is then a correction, which needs a
 # note): handed down by the layers that know editions (newsletter.publishing).
@@ -159,16 +160,28 @@ def import_many(
 
 
 def get_briefing(session: Session, id_or_slug: str) -> Briefing:
-    """The briefing with this numeric id or slug, or ``NotFoundError``."""
+    """The briefing with this id (all digits) or slug (never all digits), or ``NotFoundError``.
+
+    A slug made before slugs had to have a letter may still be all digits: when it is
+    also another briefing's id the look-up refuses to guess and says so.
+    """
     key = id_or_slug.strip()
-    query = select(Briefing)
-    query = (
-        query.where(Briefing.id == int(key)) if key.isdigit() else query.where(Briefing.slug == key)
-    )
-    briefing = session.scalars(query).one_or_none()
-    if briefing is None:
-        raise NotFoundError(f"no briefing with id or slug {id_or_slug!r}")
-    return briefing
+    by_slug = session.scalars(select(Briefing).where(Briefing.slug == key)).one_or_none()
+    if not is_id(key):
+        if by_slug is None:
+            raise NotFoundError(f"no briefing with slug {key[:130]!r}")
+        return by_slug
+    number = read_id(key)
+    by_id = session.get(Briefing, number) if number is not None else None
+    if by_id is not None and by_slug is not None and by_id is not by_slug:
+        raise InvalidInputError(
+            f"{key!r} is the id of briefing {by_id.slug!r} and the slug of briefing id "
+            f"{by_slug.id}: name the one you mean by its slug or by its id"
+        )
+    found = by_id or by_slug
+    if found is None:
+        raise NotFoundError(f"no briefing with id {key[:20]}")
+    return found
 
 
 def list_briefings(session: Session, state: BriefingState | None = None) -> list[Briefing]:

@@ -80,7 +80,8 @@ class HeaderReader(LineReader):
             self.fail(
                 number,
                 f"header “Slug” {quote(value)} must be at most 120 lowercase ASCII letters and "
-                "digits joined by single hyphens, e.g. “rail-strike-ends”",
+                "digits joined by single hyphens, not all digits (that would be an id), "
+                "e.g. “rail-strike-ends”",
             )
         if key == "url" and not _URL.fullmatch(value):
             self.fail(number, f"header “URL” {quote(value)} must be an http:// or https:// address")

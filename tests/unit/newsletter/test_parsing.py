@@ -123,8 +123,32 @@ def test_zones() -> None:
         ("the morning", False),
         ("", False),
         ("x" * 65, False),
+        ("2", False),  # all digits: an id, never a slug (issue 17 B5)
+        ("2024", False),
+        ("2024-budget", True),
+        ("2024-05", True),
+        ("g7", True),
     ],
 )
 def test_slugs(text: str, ok: bool) -> None:
     """Lower-case words of letters and digits joined by single hyphens, within a length."""
     assert parsing.is_slug(text, max_length=64) is ok
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("1", 1),
+        (" 42 ", 42),
+        (str(parsing.MAX_ID), parsing.MAX_ID),
+        ("0", None),
+        (str(parsing.MAX_ID + 1), None),
+        ("9" * 40, None),
+        ("-1", None),
+        ("²", None),
+        ("a1", None),
+    ],
+)
+def test_ids(text: str, number: int | None) -> None:
+    """ASCII digits from 1 to MAX_ID are an id; anything else is not (never an overflow)."""
+    assert parsing.read_id(text) == number

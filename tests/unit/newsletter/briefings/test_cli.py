@@ -142,7 +142,7 @@ def test_changed_file_makes_a_revision(cli_env: dict[str, str], folder: Path) ->
     [
         (["briefings", "import", "missing.txt"], "missing.txt: no such file or folder"),
         (["briefings", "import", "x.txt", "--approve"], "--editor: an editor name is required"),
-        (["briefings", "show", "nothing-here"], "no briefing with id or slug 'nothing-here'"),
+        (["briefings", "show", "nothing-here"], "no briefing with slug 'nothing-here'"),
         (["briefings", "approve", "nothing-here", "--editor", "Ada"], "no briefing"),
     ],
 )

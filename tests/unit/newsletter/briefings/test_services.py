@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from newsletter.briefings import services
 from newsletter.briefings.models import Briefing, BriefingEvent, BriefingRevision, BriefingState
+from newsletter.briefings.parser import parse_bytes
 from newsletter.briefings.services import ImportAction
 from newsletter.content.briefing import BriefingContent
 from newsletter.db import Database
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+from tests.factories import make_briefing
 
 
 def content(slug: str = "flood-barrier", **changes: Any) -> BriefingContent:
@@ -170,7 +174,7 @@ def test_lookups_name_what_is_missing(database: Database) -> None:
     with database.session() as session:
         with pytest.raises(NotFoundError, match="'nope'"):
             services.get_briefing(session, "nope")
-        with pytest.raises(NotFoundError, match="'42'"):
+        with pytest.raises(NotFoundError, match="no briefing with id 42"):
             services.get_briefing(session, "42")
         services.import_content(session, content())
         briefing = services.get_briefing(session, "flood-barrier")
@@ -187,3 +191,40 @@ def test_list_filters_by_state(database: Database) -> None:
         everything = services.list_briefings(session)
     assert [b.slug for b in approved] == ["one"]
     assert sorted(b.slug for b in everything) == ["one", "two"]
+
+
+@pytest.mark.parametrize("slug", ["2", "0", "2024"])
+def test_a_slug_is_never_all_digits(slug: str) -> None:
+    """An all-digit slug would read as an id (issue 17 B5): refused on every way in."""
+    with pytest.raises(ValidationError, match="slug"):
+        content(slug=slug)
+    with pytest.raises(InvalidInputError, match="not all digits"):
+        parse_bytes(
+            f"Title: The 2024 budget\nSlug: {slug}\n\nWhat's happened\nIt passed.\n".encode(),
+            filename="b.txt",
+        )
+    with pytest.raises(InvalidInputError, match=r"b\.json: \$\.slug"):
+        parse_bytes(
+            json.dumps({"slug": slug, "title": "Budget", "lede": ["It passed."]}).encode(),
+            filename="b.json",
+        )
+    derived = parse_bytes(b"Title: 2024\n\nWhat's happened\nIt passed.\n", filename="t.txt")
+    assert derived.slug == "briefing-2024"
+
+
+def test_lookups_say_which_briefing_they_mean(any_database: Database) -> None:
+    """Digits are an id; a legacy all-digit slug that is another's id is refused, not guessed."""
+    with any_database.session() as session:
+        first = make_briefing(session, slug="first")
+        legacy = make_briefing(session, slug="legacy")
+        session.flush()
+        legacy.slug = str(first.id)  # an all-digit slug made before the rule
+        first_id, legacy_id = first.id, legacy.id
+    with any_database.session() as session:
+        assert services.get_briefing(session, "first").id == first_id
+        assert services.get_briefing(session, str(legacy_id)).id == legacy_id
+        with pytest.raises(InvalidInputError, match="name the one you mean"):
+            services.get_briefing(session, str(first_id))
+        for missing in ("0", "99999999999999999999999", "9223372036854775808", "²", "nope"):
+            with pytest.raises(NotFoundError, match="no briefing with"):
+                services.get_briefing(session, missing)
