@@ -42,11 +42,7 @@ def normalise_email(raw: str, *, where: str = "email") -> str:
             f"{where}: {candidate[:80]!r} has {len(local)} characters before the @; "
             f"an address may have at most {MAX_LOCAL_LENGTH} characters before the @"
         )
-    if (
-        at
-        and len(candidate) <= _FAST_PATH_MAX
-        and _PLAIN_LOCAL.fullmatch(local)
-    ):
+    if at and len(candidate) <= _FAST_PATH_MAX and _PLAIN_LOCAL.fullmatch(local):
         # Imports repeat a few thousand domains over 100k rows: validate each domain once
         # with email-validator and the plain local part with the same rule it applies.
         normalised_domain = _domain(domain.lower())
