@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
@@ -63,7 +69,7 @@ def import_command(
         Progress(
             TextColumn("Importing"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TaskProgressColumn(),
             TimeElapsedColumn(),
             console=err,
             transient=True,
@@ -80,6 +86,7 @@ def import_command(
             confirmer=None if confirmed else _confirmer(rt, ConsentSource.IMPORT),
             dry_run=dry_run,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            limits=rt.settings.limits,
         )
     verb = "would import" if dry_run else "imported"
     pending = ""
@@ -89,16 +96,16 @@ def import_command(
     out.print(
         f"{report.rows} rows read, {report.imported} {verb} into {list_slug} "
         f"({report.new_subscribers} new subscribers){pending}, "
-        f"{len(report.problems)} refused."
+        f"{report.refused} refused."
     )
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         out.print(
             f"  row {problem.row}: {problem.email or '(no address)'}: {problem.reason}",
             markup=False,
         )
-    if len(report.problems) > MAX_PROBLEMS_SHOWN:
-        out.print(f"  ... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more")
-    if report.problems:
+    if report.refused > MAX_PROBLEMS_SHOWN:
+        out.print(f"  ... and {report.refused - MAX_PROBLEMS_SHOWN} more")
+    if report.refused:
         ctx.exit(1)
 
 

@@ -4,27 +4,34 @@ Columns: ``email`` (required), ``name``, ``topics`` (separated by ``;``),
 ``timezone`` (blank: the publication's zone), ``locale``, ``cadence`` (``daily``, the
 default, or ``weekly``) and ``weekly_day`` (``mon`` ... ``sun``, a day the publication
 offers a roundup on), in any order; the header is row 1. Topics must be the
-publication's (``choices.offered_topics``). A wrong header or a file
-that is not UTF-8 is refused as a whole before any row is read; a bad row is reported
-by its row number and the rest are read on. Nothing here touches the database:
-``csvio`` imports the rows this returns.
+publication's (``choices.offered_topics``). A wrong header, a file that is not UTF-8
+or one over the size limit is refused as a whole before any row is read; a bad row is
+reported by its row number and the rest are read on.
+
+The file is streamed: ``check_file`` reads it once in blocks (encoding and size), then
+``CsvRows`` yields one checked row at a time, so memory does not grow with the file.
+Addresses repeated in the file are found by ``csvio``, which sees what it has already
+written. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from newsletter.errors import InvalidInputError
 from subscribers.addresses import normalise_email
 from subscribers.choices import Reading, clean_reading
-from subscribers.profile import clean_profile, clean_topics
+from subscribers.profile import clean_profile, clean_topics, topic_keys
 
 COLUMNS = ("email", "name", "topics", "timezone", "locale", "cadence", "weekly_day")
 TOPIC_SEPARATOR = ";"
+BLOCK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,19 +56,49 @@ class CsvRow:
     reading: Reading
 
 
-def read_text(path: Path) -> str:
-    """The file's text, or one ``InvalidInputError`` naming the file and the bad line."""
+def _cannot_read(path: Path, exc: OSError) -> InvalidInputError:
+    return InvalidInputError(f"{path}: cannot read ({exc.strerror})")
+
+
+def check_file(path: Path, max_bytes: int) -> int:
+    """The file's size once it is known to be UTF-8 text of at most ``max_bytes``.
+
+    Read in blocks, never whole: a bad byte is reported by its line, a file over the
+    limit (``NEWSLETTER_MAX_CSV_BYTES``) as soon as the limit is passed.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    size = 0
+    lines = 1
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            while block := stream.read(BLOCK):
+                size += len(block)
+                if size > max_bytes:
+                    raise InvalidInputError(
+                        f"{path}: larger than {max_bytes:,} bytes "
+                        "(NEWSLETTER_MAX_CSV_BYTES); split the file"
+                    )
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    # The decoder may hold back up to 3 bytes of the block before.
+                    line = lines + block[: max(exc.start, 0)].count(b"\n")
+                    where = size - len(block) + exc.start
+                    raise InvalidInputError(
+                        f"{path}: line {line}: not UTF-8 text (byte {where}); "
+                        "save the file as UTF-8"
+                    ) from None
+                lines += block.count(b"\n")
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise InvalidInputError(
+                    f"{path}: line {lines}: not UTF-8 text (the file ends inside a character); "
+                    "save the file as UTF-8"
+                ) from None
     except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InvalidInputError(
-            f"{path}: line {line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
-        ) from None
+        raise _cannot_read(path, exc) from None
+    return size
 
 
 def _header(path: Path, reader: Iterator[list[str]]) -> list[str]:
@@ -79,66 +116,106 @@ def _header(path: Path, reader: Iterator[list[str]]) -> list[str]:
     return header
 
 
-def parse_csv(
-    path: Path, text: str, allowed_topics: Sequence[str], weekly_days: Sequence[str] = ()
-) -> tuple[list[CsvRow], list[RowProblem], int]:
-    """The good rows, the refused ones, and how many non-blank rows there were.
+class CsvRows:
+    """The rows of a checked file (``check_file``), read one at a time.
 
-    ``allowed_topics`` and ``weekly_days`` are what the publication offers; a row's
-    problem names its column (``weekly_day: ...``).
-
-    A wrong header or malformed CSV raises ``InvalidInputError`` for the whole file.
+    Opening reads the header (a wrong one is an ``InvalidInputError``); iterating yields
+    each non-blank row as a ``CsvRow`` or, when refused, a ``RowProblem``. Malformed
+    CSV, or more than ``max_rows`` rows (``NEWSLETTER_MAX_CSV_ROWS``), raises
+    ``InvalidInputError`` for the whole file. ``count`` is the non-blank rows read so
+    far and ``position`` the bytes read (for progress). Use as a context manager.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = _header(path, reader)
-    index = {name: header.index(name) for name in header}
-    rows: list[CsvRow] = []
-    problems: list[RowProblem] = []
-    seen: dict[str, int] = {}
-    count = 0
-    number = 1
-    try:
-        for record in reader:
-            number = reader.line_num
-            if not any(value.strip() for value in record):
-                continue
-            count += 1
-            raw_email = record[index["email"]].strip() if len(record) > index["email"] else ""
-            if len(record) != len(header):
-                problems.append(
-                    RowProblem(
-                        number,
-                        raw_email,
-                        f"columns: expected {len(header)} fields, found {len(record)}",
+
+    def __init__(
+        self,
+        path: Path,
+        allowed_topics: Sequence[str],
+        weekly_days: Sequence[str] = (),
+        *,
+        max_rows: int,
+    ) -> None:
+        self.path = path
+        self.allowed_topics = topic_keys(allowed_topics)
+        self.weekly_days = weekly_days
+        self.max_rows = max_rows
+        self.count = 0
+        try:
+            self._binary: IO[bytes] = path.open("rb")
+        except OSError as exc:
+            raise _cannot_read(path, exc) from None
+        self._text = io.TextIOWrapper(self._binary, encoding="utf-8-sig", newline="")
+        self._reader = csv.reader(self._text, strict=True)
+        try:
+            self.header = _header(path, self._reader)
+        except csv.Error as exc:
+            self.close()
+            raise InvalidInputError(f"{path}: line 1: malformed CSV ({exc})") from None
+        except InvalidInputError:
+            self.close()
+            raise
+        self._index = {name: self.header.index(name) for name in self.header}
+
+    @property
+    def position(self) -> int:
+        """Bytes of the file read so far."""
+        return self._binary.tell()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._text.close()
+
+    def __enter__(self) -> CsvRows:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[CsvRow | RowProblem]:
+        reader = self._reader
+        number = 1
+        try:
+            for record in reader:
+                number = reader.line_num
+                if not any(value.strip() for value in record):
+                    continue
+                self.count += 1
+                if self.count > self.max_rows:
+                    raise InvalidInputError(
+                        f"{self.path}: line {number}: more than {self.max_rows:,} rows "
+                        "(NEWSLETTER_MAX_CSV_ROWS); split the file"
                     )
-                )
-                continue
-            try:
-                email = normalise_email(raw_email, where="invalid address")
-                values = {name: record[i] for name, i in index.items()}
-                profile = clean_profile(
-                    values.get("name", ""), values.get("locale", ""), values.get("timezone", "")
-                )
-                topics = clean_topics(
-                    values.get("topics", "").split(TOPIC_SEPARATOR), allowed_topics
-                )
-                reading = clean_reading(
-                    values.get("cadence", ""), values.get("weekly_day", ""), weekly_days
-                )
-            except InvalidInputError as exc:
-                problems.append(RowProblem(number, raw_email, str(exc)))
-                continue
-            if email in seen:
-                problems.append(
-                    RowProblem(number, email, f"duplicate: same address as row {seen[email]}")
-                )
-                continue
-            seen[email] = number
-            rows.append(
-                CsvRow(
-                    number, email, profile.name, profile.locale, profile.timezone, topics, reading
-                )
+                yield self._row(number, record)
+        except csv.Error as exc:
+            raise InvalidInputError(
+                f"{self.path}: line {number + 1}: malformed CSV ({exc})"
+            ) from None
+
+    def _row(self, number: int, record: list[str]) -> CsvRow | RowProblem:
+        index = self._index
+        raw_email = record[index["email"]].strip() if len(record) > index["email"] else ""
+        if len(record) != len(self.header):
+            return RowProblem(
+                number,
+                raw_email,
+                f"columns: expected {len(self.header)} fields, found {len(record)}",
             )
-    except csv.Error as exc:
-        raise InvalidInputError(f"{path}: line {number + 1}: malformed CSV ({exc})") from None
-    return rows, problems, count
+        try:
+            email = normalise_email(raw_email, where="invalid address")
+            values = {name: record[i] for name, i in index.items()}
+            profile = clean_profile(
+                values.get("name", ""), values.get("locale", ""), values.get("timezone", "")
+            )
+            cell = values.get("topics", "")
+            topics = (
+                clean_topics(cell.split(TOPIC_SEPARATOR), self.allowed_topics)
+                if cell.strip()
+                else []
+            )
+            reading = clean_reading(
+                values.get("cadence", ""), values.get("weekly_day", ""), self.weekly_days
+            )
+        except InvalidInputError as exc:
+            return RowProblem(number, raw_email, str(exc))
+        return CsvRow(
+            number, email, profile.name, profile.locale, profile.timezone, topics, reading
+        )

@@ -9,7 +9,7 @@ rather than a "UTC" they never chose.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,13 +63,19 @@ def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profi
     return Profile(name=name, locale=locale.replace("_", "-"), timezone=clean_zone(timezone))
 
 
-def clean_topics(topics: Iterable[str], offered: Iterable[str]) -> list[str]:
+def topic_keys(offered: Iterable[str]) -> dict[str, str]:
+    """The offered topics by their comparison key (spaces folded, case-insensitive)."""
+    return {" ".join(topic.split()).casefold(): topic for topic in offered}
+
+
+def clean_topics(topics: Iterable[str], offered: Iterable[str] | Mapping[str, str]) -> list[str]:
     """Unique, trimmed topic names, each one of ``offered`` (case-insensitive, as spelled there).
 
     Nothing offered means nothing can be chosen: a reader's topics must be ones the
-    publication has, or their choice would silently match no edition ever.
+    publication has, or their choice would silently match no edition ever. ``offered``
+    may be ``topic_keys(offered)`` already, for a caller that checks many rows.
     """
-    by_key = {" ".join(topic.split()).casefold(): topic for topic in offered}
+    by_key = offered if isinstance(offered, Mapping) else topic_keys(offered)
     chosen: dict[str, str] = {}
     for raw in topics:
         topic = " ".join(raw.split())
