@@ -32,7 +32,9 @@ class CommandFailed(click.ClickException, NewsletterError):
 
 
 def _briefings() -> click.Command:
+    from newsletter.app.apply_requests import request_plan
     from newsletter.briefings.cli import briefings, import_command
+    from newsletter.pipeline.alerts_cli import alert_command
     from newsletter.publishing.corrections import is_published
     from newsletter.publishing.decisions_cli import DECISIONS
 
@@ -41,6 +43,9 @@ def _briefings() -> click.Command:
     for decision in DECISIONS:
         briefings.add_command(decision)
     briefings.add_command(import_command(is_published))
+    # An alert is a verb on a briefing, but the pipeline sends it, and only this top
+    # layer may ask a worker (the task queue) to plan it at once.
+    briefings.add_command(alert_command(request_plan))
     return briefings
 
 

@@ -30,6 +30,11 @@ def edition_page(
     return f"{base_url}/p/{publication}/{edition_date.isoformat()}/"
 
 
+def alert_page(base_url: str, publication: str, key: str) -> str:
+    """The web page of one alert (``key``: the alert edition's slot, its briefing's id)."""
+    return f"{base_url}/p/{publication}/alerts/{key}/"
+
+
 def variant_page(edition_url: str, key: str) -> str:
     """The page of one topic variant of an edition: what its readers received (``key``)."""
     return f"{edition_url}for/{key}/"

@@ -46,3 +46,21 @@ def request_apply(runtime: Runtime) -> None:
         celery_for(runtime).send_task(APPLY_TASK, retry=False, ignore_result=True)
     except (KombuError, OSError) as exc:
         log.warning("could not ask a worker to apply webhook events (beat will): %s", exc)
+
+
+def request_plan(runtime: Runtime, digest_id: int) -> bool:
+    """Ask a worker to plan (then send) a started alert now; whether the message went.
+
+    Without a broker the beat's tick plans it once ``stall_after`` passed (a started
+    edition's published digest is a stalled step), so a failure delays, never loses.
+    """
+    from tasks.pipeline import PREFIX
+
+    try:
+        celery_for(runtime).send_task(
+            PREFIX + "plan", args=(digest_id,), retry=False, ignore_result=True
+        )
+    except (KombuError, OSError) as exc:
+        log.warning("could not ask a worker to plan digest %d (the tick will): %s", digest_id, exc)
+        return False
+    return True

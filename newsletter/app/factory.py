@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from newsletter.app.apply_requests import request_apply
+from newsletter.app.apply_requests import request_apply, request_plan
 from newsletter.feeds.views import FeedFastPath
 from newsletter.runtime import Runtime
 from newsletter.settings import Settings
@@ -43,6 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
     # The webhook view asks a worker for the events' applying through this (it cannot
     # import the task queue, which sits above it).
     app.state.request_apply = request_apply
+    # Likewise the alert action (back office) asks a worker to plan the alert it started.
+    app.state.request_plan = request_plan
     handlers.install(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, limits=settings.limits)
     app.add_middleware(SecurityHeaders)

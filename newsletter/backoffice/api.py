@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from newsletter.backoffice import (
     api_accounts,
     api_admin,
+    api_alerts,
     api_briefings,
     api_editions,
     api_publications,
@@ -44,6 +45,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", responses=_ERRORS)
 for _part in (
     api_briefings,
+    api_alerts,
     api_publications,
     api_schedules,
     api_editions,

@@ -136,6 +136,13 @@ class Edition:
     # get. Its email's web link is then the variant's page, which shows just these
     # briefings; None is the full edition.
     variant_key: str | None = None
+    # Empty for the main schedule; a named slot's name; an alert's key (its briefing id).
+    slot: str = ""
+
+    @property
+    def is_alert(self) -> bool:
+        """Whether this is an alert: one briefing sent at once, outside the schedule."""
+        return self.cadence is Cadence.ALERT
 
     def topic_slug(self, name: str) -> str | None:
         """The stable slug of the topic called ``name`` in this publication, if it has one."""

@@ -16,8 +16,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from newsletter import urls
-from newsletter.content.edition import Cadence
 from newsletter.digests.models import Digest, DigestVariant
+from newsletter.digests.services import edition_url
 from newsletter.errors import InvalidInputError
 from newsletter.providers.interfaces import Message, Recipient, substitution_value
 from newsletter.providers.webhook_protocol import BATCH_ID, EDITION_ID, SUBSCRIBER_ID
@@ -115,10 +115,7 @@ class Personaliser:
         """
         publication = digest.publication
         body = message.subject + message.text + message.html
-        weekly = digest.cadence is Cadence.WEEKLY
-        page = urls.edition_page(
-            publication.base_url, publication.slug, digest.edition_date, weekly=weekly
-        )
+        page = edition_url(digest)  # the date's page, its weekly roundup's or its alert's
         if variant is not None:
             page = urls.variant_page(page, variant.key)
         return cls(

@@ -306,6 +306,7 @@ def build_edition(digest: Digest) -> Edition:
         assembled_at=digest.assembled_at,
         published_at=digest.published_at,
         cadence=digest.cadence,
+        slot=digest.slot,
     )
 
 
@@ -438,14 +439,17 @@ def archive_entries(
             url=edition_url(digest),
             briefing_count=counts[digest.id],
             weekly=digest.cadence is Cadence.WEEKLY,
+            alert=digest.cadence is Cadence.ALERT,
         )
         for digest in digests
     ]
 
 
 def edition_url(digest: Digest) -> str:
-    """The web page of a digest: its date's daily page, or its weekly roundup's."""
+    """The web page of a digest: its date's daily page, its weekly roundup's, or its alert's."""
     pub = digest.publication
+    if digest.cadence is Cadence.ALERT:
+        return urls.alert_page(pub.base_url, pub.slug, digest.slot)
     weekly = digest.cadence is Cadence.WEEKLY
     return urls.edition_page(pub.base_url, pub.slug, digest.edition_date, weekly=weekly)
 

@@ -2,7 +2,8 @@
 and topic pages, its OPML file, and the short feed addresses readers guess.
 
 A weekly roundup has its own page, ``/p/<slug>/weekly/<date>/``, beside the daily
-edition of the same date.
+edition of the same date; an alert has its own, ``/p/<slug>/alerts/<key>/`` (its key is
+its briefing's id).
 
 Only editions that have been made public (``Digest.published_at`` set) are shown; an
 edition still being prepared is a 404, exactly as if it did not exist. GET and HEAD
@@ -114,6 +115,37 @@ def edition_html(
         kind = "weekly roundup" if cadence is Cadence.WEEKLY else "edition"
         raise NotFoundError(f"{row.name} has no published {kind} for {day.isoformat()}")
     return digest.web_html
+
+
+def alert_html(session: Session, publication: str, key: str) -> str:
+    """One published alert's stored web page (``key``: its slot); otherwise NotFoundError."""
+    row = get_publication(session, publication)
+    web_html = session.scalar(
+        select(Digest.web_html).where(
+            Digest.publication_id == row.id,
+            Digest.cadence == Cadence.ALERT,
+            Digest.slot == key,
+            Digest.published_at.is_not(None),
+        )
+    )
+    if web_html is None:
+        raise NotFoundError(f"{row.name} has no published alert {key!r}")
+    return web_html
+
+
+def published_alert_pages(session: Session, publication: str) -> Iterator[tuple[str, str]]:
+    """(key, stored web page) of every published alert of a publication."""
+    row = get_publication(session, publication)
+    rows = session.execute(
+        select(Digest.slot, Digest.web_html).where(
+            Digest.publication_id == row.id,
+            Digest.cadence == Cadence.ALERT,
+            Digest.published_at.is_not(None),
+            Digest.web_html.is_not(None),
+        )
+    )
+    for key, html in rows:
+        yield key, cast(str, html)  # never None: filtered in the query
 
 
 def published_pages(
@@ -239,4 +271,12 @@ def weekly(request: Request, publication: str, edition_date: str) -> Response:
     day = _day(edition_date)
     with runtime_of(request).database.session() as session:
         html = edition_html(session, publication, day, Cadence.WEEKLY)
+    return _public(html)
+
+
+@router.api_route("/p/{publication}/alerts/{key}/", methods=_METHODS, response_class=HTMLResponse)
+def alert(request: Request, publication: str, key: str) -> Response:
+    """One published alert's web page: its briefing in full, as rendered with its email."""
+    with runtime_of(request).database.session() as session:
+        html = alert_html(session, publication, key)
     return _public(html)

@@ -22,6 +22,11 @@ A weekly roundup is an edition too: the editions feed carries it, with its own i
 briefings and topic feeds take briefings from daily editions only, since a roundup
 repeats briefings the daily editions carried (one entry per briefing).
 
+An alert is an edition too (one briefing, sent at once): the editions feed carries it
+with its own id (its page, ``/p/pub/alerts/<key>/``), "alert" and its headline in its
+title and ``Alert`` as its first category. Its briefing reaches the briefings and topic
+feeds with the next daily edition that carries it, like any other.
+
 Feed readers resolve relative links against the feed's URL, not the archive page
 the fragment was written for, so every link in entry content is made absolute
 against the edition's page (``#slug`` becomes ``https://…/p/pub/2026-03-04/#slug``).
@@ -43,7 +48,7 @@ from newsletter.content.edition import Cadence, Edition, EditionItem
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.models import DEFAULT_LIMIT, FeedEntry
 from newsletter.publications.topics import base_slug
-from newsletter.render.context import preheader
+from newsletter.render.context import edition_page_url, preheader
 from newsletter.render.web import render_briefing_fragment
 from newsletter.templating import long_date
 
@@ -64,6 +69,8 @@ def absolute_links(fragment: str, base_url: str) -> str:
 
 # The category and title words that say an editions-feed entry is a weekly roundup.
 WEEKLY_CATEGORY = "Weekly roundup"
+# The same for an alert: one briefing sent at once, outside the schedule.
+ALERT_CATEGORY = "Alert"
 
 
 def is_weekly(edition: Edition) -> bool:
@@ -72,10 +79,8 @@ def is_weekly(edition: Edition) -> bool:
 
 
 def edition_url(edition: Edition) -> str:
-    """The edition's page: its date's daily page, or its weekly roundup's own."""
-    pub = edition.publication
-    weekly = is_weekly(edition)
-    return urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
+    """The edition's page: its date's daily page, its weekly roundup's or its alert's own."""
+    return edition_page_url(edition)
 
 
 def _fragment(edition: Edition, item: EditionItem) -> str:
@@ -127,7 +132,7 @@ def _items(editions: Iterable[Edition]) -> Iterator[tuple[Edition, EditionItem]]
     their briefings have their entries from the daily editions that carried them.
     """
     for edition in published(editions):
-        if is_weekly(edition):
+        if edition.cadence is not Cadence.DAILY:
             continue
         for item in _ordered(edition):
             if item.is_live:
@@ -197,6 +202,9 @@ def edition_entry(edition: Edition) -> FeedEntry:
     if is_weekly(edition):
         title = f"{pub.name}: weekly roundup, {long_date(edition.edition_date)}"
         kind = (WEEKLY_CATEGORY,)
+    elif edition.is_alert and items:
+        title = f"{pub.name}: alert, {items[0].content.title}"
+        kind = (ALERT_CATEGORY,)
     return FeedEntry(
         id=url,
         url=url,

@@ -35,7 +35,12 @@ from newsletter.digests.pages import (
     topics_html,
 )
 from newsletter.digests.variant_pages import variant_pages
-from newsletter.digests.views import archive_html, home_html, published_pages
+from newsletter.digests.views import (
+    archive_html,
+    home_html,
+    published_alert_pages,
+    published_pages,
+)
 from newsletter.feeds.catalog import Source, all_feeds
 from newsletter.feeds.services import load_source
 from newsletter.publications.services import get_publication, list_publications
@@ -89,6 +94,8 @@ def export_pages(session: Session, slug: str, result: ExportResult) -> None:
         result.write(urls.edition_page("", slug, day), page.encode("utf-8"))
     for day, page in published_pages(session, slug, Cadence.WEEKLY):
         result.write(urls.edition_page("", slug, day, weekly=True), page.encode("utf-8"))
+    for key, page in published_alert_pages(session, slug):
+        result.write(urls.alert_page("", slug, key), page.encode("utf-8"))
     for path, page in variant_pages(session, slug):
         result.write(path, page.encode("utf-8"))
     editions = current_editions(session, get_publication(session, slug))  # loaded once

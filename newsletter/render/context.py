@@ -201,10 +201,7 @@ def item_view(
     """The view of one item, with its link to the briefing on the edition's web page."""
     pub = edition.publication
     slug = item.content.slug
-    weekly = edition.cadence is Cadence.WEEKLY
-    url = urls.briefing_in_edition(
-        pub.base_url, pub.slug, edition.edition_date, slug, weekly=weekly
-    )
+    url = f"{edition_page_url(edition)}#{slug}"
     return ItemView(
         number=number,
         content=item.content,
@@ -219,6 +216,15 @@ def item_view(
         ),
         topics=topic_views(edition, item.content),
     )
+
+
+def edition_page_url(edition: Edition) -> str:
+    """The edition's own web page: its date's, its weekly roundup's, or its alert's."""
+    pub = edition.publication
+    if edition.is_alert:
+        return urls.alert_page(pub.base_url, pub.slug, edition.slot)
+    weekly = edition.cadence is Cadence.WEEKLY
+    return urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
 
 
 def page_url(edition: Edition, edition_url: str) -> str:
@@ -237,8 +243,7 @@ def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]
     pub = edition.publication
     ordered = sorted(edition.items, key=lambda item: item.position)
     first_shrunk = len(ordered) - shrink_last
-    weekly = edition.cadence is Cadence.WEEKLY
-    edition_url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
+    edition_url = edition_page_url(edition)
     items = [
         item_view(edition, item, number, shrunk=number > first_shrunk)
         for number, item in enumerate(ordered, start=1)

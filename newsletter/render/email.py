@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 DIGEST = "digest"
+ALERT = "alert"
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -57,8 +58,14 @@ class RenderedMessage:
 
 
 def render_email(edition: Edition, *, budget_bytes: int = 100_000) -> RenderedEmail:
-    """Render an edition's subject, HTML and text, shrinking late briefings to fit the budget."""
+    """Render an edition's subject, HTML and text, shrinking late briefings to fit the budget.
+
+    An alert (``Edition.is_alert``) has its own short template: the headline as the
+    subject, the lede and a link to its page; nothing to shrink.
+    """
     context = edition_context(edition)
+    if edition.is_alert:
+        return _alert(context, budget_bytes)
     subject = _subject(DIGEST, context)
     text = _text(DIGEST, context)
     html = _html(DIGEST, {**context, "title": subject})
@@ -76,6 +83,19 @@ def render_email(edition: Edition, *, budget_bytes: int = 100_000) -> RenderedEm
         text=text,
         shrunk=shrunk,
         notes=notes,
+    )
+
+
+def _alert(context: Mapping[str, Any], budget_bytes: int) -> RenderedEmail:
+    subject = _subject(ALERT, context)
+    html = _html(ALERT, {**context, "title": subject})
+    return RenderedEmail(
+        subject=subject,
+        preheader=context["preheader"],
+        html=html,
+        text=_text(ALERT, context),
+        shrunk=(),
+        notes=_notes(0, _size(html), budget_bytes),
     )
 
 

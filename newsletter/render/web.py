@@ -29,6 +29,7 @@ FEED_TYPES = (
 
 # How pages name a weekly roundup (the archive's mark, the page's heading).
 WEEKLY_LABEL = "Weekly roundup"
+ALERT_LABEL = "Alert"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ArchiveEntry:
     url: str
     briefing_count: int
     weekly: bool = False
+    alert: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ def render_edition_page(edition: Edition) -> str:
     if edition.cadence is Cadence.WEEKLY:
         url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=True)
         context.update(edition_url=url, kind_label=WEEKLY_LABEL)
+    elif edition.is_alert:
+        context.update(kind_label=ALERT_LABEL)
     return _render("web/archive/edition.html", context)
 
 
