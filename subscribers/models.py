@@ -64,6 +64,7 @@ class ConsentSource(StrEnum):
     CLI = "cli"
     EMAIL = "email"  # a link in an email: confirm, preferences, unsubscribe
     ONE_CLICK = "one_click"  # RFC 8058 POST from a mail client
+    BACK_OFFICE = "back_office"  # an admin in the editors' app (the text names them)
 
 
 class Subscriber(Base):

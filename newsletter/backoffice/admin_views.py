@@ -1,7 +1,7 @@
-"""Schedule, subscriber and account pages.
+"""Schedule and account pages.
 
-Everyone signed in may read schedules; changing them needs a publisher. Subscriber
-look-up, accounts and the audit trail are for admins.
+Everyone signed in may read schedules; changing them needs a publisher. Accounts
+and the audit trail are for admins (readers: ``reader_views``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from newsletter.db import utcnow
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import InvalidInputError
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules
 from newsletter.web.deps import Id, runtime_of
-from subscribers.personal_data import export_data
 
 router = APIRouter()
 
@@ -166,32 +165,6 @@ def cancel(request: Request, user: Publisher, edition_id: Id) -> Response:
         result = actions.cancel(db, user.name, client_ip(request), edition_id)
         slug = result.edition.publication.slug
     return _back(slug, "cancelled")
-
-
-@router.get("/subscribers", response_class=HTMLResponse)
-def subscriber_lookup(
-    request: Request, user: Admin, email: str = Query("", max_length=320)
-) -> Response:
-    """Everything stored about one address: subscriptions, consents, suppression."""
-    found: dict[str, Any] | None = None
-    error = ""
-    if email.strip():
-        with runtime_of(request).database.session() as db:
-            try:
-                found = export_data(db, email)
-            except (NotFoundError, InvalidInputError) as exc:
-                error = str(exc)
-            accounts.audit(db, user.name, "subscriber.lookup", ip=client_ip(request))
-    return render(
-        request,
-        "subscribers.html",
-        user=user,
-        section="subscribers",
-        page_title="Subscribers",
-        email=email,
-        found=found,
-        error=error,
-    )
 
 
 @router.get("/accounts", response_class=HTMLResponse)

@@ -55,6 +55,12 @@ NOTICES = {
     "editor-disabled": "Account disabled; its sessions and tokens stopped working.",
     "editor-enabled": "Account enabled.",
     "signed-out": "You are signed out.",
+    "reader-unsubscribed": "Unsubscribed from that list. The consent record names you.",
+    "reader-resent": "Confirmation email sent again.",
+    "reader-suppressed": "Suppressed: nothing will be sent to this address.",
+    "reader-lifted": "Suppression lifted.",
+    "erased": "Erased. Only a hash of the address is kept, so it is never mailed again.",
+    "reader-gone": "That reader no longer exists (erased meanwhile?).",
 }
 
 NAV = (

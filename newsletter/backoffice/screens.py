@@ -4,8 +4,8 @@ Every page needs a signed-in editor; every form POST checks the CSRF token first
 and the role second (see ``newsletter.editors.auth``), so a refused request changes
 nothing. Each screen is a module of its own: sign-in (``signin``), the briefing
 queue and one briefing (``briefing_views``), editions and reports (``edition_views``),
-schedules and accounts (``admin_views``), publications and lists
-(``publication_views``).
+schedules and accounts (``admin_views``), readers (``reader_views``), publications
+and lists (``publication_views``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from newsletter.backoffice import (
     briefing_views,
     edition_views,
     publication_views,
+    reader_views,
     signin,
 )
 
 router = APIRouter(prefix="/editor", include_in_schema=False)
 router.include_router(edition_views.router)
 router.include_router(admin_views.router)
+router.include_router(reader_views.router)
 router.include_router(publication_views.router)
 router.include_router(signin.router)
 router.include_router(briefing_views.router)

@@ -15,9 +15,7 @@ from newsletter.editors.models import AuditEntry, Role
 from newsletter.errors import InvalidInputError
 from newsletter.publications.models import Publication
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
-from subscribers.services import ensure_default_list
 from tests.factories import make_publication
-from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers
 
 SignIn = Callable[[Role], str]
 
@@ -98,22 +96,6 @@ def test_publisher_changes_the_schedule(
         "schedule.pause",
         "schedule.resume",
     ]
-
-
-def test_subscriber_lookup_is_for_admins(
-    client: TestClient, db: Database, signed_in: SignIn
-) -> None:
-    """Publishers get 403; admins see subscriptions and a clear message for unknown addresses."""
-    with db.session() as session:
-        publication = make_publication(session)
-        add_subscribers(session, ensure_default_list(session, publication).id, 1)
-    signed_in(Role.PUBLISHER)
-    assert client.get("/editor/subscribers").status_code == 403
-    signed_in(Role.ADMIN)
-    page = client.get("/editor/subscribers?email=reader1@example.org").text
-    assert "confirmed" in page
-    assert "morning" in page
-    assert "no data about" in client.get("/editor/subscribers?email=who@example.org").text
 
 
 def test_admin_adds_and_disables_accounts(
