@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from newsletter import urls
+from newsletter.content.edition import MailKind
 from subscribers.tokens import Purpose, Tokens, TokenSubject
 
 
@@ -36,15 +37,21 @@ class Links:
         return urls.confirm_page(self.base_url, token)
 
     def for_subscriber(
-        self, subscriber_id: int, list_id: int, *, preferences: bool = True
+        self,
+        subscriber_id: int,
+        list_id: int,
+        *,
+        preferences: bool = True,
+        kind: MailKind | None = None,
     ) -> RecipientLinks:
         """All of a recipient's links from one signed unsubscribe token (and one preferences one).
 
         Dispatch signs these for every recipient of an edition: one unsubscribe token
         serves the page, the one-click URL and the mailto, and ``preferences=False``
-        skips the second signature when the message has no preferences link.
+        skips the second signature when the message has no preferences link. With a
+        ``kind`` the unsubscribe links leave only that kind of mail.
         """
-        subject = TokenSubject(subscriber_id, list_id)
+        subject = TokenSubject(subscriber_id, list_id, kind)
         token = self.tokens.make(Purpose.UNSUBSCRIBE, subject)
         return RecipientLinks(
             token=token,
@@ -53,13 +60,19 @@ class Links:
             preferences=self.preferences_url(subscriber_id, list_id) if preferences else None,
         )
 
-    def unsubscribe_url(self, subscriber_id: int, list_id: int) -> str:
-        """The visible unsubscribe link for an email body."""
-        return self.for_subscriber(subscriber_id, list_id, preferences=False).unsubscribe
+    def unsubscribe_url(
+        self, subscriber_id: int, list_id: int, *, kind: MailKind | None = None
+    ) -> str:
+        """The visible unsubscribe link for an email body (of one ``kind`` of mail)."""
+        links = self.for_subscriber(subscriber_id, list_id, preferences=False, kind=kind)
+        return links.unsubscribe
 
-    def one_click_url(self, subscriber_id: int, list_id: int) -> str:
-        """The RFC 8058 one-click URL for the ``List-Unsubscribe`` header."""
-        return self.for_subscriber(subscriber_id, list_id, preferences=False).one_click
+    def one_click_url(
+        self, subscriber_id: int, list_id: int, *, kind: MailKind | None = None
+    ) -> str:
+        """The RFC 8058 one-click URL for the ``List-Unsubscribe`` header (of one ``kind``)."""
+        links = self.for_subscriber(subscriber_id, list_id, preferences=False, kind=kind)
+        return links.one_click
 
     def preferences_url(self, subscriber_id: int, list_id: int) -> str:
         """The preferences page of this subscriber, opened from this list's email."""

@@ -11,7 +11,7 @@ in ``suppression``, the preferences page's changes in ``preferences``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -19,6 +19,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsletter.content.edition import MailKind
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 from newsletter.publications.models import Publication
@@ -35,7 +36,7 @@ from subscribers.models import (
 from subscribers.profile import clean_profile, clean_topics
 from subscribers.suppression import LIFTED_BY_OPT_IN, lift_suppression, suppression_of
 from subscribers.tokens import TokenSubject
-from subscribers.transitions import Evidence, start_subscription, transition
+from subscribers.transitions import Evidence, record_choice, start_subscription, transition
 
 S = SubscriptionState
 PERSONAL_SOURCES = frozenset({ConsentSource.WEB, ConsentSource.API, ConsentSource.EMAIL})
@@ -307,11 +308,61 @@ def confirm(
 def unsubscribe(
     session: Session, subject: TokenSubject, evidence: Evidence, *, now: datetime | None = None
 ) -> Subscription:
-    """Unsubscribe from one list; doing it twice changes nothing more."""
+    """Unsubscribe from one list, or leave one kind of mail; doing it twice changes nothing more.
+
+    A token naming a kind (the links in a mail of that kind) leaves only that kind
+    (``leave_kind``); one without (older mails, the CLI) ends the whole subscription.
+    """
     subscription = subscription_for(session, subject)
-    if subscription.state in (S.PENDING, S.CONFIRMED):
+    if subject.kind is not None:
+        leave_kind(session, subscription, subject.kind, evidence, now=now)
+    elif subscription.state in (S.PENDING, S.CONFIRMED):
         transition(session, subscription, S.UNSUBSCRIBED, evidence, now=now)
     return subscription
+
+
+KIND_NAMES = {MailKind.DIGEST: "the digest", MailKind.ALERT: "alerts"}
+
+
+def gets_kind(subscription: Subscription, kind: MailKind) -> bool:
+    """Whether the subscription chose this kind of mail (its state aside)."""
+    return subscription.digests if kind is MailKind.DIGEST else subscription.alerts
+
+
+def set_kind(subscription: Subscription, kind: MailKind, wanted: bool) -> None:
+    """Turn one kind of mail on or off for the subscription (its state aside)."""
+    if kind is MailKind.DIGEST:
+        subscription.digests = wanted
+    else:
+        subscription.alerts = wanted
+
+
+def leave_kind(
+    session: Session,
+    subscription: Subscription,
+    kind: MailKind,
+    evidence: Evidence,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """Stop one kind of mail; leaving the last kind ends the subscription. Whether it changed.
+
+    Either way a consent row records it (the kind left in its text). An ended
+    subscription, or a kind already left, changes nothing.
+    """
+    if subscription.state not in (S.PENDING, S.CONFIRMED):
+        return False
+    had = gets_kind(subscription, kind)
+    set_kind(subscription, kind, False)
+    left = f"left {KIND_NAMES[kind]}"
+    if not subscription.digests and not subscription.alerts:
+        text = f"{left}, the last kind of mail" + (f" ({evidence.text})" if evidence.text else "")
+        transition(session, subscription, S.UNSUBSCRIBED, replace(evidence, text=text), now=now)
+        return True
+    if had:
+        text = left + (f" ({evidence.text})" if evidence.text else "")
+        record_choice(session, subscription, replace(evidence, text=text), now=now)
+    return had
 
 
 def expire_pending(

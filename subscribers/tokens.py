@@ -2,8 +2,11 @@
 
 A token names one subscriber and one list (``<subscriber>-<list>`` in base 36), a
 timestamp and an HMAC-SHA256 signature over both, salted per purpose: a token made
-for one purpose, subscriber or list is useless for any other. Tokens stay under 64
-characters because the unsubscribe one also travels in the ``List-Unsubscribe``
+for one purpose, subscriber or list is useless for any other. A token in a mail may
+also name the kind of mail it came with (``<subscriber>-<list>-d`` for the digest,
+``-a`` for alerts), so unsubscribing with it leaves that kind only; a token without
+a kind (every token made before kinds existed) speaks for the whole subscription.
+Tokens stay under 64 characters because the unsubscribe one also travels in the ``List-Unsubscribe``
 header. Confirm tokens expire; unsubscribe and preferences tokens do not, because a
 link in an old email must keep working.
 """
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
 
+from newsletter.content.edition import MailKind
 from newsletter.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -43,10 +47,16 @@ class TokenError(InvalidInputError):
 
 @dataclass(frozen=True)
 class TokenSubject:
-    """Whom a token speaks for: a subscriber on a list."""
+    """Whom a token speaks for: a subscriber on a list (and, from a mail, its kind)."""
 
     subscriber_id: int
     list_id: int
+    kind: MailKind | None = None  # None: the whole subscription
+
+
+# A kind of mail as one letter in a token's value, and back.
+_KIND_CODES = {MailKind.DIGEST: "d", MailKind.ALERT: "a"}
+_CODE_KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -133,14 +143,24 @@ class Tokens:
 
     def make(self, purpose: Purpose, subject: TokenSubject) -> str:
         """A token for ``purpose`` naming ``subject``."""
-        return self.make_each((purpose,), subject.subscriber_id, subject.list_id)[0]
+        return self.make_each(
+            (purpose,), subject.subscriber_id, subject.list_id, kind=subject.kind
+        )[0]
 
-    def make_each(self, purposes: Sequence[Purpose], subscriber_id: int, list_id: int) -> list[str]:
+    def make_each(
+        self,
+        purposes: Sequence[Purpose],
+        subscriber_id: int,
+        list_id: int,
+        *,
+        kind: MailKind | None = None,
+    ) -> list[str]:
         """One token per purpose naming the same subscriber and list, stamped at one instant.
 
         Dispatch signs an unsubscribe and a preferences token for every recipient: the
         value and the encoded timestamp are built once for both (and the timestamp
-        reused within the same second), then each purpose's key signs them.
+        reused within the same second), then each purpose's key signs them. ``kind``
+        goes into the unsubscribe token only: it is what leaving one kind needs.
         """
         now = int(self._clock())
         second, stamp = self._stamp
@@ -148,10 +168,14 @@ class Tokens:
             stamp = _SEP + base64_encode(int_to_bytes(now))
             self._stamp = (now, stamp)  # one assignment: threads never see half of it
         stamped = f"{_b36(subscriber_id)}-{_b36(list_id)}".encode() + stamp
+        kinded = stamped
+        if kind is not None:
+            kinded = f"{_b36(subscriber_id)}-{_b36(list_id)}-{_KIND_CODES[kind]}".encode() + stamp
         signers = self._signers
         return [
-            (stamped + _SEP + signers[purpose].signature_of(stamped)).decode()
+            (value + _SEP + signers[purpose].signature_of(value)).decode()
             for purpose in purposes
+            for value in (kinded if purpose is Purpose.UNSUBSCRIBE else stamped,)
         ]
 
     def read(
@@ -167,9 +191,13 @@ class Tokens:
             raise TokenError("token: this link has expired") from None
         except BadSignature:
             raise TokenError("token: this link is invalid or was changed") from None
-        subscriber, _, mailing_list = value.partition("-")
+        subscriber, _, rest = value.partition("-")
+        mailing_list, _, code = rest.partition("-")
+        kind = _CODE_KINDS.get(code) if code else None
         try:
-            return TokenSubject(int(subscriber, 36), int(mailing_list, 36))
+            if code and kind is None:
+                raise ValueError(code)
+            return TokenSubject(int(subscriber, 36), int(mailing_list, 36), kind)
         except ValueError:  # only reachable with the secret key, but never trust
             raise TokenError("token: malformed link") from None
 

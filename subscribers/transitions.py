@@ -72,6 +72,13 @@ def _record(
     )
 
 
+def record_choice(
+    session: Session, subscription: Subscription, evidence: Evidence, *, now: datetime | None = None
+) -> None:
+    """Record a consent that changes no state (a kind of mail left or joined), as ``text`` says."""
+    _record(session, subscription, subscription.state, evidence, now or utcnow())
+
+
 def transition(
     session: Session,
     subscription: Subscription,

@@ -21,9 +21,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from newsletter.content.edition import Cadence
+from newsletter.content.edition import Cadence, MailKind
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError
+from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import render_page
 from subscribers import services
@@ -51,31 +52,48 @@ KEEP_PAUSE = "keep"
 @router.api_route("/unsubscribe/{token}", methods=PAGE_METHODS)
 @router.api_route("/u/{token}", methods=PAGE_METHODS)
 def unsubscribe_page(request: Request, token: str) -> Response:
-    """Show the unsubscribe button; a GET never unsubscribes."""
+    """Show the unsubscribe button; a GET never unsubscribes.
+
+    A link from a mail names its kind: the page offers to stop that kind only, and
+    says which kind the reader keeps.
+    """
     runtime = runtime_of(request)
     subject = read_token(runtime, Purpose.UNSUBSCRIBE, token)
     with runtime.database.session() as session:
         subscription = services.subscription_for(session, subject)
-        mailing_list = subscription.mailing_list
+        context = _unsubscribe_context(runtime, subscription, subject.kind)
         unsubscribed = subscription.state is SubscriptionState.UNSUBSCRIBED
-        context: dict[str, Any] = {
-            "site_name": mailing_list.publication.name,
-            "list_name": mailing_list.name,
-            "email": subscription.subscriber.email,
-            "preferences_url": links_of(runtime).preferences_url(
-                subject.subscriber_id, subject.list_id
-            ),
-        }
-    if unsubscribed:
-        return render_page(
-            "subscribers/unsubscribed.html", page_title="You are unsubscribed", **context
-        )
-    return render_page(
-        "subscribers/unsubscribe.html",
-        page_title="Unsubscribe",
-        action=request.url.path,
-        **context,
-    )
+        left = subject.kind is not None and not services.gets_kind(subscription, subject.kind)
+    if unsubscribed or left:
+        return render_page("subscribers/unsubscribed.html", **context)
+    context["page_title"] = "Unsubscribe"
+    return render_page("subscribers/unsubscribe.html", action=request.url.path, **context)
+
+
+def _unsubscribe_context(
+    runtime: Runtime, subscription: Subscription, kind: MailKind | None
+) -> dict[str, Any]:
+    """What both unsubscribe pages show: the list, the address, the kinds left and kept."""
+    mailing_list = subscription.mailing_list
+    unsubscribed = subscription.state is SubscriptionState.UNSUBSCRIBED
+    kept = ""
+    if kind is not None and not unsubscribed:
+        other = MailKind.ALERT if kind is MailKind.DIGEST else MailKind.DIGEST
+        kept = services.KIND_NAMES[other] if services.gets_kind(subscription, other) else ""
+    return {
+        "page_title": "You are unsubscribed"
+        if unsubscribed or kind is None
+        else f"You left {services.KIND_NAMES[kind]}",
+        "site_name": mailing_list.publication.name,
+        "list_name": mailing_list.name,
+        "email": subscription.subscriber.email,
+        "kind_name": services.KIND_NAMES[kind] if kind is not None else "",
+        "kept_name": kept,
+        "unsubscribed": unsubscribed,
+        "preferences_url": links_of(runtime).preferences_url(
+            subscription.subscriber_id, subscription.list_id
+        ),
+    }
 
 
 def _unsubscribe(request: Request, token: str, form: FormValues) -> Response:
@@ -86,15 +104,8 @@ def _unsubscribe(request: Request, token: str, form: FormValues) -> Response:
     source = ConsentSource.ONE_CLICK if request.url.path.startswith("/u/") else ConsentSource.EMAIL
     with runtime.database.session() as session:
         subscription = services.unsubscribe(session, subject, evidence_of(request, source))
-        mailing_list = subscription.mailing_list
-        site, name = mailing_list.publication.name, mailing_list.name
-    return render_page(
-        "subscribers/unsubscribed.html",
-        page_title="You are unsubscribed",
-        site_name=site,
-        list_name=name,
-        preferences_url=links_of(runtime).preferences_url(subject.subscriber_id, subject.list_id),
-    )
+        context = _unsubscribe_context(runtime, subscription, subject.kind)
+    return render_page("subscribers/unsubscribed.html", **context)
 
 
 @router.post("/unsubscribe/{token}")

@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from newsletter import urls
+from newsletter.content.edition import MailKind, mail_kind
 from newsletter.digests.models import Digest, DigestVariant
 from newsletter.digests.services import edition_url
 from newsletter.errors import InvalidInputError
@@ -35,7 +36,9 @@ def edition_message(
     """The content every recipient of ``digest`` (or of its ``variant``) shares.
 
     Tracking, sender and reply-to come from its publication; subject, HTML and text
-    from the edition, or from the topic variant its readers get.
+    from the edition, or from the topic variant its readers get. The unsubscribe
+    group is the publication's group for the edition's kind of mail (none for a
+    test send, which no reader's group choice should drop).
     """
     if digest.subject is None or digest.html is None or digest.text is None:
         raise InvalidInputError(f"{digest.label()} is not rendered yet (newsletter digest preview)")
@@ -62,7 +65,16 @@ def edition_message(
         custom_args=custom_args,
         track_opens=publication.track_opens,
         track_clicks=publication.track_clicks,
+        unsubscribe_group=None if test else unsubscribe_group(digest),
     )
+
+
+def unsubscribe_group(digest: Digest) -> int | None:
+    """The publication's provider unsubscribe group for the edition's kind of mail, if any."""
+    publication = digest.publication
+    if mail_kind(digest.cadence) is MailKind.ALERT:
+        return publication.alert_group_id
+    return publication.digest_group_id
 
 
 def for_batch(message: Message, batch_id: int) -> Message:
@@ -84,6 +96,8 @@ class Personaliser:
     view_url: str  # the edition's archive page (the same for every recipient)
     mailto: str  # the address a mail client writes to for a mailto unsubscribe
     used: frozenset[str] = frozenset(placeholders.ALL)  # placeholders the message contains
+    # The kind of mail: its unsubscribe links leave only that kind (None: the subscription).
+    kind: MailKind | None = None
     # Derived from the fields above in ``__post_init__`` (again by ``dataclasses.replace``).
     _purposes: tuple[Purpose, ...] = field(init=False, repr=False, compare=False)
     _mailto_before_token: str = field(init=False, repr=False, compare=False)
@@ -111,7 +125,8 @@ class Personaliser:
         """A personaliser for ``digest`` that only fills placeholders ``message`` uses.
 
         "View in browser" shows what the reader received: the edition's page, or the
-        page of their topic ``variant``.
+        page of their topic ``variant``. Unsubscribe links (the footer's, the
+        ``List-Unsubscribe`` header's and its one-click POST) leave the edition's kind.
         """
         publication = digest.publication
         body = message.subject + message.text + message.html
@@ -123,13 +138,14 @@ class Personaliser:
             view_url=page,
             mailto=publication.reply_to or publication.from_email,
             used=frozenset(marker for marker in placeholders.ALL if marker in body),
+            kind=mail_kind(digest.cadence),
         )
 
     def recipient(self, subscriber_id: int, list_id: int, email: str, name: str) -> Recipient:
         """One subscriber's personal part of the request (a million times an edition)."""
         used = self.used
         base_url = self.links.base_url
-        signed = self.links.tokens.make_each(self._purposes, subscriber_id, list_id)
+        signed = self.links.tokens.make_each(self._purposes, subscriber_id, list_id, kind=self.kind)
         token = signed[0]
         substitutions: dict[str, str] = {}
         if placeholders.UNSUBSCRIBE_URL in used:

@@ -53,6 +53,9 @@ class Message:
     custom_args: dict[str, str] = field(default_factory=dict)
     track_opens: bool = False
     track_clicks: bool = False
+    # The provider's unsubscribe group of this kind of mail (SendGrid ``asm.group_id``):
+    # the provider drops recipients who left the group. None: no group.
+    unsubscribe_group: int | None = None
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,9 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         payload["categories"] = list(message.categories)
     if message.custom_args:
         payload["custom_args"] = dict(message.custom_args)
+    if message.unsubscribe_group is not None:
+        # One group per send; SendGrid drops the group's unsubscribes from it.
+        payload["asm"] = {"group_id": message.unsubscribe_group}
     if batch.send_at is not None:
         payload["send_at"] = int(batch.send_at.timestamp())
     if batch.provider_batch:

@@ -20,6 +20,7 @@ MAX_CATEGORY_CHARS = 255
 MAX_SUBSTITUTION_BYTES = 10_000
 MAX_CUSTOM_ARGS_BYTES = 10_000
 MAX_SCHEDULE_AHEAD = 72 * 3600  # send_at may be at most 72 hours ahead
+MAX_GROUPS_TO_DISPLAY = 25  # asm.groups_to_display: at most 25 unsubscribe groups
 SEND_AT_NOT_INT = (
     "The send_at parameter is expecting a Unix timestamp as an integer. We will send "
     "immediately if you include a send_at timestamp that is in the past."
@@ -76,6 +77,47 @@ def check_mail_send(payload: Any, *, invalid: frozenset[str] = frozenset()) -> l
     errors += _check_categories(payload.get("categories"))
     errors += _check_strings(payload.get("headers"), "headers", headers=True)
     errors += _check_strings(payload.get("custom_args"), "custom_args")
+    errors += _check_asm(payload.get("asm"))
+    return errors
+
+
+def _integer(value: Any) -> bool:
+    """A JSON integer (JSON's ``true`` is no group id, though Python calls it an int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_asm(value: Any) -> list[ApiError]:
+    """The unsubscribe group: an object with an integer ``group_id`` (required) and at
+    most 25 integer ``groups_to_display``, as SendGrid's Mail Send schema says."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [api_error("The asm parameter must be an object.", "asm")]
+    errors: list[ApiError] = []
+    if "group_id" not in value:
+        errors.append(api_error("The asm.group_id parameter is required.", "asm.group_id"))
+    elif not _integer(value["group_id"]):
+        errors.append(api_error("The asm.group_id parameter must be an integer.", "asm.group_id"))
+    shown = value.get("groups_to_display")
+    if shown is not None:
+        if not isinstance(shown, list) or not all(_integer(group) for group in shown):
+            errors.append(
+                api_error(
+                    "The asm.groups_to_display parameter must be an array of integers.",
+                    "asm.groups_to_display",
+                )
+            )
+        elif len(shown) > MAX_GROUPS_TO_DISPLAY:
+            errors.append(
+                api_error(
+                    f"The asm.groups_to_display parameter may list at most "
+                    f"{MAX_GROUPS_TO_DISPLAY} groups.",
+                    "asm.groups_to_display",
+                )
+            )
+    unknown = sorted(str(key) for key in value if key not in ("group_id", "groups_to_display"))
+    if unknown:
+        errors.append(api_error(f"Unknown asm parameter(s): {', '.join(unknown)}.", "asm"))
     return errors
 
 

@@ -49,6 +49,10 @@ _DETAILS: dict[str, dict[str, str]] = {
     "dropped": {"reason": "Bounced Address", "status": "5.0.0"},
     "deferred": {"response": "421 4.7.0 Try again later", "attempt": "1"},
 }
+# Events a reader causes on SendGrid's unsubscribe pages: they carry the request's
+# unsubscribe group (``asm.group_id``) as ``asm_group_id``, and the browser's details.
+_GROUP_EVENTS = frozenset({"group_unsubscribe", "group_resubscribe"})
+_BROWSER = {"useragent": "Mozilla/5.0 (SendGrid test server)", "ip": "192.0.2.1"}
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,11 @@ def events_for(
                 event["category"] = list(payload["categories"])
             if kind == "click":
                 event["url"] = _first_link(payload)
+            if kind in _GROUP_EVENTS:
+                event.update(_BROWSER, url=_first_link(payload))
+                group = (payload.get("asm") or {}).get("group_id")
+                if group is not None:
+                    event["asm_group_id"] = group
             events.append(event)
     return events
 

@@ -9,6 +9,7 @@ import pytest
 from itsdangerous import TimestampSigner
 from pydantic import SecretStr
 
+from newsletter.content.edition import MailKind
 from newsletter.settings import Settings
 from subscribers.tokens import Purpose, TokenError, Tokens, TokenSubject, tokens_for
 
@@ -156,3 +157,28 @@ def test_tokens_for_builds_one_signer_per_secret() -> None:
     assert tokens_for(other) is not tokens_for(settings)
     token = tokens_for(settings).make(Purpose.UNSUBSCRIBE, TokenSubject(5, 6))
     assert Tokens(SECRET).read(Purpose.UNSUBSCRIBE, token) == TokenSubject(5, 6)
+
+
+@pytest.mark.parametrize("kind", list(MailKind))
+def test_a_token_from_a_mail_names_its_kind(kind: MailKind) -> None:
+    """The kind is signed into the token: it reads back, and fits a header even for large ids."""
+    tokens = Tokens(SECRET)
+    subject = TokenSubject(10**9, 10**6, kind)
+    token = tokens.make(Purpose.UNSUBSCRIBE, subject)
+    assert tokens.read(Purpose.UNSUBSCRIBE, token) == subject
+    assert len(token) <= 64
+    # The same subscriber's token without a kind still means the whole subscription.
+    plain = tokens.make(Purpose.UNSUBSCRIBE, TokenSubject(10**9, 10**6))
+    assert tokens.read(Purpose.UNSUBSCRIBE, plain).kind is None
+    together = tokens.make_each((Purpose.UNSUBSCRIBE, Purpose.PREFERENCES), 5, 6, kind=kind)
+    assert tokens.read(Purpose.UNSUBSCRIBE, together[0]) == TokenSubject(5, 6, kind)
+    # A preferences link is the reader's whole page: it names no kind.
+    assert tokens.read(Purpose.PREFERENCES, together[1]) == TokenSubject(5, 6)
+
+
+def test_a_token_whose_kind_is_not_one_is_refused() -> None:
+    """A signed value with an unknown kind letter is malformed, never read as another kind."""
+    tokens = Tokens(SECRET)
+    token = tokens._signers[Purpose.UNSUBSCRIBE].sign("5-6-x").decode()
+    with pytest.raises(TokenError, match="malformed"):
+        tokens.read(Purpose.UNSUBSCRIBE, token)

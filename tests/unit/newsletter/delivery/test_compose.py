@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from newsletter.content.edition import Cadence, MailKind
 from newsletter.db import Database
 from newsletter.delivery.compose import Personaliser, edition_message, for_batch
 from newsletter.digests.services import get_digest
@@ -71,7 +72,8 @@ def test_recipient_links_headers_and_ids(database: Database) -> None:
     assert one_click.startswith(f"<{BASE_URL}/u/")
     assert mailto.startswith("<mailto:editors@example.org?subject=unsubscribe")
     token = one_click.removeprefix(f"<{BASE_URL}/u/").removesuffix(">")
-    assert tokens().read(Purpose.UNSUBSCRIBE, token) == TokenSubject(42, list_id)
+    # A digest's unsubscribe links leave the digest only.
+    assert tokens().read(Purpose.UNSUBSCRIBE, token) == TokenSubject(42, list_id, MailKind.DIGEST)
     assert token in unquote(mailto)
     subs = recipient.substitutions
     assert set(subs) == personaliser.used
@@ -119,7 +121,7 @@ def test_all_personal_links_share_one_unsubscribe_token(database: Database) -> N
     everything = dataclasses.replace(personaliser, used=frozenset(placeholders.ALL))
     recipient = everything.recipient(42, list_id, "ann@example.org", "Ann")
     maker = Links(BASE_URL, tokens())
-    links = maker.for_subscriber(42, list_id)
+    links = maker.for_subscriber(42, list_id, kind=MailKind.DIGEST)
     token = recipient.substitutions[placeholders.UNSUBSCRIBE_URL].rsplit("/", 1)[1]
     assert recipient.headers["List-Unsubscribe"] == (
         f"<{BASE_URL}/u/{token}>, <mailto:editors@example.org?subject=unsubscribe%20{token}>"
@@ -154,7 +156,10 @@ def test_recipient_links_are_exactly_those_links_makes(
     for subscriber_id in (1, 42, 123_456_789):
         recipient = personaliser.recipient(subscriber_id, list_id, "ann@example.org", "Ann")
         links = Links(BASE_URL, fixed).for_subscriber(
-            subscriber_id, list_id, preferences=placeholders.PREFERENCES_URL in used
+            subscriber_id,
+            list_id,
+            preferences=placeholders.PREFERENCES_URL in used,
+            kind=MailKind.DIGEST,
         )
         assert recipient.headers == {
             "List-Unsubscribe": f"<{links.one_click}>, <{links.mailto('editors@example.org')}>"
@@ -166,3 +171,40 @@ def test_recipient_links_are_exactly_those_links_makes(
             placeholders.NAME: "Ann",
         }
         assert recipient.substitutions == {key: expected[key] for key in used}
+
+
+@pytest.mark.parametrize(
+    ("cadence", "kind", "group"),
+    [
+        (Cadence.DAILY, MailKind.DIGEST, 41),
+        (Cadence.WEEKLY, MailKind.DIGEST, 41),
+        (Cadence.ALERT, MailKind.ALERT, 42),
+    ],
+)
+def test_each_kind_of_mail_carries_its_own_unsubscribe_and_group(
+    database: Database, cadence: Cadence, kind: MailKind, group: int
+) -> None:
+    """An alert's links leave alerts, a digest's the digest; each names its publication group."""
+    with database.session() as session:
+        digest_id, list_id = rendered_digest(session)
+        digest = get_digest(session, digest_id)
+        digest.cadence = cadence
+        digest.publication.digest_group_id = 41
+        digest.publication.alert_group_id = 42
+        message = edition_message(digest)
+        test = edition_message(digest, test=True)
+        personaliser = Personaliser.for_digest(digest, message, base_url=BASE_URL, tokens=tokens())
+        digest.publication.alert_group_id = None
+        digest.publication.digest_group_id = None
+        ungrouped = edition_message(digest)
+        session.rollback()
+    assert message.unsubscribe_group == group
+    assert test.unsubscribe_group is None  # a test send is no reader's kind of mail
+    assert ungrouped.unsubscribe_group is None
+    recipient = personaliser.recipient(42, list_id, "ann@example.org", "Ann")
+    for url in (
+        recipient.substitutions[placeholders.UNSUBSCRIBE_URL],
+        recipient.headers["List-Unsubscribe"].split(", ")[0].strip("<>"),
+    ):
+        token = url.rsplit("/", 1)[1]
+        assert tokens().read(Purpose.UNSUBSCRIBE, token) == TokenSubject(42, list_id, kind)

@@ -30,6 +30,7 @@ def good() -> dict[str, Any]:
         categories=("daily",),
         custom_args={"edition_id": "1"},
         headers={"X-Edition": "1"},
+        unsubscribe_group=41,
     )
     recipients = tuple(
         Recipient(f"r{n}@mail.example", substitutions={"%%name%%": "R"}, custom_args={"s": "1"})
@@ -61,6 +62,15 @@ def changed(path: str, value: Any) -> dict[str, Any]:
 def test_what_the_adapter_builds_is_accepted() -> None:
     """A request from build_payload passes every check."""
     assert check_mail_send(good()) == []
+
+
+def test_the_adapter_sends_the_unsubscribe_group_and_up_to_25_may_be_shown() -> None:
+    """``asm.group_id`` carries the message's group; a list of 25 groups to show is fine."""
+    payload = good()
+    assert payload["asm"] == {"group_id": 41}
+    assert check_mail_send(changed("asm.groups_to_display", list(range(25)))) == []
+    del payload["asm"]
+    assert check_mail_send(payload) == []  # no group: SendGrid's global unsubscribes only
 
 
 def test_the_body_must_be_an_object() -> None:
@@ -99,6 +109,15 @@ def test_the_body_must_be_an_object() -> None:
             "personalizations.0.substitutions",
         ),
         ("personalizations.0.custom_args", {"k": "v" * 10_000}, "personalizations.0.custom_args"),
+        ("asm", 41, "asm"),
+        ("asm", {"group_id": 41, "colour": "red"}, "asm"),
+        ("asm.group_id", ..., "asm.group_id"),
+        ("asm.group_id", "41", "asm.group_id"),
+        ("asm.group_id", True, "asm.group_id"),
+        ("asm.group_id", 41.5, "asm.group_id"),
+        ("asm.groups_to_display", [1, "2"], "asm.groups_to_display"),
+        ("asm.groups_to_display", 1, "asm.groups_to_display"),
+        ("asm.groups_to_display", list(range(26)), "asm.groups_to_display"),
     ],
 )
 def test_each_documented_rule_names_its_field(path: str, value: Any, field: str) -> None:
