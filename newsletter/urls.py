@@ -22,11 +22,14 @@ def archive_index(base_url: str, publication: str) -> str:
 
 
 def edition_page(
-    base_url: str, publication: str, edition_date: date, *, weekly: bool = False
+    base_url: str, publication: str, edition_date: date, *, weekly: bool = False, slot: str = ""
 ) -> str:
-    """The web archive page of one edition (``weekly``: of that date's weekly roundup)."""
+    """The web archive page of one edition (``weekly``: of that date's weekly roundup;
+    ``slot``: of that named slot's edition of the date, e.g. ``.../2026-12-01/evening/``)."""
     if weekly:
         return f"{base_url}/p/{publication}/weekly/{edition_date.isoformat()}/"
+    if slot:
+        return f"{base_url}/p/{publication}/{edition_date.isoformat()}/{slot}/"
     return f"{base_url}/p/{publication}/{edition_date.isoformat()}/"
 
 
@@ -41,10 +44,17 @@ def variant_page(edition_url: str, key: str) -> str:
 
 
 def briefing_in_edition(
-    base_url: str, publication: str, edition_date: date, slug: str, *, weekly: bool = False
+    base_url: str,
+    publication: str,
+    edition_date: date,
+    slug: str,
+    *,
+    weekly: bool = False,
+    slot: str = "",
 ) -> str:
-    """One briefing's anchor on its edition's (or weekly roundup's) web page."""
-    return f"{edition_page(base_url, publication, edition_date, weekly=weekly)}#{slug}"
+    """One briefing's anchor on its edition's (weekly roundup's, slot edition's) web page."""
+    page = edition_page(base_url, publication, edition_date, weekly=weekly, slot=slot)
+    return f"{page}#{slug}"
 
 
 def briefing_page(base_url: str, publication: str, slug: str) -> str:

@@ -155,7 +155,11 @@ def report_view(session: Session, digest_id: int) -> ReportView:
     if digest.published_at is not None:
         weekly = digest.cadence is Cadence.WEEKLY
         edition_url = urls.edition_page(
-            publication.base_url, publication.slug, digest.edition_date, weekly=weekly
+            publication.base_url,
+            publication.slug,
+            digest.edition_date,
+            weekly=weekly,
+            slot=digest.slot,
         )
     return ReportView(
         report=report,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from newsletter import urls
 from newsletter.content.briefing import BriefingContent
 
 
@@ -143,6 +144,23 @@ class Edition:
     def is_alert(self) -> bool:
         """Whether this is an alert: one briefing sent at once, outside the schedule."""
         return self.cadence is Cadence.ALERT
+
+    @property
+    def slot_name(self) -> str:
+        """The named schedule slot of a daily edition ("morning"); "" otherwise (an
+        alert's ``slot`` is its key, not a slot of the schedule)."""
+        return self.slot if self.cadence is Cadence.DAILY else ""
+
+    def page_url(self) -> str:
+        """The full edition's web page: its date's daily page, its weekly roundup's, its
+        slot's (``/p/<publication>/<date>/<slot>/``), or its alert's."""
+        pub = self.publication
+        if self.is_alert:
+            return urls.alert_page(pub.base_url, pub.slug, self.slot)
+        weekly = self.cadence is Cadence.WEEKLY
+        return urls.edition_page(
+            pub.base_url, pub.slug, self.edition_date, weekly=weekly, slot=self.slot_name
+        )
 
     def topic_slug(self, name: str) -> str | None:
         """The stable slug of the topic called ``name`` in this publication, if it has one."""

@@ -100,8 +100,10 @@ class Digest(Base):
     )
 
     def label(self) -> str:
-        """A short human name, e.g. ``digest 3 (morning 2026-11-25)``."""
-        return f"digest {self.id} ({self.publication.slug} {self.edition_date.isoformat()})"
+        """A short human name, e.g. ``digest 3 (morning 2026-11-25)``, or with a slot
+        ``digest 4 (morning 2026-11-25 evening)``."""
+        slot = f" {self.slot}" if self.slot and self.cadence is Cadence.DAILY else ""
+        return f"digest {self.id} ({self.publication.slug} {self.edition_date.isoformat()}{slot})"
 
 
 class DigestItem(Base):

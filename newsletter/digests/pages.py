@@ -63,7 +63,7 @@ def current_editions(
             Digest.published_at.is_not(None),
             Digest.cadence == Cadence.DAILY,
         )
-        .order_by(Digest.edition_date.desc())
+        .order_by(Digest.edition_date.desc(), Digest.cutoff_at.desc())
         .options(selectinload(Digest.items))
     )
     if only is not None:
@@ -160,7 +160,7 @@ def _entries(
     out: dict[str, list[BriefingEntry]] = {slug: [] for _, slug in topics}
     for edition in editions:
         pub = edition.publication
-        edition_url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date)
+        edition_url = edition.page_url()
         for item in _ordered(edition):
             if not item.is_live:
                 continue

@@ -72,14 +72,20 @@ def tentatively(session: Session) -> Iterator[None]:
 
 
 def find_digest(
-    session: Session, publication_id: int, edition_date: date, cadence: Cadence = Cadence.DAILY
+    session: Session,
+    publication_id: int,
+    edition_date: date,
+    cadence: Cadence = Cadence.DAILY,
+    slot: str = "",
 ) -> Digest | None:
-    """The digest of a publication for a date (its daily edition, or its weekly roundup)."""
+    """The digest of a publication for a date (its daily edition, or its weekly roundup;
+    with ``slot``, that named slot's edition)."""
     return session.scalar(
         select(Digest).where(
             Digest.publication_id == publication_id,
             Digest.edition_date == edition_date,
             Digest.cadence == cadence,
+            Digest.slot == slot,
         )
     )
 
@@ -194,6 +200,7 @@ def _build(
     now: datetime,
     cutoff: datetime | None,
     cadence: Cadence,
+    slot: str,
 ) -> Digest:
     if cutoff is None:
         cutoff = cutoff_at(edition_date, publication.send_time, publication.timezone)
@@ -213,6 +220,7 @@ def _build(
         publication=publication,
         edition_date=edition_date,
         cadence=cadence,
+        slot=slot,
         state=DigestState.SKIPPED if selection.skip_reason else DigestState.ASSEMBLED,
         cutoff_at=cutoff,
         assembled_at=now,
@@ -253,6 +261,7 @@ def assemble_digest(
     now: datetime | None = None,
     cutoff: datetime | None = None,
     cadence: Cadence = Cadence.DAILY,
+    slot: str = "",
 ) -> AssemblyResult:
     """Assemble (or find) a publication's edition for a date (default: today in its zone).
 
@@ -260,11 +269,14 @@ def assemble_digest(
     send time on that date; the scheduler passes the instant the edition was due, so
     a one-off or "send now" edition takes everything approved until then. A
     ``WEEKLY`` cadence assembles the date's weekly roundup instead
-    (``assembly.select_roundup``: the week before ``cutoff``).
+    (``assembly.select_roundup``: the week before ``cutoff``). A ``slot`` names one of
+    the date's editions of a publication with named slots: it takes the briefings
+    approved before its cut-off that no earlier daily edition carried (one briefing is
+    in at most one daily edition of a publication, whatever its slot).
     """
     now = now or utcnow()
     edition_date = edition_date or local_today(now, publication.timezone)
-    existing = find_digest(session, publication.id, edition_date, cadence)
+    existing = find_digest(session, publication.id, edition_date, cadence, slot)
     if existing is not None:
         return AssemblyResult(existing, created=False)
     # Another process may assemble the same edition (or take one of the same
@@ -274,9 +286,9 @@ def assemble_digest(
     while True:
         try:
             with session.begin_nested():
-                digest = _build(session, publication, edition_date, now, cutoff, cadence)
+                digest = _build(session, publication, edition_date, now, cutoff, cadence, slot)
         except IntegrityError:
-            existing = find_digest(session, publication.id, edition_date, cadence)
+            existing = find_digest(session, publication.id, edition_date, cadence, slot)
             if existing is not None:
                 return AssemblyResult(existing, created=False)
             if not retries:
@@ -401,7 +413,7 @@ def list_digests(session: Session, publication: Publication) -> list[Digest]:
         session.scalars(
             select(Digest)
             .where(Digest.publication_id == publication.id)
-            .order_by(Digest.edition_date.desc(), Digest.cadence.desc())
+            .order_by(Digest.edition_date.desc(), Digest.cadence.desc(), Digest.cutoff_at.desc())
         )
     )
 
@@ -440,18 +452,22 @@ def archive_entries(
             briefing_count=counts[digest.id],
             weekly=digest.cadence is Cadence.WEEKLY,
             alert=digest.cadence is Cadence.ALERT,
+            slot=digest.slot,
         )
         for digest in digests
     ]
 
 
 def edition_url(digest: Digest) -> str:
-    """The web page of a digest: its date's daily page, its weekly roundup's, or its alert's."""
+    """The web page of a digest: its date's daily page, its weekly roundup's, its slot's,
+    or its alert's."""
     pub = digest.publication
     if digest.cadence is Cadence.ALERT:
         return urls.alert_page(pub.base_url, pub.slug, digest.slot)
     weekly = digest.cadence is Cadence.WEEKLY
-    return urls.edition_page(pub.base_url, pub.slug, digest.edition_date, weekly=weekly)
+    return urls.edition_page(
+        pub.base_url, pub.slug, digest.edition_date, weekly=weekly, slot=digest.slot
+    )
 
 
 def render_archive(

@@ -72,7 +72,7 @@ def render_variant_page(full: Edition, variant: DigestVariant) -> str:
     edition = variant_edition_page(full, variant)
     pub = edition.publication
     weekly = edition.cadence is Cadence.WEEKLY
-    full_url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
+    full_url = edition.page_url()
     context = {
         **edition_context(edition),
         "lang": pub.language,
@@ -86,29 +86,39 @@ def render_variant_page(full: Edition, variant: DigestVariant) -> str:
         "full_count": len(full.items),
         "selection_topics": list(variant.topics),
         "weekly": weekly,
-        "kind_label": KIND_WEEKLY if weekly else "",
+        "kind_label": KIND_WEEKLY if weekly else edition.slot_name.capitalize(),
     }
     return environment().get_template(TEMPLATE).render(context)
 
 
-def _digest(session: Session, publication: Publication, day: date, cadence: Cadence) -> Digest:
+def _digest(
+    session: Session, publication: Publication, day: date, cadence: Cadence, slot: str
+) -> Digest:
     digest = session.scalar(
         select(Digest)
         .where(
             Digest.publication_id == publication.id,
             Digest.edition_date == day,
             Digest.cadence == cadence,
+            Digest.slot == slot,
         )
         .options(selectinload(Digest.items))
     )
     if digest is None or digest.published_at is None:
         kind = "weekly roundup" if cadence is Cadence.WEEKLY else "edition"
-        raise NotFoundError(f"{publication.name} has no published {kind} for {day.isoformat()}")
+        of = f" ({slot})" if slot else ""
+        raise NotFoundError(f"{publication.name} has no published {kind} for {day.isoformat()}{of}")
     return digest
 
 
 def variant_html(
-    session: Session, publication: str, day: date, key: str, *, cadence: Cadence = Cadence.DAILY
+    session: Session,
+    publication: str,
+    day: date,
+    key: str,
+    *,
+    cadence: Cadence = Cadence.DAILY,
+    slot: str = "",
 ) -> str:
     """The page of one variant of a published edition; anything else: ``NotFoundError``."""
     row = get_publication(session, publication)
@@ -116,13 +126,13 @@ def variant_html(
         positions_of(key)
     except ValueError:
         raise NotFoundError(f"{key[:40]!r} is not a selection of this edition") from None
-    digest = _digest(session, row, day, cadence)
+    digest = _digest(session, row, day, cadence, slot)
     variant = session.scalar(
         select(DigestVariant).where(DigestVariant.digest_id == digest.id, DigestVariant.key == key)
     )
     if variant is None:
         raise NotFoundError(f"{key[:40]!r} is not a selection of this edition")
-    edition = replace(public_edition(session, digest), cadence=digest.cadence)
+    edition = replace(public_edition(session, digest), cadence=digest.cadence, slot=digest.slot)
     return render_variant_page(edition, variant)
 
 
@@ -149,10 +159,13 @@ def variant_pages(session: Session, publication: str) -> Iterator[tuple[str, str
     with_variants = [d for d in digests if d.id in variants]
     for digest, edition in zip(with_variants, public_editions(session, with_variants), strict=True):
         weekly = digest.cadence is Cadence.WEEKLY
-        edition_url = urls.edition_page("", row.slug, digest.edition_date, weekly=weekly)
+        edition_url = urls.edition_page(
+            "", row.slug, digest.edition_date, weekly=weekly, slot=digest.slot
+        )
+        shown = replace(edition, cadence=digest.cadence, slot=digest.slot)
         for variant in variants[digest.id]:
             path = urls.variant_page(edition_url, variant.key)
-            yield path, render_variant_page(replace(edition, cadence=digest.cadence), variant)
+            yield path, render_variant_page(shown, variant)
 
 
 def _public(html: str) -> HTMLResponse:
@@ -189,4 +202,19 @@ def weekly_variant(request: Request, publication: str, edition_date: str, key: s
     day = _day(edition_date)
     with runtime_of(request).database.session() as session:
         html = variant_html(session, publication, day, key, cadence=Cadence.WEEKLY)
+    return _public(html)
+
+
+@router.api_route(
+    "/p/{publication}/{edition_date}/{slot}/for/{key}/",
+    methods=_METHODS,
+    response_class=HTMLResponse,
+)
+def slot_variant(
+    request: Request, publication: str, edition_date: str, slot: str, key: str
+) -> HTMLResponse:
+    """The briefings of a named slot's edition a reader's topics selected, as they stand now."""
+    day = _day(edition_date)
+    with runtime_of(request).database.session() as session:
+        html = variant_html(session, publication, day, key, slot=slot)
     return _public(html)

@@ -105,15 +105,20 @@ def archive_html(session: Session, publication: str) -> str:
 
 
 def edition_html(
-    session: Session, publication: str, day: date, cadence: Cadence = Cadence.DAILY
+    session: Session,
+    publication: str,
+    day: date,
+    cadence: Cadence = Cadence.DAILY,
+    slot: str = "",
 ) -> str:
-    """One published edition's (or weekly roundup's) stored web page; anything
-    unpublished: NotFoundError."""
+    """One published edition's (weekly roundup's, named slot's edition's) stored web page;
+    anything unpublished: NotFoundError."""
     row = get_publication(session, publication)
-    digest = find_digest(session, row.id, day, cadence)
+    digest = find_digest(session, row.id, day, cadence, slot)
     if digest is None or digest.published_at is None or digest.web_html is None:
         kind = "weekly roundup" if cadence is Cadence.WEEKLY else "edition"
-        raise NotFoundError(f"{row.name} has no published {kind} for {day.isoformat()}")
+        of = f" ({slot[:40]})" if slot else ""
+        raise NotFoundError(f"{row.name} has no published {kind} for {day.isoformat()}{of}")
     return digest.web_html
 
 
@@ -150,21 +155,22 @@ def published_alert_pages(session: Session, publication: str) -> Iterator[tuple[
 
 def published_pages(
     session: Session, publication: str, cadence: Cadence = Cadence.DAILY
-) -> Iterator[tuple[date, str]]:
-    """(edition date, stored web page) of every published edition of a cadence, newest first."""
+) -> Iterator[tuple[date, str, str]]:
+    """(edition date, slot, stored web page) of every published edition of a cadence,
+    newest first (slot "": the main schedule's)."""
     row = get_publication(session, publication)
     rows = session.execute(
-        select(Digest.edition_date, Digest.web_html)
+        select(Digest.edition_date, Digest.slot, Digest.web_html)
         .where(
             Digest.publication_id == row.id,
             Digest.cadence == cadence,
             Digest.published_at.is_not(None),
             Digest.web_html.is_not(None),
         )
-        .order_by(Digest.edition_date.desc())
+        .order_by(Digest.edition_date.desc(), Digest.cutoff_at.desc())
     )
-    for day, html in rows:
-        yield day, cast(str, html)  # never None: filtered in the query
+    for day, slot, html in rows:
+        yield day, slot, cast(str, html)  # never None: filtered in the query
 
 
 @router.api_route("/", methods=_METHODS, response_class=HTMLResponse)
@@ -279,4 +285,15 @@ def alert(request: Request, publication: str, key: str) -> Response:
     """One published alert's web page: its briefing in full, as rendered with its email."""
     with runtime_of(request).database.session() as session:
         html = alert_html(session, publication, key)
+    return _public(html)
+
+
+@router.api_route(
+    "/p/{publication}/{edition_date}/{slot}/", methods=_METHODS, response_class=HTMLResponse
+)
+def slot_edition(request: Request, publication: str, edition_date: str, slot: str) -> Response:
+    """One published edition of a named slot ("morning", "evening") of a date."""
+    day = _day(edition_date)
+    with runtime_of(request).database.session() as session:
+        html = edition_html(session, publication, day, slot=slot)
     return _public(html)

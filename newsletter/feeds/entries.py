@@ -173,7 +173,9 @@ def briefing_entry(edition: Edition, item: EditionItem) -> FeedEntry:
     published_at = _published_at(edition)
     pub = edition.publication
     content = item.content
-    anchor = urls.briefing_in_edition(pub.base_url, pub.slug, edition.edition_date, content.slug)
+    anchor = urls.briefing_in_edition(
+        pub.base_url, pub.slug, edition.edition_date, content.slug, slot=edition.slot_name
+    )
     return FeedEntry(
         id=anchor,
         url=urls.briefing_page(pub.base_url, pub.slug, content.slug),
@@ -198,6 +200,8 @@ def edition_entry(edition: Edition) -> FeedEntry:
     topics = dict.fromkeys(name for item in live for name in item.content.topic_names)
     changed = [item.updated_at for item in items if item.updated_at is not None]
     title = f"{pub.name}: {long_date(edition.edition_date)}"
+    if edition.slot_name:  # one entry per slot's edition of the date, each its own id
+        title = f"{title}, {edition.slot_name}"
     kind: tuple[str, ...] = ()
     if is_weekly(edition):
         title = f"{pub.name}: weekly roundup, {long_date(edition.edition_date)}"

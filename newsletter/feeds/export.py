@@ -90,9 +90,9 @@ def export_pages(session: Session, slug: str, result: ExportResult) -> None:
     as the app does.
     """
     result.write(urls.archive_index("", slug), archive_html(session, slug).encode("utf-8"))
-    for day, page in published_pages(session, slug):
-        result.write(urls.edition_page("", slug, day), page.encode("utf-8"))
-    for day, page in published_pages(session, slug, Cadence.WEEKLY):
+    for day, slot, page in published_pages(session, slug):
+        result.write(urls.edition_page("", slug, day, slot=slot), page.encode("utf-8"))
+    for day, _, page in published_pages(session, slug, Cadence.WEEKLY):
         result.write(urls.edition_page("", slug, day, weekly=True), page.encode("utf-8"))
     for key, page in published_alert_pages(session, slug):
         result.write(urls.alert_page("", slug, key), page.encode("utf-8"))

@@ -9,6 +9,8 @@ A date has up to two editions: the daily one and, on a weekday the publication
 offers roundups, the weekly roundup. ``--cadence weekly`` picks the roundup in every
 command that names an edition by its date (assemble, preview, publish, send, resend,
 test-send, report); the default is the daily edition, as before roundups existed.
+A publication with named slots has one daily edition per slot: ``--slot evening``
+picks that slot's edition in the same commands (and in ``send-now``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.publishing import changes
 from newsletter.runtime import Runtime
-from newsletter.schedules.services import refuse_weekly_day, send_now
+from newsletter.schedules.services import get_slot, refuse_weekly_day, send_now, slot_cutoff
 from subscribers.addresses import normalise_email
 from subscribers.tokens import tokens_for
 
@@ -99,28 +101,54 @@ option_cadence = click.option(
 )
 
 
+option_slot = click.option(
+    "--slot",
+    default="",
+    help="A named slot's edition of the date, e.g. evening (newsletter schedule slot list).",
+)
+
+
 def kind_of(cadence: Cadence) -> str:
     """How the commands name an edition of a cadence: "edition" or "weekly roundup"."""
     return "weekly roundup" if cadence is Cadence.WEEKLY else "edition"
 
 
 def edition_day(
-    session: Session, publication: Publication, edition_date: date | None, cadence: Cadence
+    session: Session,
+    publication: Publication,
+    edition_date: date | None,
+    cadence: Cadence,
+    slot: str = "",
 ) -> date:
     """The date of the edition to make (default: today in the publication's zone).
 
     A new weekly roundup is made only on a weekday the publication offers (only
     readers of that weekday get it): any other date is refused, naming ``--cadence``,
     before anything is assembled. A roundup already made stays reachable even if the
-    publication has since stopped offering its weekday.
+    publication has since stopped offering its weekday. A slot's new edition needs the
+    slot to exist (``--slot`` names the field); roundups have no slot.
     """
     day = edition_date or local_today(utcnow(), publication.timezone)
-    if (
-        cadence is Cadence.WEEKLY
-        and digests.find_digest(session, publication.id, day, cadence) is None
-    ):
-        refuse_weekly_day(publication, day)
+    if slot and cadence is Cadence.WEEKLY:
+        raise InvalidInputError("--slot: a weekly roundup belongs to the main schedule")
+    if digests.find_digest(session, publication.id, day, cadence, slot) is None:
+        if cadence is Cadence.WEEKLY:
+            refuse_weekly_day(publication, day)
+        if slot:
+            get_slot(session, publication, slot)
     return day
+
+
+def assemble(
+    session: Session, publication: Publication, day: date, cadence: Cadence, slot: str
+) -> digests.AssemblyResult:
+    """Assemble (or find) the edition; a slot's takes what was approved before its cut-off."""
+    cutoff = None
+    if slot and digests.find_digest(session, publication.id, day, cadence, slot) is None:
+        cutoff = slot_cutoff(session, publication, day, slot)
+    return digests.assemble_digest(
+        session, publication, day, cadence=cadence, slot=slot, cutoff=cutoff
+    )
 
 
 def next_day(publication: Publication, cadence: Cadence) -> date:
@@ -144,14 +172,17 @@ def digest_group() -> None:
 @option_publication
 @option_date
 @option_cadence
+@option_slot
 @click.pass_context
-def assemble(ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence) -> None:
+def assemble_command(
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, slot: str
+) -> None:
     """Assemble a publication's edition or weekly roundup (again: returns the same one)."""
     edition_date = parse_date(date_text)
     with runtime(ctx).database.session() as session:
         publication = get_publication(session, slug)
-        day = edition_day(session, publication, edition_date, cadence)
-        result = digests.assemble_digest(session, publication, day, cadence=cadence)
+        day = edition_day(session, publication, edition_date, cadence, slot)
+        result = assemble(session, publication, day, cadence, slot)
         line = describe(result.digest, result.created)
     out.print(escape(line))
 
@@ -160,8 +191,11 @@ def assemble(ctx: click.Context, slug: str, date_text: str | None, cadence: Cade
 @option_publication
 @option_date
 @option_cadence
+@option_slot
 @click.pass_context
-def publish(ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence) -> None:
+def publish(
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, slot: str
+) -> None:
     """Put an edition on the web archive and in the feeds, without sending email.
 
     The edition is assembled and rendered first if needed. Then, as for every way an
@@ -173,8 +207,8 @@ def publish(ctx: click.Context, slug: str, date_text: str | None, cadence: Caden
     rt = runtime(ctx)
     with rt.database.session() as session:
         publication = get_publication(session, slug)
-        day = edition_day(session, publication, edition_date, cadence)
-        result = digests.assemble_digest(session, publication, day, cadence=cadence)
+        day = edition_day(session, publication, edition_date, cadence, slot)
+        result = assemble(session, publication, day, cadence, slot)
         if result.digest.state is DigestState.SKIPPED:
             raise InvalidInputError(
                 f"{result.digest.label()} was skipped ({result.digest.skip_reason}): "
@@ -201,6 +235,7 @@ def publish_changes(rt: Runtime, slug: str) -> None:
 @option_publication
 @option_preview_date
 @option_cadence
+@option_slot
 @click.option(
     "--out",
     "out_dir",
@@ -210,7 +245,12 @@ def publish_changes(rt: Runtime, slug: str) -> None:
 )
 @click.pass_context
 def preview(
-    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, out_dir: Path
+    ctx: click.Context,
+    slug: str,
+    date_text: str | None,
+    cadence: Cadence,
+    slot: str,
+    out_dir: Path,
 ) -> None:
     """Assemble (if needed) and render an edition, and write its files for review.
 
@@ -223,13 +263,13 @@ def preview(
     with runtime(ctx).database.session() as session:
         publication = get_publication(session, slug)
         day = edition_day(
-            session, publication, edition_date or next_day(publication, cadence), cadence
+            session, publication, edition_date or next_day(publication, cadence), cadence, slot
         )
-        frozen = digests.find_digest(session, publication.id, day, cadence) is not None
+        frozen = digests.find_digest(session, publication.id, day, cadence, slot) is not None
         with ExitStack() as scope:
             if not frozen:  # show what it would hold now, without freezing it
                 scope.enter_context(digests.tentatively(session))
-            result = digests.assemble_digest(session, publication, day, cadence=cadence)
+            result = assemble(session, publication, day, cadence, slot)
             if result.digest.state is not DigestState.SKIPPED:
                 digest = digests.render_digest(session, result.digest.id)
                 files["email.html"] = digest.html or ""
@@ -267,8 +307,9 @@ def list_(ctx: click.Context, slug: str, as_json: bool) -> None:
     table = Table("date", "state", "briefings", "rolled over", "subject / reason")
     for row in rows:
         weekly = row["cadence"] == Cadence.WEEKLY.value
+        slot = f" {row['slot']}" if row["slot"] else ""
         table.add_row(
-            row["edition_date"] + (" weekly" if weekly else ""),  # its roundup, beside it
+            row["edition_date"] + (" weekly" if weekly else "") + slot,  # beside its date's
             row["state"],
             str(row["briefings"]),
             str(row["rolled_over"]),
@@ -277,16 +318,20 @@ def list_(ctx: click.Context, slug: str, as_json: bool) -> None:
     out.print(table)
 
 
-def _rendered_edition(rt: Runtime, slug: str, edition_date: date | None, cadence: Cadence) -> int:
+def _rendered_edition(
+    rt: Runtime, slug: str, edition_date: date | None, cadence: Cadence, slot: str
+) -> int:
     """Assemble and render the edition if not done yet (both idempotent); returns its id."""
     with rt.database.session() as session:
         publication = get_publication(session, slug)
-        day = edition_day(session, publication, edition_date, cadence)
-        digest = digests.assemble_digest(session, publication, day, cadence=cadence).digest
+        day = edition_day(session, publication, edition_date, cadence, slot)
+        digest = assemble(session, publication, day, cadence, slot).digest
         return digests.render_digest(session, digest.id).id
 
 
-def _published_edition(rt: Runtime, slug: str, edition_date: date | None, cadence: Cadence) -> int:
+def _published_edition(
+    rt: Runtime, slug: str, edition_date: date | None, cadence: Cadence, slot: str
+) -> int:
     """Render the edition if needed and, if it is not public yet, publish it; returns its id.
 
     Publishing before sending, as the pipeline does, puts the edition in the static
@@ -294,8 +339,8 @@ def _published_edition(rt: Runtime, slug: str, edition_date: date | None, cadenc
     """
     with rt.database.session() as session:
         publication = get_publication(session, slug)
-        day = edition_day(session, publication, edition_date, cadence)
-        digest = digests.assemble_digest(session, publication, day, cadence=cadence).digest
+        day = edition_day(session, publication, edition_date, cadence, slot)
+        digest = assemble(session, publication, day, cadence, slot).digest
         digest = digests.render_digest(session, digest.id)
         published = digest.state is DigestState.RENDERED
         if published:
@@ -307,24 +352,34 @@ def _published_edition(rt: Runtime, slug: str, edition_date: date | None, cadenc
 
 
 def _existing_digest(
-    session: Session, slug: str, edition_date: date | None, cadence: Cadence = Cadence.DAILY
+    session: Session,
+    slug: str,
+    edition_date: date | None,
+    cadence: Cadence = Cadence.DAILY,
+    slot: str = "",
 ) -> int:
-    """The id of the publication's edition (or weekly roundup) of that date (default: today
-    there), or NotFound naming the options that chose it."""
+    """The id of the publication's edition (weekly roundup, slot's edition) of that date
+    (default: today there), or NotFound naming the options that chose it."""
     publication = get_publication(session, slug)
     when = edition_date or local_today(utcnow(), publication.timezone)
-    digest = digests.find_digest(session, publication.id, when, cadence)
+    digest = digests.find_digest(session, publication.id, when, cadence, slot)
     if digest is None:
         options = "--date, --cadence weekly" if cadence is Cadence.WEEKLY else "--date"
-        raise NotFoundError(f"{options}: {slug} has no {kind_of(cadence)} for {when.isoformat()}")
+        if slot:
+            options += ", --slot"
+        of = f" ({slot})" if slot else ""
+        raise NotFoundError(
+            f"{options}: {slug} has no {kind_of(cadence)} for {when.isoformat()}{of}"
+        )
     return digest.id
 
 
 def _sending_command(command: Callable[..., None]) -> Callable[..., None]:
     """The options ``digest send`` and ``digest resend`` share: publication, date, cadence,
-    workers."""
+    slot, workers."""
     workers = click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
-    return option_publication(option_date(option_cadence(workers(click.pass_context(command)))))
+    chosen = option_slot(workers(click.pass_context(command)))
+    return option_publication(option_date(option_cadence(chosen)))
 
 
 def _send_args(rt: Runtime, workers: int, progress: Progress | None = None) -> SendArgs:
@@ -340,11 +395,11 @@ def _send_args(rt: Runtime, workers: int, progress: Progress | None = None) -> S
 @digest_group.command("send")
 @_sending_command
 def send(
-    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, workers: int
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, slot: str, workers: int
 ) -> None:
     """Send an edition (or weekly roundup) to its readers, each once (safe to run again)."""
     rt = runtime(ctx)
-    digest_id = _published_edition(rt, slug, parse_date(date_text), cadence)
+    digest_id = _published_edition(rt, slug, parse_date(date_text), cadence, slot)
     columns = (
         TextColumn("Sending"),
         BarColumn(),
@@ -365,12 +420,12 @@ def send(
 @digest_group.command("resend")
 @_sending_command
 def resend(
-    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, workers: int
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, slot: str, workers: int
 ) -> None:
     """Send once more to readers whose failure was transient, while the edition is fresh."""
     rt = runtime(ctx)
     with rt.database.session() as session:
-        digest_id = _existing_digest(session, slug, parse_date(date_text), cadence)
+        digest_id = _existing_digest(session, slug, parse_date(date_text), cadence, slot)
         requeued = requeue_transient(
             session, digest_id, now=utcnow(), batch_size=rt.settings.dispatch_batch_size
         )
@@ -390,12 +445,13 @@ def send_now_command(wake: Callable[[Runtime], None]) -> click.Command:
 
     @click.command("send-now")
     @option_publication
+    @option_slot
     @click.pass_context
-    def send_now_(ctx: click.Context, slug: str) -> None:
-        """Start today's edition now instead of at its scheduled time."""
+    def send_now_(ctx: click.Context, slug: str, slot: str) -> None:
+        """Start today's edition (or a slot's) now instead of at its scheduled time."""
         rt = runtime(ctx)
         with rt.database.session() as session:
-            label = send_now(session, slug).label()
+            label = send_now(session, slug, slot=slot).label()
         try:
             wake(rt)
             woken = "(the scheduler was woken; a worker starts it within seconds)"
@@ -410,15 +466,16 @@ def send_now_command(wake: Callable[[Runtime], None]) -> click.Command:
 @option_publication
 @option_date
 @option_cadence
+@option_slot
 @click.option("--to", "address", required=True, help="Where to send the test copy.")
 @click.pass_context
 def test_send(
-    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, address: str
+    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, slot: str, address: str
 ) -> None:
     """Send one copy marked [TEST] to an address; not recorded in the ledger."""
     email = normalise_email(address, where="--to")
     rt = runtime(ctx)
-    digest_id = _rendered_edition(rt, slug, parse_date(date_text), cadence)
+    digest_id = _rendered_edition(rt, slug, parse_date(date_text), cadence, slot)
     send_test(
         rt.database,
         digest_id,
@@ -435,15 +492,21 @@ def test_send(
 @option_publication
 @option_date
 @option_cadence
+@option_slot
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def report(
-    ctx: click.Context, slug: str, date_text: str | None, cadence: Cadence, as_json: bool
+    ctx: click.Context,
+    slug: str,
+    date_text: str | None,
+    cadence: Cadence,
+    slot: str,
+    as_json: bool,
 ) -> None:
     """What happened to every recipient of an edition: counts per state and skip reason."""
     edition_date = parse_date(date_text)
     with runtime(ctx).database.session() as session:
-        digest_id = _existing_digest(session, slug, edition_date, cadence)
+        digest_id = _existing_digest(session, slug, edition_date, cadence, slot)
         result = delivery_report(session, digest_id)
     if as_json:
         print_json(result.as_dict())

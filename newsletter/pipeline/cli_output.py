@@ -20,6 +20,7 @@ def summary(digest: Digest, count: int) -> dict[str, Any]:
         "id": digest.id,
         "edition_date": digest.edition_date.isoformat(),
         "cadence": digest.cadence.value,
+        "slot": digest.slot,
         "state": digest.state.value,
         "briefings": count,
         "rolled_over": digest.rolled_over,
@@ -37,7 +38,8 @@ def describe(digest: Digest, created: bool) -> str:
     what = "Assembled" if created else "Already assembled"
     weekly = digest.cadence is Cadence.WEEKLY
     kind = " weekly roundup" if weekly else ""
-    head = f"{what} {digest.publication.slug}{kind} {digest.edition_date.isoformat()}"
+    slot = f" ({digest.slot})" if digest.slot else ""
+    head = f"{what} {digest.publication.slug}{kind} {digest.edition_date.isoformat()}{slot}"
     if digest.state is DigestState.SKIPPED:
         return f"{head}: skipped ({digest.skip_reason})."
     if weekly:  # a roundup rolls nothing over: what is beyond its limit is left out

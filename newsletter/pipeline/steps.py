@@ -46,6 +46,7 @@ from newsletter.feeds.websub import feed_urls
 from newsletter.pipeline.batches import open_batches
 from newsletter.publishing import changes
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition, transition
+from newsletter.schedules.services import edition_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,9 @@ def assemble_step(
     session: Session, edition_id: int, *, now: datetime, window: timedelta
 ) -> int | None:
     """Assemble a started edition's digest (its daily edition or weekly roundup, as the
-    scheduled edition's cadence says); its id, or None if there is nothing to render."""
+    scheduled edition's cadence says, of its slot); its id, or None if there is nothing
+    to render. A recurring slot edition takes briefings approved before its slot's
+    cut-off; any other edition those approved before its time."""
     edition = session.get(ScheduledEdition, edition_id, with_for_update=True)
     if edition is None or _stopped(session, edition, None, now, window):
         return None
@@ -104,8 +107,9 @@ def assemble_step(
         edition.publication,
         edition.edition_date,
         now=now,
-        cutoff=edition.due_at,
+        cutoff=edition_cutoff(session, edition),
         cadence=edition.cadence,
+        slot=edition.slot,
     )
     edition.digest_id = result.digest.id
     session.flush()

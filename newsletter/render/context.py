@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from newsletter import urls
 from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import (
-    Cadence,
     CorrectionNotice,
     Edition,
     EditionItem,
@@ -219,12 +218,9 @@ def item_view(
 
 
 def edition_page_url(edition: Edition) -> str:
-    """The edition's own web page: its date's, its weekly roundup's, or its alert's."""
-    pub = edition.publication
-    if edition.is_alert:
-        return urls.alert_page(pub.base_url, pub.slug, edition.slot)
-    weekly = edition.cadence is Cadence.WEEKLY
-    return urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=weekly)
+    """The edition's own web page: its date's, its weekly roundup's, its slot's, or its
+    alert's (``Edition.page_url``)."""
+    return edition.page_url()
 
 
 def page_url(edition: Edition, edition_url: str) -> str:

@@ -42,6 +42,8 @@ class ArchiveEntry:
     briefing_count: int
     weekly: bool = False
     alert: bool = False
+    # The named slot of the date's edition ("morning", "evening"); "" the main schedule.
+    slot: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,11 @@ def render_edition_page(edition: Edition) -> str:
     frame = _frame(pub, [briefings_feeds(pub), editions_feeds(pub)])
     context = {**edition_context(edition), **frame, "kind_label": ""}
     if edition.cadence is Cadence.WEEKLY:
-        url = urls.edition_page(pub.base_url, pub.slug, edition.edition_date, weekly=True)
-        context.update(edition_url=url, kind_label=WEEKLY_LABEL)
+        context.update(edition_url=edition.page_url(), kind_label=WEEKLY_LABEL)
     elif edition.is_alert:
         context.update(kind_label=ALERT_LABEL)
+    elif edition.slot_name:
+        context.update(kind_label=edition.slot_name.capitalize())
     return _render("web/archive/edition.html", context)
 
 
@@ -159,7 +162,7 @@ def render_briefing_page(edition: Edition, item: EditionItem) -> str:
         **_frame(pub, [briefings_feeds(pub)]),
         "item": view,
         "date_label": long_date(edition.edition_date),
-        "edition_url": urls.edition_page(pub.base_url, pub.slug, edition.edition_date),
+        "edition_url": edition.page_url(),
         "canonical": view.permalink,
     }
     return _render("web/archive/briefing.html", context)

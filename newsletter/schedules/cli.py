@@ -1,4 +1,9 @@
-"""``newsletter schedule set|once|list``, ``publications pause|resume`` (cancel: ``pipeline.cli``).
+"""``newsletter schedule set|once|list|slot``, ``publications pause|resume`` (cancel:
+``pipeline.cli``).
+
+``schedule slot add|list|remove`` manage a publication's named slots ("morning",
+"evening"): each its own local time, weekdays and cut-off, each giving its own
+edition of a date (``newsletter.content.slots`` for the rules).
 
 Times an editor types are local to the publication's time zone; the list shows both
 the local time and UTC, and says why an edition was missed or cancelled. Weekly
@@ -20,10 +25,11 @@ from newsletter import parsing
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
 from newsletter.content.edition import READER_CADENCES, Cadence
+from newsletter.content.slots import SlotSpec
 from newsletter.db import utcnow
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.schedules import due, services
-from newsletter.schedules.models import ScheduledEdition
+from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
 
 UPCOMING = 3
 
@@ -53,15 +59,17 @@ def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str
         "due_utc": edition.due_at.isoformat(),
         "kind": edition.kind.value,
         "state": edition.state.value,
+        "slot": edition.slot,
         "digest_state": digest_state,
         "reason": edition.reason,
     }
 
 
 def _next(edition: due.DueEdition, timezone: str) -> str:
-    """An upcoming edition as listed: its local cut-off, and "weekly" for a roundup."""
+    """An upcoming edition as listed: its local time, "weekly" for a roundup, its slot."""
     weekly = " (weekly)" if edition.cadence is Cadence.WEEKLY else ""
-    return f"{_local(edition.due_at, timezone)}{weekly}"
+    slot = f" ({edition.slot})" if edition.slot else ""
+    return f"{_local(edition.due_at, timezone)}{weekly}{slot}"
 
 
 option_publication = click.option(
@@ -111,16 +119,19 @@ def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str
     show_default=True,
     help="The daily edition, or the weekly roundup (on a weekly day the publication offers).",
 )
+@click.option("--slot", default="", help="A named slot's edition of that date (schedule slot).")
 @click.pass_context
-def once(ctx: click.Context, slug: str, at_text: str, cadence: str) -> None:
-    """Schedule a one-off edition (it replaces the recurring one of that date and cadence)."""
+def once(ctx: click.Context, slug: str, at_text: str, cadence: str, slot: str) -> None:
+    """Schedule a one-off edition (it replaces the recurring one of that date, cadence and
+    slot)."""
     local = parse_at(at_text)
     kind = Cadence(cadence)
     with runtime(ctx).database.session() as session:
-        edition = services.schedule_once(session, slug, local, cadence=kind)
+        edition = services.schedule_once(session, slug, local, cadence=kind, slot=slot)
         what = "weekly roundup" if kind is Cadence.WEEKLY else "edition"
+        of = f" ({slot})" if slot else ""
         line = (
-            f"Scheduled {what} {edition.id}: {slug} {edition.edition_date} at "
+            f"Scheduled {what} {edition.id}: {slug} {edition.edition_date}{of} at "
             f"{_local(edition.due_at, edition.publication.timezone)}."
         )
     out.print(escape(line))
@@ -152,10 +163,12 @@ def list_(ctx: click.Context, slug: str | None, as_json: bool) -> None:
                     else [publication.timezone],
                     "paused": publication.paused,
                     "next": [_next(e, publication.timezone) for e in upcoming],
+                    "slots": [slot_row(row) for row in services.slots_of(session, publication)],
                     "upcoming": [
                         {
                             "edition_date": e.edition_date.isoformat(),
                             "cadence": e.cadence.value,
+                            "slot": e.slot,
                             "due_utc": e.due_at.isoformat(),
                         }
                         for e in upcoming
@@ -179,6 +192,11 @@ def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]
     table = Table("publication", "time", "zone", "days", "next")
     for row in schedules:
         days = ",".join(row["weekdays"]) or "(none)"
+        if row["slots"]:  # the slots give the daily editions
+            days = "; ".join(
+                f"{slot['name']} {slot['time']} {','.join(slot['weekdays'])}"
+                for slot in row["slots"]
+            )
         if row["weekly_days"]:
             days += f"; weekly: {','.join(row['weekly_days'])}"
         zone = row["timezone"]
@@ -193,10 +211,11 @@ def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]
     table = Table("id", "publication", "date", "due (local)", "kind", "state", "digest", "why")
     for row in editions:
         weekly = " weekly" if row["cadence"] == Cadence.WEEKLY.value else ""
+        slot = f" {row['slot']}" if row["slot"] else ""
         table.add_row(
             str(row["id"]),
             escape(row["publication"]),
-            row["edition_date"] + weekly,
+            row["edition_date"] + weekly + slot,
             row["due_local"],
             row["kind"],
             row["state"],
@@ -204,6 +223,110 @@ def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]
             escape(row["reason"] or ""),
         )
     out.print(table)
+
+
+def slot_row(slot: ScheduleSlot) -> dict[str, Any]:
+    """One named slot as ``schedule slot list`` shows it (and ``--json`` prints it)."""
+    return {
+        "name": slot.name,
+        "time": slot.send_time.strftime("%H:%M"),
+        "weekdays": list(slot.weekdays),
+        "cutoff_minutes": slot.cutoff_minutes,
+    }
+
+
+@schedule_group.group("slot")
+def slot_group() -> None:
+    """Named slots: several editions a day, each with its own time, days and cut-off."""
+
+
+@slot_group.command("add")
+@option_publication
+@click.option("--name", required=True, help="The slot's name, e.g. morning (used in URLs).")
+@click.option("--time", "time_text", required=True, help="Local send time, HH:MM.")
+@click.option("--days", required=True, help="Send days: mon-fri, mon,wed,fri or daily.")
+@click.option(
+    "--cutoff",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Minutes before the time: briefings approved later wait for the next slot.",
+)
+@click.pass_context
+def slot_add(
+    ctx: click.Context, slug: str, name: str, time_text: str, days: str, cutoff: int
+) -> None:
+    """Add a named slot; refused if its time or cut-off window overlaps another slot's."""
+    spec = SlotSpec(
+        name=name,
+        send_time=parse_time(time_text),
+        weekdays=parsing.parse_weekdays(days, field="--days"),
+        cutoff_minutes=cutoff,
+    )
+    now = utcnow()
+    with runtime(ctx).database.session() as session:
+        services.add_slot(session, slug, spec, now=now)
+        publication = get_publication(session, slug)
+        upcoming = [
+            e
+            for e in due.next_occurrences(
+                services.publication_schedule(session, publication), now, 8
+            )
+            if e.slot == name
+        ][:UPCOMING]
+        timezone = publication.timezone
+    out.print(
+        escape(
+            f"{slug} has a slot {name!r}: {spec.send_time:%H:%M} {timezone} on "
+            f"{','.join(d for d in parsing.WEEKDAYS if d in spec.weekdays)}, "
+            f"cut-off {cutoff} min before."
+        )
+    )
+    for edition in upcoming:
+        out.print(f"  next: {edition.edition_date} at {_next(edition, timezone)}")
+
+
+@slot_group.command("list")
+@option_publication
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def slot_list(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """List a publication's named slots."""
+    with runtime(ctx).database.session() as session:
+        publication = get_publication(session, slug)
+        rows = [slot_row(row) for row in services.slots_of(session, publication)]
+        timezone = publication.timezone
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print(
+            f"{escape(slug)} has no named slots: one edition a day on its main schedule "
+            "(newsletter schedule slot add)."
+        )
+        return
+    table = Table("slot", f"time ({timezone})", "days", "cut-off")
+    for row in rows:
+        table.add_row(
+            escape(row["name"]),
+            row["time"],
+            ",".join(row["weekdays"]),
+            f"{row['cutoff_minutes']} min",
+        )
+    out.print(table)
+
+
+@slot_group.command("remove")
+@option_publication
+@click.option("--name", required=True, help="The slot to remove.")
+@click.pass_context
+def slot_remove(ctx: click.Context, slug: str, name: str) -> None:
+    """Remove a named slot (editions it already gave stay, under its name)."""
+    with runtime(ctx).database.session() as session:
+        services.remove_slot(session, slug, name)
+        left = len(services.slots_of(session, get_publication(session, slug)))
+    rest = f"{left} slot(s) left" if left else "back to its main schedule"
+    out.print(escape(f"Removed slot {name!r} of {slug} ({rest})."))
 
 
 def _pausing(name: str, paused: bool, help_text: str, done: str) -> click.Command:

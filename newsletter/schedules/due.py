@@ -4,7 +4,15 @@ A publication's recurring schedule is a local send time, a set of weekdays and a
 IANA time zone. Each matching local date gives one edition, due at that local time
 converted to UTC. Each of its ``weekly_days`` also gives that date's weekly roundup
 (``Cadence.WEEKLY``), due at the same instant: an edition is keyed by (publication,
-date, cadence) everywhere here.
+date, cadence, slot) everywhere here.
+
+**Named slots.** A publication with slots (``Recurring.slots``: "morning", "evening")
+has one daily edition per slot instead of its main daily edition: each slot gives,
+on each of its weekdays, an edition keyed by its name (``DueEdition.slot``), due at
+its own local send time, whose cut-off (``DueEdition.cutoff``) is ``cutoff_minutes``
+before that. Weekly roundups stay on the main schedule (slot ``""``, ``send_time``).
+A slot counts only from when it was added (``Slot.active_since``). Slots are never
+combined with local delivery (refused when a slot is added or local delivery set).
 
 **Local delivery.** A publication that delivers at ``send_time`` in each reader's own
 zone assembles each edition once, at its *cut-off*: the earliest of ``send_time`` on
@@ -52,8 +60,19 @@ DEFAULT_LOOKBACK = timedelta(days=2)
 # long before the publication's own instant.
 ZONE_SPREAD = timedelta(hours=26)
 
-# An edition's key: (publication id, edition date, cadence).
-Key = tuple[int, date, Cadence]
+# An edition's key: (publication id, edition date, cadence, slot; "" the main schedule).
+Key = tuple[int, date, Cadence, str]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A named slot of a publication's schedule, as plain values."""
+
+    name: str
+    send_time: time
+    weekdays: frozenset[str]
+    cutoff_minutes: int = 0
+    active_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,7 @@ class Recurring:
     weekly_days: frozenset[str] = frozenset()
     local_delivery: bool = False
     zones: frozenset[str] = frozenset()
+    slots: tuple[Slot, ...] = ()
 
     def due_at(self, day: date) -> datetime:
         """The cut-off of the edition of ``day``: ``send_time`` in the publication's zone,
@@ -81,9 +101,10 @@ class Recurring:
         return min(local_instant(day, self.send_time, name) for name in sorted(zones))
 
     def cadences(self, day: date) -> tuple[Cadence, ...]:
-        """The editions the schedule gives on ``day``: daily, weekly, both or none."""
+        """The editions the main schedule gives on ``day``: daily, weekly, both or none
+        (never daily when the publication has slots: they give its daily editions)."""
         name = WEEKDAYS[day.weekday()]
-        daily = (Cadence.DAILY,) if name in self.weekdays else ()
+        daily = (Cadence.DAILY,) if name in self.weekdays and not self.slots else ()
         return daily + ((Cadence.WEEKLY,) if name in self.weekly_days else ())
 
 
@@ -96,6 +117,7 @@ class OneOff:
     edition_date: date
     due_at: datetime
     cadence: Cadence = Cadence.DAILY
+    slot: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,17 +130,21 @@ class DueEdition:
     late: bool
     edition_id: int | None = None  # set for one-off editions
     cadence: Cadence = Cadence.DAILY
+    slot: str = ""
+    # Briefings approved before this go in (None: ``due_at``); a slot's is earlier.
+    cutoff: datetime | None = None
 
     @property
     def key(self) -> Key:
-        """(publication id, edition date, cadence): what makes the edition unique."""
-        return (self.publication_id, self.edition_date, self.cadence)
+        """(publication id, edition date, cadence, slot): what makes the edition unique."""
+        return (self.publication_id, self.edition_date, self.cadence, self.slot)
 
 
 def occurrences(schedule: Recurring, start: datetime, end: datetime) -> Iterator[DueEdition]:
     """The schedule's editions with ``start < due_at <= end``, oldest first (never late).
 
-    A date's daily edition comes before its weekly roundup (same instant).
+    A date's daily edition comes before its weekly roundup (same instant); a slot's
+    edition comes at its own instant.
     """
     tz = zone(schedule.timezone)
     # Local dates can be a day either side of the UTC dates of the bounds, and with
@@ -135,7 +161,31 @@ def occurrences(schedule: Recurring, start: datetime, end: datetime) -> Iterator
                     yield DueEdition(
                         schedule.publication_id, day, due_at, late=False, cadence=cadence
                     )
+        yield from _slot_occurrences(schedule, day, start, end)
         day += timedelta(days=1)
+
+
+def _slot_occurrences(
+    schedule: Recurring, day: date, start: datetime, end: datetime
+) -> Iterator[DueEdition]:
+    """The editions the publication's slots give on ``day`` with ``start < due_at <= end``."""
+    name = WEEKDAYS[day.weekday()]
+    for slot in schedule.slots:
+        if name not in slot.weekdays:
+            continue
+        due_at = local_instant(day, slot.send_time, schedule.timezone)
+        if not start < due_at <= end:
+            continue
+        if slot.active_since is not None and due_at <= slot.active_since:
+            continue
+        yield DueEdition(
+            schedule.publication_id,
+            day,
+            due_at,
+            late=False,
+            slot=slot.name,
+            cutoff=due_at - timedelta(minutes=slot.cutoff_minutes),
+        )
 
 
 def due_editions(
@@ -166,6 +216,7 @@ def due_editions(
                 late,
                 edition_id=one_off.edition_id,
                 cadence=one_off.cadence,
+                slot=one_off.slot,
             )
             found[edition.key] = edition
     floor = now - lookback
@@ -173,7 +224,7 @@ def due_editions(
         if schedule.paused:
             continue
         for edition in occurrences(schedule, max(floor, schedule.active_since), horizon):
-            # A one-off edition for the same date and cadence replaces the recurring one.
+            # A one-off edition for the same date, cadence and slot replaces the recurring one.
             if edition.key in taken or edition.key in found:
                 continue
             found[edition.key] = replace(edition, late=now - edition.due_at > window)
@@ -182,12 +233,13 @@ def due_editions(
 
 def next_occurrences(schedule: Recurring, now: datetime, count: int) -> list[DueEdition]:
     """The schedule's next ``count`` editions after ``now`` (for ``schedule list``)."""
-    if not (schedule.weekdays or schedule.weekly_days) or schedule.paused:
+    daily = any(slot.weekdays for slot in schedule.slots) if schedule.slots else schedule.weekdays
+    if not (daily or schedule.weekly_days) or schedule.paused:
         return []
     found: list[DueEdition] = []
     start = now
     while len(found) < count:
         end = start + timedelta(days=8)
-        found.extend(occurrences(schedule, start, end))
+        found.extend(sorted(occurrences(schedule, start, end), key=lambda e: (e.due_at, e.slot)))
         start = end
     return found[:count]

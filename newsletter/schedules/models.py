@@ -1,7 +1,8 @@
 """Schedule tables: one row per edition the scheduler took, and when each schedule began.
 
-``ScheduledEdition`` is unique per (publication, edition date, cadence): the row is the
-claim (a date may have a daily edition and a weekly roundup).
+``ScheduledEdition`` is unique per (publication, edition date, cadence, slot): the row
+is the claim (a date may have a daily edition and a weekly roundup, and with named
+slots one daily edition per slot).
 A recurring edition gets its row when a tick starts it (or marks it missed); a
 one-off edition gets its row when an editor schedules it, and a tick moves it on.
 Two ticks, or two beat processes, cannot both insert (or both move) the same row,
@@ -81,11 +82,13 @@ class ScheduledEdition(Base):
     publication: Mapped[Publication] = relationship()
 
     def label(self) -> str:
-        """A short human name, e.g. ``edition 4 (morning 2026-12-01)``, or for a weekly
-        roundup ``edition 5 (morning 2026-12-01 weekly)``."""
+        """A short human name, e.g. ``edition 4 (morning 2026-12-01)``, for a weekly
+        roundup ``edition 5 (morning 2026-12-01 weekly)``, for a slot's edition
+        ``edition 6 (morning 2026-12-01 evening)``."""
         weekly = " weekly" if self.cadence is Cadence.WEEKLY else ""
+        slot = f" {self.slot}" if self.slot and self.cadence is Cadence.DAILY else ""
         day = self.edition_date.isoformat()
-        return f"edition {self.id} ({self.publication.slug} {day}{weekly})"
+        return f"edition {self.id} ({self.publication.slug} {day}{weekly}{slot})"
 
 
 class ScheduleSlot(Base):

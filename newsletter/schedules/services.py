@@ -3,8 +3,8 @@
 Cancelling an edition is the pipeline's (``newsletter.pipeline.cancel``).
 
 ``claim_due`` is the heart of the beat tick. It asks ``due.due_editions`` what is due
-and claims each edition through the unique (publication, edition date, cadence) key
-of ``scheduled_editions``: a recurring edition is claimed by inserting its row, a
+and claims each edition through the unique (publication, edition date, cadence, slot)
+key of ``scheduled_editions``: a recurring edition is claimed by inserting its row, a
 one-off by a conditional ``UPDATE ... WHERE state = 'scheduled'``. Whoever loses the
 race (a second tick, a second beat process) gets nothing, so nothing starts twice.
 
@@ -15,6 +15,7 @@ only for such publications, and only when one of their editions still to claim i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from newsletter import parsing
 from newsletter.content.edition import Cadence
+from newsletter.content.slots import SlotSpec, check_cutoff, check_name, check_new_slot
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError, NotFoundError
@@ -36,8 +38,12 @@ from newsletter.schedules.models import (
     EditionState,
     ScheduleActivity,
     ScheduledEdition,
+    ScheduleSlot,
 )
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionState
+
+# How the CLI names each field of a slot (``add_slot``'s default ``label``).
+_CLI_FIELDS = {"name": "--name", "time": "--time", "days": "--days", "cutoff": "--cutoff"}
 
 MISSED_REASON = "not started within {window} of its time ({due_at:%Y-%m-%d %H:%M} UTC)"
 
@@ -71,16 +77,39 @@ def recurring(
 ) -> due.Recurring:
     """A publication's schedule as the plain value ``due`` works on (``zones``: its
     readers' zones, which matter only with local delivery; see ``reader_zones``)."""
+    since = active_since(session, publication)
+    slots = tuple(
+        due.Slot(
+            name=row.name,
+            send_time=row.send_time,
+            weekdays=frozenset(row.weekdays),
+            cutoff_minutes=row.cutoff_minutes,
+            active_since=max(since, row.created_at),
+        )
+        for row in slots_of(session, publication)
+    )
     return due.Recurring(
         publication_id=publication.id,
         send_time=publication.send_time,
         weekdays=frozenset(publication.weekdays),
         timezone=publication.timezone,
-        active_since=active_since(session, publication),
+        active_since=since,
         paused=publication.paused,
         weekly_days=frozenset(publication.weekly_days),
         local_delivery=publication.local_delivery,
         zones=zones,
+        slots=slots,
+    )
+
+
+def slots_of(session: Session, publication: Publication) -> list[ScheduleSlot]:
+    """A publication's named slots, by send time."""
+    return list(
+        session.scalars(
+            select(ScheduleSlot)
+            .where(ScheduleSlot.publication_id == publication.id)
+            .order_by(ScheduleSlot.send_time, ScheduleSlot.name)
+        )
     )
 
 
@@ -140,6 +169,57 @@ def set_schedule(
     return publication
 
 
+def _spec(row: ScheduleSlot) -> SlotSpec:
+    return SlotSpec(row.name, row.send_time, frozenset(row.weekdays), row.cutoff_minutes)
+
+
+def add_slot(
+    session: Session,
+    slug: str,
+    spec: SlotSpec,
+    *,
+    label: Callable[[str], str] = _CLI_FIELDS.__getitem__,
+    now: datetime | None = None,
+) -> ScheduleSlot:
+    """Add a named slot to a publication's schedule; refused, naming the field (``label``
+    maps name, time, days, cutoff to what the caller calls them), if its name is taken
+    or invalid, or it clashes with another slot (``content.slots``)."""
+    check_name(spec.name, field=label("name"))
+    check_cutoff(spec.cutoff_minutes, field=label("cutoff"))
+    if not spec.weekdays:
+        raise InvalidInputError(f"{label('days')}: give at least one day")
+    publication = get_publication(session, slug)
+    if publication.local_delivery:
+        raise InvalidInputError(
+            f"{label('name')}: {slug} delivers at each reader's own local time; named slots "
+            "need the publication's single time zone (turn local delivery off first)"
+        )
+    existing = [_spec(row) for row in slots_of(session, publication)]
+    if any(other.name == spec.name for other in existing):
+        raise InvalidInputError(f"{label('name')}: {slug} already has a slot {spec.name!r}")
+    check_new_slot(spec, existing, field=label("time"))
+    row = ScheduleSlot(
+        publication_id=publication.id,
+        name=spec.name,
+        send_time=spec.send_time,
+        weekdays=[day for day in parsing.WEEKDAYS if day in spec.weekdays],
+        cutoff_minutes=spec.cutoff_minutes,
+        created_at=now or utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remove_slot(session: Session, slug: str, name: str) -> ScheduleSlot:
+    """Remove a publication's slot (its editions already made stay, with its name)."""
+    publication = get_publication(session, slug)
+    row = get_slot(session, publication, name)
+    session.delete(row)
+    session.flush()
+    return row
+
+
 def set_paused(
     session: Session, slug: str, paused: bool, *, now: datetime | None = None
 ) -> Publication:
@@ -153,14 +233,15 @@ def set_paused(
 
 
 def _taken(
-    session: Session, publication: Publication, edition_date: date, cadence: Cadence
+    session: Session, publication: Publication, edition_date: date, cadence: Cadence, slot: str
 ) -> str | None:
-    """Why an edition of that cadence for that date cannot be added, or None."""
+    """Why an edition of that cadence and slot for that date cannot be added, or None."""
     row = session.scalar(
         select(ScheduledEdition).where(
             ScheduledEdition.publication_id == publication.id,
             ScheduledEdition.edition_date == edition_date,
             ScheduledEdition.cadence == cadence,
+            ScheduledEdition.slot == slot,
         )
     )
     if row is not None:
@@ -170,11 +251,13 @@ def _taken(
             Digest.publication_id == publication.id,
             Digest.edition_date == edition_date,
             Digest.cadence == cadence,
+            Digest.slot == slot,
         )
     )
     if digest is not None:
         kind = "weekly roundup" if cadence is Cadence.WEEKLY else "digest"
-        return f"{kind} {digest} already exists for {edition_date.isoformat()}"
+        of = f" ({slot})" if slot else ""
+        return f"{kind} {digest} already exists for {edition_date.isoformat()}{of}"
     return None
 
 
@@ -207,24 +290,33 @@ def schedule_once(
     kind: EditionKind = EditionKind.ONCE,
     now: datetime | None = None,
     cadence: Cadence = Cadence.DAILY,
+    slot: str = "",
 ) -> ScheduledEdition:
     """Add a one-off edition (or weekly roundup) at a local date and time in the
-    publication's time zone."""
+    publication's time zone; with ``slot``, that slot's edition of the date (it
+    replaces the recurring one, and takes what was approved until ``local``)."""
     now = now or utcnow()
     publication = get_publication(session, slug)
     refuse_if_paused(publication)
     if cadence is Cadence.WEEKLY:
         refuse_weekly_day(publication, local.date())
+    if slot:
+        if cadence is Cadence.WEEKLY:
+            raise InvalidInputError(
+                "--slot: a weekly roundup belongs to the main schedule, not to a slot"
+            )
+        get_slot(session, publication, slot)
     due_at = local_instant(local.date(), local.time(), publication.timezone)
     if kind is EditionKind.ONCE and due_at <= now:
         raise InvalidInputError(f"--at: {local:%Y-%m-%d %H:%M} is in the past")
-    reason = _taken(session, publication, local.date(), cadence)
+    reason = _taken(session, publication, local.date(), cadence, slot)
     if reason is not None:
         raise InvalidInputError(f"{publication.slug} {local.date().isoformat()}: {reason}")
     edition = ScheduledEdition(
         publication=publication,
         edition_date=local.date(),
         cadence=cadence,
+        slot=slot,
         due_at=due_at,
         kind=kind,
         state=EditionState.SCHEDULED,
@@ -235,16 +327,59 @@ def schedule_once(
 
 
 def send_now(
-    session: Session, slug: str, *, now: datetime | None = None, cadence: Cadence = Cadence.DAILY
+    session: Session,
+    slug: str,
+    *,
+    now: datetime | None = None,
+    cadence: Cadence = Cadence.DAILY,
+    slot: str = "",
 ) -> ScheduledEdition:
-    """Add today's edition (in the publication's zone; or its weekly roundup), due at once."""
+    """Add today's edition (in the publication's zone; or its weekly roundup, or a slot's
+    edition), due at once."""
     now = now or utcnow()
     publication = get_publication(session, slug)
     refuse_if_paused(publication)
     # Keep the microseconds: the edition's cut-off is this instant, and a briefing
     # approved a moment before pressing "send now" belongs in it.
     local = now.astimezone(parsing.zone(publication.timezone)).replace(tzinfo=None)
-    return schedule_once(session, slug, local, kind=EditionKind.NOW, now=now, cadence=cadence)
+    return schedule_once(
+        session, slug, local, kind=EditionKind.NOW, now=now, cadence=cadence, slot=slot
+    )
+
+
+def get_slot(session: Session, publication: Publication, name: str) -> ScheduleSlot:
+    """The publication's slot called ``name``, or ``NotFoundError`` naming ``--slot``."""
+    row = session.scalar(
+        select(ScheduleSlot).where(
+            ScheduleSlot.publication_id == publication.id, ScheduleSlot.name == name
+        )
+    )
+    if row is None:
+        names = ", ".join(slot.name for slot in slots_of(session, publication)) or "none"
+        raise NotFoundError(f"--slot: {publication.slug} has no slot {name!r} (its slots: {names})")
+    return row
+
+
+def slot_cutoff(session: Session, publication: Publication, day: date, slot: str) -> datetime:
+    """The cut-off of a slot's edition of ``day``: the slot's send time there, less its
+    cut-off minutes (an unknown slot: ``NotFoundError`` naming ``--slot``)."""
+    row = get_slot(session, publication, slot)
+    due_at = local_instant(day, row.send_time, publication.timezone)
+    return due_at - timedelta(minutes=row.cutoff_minutes)
+
+
+def edition_cutoff(session: Session, edition: ScheduledEdition) -> datetime:
+    """Briefings approved before this go into the edition: its time, or for a recurring
+    slot edition its slot's cut-off before it (0 minutes if the slot was removed since)."""
+    if not edition.slot or edition.kind is not EditionKind.RECURRING:
+        return edition.due_at
+    minutes = session.scalar(
+        select(ScheduleSlot.cutoff_minutes).where(
+            ScheduleSlot.publication_id == edition.publication_id,
+            ScheduleSlot.name == edition.slot,
+        )
+    )
+    return edition.due_at - timedelta(minutes=minutes or 0)
 
 
 def get_edition(session: Session, edition_id: int) -> ScheduledEdition:
@@ -288,6 +423,7 @@ def _claim(
         publication_id=found.publication_id,
         edition_date=found.edition_date,
         cadence=found.cadence,
+        slot=found.slot,
         due_at=found.due_at,
         kind=EditionKind.RECURRING,
         state=state,
@@ -364,23 +500,24 @@ def claim_due(
             ScheduledEdition.due_at,
             ScheduledEdition.state,
             ScheduledEdition.cadence,
+            ScheduledEdition.slot,
         ).where(
             (ScheduledEdition.state == EditionState.SCHEDULED) | (ScheduledEdition.due_at >= floor)
         )
     ).all()
     one_offs = [
-        due.OneOff(row[0], row[1], row[2], row[3], row[5])
+        due.OneOff(row[0], row[1], row[2], row[3], row[5], row[6])
         for row in rows
         if row[4] is EditionState.SCHEDULED
     ]
-    taken: set[due.Key] = {(row[1], row[2], row[5]) for row in rows}
-    # A digest assembled by hand (``digest assemble``) also takes its date.
+    taken: set[due.Key] = {(row[1], row[2], row[5], row[6]) for row in rows}
+    # A digest assembled by hand (``digest assemble``) also takes its date (and slot).
     digests = session.execute(
-        select(Digest.publication_id, Digest.edition_date, Digest.cadence).where(
+        select(Digest.publication_id, Digest.edition_date, Digest.cadence, Digest.slot).where(
             Digest.edition_date >= floor.date()
         )
     )
-    taken.update((publication_id, day, cadence) for publication_id, day, cadence in digests)
+    taken.update((pub, day, cadence, slot) for pub, day, cadence, slot in digests)
     schedules = _schedules(session, publications, taken, now, lookback=lookback, lead=lead)
     result = TickResult()
     for found in due.due_editions(

@@ -135,9 +135,9 @@ def test_taken_editions_are_not_due_again() -> None:
     plan = schedule(zone="UTC")
     now = utc(2026, 11, 25, 7, 5)
     taken = {
-        (1, date(2026, 11, 25), DAILY),
-        (1, date(2026, 11, 24), DAILY),
-        (1, date(2026, 11, 23), DAILY),
+        (1, date(2026, 11, 25), DAILY, ""),
+        (1, date(2026, 11, 24), DAILY, ""),
+        (1, date(2026, 11, 23), DAILY, ""),
     }
     assert due.due_editions([plan], [], taken, now, window=WINDOW) == []
 
@@ -149,7 +149,7 @@ def test_late_edition_is_flagged_for_missed() -> None:
     found = due.due_editions(
         [plan],
         [],
-        {(1, date(2026, 11, 24), DAILY), (1, date(2026, 11, 23), DAILY)},
+        {(1, date(2026, 11, 24), DAILY, ""), (1, date(2026, 11, 23), DAILY, "")},
         now,
         window=WINDOW,
     )
@@ -188,7 +188,7 @@ def test_one_off_replaces_the_recurring_edition_of_its_date() -> None:
     """A one-off for a date is due at its own time; the recurring one of that date is not."""
     plan = schedule(zone="UTC")
     one_off = OneOff(9, 1, date(2026, 11, 25), utc(2026, 11, 25, 15, 0))
-    taken = {(1, date(2026, 11, 25), DAILY)}  # the one-off's own row
+    taken = {(1, date(2026, 11, 25), DAILY, "")}  # the one-off's own row
     morning = due.due_editions(
         [plan],
         [one_off],

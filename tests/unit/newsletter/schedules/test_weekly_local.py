@@ -93,16 +93,18 @@ def test_taken_keys_carry_the_cadence() -> None:
     """A started daily edition does not take that date's roundup, and the other way round."""
     now = utc(2026, 3, 9, 7, 5)
     schedule = plan(weekly="mon")
-    found = due.due_editions([schedule], [], {(1, date(2026, 3, 9), DAILY)}, now, window=WINDOW)
+    found = due.due_editions([schedule], [], {(1, date(2026, 3, 9), DAILY, "")}, now, window=WINDOW)
     assert [(e.edition_date, e.cadence) for e in found] == [(date(2026, 3, 9), WEEKLY)]
-    found = due.due_editions([schedule], [], {(1, date(2026, 3, 9), WEEKLY)}, now, window=WINDOW)
+    found = due.due_editions(
+        [schedule], [], {(1, date(2026, 3, 9), WEEKLY, "")}, now, window=WINDOW
+    )
     assert [(e.edition_date, e.cadence) for e in found] == [(date(2026, 3, 9), DAILY)]
 
 
 def test_a_one_off_roundup_replaces_only_the_recurring_roundup() -> None:
     """A one-off weekly edition for Monday leaves Monday's daily edition to the schedule."""
     one_off = OneOff(7, 1, date(2026, 3, 9), utc(2026, 3, 9, 6, 0), WEEKLY)
-    taken = {(1, date(2026, 3, 9), WEEKLY)}  # the one-off's own row
+    taken = {(1, date(2026, 3, 9), WEEKLY, "")}  # the one-off's own row
     found = due.due_editions(
         [plan(weekly="mon")], [one_off], taken, utc(2026, 3, 9, 7, 1), window=WINDOW
     )
