@@ -109,6 +109,9 @@ def _show(
             "confirm_title": briefings.needs_title_confirmation(db, briefing),
             "title_confirmed_by": latest.title_confirmed_by,
             "can_takedown": user.can(Role.PUBLISHER) and briefing.taken_down_at is None,
+            "can_alert": user.can(Role.PUBLISHER)
+            and briefing.state is BriefingState.APPROVED
+            and briefing.taken_down_at is None,
         }
         live = briefing.approved_revision
         if live is not None and live != briefing.latest_revision:

@@ -47,6 +47,7 @@ NOTICES = {
     "opt-in-single": "The list now subscribes people at once, without a confirmation email.",
     "publication-saved": "Publication saved.",
     "cancelled": "Edition cancelled.",
+    "alert-sent": "Alert sent: a worker is delivering it to the readers who opted in now.",
     "resent": "The readers whose failure was transient are queued again: they are sent within "
     "a minute.",
     "paused": "Publication paused: no editions go out until it is resumed.",

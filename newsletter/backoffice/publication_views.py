@@ -53,6 +53,7 @@ FIELDS = {
     "weekly_days": "Weekly roundup days",
     "weekly_max": "Briefings per roundup",
     "topic_mode": "Readers' topics",
+    "alerts_per_day": "Alerts a day",
 }
 
 _NOT_TEXT = {
@@ -64,6 +65,7 @@ _NOT_TEXT = {
     "weekly_days",
     "weekly_max",
     "topic_mode",
+    "alerts_per_day",
 }
 TEXT_FIELDS = tuple(name for name in FIELDS if name not in _NOT_TEXT)
 CHECKBOXES = ("track_opens", "track_clicks", "local_delivery")
@@ -98,7 +100,7 @@ def changes_from_form(
     """The typed form values as ``edit_publication`` changes; validation happens there.
 
     Unticked checkboxes are not sent by browsers, so they are ``False`` (and no days
-    ticked is no weekly roundup); a blank roundup size or topic mode (a client that
+    ticked is no weekly roundup); a blank roundup size, topic mode or alert limit (a client that
     does not show them) keeps the stored value.
     """
     changes: dict[str, Any] = {name: values[name] for name in TEXT_FIELDS}
@@ -109,6 +111,8 @@ def changes_from_form(
     changes["weekly_days"] = list(weekly_days or ())
     if values.get("weekly_max", "").strip():
         changes["weekly_max"] = _count(values["weekly_max"])
+    if values.get("alerts_per_day", "").strip():
+        changes["alerts_per_day"] = _count(values["alerts_per_day"])
     if values.get("topic_mode", "").strip():
         changes["topic_mode"] = values["topic_mode"].strip()
     return changes
@@ -195,6 +199,7 @@ def save_publication(
     weekly_days: Annotated[list[str], Form(max_length=7)] = [],  # noqa: B006 (FastAPI form)
     weekly_max: Text = "",
     topic_mode: Text = "",
+    alerts_per_day: Text = "",
 ) -> Response:
     """Save the settings; the whole publication is validated again before anything is written.
 
@@ -216,6 +221,7 @@ def save_publication(
         "logo_url": logo_url,
         "weekly_max": weekly_max,
         "topic_mode": topic_mode,
+        "alerts_per_day": alerts_per_day,
     }
     boxes = (
         ("track_opens", track_opens),

@@ -321,6 +321,7 @@ class PublicationChanges(_In):
     postal_address: str | None = Field(default=None, max_length=2000)
     language: str | None = Field(default=None, max_length=35)
     max_briefings: int | None = Field(default=None, ge=1, le=100)
+    alerts_per_day: int | None = Field(default=None, ge=0, le=100)
     topics: list[str] | None = Field(default=None, max_length=100)
     accent_color: str | None = Field(default=None, max_length=7)
     logo_url: str | None = Field(default=None, max_length=500)

@@ -67,6 +67,11 @@ def _spec_options(*, slug: bool) -> Callable[[Callable[..., Any]], Callable[...,
         ),
         click.option("--weekly-max", type=int, help="At most this many briefings per roundup."),
         click.option(
+            "--alerts-per-day",
+            type=int,
+            help="Alerts a day before only an admin may send another (0-100).",
+        ),
+        click.option(
             "--topic-mode",
             help="Readers with topics get only those briefings (only) or those first (first).",
         ),

@@ -72,6 +72,8 @@ class PublicationSpec(BaseModel):
     weekly_days: tuple[str, ...] = ()
     weekly_max: StrictInt = Field(default=10, ge=1, le=100)
     topic_mode: TopicMode = TopicMode.ONLY
+    # Alerts a day (in the publication's zone) before only an admin may send another.
+    alerts_per_day: StrictInt = Field(default=3, ge=0, le=100)
 
     @field_validator("from_email")
     @classmethod
