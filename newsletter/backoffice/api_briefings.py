@@ -22,6 +22,7 @@ from newsletter.briefings.textlines import heading_key
 from newsletter.content.briefing import BriefingContent
 from newsletter.editors.auth import Principal
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.limits import Limits
 from newsletter.publishing import corrections
 from newsletter.publishing.after import flush_after_response
 from newsletter.publishing.corrections import PublicChanges
@@ -99,7 +100,7 @@ async def ingest(request: Request, user: Reader) -> Response:
     """
     body = await request.body()
     try:
-        content = parse_json(body, filename="body")
+        content = parse_json(body, filename="body", limits=runtime_of(request).settings.limits)
     except InvalidInputError as exc:
         return error_response(request, 422, str(exc))
 
@@ -285,11 +286,11 @@ def _text_names_slug(text: str) -> bool:
     return False
 
 
-def _edited(body: bytes, media_type: str, slug: str) -> BriefingContent:
+def _edited(body: bytes, media_type: str, slug: str, limits: Limits) -> BriefingContent:
     """The briefing a PUT body describes, with the path's slug; ``InvalidInputError`` if not."""
     if media_type == "text/plain":
         text = body.decode("utf-8", errors="strict") if body else ""
-        content = parse_text(text, filename="body")
+        content = parse_text(text, filename="body", limits=limits)
         if content.slug != slug:
             if _text_names_slug(text):
                 raise InvalidInputError(
@@ -305,7 +306,7 @@ def _edited(body: bytes, media_type: str, slug: str) -> BriefingContent:
     if isinstance(value, dict) and "slug" not in value:
         # The path names the briefing: its slug is not derived from the title again.
         body = json.dumps({"slug": slug, **value}, ensure_ascii=False).encode()
-    content = parse_json(body, filename="body")
+    content = parse_json(body, filename="body", limits=limits)
     if content.slug != slug:
         raise InvalidInputError(
             f"body: $.slug: is {content.slug!r}, but this is {slug!r}: a briefing's slug "
@@ -363,7 +364,7 @@ async def edit(
         )
     body = await request.body()
     try:
-        content = _edited(body, media_type, slug)
+        content = _edited(body, media_type, slug, runtime_of(request).settings.limits)
     except UnicodeDecodeError as exc:
         return error_response(request, 422, f"body: not UTF-8 text (byte {exc.start})")
     except InvalidInputError as exc:

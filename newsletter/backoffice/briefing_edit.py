@@ -165,7 +165,7 @@ def save(request: Request, user: Acting, form: Posted, slug: str) -> Response:
     with runtime_of(request).database.session() as db:
         slug = _editable(db, slug).slug
     try:
-        content = parse_form(values, slug)
+        content = parse_form(values, slug, runtime_of(request).settings.limits)
     except FormInvalid as exc:
         return _page(request, user, slug=slug, values=values, status=422, problems=exc.problems)
     fragment = _preview(content, request)
@@ -196,7 +196,7 @@ def preview(request: Request, user: Acting, form: Posted, slug: str) -> Response
         slug = _editable(db, slug).slug
     template = environment().get_template("web/editor/_briefing_preview.html")
     try:
-        content = parse_form(values, slug)
+        content = parse_form(values, slug, runtime_of(request).settings.limits)
     except FormInvalid as exc:
         html = template.render(fragment="", problems=exc.problems, labels=LABELS)
         status = 422

@@ -31,6 +31,7 @@ from typing import Any
 from newsletter.briefings.parser import parse_json
 from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
+from newsletter.limits import DEFAULT_LIMITS, Limits
 
 MAX_FIELD = 100_000  # characters in one form field: far beyond any briefing
 FORM_FILE = "form"
@@ -251,11 +252,13 @@ def _describe(path: str, message: str) -> FieldProblem:
     return FieldProblem(field, f"{prefix}: {message}" if prefix else message)
 
 
-def parse_form(form: Mapping[str, str], slug: str | None) -> BriefingContent:
+def parse_form(
+    form: Mapping[str, str], slug: str | None, limits: Limits = DEFAULT_LIMITS
+) -> BriefingContent:
     """The briefing the form describes, checked as an import is; ``FormInvalid`` otherwise."""
     data = form_data(form, slug)
     try:
-        return parse_json(json.dumps(data, ensure_ascii=False), filename=FORM_FILE)
+        return parse_json(json.dumps(data, ensure_ascii=False), filename=FORM_FILE, limits=limits)
     except InvalidInputError as exc:
         match = _PATH.match(str(exc))
         if match is None:  # not a field's fault: say it on the first field

@@ -19,6 +19,7 @@ from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
 from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
+from newsletter.limits import DEFAULT_LIMITS, Limits
 
 BRIEFING_SUFFIXES = (".txt", ".json")
 _STATE_STYLE = {
@@ -34,8 +35,14 @@ def briefings() -> None:
     """Import, review and approve briefings."""
 
 
-def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """The briefing files named, with folders expanded to their .txt and .json files."""
+def collect_files(
+    paths: Iterable[Path], *, max_files: int = DEFAULT_LIMITS.folder_files
+) -> list[Path]:
+    """The briefing files named, with folders expanded to their .txt and .json files.
+
+    More than ``max_files`` in all (``NEWSLETTER_MAX_FOLDER_FILES``) is refused before
+    any is read.
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -53,18 +60,23 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
             files.append(path)
         else:
             raise InvalidInputError(f"{path}: no such file or folder")
+        if len(files) > max_files:
+            raise InvalidInputError(
+                f"{path}: more than {max_files:,} briefing files in one import "
+                "(NEWSLETTER_MAX_FOLDER_FILES); import the folder in parts; nothing was imported"
+            )
     return files
 
 
 def parse_all(
-    files: list[Path], *, keep_going: bool
+    files: list[Path], *, keep_going: bool, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[list[tuple[BriefingContent, str]], list[str]]:
     """Parse every file; without ``keep_going`` any failure stops the import before it writes."""
     parsed: list[tuple[BriefingContent, str]] = []
     failures: list[str] = []
     for path in track(files, description="Reading", console=err, disable=len(files) < 20):
         try:
-            parsed.append((parser.parse_file(path), str(path)))
+            parsed.append((parser.parse_file(path, limits=limits), str(path)))
         except InvalidInputError as exc:
             failures.append(str(exc))
     if failures and not keep_going:
@@ -106,8 +118,11 @@ def import_command(is_published: services.PublishedCheck | None = None) -> click
         approve_as = services.check_editor(editor) if approve else None
         if editor and not approve:
             raise InvalidInputError("--editor: only meaningful with --approve")
-        parsed, failures = parse_all(collect_files(paths), keep_going=keep_going)
-        with runtime(ctx).database.session() as session:
+        rt = runtime(ctx)
+        limits = rt.settings.limits
+        files = collect_files(paths, max_files=limits.folder_files)
+        parsed, failures = parse_all(files, keep_going=keep_going, limits=limits)
+        with rt.database.session() as session:
             outcomes = services.import_many(
                 session, parsed, approve_as=approve_as, is_published=is_published
             )

@@ -19,13 +19,14 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from newsletter.content.briefing import BriefingContent, ImportWarning, WarningCode
 from newsletter.errors import InvalidInputError
+from newsletter.limits import DEFAULT_LIMITS, Limits
 
 Loc = tuple[str | int, ...]
 
@@ -156,19 +157,65 @@ def _lookup(data: Mapping[str, Any], loc: Loc) -> Any:
     return value
 
 
+def check_size(size: int, prefix: str, limits: Limits) -> None:
+    """Refuse a briefing of ``size`` bytes over ``limits.briefing_bytes``; ``prefix`` names it."""
+    if size > limits.briefing_bytes:
+        raise InvalidInputError(
+            f"{prefix}: {size:,} bytes or more; a briefing may have at most "
+            f"{limits.briefing_bytes:,} bytes (NEWSLETTER_MAX_BRIEFING_BYTES)"
+        )
+
+
+def _paragraphs(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Every paragraph of the briefing (topic descriptions too) with its location."""
+    for key in ("lede", "what_the_papers_say", "how_we_got_here"):
+        for i, text in enumerate(data[key]):
+            yield (key, i), text
+    for i, sub in enumerate(data["behind_the_headline"]):
+        for j, text in enumerate(sub["paragraphs"]):
+            yield ("behind_the_headline", i, "paragraphs", j), text
+    for i, question in enumerate(data["questions"]):
+        for j, text in enumerate(question["answer"]):
+            yield ("questions", i, "answer", j), text
+    for i, topic in enumerate(data["topics"]):
+        yield ("topics", i, "description"), topic["description"]
+
+
+def check_limits(data: Mapping[str, Any], where: Callable[[Loc], str], limits: Limits) -> None:
+    """Refuse more topics than ``limits.briefing_topics`` or a paragraph over its bytes."""
+    topics = len(data["topics"])
+    if topics > limits.briefing_topics:
+        raise InvalidInputError(
+            f"{where(('topics',))}: {topics} topics; a briefing may list at most "
+            f"{limits.briefing_topics} (NEWSLETTER_MAX_BRIEFING_TOPICS)"
+        )
+    for loc, text in _paragraphs(data):
+        # At most 4 bytes a character: only a long paragraph needs encoding to measure.
+        if len(text) * 4 > limits.paragraph_bytes:
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > limits.paragraph_bytes:
+                raise InvalidInputError(
+                    f"{where(loc)}: the paragraph has {size:,} bytes; at most "
+                    f"{limits.paragraph_bytes:,} (NEWSLETTER_MAX_PARAGRAPH_BYTES)"
+                )
+
+
 def complete(
     data: dict[str, Any],
     *,
     where: Callable[[Loc], str],
     line_of: Callable[[Loc], int | None],
     warnings: Sequence[ImportWarning] = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> BriefingContent:
     """Derive what is missing, add the editor warnings, and validate into the content model.
 
     ``data`` holds the fields of :class:`BriefingContent` (``title`` and ``slug`` may be
     ``None``). ``where(loc)`` is the error prefix for a field location (file and line, or
-    file and JSON path); ``line_of(loc)`` its line for warnings, when known.
+    file and JSON path); ``line_of(loc)`` its line for warnings, when known. Topics
+    and paragraphs must keep to ``limits`` (``check_limits``).
     """
+    check_limits(data, where, limits)
     notes = list(warnings)
     derived = data.get("title") is None
     if derived:

@@ -39,6 +39,7 @@ from newsletter.content.briefing import (
     check_expiry,
 )
 from newsletter.errors import InvalidInputError
+from newsletter.limits import DEFAULT_LIMITS, Limits, json_too_deep
 from newsletter.parsing import SLUG_PATTERN
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -179,15 +180,23 @@ def _load(text: str, filename: str) -> Any:
         message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
     except _Refused as exc:
         message = f"invalid JSON: {exc}"
-    except RecursionError:
-        message = "invalid JSON: nested too deeply"
     except ValueError:  # json raises it for an integer too long to convert
         message = "invalid JSON: a number has too many digits"
     raise InvalidInputError(f"{filename}: $: {message}")
 
 
-def parse_json(data: str | bytes, *, filename: str = "<json>") -> BriefingContent:
-    """Parse a briefing in the JSON import form; errors name the file and JSON path."""
+def parse_json(
+    data: str | bytes, *, filename: str = "<json>", limits: Limits = DEFAULT_LIMITS
+) -> BriefingContent:
+    """Parse a briefing in the JSON import form; errors name the file and JSON path.
+
+    ``limits`` bound its bytes, nesting, topics and paragraphs.
+    """
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    derive.check_size(len(raw), f"{filename}: $", limits)
+    too_deep = json_too_deep(raw, limits.json_depth)
+    if too_deep is not None:
+        raise InvalidInputError(f"{filename}: $: {too_deep}")
     if isinstance(data, bytes):
         data = derive.decode(data, lambda line: f"{filename}: $: line {line}")
     value = _load(data.removeprefix("\ufeff"), filename)
@@ -219,4 +228,6 @@ def parse_json(data: str | bytes, *, filename: str = "<json>") -> BriefingConten
                         f"{quote(topic['name'])}. Give the topic a name.",
                     )
                 )
-    return derive.complete(fields, where=where, line_of=lambda loc: None, warnings=notes)
+    return derive.complete(
+        fields, where=where, line_of=lambda loc: None, warnings=notes, limits=limits
+    )

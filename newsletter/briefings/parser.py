@@ -17,6 +17,7 @@ from newsletter.briefings.jsonform import briefing_json_schema, parse_json
 from newsletter.briefings.textform import parse_text
 from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
+from newsletter.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "briefing_json_schema",
@@ -28,12 +29,13 @@ __all__ = [
 ]
 
 
-def parse_bytes(data: bytes, *, filename: str) -> BriefingContent:
-    """Decode UTF-8 (a BOM is fine) and parse as JSON or plain text.
+def parse_bytes(data: bytes, *, filename: str, limits: Limits = DEFAULT_LIMITS) -> BriefingContent:
+    """Decode UTF-8 (a BOM is fine) and parse as JSON or plain text, within ``limits``.
 
     JSON is chosen when the file name ends with ``.json`` or the first non-space
     character is ``{``; anything else is read as plain text.
     """
+    derive.check_size(len(data), filename, limits)
     is_json = filename.lower().endswith(".json")
     text = derive.decode(
         data,
@@ -42,14 +44,19 @@ def parse_bytes(data: bytes, *, filename: str) -> BriefingContent:
         else (lambda line: f"{filename}:{line}"),
     )
     if is_json or text.removeprefix("\ufeff").lstrip().startswith("{"):
-        return parse_json(text, filename=filename)
-    return parse_text(text, filename=filename)
+        return parse_json(text, filename=filename, limits=limits)
+    return parse_text(text, filename=filename, limits=limits)
 
 
-def parse_file(path: Path) -> BriefingContent:
-    """Read and parse one briefing file; an unreadable file is an ``InvalidInputError``."""
+def parse_file(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> BriefingContent:
+    """Read and parse one briefing file; an unreadable file is an ``InvalidInputError``.
+
+    Never more than ``limits.briefing_bytes`` (and one byte) is read: a larger file is
+    refused without being loaded.
+    """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as stream:
+            data = stream.read(limits.briefing_bytes + 1)
     except OSError as exc:
         raise InvalidInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    return parse_bytes(data, filename=str(path))
+    return parse_bytes(data, filename=str(path), limits=limits)

@@ -52,6 +52,7 @@ from newsletter.briefings.textlines import (
 )
 from newsletter.briefings.textsections import SectionReader
 from newsletter.content.briefing import BriefingContent
+from newsletter.limits import DEFAULT_LIMITS, Limits
 
 _BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -61,7 +62,7 @@ class _TextParser(HeaderReader, SectionReader):
 
     # -- the whole file ------------------------------------------------------------------
 
-    def parse(self, text: str) -> BriefingContent:
+    def parse(self, text: str, limits: Limits = DEFAULT_LIMITS) -> BriefingContent:
         raw = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
         lines: list[Line] = []
         for number, line in enumerate(raw, 1):
@@ -89,7 +90,7 @@ class _TextParser(HeaderReader, SectionReader):
         self.questions(sections.get("questions"))
         self.topics(sections.get("topics"))
         return derive.complete(
-            self.data, where=self.where, line_of=self.line_of, warnings=self.notes
+            self.data, where=self.where, line_of=self.line_of, warnings=self.notes, limits=limits
         )
 
     def split(self, lines: list[Line]) -> dict[str, tuple[int, list[Line]]]:
@@ -123,6 +124,9 @@ class _TextParser(HeaderReader, SectionReader):
         return sections
 
 
-def parse_text(text: str, *, filename: str = "<text>") -> BriefingContent:
-    """Parse a plain-text briefing; errors name the file and line."""
-    return _TextParser(filename).parse(text)
+def parse_text(
+    text: str, *, filename: str = "<text>", limits: Limits = DEFAULT_LIMITS
+) -> BriefingContent:
+    """Parse a plain-text briefing; errors name the file and line; ``limits`` bound it."""
+    derive.check_size(len(text.encode("utf-8", "surrogatepass")), f"{filename}:1", limits)
+    return _TextParser(filename).parse(text, limits)
