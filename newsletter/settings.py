@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     confirm_token_max_age: timedelta = timedelta(hours=48)
     pending_expiry: timedelta = timedelta(days=7)
     confirm_resend_interval: timedelta = timedelta(hours=1)
+    # How long after a confirmation a welcome mail the web process did not send (it died
+    # after the commit) is still sent by the tick; older ones are let go.
+    welcome_window: timedelta = timedelta(hours=24)
     signup_window: timedelta = timedelta(hours=1)
     signup_limit_per_ip: int = 20
     signup_limit_per_address: int = 5

@@ -19,6 +19,7 @@ from rich.progress import (
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
 from newsletter.content.edition import Cadence
+from newsletter.db import utcnow
 from newsletter.errors import NotFoundError
 from newsletter.providers.outbox import remove_messages_to
 from newsletter.runtime import Runtime
@@ -31,6 +32,7 @@ from subscribers.models import ConsentSource, SubscriptionState, SuppressionReas
 from subscribers.services import OptInPolicy, SignupRequest
 from subscribers.tokens import TokenSubject, tokens_for
 from subscribers.transitions import Evidence
+from subscribers.welcome import EmailWelcomer, send_welcomes, welcome_due
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -39,6 +41,17 @@ def _confirmer(rt: Runtime, source: ConsentSource) -> EmailConfirmer:
     settings = rt.settings
     links = Links(settings.base_url, tokens_for(settings))
     return EmailConfirmer(rt.sender, links, expires=settings.confirm_token_max_age, source=source)
+
+
+def _welcomer(rt: Runtime) -> EmailWelcomer:
+    return EmailWelcomer(rt.sender, Links(rt.settings.base_url, tokens_for(rt.settings)))
+
+
+def _policy(rt: Runtime) -> OptInPolicy:
+    settings = rt.settings
+    return OptInPolicy(
+        settings.confirm_resend_interval, settings.pending_expiry, settings.welcome_window
+    )
 
 
 @click.group("subscribers")
@@ -182,11 +195,28 @@ def add_command(
         weekly_day=weekly_day,
         skip_opt_in=confirmed,
     )
-    policy = OptInPolicy(rt.settings.confirm_resend_interval, rt.settings.pending_expiry)
     with rt.database.session() as session:
         confirmer = _confirmer(rt, ConsentSource.CLI)
-        result = services.sign_up(session, request, confirmer=confirmer, policy=policy)
+        result = services.sign_up(
+            session, request, confirmer=confirmer, policy=_policy(rt), welcomer=_welcomer(rt)
+        )
     out.print(f"{email}: {result.outcome.value.replace('_', ' ')}")
+
+
+@subscribers.command("welcome")
+@click.pass_context
+def welcome_command(ctx: click.Context) -> None:
+    """Send the welcome emails still owed (the tick does this every minute).
+
+    A welcome is owed by a confirmation younger than NEWSLETTER_WELCOME_WINDOW whose
+    welcome was never sent (not by an import); each is sent at most once.
+    """
+    rt = runtime(ctx)
+    window = rt.settings.welcome_window
+    with rt.database.session() as session:
+        due = welcome_due(session, now=utcnow(), window=window, limit=100_000)
+    sent = send_welcomes(rt.database.sessions, _welcomer(rt), due, window=window)
+    out.print(f"{sent} welcome email(s) sent.")
 
 
 @subscribers.command("show")
@@ -302,9 +332,8 @@ def erase_command(ctx: click.Context, email: str, yes: bool) -> None:
 def expire_command(ctx: click.Context) -> None:
     """Expire sign-ups left unconfirmed past NEWSLETTER_PENDING_EXPIRY."""
     rt = runtime(ctx)
-    policy = OptInPolicy(rt.settings.confirm_resend_interval, rt.settings.pending_expiry)
     with rt.database.session() as session:
-        count = services.expire_pending(session, policy=policy)
+        count = services.expire_pending(session, policy=_policy(rt))
     out.print(f"{count} pending sign-up(s) expired.")
 
 

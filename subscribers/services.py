@@ -37,6 +37,7 @@ from subscribers.profile import clean_profile, clean_topics
 from subscribers.suppression import LIFTED_BY_OPT_IN, lift_suppression, suppression_of
 from subscribers.tokens import TokenSubject
 from subscribers.transitions import Evidence, record_choice, start_subscription, transition
+from subscribers.welcome import Welcomer, welcome_after_commit
 
 S = SubscriptionState
 PERSONAL_SOURCES = frozenset({ConsentSource.WEB, ConsentSource.API, ConsentSource.EMAIL})
@@ -91,6 +92,8 @@ class OptInPolicy:
 
     resend_interval: timedelta = timedelta(hours=1)
     pending_expiry: timedelta = timedelta(days=7)
+    # A welcome not sent at confirmation (the process died) is sent this long after.
+    welcome_window: timedelta = timedelta(hours=24)
 
 
 # -- lists --------------------------------------------------------------------------
@@ -179,9 +182,14 @@ def sign_up(
     *,
     confirmer: Confirmer,
     policy: OptInPolicy = OptInPolicy(),
+    welcomer: Welcomer | None = None,
     now: datetime | None = None,
 ) -> SignupResult:
-    """Subscribe an address to a list: double opt-in by default, single if the list says so."""
+    """Subscribe an address to a list: double opt-in by default, single if the list says so.
+
+    A sign-up confirmed at once gets its welcome after the commit (``welcomer``;
+    without one, the tick sends it), unless it came from an import.
+    """
     now = now or utcnow()
     email = normalise_email(request.email)
     profile = clean_profile(request.name, request.locale, request.timezone)
@@ -235,6 +243,8 @@ def sign_up(
         transition(session, subscription, target, request.evidence, now=now)
     if single:
         lift_suppression(session, email)
+        if request.evidence.source is not ConsentSource.IMPORT:
+            welcome_after_commit(session, welcomer, [subscription], window=policy.welcome_window)
         return SignupResult(SignupOutcome.CONFIRMED, subscription)
     subscription.confirmation_sent_at = now
     session.flush()
@@ -280,9 +290,10 @@ def confirm(
     evidence: Evidence,
     *,
     policy: OptInPolicy = OptInPolicy(),
+    welcomer: Welcomer | None = None,
     now: datetime | None = None,
 ) -> Subscription:
-    """Confirm a pending subscription (idempotent once confirmed).
+    """Confirm a pending subscription (idempotent once confirmed), welcomed after the commit.
 
     A sign-up left pending past the policy's expiry is marked expired instead, and
     returned in state ``EXPIRED``: the caller commits that and tells the reader to sign
@@ -302,6 +313,7 @@ def confirm(
         return subscription
     transition(session, subscription, S.CONFIRMED, evidence, now=now)
     lift_suppression(session, subscription.subscriber.email)
+    welcome_after_commit(session, welcomer, [subscription], window=policy.welcome_window)
     return subscription
 
 

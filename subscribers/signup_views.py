@@ -34,6 +34,7 @@ from subscribers.ratelimit import SignupLimits, check_signup
 from subscribers.services import SignupOutcome, SignupRequest
 from subscribers.tokens import Purpose
 from subscribers.view_support import PAGE_METHODS, evidence_of, links_of, read_token
+from subscribers.welcome import EmailWelcomer
 
 router = APIRouter()
 
@@ -51,9 +52,26 @@ def _signup(runtime: Runtime, session: Session, request: SignupRequest) -> Signu
         expires=settings.confirm_token_max_age,
         source=request.evidence.source,
     )
-    policy = services.OptInPolicy(settings.confirm_resend_interval, settings.pending_expiry)
-    result = services.sign_up(session, request, confirmer=confirmer, policy=policy)
+    result = services.sign_up(
+        session,
+        request,
+        confirmer=confirmer,
+        policy=_policy(runtime),
+        welcomer=_welcomer(runtime),
+    )
     return result.outcome
+
+
+def _policy(runtime: Runtime) -> services.OptInPolicy:
+    settings = runtime.settings
+    return services.OptInPolicy(
+        settings.confirm_resend_interval, settings.pending_expiry, settings.welcome_window
+    )
+
+
+def _welcomer(runtime: Runtime) -> EmailWelcomer:
+    """Sends the welcome after the confirming commit (the tick sends any left behind)."""
+    return EmailWelcomer(runtime.sender, links_of(runtime))
 
 
 def _signup_committed(runtime: Runtime, request: SignupRequest) -> None:
@@ -292,12 +310,13 @@ def confirm(request: Request, token: str) -> Response:
     """Confirm the subscription the token names."""
     runtime = runtime_of(request)
     subject = read_token(runtime, Purpose.CONFIRM, token)
-    policy = services.OptInPolicy(
-        runtime.settings.confirm_resend_interval, runtime.settings.pending_expiry
-    )
     with runtime.database.session() as session:
         subscription = services.confirm(
-            session, subject, evidence_of(request, ConsentSource.EMAIL), policy=policy
+            session,
+            subject,
+            evidence_of(request, ConsentSource.EMAIL),
+            policy=_policy(runtime),
+            welcomer=_welcomer(runtime),
         )
         mailing_list = subscription.mailing_list
         site, name = mailing_list.publication.name, mailing_list.name

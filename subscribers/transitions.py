@@ -46,6 +46,8 @@ def _apply(subscription: Subscription, target: SubscriptionState, now: datetime)
     elif target is S.CONFIRMED:
         subscription.confirmed_at = now
         subscription.unsubscribed_at = None
+        # Each confirmation owes its own welcome (``subscribers.welcome``).
+        subscription.welcomed_at = None
     elif target is S.UNSUBSCRIBED:
         subscription.unsubscribed_at = now
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from celery import Task, group, shared_task
@@ -34,6 +34,7 @@ from celery.utils.log import get_task_logger
 from sqlalchemy.exc import OperationalError
 
 from newsletter.db import utcnow
+from newsletter.delivery.catchup import plan_late_readers
 from newsletter.delivery.services import reconcile
 from newsletter.errors import RetryableError
 from newsletter.pipeline import batches, steps
@@ -43,10 +44,13 @@ from newsletter.publishing import changes
 from newsletter.publishing.models import ChangeState
 from newsletter.runtime import Runtime
 from newsletter.schedules.services import claim_due
+from subscribers.links import Links
 from subscribers.tokens import tokens_for
+from subscribers.welcome import EmailWelcomer, send_welcomes, welcome_due
 from tasks.runtimes import runtime_of
 
 MAX_COUNTDOWN_S = 120.0
+WELCOMES_PER_TICK = 200  # owed welcomes (their sender died) sent by one tick
 PREFIX = "tasks.pipeline."
 log = get_task_logger(__name__)
 
@@ -122,6 +126,9 @@ def tick(self: Task) -> dict[str, int]:
     reconcile(rt.database, window=settings.reconcile_window, clock=lambda: now, sender=rt.sender)
     with rt.database.session() as session:  # committed first: publish_changes below takes them
         expired = expire_due(session, now)
+    with rt.database.session() as session:  # committed first: due_batches below sends them
+        late = plan_late_readers(session, now=now)
+    welcomed = _send_owed_welcomes(rt, now)
     with rt.database.session() as session:
         nudges = stalled(session, now, settings.stall_after)
         due = due_batches(session, now, settings.stall_after)
@@ -139,7 +146,20 @@ def tick(self: Task) -> dict[str, int]:
         "batches": len(due),
         "publishing": publishing,
         "expired": len(expired),
+        "late": sum(late.readers.values()),
+        "welcomed": welcomed,
     }
+
+
+def _send_owed_welcomes(rt: Runtime, now: datetime) -> int:
+    """Send the welcomes a confirming process did not (it died after its commit)."""
+    window = rt.settings.welcome_window
+    with rt.database.session() as session:
+        owed = welcome_due(session, now=now, window=window, limit=WELCOMES_PER_TICK)
+    if not owed:
+        return 0
+    welcomer = EmailWelcomer(rt.sender, Links(rt.settings.base_url, tokens_for(rt.settings)))
+    return send_welcomes(rt.database.sessions, welcomer, owed, window=window)
 
 
 @pipeline_task("assemble")

@@ -247,6 +247,9 @@ class ReportOut(BaseModel):
     cadence: str = "daily"
     variants: list[VariantOut] = []
     zone_groups: list[ZoneGroupOut] = []
+    # Readers who confirmed after the edition went out and got it late (catch-up).
+    late: int = 0
+    late_sent: int = 0
 
 
 class TestSendIn(_In):

@@ -140,7 +140,9 @@ DELIVERY_TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
     _D.DROPPED: frozenset(),
     # Only ``digest resend`` takes this move, and only for failure=transient.
     _D.FAILED: frozenset({_D.QUEUED}),
-    _D.SKIPPED: frozenset(),
+    # Only the same-day catch-up takes this move (``catchup``), for a reader skipped as
+    # unconfirmed, unsubscribed or suppressed who confirmed after the edition went out.
+    _D.SKIPPED: frozenset({_D.QUEUED}),
 }
 
 # Recipients the provider took: they count as sent in the digest's final state.

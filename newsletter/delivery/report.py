@@ -185,6 +185,9 @@ class DeliveryReport:
     cadence: str = "daily"
     variants: tuple[VariantRow, ...] = ()
     zone_groups: tuple[ZoneGroupRow, ...] = ()
+    # Readers added after the edition went out (same-day catch-up), and of them sent.
+    late: int = 0
+    late_sent: int = 0
 
     @property
     def guarantee(self) -> str:
@@ -241,6 +244,8 @@ class DeliveryReport:
             "cadence": self.cadence,
             "variants": [row.as_dict() for row in self.variants],
             "zone_groups": [row.as_dict() for row in self.zone_groups],
+            "late": self.late,
+            "late_sent": self.late_sent,
         }
 
 
@@ -282,6 +287,11 @@ def delivery_report(session: Session, digest_id: int) -> DeliveryReport:
             func.count().filter(ProviderGroup.state == GroupState.CANCELLED),
         ).where(ProviderGroup.digest_id == digest_id)
     ).one()
+    late, late_sent = session.execute(
+        select(func.count(), func.count().filter(Delivery.state.in_(list(SENT_STATES)))).where(
+            Delivery.digest_id == digest_id, Delivery.late.is_(True)
+        )
+    ).one()
     uncancellable = 0
     if deliver_at is not None:
         uncancellable = (
@@ -309,6 +319,8 @@ def delivery_report(session: Session, digest_id: int) -> DeliveryReport:
         cadence=digest.cadence.value,
         variants=variant_rows(session, digest, by_variant),
         zone_groups=zone_group_rows(session, digest_id),
+        late=late,
+        late_sent=late_sent,
     )
 
 

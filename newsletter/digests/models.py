@@ -34,14 +34,17 @@ _S = DigestState
 
 # Every move the state machine allows; anything else raises TransitionError.
 # Failed or partly failed sends may go back to SENDING to retry the recipients
-# that did not get the edition; SKIPPED, SENT, MISSED and CANCELLED are final.
+# that did not get the edition, and a sent one for a late reader (same-day
+# catch-up); SKIPPED, MISSED and CANCELLED are final.
 TRANSITIONS: dict[DigestState, frozenset[DigestState]] = {
     _S.ASSEMBLED: frozenset({_S.RENDERED, _S.MISSED, _S.CANCELLED}),
     _S.SKIPPED: frozenset(),
     _S.RENDERED: frozenset({_S.PUBLISHED, _S.SENDING, _S.MISSED, _S.CANCELLED}),
     _S.PUBLISHED: frozenset({_S.SENDING, _S.MISSED, _S.CANCELLED}),
     _S.SENDING: frozenset({_S.SENT, _S.PARTIALLY_FAILED, _S.FAILED}),
-    _S.SENT: frozenset(),
+    # A reader confirming after it went out, while it is fresh, reopens it for their
+    # late copy (``newsletter.delivery.catchup``); it settles again once that is sent.
+    _S.SENT: frozenset({_S.SENDING}),
     _S.PARTIALLY_FAILED: frozenset({_S.SENDING}),
     _S.FAILED: frozenset({_S.SENDING}),
     _S.MISSED: frozenset(),

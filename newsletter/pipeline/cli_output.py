@@ -74,6 +74,9 @@ def print_report(report: DeliveryReport) -> None:
         table.add_row(state, f"{count:,}")
     for reason, count in report.by_reason.items():
         table.add_row(f"  skipped: {reason}", f"{count:,}")
+    if report.late:
+        table.add_row("late (confirmed after the send)", f"{report.late:,}")
+        table.add_row("  of them sent", f"{report.late_sent:,}")
     if report.opened or report.clicked:
         table.add_row("opened", f"{report.opened:,}")
         table.add_row("clicked", f"{report.clicked:,}")

@@ -208,7 +208,12 @@ def test_confirmed_add_confirms_a_pending_subscription(env: dict[str, str], data
     assert "daily: confirmed" in run(env, "subscribers", "show", "bo@example.org").output
     data = json.loads(run(env, "subscribers", "export-data", "bo@example.org").output)
     assert data["consents"][-1]["text"] == "Phoned in"
-    assert len(outbox_messages(data_dir / "outbox")) == 1
+    # The confirmation email of the first add, then the welcome of the confirmation.
+    subjects = sorted(str(m["Subject"]) for m in outbox_messages(data_dir / "outbox"))
+    assert subjects == [
+        "Confirm your subscription to The Daily Briefing",
+        "Welcome to The Daily Briefing",
+    ]
 
 
 def test_non_ascii_local_part_is_one_line_exit_2(env: dict[str, str], tmp_path: Path) -> None:
@@ -299,7 +304,9 @@ def test_lists_add_list_and_set(env: dict[str, str], data_dir: Path) -> None:
     assert "daily-sport  Sport (publication daily, single opt-in)" in shown.output
     joined = run(env, "subscribers", "add", "ann@example.org", "--list", "daily-sport")
     assert joined.output.strip() == "ann@example.org: confirmed"
-    assert outbox_messages(data_dir / "outbox") == []
+    # Single opt-in: no confirmation email, only the welcome.
+    [welcome] = outbox_messages(data_dir / "outbox")
+    assert welcome["Subject"] == "Welcome to Sport"
     switched = run(env, "subscribers", "lists", "set", "daily-sport", "--double-opt-in")
     assert "List daily-sport is now double opt-in." in switched.output
     data = json.loads(run(env, "subscribers", "lists", "list", "--json").output)

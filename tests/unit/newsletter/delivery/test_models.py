@@ -28,10 +28,12 @@ def test_delivery_moves_follow_the_table(current: DeliveryState, target: Deliver
 
 
 def test_final_states_are_final() -> None:
-    """Skipped, bounced and dropped deliveries never change again; failed only by resend."""
-    for state in (D.SKIPPED, D.BOUNCED, D.DROPPED):
+    """Bounced and dropped deliveries never change again; failed only by resend, skipped only
+    by the same-day catch-up (a reader who confirmed later), both back to queued."""
+    for state in (D.BOUNCED, D.DROPPED):
         assert not DELIVERY_TRANSITIONS[state]
     assert DELIVERY_TRANSITIONS[D.FAILED] == {D.QUEUED}
+    assert DELIVERY_TRANSITIONS[D.SKIPPED] == {D.QUEUED}
     assert not BATCH_TRANSITIONS[B.ACCEPTED]
     assert not BATCH_TRANSITIONS[B.FAILED]
 
@@ -62,6 +64,7 @@ def test_sources_examples() -> None:
     assert sources(D.CLAIMED) == [D.QUEUED]
     assert sources(B.ACCEPTED) == [B.SENDING, B.SCHEDULED, B.UNKNOWN]
     assert sources(D.SKIPPED) == []
+    assert sources(D.QUEUED, among=[D.SKIPPED]) == [D.SKIPPED]
 
 
 def test_sources_can_be_narrowed_to_allowed_states() -> None:

@@ -38,6 +38,7 @@ ALLOWED = {
     (S.SENDING, S.SENT),
     (S.SENDING, S.PARTIALLY_FAILED),
     (S.SENDING, S.FAILED),
+    (S.SENT, S.SENDING),
     (S.PARTIALLY_FAILED, S.SENDING),
     (S.FAILED, S.SENDING),
 }
@@ -81,9 +82,11 @@ def test_refused_transitions_raise_and_change_nothing(
 
 
 def test_final_states_have_no_way_out() -> None:
-    """Skipped, sent, missed and cancelled editions are final."""
-    for state in (S.SKIPPED, S.SENT, S.MISSED, S.CANCELLED):
+    """Skipped, missed and cancelled editions are final; a sent one reopens only to send a
+    late reader's copy (same-day catch-up)."""
+    for state in (S.SKIPPED, S.MISSED, S.CANCELLED):
         assert TRANSITIONS[state] == frozenset()
+    assert TRANSITIONS[S.SENT] == frozenset({S.SENDING})
 
 
 def test_rendered_states_are_those_reachable_from_rendered() -> None:
