@@ -14,6 +14,7 @@ from newsletter.feeds import models_db as feeds
 from newsletter.publications import models as publications
 from newsletter.publishing import models as publishing
 from newsletter.schedules import models as schedules
+from subscribers import import_jobs as subscriber_imports
 from subscribers import models as subscribers
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "publications",
     "publishing",
     "schedules",
+    "subscriber_imports",
     "subscribers",
 ]

@@ -6,6 +6,7 @@ themselves import only ``newsletter.web`` (runtime dependency, pages, error hand
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,8 @@ from newsletter.web import handlers, logs
 from newsletter.web.middleware import BodyLimit, PublicGZip, SecurityHeaders
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # webhooks post batches of events; forms are far smaller
+# The back office's CSV import takes files up to the CSV limit (``BodyLimit``).
+UPLOAD_PATHS = re.compile(r"/editor/lists/[^/]+/import")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,7 +49,9 @@ def create_app(settings: Settings) -> FastAPI:
     # Likewise the alert action (back office) asks a worker to plan the alert it started.
     app.state.request_plan = request_plan
     handlers.install(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, limits=settings.limits)
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY_BYTES, limits=settings.limits, uploads=UPLOAD_PATHS
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(PublicGZip)
     # Outermost: current feeds are answered from memory before anything else runs.

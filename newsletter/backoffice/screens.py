@@ -6,7 +6,7 @@ nothing. Each screen is a module of its own: sign-in (``signin``), the briefing
 queue and one briefing (``briefing_views``), sending one as an alert
 (``alert_views``), editions and reports (``edition_views``), schedules and accounts
 (``admin_views``), readers (``reader_views``), publications and lists
-(``publication_views``).
+(``publication_views``), CSV import and export (``list_transfer_views``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from newsletter.backoffice import (
     alert_views,
     briefing_views,
     edition_views,
+    list_transfer_views,
     publication_views,
     reader_views,
     signin,
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/editor", include_in_schema=False)
 router.include_router(edition_views.router)
 router.include_router(admin_views.router)
 router.include_router(reader_views.router)
+router.include_router(list_transfer_views.router)
 router.include_router(publication_views.router)
 router.include_router(signin.router)
 router.include_router(alert_views.router)

@@ -10,11 +10,14 @@ deeper than ``Limits.json_depth`` a 400, before any view parses it.
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.limits import DEFAULT_LIMITS, Limits, json_too_deep, looks_like_json
+
+UPLOAD_OVERHEAD = 64 * 1024  # a multipart form's boundaries and other fields
 
 SECURITY_HEADERS = {
     # No scripts at all; inline styles only; forms post back to us.
@@ -62,10 +65,20 @@ class BodyLimit:
     A JSON body (``looks_like_json``) must also keep to the JSON limits of ``limits``.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        limits: Limits = DEFAULT_LIMITS,
+        uploads: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.limits = limits
+        # Paths that take a file upload (a CSV import): up to the CSV limit plus the form's
+        # own bytes, streamed to the app (which spools the file to disk), never buffered here.
+        self.uploads = uploads
+        self.upload_bytes = limits.csv_bytes + UPLOAD_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer the body up to the cap, then replay it to the app."""
@@ -74,6 +87,9 @@ class BodyLimit:
             return
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length", b"0")
+        if scope.get("method") == "POST" and self._is_upload(scope):
+            await self._upload(scope, receive, send, declared)
+            return
         if not declared.isdigit() or int(declared) > self.max_bytes:
             await self._refuse(send, 413, self._too_large(self.max_bytes))
             return
@@ -111,6 +127,19 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def _is_upload(self, scope: Scope) -> bool:
+        return (
+            self.uploads is not None and self.uploads.fullmatch(scope.get("path", "")) is not None
+        )
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, declared: bytes) -> None:
+        """Stream an upload of a declared length within the cap (the server holds the body
+        to that length); refuse one larger or of no declared length (chunked)."""
+        if declared.isdigit() and 0 < int(declared) <= self.upload_bytes:
+            await self.app(scope, receive, send)
+        else:
+            await self._refuse(send, 413, self._too_large(self.upload_bytes, "upload "))
 
     @staticmethod
     def _too_large(limit: int, kind: str = "") -> str:
