@@ -26,6 +26,9 @@ from newsletter.render import placeholders
 from newsletter.templating import check_colour, long_date, tint
 
 PREHEADER_LENGTH = 140
+# A shortened briefing in an email shows this much of its lede, cut at a word: its size
+# is bounded whatever the briefing, which is what makes the email's budget a guarantee.
+SUMMARY_LENGTH = 300
 
 
 # What replaces a briefing's text when readers may no longer see it.
@@ -85,6 +88,7 @@ class ItemView:
     content: BriefingContent
     url: str
     shrunk: bool = False
+    summary: str = ""  # when shrunk: the start of the lede, at most SUMMARY_LENGTH characters
     permalink: str = ""
     status: ItemStatus = ItemStatus.LIVE
     notice: str = ""
@@ -206,6 +210,7 @@ def item_view(
         content=item.content,
         url=url,
         shrunk=shrunk,
+        summary=preheader(item.content, SUMMARY_LENGTH) if shrunk else "",
         permalink=urls.briefing_page(pub.base_url, pub.slug, slug),
         status=item.status,
         notice=notice_for(item, pub.timezone),
@@ -230,19 +235,26 @@ def page_url(edition: Edition, edition_url: str) -> str:
     return urls.variant_page(edition_url, edition.variant_key)
 
 
-def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]:
-    """Everything the digest and archive templates read; the last ``shrink_last`` items shrunk."""
+def edition_context(
+    edition: Edition, *, shrink_last: int = 0, omit_last: int = 0
+) -> dict[str, Any]:
+    """Everything the digest and archive templates read.
+
+    For an email that must fit its budget, the last ``omit_last`` items are left out
+    (the first always stays) and the last ``shrink_last`` of the others shrunk.
+    """
     if not edition.items:
         raise InvalidInputError(
             f"edition {edition.publication.slug} {edition.edition_date}: no briefings to render"
         )
     pub = edition.publication
     ordered = sorted(edition.items, key=lambda item: item.position)
-    first_shrunk = len(ordered) - shrink_last
+    kept = ordered[: max(1, len(ordered) - omit_last)]
+    first_shrunk = len(kept) - shrink_last
     edition_url = edition_page_url(edition)
     items = [
         item_view(edition, item, number, shrunk=number > first_shrunk)
-        for number, item in enumerate(ordered, start=1)
+        for number, item in enumerate(kept, start=1)
     ]
     return {
         **base_context(pub),
@@ -255,6 +267,8 @@ def edition_context(edition: Edition, *, shrink_last: int = 0) -> dict[str, Any]
         # and the email's preview text must not carry text the newsroom took back.
         "preheader": next((preheader(i.content) for i in ordered if i.is_live), ""),
         "shrunk_count": shrink_last,
+        "omitted_count": len(ordered) - len(kept),
+        "total_count": len(ordered),
         "corrections": notice_views(edition),
         # The full edition's page (what "the full edition" links say) ...
         "edition_url": edition_url,

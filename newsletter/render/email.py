@@ -2,15 +2,18 @@
 
 ``render_email`` renders an edition once for every recipient: the footer links are
 placeholders (``newsletter.render.placeholders``) that the dispatch step fills in.
-When the HTML would pass the size budget (Gmail clips messages past ~102 KB), the
-last briefings shrink to their lede and a link, and the result says which.
+When the HTML would pass the size budget (Gmail clips messages past ~102 KB and hides
+what follows, the unsubscribe footer included), the last briefings shrink to the start
+of their lede (at most ``SUMMARY_LENGTH`` characters) and a link; if even that is too
+big, the last briefings are left out of the email, which links to the full edition on
+the web. So the HTML fits whatever the briefings, and ``notes`` tell the editor why.
 """
 
 from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,7 @@ class RenderedEmail:
     text: str
     shrunk: tuple[str, ...]  # slugs of briefings shown as lede + link to keep under the budget
     notes: tuple[str, ...]  # human sentences, e.g. "3 briefings shortened to fit ..."
+    omitted: tuple[str, ...] = ()  # slugs of briefings left out of the email (web only)
 
 
 @dataclass(frozen=True)
@@ -69,20 +73,22 @@ def render_email(edition: Edition, *, budget_bytes: int = 100_000) -> RenderedEm
     subject = _subject(DIGEST, context)
     text = _text(DIGEST, context)
     html = _html(DIGEST, {**context, "title": subject})
-    count = len(context["items"])
-    shrink = 0
-    if _size(html) > budget_bytes:
-        shrink, html = _fit(edition, subject, count, budget_bytes)
     items = context["items"]
-    shrunk = tuple(view.content.slug for view in items[count - shrink :]) if shrink else ()
-    notes = _notes(shrink, _size(html), budget_bytes)
+    count = len(items)
+    shrink = omit = 0
+    if _size(html) > budget_bytes:
+        shrink, omit, html = _fit(edition, subject, count, budget_bytes)
+    kept = items[: count - omit]
+    shrunk = tuple(view.content.slug for view in kept[len(kept) - shrink :]) if shrink else ()
+    omitted = tuple(view.content.slug for view in items[count - omit :]) if omit else ()
     return RenderedEmail(
         subject=subject,
         preheader=context["preheader"],
         html=html,
         text=text,
         shrunk=shrunk,
-        notes=notes,
+        notes=_notes(shrink, _size(html), budget_bytes, omit=omit),
+        omitted=omitted,
     )
 
 
@@ -99,16 +105,13 @@ def _alert(context: Mapping[str, Any], budget_bytes: int) -> RenderedEmail:
     )
 
 
-def _fit(edition: Edition, subject: str, count: int, budget: int) -> tuple[int, str]:
-    """The fewest briefings to shrink, from the end, for the HTML to fit; and that HTML."""
+def _fewest(low: int, high: int, attempt: Callable[[int], str], budget: int) -> tuple[int, str]:
+    """The smallest ``n`` in ``low..high`` whose ``attempt(n)`` fits (else ``high``); its HTML.
 
-    def attempt(shrink: int) -> str:
-        return _html(DIGEST, {**edition_context(edition, shrink_last=shrink), "title": subject})
-
-    # Shrinking more never makes the HTML bigger, so a binary search finds the fewest.
-    # Invariant: ``best`` is the HTML with ``high`` briefings shrunk.
-    low, high = 1, count
-    best = attempt(count)
+    ``attempt`` must never grow with ``n``, so a binary search finds it. Invariant:
+    ``best`` is the HTML of ``attempt(high)``.
+    """
+    best = attempt(high)
     while low < high:
         middle = (low + high) // 2
         candidate = attempt(middle)
@@ -119,12 +122,40 @@ def _fit(edition: Edition, subject: str, count: int, budget: int) -> tuple[int, 
     return high, best
 
 
-def _notes(shrink: int, size: int, budget: int) -> tuple[str, ...]:
+def _fit(edition: Edition, subject: str, count: int, budget: int) -> tuple[int, int, str]:
+    """The fewest briefings to shrink, then to leave out, from the end; and that HTML.
+
+    Returns (shrunk, left out, HTML). Shrinking comes first: a shortened briefing still
+    shows its title and first lines. Only when every briefing shrunk is still too big are
+    briefings left out (every one kept is then shrunk), the first one never.
+    """
+
+    def shrinking(shrink: int) -> str:
+        return _html(DIGEST, {**edition_context(edition, shrink_last=shrink), "title": subject})
+
+    def omitting(omit: int) -> str:
+        context = edition_context(edition, shrink_last=count - omit, omit_last=omit)
+        return _html(DIGEST, {**context, "title": subject})
+
+    shrink, html = _fewest(1, count, shrinking, budget)
+    if _size(html) <= budget or count == 1:
+        return shrink, 0, html
+    omit, html = _fewest(1, count - 1, omitting, budget)
+    return count - omit, omit, html
+
+
+def _notes(shrink: int, size: int, budget: int, *, omit: int = 0) -> tuple[str, ...]:
     notes: list[str] = []
     kb = f"{budget // 1000} KB"
     if shrink:
         noun = "briefing" if shrink == 1 else "briefings"
         notes.append(f"{shrink} {noun} shortened to fit the {kb} budget")
+    if omit:
+        noun = "briefing" if omit == 1 else "briefings"
+        notes.append(
+            f"{omit} {noun} left out of the email to fit the {kb} budget (Gmail clips "
+            "larger emails, hiding the unsubscribe footer); the email links to the full edition"
+        )
     if size > budget:
         notes.append(
             f"the HTML is {size:,} bytes, over the {kb} budget even with every briefing shortened"

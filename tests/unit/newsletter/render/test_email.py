@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from jinja2 import DictLoader, Environment, StrictUndefined
 
+from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
 from newsletter.render import email as email_module
 from newsletter.render import placeholders
@@ -192,14 +193,65 @@ def test_thirty_long_briefings_shrink_from_the_end_to_fit() -> None:
     assert email.text.count("What the papers say") == 30
 
 
-def test_an_impossible_budget_shrinks_everything_and_says_so() -> None:
-    """When even all-shrunk is too big, every briefing is shrunk and a note says the size."""
+def test_an_impossible_budget_leaves_out_all_but_the_first_and_says_so() -> None:
+    """When even one shrunk briefing is too big, only the first stays and notes say the size."""
     email = render_email(sample_edition(), budget_bytes=1000)
-    assert len(email.shrunk) == 3
-    assert email.notes[0] == "3 briefings shortened to fit the 1 KB budget"
-    assert "over the 1 KB budget" in email.notes[1]
+    assert (len(email.shrunk), len(email.omitted)) == (1, 2)
+    assert email.notes[0] == "1 briefing shortened to fit the 1 KB budget"
+    assert email.notes[1].startswith("2 briefings left out of the email to fit the 1 KB budget")
+    assert "over the 1 KB budget" in email.notes[2]
     one = render_email(make_edition([make_content()]), budget_bytes=1000)
     assert one.notes[0].startswith("1 briefing shortened")
+    assert one.omitted == ()
+
+
+GMAIL_CLIP = 102 * 1024
+
+
+def _huge(number: int) -> BriefingContent:
+    """A briefing at the paragraph limit many times over (20,000 bytes a paragraph)."""
+    paragraph = ("Lorem ipsum dolor sit amet. " * 714)[:19_990] + " end."
+    return make_content(
+        f"huge-{number}",
+        title=f"Huge briefing {number} " + "with a long title " * 14,
+        lede=(paragraph,) * 5,
+        what_the_papers_say=(paragraph,) * 3,
+    )
+
+
+@pytest.mark.parametrize("count", [1, 3, 120])
+def test_the_email_fits_under_the_clip_whatever_the_briefings(count: int) -> None:
+    """Huge ledes, many briefings: the HTML stays under Gmail's clip, footer and all.
+
+    Before, a shrunk briefing kept its whole first lede paragraph (one 100k-character
+    lede made a 157 KB email) and nothing bounded the number of briefings.
+    """
+    edition = make_edition([_huge(n) for n in range(count)])
+    email = render_email(edition)
+    size = len(email.html.encode())
+    assert size <= 100_000 < GMAIL_CLIP
+    visible = " ".join(" ".join(_parse(email.html).text).split())
+    # The footer's postal address still closes the email.
+    assert visible.endswith("Example News Ltd, 12 Harbour Street, Leith, Edinburgh EH6 6LA")
+    assert placeholders.UNSUBSCRIBE_URL in email.html
+    assert not [note for note in email.notes if "over the" in note]
+    assert email.notes[0].endswith("shortened to fit the 100 KB budget")
+    if count > 3:
+        assert len(email.omitted) > 0
+        assert email.omitted == tuple(f"huge-{n}" for n in range(count - len(email.omitted), count))
+        assert f"Read all {count} in the full edition on the web" in email.html
+        assert "left out of the email" in email.notes[1]
+        assert f"huge-{count - 1}" not in email.html  # not even in the contents list
+
+
+def test_a_shrunk_briefing_shows_a_bounded_summary() -> None:
+    """Shrunk: the start of the lede, cut at a word to at most 300 characters, then a link."""
+    edition = make_edition([_huge(0), _huge(1)])
+    view = edition_context(edition, shrink_last=1)["items"][1]
+    assert view.shrunk
+    assert len(view.summary) <= 301
+    assert view.summary.endswith("…")
+    assert view.content.lede[0].startswith(view.summary[:-1])
 
 
 def test_an_empty_edition_is_refused() -> None:
