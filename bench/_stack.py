@@ -58,6 +58,7 @@ class TallyServer(SendGridTestServer):
         super().__post_init__()
         self.copies: Counter[str] = Counter()
         self.requests = 0
+        self.last_at = 0.0  # wall-clock time of the last accepted request (0: none)
         self._tally_lock = threading.Lock()
 
     def _record(self, item: AcceptedRequest | RejectedRequest) -> None:
@@ -66,6 +67,7 @@ class TallyServer(SendGridTestServer):
             with self._tally_lock:
                 self.copies.update(recipients)
                 self.requests += 1
+                self.last_at = time.time()
         else:
             super()._record(item)
 
@@ -84,6 +86,7 @@ def _serve(latency: float, api_key: str, pipe: Any) -> None:
             "copies": dict(server.copies),
             "requests": server.requests,
             "rejected": len(server.rejected),
+            "last_at": server.last_at,
         }
     )
 
@@ -128,7 +131,8 @@ class ServerProcess:
         return process_cpu(self.pid) or 0.0
 
     def stop(self) -> dict[str, Any]:
-        """Stop the server; what it accepted: ``copies`` per address, ``requests``, ``rejected``."""
+        """Stop the server; what it accepted: ``copies`` per address, ``requests``, ``rejected``,
+        and ``last_at``, the wall-clock time it accepted the last request."""
         if self._process is None:
             return self.tally
         self._pipe.send("stop")
