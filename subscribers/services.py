@@ -377,6 +377,33 @@ def leave_kind(
     return had
 
 
+def join_kind(
+    session: Session,
+    subscription: Subscription,
+    kind: MailKind,
+    evidence: Evidence,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """Take one kind of mail (again), recorded as a consent; whether anything changed.
+
+    The reader asked for this kind from a mail sent to their address (a provider's
+    unsubscribe-group page). A subscription that ended comes back confirmed with
+    this kind only; one that never was confirmed (expired) is left as it is.
+    """
+    joined = f"joined {KIND_NAMES[kind]}" + (f" ({evidence.text})" if evidence.text else "")
+    if subscription.state is S.UNSUBSCRIBED:
+        transition(session, subscription, S.CONFIRMED, replace(evidence, text=joined), now=now)
+        set_kind(subscription, MailKind.DIGEST, kind is MailKind.DIGEST)
+        set_kind(subscription, MailKind.ALERT, kind is MailKind.ALERT)
+        return True
+    if subscription.state not in (S.PENDING, S.CONFIRMED) or gets_kind(subscription, kind):
+        return False
+    set_kind(subscription, kind, True)
+    record_choice(session, subscription, replace(evidence, text=joined), now=now)
+    return True
+
+
 def expire_pending(
     session: Session, *, policy: OptInPolicy = OptInPolicy(), now: datetime | None = None
 ) -> int:

@@ -72,6 +72,10 @@ def patch_publication(
 ) -> dict[str, Any]:
     """Change some settings of a publication; the result is validated as a whole (admins)."""
     changes = body.model_dump(exclude_none=True)
+    # An unsubscribe group given as null is removed (other fields: null keeps the value).
+    for name in ("digest_group_id", "alert_group_id"):
+        if name in body.model_fields_set:
+            changes[name] = getattr(body, name)
     with runtime_of(request).database.session() as db:
         publication = actions.edit_publication(db, user.name, client_ip(request), slug, changes)
         return publication_summary(publication)

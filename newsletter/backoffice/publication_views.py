@@ -54,6 +54,8 @@ FIELDS = {
     "weekly_max": "Briefings per roundup",
     "topic_mode": "Readers' topics",
     "alerts_per_day": "Alerts a day",
+    "digest_group_id": "Digest unsubscribe group",
+    "alert_group_id": "Alerts unsubscribe group",
 }
 
 _NOT_TEXT = {
@@ -66,6 +68,8 @@ _NOT_TEXT = {
     "weekly_max",
     "topic_mode",
     "alerts_per_day",
+    "digest_group_id",
+    "alert_group_id",
 }
 TEXT_FIELDS = tuple(name for name in FIELDS if name not in _NOT_TEXT)
 CHECKBOXES = ("track_opens", "track_clicks", "local_delivery")
@@ -85,7 +89,20 @@ def form_values(spec: dict[str, Any]) -> dict[str, Any]:
     values = {name: spec.get(name, "") for name in FIELDS}
     values["topics"] = "\n".join(spec.get("topics") or ())
     values["weekly_days"] = list(spec.get("weekly_days") or ())
+    for name in GROUP_FIELDS:
+        values[name] = "" if spec.get(name) is None else str(spec[name])
     return values
+
+
+GROUP_FIELDS = ("digest_group_id", "alert_group_id")
+
+
+def _group(typed: str) -> int | str | None:
+    """A typed unsubscribe group: blank is none; validation names a field that is no number."""
+    text = typed.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) < 12 else text
 
 
 def _count(typed: str) -> int | str:
@@ -115,6 +132,9 @@ def changes_from_form(
         changes["alerts_per_day"] = _count(values["alerts_per_day"])
     if values.get("topic_mode", "").strip():
         changes["topic_mode"] = values["topic_mode"].strip()
+    for name in GROUP_FIELDS:
+        if name in values:
+            changes[name] = _group(values[name])
     return changes
 
 
@@ -200,6 +220,8 @@ def save_publication(
     weekly_max: Text = "",
     topic_mode: Text = "",
     alerts_per_day: Text = "",
+    digest_group_id: Text = "",
+    alert_group_id: Text = "",
 ) -> Response:
     """Save the settings; the whole publication is validated again before anything is written.
 
@@ -222,6 +244,8 @@ def save_publication(
         "weekly_max": weekly_max,
         "topic_mode": topic_mode,
         "alerts_per_day": alerts_per_day,
+        "digest_group_id": digest_group_id,
+        "alert_group_id": alert_group_id,
     }
     boxes = (
         ("track_opens", track_opens),

@@ -330,3 +330,6 @@ class PublicationChanges(_In):
     logo_url: str | None = Field(default=None, max_length=500)
     track_opens: bool | None = None
     track_clicks: bool | None = None
+    # SendGrid unsubscribe groups per kind of mail: a number sets one, null removes it.
+    digest_group_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    alert_group_id: int | None = Field(default=None, ge=1, le=2**31 - 1)

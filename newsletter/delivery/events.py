@@ -16,9 +16,14 @@ What each event does: ``processed`` / ``delivered`` / ``deferred`` / ``bounce`` 
 lost or that the provider holds until its ``send_at``); several events about one
 delivery in one set are folded in arrival order through the transition table, so
 ``delivered`` then ``bounce`` ends ``bounced`` and a late ``processed`` changes
-nothing. Hard bounces and spam reports suppress the address, ``unsubscribe`` and
-``group_unsubscribe`` end the subscription the message was sent for, once per
-distinct address or subscription; ``open`` and ``click`` are counted.
+nothing. Hard bounces and spam reports suppress the address, ``unsubscribe`` ends
+the subscription the message was sent for, once per distinct address or
+subscription; ``open`` and ``click`` are counted. ``group_unsubscribe`` and
+``group_resubscribe`` carry the SendGrid unsubscribe group (``asm_group_id``): where
+it is the message's publication's group of a kind of mail (``digest_group_id``,
+``alert_group_id``), that kind is left or taken again for that subscription, with a
+consent row each (leaving the last kind ends it); a ``group_unsubscribe`` from any
+other group ends the subscription, as before kinds existed.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any, cast
 from sqlalchemy import Table, Text, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from newsletter.content.edition import MailKind
 from newsletter.db import Database, utcnow
 from newsletter.delivery.events_sql import (
     Counts,
@@ -59,10 +65,12 @@ from newsletter.delivery.webhook import (
     reason_of,
     time_of,
 )
+from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.publications.models import Publication
 from subscribers.addresses import email_hash, normalise_email
 from subscribers.models import ConsentSource, Suppression, SuppressionReason
-from subscribers.services import unsubscribe
+from subscribers.services import join_kind, leave_kind, subscription_for, unsubscribe
 from subscribers.tokens import TokenSubject
 from subscribers.transitions import Evidence
 
@@ -82,7 +90,8 @@ CONFIRMING = frozenset(MOVES)
 _MOVE_TO = {name: state.value for name, state in MOVES.items()}
 _NEXT = {state.value: {t.value for t in to} for state, to in DELIVERY_TRANSITIONS.items()}
 _WITH_REASON = frozenset({DeliveryState.BOUNCED.value, DeliveryState.DROPPED.value})
-_UNSUBSCRIBING = frozenset({"unsubscribe", "group_unsubscribe"})
+_UNSUBSCRIBING = frozenset({"unsubscribe"})
+_GROUP_EVENTS = frozenset({"group_unsubscribe", "group_resubscribe"})
 _COUNTED = {"open": 2, "click": 3, "spamreport": 4}  # the slot of its first time in a count
 # Events per applying transaction: short enough that a webhook post waiting for
 # SQLite's write lock is not kept long, large enough that per-set costs vanish.
@@ -292,6 +301,7 @@ def _apply(session: Session, columns: EventColumns, fresh: Fresh, now: datetime)
     _write_moves(session, columns, folds, moves, now)
     write_counts(session.connection(), _columns(counts))
     _unsubscribe(session, unsubscribes, now)
+    _group_changes(session, columns, fresh, now)
     return unmatched
 
 
@@ -327,6 +337,44 @@ def _unsubscribe(session: Session, unsubscribes: dict[int, str], now: datetime) 
             unsubscribe(session, TokenSubject(*subscription), evidence, now=now)
         except NotFoundError:
             continue  # the subscriber was erased meanwhile
+
+
+def _group_changes(session: Session, columns: EventColumns, fresh: Fresh, now: datetime) -> None:
+    """Apply unsubscribe-group events in arrival order to the kind of mail their group is."""
+    groups = [
+        (delivery_id, i)
+        for i, delivery_id in zip(fresh.events, fresh.deliveries, strict=True)
+        if delivery_id is not None and columns.names[i] in _GROUP_EVENTS
+    ]
+    if not groups:
+        return
+    rows = session.execute(
+        select(_D.id, _D.subscriber_id, _D.list_id, Publication.digest_group_id)
+        .add_columns(Publication.alert_group_id)
+        .join(Digest, Digest.id == _D.digest_id)
+        .join(Publication, Publication.id == Digest.publication_id)
+        .where(_D.id.in_({delivery_id for delivery_id, _ in groups}))
+    ).all()
+    found = {row[0]: row[1:] for row in rows}
+    for delivery_id, i in groups:
+        if delivery_id not in found:
+            continue
+        subscriber_id, list_id, digest_group, alert_group = found[delivery_id]
+        name, group = columns.names[i], columns.items[i].get("asm_group_id")
+        kinds = {digest_group: MailKind.DIGEST, alert_group: MailKind.ALERT}
+        kind = kinds.get(group) if type(group) is int and group else None
+        evidence = Evidence(ConsentSource.EMAIL, text=f"SendGrid {name} event, group {group}")
+        try:
+            subscription = subscription_for(session, TokenSubject(subscriber_id, list_id))
+        except NotFoundError:
+            continue  # the subscriber was erased meanwhile
+        if kind is None:
+            if name == "group_unsubscribe":  # a group of no kind: the whole subscription
+                unsubscribe(session, TokenSubject(subscriber_id, list_id), evidence, now=now)
+        elif name == "group_unsubscribe":
+            leave_kind(session, subscription, kind, evidence, now=now)
+        else:
+            join_kind(session, subscription, kind, evidence, now=now)
 
 
 def _write_moves(

@@ -75,6 +75,14 @@ def _spec_options(*, slug: bool) -> Callable[[Callable[..., Any]], Callable[...,
             "--topic-mode",
             help="Readers with topics get only those briefings (only) or those first (first).",
         ),
+        click.option(
+            "--digest-group-id",
+            help="SendGrid unsubscribe group (asm) of the digest; 'none' for no group.",
+        ),
+        click.option(
+            "--alert-group-id",
+            help="SendGrid unsubscribe group (asm) of alerts; 'none' for no group.",
+        ),
     ]
     if slug:
         options.insert(0, click.option("--new-slug", help="Rename: the new URL-safe identifier."))
@@ -93,7 +101,22 @@ def _given(values: dict[str, Any]) -> dict[str, Any]:
     for name in _LIST_FIELDS:
         if name in data:
             data[name] = _split(data[name])
+    for name in _GROUP_FIELDS:
+        if name in data:
+            data[name] = _group(data[name])
     return data
+
+
+_GROUP_FIELDS = ("digest_group_id", "alert_group_id")
+
+
+def _group(typed: str) -> int | str | None:
+    """A typed group id: a number, None for 'none' or blank; anything else is left for the
+    spec to refuse, naming the option."""
+    text = typed.strip()
+    if text.lower() in ("", "none"):
+        return None
+    return int(text) if text.isdigit() and len(text) < 12 else text
 
 
 @click.group("publications")

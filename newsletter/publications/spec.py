@@ -9,6 +9,10 @@ Personal digests: ``local_delivery`` sends at ``send_time`` in each reader's own
 may choose for their roundup (empty: no weekly roundup), each roundup carrying at
 most ``weekly_max`` briefings; ``topic_mode`` says what a reader who chose topics
 receives: ``only`` those briefings, or those ``first`` and then the rest.
+
+Kinds of mail: ``digest_group_id`` and ``alert_group_id`` are the SendGrid
+unsubscribe groups (``asm.group_id``) the digest and the alerts go out under (none:
+no group); two kinds never share one, so a group's events name one kind.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from newsletter.errors import InvalidInputError
 from newsletter.parsing import SLUG_PATTERN, WEEKDAYS, read_days, read_time, read_zone
@@ -74,6 +85,9 @@ class PublicationSpec(BaseModel):
     topic_mode: TopicMode = TopicMode.ONLY
     # Alerts a day (in the publication's zone) before only an admin may send another.
     alerts_per_day: StrictInt = Field(default=3, ge=0, le=100)
+    # SendGrid unsubscribe groups per kind of mail (``asm.group_id``); None: no group.
+    digest_group_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
+    alert_group_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
 
     @field_validator("from_email")
     @classmethod
@@ -161,6 +175,16 @@ class PublicationSpec(BaseModel):
                 raise ValueError("a topic name has at most 120 characters")
             seen.setdefault(topic.strip().casefold(), topic.strip())
         return tuple(seen.values())
+
+    @field_validator("alert_group_id")
+    @classmethod
+    def _check_groups_differ(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value == info.data.get("digest_group_id"):
+            raise ValueError(
+                f"group {value} is already the digest's unsubscribe group; each kind of mail "
+                "needs its own group (or none)"
+            )
+        return value
 
     @field_validator("accent_color")
     @classmethod
