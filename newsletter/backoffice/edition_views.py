@@ -131,6 +131,7 @@ def editions(request: Request, user: Editor, publication: Slug = "") -> Response
                 "subject": d.subject or d.skip_reason or "",
                 "briefings": counts[d.id],
                 "weekly": d.cadence is Cadence.WEEKLY,
+                "alert": d.cadence is Cadence.ALERT,
             }
             for d in digests
         ]

@@ -18,6 +18,7 @@ from newsletter import urls
 from newsletter.content.edition import Cadence
 from newsletter.delivery.models import Delivery, DeliveryState
 from newsletter.delivery.report import DeliveryReport, VariantRow, delivery_report
+from newsletter.digests.services import edition_url as digest_page
 from newsletter.digests.services import get_digest
 
 BAR_HEIGHT = 22
@@ -103,6 +104,11 @@ class ReportView:
         """Whether the edition is a weekly roundup."""
         return self.report.cadence == Cadence.WEEKLY.value
 
+    @property
+    def alert(self) -> bool:
+        """Whether the edition is an alert (one briefing, to the readers who opted in)."""
+        return self.report.cadence == Cadence.ALERT.value
+
     def page_of(self, row: VariantRow) -> str | None:
         """The web page a version's readers reach from "view in browser" (None: not public)."""
         if self.edition_url is None:
@@ -153,14 +159,7 @@ def report_view(session: Session, digest_id: int) -> ReportView:
     publication = digest.publication
     edition_url = None
     if digest.published_at is not None:
-        weekly = digest.cadence is Cadence.WEEKLY
-        edition_url = urls.edition_page(
-            publication.base_url,
-            publication.slug,
-            digest.edition_date,
-            weekly=weekly,
-            slot=digest.slot,
-        )
+        edition_url = digest_page(digest)  # its date's, roundup's, slot's or alert's page
     return ReportView(
         report=report,
         publication_name=publication.name,

@@ -29,6 +29,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from newsletter import urls
+from newsletter.briefings.services import get_briefing
 from newsletter.clicontext import ID, runtime
 from newsletter.console import out, print_json
 from newsletter.content.edition import READER_CADENCES, Cadence
@@ -37,6 +38,7 @@ from newsletter.delivery.report import delivery_report
 from newsletter.delivery.resend import requeue_transient
 from newsletter.delivery.services import send_test
 from newsletter.digests import services as digests
+from newsletter.digests.alerts import find_alert
 from newsletter.digests.assembly import local_today, next_edition_date
 from newsletter.digests.models import DigestState
 from newsletter.errors import InvalidInputError, NotFoundError
@@ -374,6 +376,16 @@ def _existing_digest(
     return digest.id
 
 
+def _alert_digest(session: Session, slug: str, id_or_slug: str) -> int:
+    """The id of the publication's alert of this briefing, or NotFound naming ``--alert``."""
+    publication = get_publication(session, slug)
+    briefing = get_briefing(session, id_or_slug)
+    digest = find_alert(session, publication, briefing.id)
+    if digest is None:
+        raise NotFoundError(f"--alert: {slug} sent no alert of briefing {briefing.slug!r}")
+    return digest.id
+
+
 def _sending_command(command: Callable[..., None]) -> Callable[..., None]:
     """The options ``digest send`` and ``digest resend`` share: publication, date, cadence,
     slot, workers."""
@@ -493,6 +505,12 @@ def test_send(
 @option_date
 @option_cadence
 @option_slot
+@click.option(
+    "--alert",
+    "alerted",
+    metavar="BRIEFING",
+    help="The alert of this briefing (id or slug) instead of an edition of a date.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def report(
@@ -501,12 +519,16 @@ def report(
     date_text: str | None,
     cadence: Cadence,
     slot: str,
+    alerted: str | None,
     as_json: bool,
 ) -> None:
     """What happened to every recipient of an edition: counts per state and skip reason."""
     edition_date = parse_date(date_text)
     with runtime(ctx).database.session() as session:
-        digest_id = _existing_digest(session, slug, edition_date, cadence, slot)
+        if alerted is not None:
+            digest_id = _alert_digest(session, slug, alerted)
+        else:
+            digest_id = _existing_digest(session, slug, edition_date, cadence, slot)
         result = delivery_report(session, digest_id)
     if as_json:
         print_json(result.as_dict())

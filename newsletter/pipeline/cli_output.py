@@ -56,7 +56,7 @@ def describe(digest: Digest, created: bool) -> str:
 def print_report(report: DeliveryReport) -> None:
     """The delivery report: the counts, the guarantee, a table per state and reason, and the
     breakdowns by variant and zone group when the edition had more than one of either."""
-    kind = " weekly roundup" if report.cadence == "weekly" else ""
+    kind = {"weekly": " weekly roundup", "alert": " alert"}.get(report.cadence, "")
     out.print(
         f"{escape(report.publication)}{kind} {report.edition_date.isoformat()}: "
         f"[bold]{report.state}[/] "
