@@ -271,9 +271,12 @@ def _wait_final(
 
 def _supervise(ctx: click.Context, children: Sequence[Child], grace: float) -> None:
     from newsletter.clicontext import runtime
+    from newsletter.settings import metrics_environment
 
-    runtime(ctx)  # builds the runtime and applies pending migrations once, before any child
-    code = Supervisor(children, grace=grace, env=os.environ).run()
+    rt = runtime(ctx)  # builds the runtime and applies pending migrations once, before any child
+    # Every child counts its Prometheus metrics in the same folder (newsletter.metrics).
+    env = {**os.environ, **metrics_environment(rt.settings)}
+    code = Supervisor(children, grace=grace, env=env).run()
     ctx.exit(code)
 
 

@@ -3,19 +3,31 @@
 Only the composition roots (CLI, web app factory, Celery app) build a ``Settings``;
 domain modules receive the values they need as arguments.
 
-Production refuses what would make sending unsafe: placeholder secrets, and with the
-``sendgrid`` backend a missing API key, a missing Event Webhook key (without events
-no send is confirmed and no bounce suppressed) or a public address that is not https
-(mail clients only offer one-click unsubscribe over https). A webhook key that is
-set must parse, in any environment. Each refusal is one ``ConfigError`` line naming
-the variable.
+Production refuses what would make it unsafe or unreliable, in this order: a
+placeholder, short or repetitive secret; a public address (``NEWSLETTER_BASE_URL``)
+that is not https or names this machine (loopback), since every reader's link starts
+with it; a database other than PostgreSQL; the filesystem broker unless the
+deployment declares it runs on one machine (``NEWSLETTER_SINGLE_MACHINE``: that
+transport only reaches workers on the same disk, and never redelivers); and with the
+``sendgrid`` backend a missing API key or a missing Event Webhook key (without events
+no send is confirmed and no bounce suppressed). A webhook key that is set must parse,
+in any environment. Each refusal is one ``ConfigError`` line naming the variable.
+
+Which address builds which link (docs/deployment.md, "The public addresses"):
+``NEWSLETTER_BASE_URL`` is this web app's, for the pages only the app serves
+(confirm, unsubscribe, preferences, sign-up, the editors' app, the webhook); a
+publication's ``base_url`` is where its archive and feeds are read, for links to
+editions, briefings, topics and feeds, wherever they appear.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -29,6 +41,7 @@ from newsletter.limits import DEFAULT_LIMITS, Limits
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the placeholder we refuse in production
 WEBHOOK_KEY = "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"
+MIN_SECRET_SYMBOLS = 10  # distinct characters: "a" * 32 is long but not random
 
 
 class Environment(StrEnum):
@@ -67,6 +80,18 @@ class Settings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    web_workers: int = Field(default=1, ge=1, le=64)
+    # Addresses (or networks, comma-separated; ``*`` for any) of the proxies in front of
+    # the web app: only their X-Forwarded-For / -Proto are believed. The throttles count
+    # the address this yields, so behind an untrusted proxy every visitor is one client.
+    trusted_proxies: str = "127.0.0.1"
+    # Declares that web, workers and beat all run on this one machine: only then may
+    # production use the filesystem broker (empty NEWSLETTER_BROKER_URL).
+    single_machine: bool = False
+    log_format: Literal["text", "json"] = "text"
+    # Where each process of this machine writes its Prometheus counters (prometheus
+    # client's multiprocess mode); empty: <data dir>/metrics.
+    metrics_dir: Path | None = None
     websub_hub_url: str = ""  # a WebSub hub to announce feed updates to; empty: none
 
     # Scheduling and the Celery pipeline (tasks/): an edition that cannot start within
@@ -127,6 +152,21 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24, *)"
+                ) from None
+        return ",".join(entries)
+
     @field_validator("websub_hub_url")
     @classmethod
     def _hub_is_http(cls, value: str) -> str:
@@ -142,6 +182,8 @@ class Settings(BaseSettings):
         self.data_dir = self.data_dir.expanduser()
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'newsletter.sqlite3').resolve()}"
+        if self.metrics_dir is None or not str(self.metrics_dir).strip():
+            self.metrics_dir = self.data_dir / "metrics"
         if self.sendgrid_webhook_public_key.strip():
             check_webhook_public_key(self.sendgrid_webhook_public_key)
         if self.environment is Environment.PRODUCTION:
@@ -151,10 +193,26 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> None:
         """Raise ``ValueError`` naming the first variable that makes production unsafe."""
         secret = self.secret_key.get_secret_value()
-        if secret == DEV_SECRET or len(secret) < 32:
+        if secret == DEV_SECRET or len(secret) < 32 or len(set(secret)) < MIN_SECRET_SYMBOLS:
             raise ValueError(
                 "NEWSLETTER_SECRET_KEY: must be set to a random value of at least "
-                "32 characters in production"
+                "32 characters in production (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        problem = public_address_problem(self.base_url)
+        if problem:
+            raise ValueError(f"NEWSLETTER_BASE_URL: {problem} in production")
+        if not self.database_url.startswith(("postgresql:", "postgresql+")):
+            raise ValueError(
+                "NEWSLETTER_DATABASE_URL: production needs PostgreSQL "
+                "(postgresql://user@host/dbname), not SQLite"
+            )
+        filesystem = not self.broker_url or self.broker_url.startswith("filesystem")
+        if filesystem and not self.single_machine:
+            raise ValueError(
+                "NEWSLETTER_BROKER_URL: production needs redis:// or amqp:// (the default "
+                "filesystem broker only reaches workers on this machine; if web, workers and "
+                "beat all run here, set NEWSLETTER_SINGLE_MACHINE=true)"
             )
         if self.email_backend is not EmailBackend.SENDGRID:
             return
@@ -165,12 +223,16 @@ class Settings(BaseSettings):
                 f"{WEBHOOK_KEY}: required in production with the sendgrid backend "
                 "(without the Event Webhook no send is confirmed and no bounce suppressed)"
             )
-        address = urlsplit(self.base_url)
-        if address.scheme != "https" or not address.hostname:
-            raise ValueError(
-                f"NEWSLETTER_BASE_URL: must be an https:// address in production with the "
-                f"sendgrid backend (one-click unsubscribe needs https), got {self.base_url!r}"
-            )
+
+    @property
+    def production(self) -> bool:
+        """Whether this is a production deployment."""
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def proxy_addresses(self) -> list[str]:
+        """The trusted proxies, as uvicorn's ``forwarded_allow_ips`` takes them."""
+        return self.trusted_proxies.split(",") if self.trusted_proxies else []
 
     @property
     def limits(self) -> Limits:
@@ -187,9 +249,47 @@ class Settings(BaseSettings):
         )
 
     @property
+    def metrics_path(self) -> Path:
+        """The folder of this machine's Prometheus counters (``NEWSLETTER_METRICS_DIR``)."""
+        return self.metrics_dir or self.data_dir / "metrics"
+
+    @property
     def outbox_dir(self) -> Path:
         """Folder where the outbox backend writes ``.eml`` files."""
         return self.data_dir / "outbox"
+
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_environment(settings: Settings) -> dict[str, str]:
+    """The variable that makes prometheus-client count across processes, folder made.
+
+    Set it before ``newsletter.metrics`` is imported (the counters pick their storage
+    when created); a value already in the environment is kept.
+    """
+    folder = os.environ.get(METRICS_ENV) or str(settings.metrics_path)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return {METRICS_ENV: folder}
+
+
+def public_address_problem(url: str) -> str:
+    """Why ``url`` cannot be a production public address ('' when it can).
+
+    Readers open these links from their mail: an http address loses one-click
+    unsubscribe (mail clients require https) and a loopback one reaches nobody.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host:
+        return f"must be an https:// address, got {url!r}"
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback or host in ("0.0.0.0", "::")  # noqa: S104
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if loopback:
+        return f"must be an address readers can reach, not this machine ({url!r})"
+    return ""
 
 
 def check_webhook_public_key(value: str) -> None:

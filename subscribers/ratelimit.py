@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from newsletter import metrics
 from newsletter.db import utcnow
 from newsletter.errors import RateLimited
 from newsletter.ratelimit import Limiter, hashed_key
@@ -50,6 +51,7 @@ def check_signup(
     for key, limit, who in checks:
         if limiter.usage(session, key, now).count >= limit:
             minutes = max(1, int(limits.window.total_seconds() // 60))
+            metrics.THROTTLE_REFUSALS.labels("signup").inc()
             raise RateLimited(
                 f"Too many sign-ups from {who}; please try again in {minutes} minutes.",
                 retry_after=int(limits.window.total_seconds()),

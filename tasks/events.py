@@ -14,6 +14,7 @@ from typing import Any
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
+from newsletter import metrics
 from newsletter.delivery.events import apply_pending
 from tasks.runtimes import runtime_of
 
@@ -40,6 +41,7 @@ _task: Callable[[Callable[..., Any]], Any] = shared_task(
 def apply_events(self: Task) -> int:
     """Apply pending webhook posts; returns how many events were applied."""
     outcome = apply_pending(runtime_of(self.app).database, time_budget=TIME_BUDGET_S)
+    metrics.EVENTS_APPLIED.inc(outcome.events.applied)
     if outcome.more:
         self.app.send_task(APPLY_TASK)
     return outcome.events.applied

@@ -81,6 +81,10 @@ def cli_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name in list(__import__("os").environ):
         if name.startswith("NEWSLETTER_") and not name.startswith("NEWSLETTER_TEST"):
             monkeypatch.delenv(name, raising=False)
+    # Set by `newsletter web` in its own process: restored after the test, not leaked.
+    for name in ("NEWSLETTER_BASE_URL", "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     return {"NEWSLETTER_DATA_DIR": str(data_dir)}
 
 

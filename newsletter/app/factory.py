@@ -11,13 +11,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from newsletter.app.apply_requests import request_apply, request_plan
+from newsletter.app.observe import broker_problem
+from newsletter.app.observe import router as observe
 from newsletter.feeds.views import FeedFastPath
 from newsletter.runtime import Runtime
-from newsletter.settings import Settings
+from newsletter.settings import Settings, load_settings
 from newsletter.web import handlers, logs
 from newsletter.web.middleware import BodyLimit, PublicGZip, SecurityHeaders
+from newsletter.web.requests import RequestId
+from newsletter.web.requests import configure as configure_logging
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # webhooks post batches of events; forms are far smaller
 # The back office's CSV import takes files up to the CSV limit (``BodyLimit``).
@@ -48,16 +53,33 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.request_apply = request_apply
     # Likewise the alert action (back office) asks a worker to plan the alert it started.
     app.state.request_plan = request_plan
+    app.state.broker_problem = broker_problem  # /readyz
     handlers.install(app)
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, limits=settings.limits, uploads=UPLOAD_PATHS
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(PublicGZip)
-    # Outermost: current feeds are answered from memory before anything else runs.
+    # Current feeds are answered from memory before anything else below runs.
     app.add_middleware(FeedFastPath)
+    app.add_middleware(RequestId)
+    # Outermost: the client address every view, throttle and log line sees is the one
+    # a trusted proxy forwarded (uvicorn's own middleware, given NEWSLETTER_TRUSTED_PROXIES;
+    # `newsletter web` turns uvicorn's copy off so that it is applied once, here).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxy_addresses)
     _include_routers(app)
     return app
+
+
+def serve() -> FastAPI:
+    """The app of one of ``newsletter web --workers N``'s processes (uvicorn's factory).
+
+    Settings come from the environment, which ``newsletter web`` completed (the public
+    address it derived, the metrics folder) before starting the workers.
+    """
+    settings = load_settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -71,6 +93,7 @@ def _include_routers(app: FastAPI) -> None:
     from subscribers.signup_views import router as signup
     from subscribers.unsubscribe_views import router as unsubscribe
 
+    app.include_router(observe)
     app.include_router(signup)
     app.include_router(unsubscribe)
     app.include_router(editors_pages)

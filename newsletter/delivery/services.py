@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from newsletter import metrics
 from newsletter.db import Database, utcnow
 from newsletter.delivery import deadline, ledger, recording, scheduling, settling
 from newsletter.delivery.breaker import BreakerPolicy
@@ -137,7 +138,7 @@ def send_claimed(
     except _Lost:
         return 0  # the lease ran out meanwhile and the batch moved on
     except (RetryableError, PermanentError) as exc:
-        return everyone if _failed(database, claim, exc, options, clock) else 0
+        return everyone if _failed(database, claim, exc, options, clock, everyone) else 0
     request = _Request(for_batch(edition.message, claim.batch_id), send_at, provider_batch)
     by_email = {p.email.casefold(): p for p in people}
     settled = _send(database, claim, request, recipients, by_email, sender, options, clock)
@@ -177,22 +178,28 @@ def _send(
                     session, claim, _reasons(exc.rejected, by_email), now=clock()
                 )
             refused = {email.casefold() for email in exc.rejected}
+            metrics.request_outcome("rejected", len(refused))
             remaining = [r for r in recipients if r.email.casefold() not in refused]
             if len(remaining) == len(recipients):  # names nobody we sent: treat as permanent
-                return _failed(database, claim, exc, options, clock)
+                return _failed(database, claim, exc, options, clock, len(recipients))
             recipients = remaining
             part += 1
             continue
         except OutcomeUnknownError as exc:
             with database.session() as session:
                 recording.record_unknown(session, claim, str(exc), now=clock())
+            metrics.request_outcome("unknown", len(recipients))
             if request.provider_batch:  # cancel that batch id now, and send again under a new one
                 settling.settle(database, sender, now=clock())
             return False
         except (RetryableError, PermanentError) as exc:
-            return _failed(database, claim, exc, options, clock)
+            return _failed(database, claim, exc, options, clock, len(recipients))
         scheduled = request.send_at is not None
         _record_result(database, claim, result, by_email, clock, scheduled=scheduled)
+        taken = len(recipients) - len(result.rejected)
+        metrics.request_outcome("scheduled" if scheduled else "accepted", taken)
+        if result.rejected:
+            metrics.request_outcome("rejected", len(result.rejected))
         return True
     with database.session() as session:  # every recipient was rejected
         recording.record_failed(session, claim, "every recipient was refused", now=clock())
@@ -205,13 +212,16 @@ def _failed(
     exc: RetryableError | PermanentError,
     options: DispatchOptions,
     clock: Callable[[], datetime],
+    recipients: int,
 ) -> bool:
     """Record a failed request: retried later (False) or failed for good (True, settled)."""
     if isinstance(exc, RetryableError):
         _retry_or_fail(database, claim, exc, options, clock)
+        metrics.request_outcome("retried", 0)
         return False
     with database.session() as session:
         recording.record_failed(session, claim, str(exc), now=clock())
+    metrics.request_outcome("failed", recipients)
     return True
 
 

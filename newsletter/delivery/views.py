@@ -33,6 +33,7 @@ from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
+from newsletter import metrics
 from newsletter.db import Database
 from newsletter.delivery.inbox import store_post
 from newsletter.delivery.webhook import event_count, load_events, verify_event_request
@@ -254,12 +255,17 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         post_id, events = await run_in_threadpool(_receive, runtime, body, signature, timestamp)
     except ConfigError as exc:
         # Without a key nothing can be verified; 503 makes SendGrid keep the events.
+        metrics.WEBHOOK_POSTS.labels("unavailable").inc()
         return JSONResponse({"error": str(exc)}, status_code=503)
     except Busy as exc:
         log.warning("sendgrid webhook busy: %s", exc)
+        metrics.WEBHOOK_POSTS.labels("unavailable").inc()
         return _unavailable("too many posts at once")
     except UNAVAILABLE as exc:
         log.warning("sendgrid webhook could not reach the database: %s", exc)
+        metrics.WEBHOOK_POSTS.labels("unavailable").inc()
         return _unavailable("the database is unavailable")
+    metrics.WEBHOOK_POSTS.labels("stored").inc()
+    metrics.WEBHOOK_EVENTS.inc(events)
     requester_for(runtime, request.app.state.request_apply).ask()
     return JSONResponse({"received": events, "post": post_id})

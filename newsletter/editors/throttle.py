@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from newsletter import metrics
 from newsletter.db import utcnow
 from newsletter.editors.models import Editor, LoginAttempt
 from newsletter.editors.services import find_editor, verify_password
@@ -59,6 +60,7 @@ def check_throttle(
         if usage.count >= limit:
             wait = usage.retry_after(limits.window, now)
             minutes = max(1, (wait + 59) // 60)
+            metrics.THROTTLE_REFUSALS.labels("signin").inc()
             raise RateLimited(
                 f"Too many failed sign-ins. Try again in {minutes} minute"
                 f"{'s' if minutes != 1 else ''}.",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from newsletter.db import Database
@@ -367,3 +368,38 @@ def test_open_breaker_holds_the_dispatch_loop_until_its_probe(database: Database
     assert len(calls) == 3
     with database.session() as session:
         assert not breaker.is_open(session, breaker.EMAIL)
+
+
+def counted(name: str, outcome: str) -> float:
+    """The process's current value of one outcome of a send counter."""
+    value = REGISTRY.get_sample_value(f"{name}_total", {"outcome": outcome})
+    return value or 0.0
+
+
+def test_request_outcomes_are_counted(database: Database) -> None:
+    """A rejected address and the accepted resend reach the counters, with recipients."""
+    names = ("newsletter_send_requests", "newsletter_send_recipients")
+    before = {(n, o): counted(n, o) for n in names for o in ("accepted", "rejected")}
+    digest_id, _ = edition_with_readers(database, 6)
+    rejected = {"reader1@example.org": "invalid"}
+    sender = Scripted(raise_(RecipientsRejected("HTTP 400", rejected=rejected)))
+    send(database, digest_id, sender, batch_size=6)
+    grew = {key: counted(*key) - value for key, value in before.items()}
+    assert grew == {
+        ("newsletter_send_requests", "rejected"): 1,
+        ("newsletter_send_recipients", "rejected"): 1,
+        ("newsletter_send_requests", "accepted"): 1,
+        ("newsletter_send_recipients", "accepted"): 5,
+    }
+
+
+def test_a_failed_request_is_counted(database: Database) -> None:
+    """A request refused for good counts once, with every recipient it carried."""
+    requests, recipients = (
+        counted(n, "failed") for n in ("newsletter_send_requests", "newsletter_send_recipients")
+    )
+    digest_id, _ = edition_with_readers(database, 4)
+    sender = Scripted(raise_(PermanentError("SendGrid refused batch (HTTP 400): bad")))
+    send(database, digest_id, sender, batch_size=4)
+    assert counted("newsletter_send_requests", "failed") == requests + 1
+    assert counted("newsletter_send_recipients", "failed") == recipients + 4

@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from newsletter.app import apply_requests
@@ -105,7 +106,11 @@ def body(*kinds: str) -> bytes:
 def test_signed_events_are_stored_once(client: TestClient) -> None:
     """A signed, fresh body is stored with 200; its replay is stored but applies nothing new."""
     payload = body("processed", "open")
+    stored_before = REGISTRY.get_sample_value(POSTS, {"outcome": "stored"}) or 0
+    events_before = REGISTRY.get_sample_value("newsletter_webhook_events_total") or 0
     first = post(client, payload)
+    assert REGISTRY.get_sample_value(POSTS, {"outcome": "stored"}) == stored_before + 1
+    assert REGISTRY.get_sample_value("newsletter_webhook_events_total") == events_before + 2
     assert first.status_code == 200
     assert first.json() == {"received": 2, "post": 1}
     assert posts(client) == 1
@@ -114,6 +119,9 @@ def test_signed_events_are_stored_once(client: TestClient) -> None:
     assert again.json() == {"received": 2, "post": 2}
     assert settle(client).events == EventsResult(duplicates=2)
     assert stored(client) == 2
+
+
+POSTS = "newsletter_webhook_posts_total"
 
 
 def wait_for(condition: Any, what: str, timeout: float = 20.0) -> None:
