@@ -24,6 +24,10 @@ from newsletter.runtime import Runtime
 from newsletter.schedules import services
 from newsletter.schedules.models import EditionState, ScheduledEdition
 from newsletter.settings import EmailBackend, Settings
+from subscribers import services as subscriber_services
+from subscribers.models import ConsentSource
+from subscribers.services import SignupRequest
+from subscribers.transitions import Evidence
 from tests.unit.newsletter.schedules import seed
 from tests.unit.tasks.inline import Inline, inline
 
@@ -280,3 +284,40 @@ def test_a_change_recorded_during_the_tick_is_published_in_that_tick(
     with runtime_of(pipeline).database.session() as session:
         [(_, change)] = changes.list_changes(session, finished=True)
         assert change.state is ChangeState.DONE
+
+
+def test_the_tick_welcomes_and_catches_up_a_reader_who_confirmed_after_the_send(
+    pipeline: Inline, mailbox: MemorySender
+) -> None:
+    """A confirmation whose welcome never left (its process died) is welcomed by the tick,
+    which also queues today's edition for that reader, late; later ticks add nothing."""
+    send_now(pipeline)
+    pipeline.run("tick")
+    pipeline.drain()
+    assert digest_of(pipeline).state is DigestState.SENT
+    with runtime_of(pipeline).database.session() as session:
+        request = SignupRequest(
+            email="newcomer@example.org",
+            list_slug="morning",
+            evidence=Evidence(ConsentSource.WEB),
+            skip_opt_in=True,
+        )
+        subscriber_services.sign_up(session, request, confirmer=NoConfirmer())
+    first = pipeline.run("tick")
+    assert (first["late"], first["welcomed"]) == (1, 1)
+    pipeline.drain()
+    mails = sorted(e.subject for e in mailbox.to("newcomer@example.org"))
+    assert len(mails) == 2
+    assert mails[1] == "Welcome to The Morning Test"
+    assert digest_of(pipeline).state is DigestState.SENT
+    again = pipeline.run("tick")
+    assert (again["late"], again["welcomed"]) == (0, 0)
+    pipeline.drain()
+    assert len(mailbox.to("newcomer@example.org")) == 2
+
+
+class NoConfirmer:
+    """A confirmer for sign-ups that never need one (single opt-in)."""
+
+    def send(self, subscriptions: object) -> None:
+        """Nothing to send."""
