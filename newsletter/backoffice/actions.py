@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from newsletter.backoffice.previews import Preview, preview_next
+from newsletter.content.slots import SlotSpec
 from newsletter.delivery.resend import Requeued, requeue_transient
 from newsletter.editors import services as accounts
 from newsletter.pipeline import cancel as pipeline_cancel
@@ -21,7 +22,7 @@ from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.runtime import Runtime
 from newsletter.schedules import services as schedules
-from newsletter.schedules.models import ScheduledEdition
+from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
 from subscribers import lists
 from subscribers.models import MailingList
 from subscribers.tokens import tokens_for
@@ -49,6 +50,31 @@ def set_schedule(
         timezone=timezone,
         weekdays=sorted(weekdays),
     )
+
+
+def add_slot(
+    db: Session, actor: str, ip: str, slug: str, spec: SlotSpec, *, label: Callable[[str], str]
+) -> ScheduleSlot:
+    """Add a named slot to a publication's schedule (``label`` names the refused field)."""
+    slot = schedules.add_slot(db, slug, spec, label=label)
+    accounts.audit(
+        db,
+        actor,
+        "schedule.slot_add",
+        slug,
+        ip=ip,
+        name=spec.name,
+        send_time=spec.send_time.strftime("%H:%M"),
+        weekdays=sorted(spec.weekdays),
+        cutoff_minutes=spec.cutoff_minutes,
+    )
+    return slot
+
+
+def remove_slot(db: Session, actor: str, ip: str, slug: str, name: str) -> None:
+    """Remove a named slot of a publication's schedule."""
+    schedules.remove_slot(db, slug, name, field="name")
+    accounts.audit(db, actor, "schedule.slot_remove", slug, ip=ip, name=name)
 
 
 def schedule_once(db: Session, actor: str, ip: str, slug: str, local: datetime) -> ScheduledEdition:

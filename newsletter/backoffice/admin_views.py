@@ -14,7 +14,14 @@ from fastapi.responses import HTMLResponse, Response
 from newsletter import parsing
 from newsletter.backoffice import actions
 from newsletter.backoffice.edition_views import chosen_publication
-from newsletter.backoffice.forms import edition_row, parse_local, schedule_fields
+from newsletter.backoffice.forms import (
+    SLOT_FIELDS,
+    edition_row,
+    parse_local,
+    schedule_fields,
+    slot_row,
+    slot_spec,
+)
 from newsletter.backoffice.pages import redirect, render
 from newsletter.db import utcnow
 from newsletter.editors import services as accounts
@@ -61,8 +68,11 @@ def _schedule_view(
                 "today": utcnow().astimezone(tz).date().isoformat(),
             },
             "upcoming": [
-                e.due_at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") for e in upcoming
+                e.due_at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+                + (f" ({e.slot})" if e.slot else "")
+                for e in upcoming
             ],
+            "slots": [slot_row(row) for row in schedules.slots_of(db, chosen)],
             "editions": [
                 edition_row(e, s)
                 for e, s in schedules.editions_with_digest_state(db, slug=chosen.slug)
@@ -100,6 +110,36 @@ def set_schedule(
     with runtime_of(request).database.session() as db:
         actions.set_schedule(db, user.name, client_ip(request), slug, **fields)
     return _back(slug, "scheduled")
+
+
+@router.post("/schedules/{slug}/slots")
+def add_slot(
+    request: Request,
+    user: Publisher,
+    slug: str,
+    name: Annotated[str, Form(max_length=64)] = "",
+    send_time_text: Annotated[str, Form(alias="send_time", max_length=8)] = "",
+    weekdays: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    cutoff_minutes: Annotated[str, Form(max_length=8)] = "0",
+) -> Response:
+    """Add a named slot (its own time, days and cut-off); a clash is refused on the page."""
+    try:
+        spec = slot_spec(name, send_time_text, weekdays, cutoff_minutes)
+        with runtime_of(request).database.session() as db:
+            actions.add_slot(
+                db, user.name, client_ip(request), slug, spec, label=SLOT_FIELDS.__getitem__
+            )
+    except InvalidInputError as exc:
+        return _schedule_view(request, user, slug, error=f"Slot not added: {exc}.", status=400)
+    return _back(slug, "slot added")
+
+
+@router.post("/schedules/{slug}/slots/{name}/remove")
+def remove_slot(request: Request, user: Publisher, slug: str, name: str) -> Response:
+    """Remove a named slot (editions it already gave stay)."""
+    with runtime_of(request).database.session() as db:
+        actions.remove_slot(db, user.name, client_ip(request), slug, name)
+    return _back(slug, "slot removed")
 
 
 @router.post("/schedules/{slug}/once")

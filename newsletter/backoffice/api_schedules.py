@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse, Response
 from newsletter.backoffice import actions
 from newsletter.backoffice import schemas as s
 from newsletter.backoffice.api_deps import PublicationSlug, Publisher, Reader
-from newsletter.backoffice.forms import edition_row, parse_local, schedule_fields
+from newsletter.backoffice.forms import (
+    SLOT_FIELDS,
+    edition_row,
+    parse_local,
+    schedule_fields,
+    slot_row,
+    slot_spec,
+)
 from newsletter.db import utcnow
 from newsletter.editors.auth import client_ip
 from newsletter.errors import InvalidInputError
@@ -34,6 +41,7 @@ def _schedule(db: Any, slug: str) -> s.ScheduleOut:
         weekdays=list(chosen.weekdays),
         paused=chosen.paused,
         upcoming=[e.due_at for e in upcoming],
+        slots=[s.SlotOut(**slot_row(row)) for row in schedules.slots_of(db, chosen)],
         editions=[s.ScheduledEditionOut(**edition_row(e, st)) for e, st in rows],
     )
 
@@ -53,6 +61,38 @@ def put_schedule(
     fields = schedule_fields(body.send_time, body.timezone, body.weekdays)
     with runtime_of(request).database.session() as db:
         actions.set_schedule(db, user.name, client_ip(request), slug, **fields)
+        return _schedule(db, slug)
+
+
+@router.post(
+    "/publications/{slug}/slots",
+    status_code=201,
+    response_model=s.ScheduleOut,
+    summary="Add a named slot",
+)
+def add_slot(
+    request: Request, user: Publisher, slug: PublicationSlug, body: s.SlotIn
+) -> s.ScheduleOut:
+    """Add a named slot (several editions a day), each with its own local time, days and
+    cut-off; a name taken, or a time or cut-off window overlapping another slot's, is
+    refused naming the field (publishers)."""
+    spec = slot_spec(body.name, body.send_time, body.weekdays, body.cutoff_minutes)
+    with runtime_of(request).database.session() as db:
+        actions.add_slot(
+            db, user.name, client_ip(request), slug, spec, label=SLOT_FIELDS.__getitem__
+        )
+        return _schedule(db, slug)
+
+
+@router.delete(
+    "/publications/{slug}/slots/{name}", response_model=s.ScheduleOut, summary="Remove a slot"
+)
+def remove_slot(
+    request: Request, user: Publisher, slug: PublicationSlug, name: str
+) -> s.ScheduleOut:
+    """Remove a named slot; the editions it already gave stay (publishers)."""
+    with runtime_of(request).database.session() as db:
+        actions.remove_slot(db, user.name, client_ip(request), slug, name[:64])
         return _schedule(db, slug)
 
 

@@ -12,7 +12,17 @@ from datetime import datetime, time
 from typing import Any
 
 from newsletter import parsing
-from newsletter.schedules.models import ScheduledEdition
+from newsletter.content.slots import SlotSpec
+from newsletter.errors import InvalidInputError
+from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
+
+# What a slot's fields are called in the form and the API body (for refusals).
+SLOT_FIELDS = {
+    "name": "name",
+    "time": "send_time",
+    "days": "weekdays",
+    "cutoff": "cutoff_minutes",
+}
 
 
 def parse_time(value: str, *, field: str = "send_time") -> time:
@@ -41,6 +51,32 @@ def schedule_fields(send_time: str, timezone: str, weekdays: Iterable[str]) -> d
     return {"send_time": parse_time(send_time), "timezone": check_zone(timezone), "weekdays": days}
 
 
+def slot_spec(name: str, send_time: str, weekdays: Iterable[str], cutoff: str | int) -> SlotSpec:
+    """A named slot's fields from a form or an API body, each checked (field named)."""
+    try:
+        minutes = int(cutoff or 0)
+    except ValueError:
+        raise InvalidInputError(
+            f"cutoff_minutes: {str(cutoff)[:20]!r} is not a number of minutes"
+        ) from None
+    return SlotSpec(
+        name=name.strip(),
+        send_time=parse_time(send_time),
+        weekdays=parse_days(weekdays),
+        cutoff_minutes=minutes,
+    )
+
+
+def slot_row(slot: ScheduleSlot) -> dict[str, Any]:
+    """A named slot as pages and the API show it."""
+    return {
+        "name": slot.name,
+        "send_time": slot.send_time.strftime("%H:%M"),
+        "weekdays": list(slot.weekdays),
+        "cutoff_minutes": slot.cutoff_minutes,
+    }
+
+
 def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str, Any]:
     """A scheduled edition as pages and the API show it (local time and UTC)."""
     tz = parsing.zone(edition.publication.timezone)
@@ -48,6 +84,7 @@ def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str
         "id": edition.id,
         "publication": edition.publication.slug,
         "edition_date": edition.edition_date.isoformat(),
+        "slot": edition.slot,
         "due_local": edition.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
         "due_utc": edition.due_at.isoformat(),
         "kind": edition.kind.value,

@@ -143,12 +143,31 @@ class OnceIn(_In):
     at: str = Field(pattern=LOCAL_PATTERN, examples=["2030-01-31 07:00"])
 
 
+class SlotIn(_In):
+    """A named slot: its name (in URLs), local time, days and cut-off in minutes before it."""
+
+    name: str = Field(min_length=1, max_length=40, examples=["evening"])
+    send_time: str = Field(pattern=TIME_PATTERN, examples=["18:00"])
+    weekdays: list[str] = Field(min_length=1, max_length=7, examples=[["mon", "tue"]])
+    cutoff_minutes: int = Field(default=0, ge=0, le=1380, examples=[30])
+
+
+class SlotOut(BaseModel):
+    """A named slot of a publication's schedule."""
+
+    name: str
+    send_time: str
+    weekdays: list[str]
+    cutoff_minutes: int
+
+
 class ScheduledEditionOut(BaseModel):
-    """An edition the scheduler knows of."""
+    """An edition the scheduler knows of (``slot``: its named slot, "" the main schedule)."""
 
     id: int
     publication: str
     edition_date: str
+    slot: str = ""
     due_local: str
     due_utc: str
     kind: str
@@ -166,6 +185,7 @@ class ScheduleOut(BaseModel):
     weekdays: list[str]
     paused: bool
     upcoming: list[datetime]
+    slots: list[SlotOut] = []
     editions: list[ScheduledEditionOut]
 
 

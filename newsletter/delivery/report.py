@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsletter.content.edition import Cadence
 from newsletter.delivery.models import (
     FAILED_STATES,
     OPEN_BATCH_STATES,
@@ -183,6 +184,8 @@ class DeliveryReport:
     uncancellable: int = 0
     # "daily" or "weekly" (a roundup), and the breakdowns by version and delivery instant.
     cadence: str = "daily"
+    # The named slot of a daily edition ("morning", "evening"); "" the main schedule.
+    slot: str = ""
     variants: tuple[VariantRow, ...] = ()
     zone_groups: tuple[ZoneGroupRow, ...] = ()
     # Readers added after the edition went out (same-day catch-up), and of them sent.
@@ -227,6 +230,7 @@ class DeliveryReport:
             "digest_id": self.digest_id,
             "publication": self.publication,
             "edition_date": self.edition_date.isoformat(),
+            "slot": self.slot,
             "state": self.state,
             "recipients": self.recipients,
             "sent": self.sent,
@@ -307,6 +311,7 @@ def delivery_report(session: Session, digest_id: int) -> DeliveryReport:
         digest_id=digest.id,
         publication=digest.publication.slug,
         edition_date=digest.edition_date,
+        slot=digest.slot if digest.cadence is Cadence.DAILY else "",
         state=digest.state.value,
         by_state=dict(sorted(by_state.items())),
         by_reason=dict(sorted(by_reason.items())),

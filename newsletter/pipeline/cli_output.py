@@ -57,8 +57,9 @@ def print_report(report: DeliveryReport) -> None:
     """The delivery report: the counts, the guarantee, a table per state and reason, and the
     breakdowns by variant and zone group when the edition had more than one of either."""
     kind = {"weekly": " weekly roundup", "alert": " alert"}.get(report.cadence, "")
+    slot = f" ({escape(report.slot)})" if report.slot else ""
     out.print(
-        f"{escape(report.publication)}{kind} {report.edition_date.isoformat()}: "
+        f"{escape(report.publication)}{kind} {report.edition_date.isoformat()}{slot}: "
         f"[bold]{report.state}[/] "
         f"— {report.sent:,} sent, {report.failed:,} failed, {report.skipped:,} skipped."
     )

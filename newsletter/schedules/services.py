@@ -211,10 +211,11 @@ def add_slot(
     return row
 
 
-def remove_slot(session: Session, slug: str, name: str) -> ScheduleSlot:
-    """Remove a publication's slot (its editions already made stay, with its name)."""
+def remove_slot(session: Session, slug: str, name: str, *, field: str = "--name") -> ScheduleSlot:
+    """Remove a publication's slot (its editions already made stay, with its name); an
+    unknown name: ``NotFoundError`` naming ``field``."""
     publication = get_publication(session, slug)
-    row = get_slot(session, publication, name)
+    row = get_slot(session, publication, name, field=field)
     session.delete(row)
     session.flush()
     return row
@@ -347,8 +348,10 @@ def send_now(
     )
 
 
-def get_slot(session: Session, publication: Publication, name: str) -> ScheduleSlot:
-    """The publication's slot called ``name``, or ``NotFoundError`` naming ``--slot``."""
+def get_slot(
+    session: Session, publication: Publication, name: str, *, field: str = "--slot"
+) -> ScheduleSlot:
+    """The publication's slot called ``name``, or ``NotFoundError`` naming ``field``."""
     row = session.scalar(
         select(ScheduleSlot).where(
             ScheduleSlot.publication_id == publication.id, ScheduleSlot.name == name
@@ -356,7 +359,9 @@ def get_slot(session: Session, publication: Publication, name: str) -> ScheduleS
     )
     if row is None:
         names = ", ".join(slot.name for slot in slots_of(session, publication)) or "none"
-        raise NotFoundError(f"--slot: {publication.slug} has no slot {name!r} (its slots: {names})")
+        raise NotFoundError(
+            f"{field}: {publication.slug} has no slot {name[:40]!r} (its slots: {names})"
+        )
     return row
 
 

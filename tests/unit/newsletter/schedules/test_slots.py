@@ -197,7 +197,7 @@ def test_slots_are_stored_and_refused_with_the_field_named(any_database: Databas
             services.add_slot(session, "morning", slot("morning", 12))
         with pytest.raises(InvalidInputError, match=r"^--cutoff: "):
             services.add_slot(session, "morning", slot("noon", 12, cutoff=-5))
-        with pytest.raises(NotFoundError, match=r"^--slot: morning has no slot 'noon'"):
+        with pytest.raises(NotFoundError, match=r"^--name: morning has no slot 'noon'"):
             services.remove_slot(session, "morning", "noon")
         services.remove_slot(session, "morning", "evening")
         assert [
