@@ -8,18 +8,25 @@ so the page can show it next to that field. The caller commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from newsletter.content.edition import MailKind
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError
 from subscribers.choices import Reading, clean_reading, offered_days, offered_topics
-from subscribers.models import MailingList, Subscriber, SubscriptionState
-from subscribers.profile import clean_topics, clean_zone
-from subscribers.services import lists_of_publication, set_reading
-from subscribers.transitions import Evidence, start_subscription, transition
+from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionState
+from subscribers.profile import clean_alert_topics, clean_topics, clean_zone
+from subscribers.services import (
+    KIND_NAMES,
+    gets_kind,
+    lists_of_publication,
+    set_kind,
+    set_reading,
+)
+from subscribers.transitions import Evidence, record_choice, start_subscription, transition
 
 S = SubscriptionState
 
@@ -35,10 +42,11 @@ class ChoiceError(InvalidInputError):
 
 @dataclass(frozen=True)
 class ListChoice:
-    """Whether to receive one list, which topics (empty = all), and how often.
+    """Whether to receive one list, which topics (empty = all), how often, which kinds.
 
     ``cadence`` and ``weekly_day`` are as typed; ``cadence`` ``None`` keeps the
-    subscription's current reading (a form that does not show it).
+    subscription's current reading (a form that does not show it). ``digests`` and
+    ``alerts`` say which kinds of mail (alerts on ``alert_topics``, empty: all).
     """
 
     list_id: int
@@ -46,6 +54,10 @@ class ListChoice:
     topics: tuple[str, ...] = ()
     cadence: str | None = None
     weekly_day: str = ""
+    # Kinds of mail (None: the form did not show them, keep them as they are).
+    digests: bool | None = None
+    alerts: bool | None = None
+    alert_topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,20 +78,47 @@ def _field_of(error: InvalidInputError) -> str:
 
 def _checked(
     session: Session, choice: ListChoice, mailing_list: MailingList
-) -> tuple[list[str], Reading | None]:
+) -> tuple[list[str], Reading | None, list[str]]:
     publication = mailing_list.publication
     try:
-        topics = clean_topics(choice.topics, offered_topics(session, publication))
+        offered = offered_topics(session, publication)
+        topics = clean_topics(choice.topics, offered)
         reading = (
             None
             if choice.cadence is None
             else clean_reading(choice.cadence, choice.weekly_day, offered_days(publication))
         )
+        alert_topics = clean_alert_topics(choice.alert_topics, offered)
+        if choice.subscribed and choice.digests is False and choice.alerts is False:
+            raise InvalidInputError(
+                "digests: choose the digest, alerts or both (or untick the list to leave it)"
+            )
     except InvalidInputError as exc:
         raise ChoiceError(
             f"{exc} ({mailing_list.name})", field=_field_of(exc), list_id=mailing_list.id
         ) from None
-    return topics, reading
+    return topics, reading, alert_topics
+
+
+def _set_kinds(
+    session: Session,
+    subscription: Subscription,
+    choice: ListChoice,
+    alert_topics: list[str],
+    evidence: Evidence,
+    now: datetime,
+) -> None:
+    """Give the subscription the kinds of mail chosen; each kind taken or left is recorded."""
+    for kind, wanted in ((MailKind.DIGEST, choice.digests), (MailKind.ALERT, choice.alerts)):
+        if wanted is None or gets_kind(subscription, kind) == wanted:
+            continue
+        set_kind(subscription, kind, wanted)
+        verb = "joined" if wanted else "left"
+        record_choice(
+            session, subscription, replace(evidence, text=f"{verb} {KIND_NAMES[kind]}"), now=now
+        )
+    if choice.alerts is not None:
+        subscription.alert_topics = alert_topics
 
 
 def update_preferences(
@@ -114,7 +153,7 @@ def update_preferences(
     if preferences.timezone is not None:
         subscriber.timezone = zone
     existing = {subscription.list_id: subscription for subscription in subscriber.subscriptions}
-    for choice, mailing_list, topics, reading in checked:
+    for choice, mailing_list, topics, reading, alert_topics in checked:
         subscription = existing.get(choice.list_id)
         if choice.subscribed:
             if subscription is None:
@@ -126,6 +165,7 @@ def update_preferences(
             subscription.topics = topics
             if reading is not None:
                 set_reading(subscription, reading)
+            _set_kinds(session, subscription, choice, alert_topics, evidence, now)
         elif subscription is not None and subscription.state in (S.PENDING, S.CONFIRMED):
             transition(session, subscription, S.UNSUBSCRIBED, evidence, now=now)
     for subscription in subscriber.subscriptions:

@@ -94,3 +94,14 @@ def clean_topics(topics: Iterable[str], offered: Iterable[str] | Mapping[str, st
     if len(chosen) > MAX_TOPICS:
         raise InvalidInputError(f"topics: at most {MAX_TOPICS} topics")
     return list(chosen.values())
+
+
+def clean_alert_topics(
+    topics: Iterable[str], offered: Iterable[str] | Mapping[str, str]
+) -> list[str]:
+    """``clean_topics`` for the topics a reader wants alerts on (empty: every topic);
+    a refusal names the ``alert_topics`` field."""
+    try:
+        return clean_topics(topics, offered)
+    except InvalidInputError as exc:
+        raise InvalidInputError("alert_topics:" + str(exc).removeprefix("topics:")) from None

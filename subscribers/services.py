@@ -33,7 +33,7 @@ from subscribers.models import (
     Subscription,
     SubscriptionState,
 )
-from subscribers.profile import clean_profile, clean_topics
+from subscribers.profile import clean_alert_topics, clean_profile, clean_topics
 from subscribers.suppression import LIFTED_BY_OPT_IN, lift_suppression, suppression_of
 from subscribers.tokens import TokenSubject
 from subscribers.transitions import Evidence, record_choice, start_subscription, transition
@@ -66,6 +66,8 @@ class SignupRequest:
     cadence: str = ""  # "daily" (blank) or "weekly"
     weekly_day: str = ""  # mon ... sun, one of the publication's weekly days
     skip_opt_in: bool = False  # CLI with recorded prior consent only
+    alerts: bool = False  # also opt into alerts (the digest is always part of a sign-up)
+    alert_topics: tuple[str, ...] = ()  # alerts on these topics only (empty: every topic)
 
 
 class SignupOutcome(StrEnum):
@@ -197,6 +199,7 @@ def sign_up(
     publication = mailing_list.publication
     topics = clean_topics(request.topics, offered_topics(session, publication))
     reading = clean_reading(request.cadence, request.weekly_day, offered_days(publication))
+    alert_topics = clean_alert_topics(request.alert_topics, offered_topics(session, publication))
 
     suppression = suppression_of(session, email)
     if suppression is not None and not (
@@ -224,12 +227,14 @@ def sign_up(
             session, subscriber, mailing_list, target, request.evidence, topics=topics, now=now
         )
         set_reading(subscription, reading)
+        _sign_up_kinds(subscription, request, alert_topics)
     elif subscription.state is S.CONFIRMED:
         # Their choices change on the preferences page, which proves they own the address.
         return SignupResult(SignupOutcome.ALREADY_CONFIRMED, subscription)
     elif subscription.state is S.PENDING:
         subscription.topics = topics
         set_reading(subscription, reading)
+        _sign_up_kinds(subscription, request, alert_topics)
         if single:
             # Recorded prior consent (or a single opt-in list) needs no confirmation email.
             transition(session, subscription, S.CONFIRMED, request.evidence, now=now)
@@ -240,6 +245,7 @@ def sign_up(
     else:
         subscription.topics = topics
         set_reading(subscription, reading)
+        _sign_up_kinds(subscription, request, alert_topics)
         transition(session, subscription, target, request.evidence, now=now)
     if single:
         lift_suppression(session, email)
@@ -250,6 +256,15 @@ def sign_up(
     session.flush()
     send_confirmations(session, confirmer, [subscription.id])
     return SignupResult(SignupOutcome.CONFIRMATION_SENT, subscription)
+
+
+def _sign_up_kinds(
+    subscription: Subscription, request: SignupRequest, alert_topics: list[str]
+) -> None:
+    """The kinds of mail a sign-up asks for: the digest, and alerts if ticked."""
+    subscription.digests = True
+    subscription.alerts = request.alerts
+    subscription.alert_topics = alert_topics if request.alerts else []
 
 
 def set_reading(subscription: Subscription, reading: Reading) -> None:

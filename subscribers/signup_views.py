@@ -130,6 +130,8 @@ def _subscribe_page(
                 "timezone": zone,
                 "cadence": values.first("cadence") if values else Cadence.DAILY.value,
                 "weekly_day": values.first("weekly_day") if values else "",
+                "alerts": bool(values.first("alerts")) if values else False,
+                "alert_topics": values.all("alert_topics") if values else [],
             },
         }
     return render_page("subscribers/subscribe.html", status=400 if error else 200, **context)
@@ -159,6 +161,8 @@ def _subscribe_submit(request: Request, slug: str, form: FormValues) -> Response
         cadence=cadence,
         # The day select is always sent; it only counts for a weekly choice.
         weekly_day=form.first("weekly_day") if cadence.strip().lower() == "weekly" else "",
+        alerts=bool(form.first("alerts")),
+        alert_topics=tuple(form.all("alert_topics")),
     )
     try:
         _signup_committed(runtime, signup)
@@ -201,6 +205,10 @@ class SubscribeIn(BaseModel):
     topics: list[str] = Field(default_factory=list, max_length=50)
     cadence: str = Field(default="", max_length=20)
     weekly_day: str = Field(default="", max_length=20)
+    alerts: bool = Field(default=False, description="Also receive alerts (the digest always)")
+    alert_topics: list[str] = Field(
+        default_factory=list, max_length=50, description="Alerts on these topics only (empty: all)"
+    )
     website: str = Field(default="", max_length=200)
 
 
@@ -218,6 +226,8 @@ def _api_subscribe(request: Request, body: SubscribeIn) -> Response:
             topics=tuple(body.topics),
             cadence=body.cadence,
             weekly_day=body.weekly_day,
+            alerts=body.alerts,
+            alert_topics=tuple(body.alert_topics),
         )
         try:
             _signup_committed(runtime, signup)

@@ -192,6 +192,9 @@ def _list_entry(
             "chosen": typed.all(f"topics-{list_id}"),
             "cadence": typed.first(f"cadence-{list_id}") or Cadence.DAILY.value,
             "weekly_day": typed.first(f"weekly_day-{list_id}"),
+            "digests": bool(typed.first(f"digests-{list_id}")),
+            "alerts": bool(typed.first(f"alerts-{list_id}")),
+            "alert_chosen": typed.all(f"alert_topics-{list_id}"),
         }
     return {
         "id": list_id,
@@ -201,6 +204,9 @@ def _list_entry(
         "chosen": list(current.topics) if current else [],
         "cadence": current.cadence.value if current else Cadence.DAILY.value,
         "weekly_day": (current.weekly_day if current else None) or (days[0] if days else ""),
+        "digests": current.digests if current else True,
+        "alerts": current.alerts if current else False,
+        "alert_chosen": list(current.alert_topics) if current else [],
     }
 
 
@@ -215,6 +221,8 @@ def _list_choice(form: FormValues, list_id: int, chosen_lists: set[str]) -> List
     cadence_field = f"cadence-{list_id}"
     cadence = form.first(cadence_field) if cadence_field in form.fields else None
     weekly = (cadence or "").strip().lower() == Cadence.WEEKLY.value
+    # The kinds' checkboxes are sent only when ticked: a hidden marker says the form had them.
+    kinds = f"kinds-{list_id}" in form.fields
     return ListChoice(
         list_id=list_id,
         subscribed=str(list_id) in chosen_lists,
@@ -222,6 +230,9 @@ def _list_choice(form: FormValues, list_id: int, chosen_lists: set[str]) -> List
         cadence=cadence,
         # The day select is always sent; it only counts for a weekly choice.
         weekly_day=form.first(f"weekly_day-{list_id}") if weekly else "",
+        digests=bool(form.first(f"digests-{list_id}")) if kinds else None,
+        alerts=bool(form.first(f"alerts-{list_id}")) if kinds else None,
+        alert_topics=tuple(form.all(f"alert_topics-{list_id}")),
     )
 
 

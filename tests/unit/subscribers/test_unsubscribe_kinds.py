@@ -129,3 +129,99 @@ def test_a_kind_link_after_unsubscribing_changes_nothing(client: TestClient) -> 
     assert "You are unsubscribed" in client.get(url).text
     assert "You are unsubscribed" in client.post(url, data=ONE_CLICK).text
     assert _subscription(client)[:3] == (S.UNSUBSCRIBED, True, True)
+
+
+def _preferences(client: TestClient, subscriber_id: int, list_id: int) -> str:
+    return _path(_links(client).preferences_url(subscriber_id, list_id))
+
+
+def test_the_preferences_page_shows_and_changes_each_kind(client: TestClient) -> None:
+    subscriber_id, list_id = _reader(client, alerts=False)
+    url = _preferences(client, subscriber_id, list_id)
+    page = client.get(url).text
+    assert f'name="digests-{list_id}" value="yes" checked' in page
+    assert f'name="alerts-{list_id}" value="yes">' in page  # offered, not ticked
+    assert f'name="alert_topics-{list_id}" value="Science"' in page
+    form = {
+        "list": str(list_id),
+        f"kinds-{list_id}": "shown",
+        f"alerts-{list_id}": "yes",
+        f"alert_topics-{list_id}": ["science", "Sport"],
+        "pause": "",
+    }
+    saved = client.post(url, data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    with _db(client).session() as session:
+        subscription = session.scalars(select(Subscription)).one()
+        assert (subscription.digests, subscription.alerts) == (False, True)
+        assert subscription.alert_topics == ["Science", "Sport"]  # as the publication spells them
+    assert _subscription(client)[3][-2:] == ["left the digest", "joined alerts"]
+    shown = client.get(url).text
+    assert f'name="alert_topics-{list_id}" value="Sport" checked' in shown
+    assert f'name="digests-{list_id}" value="yes">' in shown
+
+
+def test_preferences_refuse_no_kind_and_unknown_alert_topics(client: TestClient) -> None:
+    subscriber_id, list_id = _reader(client)
+    url = _preferences(client, subscriber_id, list_id)
+    neither = client.post(url, data={"list": str(list_id), f"kinds-{list_id}": "shown"})
+    assert neither.status_code == 400
+    assert "digests: choose the digest, alerts or both" in neither.text
+    assert f'id="e-digests-{list_id}"' in neither.text
+    unknown = client.post(
+        url,
+        data={
+            "list": str(list_id),
+            f"kinds-{list_id}": "shown",
+            f"alerts-{list_id}": "yes",
+            f"alert_topics-{list_id}": "Gardening",
+        },
+    )
+    assert unknown.status_code == 400
+    assert "alert_topics: &#39;Gardening&#39; is not a topic of this publication" in unknown.text
+    assert _subscription(client)[:3] == (S.CONFIRMED, True, True)
+    # A client that does not show the kinds keeps them as they are.
+    kept = client.post(url, data={"list": str(list_id), "pause": ""}, follow_redirects=False)
+    assert kept.status_code == 303
+    assert _subscription(client)[:3] == (S.CONFIRMED, True, True)
+
+
+def _kinds_of(client: TestClient, email: str) -> tuple[bool, bool, list[str]]:
+    with _db(client).session() as session:
+        subscription = services.get_subscriber(session, email).subscriptions[0]
+        return subscription.digests, subscription.alerts, list(subscription.alert_topics)
+
+
+def test_sign_up_form_and_api_offer_alerts(client: TestClient) -> None:
+    """Alerts are an opt-in beside the digest, by topic when the publication has topics."""
+    form = client.get("/subscribe/daily").text
+    assert 'name="alerts" value="yes"' in form
+    assert 'name="alert_topics" value="Sport"' in form
+    client.post("/subscribe/daily", data={"email": "plain@example.org"})
+    assert _kinds_of(client, "plain@example.org") == (True, False, [])
+    client.post(
+        "/subscribe/daily",
+        data={"email": "web@example.org", "alerts": "yes", "alert_topics": "sport"},
+    )
+    assert _kinds_of(client, "web@example.org") == (True, True, ["Sport"])
+    api = client.post(
+        "/api/subscribe",
+        json={"email": "api@example.org", "list": "daily", "alerts": True},
+    )
+    assert api.status_code == 202
+    assert _kinds_of(client, "api@example.org") == (True, True, [])
+    bad = client.post(
+        "/api/subscribe",
+        json={"email": "bad@example.org", "list": "daily", "alerts": True, "alert_topics": ["X"]},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["fields"][0]["field"] == "alert_topics"
+    refused = client.post(
+        "/subscribe/daily",
+        data={"email": "bad@example.org", "alerts": "yes", "alert_topics": "Gardening"},
+    )
+    assert refused.status_code == 400
+    assert 'id="e-alert_topics"' in refused.text
+    assert 'name="alerts" value="yes" checked' in refused.text
+    with _db(client).session() as session:
+        assert services.find_subscriber(session, "bad@example.org") is None
