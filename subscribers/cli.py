@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import (
@@ -237,12 +238,22 @@ def show_command(ctx: click.Context, email: str, as_json: bool) -> None:
         zone = person["timezone"] or "the publication's"
         out.print(f"  locale {person['locale']}, timezone {zone}", markup=False)
     for item in data["subscriptions"]:
-        topics = ", ".join(item["topics"]) or "all topics"
-        paused = f", paused until {item['paused_until']}" if item["paused_until"] else ""
-        reading = reading_of(Cadence(item["cadence"]), item["weekly_day"])
-        out.print(f"  {item['list']}: {item['state']} ({topics}; {reading}{paused})", markup=False)
+        out.print(f"  {item['list']}: {item['state']}{_paused(item)}", markup=False)
+        if item["digests"]:
+            topics = ", ".join(item["topics"]) or "all topics"
+            reading = reading_of(Cadence(item["cadence"]), item["weekly_day"])
+            out.print(f"    digest: {reading}, {topics}", markup=False)
+        else:
+            out.print("    digest: off", markup=False)
+        alert_topics = ", ".join(item["alert_topics"]) or "all topics"
+        alerts = f"on, {alert_topics}" if item["alerts"] else "off"
+        out.print(f"    alerts: {alerts}", markup=False)
     if data["suppression"]:
         out.print(f"  suppressed: {data['suppression']['reason']}")
+
+
+def _paused(item: dict[str, Any]) -> str:
+    return f" (paused until {item['paused_until']})" if item["paused_until"] else ""
 
 
 @subscribers.command("unsubscribe")

@@ -324,6 +324,9 @@ def _insert_subscriptions(
             "topics": row.topics,
             "cadence": row.reading.cadence,
             "weekly_day": row.reading.weekly_day,
+            "digests": row.digests,
+            "alerts": row.alerts,
+            "alert_topics": list(row.alert_topics),
         }
         for row in rows
     ]
@@ -366,6 +369,9 @@ def export_csv(
             Subscriber.locale,
             Subscription.cadence,
             Subscription.weekly_day,
+            Subscription.digests,
+            Subscription.alerts,
+            Subscription.alert_topics,
         )
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(Subscription.list_id == mailing_list.id, Subscription.state.in_(list(states)))
@@ -374,7 +380,9 @@ def export_csv(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     count = 0
-    for email, name, topics, timezone, locale, cadence, weekly_day in session.execute(query):
+    for row in session.execute(query):
+        email, name, topics, timezone, locale, cadence, weekly_day = row[:7]
+        digests, alerts, alert_topics = row[7:]
         writer.writerow(
             [
                 email,
@@ -384,6 +392,9 @@ def export_csv(
                 locale,
                 cadence.value,
                 weekly_day or "",
+                "yes" if digests else "no",
+                "yes" if alerts else "no",
+                TOPIC_SEPARATOR.join(alert_topics or ()),
             ]
         )
         count += 1

@@ -3,7 +3,9 @@
 Columns: ``email`` (required), ``name``, ``topics`` (separated by ``;``),
 ``timezone`` (blank: the publication's zone), ``locale``, ``cadence`` (``daily``, the
 default, or ``weekly``) and ``weekly_day`` (``mon`` ... ``sun``, a day the publication
-offers a roundup on), in any order; the header is row 1. Topics must be the
+offers a roundup on), ``digests`` and ``alerts`` (the kinds of mail: ``yes`` or
+``no``; blank: the digest yes, alerts no) and ``alert_topics`` (separated by ``;``,
+blank: alerts on every topic), in any order; the header is row 1. Topics must be the
 publication's (``choices.offered_topics``). A wrong header, a file that is not UTF-8
 or one over the size limit is refused as a whole before any row is read; a bad row is
 reported by its row number and the rest are read on.
@@ -27,9 +29,22 @@ from typing import IO
 from newsletter.errors import InvalidInputError
 from subscribers.addresses import normalise_email
 from subscribers.choices import Reading, clean_reading
-from subscribers.profile import clean_profile, clean_topics, topic_keys
+from subscribers.profile import clean_alert_topics, clean_profile, clean_topics, topic_keys
 
-COLUMNS = ("email", "name", "topics", "timezone", "locale", "cadence", "weekly_day")
+COLUMNS = (
+    "email",
+    "name",
+    "topics",
+    "timezone",
+    "locale",
+    "cadence",
+    "weekly_day",
+    "digests",
+    "alerts",
+    "alert_topics",
+)
+_YES = frozenset({"yes", "y", "true", "1"})
+_NO = frozenset({"no", "n", "false", "0"})
 TOPIC_SEPARATOR = ";"
 BLOCK = 1024 * 1024
 
@@ -54,6 +69,21 @@ class CsvRow:
     timezone: str | None  # None: the publication's zone
     topics: list[str]
     reading: Reading
+    digests: bool = True
+    alerts: bool = False
+    alert_topics: tuple[str, ...] = ()
+
+
+def read_flag(value: str, field: str, default: bool) -> bool:
+    """A yes/no cell (blank: ``default``), or ``InvalidInputError`` naming the column."""
+    text = value.strip().lower()
+    if not text:
+        return default
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise InvalidInputError(f"{field}: {value.strip()[:20]!r} is not yes or no")
 
 
 def _cannot_read(path: Path, exc: OSError) -> InvalidInputError:
@@ -214,8 +244,27 @@ class CsvRows:
             reading = clean_reading(
                 values.get("cadence", ""), values.get("weekly_day", ""), self.weekly_days
             )
+            digests = read_flag(values.get("digests", ""), "digests", True)
+            alerts = read_flag(values.get("alerts", ""), "alerts", False)
+            if not digests and not alerts:
+                raise InvalidInputError("digests: a reader needs the digest, alerts or both")
+            cell = values.get("alert_topics", "")
+            alert_topics = (
+                clean_alert_topics(cell.split(TOPIC_SEPARATOR), self.allowed_topics)
+                if cell.strip()
+                else []
+            )
         except InvalidInputError as exc:
             return RowProblem(number, raw_email, str(exc))
         return CsvRow(
-            number, email, profile.name, profile.locale, profile.timezone, topics, reading
+            number,
+            email,
+            profile.name,
+            profile.locale,
+            profile.timezone,
+            topics,
+            reading,
+            digests,
+            alerts,
+            tuple(alert_topics),
         )

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from newsletter.db import Database
 from subscribers import services
-from subscribers.models import SubscriptionState
+from subscribers.models import Subscription, SubscriptionState
 from tests.cli import run
 from tests.unit.subscribers.factories import outbox_messages, seed, text_of
 
@@ -98,9 +99,15 @@ def test_add_show_unsubscribe_suppress(env: dict[str, str], database: Database) 
     assert added.exit_code == 0
     assert "confirmed" in added.output
     shown = run(env, "subscribers", "show", "ann@example.org")
-    assert "daily: confirmed (Sport; every edition)" in shown.output
+    assert "daily: confirmed" in shown.output
+    assert "digest: every edition, Sport" in shown.output
+    assert "alerts: off" in shown.output
     data = json.loads(run(env, "subscribers", "show", "ann@example.org", "--json").output)
     assert data["subscriptions"][0]["state"] == "confirmed"
+    assert (data["subscriptions"][0]["digests"], data["subscriptions"][0]["alerts"]) == (
+        True,
+        False,
+    )
     gone = run(env, "subscribers", "unsubscribe", "ann@example.org", "--list", "daily")
     assert "1 subscription(s) ended" in gone.output
     again = run(env, "subscribers", "unsubscribe", "ann@example.org", "--list", "daily")
@@ -144,11 +151,11 @@ def test_export_to_stdout_and_file(env: dict[str, str], tmp_path: Path) -> None:
     )
     printed = run(env, "subscribers", "export", "--list", "daily")
     # A blank zone is the publication's; the reader gets every edition.
-    assert "ann@example.org,,,,en,daily," in printed.output
+    assert "ann@example.org,,,,en,daily,,yes,no," in printed.output
     target = tmp_path / "out.csv"
     run(env, "subscribers", "export", "--list", "daily", "--state", "pending", "-o", str(target))
     assert target.read_text().splitlines() == [
-        "email,name,topics,timezone,locale,cadence,weekly_day"
+        "email,name,topics,timezone,locale,cadence,weekly_day,digests,alerts,alert_topics"
     ]
 
 
@@ -369,3 +376,16 @@ def test_confirmed_import_reports_confirmed_pending_sign_ups(
     assert done.exit_code == 0
     assert "0 imported into daily (0 new subscribers), 1 pending sign-ups confirmed" in done.output
     assert "daily: confirmed" in run(env, "subscribers", "show", "bo@example.org").output
+
+
+def test_show_names_each_kind_of_mail(env: dict[str, str], database: Database) -> None:
+    """``subscribers show`` says whether the reader gets the digest and alerts, on which topics."""
+    run(env, "subscribers", "add", "bo@example.org", "--list", "daily", "--confirmed",
+        "--consent", "Asked at the desk")  # fmt: skip
+    with database.session() as session:
+        subscription = session.scalars(select(Subscription)).one()
+        subscription.digests, subscription.alerts = False, True
+        subscription.alert_topics = ["Science"]
+    shown = run(env, "subscribers", "show", "bo@example.org").output
+    assert "digest: off" in shown
+    assert "alerts: on, Science" in shown

@@ -375,9 +375,9 @@ def test_export_round_trips_and_neutralises_formulas(database: Database, tmp_pat
     with database.session() as session:
         assert csvio.export_csv(session, "daily", buffer) == 2
     assert buffer.getvalue().splitlines() == [
-        "email,name,topics,timezone,locale,cadence,weekly_day",
-        "a@example.org,Ann,,,en,daily,",
-        "b@example.org,'=HYPERLINK(1),Sport;Science,Europe/Paris,fr,daily,",
+        "email,name,topics,timezone,locale,cadence,weekly_day,digests,alerts,alert_topics",
+        "a@example.org,Ann,,,en,daily,,yes,no,",
+        "b@example.org,'=HYPERLINK(1),Sport;Science,Europe/Paris,fr,daily,,yes,no,",
     ]
     everyone = io.StringIO()
     with database.session() as session:
@@ -400,3 +400,34 @@ def test_import_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path)
         assert sub.confirmed_at.utcoffset() is not None
         assert sub.topics == ["Sport"]
         assert session.scalar(select(func.count()).select_from(Consent)) == 2
+
+
+def test_import_and_export_the_kinds_of_mail(database: Database, tmp_path: Path) -> None:
+    """digests / alerts (yes or no, blank: digest only) and alert topics go in and come out."""
+    seed(database)
+    path = _write(
+        tmp_path,
+        "email,digests,alerts,alert_topics\n"
+        "both@example.org,yes,yes,science;Sport\n"
+        "alerts@example.org,no,Y,\n"
+        "plain@example.org,,,\n"
+        "neither@example.org,no,no,\n"
+        "maybe@example.org,maybe,,\n"
+        "garden@example.org,,yes,Gardening\n",
+    )
+    with database.session() as session:
+        report = csvio.import_csv(session, path, list_slug="daily", confirmed=True, consent="x")
+    assert report.imported == 3
+    assert [(p.row, p.reason) for p in report.problems] == [
+        (5, "digests: a reader needs the digest, alerts or both"),
+        (6, "digests: 'maybe' is not yes or no"),
+        (7, "alert_topics: 'Gardening' is not a topic of this publication"),
+    ]
+    buffer = io.StringIO()
+    with database.session() as session:
+        csvio.export_csv(session, "daily", buffer)
+    assert buffer.getvalue().splitlines()[1:] == [
+        "alerts@example.org,,,,en,daily,,no,yes,",
+        "both@example.org,,,,en,daily,,yes,yes,Science;Sport",
+        "plain@example.org,,,,en,daily,,yes,no,",
+    ]
