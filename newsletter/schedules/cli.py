@@ -211,6 +211,8 @@ def _print_tables(schedules: list[dict[str, Any]], editions: list[dict[str, Any]
     table = Table("id", "publication", "date", "due (local)", "kind", "state", "digest", "why")
     for row in editions:
         weekly = " weekly" if row["cadence"] == Cadence.WEEKLY.value else ""
+        if row["cadence"] == Cadence.ALERT.value:
+            weekly = " alert"
         slot = f" {row['slot']}" if row["slot"] else ""
         table.add_row(
             str(row["id"]),

@@ -84,8 +84,11 @@ class ScheduledEdition(Base):
     def label(self) -> str:
         """A short human name, e.g. ``edition 4 (morning 2026-12-01)``, for a weekly
         roundup ``edition 5 (morning 2026-12-01 weekly)``, for a slot's edition
-        ``edition 6 (morning 2026-12-01 evening)``."""
+        ``edition 6 (morning 2026-12-01 evening)``, for an alert (its key is its
+        briefing's id) ``edition 7 (morning 2026-12-01 alert 12)``."""
         weekly = " weekly" if self.cadence is Cadence.WEEKLY else ""
+        if self.cadence is Cadence.ALERT:
+            weekly = f" alert {self.slot}"
         slot = f" {self.slot}" if self.slot and self.cadence is Cadence.DAILY else ""
         day = self.edition_date.isoformat()
         return f"edition {self.id} ({self.publication.slug} {day}{weekly}{slot})"

@@ -7,17 +7,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from newsletter.briefings.models import BriefingState
+from newsletter.briefings.services import get_briefing
 from newsletter.content.edition import Cadence
 from newsletter.db import Database, utcnow
 from newsletter.delivery.audience import alert_readers
+from newsletter.digests import alerts
 from newsletter.digests.alerts import AlreadyAlerted, alerts_today
 from newsletter.digests.models import Digest, DigestItem, DigestState
 from newsletter.editors.models import AuditEntry
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 from newsletter.pipeline import tick
 from newsletter.pipeline.alerts import check_alert, start_alert
+from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.publishing.models import PublicChange
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
@@ -82,6 +86,7 @@ def test_an_alert_is_frozen_rendered_public_started_and_audited(database: Databa
             digest.id,
         )
         assert (edition.cadence, edition.slot) == (Cadence.ALERT, digest.slot)
+        assert edition.label() == f"edition {edition.id} (morning 2026-03-04 alert {digest.slot})"
         entry = session.scalars(select(AuditEntry)).one()
         assert (entry.actor, entry.action, entry.ip) == ("Pat", "alert.send", "10.0.0.1")
         assert entry.detail["readers"] == 3
@@ -141,11 +146,14 @@ def test_embargoed_taken_down_and_expired_briefings_are_refused(database: Databa
         make_briefing(session, slug="old", expires=NOW - timedelta(hours=1))
         gone = make_briefing(session, slug="gone")
         gone.taken_down_at = NOW - timedelta(hours=1)
+        spent = make_briefing(session, slug="spent")
+        spent.expired_at = NOW - timedelta(hours=1)
         alert_seed.alert_readers(session, pub, 2)
     messages = {
         "later": "under embargo until",
         "old": "expired at",
         "gone": "was taken down",
+        "spent": "'spent' \\(id \\d+\\) expired: it cannot",
     }
     for slug, message in messages.items():
         with database.session() as session, pytest.raises(TransitionError, match=message):
@@ -246,3 +254,29 @@ def test_a_paused_publication_sends_no_alert(database: Database) -> None:
     with database.session() as session, pytest.raises(InvalidInputError, match="is paused"):
         start_alert(session, "flood", "morning", actor="Pat", now=NOW)
     assert counts(database) == (0, 0, 0, 0)
+
+
+def test_a_racing_second_alert_is_refused_by_the_unique_key(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clicks that both pass the look-up: the database refuses the second item, and the
+    loser is told which alert won, with nothing of its own left."""
+    seeded(database)
+    with database.session() as session:
+        first = start_alert(session, "flood", "morning", actor="Pat", now=NOW)
+    before = counts(database)
+    looked: list[int] = []
+    real = alerts.find_alert
+
+    def missed_once(session: Session, publication: Publication, briefing_id: int) -> Digest | None:
+        looked.append(briefing_id)
+        return None if len(looked) == 1 else real(session, publication, briefing_id)
+
+    monkeypatch.setattr(alerts, "find_alert", missed_once)
+    with database.session() as session:
+        pub, briefing = get_publication(session, "morning"), get_briefing(session, "flood")
+        with pytest.raises(AlreadyAlerted) as refused:
+            alerts.assemble_alert(session, pub, briefing, now=NOW)
+    assert refused.value.digest_id == first.digest_id
+    assert len(looked) == 2
+    assert counts(database) == before

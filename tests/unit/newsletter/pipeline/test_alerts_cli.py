@@ -69,6 +69,9 @@ def test_yes_starts_the_alert_and_asks_a_worker(
     assert "started for 4 readers (a worker sends it now)" in output
     assert asked == alerts(database)
     assert len(asked) == 1
+    listing = run(cli_env, "schedule", "list")
+    assert listing.exit_code == 0, listing.output
+    assert " alert " in listing.output
     with database.session() as session:
         entry = session.scalars(select(AuditEntry)).one()
         assert (entry.actor, entry.action) == ("Pat", "alert.send")
