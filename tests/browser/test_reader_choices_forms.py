@@ -124,3 +124,29 @@ def test_a_refused_day_is_shown_next_to_its_field(
     assert page.locator("#weekly_day").get_attribute("aria-invalid") == "true"
     error.scroll_into_view_if_needed()
     _shot(page, "4-refused-day")
+
+
+def test_a_reader_takes_alerts_on_one_topic_and_leaves_the_digest(
+    server: tuple[str, Settings, Any], page: Any
+) -> None:
+    """The preferences page shows each kind of mail: the digest and alerts, with alert topics."""
+    base_url, settings, app = server
+    page.goto(f"{base_url}/subscribe/daily")
+    page.fill("#email", "rosa@example.org")
+    page.check("input[name=alerts]")
+    page.click("button[type=submit]")
+    [message] = outbox_messages(settings.outbox_dir)
+    page.goto(link_in(message, "/confirm/"))
+    page.click("text=Yes, subscribe me")
+    page.click("text=Choose topics or manage your subscription")
+    assert page.is_checked("input[name^=digests-]")
+    assert page.is_checked("input[name^=alerts-]")
+    page.uncheck("input[name^=digests-]")
+    page.check("input[name^=alert_topics-][value=Science]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(page, "5-kinds-of-mail")
+    page.click("text=Save preferences")
+    assert page.locator(".notice").inner_text() == "Your preferences are saved."
+    with app.state.runtime.database.session() as session:
+        rosa = services.get_subscriber(session, "rosa@example.org").subscriptions[0]
+        assert (rosa.digests, rosa.alerts, rosa.alert_topics) == (False, True, ["Science"])
