@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 
 from newsletter.briefings.models import Briefing, BriefingRevision, BriefingState
 from newsletter.content.briefing import BriefingContent
+from newsletter.db import Database
+from newsletter.editors.models import Role
+from newsletter.editors.services import create_editor
 from newsletter.publications.models import Publication
 from newsletter.publications.services import create_publication
 from newsletter.publications.spec import PublicationSpec
@@ -142,3 +145,11 @@ def make_publication(session: Session, **overrides: Any) -> Publication:
     return create_publication(
         session, PublicationSpec.model_validate(publication_values(**overrides))
     )
+
+
+def make_editors(database: Database, *names: str, role: Role = Role.EDITOR) -> None:
+    """Editor accounts (no password) for commands whose ``--editor`` must name one."""
+    with database.session() as session:
+        for name in names:
+            email = f"{name.lower().replace(' ', '.')}@example.org"
+            create_editor(session, name, email, role)

@@ -18,6 +18,7 @@ from newsletter.briefings.models import Briefing, BriefingEvent, BriefingState
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
 from newsletter.content.briefing import BriefingContent
+from newsletter.editors.actors import cli_actor
 from newsletter.errors import InvalidInputError
 from newsletter.limits import DEFAULT_LIMITS, Limits
 
@@ -95,7 +96,11 @@ def import_command(is_published: services.PublishedCheck | None = None) -> click
     @click.command("import")
     @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
     @click.option("--approve", is_flag=True, help="Approve what is imported (needs --editor).")
-    @click.option("--editor", help="Who approves, with --approve.")
+    @click.option(
+        "--editor",
+        help="With --approve: the editor account who approves (default: the "
+        "operating-system user, marked operator:).",
+    )
     @click.option(
         "--keep-going", is_flag=True, help="Import the good files and report the bad ones."
     )
@@ -115,10 +120,11 @@ def import_command(is_published: services.PublishedCheck | None = None) -> click
         changed briefing that was published stays a draft: approving it is a
         correction (``briefings approve --note``).
         """
-        approve_as = services.check_editor(editor) if approve else None
         if editor and not approve:
             raise InvalidInputError("--editor: only meaningful with --approve")
         rt = runtime(ctx)
+        with rt.database.session() as session:  # refused before any file is read
+            approve_as = cli_actor(session, editor) if approve else None
         limits = rt.settings.limits
         files = collect_files(paths, max_files=limits.folder_files)
         parsed, failures = parse_all(files, keep_going=keep_going, limits=limits)
@@ -299,13 +305,19 @@ def _transition_command(name: str, verb: str) -> None:
         name, help=f"{verb.capitalize()} a briefing (recorded with editor and time)."
     )
     @click.argument("id_or_slug")
-    @click.option("--editor", required=True, help="Your name, for the audit trail.")
+    @click.option(
+        "--editor",
+        default=None,
+        help="An editor account (name or email) for the audit trail; without it, the "
+        "operating-system user, marked operator:.",
+    )
     @click.option("--comment", default="", help="Why (kept in the history).")
     @click.pass_context
-    def command(ctx: click.Context, id_or_slug: str, editor: str, comment: str) -> None:
+    def command(ctx: click.Context, id_or_slug: str, editor: str | None, comment: str) -> None:
         apply = getattr(services, name)
         with runtime(ctx).database.session() as session:
-            briefing = apply(session, services.get_briefing(session, id_or_slug), editor, comment)
+            actor = cli_actor(session, editor)
+            briefing = apply(session, services.get_briefing(session, id_or_slug), actor, comment)
             slug, state, rev = briefing.slug, briefing.state, briefing.latest_revision
         out.print(f"{escape(slug)} (rev {rev}) is now {_state(state)}.")
 

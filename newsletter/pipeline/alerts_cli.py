@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from newsletter.clicontext import runtime
 from newsletter.console import out
+from newsletter.editors.actors import cli_actor
 from newsletter.editors.models import Role
 from newsletter.editors.services import find_editor
 from newsletter.errors import TransitionError
@@ -42,7 +43,12 @@ def alert_command(request_plan: RequestPlan) -> click.Command:
     @click.command("alert")
     @click.argument("id_or_slug")
     @click.option("--publication", "slug", required=True, help="The publication's slug.")
-    @click.option("--editor", required=True, help="Your name, for the audit trail.")
+    @click.option(
+        "--editor",
+        default=None,
+        help="An editor account (name or email) for the audit trail; without it, the "
+        "operating-system user, marked operator:.",
+    )
     @click.option("--yes", is_flag=True, help="Send without asking to confirm.")
     @click.option(
         "--over-limit",
@@ -51,12 +57,18 @@ def alert_command(request_plan: RequestPlan) -> click.Command:
     )
     @click.pass_context
     def alert(
-        ctx: click.Context, id_or_slug: str, slug: str, editor: str, yes: bool, over_limit: bool
+        ctx: click.Context,
+        id_or_slug: str,
+        slug: str,
+        editor: str | None,
+        yes: bool,
+        over_limit: bool,
     ) -> None:
         """Send an approved briefing at once to the readers who opted into alerts."""
         rt = runtime(ctx)
         with rt.database.session() as session:
-            account = find_editor(session, editor)
+            actor = cli_actor(session, editor)
+            account = find_editor(session, editor) if editor else None
             admin = account is not None and not account.disabled and account.role is Role.ADMIN
             check = check_alert(session, id_or_slug, slug)
             refuse_over_limit(check, override=over_limit, admin=admin)
@@ -65,7 +77,7 @@ def alert_command(request_plan: RequestPlan) -> click.Command:
             raise TransitionError("not confirmed: nothing was sent")
         with rt.database.session() as session:
             started = start_alert(
-                session, id_or_slug, slug, actor=editor, admin=admin, override=over_limit
+                session, id_or_slug, slug, actor=actor, admin=admin, override=over_limit
             )
         asked = request_plan(rt, started.digest_id)
         flush_now(rt, PublicChanges(publications=(started.publication,)))

@@ -18,6 +18,7 @@ from newsletter.briefings import services
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.clicontext import runtime
 from newsletter.console import out
+from newsletter.editors.actors import cli_actor
 from newsletter.publishing import changes, corrections
 from newsletter.publishing.after import flush_now
 from newsletter.publishing.corrections import PublicChanges
@@ -25,7 +26,12 @@ from newsletter.publishing.corrections import PublicChanges
 Decide = Callable[[Session, Briefing], PublicChanges]
 
 _ID = click.argument("id_or_slug")
-_EDITOR = click.option("--editor", required=True, help="Your name, for the audit trail.")
+_EDITOR = click.option(
+    "--editor",
+    default=None,
+    help="An editor account (name or email) for the audit trail; without it, the "
+    "operating-system user, marked operator:.",
+)
 
 
 def _decide(ctx: click.Context, id_or_slug: str, decide: Decide, done: str) -> None:
@@ -61,7 +67,7 @@ def _decide(ctx: click.Context, id_or_slug: str, decide: Decide, done: str) -> N
 def approve(
     ctx: click.Context,
     id_or_slug: str,
-    editor: str,
+    editor: str | None,
     comment: str,
     note: str | None,
     confirm_title: bool,
@@ -72,7 +78,7 @@ def approve(
         return corrections.approve_briefing(
             session,
             briefing,
-            editor,
+            cli_actor(session, editor),
             comment=comment,
             correction_note=note,
             confirm_title=confirm_title,
@@ -86,11 +92,12 @@ def approve(
 @_EDITOR
 @click.option("--comment", default="", help="Why (kept in the history; listed as the note).")
 @click.pass_context
-def withdraw(ctx: click.Context, id_or_slug: str, editor: str, comment: str) -> None:
+def withdraw(ctx: click.Context, id_or_slug: str, editor: str | None, comment: str) -> None:
     """Withdraw a briefing: out of later editions; if published, a notice replaces its text."""
 
     def decide(session: Session, briefing: Briefing) -> PublicChanges:
-        return corrections.withdraw_briefing(session, briefing, editor, comment=comment)
+        actor = cli_actor(session, editor)
+        return corrections.withdraw_briefing(session, briefing, actor, comment=comment)
 
     _decide(ctx, id_or_slug, decide, "")
 
@@ -100,11 +107,12 @@ def withdraw(ctx: click.Context, id_or_slug: str, editor: str, comment: str) -> 
 @_EDITOR
 @click.option("--reason", required=True, help="Why (a legal request; audited, never shown).")
 @click.pass_context
-def takedown(ctx: click.Context, id_or_slug: str, editor: str, reason: str) -> None:
+def takedown(ctx: click.Context, id_or_slug: str, editor: str | None, reason: str) -> None:
     """Remove a briefing's text from every page, feed and export, for good (legal requests)."""
 
     def decide(session: Session, briefing: Briefing) -> PublicChanges:
-        return corrections.takedown_briefing(session, briefing, editor, reason=reason)
+        actor = cli_actor(session, editor)
+        return corrections.takedown_briefing(session, briefing, actor, reason=reason)
 
     _decide(ctx, id_or_slug, decide, " (taken down: its text is removed everywhere)")
 

@@ -24,6 +24,8 @@ from sqlalchemy import select
 from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest, DigestState
+from newsletter.editors.models import Role
+from newsletter.editors.services import create_editor
 from subscribers.models import Subscriber, Subscription
 from tasks.app import make_celery
 from tests import services as test_services
@@ -64,6 +66,7 @@ def seed_readers(stack: Stack) -> tuple[set[str], set[str]]:
         alerts_only = alert_seed.alert_readers(session, pub, 5, start=200, digests=False)
         seed.readers(session, pub, 40, start=300)  # the digest only
         alert_seed.alert_readers(session, pub, 15, start=400, topics=["Sport"])
+        create_editor(session, "Pat", "pat@example.org", Role.EDITOR)  # --editor names it
     return set(everything) | set(on_topic) | set(alerts_only), set(everything)
 
 

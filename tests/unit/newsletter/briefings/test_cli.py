@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.db import Database
 from tests.cli import run, run_json
+from tests.factories import make_editors
 
 GOOD = """Title: Lighthouse keepers return
 Topics: Coasts
@@ -30,6 +32,12 @@ Common question
 -
 This line is not a question
 """
+
+
+@pytest.fixture(autouse=True)
+def accounts(database: Database) -> None:
+    """The editor accounts these tests approve and decide as."""
+    make_editors(database, "Ada", "Grace", "Pipeline")
 
 
 @pytest.fixture
@@ -141,7 +149,10 @@ def test_changed_file_makes_a_revision(cli_env: dict[str, str], folder: Path) ->
     ("args", "message"),
     [
         (["briefings", "import", "missing.txt"], "missing.txt: no such file or folder"),
-        (["briefings", "import", "x.txt", "--approve"], "--editor: an editor name is required"),
+        (
+            ["briefings", "import", "x.txt", "--approve", "--editor", "Nobody"],
+            "--editor: no editor account 'Nobody'",
+        ),
         (["briefings", "show", "nothing-here"], "no briefing with slug 'nothing-here'"),
         (["briefings", "approve", "nothing-here", "--editor", "Ada"], "no briefing"),
     ],

@@ -18,7 +18,7 @@ from newsletter.pipeline.alerts_cli import alert_command
 from newsletter.publications.services import get_publication
 from newsletter.runtime import Runtime
 from tests.cli import run
-from tests.factories import make_briefing
+from tests.factories import make_briefing, make_editors
 from tests.unit.newsletter.pipeline import alert_seed
 from tests.unit.newsletter.schedules import seed
 
@@ -33,6 +33,7 @@ def flood(database: Database) -> None:
         make_briefing(session, slug="flood", title="Flood warning")
         make_briefing(session, slug="fire", title="Fire warning")
         alert_seed.alert_readers(session, pub, 4)
+    make_editors(database, "Pat")  # --editor names an account
 
 
 def alert(

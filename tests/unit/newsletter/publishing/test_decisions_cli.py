@@ -16,7 +16,7 @@ from newsletter.db import Database
 from newsletter.digests.models import Digest
 from newsletter.settings import Settings
 from tests.cli import run, run_json
-from tests.factories import briefing_content, make_briefing, make_publication
+from tests.factories import briefing_content, make_briefing, make_editors, make_publication
 from tests.websubhub import Hub, running_hub
 
 DAY = ("--publication", "morning", "--date", "2026-03-02")
@@ -25,6 +25,12 @@ FIXED = "The deputy minister announced the plan on Tuesday."
 OTHER = "The other story, about the harbour."
 FEEDS = ("rss.xml", "atom.xml", "feed.json")
 EDITION = "/p/morning/2026-03-02/"
+
+
+@pytest.fixture(autouse=True)
+def accounts(database: Database) -> None:
+    """The editor account these tests decide as."""
+    make_editors(database, "Ada")
 
 
 @pytest.fixture
