@@ -52,16 +52,23 @@ def _briefings() -> click.Command:
 def _publications() -> click.Command:
     from newsletter.publications.cli import edit_command, load_command, publications_group
     from newsletter.schedules.cli import pause, resume
+    from newsletter.schedules.services import load_file_slots, slots_guard
     from subscribers.choices import weekly_days_guard
+
+    def guard(session: Any, publication: Any, label: Callable[[str], str]) -> None:
+        weekly_days_guard(session, publication, label)
+        slots_guard(session, publication, label)
 
     # Pausing belongs to scheduling (a resume skips the editions due meanwhile), but
     # it is a verb on a publication: the schedules package lends it to that group.
     publications_group.add_command(pause)
     publications_group.add_command(resume)
     # Dropping a weekly day that readers chose would silently stop their mail: the
-    # subscribers package, above publications, lends the check to edit and load.
-    publications_group.add_command(edit_command(weekly_days_guard))
-    publications_group.add_command(load_command(weekly_days_guard))
+    # subscribers package, above publications, lends the check to edit and load. Named
+    # slots live in the schedules package: it refuses local delivery beside them, and
+    # stores the slots a loaded file declares.
+    publications_group.add_command(edit_command(guard))
+    publications_group.add_command(load_command(guard, load_file_slots))
     return publications_group
 
 

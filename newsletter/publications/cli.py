@@ -217,8 +217,16 @@ def show(ctx: click.Context, slug: str, as_json: bool) -> None:
     out.print(table)
 
 
-def load_command(guard: PublicationGuard | None = None) -> click.Command:
-    """``publications load``, with ``guard`` checking each publication the file changes."""
+# What a higher layer does with the file after the publications are stored, in the
+# same transaction: the schedules package stores each publication's named slots.
+LoadHook = Callable[[Session, Path], list[str]]
+
+
+def load_command(
+    guard: PublicationGuard | None = None, after: LoadHook | None = None
+) -> click.Command:
+    """``publications load``, with ``guard`` checking each publication the file changes and
+    ``after`` storing what a higher layer reads from the file (lines to print)."""
 
     @click.command("load")
     @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
@@ -231,8 +239,11 @@ def load_command(guard: PublicationGuard | None = None) -> click.Command:
                 for outcome in outcomes:
                     publication = services.get_publication(session, outcome.slug)
                     guard(session, publication, lambda name: f"{file}: key {name!r}")
+            notes = after(session, file) if after is not None else []
         for outcome in outcomes:
             out.print(f"{outcome.action:<9} {outcome.slug}", markup=False)
+        for note in notes:
+            out.print(note, markup=False)
 
     return load
 

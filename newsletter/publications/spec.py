@@ -34,8 +34,18 @@ from pydantic import (
     field_validator,
 )
 
+from newsletter.content.slots import SlotSpec, check_cutoff, check_name, check_slots
 from newsletter.errors import InvalidInputError
-from newsletter.parsing import SLUG_PATTERN, WEEKDAYS, read_days, read_time, read_zone
+from newsletter.parsing import (
+    SLUG_PATTERN,
+    WEEKDAYS,
+    parse_days,
+    parse_time,
+    parse_weekdays,
+    read_days,
+    read_time,
+    read_zone,
+)
 from newsletter.publications.models import TopicMode
 
 StrictInt = Annotated[int, Field(strict=True)]
@@ -227,8 +237,60 @@ def _toml_key(name: str) -> str:
     return f"key {name!r}"
 
 
+def _slot_spec(table: Any, at: str) -> SlotSpec:
+    """One ``[[publication.slot]]`` table as a slot spec, refused naming the key."""
+    if not isinstance(table, dict):
+        raise InvalidInputError(f"{at}: expected a table")
+    unknown = sorted(set(table) - {"name", "time", "days", "cutoff_minutes"})
+    if unknown:
+        raise InvalidInputError(f"{at}: key {unknown[0]!r}: unknown key")
+    missing = [key for key in ("name", "time", "days") if key not in table]
+    if missing:
+        raise InvalidInputError(f"{at}: key {missing[0]!r}: required key is missing")
+    name, when, days = table["name"], table["time"], table["days"]
+    cutoff = table.get("cutoff_minutes", 0)
+    check_name(str(name), field=f"{at}: key 'name'")
+    if not isinstance(when, time):
+        when = parse_time(str(when), field=f"{at}: key 'time'")
+    if isinstance(days, list):
+        weekdays = parse_days([str(day) for day in days], field=f"{at}: key 'days'")
+    else:
+        weekdays = parse_weekdays(str(days), field=f"{at}: key 'days'")
+    if not isinstance(cutoff, int) or isinstance(cutoff, bool):
+        raise InvalidInputError(f"{at}: key 'cutoff_minutes': expected a whole number")
+    check_cutoff(cutoff, field=f"{at}: key 'cutoff_minutes'")
+    return SlotSpec(str(name), when, weekdays, cutoff)
+
+
+def _slot_specs(tables: Any, where: str) -> tuple[SlotSpec, ...]:
+    """A publication table's ``[[publication.slot]]`` tables (``name``, ``time``, ``days``,
+    optional ``cutoff_minutes``) as slot specs that do not clash, refused naming the key."""
+    if not isinstance(tables, list):
+        raise InvalidInputError(f"{where}: key 'slot': expected [[publication.slot]] tables")
+    specs = [
+        _slot_spec(table, f"{where}: [[publication.slot]] #{index}")
+        for index, table in enumerate(tables, start=1)
+    ]
+    check_slots(specs, field=f"{where}: [[publication.slot]]")
+    return tuple(specs)
+
+
+def load_slots(path: Path) -> dict[str, tuple[SlotSpec, ...]]:
+    """The named slots each publication of a TOML file declares (``[[publication.slot]]``
+    tables, or ``slot = []`` for none), by slug; publications without the key are left
+    out (their slots stay as they are). The file was validated by ``load_toml``."""
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    found: dict[str, tuple[SlotSpec, ...]] = {}
+    for index, table in enumerate(document["publication"], start=1):
+        if "slot" in table:
+            where = f"{path}: [[publication]] #{index} (slug {table['slug']!r})"
+            found[table["slug"]] = _slot_specs(table["slot"], where)
+    return found
+
+
 def load_toml(path: Path) -> list[PublicationSpec]:
-    """Read and validate every ``[[publication]]`` table of a TOML file (all or nothing)."""
+    """Read and validate every ``[[publication]]`` table of a TOML file (all or nothing);
+    its ``[[publication.slot]]`` tables too (``load_slots`` returns them)."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -252,7 +314,14 @@ def load_toml(path: Path) -> list[PublicationSpec]:
         where = f"{path}: [[publication]] #{index}" + (f" (slug {slug!r})" if slug else "")
         if not isinstance(table, dict):
             raise InvalidInputError(f"{where}: expected a table")
+        slots = _slot_specs(table["slot"], where) if "slot" in table else ()
+        table = {key: value for key, value in table.items() if key != "slot"}
         spec = validate_spec(table, where=where, label=_toml_key)
+        if slots and spec.local_delivery:
+            raise InvalidInputError(
+                f"{where}: key 'local_delivery': named slots need the publication's single "
+                "time zone; local delivery cannot be combined with [[publication.slot]]"
+            )
         if spec.slug in seen:
             raise InvalidInputError(
                 f"{where}: slug {spec.slug!r} already used by [[publication]] #{seen[spec.slug]}"

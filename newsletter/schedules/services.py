@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,13 +26,20 @@ from sqlalchemy.orm import Session
 
 from newsletter import parsing
 from newsletter.content.edition import Cadence
-from newsletter.content.slots import SlotSpec, check_cutoff, check_name, check_new_slot
+from newsletter.content.slots import (
+    SlotSpec,
+    check_cutoff,
+    check_name,
+    check_new_slot,
+    check_slots,
+)
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.localtime import local_instant
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
+from newsletter.publications.spec import load_slots
 from newsletter.schedules import due
 from newsletter.schedules.models import (
     EditionKind,
@@ -209,6 +217,73 @@ def add_slot(
     session.add(row)
     session.flush()
     return row
+
+
+def sync_slots(
+    session: Session,
+    slug: str,
+    specs: tuple[SlotSpec, ...],
+    *,
+    field: str = "slot",
+    now: datetime | None = None,
+) -> list[str]:
+    """Make a publication's named slots exactly ``specs`` (from ``publications load``):
+    add the new, remove the ones gone, change the changed (counting from ``now``, so a
+    moved slot's past times are not due). What changed, one line each."""
+    now = now or utcnow()
+    publication = get_publication(session, slug)
+    if specs and publication.local_delivery:
+        raise InvalidInputError(
+            f"{field}: {slug} delivers at each reader's own local time; named slots need "
+            "the publication's single time zone"
+        )
+    check_slots(list(specs), field=field)
+    current = {row.name: row for row in slots_of(session, publication)}
+    wanted = {spec.name: spec for spec in specs}
+    done: list[str] = []
+    for name, gone in current.items():
+        if name not in wanted:
+            session.delete(gone)
+            done.append(f"removed slot {slug}/{name}")
+    for name, spec in wanted.items():
+        row = current.get(name)
+        days = [day for day in parsing.WEEKDAYS if day in spec.weekdays]
+        if row is None:
+            session.add(
+                ScheduleSlot(
+                    publication_id=publication.id,
+                    name=name,
+                    send_time=spec.send_time,
+                    weekdays=days,
+                    cutoff_minutes=spec.cutoff_minutes,
+                    created_at=now,
+                )
+            )
+            done.append(f"added   slot {slug}/{name}")
+        elif _spec(row) != spec:
+            row.send_time, row.weekdays = spec.send_time, days
+            row.cutoff_minutes, row.created_at = spec.cutoff_minutes, now
+            done.append(f"changed slot {slug}/{name}")
+    session.flush()
+    return done
+
+
+def slots_guard(session: Session, publication: Publication, label: Callable[[str], str]) -> None:
+    """Refuse (naming ``local_delivery`` as the caller calls it) local delivery for a
+    publication with named slots: slots are times in the publication's one zone."""
+    if publication.local_delivery and slots_of(session, publication):
+        raise InvalidInputError(
+            f"{label('local_delivery')}: {publication.slug} has named slots, which send at "
+            "times of its own time zone; remove them first (newsletter schedule slot remove)"
+        )
+
+
+def load_file_slots(session: Session, path: Path) -> list[str]:
+    """Store the named slots a ``publications load`` file declares (``sync_slots``)."""
+    done: list[str] = []
+    for slug, specs in load_slots(path).items():
+        done.extend(sync_slots(session, slug, specs, field=f"{path}: [[publication.slot]]"))
+    return done
 
 
 def remove_slot(session: Session, slug: str, name: str, *, field: str = "--name") -> ScheduleSlot:
