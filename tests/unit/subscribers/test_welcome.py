@@ -280,3 +280,28 @@ def test_the_window_and_the_state_are_checked_again_at_send_time(database: Datab
     assert sender.sent == []
     with database.session() as session:
         assert session.scalar(select(Publication.welcome_subject)) == ""
+
+
+class _Broken(EmailWelcomer):
+    """A welcomer whose template fails to render."""
+
+    def batch(self, subscription: Subscription) -> Batch:
+        raise RuntimeError("template broke")
+
+
+def test_a_welcome_that_fails_after_the_commit_keeps_the_confirmation(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The confirmation stands; the error is logged; the welcome stays owed for the tick."""
+    seed(database)
+    sender = MemorySender()
+    with database.session() as session:
+        request = SignupRequest(
+            email="gus@example.org", list_slug="daily", evidence=web_evidence(), skip_opt_in=True
+        )
+        services.sign_up(session, request, confirmer=NoConfirm(), welcomer=_Broken(sender, LINKS))
+    assert "welcome mail after confirmation failed" in caplog.text
+    assert sender.sent == []
+    with database.session() as session:
+        assert session.scalar(select(Subscription.state)) is SubscriptionState.CONFIRMED
+        assert len(welcome_due(session, now=utcnow(), window=WINDOW)) == 1

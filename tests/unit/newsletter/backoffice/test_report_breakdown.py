@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
 
 from newsletter.db import Database
-from newsletter.delivery.models import BatchState, DeliveryState
+from newsletter.delivery.models import BatchState, Delivery, DeliveryState
 from newsletter.digests.models import DigestState
 from newsletter.editors.models import Role
 from tests.unit.newsletter.delivery.variant_factories import (
@@ -97,3 +99,29 @@ def test_report_of_an_unpublished_weekly_roundup(
     assert 'id="zone-groups"' not in page
     listing = client.get("/editor/editions?publication=morning").text
     assert listing.count('<span class="chip">weekly roundup</span>') == 1
+
+
+def test_report_page_and_api_count_late_recipients(
+    client: TestClient, db: Database, signed_in: SignIn, accounts: Any
+) -> None:
+    """Readers caught up after the send (``late``) are named on the page and in the API."""
+    with db.session() as session:
+        published = published_edition(session, choices=(), state=DigestState.SENDING)
+        write_ledger(
+            session,
+            published.digest_id,
+            [Group(LONDON, ("Europe/London",), ((None, D.DELIVERED, B.ACCEPTED),) * 3)],
+        )
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(select(func.min(Delivery.id)).scalar_subquery()))
+            .values(late=True)
+        )
+    signed_in(Role.EDITOR)
+    page = client.get(f"/editor/editions/{published.digest_id}").text
+    assert "Late recipients" in page
+    assert "1 confirmed after the send and got it while fresh (1 sent)" in page
+    api = client.get(
+        f"/api/digests/{published.digest_id}/report", headers=accounts.bearer(Role.EDITOR)
+    ).json()
+    assert (api["late"], api["late_sent"]) == (1, 1)

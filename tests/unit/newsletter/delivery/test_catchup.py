@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from newsletter.db import Database
-from newsletter.delivery.catchup import fresh_editions, plan_late_readers
+from newsletter.delivery.catchup import catch_up_edition, fresh_editions, plan_late_readers
 from newsletter.delivery.models import Delivery, DeliveryState, SendBatch, SkipReason
 from newsletter.delivery.report import delivery_report
 from newsletter.delivery.services import DispatchOptions
@@ -18,7 +18,7 @@ from newsletter.pipeline.cli_output import print_report
 from newsletter.pipeline.dispatch import dispatch, send_waiting
 from newsletter.providers.memory import MemorySender
 from subscribers import services
-from subscribers.models import ConsentSource, SubscriptionState
+from subscribers.models import ConsentSource, Subscription, SubscriptionState
 from subscribers.services import SignupRequest, ensure_default_list
 from subscribers.tokens import TokenSubject
 from subscribers.transitions import Evidence
@@ -234,3 +234,31 @@ def test_a_late_reader_gets_their_topic_variant(any_database: Database) -> None:
     assert "story-1" in mail.html
     assert "story-2" not in mail.html
     assert "story-2" in full.html
+
+
+def test_a_paused_late_reader_is_left_out_as_planning_would(any_database: Database) -> None:
+    """Planning's rules still apply: a reader paused since confirming is not queued."""
+    digest_id, _, clock, _ = _sent_edition(any_database)
+    at = clock.now + timedelta(minutes=10)
+    subscriber_id = _join(any_database, "paused@example.org", at)
+    with any_database.session() as session:
+        session.execute(
+            update(Subscription)
+            .where(Subscription.subscriber_id == subscriber_id)
+            .values(paused_until=at + timedelta(days=7))
+        )
+    with any_database.session() as session:
+        assert plan_late_readers(session, now=at).readers == {}
+        assert session.get_one(Digest, digest_id).state is DigestState.SENT
+    assert _late_rows(any_database, digest_id) == []
+
+
+def test_a_cancelled_edition_is_not_reopened(any_database: Database) -> None:
+    """An edition found fresh but no longer sendable once locked adds nobody."""
+    _, _, clock, _ = _sent_edition(any_database)
+    at = clock.now + timedelta(minutes=10)
+    _join(any_database, "late@example.org", at)
+    with any_database.session() as session:
+        [fresh] = fresh_editions(session, at)
+        session.execute(update(Digest).values(state=DigestState.CANCELLED))
+        assert catch_up_edition(session, fresh, now=at) == (0, [])
