@@ -13,12 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from newsletter.app.factory import create_app
+from newsletter.briefings.services import get_briefing
 from newsletter.db import Database
 from newsletter.digests.models import Digest
 from newsletter.digests.public import public_editions
 from newsletter.feeds.entries import ALERT_CATEGORY, entries_for_briefings, entries_for_editions
 from newsletter.feeds.export import export_feeds
 from newsletter.pipeline.alerts import start_alert
+from newsletter.publishing.corrections import withdraw_briefing
 from newsletter.settings import Settings
 from tests.factories import make_briefing
 from tests.unit.newsletter.pipeline import alert_seed
@@ -82,3 +84,17 @@ def test_the_static_export_writes_the_alert_page(
         export_feeds(session, tmp_path / "public", publication="morning")
     page = tmp_path / "public" / "p" / "morning" / "alerts" / alert_key / "index.html"
     assert "Flood &lt;warning&gt; &amp; more" in page.read_text(encoding="utf-8")
+
+
+def test_a_withdrawal_reaches_the_alert_page(
+    client: TestClient, database: Database, alert_key: str
+) -> None:
+    """Withdrawing an alerted briefing replaces its text on the alert's page with the notice
+    (the alert is a published edition that carried it)."""
+    with database.session() as session:
+        briefing = get_briefing(session, "flood")
+        public = withdraw_briefing(session, briefing, "Pat", comment="Wrong valley")
+        assert public.publications == ("morning",)
+    page = client.get(f"/p/morning/alerts/{alert_key}/").text
+    assert "This briefing was withdrawn" in page
+    assert "What happened in flood." not in page
