@@ -303,6 +303,7 @@ def confirm_page(request: Request, token: str) -> Response:
                 "subscribers/confirmed.html",
                 page_title="You are subscribed",
                 preferences_url=preferences,
+                has_topics=bool(offered_topics(session, mailing_list.publication)),
                 **context,
             )
         email = subscription.subscriber.email
@@ -331,6 +332,7 @@ def confirm(request: Request, token: str) -> Response:
         mailing_list = subscription.mailing_list
         site, name = mailing_list.publication.name, mailing_list.name
         expired = subscription.state is SubscriptionState.EXPIRED
+        has_topics = bool(offered_topics(session, mailing_list.publication))
         subscribe_url = f"{runtime.settings.base_url.rstrip('/')}/subscribe/{mailing_list.slug}"
     if expired:
         # Rendered after the block commits, so the expiry and its consent row are kept.
@@ -350,4 +352,5 @@ def confirm(request: Request, token: str) -> Response:
         site_name=site,
         list_name=name,
         preferences_url=links_of(runtime).preferences_url(subject.subscriber_id, subject.list_id),
+        has_topics=has_topics,
     )

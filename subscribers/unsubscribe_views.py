@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import object_session
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.content.edition import Cadence, MailKind
@@ -93,7 +94,15 @@ def _unsubscribe_context(
         "preferences_url": links_of(runtime).preferences_url(
             subscription.subscriber_id, subscription.list_id
         ),
+        "has_topics": _has_topics(subscription),
     }
+
+
+def _has_topics(subscription: Subscription) -> bool:
+    """Whether the reader's preferences page offers topics (so a link may promise them)."""
+    session = object_session(subscription)
+    assert session is not None  # read inside the view's session
+    return bool(offered_topics(session, subscription.mailing_list.publication))
 
 
 def _unsubscribe(request: Request, token: str, form: FormValues) -> Response:

@@ -80,6 +80,7 @@ def render_variant_page(full: Edition, variant: DigestVariant) -> str:
         "feeds": [briefings_feeds(pub), editions_feeds(pub)],
         "topics_url": urls.topics_index(pub.base_url, pub.slug),
         "opml_url": urls.opml(pub.base_url, pub.slug),
+        "subscribe_url": urls.subscribe_page(pub.base_url, pub.slug),
         # The full edition is the canonical page; this one is a selection of it.
         "edition_url": full_url,
         "full_url": full_url,

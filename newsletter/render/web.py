@@ -113,6 +113,8 @@ def _frame(publication: PublicationInfo, feeds: Sequence[FeedGroup]) -> dict[str
         "publication": pub,
         "topics_url": urls.topics_index(pub.base_url, pub.slug),
         "opml_url": urls.opml(pub.base_url, pub.slug),
+        # Every archive page offers the sign-up form of the publication's default list.
+        "subscribe_url": urls.subscribe_page(pub.base_url, pub.slug),
     }
 
 

@@ -541,3 +541,33 @@ def test_confirmation_email_names_its_list(client: TestClient, app_settings: Set
     _sign_up(client)
     [message] = _outbox(app_settings)
     assert message["List-Id"] == '"The Daily Briefing" <daily.news.example.org>'
+
+
+@pytest.mark.parametrize(("topics", "promised"), [(["Sport", "Science"], True), ([], False)])
+def test_links_promise_topics_only_when_the_publication_has_them(
+    data_dir: Path, topics: list[str], promised: bool
+) -> None:
+    """ "Choose topics" leads to topics; without any, the links say what the page offers."""
+    settings = Settings(data_dir=data_dir, base_url="https://news.example.org")
+    app = create_app(settings)
+    seed(app.state.runtime.database, topics=topics)
+    with TestClient(app, base_url="https://news.example.org") as test_client:
+        assert _sign_up(test_client).status_code == 200  # type: ignore[attr-defined]
+        [message] = _outbox(settings)
+        confirm_path = _path(link_in(message, "/confirm/"))
+        done = test_client.post(confirm_path)
+        again = test_client.get(confirm_path)
+        subject = _subject(test_client)
+        links = _links(settings)
+        unsubscribe = test_client.get(
+            _path(links.unsubscribe_url(subject.subscriber_id, subject.list_id))
+        )
+        prefs = test_client.get(
+            _path(links.preferences_url(subject.subscriber_id, subject.list_id))
+        )
+    for page in (done, again):
+        assert ("Choose topics or manage your subscription" in page.text) is promised
+        assert ("Manage your subscription" in page.text) is not promised
+    assert ("Choose topics or pause instead" in unsubscribe.text) is promised
+    assert ("Pause instead" in unsubscribe.text) is not promised
+    assert ("Topics (leave all unticked" in prefs.text) is promised

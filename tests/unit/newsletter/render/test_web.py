@@ -12,7 +12,10 @@ from newsletter.render.web import (
     ArchiveEntry,
     render_archive_index,
     render_briefing_fragment,
+    render_briefing_page,
     render_edition_page,
+    render_topic_page,
+    render_topics_index,
 )
 from tests.fixtures.editions import (
     hostile_edition,
@@ -133,3 +136,23 @@ def test_fragment_of_a_foreign_item_is_refused() -> None:
     stranger = make_item(make_content("other-story"), 5)
     with pytest.raises(InvalidInputError, match="other-story"):
         render_briefing_fragment(edition, stranger)
+
+
+def test_every_archive_page_offers_the_sign_up_form() -> None:
+    """Edition, index, briefing, topics and topic pages link to the publication's form.
+
+    Before, a reader who found the archive had no way to subscribe from it.
+    """
+    edition = sample_edition()
+    pub = edition.publication
+    pages = {
+        "edition": render_edition_page(edition),
+        "index": render_archive_index(pub, _entries()),
+        "briefing": render_briefing_page(edition, edition.items[0]),
+        "topics": render_topics_index(pub, [("Science", "science")]),
+        "topic": render_topic_page(pub, "Science", "science", []),
+    }
+    form = "https://news.example.org/subscribe/morning-brief"
+    for name, html in pages.items():
+        hrefs = [a.get("href") for t, a in _parse(html).tags if t == "a"]
+        assert hrefs.count(form) == 2, name  # under the masthead and in the footer
