@@ -6,10 +6,12 @@ and the audit trail are for admins (readers: ``reader_views``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from newsletter import parsing
 from newsletter.backoffice import actions
@@ -27,7 +29,8 @@ from newsletter.db import utcnow
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
-from newsletter.errors import InvalidInputError
+from newsletter.errors import InvalidInputError, TransitionError
+from newsletter.publications.models import Publication
 from newsletter.schedules import due
 from newsletter.schedules import services as schedules
 from newsletter.web.deps import Id, runtime_of
@@ -49,14 +52,40 @@ def schedule_page(
     return _schedule_view(request, user, publication)
 
 
+# The form fields' names in the app's words, for messages that name a field (services
+# name the CLI's flags or the API's fields).
+FIELD_LABELS = {
+    "--at": "Date and time",
+    "at": "Date and time",
+    "send_time": "Time",
+    "timezone": "Time zone",
+    "weekdays": "Days",
+}
+
+
+def in_app_words(message: str) -> str:
+    """``message`` with a leading field name (``--at: ...``) said as the form says it."""
+    field, colon, rest = message.partition(": ")
+    label = FIELD_LABELS.get(field)
+    return f"{label}: {rest}" if colon and label else message
+
+
 def _schedule_view(
-    request: Request, user: Principal, slug: str, *, error: str = "", status: int = 200
+    request: Request,
+    user: Principal,
+    slug: str,
+    *,
+    error: str = "",
+    status: int = 200,
+    typed: dict[str, Any] | None = None,
 ) -> Response:
-    """The schedule page, optionally with an error about a refused action."""
+    """The schedule page, optionally with an error about a refused action and the
+    refused form's values as typed (``typed``: send_time, timezone, weekdays, at)."""
+    now = utcnow()
     with runtime_of(request).database.session() as db:
         chosen, publications = chosen_publication(db, slug)
-        upcoming = due.next_occurrences(schedules.recurring(db, chosen), utcnow(), UPCOMING)
         tz = parsing.zone(chosen.timezone)
+        upcoming = _upcoming(db, chosen, now)
         context: dict[str, Any] = {
             "publication": {
                 "slug": chosen.slug,
@@ -68,10 +97,9 @@ def _schedule_view(
                 "today": utcnow().astimezone(tz).date().isoformat(),
             },
             "upcoming": [
-                e.due_at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
-                + (f" ({e.slot})" if e.slot else "")
-                for e in upcoming
+                at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") + note for at, note in upcoming
             ],
+            "send_now_refusal": schedules.send_now_refusal(db, chosen.slug, now=now),
             "slots": [slot_row(row) for row in schedules.slots_of(db, chosen)],
             "editions": [
                 edition_row(e, s)
@@ -88,8 +116,23 @@ def _schedule_view(
         status=status,
         days=parsing.WEEKDAYS,
         error=error,
+        typed=typed or {},
         **context,
     )
+
+
+def _upcoming(db: Session, publication: Publication, now: datetime) -> list[tuple[datetime, str]]:
+    """The next editions, recurring and one-off, with a note each ("(evening)",
+    "(one-off)"); a one-off takes the place of the recurring edition of its date."""
+    one_offs = schedules.one_offs_ahead(db, publication, now)
+    taken = {(e.edition_date, e.cadence, e.slot) for e in one_offs}
+    found = [
+        (e.due_at, f" ({e.slot})" if e.slot else "")
+        for e in due.next_occurrences(schedules.recurring(db, publication), now, UPCOMING)
+        if (e.edition_date, e.cadence, e.slot) not in taken
+    ]
+    found += [(e.due_at, f" ({e.slot}, one-off)" if e.slot else " (one-off)") for e in one_offs]
+    return sorted(found)[:UPCOMING]
 
 
 def _back(slug: str, done: str) -> Response:
@@ -105,10 +148,15 @@ def set_schedule(
     timezone: Annotated[str, Form(max_length=64)] = "",
     weekdays: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
-    """Change the recurring schedule: time, time zone and days."""
-    fields = schedule_fields(send_time_text, timezone, weekdays)
-    with runtime_of(request).database.session() as db:
-        actions.set_schedule(db, user.name, client_ip(request), slug, **fields)
+    """Change the recurring schedule: time, time zone and days (refused in place)."""
+    try:
+        fields = schedule_fields(send_time_text, timezone, weekdays)
+        with runtime_of(request).database.session() as db:
+            actions.set_schedule(db, user.name, client_ip(request), slug, **fields)
+    except InvalidInputError as exc:
+        typed = {"send_time": send_time_text, "timezone": timezone, "weekdays": weekdays}
+        error = f"Schedule not saved: {in_app_words(str(exc))}."
+        return _schedule_view(request, user, slug, error=error, status=400, typed=typed)
     return _back(slug, "scheduled")
 
 
@@ -146,10 +194,14 @@ def remove_slot(request: Request, user: Publisher, slug: str, name: str) -> Resp
 def schedule_once(
     request: Request, user: Publisher, slug: str, at: Annotated[str, Form(max_length=40)]
 ) -> Response:
-    """Add a one-off edition at a local date and time."""
-    local = parse_local(at)
-    with runtime_of(request).database.session() as db:
-        actions.schedule_once(db, user.name, client_ip(request), slug, local)
+    """Add a one-off edition at a local date and time (refused in place)."""
+    try:
+        local = parse_local(at)
+        with runtime_of(request).database.session() as db:
+            actions.schedule_once(db, user.name, client_ip(request), slug, local)
+    except (InvalidInputError, TransitionError) as exc:
+        error = f"One-off edition not added: {in_app_words(str(exc))}."
+        return _schedule_view(request, user, slug, error=error, status=400, typed={"at": at})
     return _back(slug, "once")
 
 

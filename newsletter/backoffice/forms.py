@@ -13,8 +13,9 @@ from typing import Any
 
 from newsletter import parsing
 from newsletter.content.slots import SlotSpec
+from newsletter.digests.models import DigestState, can_transition
 from newsletter.errors import InvalidInputError
-from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
+from newsletter.schedules.models import EditionState, ScheduledEdition, ScheduleSlot
 
 # What a slot's fields are called in the form and the API body (for refusals).
 SLOT_FIELDS = {
@@ -91,4 +92,16 @@ def edition_row(edition: ScheduledEdition, digest_state: str | None) -> dict[str
         "state": edition.state.value,
         "digest_state": digest_state,
         "reason": edition.reason,
+        "can_cancel": can_cancel(edition, digest_state),
     }
+
+
+def can_cancel(edition: ScheduledEdition, digest_state: str | None) -> bool:
+    """Whether ``pipeline.cancel`` would take the edition: not yet final, and its digest
+    (if any) still cancellable or sending (then its unsent batches stop)."""
+    if edition.state not in (EditionState.SCHEDULED, EditionState.STARTED):
+        return False
+    if digest_state is None:
+        return True
+    state = DigestState(digest_state)
+    return state is DigestState.SENDING or can_transition(state, DigestState.CANCELLED)

@@ -174,6 +174,7 @@ class ScheduledEditionOut(BaseModel):
     state: str
     digest_state: str | None
     reason: str | None
+    can_cancel: bool = False  # whether a cancel would be taken now
 
 
 class ScheduleOut(BaseModel):

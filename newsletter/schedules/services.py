@@ -423,6 +423,35 @@ def send_now(
     )
 
 
+def one_offs_ahead(
+    session: Session, publication: Publication, now: datetime
+) -> list[ScheduledEdition]:
+    """The publication's one-off editions still to start, soonest first."""
+    return list(
+        session.scalars(
+            select(ScheduledEdition)
+            .where(
+                ScheduledEdition.publication_id == publication.id,
+                ScheduledEdition.kind == EditionKind.ONCE,
+                ScheduledEdition.state == EditionState.SCHEDULED,
+                ScheduledEdition.due_at > now,
+            )
+            .order_by(ScheduledEdition.due_at)
+        )
+    )
+
+
+def send_now_refusal(session: Session, slug: str, *, now: datetime | None = None) -> str | None:
+    """Why ``send_now`` would refuse today's edition now (paused, or today's edition is
+    already on record), or None: the back office offers the action only then."""
+    now = now or utcnow()
+    publication = get_publication(session, slug)
+    if publication.paused:
+        return f"{publication.slug} is paused"
+    today = now.astimezone(parsing.zone(publication.timezone)).date()
+    return _taken(session, publication, today, Cadence.DAILY, "")
+
+
 def get_slot(
     session: Session, publication: Publication, name: str, *, field: str = "--slot"
 ) -> ScheduleSlot:

@@ -1,4 +1,4 @@
-"""Schedule, subscriber look-up and account pages: reading, changing, and role limits."""
+"""Schedule and account pages: reading, changing, and role limits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from newsletter.backoffice.forms import check_zone, parse_days, parse_local, parse_time
 from newsletter.db import Database, utcnow
+from newsletter.digests.models import Digest, DigestState
 from newsletter.editors import services
 from newsletter.editors.models import AuditEntry, Role
 from newsletter.errors import InvalidInputError
@@ -68,7 +69,8 @@ def test_publisher_changes_the_schedule(
         data={"csrf_token": token, "send_time": "25:00", "timezone": "UTC", "weekdays": ["mon"]},
     )
     assert bad.status_code == 400
-    assert "send_time" in bad.text
+    assert "Schedule not saved: Time: &#39;25:00&#39; is not a time of day" in bad.text
+    assert 'value="25:00"' in bad.text  # the form keeps what was typed
     when = (utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT08:00")
     assert (
         client.post(
@@ -232,3 +234,89 @@ def test_send_now_needs_confirmation_csrf_and_the_publisher_role(
     with db.session() as session:
         assert session.query(ScheduledEdition).count() == 0
     assert _send_now_audits(db) == []
+
+
+def test_a_refused_one_off_stays_in_the_form_in_the_apps_words(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """A one-off in the past is refused on the page, naming the field as the form does."""
+    _publication(db)
+    token = signed_in(Role.PUBLISHER)
+    past = (utcnow() - timedelta(days=2)).strftime("%Y-%m-%dT08:00")
+    refused = client.post("/editor/schedules/morning/once", data={"csrf_token": token, "at": past})
+    assert refused.status_code == 400
+    assert "One-off edition not added: Date and time: " in refused.text
+    assert "is in the past" in refused.text
+    assert "--at" not in refused.text
+    assert f'value="{past}"' in refused.text
+    nonsense = client.post(
+        "/editor/schedules/morning/once", data={"csrf_token": token, "at": "soon"}
+    )
+    assert nonsense.status_code == 400
+    assert "Date and time: &#39;soon&#39; is not a local date and time" in nonsense.text
+    with db.session() as session:
+        assert session.query(ScheduledEdition).count() == 0
+
+
+def test_next_lists_one_offs_in_place_of_the_recurring_edition(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    with db.session() as session:
+        make_publication(session, weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    token = signed_in(Role.PUBLISHER)
+    day = (utcnow() + timedelta(days=2)).date()
+    at = f"{day.isoformat()}T09:30"
+    assert (
+        client.post(
+            "/editor/schedules/morning/once", data={"csrf_token": token, "at": at}
+        ).status_code
+        == 303
+    )
+    page = client.get("/editor/schedules").text
+    nxt = page[page.index("<dt>Next</dt>") : page.index("</dd>", page.index("<dt>Next</dt>"))]
+    assert f"{day.isoformat()} 09:30 UTC (one-off)" in nxt
+    assert f"{day.isoformat()} 07:00" not in nxt  # the one-off takes that date's place
+    assert f"{(day + timedelta(days=1)).isoformat()} 07:00" in nxt
+
+
+def test_cancel_and_send_now_are_offered_only_when_they_can_succeed(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """A sent edition has no Cancel button; once today's edition is on record, no send-now."""
+    _publication(db)
+    with db.session() as session:
+        publication = session.query(Publication).one()
+        today = utcnow().date()
+        digest = Digest(
+            publication=publication,
+            edition_date=today - timedelta(days=1),
+            cutoff_at=utcnow(),
+            state=DigestState.SENT,
+        )
+        session.add(digest)
+        session.flush()
+        session.add_all(
+            [
+                ScheduledEdition(
+                    publication=publication,
+                    edition_date=today - timedelta(days=1),
+                    due_at=utcnow() - timedelta(days=1),
+                    kind=EditionKind.RECURRING,
+                    state=EditionState.STARTED,
+                    digest_id=digest.id,
+                ),
+                ScheduledEdition(
+                    publication=publication,
+                    edition_date=today,
+                    due_at=utcnow() - timedelta(minutes=5),
+                    kind=EditionKind.RECURRING,
+                    state=EditionState.STARTED,
+                ),
+            ]
+        )
+    signed_in(Role.PUBLISHER)
+    page = client.get("/editor/schedules").text
+    assert "/editor/scheduled/1/cancel" not in page  # sent: nothing to cancel
+    assert "/editor/scheduled/2/cancel" in page  # started, not sent yet
+    assert "/send-now" not in page
+    assert "Not available: edition 2 (morning " in page
