@@ -123,3 +123,21 @@ def test_refusals_and_roles(
     post = {"csrf_token": token, "publication": "morning", "confirm": "yes"}
     assert client.post(PAGE, data=post).status_code == 403
     assert (_alerts(db), planned) == (0, [])
+
+
+def test_with_several_publications_the_editor_picks_one(
+    client: TestClient, db: Database, signed_in: SignIn, planned: list[int]
+) -> None:
+    """Two publications: the page asks which (with each one's alerts today) before counting."""
+    with db.session() as session:
+        seed.publication(session, slug="evening", briefings=0)
+    signed_in(Role.PUBLISHER)
+    page = client.get(PAGE).text
+    assert '<select id="alert-publication" name="publication">' in page
+    assert "(0 alerts today)" in page
+    assert 'id="alert-readers"' not in page
+    chosen = client.get(PAGE + "?publication=morning").text
+    assert '<dd id="alert-readers"><strong>5</strong> readers' in chosen
+    empty = client.get(PAGE + "?publication=evening")
+    assert empty.status_code == 400
+    assert "evening has no readers who opted into alerts on Climate" in empty.text
