@@ -95,3 +95,13 @@ def test_events_of_other_groups(database: Database) -> None:
     assert _reader(database, 1)[:3] == (S.UNSUBSCRIBED, True, True)
     assert _reader(database, 2)[:3] == (S.CONFIRMED, True, True)
     assert _reader(database, 2)[3] == []
+
+
+def test_a_group_event_for_an_erased_subscription_is_ignored(database: Database) -> None:
+    digest_id = _grouped_edition(database)
+    with database.session() as session:
+        session.execute(Subscription.__table__.delete())
+    left = event("group_unsubscribe", digest_id, 1, asm_group_id=ALERT_GROUP)
+    assert apply(database, left).applied == 1
+    with database.session() as session:
+        assert session.scalars(select(Consent)).all() == []
