@@ -122,7 +122,7 @@ def slots_of(session: Session, publication: Publication) -> list[ScheduleSlot]:
 
 
 def reader_zones(session: Session, publication_ids: list[int]) -> dict[int, frozenset[str]]:
-    """The distinct zones of each publication's confirmed readers (one query for all).
+    """The distinct zones of each publication's confirmed digest readers (one query for all).
 
     Readers without a zone take the publication's, which always counts anyway. A zone
     this system cannot read (it was valid when stored) is left out rather than stopping
@@ -138,6 +138,8 @@ def reader_zones(session: Session, publication_ids: list[int]) -> dict[int, froz
         .where(
             MailingList.publication_id.in_(publication_ids),
             Subscription.state == SubscriptionState.CONFIRMED,
+            # Alerts go at once: only readers of the digest move its schedule.
+            Subscription.digests.is_(True),
             Subscriber.timezone.is_not(None),
         )
         .distinct()

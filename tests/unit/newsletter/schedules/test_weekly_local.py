@@ -331,6 +331,24 @@ def test_zones_of_unconfirmed_readers_do_not_count(database: Database) -> None:
         assert schedule.due_at(date(2026, 3, 10)) == utc(2026, 3, 10, 6, 0)
 
 
+def test_zones_of_readers_who_left_the_digest_do_not_count(database: Database) -> None:
+    """A reader who takes alerts only does not make the digest's cut-off earlier."""
+    with database.session() as session:
+        publication = weekly_and_local(session, local=True, zones=("Asia/Tokyo", "Europe/Paris"))
+        session.execute(
+            update(Subscription)
+            .where(
+                Subscription.subscriber_id
+                == select(Subscriber.id)
+                .where(Subscriber.timezone == "Asia/Tokyo")
+                .scalar_subquery()
+            )
+            .values(digests=False, alerts=True)
+        )
+        zones = services.reader_zones(session, [publication.id])
+        assert zones == {publication.id: frozenset({"Europe/Paris"})}
+
+
 def test_one_off_roundup_only_on_an_offered_day(database: Database) -> None:
     """A one-off weekly roundup on a day the publication offers none is refused, naming the
     option and the days offered, and nothing is scheduled; on Monday it is scheduled, and
