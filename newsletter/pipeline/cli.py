@@ -308,10 +308,10 @@ def list_(ctx: click.Context, slug: str, as_json: bool) -> None:
         return
     table = Table("date", "state", "briefings", "rolled over", "subject / reason")
     for row in rows:
-        weekly = row["cadence"] == Cadence.WEEKLY.value
+        kind = {Cadence.WEEKLY.value: " weekly", Cadence.ALERT.value: " alert"}
         slot = f" {row['slot']}" if row["slot"] else ""
         table.add_row(
-            row["edition_date"] + (" weekly" if weekly else "") + slot,  # beside its date's
+            row["edition_date"] + kind.get(row["cadence"], "") + slot,  # beside its date's
             row["state"],
             str(row["briefings"]),
             str(row["rolled_over"]),

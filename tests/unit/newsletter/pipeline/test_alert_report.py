@@ -50,5 +50,9 @@ def test_the_alert_goes_to_its_readers_only_and_reports_as_an_alert(
     assert result.exit_code == 0, result.output
     assert "morning alert" in result.output
     assert "5 sent, 0 failed" in result.output
+    listed = run(cli_env, "digest", "list", "--publication", "morning")
+    assert listed.exit_code == 0, listed.output
+    assert " alert " in listed.output
+    assert "Flood warning" in listed.output
     missing = run(cli_env, "digest", "report", "--publication", "morning", "--alert", "story-9")
     assert missing.exit_code == 2
