@@ -27,6 +27,9 @@ from newsletter.backoffice import (
 from newsletter.backoffice import schemas as s
 from newsletter.briefings.jsonform import BriefingInput
 from newsletter.templating import environment
+from subscribers.signup_views import SubscribeIn
+
+SUBSCRIBE_PATH = "/api/subscribe"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.ErrorBody, "description": text}
@@ -55,6 +58,53 @@ for _part in (
     router.include_router(_part.router)
 
 _BRIEFING_SCHEMA = BriefingInput.model_json_schema(ref_template="#/components/schemas/{model}")
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+# The public JSON sign-up lives with the sign-up pages (no token); it is part of the
+# API's document all the same, with what it reads and every answer it gives.
+_SUBSCRIBE_OPERATION: dict[str, Any] = {
+    "summary": "Sign up to a list",
+    "description": (
+        "A public JSON sign-up (no token). 202 with status `pending` (a confirmation email "
+        "was sent) or `subscribed` (single opt-in list). Refusals are JSON "
+        '`{"error", "status"}`; a 422 lists every field at fault in `fields`.'
+    ),
+    "operationId": "api_subscribe",
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubscribeIn"}}},
+    },
+    "responses": {
+        "202": {
+            "description": "Accepted: pending confirmation, or subscribed",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["status", "message"],
+                        "properties": {
+                            "status": {"type": "string", "enum": ["pending", "subscribed"]},
+                            "message": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        },
+        **{
+            str(code): {
+                "description": text,
+                "content": {"application/json": {"schema": _ERROR_REF}},
+            }
+            for code, text in {
+                400: "The body is not JSON, or names an unknown list",
+                404: "No such list",
+                413: "Body too large",
+                422: "Fields failed validation (each one listed)",
+                429: "Too many sign-ups from this address or network; see Retry-After",
+                503: "The confirmation email could not be sent; try again later",
+            }.items()
+        },
+    },
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -69,6 +119,9 @@ def openapi_document() -> dict[str, Any]:
     schema = dict(_BRIEFING_SCHEMA)
     components.update(schema.pop("$defs", {}))
     components["Briefing"] = schema
+    # The sign-up view reads its body itself, so its schema is declared here.
+    components["SubscribeIn"] = SubscribeIn.model_json_schema(by_alias=True)
+    document["paths"][SUBSCRIBE_PATH] = {"post": _SUBSCRIBE_OPERATION}
     return document
 
 

@@ -263,15 +263,12 @@ def complete(
 
 
 def describe(exc: ValidationError, where: Callable[[Loc], str]) -> str:
-    """The first validation error with its location, and how many more there are."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
+    """Every validation error with its location, first to last, separated by ``; ``."""
     # pydantic prefixes messages of our own validators with "Value error, ".
-    message = f"{where(tuple(first['loc']))}: {first['msg'].removeprefix('Value error, ')}"
-    if len(errors) > 1:
-        more = len(errors) - 1
-        message += f" (and {more} more error{'s' if more > 1 else ''})"
-    return message
+    return "; ".join(
+        f"{where(tuple(error['loc']))}: {error['msg'].removeprefix('Value error, ')}"
+        for error in exc.errors(include_url=False)
+    )
 
 
 def field_path(loc: Loc) -> str:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from newsletter.errors import (
     InvalidInputError,
@@ -57,6 +58,26 @@ async def _user_error(request: Request, exc: Exception) -> Response:
     return error_response(request, status_of(exc), str(exc), headers=headers_of(exc))
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at this request's path.
+
+    Starlette's own 405 names only the first route that matched the path, so a path
+    served by a GET route and a POST route said ``Allow: GET``; asking every route
+    with each method gives the whole list.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     messages = {
@@ -64,7 +85,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         405: "This address does not accept that kind of request.",
     }
     message = messages.get(exc.status_code, str(exc.detail))
-    return error_response(request, exc.status_code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+    return error_response(request, exc.status_code, message, headers=headers or None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -76,7 +100,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         }
         for error in exc.errors()
     ]
-    summary = "; ".join(f"{item['field'] or 'body'}: {item['message']}" for item in fields[:5])
+    summary = "; ".join(f"{item['field'] or 'body'}: {item['message']}" for item in fields)
     return error_response(request, 422, summary, fields=fields)
 
 
