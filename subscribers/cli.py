@@ -164,6 +164,10 @@ def export_command(
     help="Every edition, or a weekly roundup.",
 )
 @click.option("--weekly-day", default="", help="Day of a weekly roundup (mon ... sun).")
+@click.option("--alerts", is_flag=True, help="Also send them alerts (the digest always).")
+@click.option(
+    "--alert-topic", "alert_topics", multiple=True, help="Alerts on this topic (repeatable)."
+)
 @click.option("--confirmed", is_flag=True, help="Skip the confirmation email.")
 @click.option("--consent", default="", help="How they agreed (required with --confirmed).")
 @click.pass_context
@@ -177,12 +181,16 @@ def add_command(
     locale: str,
     cadence: str,
     weekly_day: str,
+    alerts: bool,
+    alert_topics: tuple[str, ...],
     confirmed: bool,
     consent: str,
 ) -> None:
     """Subscribe one address (sends the confirmation email unless --confirmed)."""
     if confirmed and not consent.strip():
         raise click.UsageError("--consent is required with --confirmed")
+    if alert_topics and not alerts:
+        raise click.UsageError("--alert-topic is only for a reader who gets --alerts")
     rt = runtime(ctx)
     request = SignupRequest(
         email=email,
@@ -195,6 +203,8 @@ def add_command(
         cadence=cadence,
         weekly_day=weekly_day,
         skip_opt_in=confirmed,
+        alerts=alerts,
+        alert_topics=alert_topics,
     )
     with rt.database.session() as session:
         confirmer = _confirmer(rt, ConsentSource.CLI)

@@ -379,13 +379,22 @@ def test_confirmed_import_reports_confirmed_pending_sign_ups(
 
 
 def test_show_names_each_kind_of_mail(env: dict[str, str], database: Database) -> None:
-    """``subscribers show`` says whether the reader gets the digest and alerts, on which topics."""
-    run(env, "subscribers", "add", "bo@example.org", "--list", "daily", "--confirmed",
-        "--consent", "Asked at the desk")  # fmt: skip
+    """``subscribers add --alerts --alert-topic`` opts in; ``show`` says what the reader gets."""
+    refused = run(
+        env, "subscribers", "add", "bo@example.org", "--list", "daily", "--alert-topic", "Science"
+    )
+    assert refused.exit_code == 2
+    assert "--alert-topic is only for a reader who gets --alerts" in refused.stderr
+    added = run(
+        env,
+        *("subscribers", "add", "bo@example.org", "--list", "daily", "--confirmed"),
+        *("--consent", "Asked at the desk", "--alerts", "--alert-topic", "science"),
+    )
+    assert added.exit_code == 0, added.output
+    shown = run(env, "subscribers", "show", "bo@example.org").output
+    assert "digest: every edition, all topics" in shown
+    assert "alerts: on, Science" in shown
     with database.session() as session:
         subscription = session.scalars(select(Subscription)).one()
-        subscription.digests, subscription.alerts = False, True
-        subscription.alert_topics = ["Science"]
-    shown = run(env, "subscribers", "show", "bo@example.org").output
-    assert "digest: off" in shown
-    assert "alerts: on, Science" in shown
+        subscription.digests = False
+    assert "digest: off" in run(env, "subscribers", "show", "bo@example.org").output
