@@ -46,6 +46,7 @@ NOTICES = {
     "opt-in-double": "The list now asks new subscribers to confirm by email (double opt-in).",
     "opt-in-single": "The list now subscribes people at once, without a confirmation email.",
     "publication-saved": "Publication saved.",
+    "publication-created": "Publication added. Set its schedule, topics and look here.",
     "welcome-saved": "Welcome email saved. Readers confirming from now on get this version.",
     "cancelled": "Edition cancelled.",
     "alert-sent": "Alert sent: a worker is delivering it to the readers who opted in now.",

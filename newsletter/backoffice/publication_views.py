@@ -17,12 +17,19 @@ from fastapi.responses import HTMLResponse, Response
 
 from newsletter.backoffice import actions
 from newsletter.backoffice.pages import redirect, render
+from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.parsing import WEEKDAYS
 from newsletter.publications.models import TopicMode
-from newsletter.publications.services import get_publication, list_publications, spec_of
+from newsletter.publications.services import (
+    create_publication,
+    get_publication,
+    list_publications,
+    spec_of,
+)
+from newsletter.publications.spec import validate_spec
 from newsletter.web.deps import runtime_of
 from subscribers.choices import DAY_NAMES, check_weekly_days
 from subscribers.lists import all_lists
@@ -138,9 +145,32 @@ def changes_from_form(
     return changes
 
 
-@router.get("/publications", response_class=HTMLResponse)
-def publications_page(request: Request, user: Admin) -> Response:
-    """Every publication with its sender and list count, linking to its settings."""
+# What a new publication needs; the rest takes the defaults and is set on its page.
+NEW_FIELDS = {
+    "slug": "Address name (slug)",
+    "name": "Name",
+    "from_name": "Sender name",
+    "from_email": "Sender email",
+    "base_url": "Site address",
+    "postal_address": "Postal address",
+    "timezone": "Time zone",
+    "language": "Language",
+}
+
+
+def new_field_label(name: str) -> str:
+    """The new-publication form's label of a field, for error messages."""
+    return NEW_FIELDS.get(name) or FIELDS.get(name, name)
+
+
+def _publications_view(
+    request: Request,
+    user: Principal,
+    *,
+    error: str = "",
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     with runtime_of(request).database.session() as db:
         lists = all_lists(db)
         rows = [
@@ -159,8 +189,58 @@ def publications_page(request: Request, user: Admin) -> Response:
         user=user,
         section="publications",
         page_title="Publications",
+        status=status,
         rows=rows,
+        new_fields=NEW_FIELDS,
+        typed=typed or {"timezone": "UTC", "language": "en"},
+        error=error,
     )
+
+
+@router.get("/publications", response_class=HTMLResponse)
+def publications_page(request: Request, user: Admin) -> Response:
+    """Every publication with its sender and list count, linking to its settings; the
+    form that adds one."""
+    return _publications_view(request, user)
+
+
+@router.post("/publications")
+def add_publication(
+    request: Request,
+    user: AdminForm,
+    slug: Text = "",
+    name: Text = "",
+    from_name: Text = "",
+    from_email: Text = "",
+    base_url: Text = "",
+    postal_address: Annotated[str, Form(max_length=2000)] = "",
+    timezone: Text = "",
+    language: Text = "",
+) -> Response:
+    """Create a publication from the essentials; refused in place, naming the field."""
+    typed = {
+        "slug": slug,
+        "name": name,
+        "from_name": from_name,
+        "from_email": from_email,
+        "base_url": base_url,
+        "postal_address": postal_address,
+        "timezone": timezone,
+        "language": language,
+    }
+    data = {key: value.strip() for key, value in typed.items() if value.strip()}
+    try:
+        spec = validate_spec(data, where="Not added", label=new_field_label)
+        with runtime_of(request).database.session() as db:
+            if any(p.slug == spec.slug for p in list_publications(db)):
+                raise InvalidInputError(
+                    f"Not added: {NEW_FIELDS['slug']}: {spec.slug!r} is another publication's"
+                )
+            create_publication(db, spec)
+            accounts.audit(db, user.name, "publication.add", spec.slug, ip=client_ip(request))
+    except InvalidInputError as exc:
+        return _publications_view(request, user, error=str(exc), typed=typed, status=400)
+    return redirect(f"/editor/publications/{spec.slug}", "publication-created")
 
 
 def _edit_view(

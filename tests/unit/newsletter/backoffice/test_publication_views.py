@@ -216,3 +216,64 @@ def test_form_values_become_changes() -> None:
     )
     assert field_label("from_email") == "Sender email"
     assert field_label("slug") == "slug"
+
+
+def _new_publication(token: str, **changes: str) -> dict[str, str]:
+    data = {
+        "csrf_token": token,
+        "slug": "evening",
+        "name": "The Evening Briefing",
+        "from_name": "Evening desk",
+        "from_email": "evening@news.example.org",
+        "base_url": "https://news.example.org",
+        "postal_address": "1 Press Street, Springfield",
+        "timezone": "Europe/Berlin",
+        "language": "de",
+    }
+    data.update(changes)
+    return data
+
+
+def test_admin_creates_a_publication_in_the_app(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """The essentials make a publication (the rest its defaults); it opens on its settings."""
+    token = signed_in(Role.ADMIN)
+    assert "Add a publication" in client.get("/editor/publications").text
+    created = client.post("/editor/publications", data=_new_publication(token))
+    assert created.status_code == 303
+    assert created.headers["location"] == "/editor/publications/evening?done=publication-created"
+    with db.session() as session:
+        publication = session.query(Publication).one()
+        assert (publication.slug, publication.timezone, publication.language) == (
+            "evening",
+            "Europe/Berlin",
+            "de",
+        )
+        assert publication.weekdays == ["mon", "tue", "wed", "thu", "fri"]
+    assert ("publication.add", "evening") in _audit(db)
+    assert "Publication added." in client.get(created.headers["location"]).text
+
+
+def test_a_refused_publication_keeps_the_form_and_names_the_field(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    token = signed_in(Role.ADMIN)
+    bad_zone = client.post(
+        "/editor/publications", data=_new_publication(token, timezone="Mars/Olympus")
+    )
+    assert bad_zone.status_code == 400
+    assert "Not added: Time zone" in bad_zone.text
+    assert 'value="Mars/Olympus"' in bad_zone.text
+    assert 'value="The Evening Briefing"' in bad_zone.text
+    digits = client.post("/editor/publications", data=_new_publication(token, slug="2024"))
+    assert digits.status_code == 400
+    assert "Address name (slug)" in digits.text
+    with db.session() as session:
+        assert session.query(Publication).count() == 0
+    assert client.post("/editor/publications", data=_new_publication(token)).status_code == 303
+    again = client.post("/editor/publications", data=_new_publication(token, name="Other"))
+    assert again.status_code == 400
+    assert "Not added: Address name (slug): &#39;evening&#39; is another publication" in again.text
+    signed_in(Role.PUBLISHER)
+    assert client.post("/editor/publications", data=_new_publication(token)).status_code == 403
