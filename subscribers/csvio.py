@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from newsletter.db import Base
 from newsletter.errors import InvalidInputError, UserError
 from newsletter.limits import DEFAULT_LIMITS, Limits
+from newsletter.textrules import csv_cell
 from subscribers.addresses import email_hash
 from subscribers.choices import offered_days, offered_topics
 from subscribers.csvread import COLUMNS, TOPIC_SEPARATOR, CsvRow, CsvRows, RowProblem, check_file
@@ -383,24 +384,20 @@ def export_csv(
     for row in session.execute(query):
         email, name, topics, timezone, locale, cadence, weekly_day = row[:7]
         digests, alerts, alert_topics = row[7:]
-        writer.writerow(
-            [
-                email,
-                _safe(name),
-                TOPIC_SEPARATOR.join(topics),
-                timezone or "",  # blank: the publication's zone, as the import reads it
-                locale,
-                cadence.value,
-                weekly_day or "",
-                "yes" if digests else "no",
-                "yes" if alerts else "no",
-                TOPIC_SEPARATOR.join(alert_topics or ()),
-            ]
-        )
+        cells = [
+            email,
+            name,
+            TOPIC_SEPARATOR.join(topics),
+            timezone or "",  # blank: the publication's zone, as the import reads it
+            locale,
+            cadence.value,
+            weekly_day or "",
+            "yes" if digests else "no",
+            "yes" if alerts else "no",
+            TOPIC_SEPARATOR.join(alert_topics or ()),
+        ]
+        # Every cell, not only the free-text ones: an address or a topic from a public
+        # sign-up can start with "=" too (CSV injection); the import reads it back.
+        writer.writerow([csv_cell(cell) for cell in cells])
         count += 1
     return count
-
-
-def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from newsletter.errors import InvalidInputError
+from newsletter.textrules import csv_uncell
 from subscribers.addresses import normalise_email
 from subscribers.choices import Reading, clean_reading
 from subscribers.profile import clean_alert_topics, clean_profile, clean_topics, topic_keys
@@ -222,7 +223,9 @@ class CsvRows:
 
     def _row(self, number: int, record: list[str]) -> CsvRow | RowProblem:
         index = self._index
-        raw_email = record[index["email"]].strip() if len(record) > index["email"] else ""
+        raw_email = (
+            csv_uncell(record[index["email"]]).strip() if len(record) > index["email"] else ""
+        )
         if len(record) != len(self.header):
             return RowProblem(
                 number,
@@ -231,7 +234,7 @@ class CsvRows:
             )
         try:
             email = normalise_email(raw_email, where="invalid address")
-            values = {name: record[i] for name, i in index.items()}
+            values = {name: csv_uncell(record[i]) for name, i in index.items()}
             profile = clean_profile(
                 values.get("name", ""), values.get("locale", ""), values.get("timezone", "")
             )

@@ -11,7 +11,6 @@ file and the JSON path of the first problem, e.g. ``$.questions[0].answer``.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
@@ -41,10 +40,11 @@ from newsletter.content.briefing import (
 from newsletter.errors import InvalidInputError
 from newsletter.limits import DEFAULT_LIMITS, Limits, json_too_deep
 from newsletter.parsing import SLUG_PATTERN
+from newsletter.textrules import BAD_CHARACTER
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-_BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_BAD_CHAR = BAD_CHARACTER  # the one rule for stored text (newsletter.textrules)
 
 
 def _printable(text: str) -> str:

@@ -37,8 +37,6 @@ Reading rules:
 
 from __future__ import annotations
 
-import re
-
 from newsletter.briefings import derive
 from newsletter.briefings.derive import quote
 from newsletter.briefings.textheader import HeaderReader
@@ -53,8 +51,9 @@ from newsletter.briefings.textlines import (
 from newsletter.briefings.textsections import SectionReader
 from newsletter.content.briefing import BriefingContent
 from newsletter.limits import DEFAULT_LIMITS, Limits
+from newsletter.textrules import BAD_CHARACTER
 
-_BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_BAD_CHAR = BAD_CHARACTER  # the one rule for stored text (newsletter.textrules)
 
 
 class _TextParser(HeaderReader, SectionReader):

