@@ -21,6 +21,7 @@ import click
 
 from newsletter import __version__
 from newsletter.errors import NewsletterError, UserError
+from newsletter.textrules import terminal
 
 
 class CommandFailed(click.ClickException, NewsletterError):
@@ -29,6 +30,10 @@ class CommandFailed(click.ClickException, NewsletterError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+
+    def format_message(self) -> str:
+        """The message under the terminal rule: a stored value in it cannot drive the terminal."""
+        return terminal(self.message)
 
 
 def _briefings() -> click.Command:

@@ -14,8 +14,8 @@ the rules here, so there is one answer to "may this be stored" and "how is it sh
   printed to an operator's terminal can never set its title, colours or clipboard.
 * **CSV cells** (``csv_cell``): a cell that a spreadsheet would read as a formula
   (first character ``= + - @``, or a tab or line break) gets a leading ``'``, and
-  control characters are dropped; ``csv_uncell`` reads such a cell back, so an export
-  imports as it was.
+  control characters and bidi overrides are dropped; ``csv_uncell`` reads such a
+  cell back, so an export imports as it was.
 * **Header text** (``header_text``): a display name put in a ``To:`` or ``From:``
   header is one line with no control characters, whatever was stored earlier.
 """
@@ -31,6 +31,11 @@ from newsletter.errors import InvalidInputError
 BAD_CHARACTER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # ... nor in a one-line field (names, header-bound settings): no line breaks or tabs.
 BAD_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# Dropped from CSV cells too: bidi embeddings, overrides and isolates, which can make a
+# cell read differently from what it holds (in a spreadsheet or a terminal).
+_NOT_IN_CSV = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 _FORMULA_START = frozenset("=+-@\t\r\n")
 _SHOWN_AS_CODE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -85,7 +90,7 @@ def csv_cell(value: str) -> str:
     break gets a leading apostrophe (shown as text by Excel, LibreOffice and Sheets);
     so does one where spaces come before such a character.
     """
-    cleaned = BAD_CHARACTER.sub("", value)
+    cleaned = _NOT_IN_CSV.sub("", value)
     stripped = cleaned.lstrip(" ")
     if stripped[:1] in _FORMULA_START and stripped:
         return "'" + cleaned

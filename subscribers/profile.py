@@ -15,6 +15,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsletter.errors import InvalidInputError
+from newsletter.textrules import check_text
 
 MAX_NAME = 200
 MAX_TOPIC = 120
@@ -57,6 +58,7 @@ def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profi
     name = " ".join(name.split())
     if len(name) > MAX_NAME:
         raise InvalidInputError(f"name: longer than {MAX_NAME} characters")
+    check_text(name, field="name", one_line=True)  # ESC, BEL ...: never stored, never in To:
     locale = locale.strip() or "en"
     if len(locale) > 16 or not _LOCALE.match(locale):
         raise InvalidInputError(f"locale: {locale[:40]!r} is not a language tag such as 'en-GB'")

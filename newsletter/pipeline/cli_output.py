@@ -12,6 +12,7 @@ from newsletter.console import out
 from newsletter.content.edition import Cadence
 from newsletter.delivery.report import DeliveryReport
 from newsletter.digests.models import Digest, DigestState
+from newsletter.textrules import terminal
 
 
 def summary(digest: Digest, count: int) -> dict[str, Any]:
@@ -91,12 +92,7 @@ def print_report(report: DeliveryReport) -> None:
 def terminal_text(text: str) -> str:
     """Untrusted text (a briefing's topic, say) as terminal text: markup escaped, and control
     and format characters (escape sequences, bidi overrides) shown as ``\\xNN`` / ``\\uNNNN``."""
-    shown = "".join(ch if ch.isprintable() else _code(ord(ch)) for ch in text)
-    return escape(shown)
-
-
-def _code(point: int) -> str:
-    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
+    return escape(terminal(text, one_line=True))
 
 
 def variant_table(report: DeliveryReport) -> Table:

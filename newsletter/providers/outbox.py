@@ -48,6 +48,7 @@ from newsletter.db import utcnow
 from newsletter.errors import PermanentError, RetryableError
 from newsletter.providers.interfaces import Batch, Recipient, SendResult, personalise
 from newsletter.providers.webhook_protocol import EDITION_ID, SUBSCRIBER_ID
+from newsletter.textrules import header_text
 
 _counter = itertools.count()
 # Fold only past RFC 5322's hard limit: the default (78) re-encodes a long header word,
@@ -108,7 +109,7 @@ def _address(name: str, addr_spec: str) -> Address:
     local, at, domain = addr_spec.rpartition("@")
     if not at or not local or not domain:
         raise ValueError(f"{addr_spec!r} is not an address")
-    return Address(display_name=name, username=local, domain=domain)
+    return Address(display_name=header_text(name), username=local, domain=domain)
 
 
 def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:

@@ -44,6 +44,7 @@ from newsletter.providers.interfaces import (
     has_html_special,
     substitution_value,
 )
+from newsletter.textrules import header_text
 
 MAX_REQUEST_BYTES = 30 * 1024 * 1024  # SendGrid: the whole request must stay under 30 MB
 # Still SendGrid's application/json; naming the charset makes python_http_client send
@@ -117,7 +118,8 @@ def encode_payload(batch: Batch, payload: Mapping[str, Any]) -> str:
 
 
 def _address(email: str, name: str) -> dict[str, str]:
-    return {"email": email, "name": name} if name else {"email": email}
+    shown = header_text(name)  # one line, no control characters, whatever was stored
+    return {"email": email, "name": shown} if shown else {"email": email}
 
 
 def _personalization(batch_key: str, index: int, recipient: Recipient) -> dict[str, Any]:
@@ -125,9 +127,7 @@ def _personalization(batch_key: str, index: int, recipient: Recipient) -> dict[s
     # and values with nothing HTML-special, which is nearly all, are passed through
     # after one scan instead of one call each.
     to = recipient.email
-    entry: dict[str, Any] = {
-        "to": [{"email": to, "name": recipient.name} if recipient.name else {"email": to}]
-    }
+    entry: dict[str, Any] = {"to": [_address(to, recipient.name)]}
     substitutions = recipient.substitutions
     if substitutions:
         if has_html_special("".join(substitutions.values())):

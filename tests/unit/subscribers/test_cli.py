@@ -398,3 +398,31 @@ def test_show_names_each_kind_of_mail(env: dict[str, str], database: Database) -
         subscription = session.scalars(select(Subscription)).one()
         subscription.digests = False
     assert "digest: off" in run(env, "subscribers", "show", "bo@example.org").output
+
+
+def test_stored_control_characters_never_reach_the_terminal(
+    env: dict[str, str], database: Database
+) -> None:
+    """A name stored before names were checked is shown with its escapes as codes by show,
+    show --json and export (issue 17 B6)."""
+    run(
+        env,
+        "subscribers",
+        "add",
+        "eve@example.org",
+        "--list",
+        "daily",
+        "--confirmed",
+        "--consent",
+        "x",
+    )
+    with database.session() as session:
+        services.get_subscriber(session, "eve@example.org").name = "Eve\x1b]0;owned\x07\u202e"
+    shown = run(env, "subscribers", "show", "eve@example.org").output
+    assert "Eve\\x1b]0;owned\\x07\\u202e" in shown
+    as_json = run(env, "subscribers", "show", "eve@example.org", "--json").output
+    assert json.loads(as_json)["subscriber"]["name"] == "Eve\x1b]0;owned\x07\u202e"
+    exported = run(env, "subscribers", "export", "--list", "daily").output
+    for output in (shown, as_json, exported):
+        for char in "\x1b\x07\u202e":
+            assert char not in output

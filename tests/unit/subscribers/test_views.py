@@ -571,3 +571,25 @@ def test_links_promise_topics_only_when_the_publication_has_them(
     assert ("Choose topics or pause instead" in unsubscribe.text) is promised
     assert ("Pause instead" in unsubscribe.text) is not promised
     assert ("Topics (leave all unticked" in prefs.text) is promised
+
+
+@pytest.mark.parametrize("name", ["Eve\x1b]0;owned\x07", "Eve\x9b31m", "Eve\x00"])
+def test_sign_up_names_with_control_characters_are_refused(
+    client: TestClient, app_settings: Settings, name: str
+) -> None:
+    """ESC, BEL, CSI in a name: a clear 4xx on the form and the API, nothing stored, no
+    email sent (issue 17 B6); line breaks fold into spaces as before."""
+    page = client.post("/subscribe/daily", data={"email": "eve@example.org", "name": name})
+    assert page.status_code == 400
+    assert "control character" in page.text
+    api = client.post(
+        "/api/subscribe", json={"email": "eve@example.org", "list": "daily", "name": name}
+    )
+    assert api.status_code == 422
+    assert api.json()["fields"][0]["field"] == "name"
+    assert _state(client, "eve@example.org") is None
+    assert _outbox(app_settings) == []
+    folded = client.post("/subscribe/daily", data={"email": "eve@example.org", "name": "Eve\r\nX"})
+    assert folded.status_code == 200
+    [message] = _outbox(app_settings)
+    assert message["To"] == "Eve X <eve@example.org>"
