@@ -16,6 +16,9 @@ the rules here, so there is one answer to "may this be stored" and "how is it sh
   (first character ``= + - @``, or a tab or line break) gets a leading ``'``, and
   control characters and bidi overrides are dropped; ``csv_uncell`` reads such a
   cell back, so an export imports as it was.
+* **Output of old values** (``printable_text``): a value stored before these rules (a
+  publication named ``Evil\x1b[31m``) loses the characters on its way into a feed,
+  so it cannot break it.
 * **Header text** (``header_text``): a display name put in a ``To:`` or ``From:``
   header is one line with no control characters, whatever was stored earlier.
 """
@@ -56,6 +59,15 @@ def check_text(text: str, *, field: str, one_line: bool = False) -> str:
     if problem is not None:
         raise InvalidInputError(f"{field}: {problem}")
     return text
+
+
+def printable_text(text: str) -> str:
+    """``text`` without the characters stored text may not hold (see ``BAD_CHARACTER``).
+
+    For output built from values stored before a rule held (XML refuses them outright):
+    one such value must not break a feed or an export.
+    """
+    return BAD_CHARACTER.sub("", text)
 
 
 def header_text(text: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from newsletter import urls
+from newsletter.textrules import printable_text
 
 # Feed readers get the latest 50 entries unless a caller asks otherwise.
 DEFAULT_LIMIT = 50
@@ -51,6 +52,8 @@ class FeedEntry:
         for name in ("published", "updated"):
             if getattr(self, name).tzinfo is None:
                 raise ValueError(f"feed entry {self.id}: {name} must be timezone-aware")
+        _printable(self, "title", "content_html", "summary")
+        object.__setattr__(self, "categories", tuple(map(printable_text, self.categories)))
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class FeedSpec:
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None:
             raise ValueError(f"feed {self.kind}: created_at must be timezone-aware")
+        _printable(self, "title", "description", "author")
 
     def url(self, fmt: str) -> str:
         """This feed's own URL in a format (``rss``, ``atom`` or ``json``)."""
@@ -88,3 +92,9 @@ class FeedSpec:
         return max(
             (max(entry.published, entry.updated) for entry in entries), default=self.created_at
         )
+
+
+def _printable(values: FeedEntry | FeedSpec, *names: str) -> None:
+    """Text stored before the text rules held loses what no feed can carry (no 500s)."""
+    for name in names:
+        object.__setattr__(values, name, printable_text(getattr(values, name)))

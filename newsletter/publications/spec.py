@@ -47,6 +47,7 @@ from newsletter.parsing import (
     read_zone,
 )
 from newsletter.publications.models import TopicMode
+from newsletter.textrules import bad_character
 
 StrictInt = Annotated[int, Field(strict=True)]
 
@@ -98,6 +99,20 @@ class PublicationSpec(BaseModel):
     # SendGrid unsubscribe groups per kind of mail (``asm.group_id``); None: no group.
     digest_group_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
     alert_group_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @field_validator("*")
+    @classmethod
+    def _check_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """The briefings' rule for stored text (newsletter.textrules), on every text field:
+        no control characters; one line (no CR/LF, no tab) except the postal address, since
+        the name, from_name and the rest end up in headers, feeds and page titles."""
+        multi_line = info.field_name == "postal_address"
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str):
+                problem = bad_character(text, one_line=not multi_line)
+                if problem is not None:
+                    raise ValueError(problem)
+        return value
 
     @field_validator("from_email")
     @classmethod

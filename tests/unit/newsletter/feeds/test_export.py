@@ -7,12 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from newsletter import urls
 from newsletter.app.factory import create_app
 from newsletter.briefings import services as briefings
 from newsletter.db import Database
 from newsletter.digests.public import refresh_web_copies
 from newsletter.feeds.export import export_feeds
+from newsletter.publications.models import Publication
 from newsletter.settings import Settings
 from tests.factories import make_publication
 from tests.unit.newsletter.feeds.stored import DAY, edition
@@ -85,3 +88,25 @@ def test_a_reexport_after_a_takedown_holds_no_text(database: Database, tmp_path:
     assert leaking == []
     topic = _file(site, "/p/morning/topics/climate/").read_text()
     assert "/briefings/heat-record/" not in topic
+
+
+def test_a_publication_stored_with_control_characters_breaks_no_feed(
+    settings: Settings, database: Database, tmp_path: Path
+) -> None:
+    """A name and tagline stored before the text rules held (ESC, BEL) lose those
+    characters in every feed; the export finishes and every feed is served (issue 17 B4)."""
+    _seed(database)
+    with database.session() as session:
+        publication = session.scalars(select(Publication)).one()
+        publication.name = "Evil\x1b[31m"
+        publication.tagline = "Bell\x07"
+    written = _export(database, tmp_path / "site")
+    feeds = [name for name in written if name.endswith((".xml", ".json"))]
+    assert feeds
+    with TestClient(create_app(settings)) as client:
+        for fmt in ("rss", "atom", "json"):
+            response = client.get(urls.feed("", "morning", "briefings", fmt))
+            assert response.status_code == 200, fmt
+            assert "Evil[31m" in response.text
+            assert "\x1b" not in response.text
+            assert "\x07" not in response.text

@@ -217,3 +217,22 @@ def test_unreadable_files_are_reported(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(InvalidInputError, match="cannot be read"):
         load_toml(binary)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("name", "Evil\x1b[31m", "U+001B (a control character)"),
+        ("from_name", "Desk\r\nBcc: all@example.org", "U+000D (a line break)"),
+        ("tagline", "two\nlines", "U+000A (a line break)"),
+        ("topics", ["Sport", "Bell\x07"], "U+0007 (a control character)"),
+        ("postal_address", "1 Road\x00", "U+0000 (a control character)"),
+        ("tagline", "CSI \x9b31m", "U+009B (a control character)"),
+    ],
+)
+def test_text_fields_follow_the_briefings_rules(field: str, value: object, problem: str) -> None:
+    """No control characters anywhere, no line breaks in one-line (header-bound) fields
+    (issue 17 B4); the postal address may have several lines."""
+    assert problem in error_for(**{field: value})
+    assert error_for(**{field: value}).startswith(f"test: {field}: ")
+    assert spec(postal_address="1 Road\nTown").postal_address == "1 Road\nTown"
