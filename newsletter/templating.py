@@ -72,6 +72,29 @@ def tint(colour: str, amount: float = 0.88) -> str:
     return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
 
 
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a #rrggbb colour."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(colour[i : i + 2], 16)) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def text_on(colour: str, light: str = "#ffffff", dark: str = "#1f2328") -> str:
+    """Whichever of ``light`` and ``dark`` text contrasts more with ``colour`` (a button's
+    label on the publication's accent: white on dark accents, near-black on light ones)."""
+    background = _luminance(check_colour(colour))
+
+    def ratio(text: str) -> float:
+        lighter, darker = sorted((background, _luminance(check_colour(text))), reverse=True)
+        return (lighter + 0.05) / (darker + 0.05)
+
+    return light if ratio(light) >= ratio(dark) else dark
+
+
 def long_date(value: date) -> str:
     """A date as "Wednesday 25 November 2026" (English names, no locale dependence)."""
     return f"{value:%A} {value.day} {value:%B %Y}"

@@ -23,7 +23,7 @@ from newsletter.content.edition import (
 )
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
-from newsletter.templating import check_colour, long_date, tint
+from newsletter.templating import check_colour, long_date, text_on, tint
 
 PREHEADER_LENGTH = 140
 # A shortened briefing in an email shows this much of its lede, cut at a word: its size
@@ -165,6 +165,7 @@ def brand(publication: PublicationInfo) -> dict[str, str]:
         "tagline": publication.tagline,
         "accent": accent,
         "accent_tint": tint(accent),
+        "on_accent": text_on(accent),
         "logo_url": publication.logo_url,
         "home_url": urls.archive_index(publication.base_url, publication.slug),
         "postal_address": " ".join(publication.postal_address.split()),

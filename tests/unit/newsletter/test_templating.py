@@ -73,3 +73,11 @@ def test_wrap_matches_textwrap_without_word_breaking() -> None:
     )
     assert templating.wrap(text, 40, "A: ", "   ") == expected
     assert templating.wrap("   ") == ""
+
+
+def test_text_on_picks_the_readable_label_for_the_accent() -> None:
+    """White on dark accents, near-black on light ones (the larger WCAG contrast ratio)."""
+    assert templating.text_on("#1a56db") == "#ffffff"
+    assert templating.text_on("#000") == "#ffffff"
+    assert templating.text_on("#ffdd00") == "#1f2328"
+    assert templating.text_on("#ffffff") == "#1f2328"
