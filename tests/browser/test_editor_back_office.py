@@ -43,9 +43,7 @@ def test_back_office_walk(site: Site, browser: Any, tmp_path: Path) -> None:
 
     page.get_by_role("link", name="reader11@example.org").click()
     expect(page.get_by_role("heading", name="reader11@example.org")).to_be_visible()
-    page.get_by_label("Suppress: never mail this address again. Note (why)").fill(
-        "asked by phone"
-    )
+    page.get_by_label("Suppress: never mail this address again. Note (why)").fill("asked by phone")
     page.get_by_role("button", name="Suppress").click()
     expect(page.get_by_role("status")).to_contain_text("Suppressed")
     expect(page.get_by_text("Suppressed (manual)")).to_be_visible()
