@@ -17,12 +17,14 @@ stamping message factory and the checking task base class.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
+from celery import Celery, current_task
 
 from newsletter.settings import Settings, load_settings
+from newsletter.web.requests import configure as configure_logging
 from tasks.broker import SCHEME
 from tasks.deployment import DeploymentTask, StampingAMQP, database_identity
 
@@ -99,9 +101,26 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
     )
     app.newsletter_settings = settings
+    if settings.log_format == "json":
+        # Before Celery sets up logging: it keeps a root logger that has a handler
+        # (worker_hijack_root_logger is off), so its lines are JSON too.
+        configure_logging("json", WithTask())
     from tasks import pipeline  # noqa: F401  (registers the shared tasks on every app)
 
     return app
+
+
+class WithTask(logging.Filter):
+    """Puts the running task's id and name on every record (empty outside a task)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Never drops a record."""
+        task = current_task
+        request = getattr(task, "request", None) if task else None
+        task_id = str(getattr(request, "id", None) or "")
+        record.task_id = task_id
+        record.task_name = str(getattr(task, "name", "")) if task_id else ""
+        return True
 
 
 def current_celery() -> Celery:

@@ -61,6 +61,8 @@ class WithRequestId(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Never drops a record."""
         record.request_id = current.get()
+        # uvicorn's terminal-coloured copy of the message: noise in a JSON line.
+        record.__dict__.pop("color_message", None)
         return True
 
 
@@ -84,12 +86,13 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure(log_format: str) -> dict[str, Any] | None:
+def configure(log_format: str, *extra: logging.Filter) -> dict[str, Any] | None:
     """Set this process's log output; the ``log_config`` to give uvicorn.
 
     ``text`` keeps uvicorn's own configuration (returns its default); ``json`` sends
     every logger, uvicorn's included, through one JSON handler on stderr (returns
-    None so uvicorn leaves it alone).
+    None so uvicorn leaves it alone), with the ``extra`` filters (a Celery worker adds
+    its task's id and name).
     """
     if log_format != "json":
         from uvicorn.config import LOGGING_CONFIG
@@ -100,6 +103,8 @@ def configure(log_format: str) -> dict[str, Any] | None:
     handler.addFilter(RedactTokens())  # first: the fields below are copied from its output
     handler.addFilter(WithRequestId())
     handler.addFilter(AccessFields())
+    for more in extra:
+        handler.addFilter(more)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.INFO)

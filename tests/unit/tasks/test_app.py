@@ -193,3 +193,36 @@ def test_own_unstamped_direct_and_eager_messages_run(
     plain.task(name="probe")(probe)
     assert run_as_worker(plain, **{HEADER: "someone-else"}) == "ran"
     assert HEADER not in plain.amqp.create_task_message("id-2", "probe", (), {}).headers
+
+
+def test_json_logs_in_a_worker_name_the_task(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NEWSLETTER_LOG_FORMAT=json: a line logged by a running task is JSON with its id."""
+    import io
+    import json
+    import sys
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    try:
+        app = make_celery(Settings(data_dir=data_dir, log_format="json"))
+
+        @app.task(name="test.logs")
+        def logs() -> None:
+            logging.getLogger("tasks.test").warning("inside")
+
+        logs.apply(task_id="task-7")
+        logging.getLogger("tasks.test").warning("outside")
+    finally:
+        root.handlers, root.level = saved
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    inside, outside = (line for line in lines if line["logger"] == "tasks.test")
+    assert (inside["message"], inside["task_id"], inside["task_name"]) == (
+        "inside",
+        "task-7",
+        "test.logs",
+    )
+    assert (outside["task_id"], outside["task_name"]) == ("", "")

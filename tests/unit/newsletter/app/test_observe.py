@@ -205,6 +205,14 @@ def test_access_lines_become_fields(json_logs: io.StringIO) -> None:
     assert "secret-tok" not in json.dumps(line)
 
 
+def test_terminal_colours_stay_out_of_json(json_logs: io.StringIO) -> None:
+    """uvicorn's coloured copy of a message is dropped from the JSON line."""
+    logging.getLogger("uvicorn.error").info("Started", extra={"color_message": "\x1b[1mStarted"})
+    (line,) = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    assert line["message"] == "Started"
+    assert "color_message" not in line
+
+
 def test_text_logs_keep_uvicorns_configuration() -> None:
     """Without NEWSLETTER_LOG_FORMAT=json, uvicorn configures its loggers as before."""
     config = request_ids.configure("text")
