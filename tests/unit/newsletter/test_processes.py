@@ -119,6 +119,24 @@ def test_commands_build_the_expected_children(
     assert processes.web_command().argv[1:] == ("-m", "newsletter", "web")
 
 
+def test_children_count_their_metrics_in_one_folder(
+    monkeypatch: pytest.MonkeyPatch, cli_env: dict[str, str]
+) -> None:
+    """The supervisor gives every child PROMETHEUS_MULTIPROC_DIR (NEWSLETTER_METRICS_DIR)."""
+    envs: list[dict[str, str]] = []
+
+    def fake_run(self: Supervisor) -> int:
+        envs.append(dict(self.env or {}))
+        return 0
+
+    monkeypatch.setattr(Supervisor, "run", fake_run)
+    folder = Path(cli_env["NEWSLETTER_DATA_DIR"]) / "counts"
+    env = {**cli_env, "NEWSLETTER_METRICS_DIR": str(folder)}
+    assert CliRunner().invoke(app, ["worker"], env=env).exit_code == 0
+    assert envs[0]["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
+    assert folder.is_dir()
+
+
 def test_children_die_with_a_supervisor_killed_by_sigkill() -> None:
     """SIGKILL of the supervisor kills its children too: none is left running with parent 1."""
     require_proc()
