@@ -21,7 +21,7 @@ from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import Cadence
 from newsletter.digests.assembly import local_today
 from newsletter.digests.models import Digest, DigestItem, DigestState
-from newsletter.errors import InvalidInputError, TransitionError
+from newsletter.errors import TransitionError
 from newsletter.publications.models import Publication
 
 
@@ -123,9 +123,8 @@ def assemble_alert(
     revision = approved_revision(session, briefing)
     content = alertable(briefing, revision, now)
     assert revision is not None  # alertable refuses a briefing without one
-    approved_at = briefing.approved_at
-    if approved_at is None:  # an approved briefing has it; guards the type
-        raise InvalidInputError(f"briefing {briefing.slug!r} has no approval time")
+    # An approved briefing has its approval time; ``now`` only guards the type.
+    approved_at = briefing.approved_at or now
     digest = Digest(
         publication=publication,
         edition_date=local_today(now, publication.timezone),

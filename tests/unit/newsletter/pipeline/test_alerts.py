@@ -265,6 +265,10 @@ def test_a_racing_second_alert_is_refused_by_the_unique_key(
     with database.session() as session:
         first = start_alert(session, "flood", "morning", actor="Pat", now=NOW)
     before = counts(database)
+    with database.session() as session:
+        pub, briefing = get_publication(session, "morning"), get_briefing(session, "flood")
+        with pytest.raises(AlreadyAlerted):  # the look-up itself, first
+            alerts.assemble_alert(session, pub, briefing, now=NOW)
     looked: list[int] = []
     real = alerts.find_alert
 
