@@ -10,6 +10,7 @@ from newsletter.backoffice import actions
 from newsletter.backoffice import schemas as s
 from newsletter.backoffice.api_deps import PublicationSlug, Publisher, Reader
 from newsletter.backoffice.reports import report_view
+from newsletter.content.edition import Cadence
 from newsletter.digests.services import item_counts, list_digests
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import client_ip
@@ -32,6 +33,7 @@ def digests(request: Request, user: Reader, slug: PublicationSlug) -> list[s.Dig
             s.DigestRow(
                 id=d.id,
                 edition_date=d.edition_date,
+                slot=d.slot if d.cadence is Cadence.DAILY else "",
                 state=d.state.value,
                 subject=d.subject,
                 skip_reason=d.skip_reason,

@@ -132,6 +132,7 @@ def editions(request: Request, user: Editor, publication: Slug = "") -> Response
                 "briefings": counts[d.id],
                 "weekly": d.cadence is Cadence.WEEKLY,
                 "alert": d.cadence is Cadence.ALERT,
+                "slot": d.slot if d.cadence is Cadence.DAILY else "",
             }
             for d in digests
         ]
@@ -161,7 +162,8 @@ def edition_report(request: Request, user: Editor, digest_id: Id) -> Response:
         "report.html",
         user=user,
         section="editions",
-        page_title=f"{view.publication_name} {view.report.edition_date}",
+        page_title=f"{view.publication_name} {view.report.edition_date}"
+        + (f" {view.report.slot}" if view.report.slot else ""),
         view=view,
         transient=transient,
         deliver_by=deliver_by,

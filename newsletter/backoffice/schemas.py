@@ -195,6 +195,8 @@ class DigestRow(BaseModel):
 
     id: int
     edition_date: date
+    # The named slot of a daily edition ("evening"); "" the main schedule.
+    slot: str = ""
     state: str
     subject: str | None
     skip_reason: str | None
@@ -251,6 +253,7 @@ class ReportOut(BaseModel):
     digest_id: int
     publication: str
     edition_date: str
+    slot: str = ""
     state: str
     recipients: int
     sent: int

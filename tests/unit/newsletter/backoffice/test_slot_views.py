@@ -4,13 +4,18 @@ removed, each audited; editors may read but not change them."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from newsletter.content.slots import SlotSpec
 from newsletter.db import Database
+from newsletter.digests.services import assemble_digest
 from newsletter.editors.models import AuditEntry, Role
+from newsletter.publications.services import get_publication
+from newsletter.schedules import services
 from newsletter.schedules.models import ScheduleSlot
-from tests.factories import make_publication
+from tests.factories import make_briefing, make_publication
 from tests.unit.newsletter.backoffice.conftest import Accounts
 
 SignIn = Callable[[Role], str]
@@ -116,3 +121,30 @@ def test_api_adds_lists_refuses_and_removes_slots(
     assert gone.status_code == 200
     assert gone.json()["slots"] == []
     assert _slots(db) == []
+
+
+def test_editions_list_report_and_api_name_the_slot(
+    client: TestClient, db: Database, accounts: Accounts, signed_in: SignIn
+) -> None:
+    """The back office editions list, an edition's report page and the API rows say which
+    slot an edition is."""
+    when = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)
+    with db.session() as session:
+        make_publication(session)
+        make_briefing(session, slug="dusk-news", approved_at=when - timedelta(hours=2))
+        publication = get_publication(session, "morning")
+        spec = SlotSpec("evening", when.time(), frozenset(WEEK), 0)
+        services.add_slot(session, "morning", spec, now=when - timedelta(days=1))
+        digest_id = assemble_digest(
+            session, publication, when.date(), now=when, cutoff=when, slot="evening"
+        ).digest.id
+    headers = accounts.bearer(Role.EDITOR)
+    rows = client.get("/api/publications/morning/digests", headers=headers).json()
+    assert [(row["id"], row["slot"]) for row in rows] == [(digest_id, "evening")]
+    report = client.get(f"/api/digests/{digest_id}/report", headers=headers).json()
+    assert report["slot"] == "evening"
+    signed_in(Role.EDITOR)
+    listing = client.get("/editor/editions?publication=morning").text
+    assert '<span class="chip">evening</span>' in listing
+    page = client.get(f"/editor/editions/{digest_id}").text
+    assert "2026-03-04 (evening)</h1>" in page
