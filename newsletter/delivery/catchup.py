@@ -6,9 +6,10 @@ daily edition (a weekly roundup or an alert is not caught up), and only once: th
 reader joins the edition's ledger as one more recipient, ``late`` true, in a new
 batch of that digest with their topic variant, sent by the worker like any batch.
 
-The tick runs ``catch_up`` (``plan_late_readers``): for each fresh daily edition, the
-newest of its publication, it looks for subscriptions of the publication's list
-confirmed since the edition was planned that are not in its ledger, or are in it only
+The tick runs ``plan_late_readers``: for each fresh daily edition that went out (its
+time, or its last zone group's, has come), the newest of its publication, it looks for
+subscriptions of the publication's list confirmed since the edition was planned (less a
+margin) that are not in its ledger, or are in it only
 as skipped for a reason the confirmation removed (unconfirmed, unsubscribed,
 suppressed). Each is judged by the same rules as planning (``planning.skip_reason``:
 paused, topics that match nothing), and, under the digest's write lock (taken first,
@@ -54,6 +55,10 @@ WENT_OUT = (
 REOPENED = (SkipReason.UNCONFIRMED, SkipReason.UNSUBSCRIBED, SkipReason.SUPPRESSED)
 # Freshness windows are hours: editions older than this are not even looked at.
 LOOK_BACK = timedelta(days=2)
+# A confirmation committed while planning ran may have been missed by it though it is
+# dated just before the first batch: readers confirmed this long before count too
+# (one already in the ledger is never added again, so the margin costs nothing).
+PLANNING_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,19 @@ class CaughtUp:
 
 
 def fresh_editions(session: Session, now: datetime) -> list[FreshEdition]:
-    """The newest fresh daily edition of each publication that went out."""
+    """The newest fresh daily edition of each publication that went out.
+
+    "Went out" means its time has come: an edition sent ahead (SendGrid's ``send_at``)
+    or by zone groups is not caught up before its last instant, so a late reader never
+    gets it before the readers who were on time.
+    """
     rows = session.execute(
         select(
             Digest.id,
             Digest.publication_id,
             func.min(SendBatch.created_at),
             func.max(SendBatch.deliver_by),
+            func.max(SendBatch.deliver_at),
         )
         .join(SendBatch, SendBatch.digest_id == Digest.id)
         .where(
@@ -92,9 +103,11 @@ def fresh_editions(session: Session, now: datetime) -> list[FreshEdition]:
         .group_by(Digest.id, Digest.publication_id)
     ).all()
     newest: dict[int, FreshEdition] = {}
-    for digest_id, publication_id, planned_at, deliver_by in rows:
+    for digest_id, publication_id, planned_at, deliver_by, last_instant in rows:
         if deliver_by is None or deliver_by <= now:
             continue
+        if last_instant is not None and last_instant > now:
+            continue  # sent ahead, or a zone group still to come: not out yet
         found = newest.get(publication_id)
         if found is None or (planned_at, digest_id) > (found.planned_at, found.digest_id):
             newest[publication_id] = FreshEdition(digest_id, publication_id, planned_at, deliver_by)
@@ -140,7 +153,7 @@ def late_candidates(session: Session, edition: FreshEdition, list_id: int) -> li
             Subscription.state == SubscriptionState.CONFIRMED,
             Subscription.cadence == Cadence.DAILY,
             Subscription.digests.is_(True),
-            Subscription.confirmed_at >= edition.planned_at,
+            Subscription.confirmed_at >= edition.planned_at - PLANNING_MARGIN,
             Delivery.id.is_(None)
             | ((Delivery.state == DeliveryState.SKIPPED) & Delivery.skip_reason.in_(REOPENED)),
             _confirmed_by_reader(),  # type: ignore[arg-type]

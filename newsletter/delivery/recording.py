@@ -65,13 +65,18 @@ def _move_batch(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+# Moves to ``queued`` that only their own UPDATE makes (resend, catch-up).
+_OWN_MOVES = frozenset({DeliveryState.FAILED, DeliveryState.SKIPPED})
+
+
 def move_recipients(session: Session, batch_id: int, to: DeliveryState, **values: Any) -> None:
     """Move a batch's recipients that may become ``to`` (the claimed ones) to ``to``.
 
-    Never a failed one: only ``resend`` takes a recipient out of ``failed``, by its own
-    UPDATE, so a batch put back to planned keeps the recipients refused on the way.
+    Never a failed or a skipped one: only ``resend`` takes a recipient out of ``failed``
+    and only the same-day catch-up out of ``skipped``, each by its own UPDATE, so a
+    batch put back to planned keeps the recipients refused on the way.
     """
-    allowed = [state for state in sources(to) if state is not DeliveryState.FAILED]
+    allowed = [state for state in sources(to) if state not in _OWN_MOVES]
     session.execute(
         update(Delivery)
         .where(Delivery.batch_id == batch_id, Delivery.state.in_(allowed))

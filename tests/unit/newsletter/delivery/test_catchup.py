@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from newsletter.db import Database
 from newsletter.delivery.catchup import catch_up_edition, fresh_editions, plan_late_readers
@@ -262,3 +262,33 @@ def test_a_cancelled_edition_is_not_reopened(any_database: Database) -> None:
         [fresh] = fresh_editions(session, at)
         session.execute(update(Digest).values(state=DigestState.CANCELLED))
         assert catch_up_edition(session, fresh, now=at) == (0, [])
+
+
+def test_an_edition_sent_ahead_is_caught_up_only_once_its_time_has_come(
+    any_database: Database,
+) -> None:
+    """Requests held by the provider until the edition's time (send_at): a reader confirming
+    meanwhile waits for that time, never getting it before the readers on time."""
+    digest_id, _, clock, _ = _sent_edition(any_database)
+    instant = clock.now + timedelta(minutes=15)
+    with any_database.session() as session:
+        session.execute(update(SendBatch).values(deliver_at=instant, deliver_by=instant + WINDOW))
+    at = clock.now + timedelta(minutes=5)
+    _join(any_database, "early@example.org", at)
+    with any_database.session() as session:
+        assert plan_late_readers(session, now=at).readers == {}
+    with any_database.session() as session:
+        assert plan_late_readers(session, now=instant).readers == {digest_id: 1}
+
+
+def test_a_confirmation_just_before_planning_that_planning_missed_is_caught_up(
+    any_database: Database,
+) -> None:
+    """Dated a little before the first batch but not in the ledger: still caught up."""
+    digest_id, _, clock, _ = _sent_edition(any_database)
+    with any_database.session() as session:
+        planned_at = session.scalar(select(func.min(SendBatch.created_at)))
+    assert planned_at is not None
+    _join(any_database, "racing@example.org", planned_at - timedelta(minutes=2))
+    with any_database.session() as session:
+        assert plan_late_readers(session, now=clock.now).readers == {digest_id: 1}
