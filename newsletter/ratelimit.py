@@ -23,10 +23,11 @@ def hashed_key(kind: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class Usage:
-    """How many attempts a key made within the window, and when the oldest of them was."""
+    """How many attempts a key made within the window, and when the oldest and newest were."""
 
     count: int
     oldest: datetime | None
+    newest: datetime | None = None
 
     def retry_after(self, window: timedelta, now: datetime) -> int:
         """Seconds until the oldest attempt leaves the window (at least 1)."""
@@ -53,12 +54,12 @@ class Limiter:
 
     def usage(self, session: Session, key: str, now: datetime) -> Usage:
         """The attempts of ``key`` within the window ending ``now``."""
-        count, oldest = session.execute(
-            select(func.count(), func.min(self.at)).where(
+        count, oldest, newest = session.execute(
+            select(func.count(), func.min(self.at), func.max(self.at)).where(
                 self.key == key, self.at >= now - self.window
             )
         ).one()
-        return Usage(int(count), oldest)
+        return Usage(int(count), oldest, newest)
 
     def record(self, session: Session, keys: list[str], now: datetime) -> None:
         """Count one attempt against each key."""

@@ -78,7 +78,12 @@ def login(
             fresh = signed_in(editor)
     if error:
         with database.session() as db:
-            audit(db, name.strip()[:120] or "(blank)", "login.failed", ip=ip, status=status)
+            actor = name.strip()[:120] or "(blank)"
+            if status == 429:  # throttled: how long this address must wait, as it was told
+                retry_after = int((headers or {}).get("Retry-After", "0"))
+                audit(db, actor, "login.throttled", ip=ip, status=status, retry_after=retry_after)
+            else:
+                audit(db, actor, "login.failed", ip=ip, status=status)
         response = render(
             request,
             "login.html",

@@ -27,7 +27,7 @@ def test_keys_are_hashed_and_kinds_kept_apart() -> None:
 
 
 def test_usage_counts_only_the_window(database: Database) -> None:
-    """Attempts inside the window count, with the oldest of them; older ones do not."""
+    """Attempts inside the window count, with the oldest and newest; older ones do not."""
     now = utcnow()
     limiter = _limiter()
     with database.session() as session:
@@ -36,7 +36,7 @@ def test_usage_counts_only_the_window(database: Database) -> None:
         limiter.record(session, ["ip:a"], now)
     with database.session() as session:
         usage = limiter.usage(session, "ip:a", now)
-        assert usage == Usage(2, now - timedelta(minutes=5))
+        assert usage == Usage(2, now - timedelta(minutes=5), now)
         assert limiter.usage(session, "ip:c", now) == Usage(0, None)
 
 

@@ -1,4 +1,4 @@
-"""Sign-in throttling per account and per IP."""
+"""Sign-in throttling per (account, address) with growing delays, and per address."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ import pytest
 from newsletter.db import Database, utcnow
 from newsletter.editors import services
 from newsletter.editors.models import Role
-from newsletter.editors.throttle import LoginFailed, LoginLimits, sign_in
+from newsletter.editors.throttle import LoginFailed, LoginLimits, delay_after, sign_in
 from newsletter.errors import RateLimited
 
-LIMITS = LoginLimits(per_account=3, per_ip=5, window=timedelta(minutes=10))
+LIMITS = LoginLimits(
+    free_per_address=3,
+    first_delay=timedelta(seconds=30),
+    max_delay=timedelta(minutes=8),
+    per_ip=5,
+    window=timedelta(minutes=10),
+)
+PATIENT = LoginLimits(max_delay=timedelta(minutes=8), per_ip=100)
 GOOD = "good password!"
 
 
@@ -41,13 +48,34 @@ def test_unknown_name_wrong_password_and_disabled_look_alike(database: Database,
     assert _try(database, "Ann", GOOD) == "LoginFailed"
 
 
-def test_account_locks_after_its_failures_whatever_the_ip(database: Database, ann: None) -> None:
-    """Three failures from different IPs lock Ann, by name or email, until the window passes."""
-    for n in range(3):
-        assert _try(database, "ann@example.org", "bad", ip=f"10.0.0.{n}") == "LoginFailed"
-    assert _try(database, "Ann", GOOD, ip="10.9.9.9") == "RateLimited"
-    later = utcnow() + timedelta(minutes=11)
-    assert _try(database, "Ann", GOOD, ip="10.9.9.9", now=later) == "Ann"
+def test_failures_from_elsewhere_never_lock_the_owner_out(database: Database, ann: None) -> None:
+    """Wrong passwords for Ann from other addresses (by name or email) slow those
+    addresses, never Ann at her own (issue 17: the lock-out was a weapon)."""
+    for n in range(10):
+        _try(database, "ann@example.org", "bad", ip="10.6.6.6")
+        _try(database, "Ann", "bad", ip=f"10.7.7.{n}")
+    assert _try(database, "Ann", "bad", ip="10.6.6.6") == "RateLimited"
+    assert _try(database, "Ann", GOOD, ip="10.9.9.9") == "Ann"
+
+
+def test_delays_grow_for_one_account_from_one_address(database: Database, ann: None) -> None:
+    """Three failures are free, then the pair waits 30 s, 60 s, 120 s ... at most 8 min."""
+    now = utcnow()
+    waits = []
+    for attempt in range(15):
+        with database.session() as session:
+            try:
+                sign_in(session, "Ann", "bad", ip="10.0.0.1", limits=PATIENT, now=now)
+            except LoginFailed:
+                pass
+            except RateLimited as exc:
+                waits.append(exc.retry_after)
+                now += timedelta(seconds=exc.retry_after)
+                continue
+        del attempt
+    assert waits[:4] == [30, 60, 120, 240]
+    assert max(waits) == 480
+    assert [delay_after(n, PATIENT).total_seconds() for n in (2, 3, 4, 10)] == [0, 30, 60, 480]
 
 
 def test_ip_locks_after_its_failures_across_accounts(database: Database, ann: None) -> None:
@@ -68,11 +96,18 @@ def test_success_forgives_the_account(database: Database, ann: None) -> None:
     assert _try(database, "Ann", GOOD, ip="") == "Ann"
 
 
-def test_throttle_message_says_how_long(database: Database, ann: None) -> None:
-    """The refusal says when to try again and carries a Retry-After value."""
-    for _ in range(3):
-        _try(database, "Ann", "bad")
+def test_throttle_message_and_retry_after_agree(database: Database, ann: None) -> None:
+    """The refusal states the same wait Retry-After carries: seconds, or whole minutes."""
+    now = utcnow()
+    for _ in range(4):
+        _try(database, "Ann", "bad", now=now)
     with database.session() as session, pytest.raises(RateLimited) as caught:
-        sign_in(session, "Ann", GOOD, ip="10.0.0.1", limits=LIMITS)
-    assert "Try again in 10 minutes" in str(caught.value)
-    assert 0 < caught.value.retry_after <= 601
+        sign_in(session, "Ann", GOOD, ip="10.0.0.1", limits=LIMITS, now=now)
+    assert "Try again in 30 seconds" in str(caught.value)
+    assert caught.value.retry_after == 30
+    for _ in range(2):
+        _try(database, "Ann", "bad", now=now + timedelta(minutes=5))
+    with database.session() as session, pytest.raises(RateLimited) as caught:
+        sign_in(session, "Ann", GOOD, ip="10.0.0.1", limits=LIMITS, now=now + timedelta(minutes=5))
+    assert "Try again in 1 minute." in str(caught.value)
+    assert caught.value.retry_after == 60
