@@ -2,7 +2,8 @@
 
 Every environment raises on undefined variables (``StrictUndefined``); HTML, MJML and
 XML templates are autoescaped, plain-text templates (``.txt``) are not. The filters
-(``wrap``, ``underline``, ``tint``, ``long_date``) are registered on every environment.
+(``wrap``, ``underline``, ``tint``, ``long_date``, ``html_datetime``) are registered on
+every environment.
 Text filters never mark their output safe: in an HTML template autoescape still
 applies to what they return.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,17 @@ def text_on(colour: str, light: str = "#ffffff", dark: str = "#1f2328") -> str:
     return light if ratio(light) >= ratio(dark) else dark
 
 
+def html_datetime(value: datetime) -> str:
+    """An instant as HTML's ``<time datetime>`` takes it: UTC, whole seconds, ``Z``.
+
+    HTML allows at most three digits of a second; ``isoformat()`` writes six.
+    A naive value is taken as UTC (the database's are aware).
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def long_date(value: date) -> str:
     """A date as "Wednesday 25 November 2026" (English names, no locale dependence)."""
     return f"{value:%A} {value.day} {value:%B %Y}"
@@ -105,6 +117,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "underline": underline,
     "tint": tint,
     "long_date": long_date,
+    "html_datetime": html_datetime,
 }
 
 

@@ -230,7 +230,7 @@ def test_admin_manages_lists_and_settings(site: Site, browser: Any) -> None:
     page.get_by_label("Address name (slug)").fill("weekend")
     page.get_by_role("button", name="Add list").click()
     expect(page.get_by_role("status")).to_contain_text("Mailing list added")
-    page.get_by_role("button", name="Make Weekend edition single opt-in").click()
+    page.get_by_role("button", name="Make single opt-in: Weekend edition").click()
     expect(page.get_by_role("status")).to_contain_text("without a confirmation email")
     weekend = page.get_by_role("row").filter(has_text="Weekend edition")
     expect(weekend).to_contain_text("single opt-in")

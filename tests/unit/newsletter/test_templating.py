@@ -81,3 +81,14 @@ def test_text_on_picks_the_readable_label_for_the_accent() -> None:
     assert templating.text_on("#000") == "#ffffff"
     assert templating.text_on("#ffdd00") == "#1f2328"
     assert templating.text_on("#ffffff") == "#1f2328"
+
+
+def test_html_datetime_is_utc_whole_seconds() -> None:
+    """HTML's <time datetime> takes at most three digits of a second: none are written."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    instant = datetime(2026, 3, 2, 7, 0, 5, 123456, tzinfo=UTC)
+    assert templating.html_datetime(instant) == "2026-03-02T07:00:05Z"
+    paris = instant.astimezone(timezone(timedelta(hours=1)))
+    assert templating.html_datetime(paris) == "2026-03-02T07:00:05Z"
+    assert templating.html_datetime(instant.replace(tzinfo=None)) == "2026-03-02T07:00:05Z"

@@ -304,3 +304,39 @@ def test_errors_in_other_template_folders_are_reported(monkeypatch: pytest.Monke
         render_template_email("broken", {})
     with pytest.raises(TemplateError, match=r"^email/odd/subject\.txt: "):
         render_template_email("odd", {})
+
+
+def _confirmation_html(accent: str = "#1a56db") -> str:
+    from tests.browser.documents import confirmation_email
+
+    return confirmation_email(accent)
+
+
+def test_every_email_has_one_h1() -> None:
+    """The digest's h1 is its date (as on its web page); the confirmation's, its request."""
+    digest = render_email(sample_edition()).html
+    assert re.findall(r"<h1[^>]*>([^<]*)</h1>", digest) == ["Wednesday 4 March 2026"]
+    confirmation = _confirmation_html()
+    found = re.findall(r"<h1[^>]*>([^<]*)</h1>", confirmation)
+    assert found == ["Please confirm your subscription"]
+
+
+def test_the_hidden_preview_line_is_neither_pale_nor_tiny() -> None:
+    """SpamAssassin scores hidden text by colour and font size (HTML_FONT_LOW_CONTRAST,
+    FONT_INVIS_MSGID); the preview line is hidden by display and size instead."""
+    html = render_email(sample_edition()).html
+    [style] = re.findall(r'<div style="(display:none[^"]*)">Councillors voted', html)
+    assert "color" not in style
+    assert "font-size" not in style
+    assert "mso-hide:all" in style
+
+
+def test_a_light_accent_gets_dark_button_text() -> None:
+    """The confirmation button's text reads on the publication's accent, light or dark."""
+    from newsletter.render.context import brand
+
+    assert brand(make_publication(accent_color="#8ab4f8"))["on_accent"] == "#1f2328"
+    assert brand(make_publication(accent_color="#1a56db"))["on_accent"] == "#ffffff"
+    button = r'<a href="%%confirm_url%%"[^>]* style="[^"]*;color:(#\w+);'
+    assert re.findall(button, _confirmation_html("#8ab4f8"))[0] == "#1f2328"
+    assert re.findall(button, _confirmation_html("#1a56db"))[0] == "#ffffff"
