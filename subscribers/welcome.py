@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from newsletter import urls
 from newsletter.db import utcnow
 from newsletter.errors import OutcomeUnknownError, PermanentError, RetryableError
 from newsletter.providers.interfaces import Batch, EmailSender, Message, Recipient
@@ -136,7 +137,12 @@ class EmailWelcomer:
             text=rendered.text,
             html=rendered.html,
             reply_to=publication.reply_to,
-            headers={"List-Unsubscribe-Post": ONE_CLICK_POST},
+            headers={
+                "List-Id": urls.list_id_header(
+                    mailing_list.name, mailing_list.slug, publication.base_url
+                ),
+                "List-Unsubscribe-Post": ONE_CLICK_POST,
+            },
             categories=(CATEGORY,),
         )
 

@@ -18,7 +18,13 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from newsletter.app.factory import create_app
-from newsletter.content.edition import CorrectionNote, CorrectionNotice, Edition, ItemStatus
+from newsletter.content.edition import (
+    Cadence,
+    CorrectionNote,
+    CorrectionNotice,
+    Edition,
+    ItemStatus,
+)
 from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.editors import services as accounts
 from newsletter.editors.models import Role
@@ -40,6 +46,8 @@ from subscribers.links import Links
 from subscribers.models import MailingList
 from subscribers.services import get_subscriber
 from subscribers.tokens import Tokens
+from subscribers.welcome import TEMPLATE as WELCOME
+from subscribers.welcome import welcome_context
 from tests.fixtures.editions import long_edition, make_publication, sample_edition
 from tests.unit.newsletter.delivery.dispatch_factories import rendered_digest
 from tests.unit.subscribers.factories import link_in, outbox_messages
@@ -82,6 +90,26 @@ def confirmation_email(accent: str = "#1a56db") -> str:
     return render_template_email(CONFIRMATION, context).html
 
 
+def alert_edition() -> Edition:
+    """An alert: the sample edition's first briefing, sent on its own."""
+    edition = sample_edition()
+    return replace(edition, cadence=Cadence.ALERT, items=edition.items[:1])
+
+
+def alert_email() -> str:
+    """The alert's email."""
+    return render_email(alert_edition()).html
+
+
+def welcome_email() -> str:
+    """The built-in welcome email, as ``EmailWelcomer`` renders it (a transient publication)."""
+    info = make_publication(accent_color="#1a56db")
+    fields = {name: getattr(info, name) for name in PUBLICATION_FIELDS}
+    publication = Publication(**fields, welcome_subject="", welcome_body="")
+    mailing_list = MailingList(slug=info.slug, name=info.name, publication=publication)
+    return render_template_email(WELCOME, welcome_context(publication, mailing_list)).html
+
+
 PUBLICATION_FIELDS = (
     "slug",
     "name",
@@ -103,6 +131,8 @@ EMAILS: dict[str, Callable[[], str]] = {
     "digest-corrected": lambda: render_email(corrected_edition()).html,
     "digest-shortened": lambda: render_email(long_edition(12), budget_bytes=40_000).html,
     "confirmation": confirmation_email,
+    "alert": alert_email,
+    "welcome": welcome_email,
 }
 
 
@@ -129,6 +159,8 @@ def archive_pages() -> dict[str, str]:
         "topics": render_topics_index(publication, [(LONG_TOPIC, "long"), ("Climate", "climate")]),
         "topic": render_topic_page(publication, LONG_TOPIC, "long", [entry]),
         "archive-index": render_archive_index(publication, index),
+        "weekly": render_edition_page(replace(edition, cadence=Cadence.WEEKLY)),
+        "alert": render_edition_page(alert_edition()),
     }
 
 
@@ -196,6 +228,9 @@ def app_pages(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
             "publication": "/editor/publications/morning",
             "lists": "/editor/lists",
             "accounts": "/editor/accounts",
+            "schedules": "/editor/schedules?publication=morning",
+            "subscribers": "/editor/subscribers",
+            "api-docs": "/api/docs",
         }.items():
             editor[name] = get(path)
     app.state.runtime.close()

@@ -71,6 +71,7 @@ def test_a_single_opt_in_sign_up_is_welcomed_once_after_the_commit(database: Dat
     assert "%%" not in mail.text + mail.html
     assert mail.headers["List-Unsubscribe"].startswith("<https://news.example.org/")
     assert mail.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail.headers["List-Id"] == '"The Daily Briefing" <daily.news.example.org>'
     assert _welcomed_at(database, subscription_id) is not None
     # The tick finds nothing owed, and sending again sends nothing.
     with database.session() as session:

@@ -313,7 +313,12 @@ def _confirmation_html(accent: str = "#1a56db") -> str:
 
 
 def test_every_email_has_one_h1() -> None:
-    """The digest's h1 is its date (as on its web page); the confirmation's, its request."""
+    """Each email of the checked list has one h1: the digest's is its date (as on its web
+    page), the confirmation's its request."""
+    from tests.browser.documents import EMAILS
+
+    for name, render in EMAILS.items():
+        assert len(re.findall(r"<h1[ >]", render())) == 1, name
     digest = render_email(sample_edition()).html
     assert re.findall(r"<h1[^>]*>([^<]*)</h1>", digest) == ["Wednesday 4 March 2026"]
     confirmation = _confirmation_html()
