@@ -119,7 +119,7 @@ def list_id_header(name: str, slug: str, base_url: str) -> str:
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:  # not a name IDNA can write: keep what is ASCII of it
-        host = "".join(char for char in host if char.isascii()) or "localhost"
+        host = "".join(char for char in host if char.isascii()).strip(".") or "localhost"
     phrase = " ".join(_CONTROLS.sub(" ", name).split())
     if phrase.isascii():
         phrase = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -19,6 +19,7 @@ from newsletter.urls import list_id_header
         ("Evil\r\nBcc: x@y\x1b[31m", "https://a.example/", '"Evil Bcc: x@y [31m" <m.a.example>'),
         ("Zoë's <Brief>", "https://bücher.example/", "Zoë's Brief <m.xn--bcher-kva.example>"),
         ("News", "not a url", '"News" <m.localhost>'),
+        ("News", "https://" + "ü" * 70 + ".example/", '"News" <m.example>'),
     ],
 )
 def test_list_id_is_a_phrase_and_a_dot_atom(name: str, base_url: str, expected: str) -> None:
