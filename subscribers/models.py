@@ -113,6 +113,8 @@ class Subscription(Base):
     __table_args__ = (
         UniqueConstraint("subscriber_id", "list_id"),
         Index("ix_subscriptions_list_id_state", "list_id", "state"),
+        # The tick's look for recent confirmations (owed welcomes, late readers).
+        Index("ix_subscriptions_confirmed_at", "confirmed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
