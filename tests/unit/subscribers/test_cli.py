@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from newsletter.db import Database
 from subscribers import services
-from subscribers.models import Subscription, SubscriptionState
+from subscribers.models import ConsentSource, Subscription, SubscriptionState
+from subscribers.transitions import Evidence
 from tests.cli import run
-from tests.unit.subscribers.factories import outbox_messages, seed, text_of
+from tests.unit.subscribers.factories import NoConfirm, outbox_messages, seed, text_of
 
 
 @pytest.fixture
@@ -426,3 +427,39 @@ def test_stored_control_characters_never_reach_the_terminal(
     for output in (shown, as_json, exported):
         for char in "\x1b\x07\u202e":
             assert char not in output
+
+
+def test_welcome_sends_owed_welcomes_once(
+    env: dict[str, str], database: Database, data_dir: Path
+) -> None:
+    """A confirmation whose welcome never left (its process died) is welcomed by the command,
+    once; an imported reader is not."""
+    with database.session() as session:
+        request = services.SignupRequest(
+            email="owed@example.org",
+            list_slug="daily",
+            evidence=Evidence(ConsentSource.WEB),
+            skip_opt_in=True,
+        )
+        services.sign_up(session, request, confirmer=NoConfirm())  # no welcomer: owed
+    people = data_dir / "people.csv"
+    people.write_text("email\nimported@example.org\n")
+    imported = run(
+        env,
+        "subscribers",
+        "import",
+        str(people),
+        "--list",
+        "daily",
+        "--confirmed",
+        "--consent",
+        "Form",
+    )
+    assert imported.exit_code == 0, imported.output
+    assert run(env, "subscribers", "welcome").output.strip() == "1 welcome email(s) sent."
+    [welcome] = outbox_messages(data_dir / "outbox")
+    assert (welcome["To"], welcome["Subject"]) == (
+        "owed@example.org",
+        "Welcome to The Daily Briefing",
+    )
+    assert run(env, "subscribers", "welcome").output.strip() == "0 welcome email(s) sent."
