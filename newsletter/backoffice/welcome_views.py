@@ -19,13 +19,20 @@ from newsletter.editors import services as accounts
 from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError
+from newsletter.providers.interfaces import personalise
 from newsletter.publications.services import get_publication
+from newsletter.render import placeholders
 from newsletter.render.email import render_template_email
 from newsletter.web.deps import runtime_of
 from subscribers.services import ensure_default_list
 from subscribers.welcome import BODY_MAX, SUBJECT_MAX, TEMPLATE, clean_welcome, welcome_context
 
 router = APIRouter()
+
+PREVIEW_LINKS = {
+    placeholders.PREFERENCES_URL: "(the reader's own preferences link)",
+    placeholders.UNSUBSCRIBE_URL: "(the reader's own unsubscribe link)",
+}
 
 Admin = Annotated[Principal, Depends(page_user(Role.ADMIN))]
 AdminForm = Annotated[Principal, Depends(form_user(Role.ADMIN))]
@@ -50,7 +57,12 @@ def _view(
         preview: Any = None
         if not error:
             context = welcome_context(publication, mailing_list)
-            preview = render_template_email(TEMPLATE, context)
+            rendered = render_template_email(TEMPLATE, context)
+            # Each reader gets their own links; the preview says so instead of a placeholder.
+            preview = {
+                "subject": rendered.subject,
+                "text": personalise(rendered.text, PREVIEW_LINKS),
+            }
         name = publication.name
     return render(
         request,

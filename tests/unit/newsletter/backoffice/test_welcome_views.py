@@ -44,6 +44,8 @@ def test_admin_writes_the_welcome_and_new_readers_get_it(
     assert "Welcome email of" in form
     assert "Welcome to" in form  # the built-in subject in the preview
     assert "Thank you for confirming" in form
+    assert "(the reader&#39;s own unsubscribe link)" in form
+    assert "%%" not in form
     assert (
         'href="/editor/publications/morning/welcome"'
         in client.get("/editor/publications/morning").text
