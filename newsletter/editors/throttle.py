@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from newsletter import metrics
 from newsletter.db import utcnow
 from newsletter.editors.models import Editor, LoginAttempt
 from newsletter.editors.services import find_editor, verify_password
@@ -77,6 +78,7 @@ def _refusal(wait: timedelta) -> RateLimited:
     else:
         minutes = -(-seconds // 60)
         shown, retry_after = f"{minutes} minute{'s' if minutes != 1 else ''}", minutes * 60
+    metrics.THROTTLE_REFUSALS.labels("signin").inc()  # made only to be raised
     return RateLimited(
         f"Too many failed sign-ins from this address. Try again in {shown}.",
         retry_after=retry_after,

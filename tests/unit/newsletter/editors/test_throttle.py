@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from newsletter.db import Database, utcnow
 from newsletter.editors import services
@@ -111,3 +112,14 @@ def test_throttle_message_and_retry_after_agree(database: Database, ann: None) -
         sign_in(session, "Ann", GOOD, ip="10.0.0.1", limits=LIMITS, now=now + timedelta(minutes=5))
     assert "Try again in 1 minute." in str(caught.value)
     assert caught.value.retry_after == 60
+
+
+def test_a_refused_sign_in_is_counted(database: Database, ann: None) -> None:
+    """Each 429 adds one to newsletter_throttle_refusals_total{throttle="signin"}."""
+    labels = {"throttle": "signin"}
+    name = "newsletter_throttle_refusals_total"
+    before = REGISTRY.get_sample_value(name, labels) or 0
+    for n in range(5):
+        _try(database, f"user{n}", "bad")
+    assert _try(database, "Ann", GOOD) == "RateLimited"
+    assert REGISTRY.get_sample_value(name, labels) == before + 1
