@@ -225,6 +225,27 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except NewsletterError as exc:
             raise CommandFailed(str(exc), 2 if isinstance(exc, UserError) else 1) from exc
+        except Exception as exc:
+            unreachable = _unreachable_database(exc)
+            if unreachable is None:
+                raise
+            raise CommandFailed(unreachable, 1) from exc
+
+
+def _unreachable_database(exc: Exception) -> str | None:
+    """One line for a database that cannot be reached (any command), else ``None``.
+
+    Imported here, on the failure path only: start-up stays free of SQLAlchemy.
+    """
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+    return (
+        f"the database cannot be reached ({lines[0][:300]}); "
+        "check NEWSLETTER_DATABASE_URL and that the server is running"
+    )
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from newsletter.errors import InvalidInputError
+from newsletter.files import open_input
 from newsletter.textrules import csv_uncell
 from subscribers.addresses import normalise_email
 from subscribers.choices import Reading, clean_reading
@@ -101,7 +102,7 @@ def check_file(path: Path, max_bytes: int) -> int:
     size = 0
     lines = 1
     try:
-        with path.open("rb") as stream:
+        with open_input(path) as stream:
             while block := stream.read(BLOCK):
                 size += len(block)
                 if size > max_bytes:
@@ -171,7 +172,7 @@ class CsvRows:
         self.max_rows = max_rows
         self.count = 0
         try:
-            self._binary: IO[bytes] = path.open("rb")
+            self._binary: IO[bytes] = open_input(path)
         except OSError as exc:
             raise _cannot_read(path, exc) from None
         self._text = io.TextIOWrapper(self._binary, encoding="utf-8-sig", newline="")

@@ -20,6 +20,7 @@ from newsletter.console import err, out, print_json
 from newsletter.content.briefing import BriefingContent
 from newsletter.editors.actors import cli_actor
 from newsletter.errors import InvalidInputError
+from newsletter.files import files_in
 from newsletter.limits import DEFAULT_LIMITS, Limits
 
 BRIEFING_SUFFIXES = (".txt", ".json")
@@ -47,13 +48,13 @@ def collect_files(
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in BRIEFING_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            found, unreadable = files_in(path, BRIEFING_SUFFIXES)
+            if unreadable:  # a FIFO, a link loop ...: said, never skipped in silence
+                listing = "".join(f"\n  {line}" for line in unreadable)
+                raise InvalidInputError(
+                    f"{path}: {len(unreadable)} entries are not readable files; "
+                    f"nothing was imported:{listing}"
+                )
             if not found:
                 raise InvalidInputError(f"{path}: no .txt or .json briefing files in this folder")
             files.extend(found)

@@ -17,6 +17,7 @@ from newsletter.briefings.jsonform import briefing_json_schema, parse_json
 from newsletter.briefings.textform import parse_text
 from newsletter.content.briefing import BriefingContent
 from newsletter.errors import InvalidInputError
+from newsletter.files import open_input
 from newsletter.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -55,7 +56,7 @@ def parse_file(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> BriefingConten
     refused without being loaded.
     """
     try:
-        with path.open("rb") as stream:
+        with open_input(path) as stream:  # a regular file only: a FIFO would hang
             data = stream.read(limits.briefing_bytes + 1)
     except OSError as exc:
         raise InvalidInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None

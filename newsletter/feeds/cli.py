@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from rich.markup import escape
 
 from newsletter.clicontext import runtime
 from newsletter.console import out
-from newsletter.errors import InvalidInputError
 from newsletter.feeds.export import export_feeds
+from newsletter.files import output_folder
 
 
 @click.group("feeds")
@@ -19,13 +17,12 @@ def feeds() -> None:
 
 
 @feeds.command("export")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=True))
+@click.argument("target", metavar="DIRECTORY")
 @click.option("--publication", "-p", default=None, help="Only this publication (slug).")
 @click.pass_context
-def export(ctx: click.Context, directory: Path, publication: str | None) -> None:
+def export(ctx: click.Context, target: str, publication: str | None) -> None:
     """Write every feed (plus the archive pages) under DIRECTORY, at the URL paths."""
-    if directory.exists() and not directory.is_dir():
-        raise InvalidInputError(f"DIRECTORY: {directory} exists and is not a folder")
+    directory = output_folder(target)
     rt = runtime(ctx)
     with rt.database.session() as session:
         result = export_feeds(

@@ -36,6 +36,7 @@ from pydantic import (
 
 from newsletter.content.slots import SlotSpec, check_cutoff, check_name, check_slots
 from newsletter.errors import InvalidInputError
+from newsletter.files import read_input
 from newsletter.parsing import (
     SLUG_PATTERN,
     WEEKDAYS,
@@ -307,9 +308,7 @@ def load_toml(path: Path) -> list[PublicationSpec]:
     """Read and validate every ``[[publication]]`` table of a TOML file (all or nothing);
     its ``[[publication.slot]]`` tables too (``load_slots`` returns them)."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInputError(f"{path}: no such file") from None
+        document = tomllib.loads(read_input(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import click
+import pytest
+from click.testing import CliRunner
 
-from newsletter.cli import load_all
+from newsletter.cli import app, load_all
 from newsletter.clicontext import ID
 from newsletter.parsing import MAX_ID
 from tests.cli import run
@@ -94,3 +96,18 @@ def test_every_id_argument_is_bounded(cli_env: dict[str, str]) -> None:
             assert result.exit_code == 2, result.output
             assert "Traceback" not in result.output
             assert f"1<=x<={MAX_ID}" in result.output
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("db", "current"), ("briefings", "list")])
+def test_an_unreachable_database_is_one_line(
+    cli_env: dict[str, str], command: tuple[str, ...]
+) -> None:
+    """A database server that does not answer is one line and exit 1, no traceback (B8)."""
+    env = {**cli_env, "NEWSLETTER_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"}
+    result = CliRunner().invoke(app, list(command), env=env)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: ")
+    assert "NEWSLETTER_DATABASE_URL" in line
+    assert "Connection refused" in line or "cannot be reached" in line

@@ -124,9 +124,9 @@ def test_bad_utf8_offset_counts_the_bom() -> None:
 
 def test_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
     """A missing file or a directory gives InvalidInputError naming the path."""
-    with pytest.raises(InvalidInputError, match=r"missing\.txt: cannot read the file"):
+    with pytest.raises(InvalidInputError, match=r"missing\.txt: cannot read \(No such file"):
         parser.parse_file(tmp_path / "missing.txt")
-    with pytest.raises(InvalidInputError, match=r": cannot read the file"):
+    with pytest.raises(InvalidInputError, match=r": cannot read \("):
         parser.parse_file(tmp_path)
 
 
