@@ -211,7 +211,7 @@ postal_address = "1 Road"
 
 def test_unreadable_files_are_reported(tmp_path: Path) -> None:
     """A missing file or one that is not UTF-8 gives a clear error naming it."""
-    with pytest.raises(InvalidInputError, match="cannot read .No such file"):
+    with pytest.raises(InvalidInputError, match=r"cannot read \(No such file"):
         load_toml(tmp_path / "missing.toml")
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\xff\xfe\x00")
