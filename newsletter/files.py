@@ -76,7 +76,9 @@ def files_in(folder: Path, suffixes: tuple[str, ...]) -> tuple[list[Path], list[
 
 
 def output_folder(raw: str, *, parameter: str = "DIRECTORY") -> Path:
-    """The folder named ``raw`` (as typed), created if missing, or a one-line error.
+    """The folder named ``raw`` (as typed) if files can be written into it, else a
+    one-line error. Nothing is left behind: folders made to find out are removed, and
+    the command creates them when it writes.
 
     An empty name is refused rather than read as the current folder (``Path("")`` is
     ``.``): ``feeds export ""`` once wrote thousands of files where the shell stood.
@@ -88,10 +90,19 @@ def output_folder(raw: str, *, parameter: str = "DIRECTORY") -> Path:
     path = Path(raw)
     if path.exists() and not path.is_dir():
         raise InvalidInputError(f"{parameter}: {path} exists and is not a folder")
+    missing = []
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        missing.append(ancestor)
+        ancestor = ancestor.parent
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInputError(f"{parameter}: cannot create {path} ({_reason(exc)})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
+    finally:
+        for made in missing:  # deepest first
+            if made.is_dir():
+                made.rmdir()
+    if not missing and not os.access(path, os.W_OK | os.X_OK):
         raise InvalidInputError(f"{parameter}: cannot write into {path} (permission denied)")
     return path

@@ -63,7 +63,8 @@ def test_output_folders(tmp_path: Path) -> None:
     ]:
         with pytest.raises(InvalidInputError, match=f"^DIRECTORY: .*{reason}"):
             output_folder(raw)
-    assert output_folder(str(tmp_path / "new" / "site")).is_dir()
+    assert output_folder(str(tmp_path / "new" / "site")) == tmp_path / "new" / "site"
+    assert not (tmp_path / "new").exists()  # checked, not left behind
 
 
 def test_commands_answer_in_one_line(cli_env: dict[str, str], tmp_path: Path, fifo: Path) -> None:
