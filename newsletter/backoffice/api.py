@@ -20,6 +20,7 @@ from newsletter.backoffice import (
     api_admin,
     api_alerts,
     api_briefings,
+    api_docs,
     api_editions,
     api_publications,
     api_schedules,
@@ -135,14 +136,13 @@ def openapi() -> JSONResponse:
 def docs() -> HTMLResponse:
     """The API reference as a plain page (no external scripts)."""
     document = openapi_document()
-    operations = [
-        {"method": method.upper(), "path": path, **operation}
-        for path, methods in document["paths"].items()
-        for method, operation in methods.items()
-    ]
     html = (
         environment()
         .get_template("web/editor/api_docs.html")
-        .render(document=document, operations=operations)
+        .render(
+            document=document,
+            introduction=api_docs.prose(document["info"].get("description")),
+            operations=api_docs.operations(document),
+        )
     )
     return HTMLResponse(html)

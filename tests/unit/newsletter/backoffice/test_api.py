@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from newsletter.backoffice.api_docs import example, prose
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.db import Database, utcnow
 from newsletter.editors import services
@@ -266,6 +267,45 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     assert docs.status_code == 200
     assert "<script" not in docs.text
     assert "/api/briefings/{slug}/approve" in docs.text
+    # Prose, not reStructuredText: ``marks`` become <code>; bodies have an example.
+    assert "``" not in docs.text
+    assert "<code>correction_note</code> is required" in docs.text
+    assert "&#34;correction_note&#34;: null" in docs.text
+    assert "Example body" in docs.text
+
+
+def test_examples_follow_the_schema() -> None:
+    """An example takes a field's own example or default, an enum's first value, a ref's
+    shape; optional fields of nested objects are left out."""
+    components = {
+        "Inner": {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+            "required": ["a"],
+        }
+    }
+    schema = {
+        "type": "object",
+        "properties": {
+            "when": {"type": "string", "format": "date"},
+            "mode": {"enum": ["only", "first"]},
+            "size": {"type": "integer", "default": 10},
+            "inner": {"$ref": "#/components/schemas/Inner"},
+            "maybe": {"anyOf": [{"type": "null"}, {"type": "boolean"}]},
+            "tags": {"type": "array", "items": {"type": "string", "examples": ["Climate"]}},
+        },
+    }
+    assert example(schema, components) == {
+        "when": "2026-12-01",
+        "mode": "only",
+        "size": 10,
+        "inner": {"a": 1},
+        "maybe": True,
+        "tags": ["Climate"],
+    }
+    assert str(prose("One ``a < b``.\n\nTwo `x`.")) == (
+        "<p>One <code>a &lt; b</code>.</p>\n<p>Two <code>x</code>.</p>"
+    )
 
 
 def test_send_now_over_the_api(client: TestClient, db: Database, accounts: Accounts) -> None:
