@@ -24,6 +24,7 @@ from newsletter.content.edition import Edition
 from newsletter.render.context import base_context, edition_context, recipient_links
 from newsletter.render.mjml_check import TemplateError, check_template
 from newsletter.templating import TEMPLATES_DIR, environment
+from newsletter.textrules import printable_text
 
 __all__ = [
     "RenderedEmail",
@@ -217,4 +218,6 @@ def _text(name: str, context: Mapping[str, Any]) -> str:
 def _html(name: str, context: Mapping[str, Any]) -> str:
     path = f"email/{name}/body.mjml"
     check_template(environment(), path)
-    return str(mjml.mjml2html(_render(path, context)))
+    # A value stored before the text rules (a publication named "Evil\x1b[31m") must not
+    # stop the MJML parser: what no email can carry goes (newsletter.textrules).
+    return str(mjml.mjml2html(printable_text(_render(path, context))))

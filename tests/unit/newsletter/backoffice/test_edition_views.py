@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from newsletter.backoffice.reports import CHART_WIDTH, LABEL_WIDTH, bar_chart, rate
 from newsletter.db import Database, utcnow
@@ -14,6 +15,7 @@ from newsletter.digests.models import Digest
 from newsletter.editors.models import Role
 from newsletter.pipeline.steps import plan
 from newsletter.providers.memory import MemorySender
+from newsletter.publications.models import Publication
 from tests.factories import make_briefing, make_publication
 from tests.unit.newsletter.delivery.dispatch_factories import add_subscribers, rendered_digest
 
@@ -197,3 +199,17 @@ def test_publisher_resends_transient_failures_once_while_fresh(
     refused_late = client.post(f"/editor/editions/{digest_id}/resend", data={"csrf_token": token})
     assert refused_late.status_code in (400, 409)
     assert "past its deadline" in refused_late.text
+
+
+def test_a_publication_stored_with_control_characters_still_previews(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """A name stored before the text rules held (ESC) loses the character in the email;
+    the preview renders instead of a 500 (issue 17 B4)."""
+    _ready(db)
+    with db.session() as session:
+        session.scalars(select(Publication)).one().name = "Evil\x1b[31m"
+    signed_in(Role.EDITOR)
+    page = client.get("/editor/preview")
+    assert page.status_code == 200
+    assert 'width="800"' in page.text  # the email rendered
