@@ -28,8 +28,6 @@ def open_input(path: Path) -> BinaryIO:
     Opened without blocking (a FIFO would otherwise wait for a writer forever), then
     checked on the open file itself, so nothing can swap it in between.
     """
-    if not str(path):
-        raise InvalidInputError("FILE: an empty name is not a file")
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
