@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsletter.content.edition import Cadence
 from newsletter.db import Database, utcnow
 from newsletter.delivery import deadline, ledger
 from newsletter.delivery.ledger import PlanResult
@@ -102,6 +103,16 @@ def assemble_step(
     edition = session.get(ScheduledEdition, edition_id, with_for_update=True)
     if edition is None or _stopped(session, edition, None, now, window):
         return None
+    if edition.slot and edition.cadence is Cadence.DAILY:
+        _assemble_earlier_slots(session, edition, now)
+    result = _assemble(session, edition, now)
+    if result.state is DigestState.SKIPPED:
+        return None
+    return result.id
+
+
+def _assemble(session: Session, edition: ScheduledEdition, now: datetime) -> Digest:
+    """Assemble (or find) the edition's digest and record it on the edition."""
     result = assemble_digest(
         session,
         edition.publication,
@@ -113,9 +124,28 @@ def assemble_step(
     )
     edition.digest_id = result.digest.id
     session.flush()
-    if result.digest.state is DigestState.SKIPPED:
-        return None
-    return result.digest.id
+    return result.digest
+
+
+def _assemble_earlier_slots(session: Session, edition: ScheduledEdition, now: datetime) -> None:
+    """Assemble first the publication's earlier slot editions started but not assembled yet
+    (started by the same tick, after a pause or an outage): a briefing goes into the
+    next slot after its approval whatever order the worker runs the steps in. Not
+    locked (assembly is idempotent through the unique key; their own steps find it)."""
+    earlier = session.scalars(
+        select(ScheduledEdition)
+        .where(
+            ScheduledEdition.publication_id == edition.publication_id,
+            ScheduledEdition.cadence == Cadence.DAILY,
+            ScheduledEdition.slot != "",
+            ScheduledEdition.state == EditionState.STARTED,
+            ScheduledEdition.digest_id.is_(None),
+            ScheduledEdition.due_at < edition.due_at,
+        )
+        .order_by(ScheduledEdition.due_at)
+    ).all()
+    for other in earlier:
+        _assemble(session, other, now)
 
 
 def render_step(session: Session, digest_id: int, *, now: datetime, window: timedelta) -> bool:

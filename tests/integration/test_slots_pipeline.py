@@ -128,4 +128,10 @@ def test_morning_and_evening_editions_are_distinct_and_each_sent_once(stack: Sta
         stack.assert_events_delivered()
     except AssertionError:
         print(stack.logs())
+        with stack.session() as session:  # what the scheduler and the pipeline made of it
+            for row in session.execute(
+                select(ScheduledEdition.slot, ScheduledEdition.state, ScheduledEdition.due_at)
+            ):
+                print("edition", tuple(row))
+        print("digests", digests(stack))
         raise

@@ -276,3 +276,29 @@ def test_a_one_off_for_a_slot_replaces_its_recurring_edition(any_database: Datab
             select(ScheduledEdition).where(ScheduledEdition.slot != "morning")
         ).one()
         assert evening.due_at == at(19, 30)
+
+
+def test_slot_editions_started_together_are_assembled_in_slot_order(
+    any_database: Database,
+) -> None:
+    """Both slots claimed by one tick (after an outage): the worker may run the evening's
+    step first; the morning is assembled before it, so each keeps its own briefings."""
+    add_slots(any_database)
+    with any_database.session() as session:
+        make_briefing(session, slug="early", approved_at=at(6))
+        make_briefing(session, slug="noon", approved_at=at(16))
+    now = at(18, 5)
+    with any_database.session() as session:
+        started = services.claim_due(session, now, window=timedelta(hours=12)).started
+    assert len(started) == 2
+    for edition_id in reversed(started):  # the evening's step first
+        with any_database.session() as session:
+            assemble_step(session, edition_id, now=now, window=timedelta(hours=12))
+    with any_database.session() as session:
+        carried = {
+            d.slot: [item.content["slug"] for item in d.items]
+            for d in session.scalars(select(Digest))
+        }
+        digest_ids = {e.slot: e.digest_id for e in session.scalars(select(ScheduledEdition))}
+    assert carried == {"morning": ["early"], "evening": ["noon"]}
+    assert None not in digest_ids.values()
