@@ -11,36 +11,44 @@ address already on the list is left as it is, except that a ``confirmed`` import
 
 The import streams: the file is read (``csvread``) and written in chunks of ``CHUNK``
 rows, each chunk checked against the database (suppressions, existing subscribers,
-this list's subscriptions) with a few ``IN`` queries and inserted with Core
-``executemany``. Memory stays flat in the file's size: an address repeated in the file
-is found because its first row is already written (its row number is kept in a compact
-array by subscription id), and only the first ``PROBLEMS_KEPT`` refused rows are kept
-in full (every one is counted). The export writes the same format.
+this list's subscriptions) with a few ``IN`` queries and written by ``csvwrite`` (Core
+``executemany`` on SQLite, ``COPY`` on PostgreSQL). Memory stays flat in the file's
+size: an address repeated in the file is found because its first row is already
+written (its row number is kept in a compact array by subscription id), and only the
+first ``PROBLEMS_KEPT`` refused rows are kept in full (every one is counted). The
+export writes the same format.
 """
 
 from __future__ import annotations
 
 import csv
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter.db import Base
 from newsletter.errors import InvalidInputError, UserError
 from newsletter.limits import DEFAULT_LIMITS, Limits
 from newsletter.textrules import csv_cell
 from subscribers.addresses import email_hash
 from subscribers.choices import offered_days, offered_topics
 from subscribers.csvread import COLUMNS, TOPIC_SEPARATOR, CsvRow, CsvRows, RowProblem, check_file
+from subscribers.csvwrite import (
+    CHUNK,
+    NOW,
+    among,
+    confirm_pending,
+    existing_subscribers,
+    insert_subscribers,
+    insert_subscriptions,
+    on_postgresql,
+)
 from subscribers.models import (
-    Consent,
-    ConsentSource,
     MailingList,
     Subscriber,
     Subscription,
@@ -49,15 +57,7 @@ from subscribers.models import (
 )
 from subscribers.services import Confirmer, get_list, send_confirmations
 
-CHUNK = 2000
 PROBLEMS_KEPT = 1000  # refused rows kept in full; every refused row is counted
-# Core tables: bulk inserts skip the ORM's per-object bookkeeping.
-_SUBSCRIBERS = Base.metadata.tables[Subscriber.__tablename__]
-_SUBSCRIPTIONS = Base.metadata.tables[Subscription.__tablename__]
-_CONSENTS = Base.metadata.tables[Consent.__tablename__]
-# Timestamps of bulk rows come from the database clock, rendered once into the statement:
-# binding a Python datetime converts it again for every row, the largest cost of an import.
-_NOW = func.current_timestamp()
 Progress = Callable[[int, int], None]  # (bytes of the file read so far, its size)
 
 
@@ -91,11 +91,6 @@ class ImportReport:
         return dict(self.kinds)
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @dataclass
 class _Import:
     """One import's running state; ``chunk`` writes each chunk of rows."""
@@ -109,6 +104,8 @@ class _Import:
     watermark: int
     # ... and ``first_rows[id - watermark - 1]`` is the row that wrote each (0: not ours).
     first_rows: array[int] = field(default_factory=lambda: array("I"))
+    # On PostgreSQL: the transaction's timestamp as text, for COPY (None: SQLite).
+    now: str | None = None
     created: array[int] = field(default_factory=lambda: array("q"))
 
     @property
@@ -142,17 +139,17 @@ class _Import:
             hashes[digest]: reason
             for digest, reason in connection.execute(
                 select(Suppression.email_hash, Suppression.reason).where(
-                    Suppression.email_hash.in_(list(hashes))
+                    among(session, Suppression.email_hash, list(hashes))
                 )
             )
         }
-        existing = _existing_subscribers(session, list(rows))
+        existing = existing_subscribers(session, list(rows))
         on_list: dict[int, tuple[int, SubscriptionState]] = {
             subscriber_id: (subscription_id, state)
             for subscriber_id, subscription_id, state in connection.execute(
                 select(Subscription.subscriber_id, Subscription.id, Subscription.state).where(
                     Subscription.list_id == self.mailing_list.id,
-                    Subscription.subscriber_id.in_(list(existing.values())),
+                    among(session, Subscription.subscriber_id, list(existing.values())),
                 )
             )
         }
@@ -182,13 +179,13 @@ class _Import:
         problems.sort(key=lambda problem: problem.row)
         self.report.refuse(problems)
         self.report.confirmed_pending += len(to_confirm)
-        _confirm_pending(session, to_confirm, self.mailing_list.id, self.consent)
+        confirm_pending(session, to_confirm, self.mailing_list.id, self.consent)
         fresh = [row for row in accepted if row.email not in existing]
-        new_ids = _insert_subscribers(session, fresh)
+        new_ids = insert_subscribers(session, fresh, self.now)
         self.report.new_subscribers += len(new_ids)
         existing.update(new_ids)
-        written = _insert_subscriptions(
-            session, accepted, existing, self.mailing_list, self.state, self.consent
+        written = insert_subscriptions(
+            session, accepted, existing, self.mailing_list, self.state, self.consent, self.now
         )
         self.report.imported += len(written)
         for subscription_id, number in written:
@@ -228,6 +225,10 @@ def import_csv(
         savepoint = session.begin_nested() if dry_run else None
         watermark = session.scalar(select(func.max(Subscription.id))) or 0
         state = _Import(session, mailing_list, confirmed, consent, report, watermark)
+        if on_postgresql(session):
+            # COPY takes text: the timestamp the other statements get from the database
+            # clock, read once (constant within the transaction on PostgreSQL).
+            state.now = session.scalars(select(NOW)).one().isoformat()
         rows = iter(reader)
         while chunk := list(islice(rows, CHUNK)):
             state.chunk(chunk)
@@ -241,115 +242,6 @@ def import_csv(
         # Only after the caller commits: a failed import must not have emailed anyone.
         send_confirmations(session, confirmer, list(state.created))
     return report
-
-
-def _confirm_pending(
-    session: Session, subscription_ids: list[int], list_id: int, consent: str
-) -> None:
-    """Confirm pending sign-ups of this list, with the import's consent on record."""
-    if not subscription_ids:
-        return
-    connection = session.connection()
-    for chunk in _chunks(subscription_ids):
-        connection.execute(
-            update(_SUBSCRIPTIONS)
-            .where(
-                _SUBSCRIPTIONS.c.id.in_(chunk),
-                _SUBSCRIPTIONS.c.state == SubscriptionState.PENDING,
-            )
-            .values(state=SubscriptionState.CONFIRMED, confirmed_at=_NOW, updated_at=_NOW)
-        )
-        members = session.scalars(
-            select(Subscription.subscriber_id).where(Subscription.id.in_(chunk))
-        ).all()
-        consents = [
-            {
-                "subscriber_id": member,
-                "list_id": list_id,
-                "from_state": SubscriptionState.PENDING.value,
-                "to_state": SubscriptionState.CONFIRMED.value,
-                "source": ConsentSource.IMPORT,
-                "text": consent,
-            }
-            for member in members
-        ]
-        connection.execute(insert(_CONSENTS).values(at=_NOW), consents)
-
-
-def _existing_subscribers(session: Session, emails: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunks(emails, 5000):
-        query = select(Subscriber.email, Subscriber.id).where(Subscriber.email.in_(chunk))
-        found.update((email, number) for email, number in session.connection().execute(query))
-    return found
-
-
-def _insert_subscribers(session: Session, rows: list[CsvRow]) -> dict[str, int]:
-    # Plain executemany, then read the ids back: RETURNING with a guaranteed order makes
-    # SQLite insert one row per statement, several times slower.
-    if not rows:
-        return {}
-    values = [
-        {"email": row.email, "name": row.name, "locale": row.locale, "timezone": row.timezone}
-        for row in rows
-    ]
-    session.connection().execute(
-        insert(_SUBSCRIBERS).values(created_at=_NOW, updated_at=_NOW), values
-    )
-    return _existing_subscribers(session, [row.email for row in rows])
-
-
-def _insert_subscriptions(
-    session: Session,
-    rows: list[CsvRow],
-    subscriber_ids: dict[str, int],
-    mailing_list: MailingList,
-    state: SubscriptionState,
-    consent: str,
-) -> list[tuple[int, int]]:
-    """Subscribe ``rows`` (one chunk); each new subscription's id with its row number."""
-    if not rows:
-        return []
-    connection = session.connection()
-    stamps: dict[str, Any] = {"created_at": _NOW, "updated_at": _NOW}
-    if state is SubscriptionState.CONFIRMED:
-        stamps["confirmed_at"] = _NOW
-    else:
-        stamps.update(pending_since=_NOW, confirmation_sent_at=_NOW)
-    members = {subscriber_ids[row.email]: row.number for row in rows}
-    values = [
-        {
-            "subscriber_id": subscriber_ids[row.email],
-            "list_id": mailing_list.id,
-            "state": state,
-            "topics": row.topics,
-            "cadence": row.reading.cadence,
-            "weekly_day": row.reading.weekly_day,
-            "digests": row.digests,
-            "alerts": row.alerts,
-            "alert_topics": list(row.alert_topics),
-        }
-        for row in rows
-    ]
-    connection.execute(insert(_SUBSCRIPTIONS).values(**stamps), values)
-    consents = [
-        {
-            "subscriber_id": member,
-            "list_id": mailing_list.id,
-            "to_state": state.value,
-            "source": ConsentSource.IMPORT,
-            "text": consent,
-        }
-        for member in members
-    ]
-    connection.execute(insert(_CONSENTS).values(at=_NOW), consents)
-    written = connection.execute(
-        select(Subscription.id, Subscription.subscriber_id).where(
-            Subscription.list_id == mailing_list.id,
-            Subscription.subscriber_id.in_(list(members)),
-        )
-    )
-    return sorted((subscription_id, members[member]) for subscription_id, member in written)
 
 
 def export_csv(

@@ -47,18 +47,18 @@ def _write(tmp_path: Path, text: str | bytes, name: str = "people.csv") -> Path:
 
 
 def test_every_kind_of_bad_row_is_reported_by_row_number(
-    database: Database, tmp_path: Path
+    any_database: Database, tmp_path: Path
 ) -> None:
     """Invalid, duplicate, suppressed, listed and malformed rows are reported; others go in."""
-    seed(database)
-    with database.session() as session:
+    seed(any_database)
+    with any_database.session() as session:
         suppression.suppress(session, "spam@example.org", R.SPAM_REPORT)
         signup(session, "old@example.org")
         signup(session, "gone@example.org")
         gone = services.get_subscriber(session, "gone@example.org").subscriptions[0]
         transitions.transition(session, gone, SubscriptionState.UNSUBSCRIBED, web_evidence())
     path = _write(tmp_path, BAD_CSV)
-    with database.session() as session:
+    with any_database.session() as session:
         report = csvio.import_csv(
             session, path, list_slug="daily", confirmed=True, consent="Signed up at the fair"
         )
@@ -78,7 +78,7 @@ def test_every_kind_of_bad_row_is_reported_by_row_number(
     assert report.counts()["duplicate"] == 1
     assert (report.rows, report.imported, report.new_subscribers) == (13, 3, 3)
     assert report.confirmed_pending == 1
-    with database.session() as session:
+    with any_database.session() as session:
         ann = services.get_subscriber(session, "ann@example.org")
         assert (ann.name, ann.timezone, ann.locale) == ("Ann", "Europe/London", "en-GB")
         assert ann.subscriptions[0].state is SubscriptionState.CONFIRMED
@@ -92,18 +92,18 @@ def test_every_kind_of_bad_row_is_reported_by_row_number(
         )
 
 
-def test_confirmed_import_confirms_pending_sign_ups(database: Database, tmp_path: Path) -> None:
+def test_confirmed_import_confirms_pending_sign_ups(any_database: Database, tmp_path: Path) -> None:
     """A confirmed import turns a pending sign-up into a confirmed one and records the consent."""
-    seed(database)
-    with database.session() as session:
+    seed(any_database)
+    with any_database.session() as session:
         signup(session, "old@example.org", topics=("Science",))
     path = _write(tmp_path, "email\nold@example.org\n")
-    with database.session() as session:
+    with any_database.session() as session:
         dry = csvio.import_csv(
             session, path, list_slug="daily", confirmed=True, consent="Paper form", dry_run=True
         )
     assert (dry.imported, dry.confirmed_pending, dry.problems) == (0, 1, [])
-    with database.session() as session:
+    with any_database.session() as session:
         assert services.get_subscriber(session, "old@example.org").subscriptions[0].state is (
             SubscriptionState.PENDING
         )
@@ -111,7 +111,7 @@ def test_confirmed_import_confirms_pending_sign_ups(database: Database, tmp_path
             session, path, list_slug="daily", confirmed=True, consent="Paper form"
         )
     assert (report.imported, report.confirmed_pending, report.problems) == (0, 1, [])
-    with database.session() as session:
+    with any_database.session() as session:
         old = services.get_subscriber(session, "old@example.org")
         assert old.subscriptions[0].state is SubscriptionState.CONFIRMED
         assert old.subscriptions[0].confirmed_at is not None
@@ -127,25 +127,25 @@ def test_confirmed_import_confirms_pending_sign_ups(database: Database, tmp_path
             "Paper form",
         )
     unconfirmed = _write(tmp_path, "email\nold@example.org\n", "again.csv")
-    with database.session() as session:
+    with any_database.session() as session:
         again = csvio.import_csv(session, unconfirmed, list_slug="daily", confirmer=NoConfirm())
     assert again.problems[0].reason == "already on the list (confirmed): left unchanged"
 
 
-def test_pending_import_sends_confirmations(database: Database, tmp_path: Path) -> None:
+def test_pending_import_sends_confirmations(any_database: Database, tmp_path: Path) -> None:
     """Without --confirmed, imported rows are pending and each is asked to confirm."""
-    seed(database)
-    seed(database, "evening")
-    with database.session() as session:
+    seed(any_database)
+    seed(any_database, "evening")
+    with any_database.session() as session:
         signup(session, "ann@example.org", slug="evening")
     path = _write(tmp_path, "Email\nann@example.org\nbob@example.org\n")
     confirmer = NoConfirm()
-    with database.session() as session:
+    with any_database.session() as session:
         report = csvio.import_csv(session, path, list_slug="daily", confirmer=confirmer)
         assert confirmer.sent == []  # nobody is emailed before the import commits
     assert (report.imported, report.new_subscribers) == (2, 1)
     assert len(confirmer.sent) == 2
-    with database.session() as session:
+    with any_database.session() as session:
         states = session.scalars(
             select(Subscription.state).where(Subscription.id.in_(confirmer.sent))
         ).all()
@@ -254,23 +254,23 @@ def _people(count: int, start: int = 0) -> str:
 
 
 def test_a_repeat_in_a_later_chunk_names_the_first_row(
-    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    any_database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Streaming in chunks, an address seen chunks earlier is still a duplicate of its row."""
     monkeypatch.setattr(csvio, "CHUNK", 3)
-    seed(database)
-    with database.session() as session:
+    seed(any_database)
+    with any_database.session() as session:
         signup(session, "old@example.org")
     text = "email,name\n" + _people(5) + "old@example.org,Old\nP1@Example.org,Again\n"
     path = _write(tmp_path, text + _people(9, 5) + "p7@example.org,Twice\n")
-    with database.session() as session:
+    with any_database.session() as session:
         report = csvio.import_csv(session, path, list_slug="daily", confirmed=True, consent="x")
     assert [(p.row, p.reason) for p in report.problems] == [
         (8, "duplicate: same address as row 3"),
         (13, "duplicate: same address as row 11"),
     ]
     assert (report.rows, report.imported, report.confirmed_pending) == (12, 9, 1)
-    with database.session() as session:
+    with any_database.session() as session:
         assert services.get_subscriber(session, "p1@example.org").name == "P 1"
 
 
@@ -449,9 +449,9 @@ def test_import_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path)
         assert session.scalar(select(func.count()).select_from(Consent)) == 2
 
 
-def test_import_and_export_the_kinds_of_mail(database: Database, tmp_path: Path) -> None:
+def test_import_and_export_the_kinds_of_mail(any_database: Database, tmp_path: Path) -> None:
     """digests / alerts (yes or no, blank: digest only) and alert topics go in and come out."""
-    seed(database)
+    seed(any_database)
     path = _write(
         tmp_path,
         "email,digests,alerts,alert_topics\n"
@@ -462,7 +462,7 @@ def test_import_and_export_the_kinds_of_mail(database: Database, tmp_path: Path)
         "maybe@example.org,maybe,,\n"
         "garden@example.org,,yes,Gardening\n",
     )
-    with database.session() as session:
+    with any_database.session() as session:
         report = csvio.import_csv(session, path, list_slug="daily", confirmed=True, consent="x")
     assert report.imported == 3
     assert [(p.row, p.reason) for p in report.problems] == [
@@ -471,7 +471,7 @@ def test_import_and_export_the_kinds_of_mail(database: Database, tmp_path: Path)
         (7, "alert_topics: 'Gardening' is not a topic of this publication"),
     ]
     buffer = io.StringIO()
-    with database.session() as session:
+    with any_database.session() as session:
         csvio.export_csv(session, "daily", buffer)
     assert buffer.getvalue().splitlines()[1:] == [
         "alerts@example.org,,,,en,daily,,no,yes,",
