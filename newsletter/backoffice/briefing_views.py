@@ -22,6 +22,8 @@ from newsletter.backoffice.queue import briefing_queue, known_topics
 from newsletter.briefings import services as briefings
 from newsletter.briefings.models import Briefing, BriefingState
 from newsletter.briefings.workflow import Action, next_state
+from newsletter.digests.alerts import alerts_of
+from newsletter.digests.services import edition_url
 from newsletter.editors.auth import Principal, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError, TransitionError
@@ -109,6 +111,10 @@ def _show(
             "confirm_title": briefings.needs_title_confirmation(db, briefing),
             "title_confirmed_by": latest.title_confirmed_by,
             "can_takedown": user.can(Role.PUBLISHER) and briefing.taken_down_at is None,
+            "alerted": [
+                (digest.publication.name, digest.id, edition_url(digest))
+                for digest in alerts_of(db, briefing.id)
+            ],
             "can_alert": user.can(Role.PUBLISHER)
             and briefing.state is BriefingState.APPROVED
             and briefing.taken_down_at is None,

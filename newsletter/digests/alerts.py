@@ -51,6 +51,18 @@ def find_alert(session: Session, publication: Publication, briefing_id: int) -> 
     )
 
 
+def alerts_of(session: Session, briefing_id: int) -> list[Digest]:
+    """Every alert that carried this briefing (one per publication at most), oldest first."""
+    return list(
+        session.scalars(
+            select(Digest)
+            .join(DigestItem, DigestItem.digest_id == Digest.id)
+            .where(DigestItem.cadence == Cadence.ALERT, DigestItem.briefing_id == briefing_id)
+            .order_by(Digest.id)
+        )
+    )
+
+
 def alerts_today(session: Session, publication: Publication, now: datetime) -> int:
     """How many alerts the publication sent on ``now``'s date in its zone (its daily limit
     counts these; a cancelled alert was still started, so it counts too)."""

@@ -70,6 +70,10 @@ def test_count_confirm_send(
     assert sent.headers["location"] == "/editor/briefings/flood?done=alert-sent"
     assert _alerts(db) == 1
     assert len(planned) == 1
+    briefing_page = client.get("/editor/briefings/flood").text
+    assert "Sent as an alert in The Morning Test" in briefing_page
+    assert f'href="/editor/editions/{planned[0]}">its report</a>' in briefing_page
+    assert "/p/morning/alerts/" in briefing_page
     again = client.get(PAGE)
     assert again.status_code == 409
     assert "already sent as an alert" in again.text
