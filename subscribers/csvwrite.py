@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from psycopg import sql
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -109,6 +108,8 @@ def among(
 
 def _copy(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Any]) -> None:
     """Write ``rows`` (tuples in ``columns`` order) with PostgreSQL's COPY."""
+    from psycopg import sql  # here: an import on SQLite need not load psycopg (~10 MB)
+
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
