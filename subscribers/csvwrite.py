@@ -1,10 +1,11 @@
 """Writing an import's rows: the bulk statements ``csvio`` runs per chunk.
 
-On SQLite the rows go in with Core ``executemany`` and timestamps from the database
-clock rendered once into each statement. On PostgreSQL they go in with ``COPY`` (the
-transaction's timestamp read once, as text), and look-ups by many values use ``= ANY``
-of one array parameter, so the statement text is the same for every chunk. Both write
-the same rows; the ids are read back by address or subscriber.
+On SQLite the rows go in with the driver's ``executemany`` of plain tuples and
+timestamps from the database clock (``CURRENT_TIMESTAMP``) in the statement. On
+PostgreSQL they go in with ``COPY`` (the transaction's timestamp read once, as text),
+and look-ups by many values use ``= ANY`` of one array parameter, so the statement
+text is the same for every chunk. Both write the same rows; the ids are read back by
+address or subscriber.
 """
 
 from __future__ import annotations
@@ -106,18 +107,41 @@ def among(
     return column == any_(bindparam(None, values, type_=kind))
 
 
-def _copy(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Any]) -> None:
-    """Write ``rows`` (tuples in ``columns`` order) with PostgreSQL's COPY."""
-    from psycopg import sql  # here: an import on SQLite need not load psycopg (~10 MB)
+def _write(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    stamps: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    now: str | None,
+) -> None:
+    """Write ``rows`` (plain tuples in ``columns`` order) into ``table``; ``stamps`` get
+    the database clock's time.
 
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None  # an open connection has its driver's
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    PostgreSQL (``now``: the transaction's timestamp as text): ``COPY``. SQLite: the
+    driver's ``executemany`` with ``CURRENT_TIMESTAMP`` in the statement, tuples passed
+    as they are (SQLAlchemy's per-row parameter handling was most of an import's cost).
+    """
+    if now is not None:
+        from psycopg import sql  # here: an import on SQLite need not load psycopg (~10 MB)
+
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name),
+            sql.SQL(", ").join(map(sql.Identifier, (*columns, *stamps))),
+        )
+        times = (now,) * len(stamps)
+        raw = session.connection().connection.driver_connection
+        assert raw is not None  # an open connection has its driver's
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row + times)
+        return
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in (*columns, *stamps))
+    marks = ", ".join(["?"] * len(columns) + ["CURRENT_TIMESTAMP"] * len(stamps))
+    # Only the metadata's own names go into the text (quoted); every value is a parameter.
+    insert_text = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608
+    session.connection().exec_driver_sql(insert_text, list(rows))
 
 
 def existing_subscribers(session: Session, emails: list[str]) -> dict[str, int]:
@@ -135,21 +159,13 @@ def insert_subscribers(session: Session, rows: list[CsvRow], now: str | None) ->
     # guaranteed order makes SQLite insert one row per statement, several times slower.
     if not rows:
         return {}
-    if now is not None:
-        columns = ("email", "name", "locale", "timezone", "created_at", "updated_at")
-        _copy(
-            session,
-            _SUBSCRIBERS,
-            columns,
-            ((row.email, row.name, row.locale, row.timezone, now, now) for row in rows),
-        )
-        return existing_subscribers(session, [row.email for row in rows])
-    values = [
-        {"email": row.email, "name": row.name, "locale": row.locale, "timezone": row.timezone}
-        for row in rows
-    ]
-    session.connection().execute(
-        insert(_SUBSCRIBERS).values(created_at=NOW, updated_at=NOW), values
+    _write(
+        session,
+        _SUBSCRIBERS,
+        ("email", "name", "locale", "timezone"),
+        ("created_at", "updated_at"),
+        ((row.email, row.name, row.locale, row.timezone) for row in rows),
+        now,
     )
     return existing_subscribers(session, [row.email for row in rows])
 
@@ -168,10 +184,7 @@ def insert_subscriptions(
         return []
     connection = session.connection()
     members = {subscriber_ids[row.email]: row.number for row in rows}
-    if now is not None:
-        _copy_subscriptions(session, rows, subscriber_ids, mailing_list.id, state, consent, now)
-    else:
-        _insert_subscription_rows(session, rows, subscriber_ids, mailing_list, state, consent)
+    _write_subscriptions(session, rows, subscriber_ids, mailing_list.id, state, consent, now)
     written = connection.execute(
         select(Subscription.id, Subscription.subscriber_id).where(
             Subscription.list_id == mailing_list.id,
@@ -181,19 +194,18 @@ def insert_subscriptions(
     return sorted((subscription_id, members[member]) for subscription_id, member in written)
 
 
-def _copy_subscriptions(
+def _write_subscriptions(
     session: Session,
     rows: list[CsvRow],
     subscriber_ids: dict[str, int],
     list_id: int,
     state: SubscriptionState,
     consent: str,
-    now: str,
+    now: str | None,
 ) -> None:
-    """PostgreSQL: the subscriptions and their consent records of one chunk, by COPY."""
+    """The subscriptions and their consent records of one chunk."""
     confirmed = state is SubscriptionState.CONFIRMED
     stamps = ("confirmed_at",) if confirmed else ("pending_since", "confirmation_sent_at")
-    times = (now,) * (len(stamps) + 2)
     columns = (
         "subscriber_id",
         "list_id",
@@ -204,15 +216,13 @@ def _copy_subscriptions(
         "digests",
         "alerts",
         "alert_topics",
-        "created_at",
-        "updated_at",
-        *stamps,
     )
     dumps = json.dumps
-    _copy(
+    _write(
         session,
         _SUBSCRIPTIONS,
         columns,
+        ("created_at", "updated_at", *stamps),
         (
             (
                 subscriber_ids[row.email],
@@ -224,60 +234,17 @@ def _copy_subscriptions(
                 row.digests,
                 row.alerts,
                 dumps(list(row.alert_topics)),
-                *times,
             )
             for row in rows
         ),
+        now,
     )
-    record = (list_id, state.value, ConsentSource.IMPORT.value, consent, now)
-    _copy(
+    record = (list_id, state.value, ConsentSource.IMPORT.value, consent)
+    _write(
         session,
         _CONSENTS,
-        ("subscriber_id", "list_id", "to_state", "source", "text", "at"),
+        ("subscriber_id", "list_id", "to_state", "source", "text"),
+        ("at",),
         ((subscriber_ids[row.email], *record) for row in rows),
+        now,
     )
-
-
-def _insert_subscription_rows(
-    session: Session,
-    rows: list[CsvRow],
-    subscriber_ids: dict[str, int],
-    mailing_list: MailingList,
-    state: SubscriptionState,
-    consent: str,
-) -> None:
-    """SQLite: the subscriptions and their consent records of one chunk, by executemany."""
-    connection = session.connection()
-    members = {subscriber_ids[row.email]: row.number for row in rows}
-    stamps: dict[str, Any] = {"created_at": NOW, "updated_at": NOW}
-    if state is SubscriptionState.CONFIRMED:
-        stamps["confirmed_at"] = NOW
-    else:
-        stamps.update(pending_since=NOW, confirmation_sent_at=NOW)
-    members = {subscriber_ids[row.email]: row.number for row in rows}
-    values = [
-        {
-            "subscriber_id": subscriber_ids[row.email],
-            "list_id": mailing_list.id,
-            "state": state,
-            "topics": row.topics,
-            "cadence": row.reading.cadence,
-            "weekly_day": row.reading.weekly_day,
-            "digests": row.digests,
-            "alerts": row.alerts,
-            "alert_topics": list(row.alert_topics),
-        }
-        for row in rows
-    ]
-    connection.execute(insert(_SUBSCRIPTIONS).values(**stamps), values)
-    consents = [
-        {
-            "subscriber_id": member,
-            "list_id": mailing_list.id,
-            "to_state": state.value,
-            "source": ConsentSource.IMPORT,
-            "text": consent,
-        }
-        for member in members
-    ]
-    connection.execute(insert(_CONSENTS).values(at=NOW), consents)
