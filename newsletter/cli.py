@@ -225,6 +225,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except NewsletterError as exc:
             raise CommandFailed(str(exc), 2 if isinstance(exc, UserError) else 1) from exc
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # --help, usage errors, ^C: click's own, never a database's
         except Exception as exc:
             unreachable = _unreachable_database(exc)
             if unreachable is None:
@@ -235,8 +237,11 @@ class _Group(click.Group):
 def _unreachable_database(exc: Exception) -> str | None:
     """One line for a database that cannot be reached (any command), else ``None``.
 
-    Imported here, on the failure path only: start-up stays free of SQLAlchemy.
+    Imported here, on the failure path only, and only for SQLAlchemy's own errors:
+    start-up (``--help`` included) stays free of SQLAlchemy.
     """
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return None
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     if not isinstance(exc, OperationalError | InterfaceError):

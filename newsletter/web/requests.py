@@ -112,4 +112,8 @@ def configure(log_format: str, *extra: logging.Filter) -> dict[str, Any] | None:
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+        # An earlier logging configuration in this process (uvicorn's own, or a
+        # ``fileConfig`` that disables existing loggers) must not silence them.
+        logger.disabled = False
+        logger.setLevel(logging.NOTSET)
     return None

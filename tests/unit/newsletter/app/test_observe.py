@@ -162,16 +162,31 @@ def test_request_ids_are_answered(client: TestClient) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["x-request-id"])
 
 
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 @pytest.fixture
 def json_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """The process's logs as JSON lines, captured; logging restored afterwards."""
+    """The process's logs as JSON lines, captured; logging restored afterwards.
+
+    Before, uvicorn's loggers are set as an earlier server in this process leaves them
+    (``log_level="warning"``, as the browser tests run it): JSON logging must not
+    depend on what ran before.
+    """
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
+    loggers = [logging.getLogger(name) for name in UVICORN_LOGGERS]
+    kept = [(lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     assert request_ids.configure("json") is None
     yield stream
     root.handlers, root.level = saved
+    for logger, (handlers, level, propagate, disabled) in zip(loggers, kept, strict=True):
+        logger.handlers, logger.propagate, logger.disabled = handlers, propagate, disabled
+        logger.setLevel(level)
 
 
 def test_json_log_lines_carry_the_request_id(data_dir: Path, json_logs: io.StringIO) -> None:
