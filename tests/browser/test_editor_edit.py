@@ -137,3 +137,25 @@ def test_preview_button_works_without_javascript(site: tuple[str, Database], bro
     expect(page.get_by_label("Title")).to_have_value("Rail strike called off")
     assert _latest(database) == (1, "Rail strike ends")
     context.close()
+
+
+def test_typing_before_the_script_arrives_is_previewed(
+    site: tuple[str, Database], browser: Any
+) -> None:
+    """The script is deferred: what was typed before it ran is previewed when it does."""
+    from playwright.sync_api import expect
+
+    base, _ = site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    held: list[Any] = []
+    page.route("**/*.js", lambda route: held.append(route))  # the script waits here
+    _sign_in(page, base)
+    expect(page.get_by_role("heading", name="Edit briefing")).to_be_visible()
+    page.get_by_label("Title").fill("Typed before the script")
+    expect(page.locator("#preview-status")).to_have_text("As the archive page shows it.")
+    assert held, "the page asked for no script"
+    for route in held:
+        route.continue_()
+    expect(
+        page.locator("#preview").get_by_role("heading", name="Typed before the script")
+    ).to_be_visible()

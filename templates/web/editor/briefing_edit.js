@@ -54,4 +54,14 @@
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, WAIT_MS);
   });
+
+  // Typing that came before this script ran (it is deferred, and may arrive late on a
+  // slow connection) had no listener: preview it now.
+  var fields = form.querySelectorAll("input:not([type=hidden]), textarea");
+  for (var i = 0; i < fields.length; i++) {
+    if (fields[i].value !== fields[i].defaultValue) {
+      refresh();
+      break;
+    }
+  }
 })();
