@@ -17,6 +17,7 @@ words) and the editor is warned (``DERIVED_TOPICS``).
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -272,8 +273,25 @@ def describe(exc: ValidationError, where: Callable[[Loc], str]) -> str:
 
 
 def field_path(loc: Loc) -> str:
-    """A location as a JSON path: ``("questions", 0, "answer")`` → ``$.questions[0].answer``."""
-    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    """A location as a JSON path: ``("questions", 0, "answer")`` → ``$.questions[0].answer``.
+
+    A key that is not a plain name (empty, or holding spaces, dots, brackets, quotes or
+    control characters) is written as a quoted member, ``$.topics[0]["a b"]``, with
+    spaces and anything outside printable ASCII escaped: the path stays one word, so a
+    message reads ``file: path: what is wrong`` whatever key the file used.
+    """
+    return "$" + "".join(_path_part(part) for part in loc)
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def _path_part(part: str | int) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    if _PLAIN_KEY.match(part):
+        return f".{part}"
+    return "[" + json.dumps(part, ensure_ascii=True).replace(" ", "\\u0020") + "]"
 
 
 def _tail(text: str, size: int = 40) -> str:

@@ -103,6 +103,11 @@ def test_json_syntax_errors(data: str, message: str) -> None:
     ("fields", "message"),
     [
         ({"colour": "red"}, "b.json: $.colour: Extra inputs are not permitted"),
+        # A key that is not a plain name is quoted, so the path stays one word.
+        ({"": 1}, 'b.json: $[""]: Extra inputs are not permitted'),
+        ({"topics": [{"": 1}]}, 'b.json: $.topics[0][""]: Extra inputs are not permitted'),
+        ({"a b: c": 1}, 'b.json: $["a\\u0020b:\\u0020c"]: Extra inputs'),
+        ({"x\u001b]0;t\u0007": 1}, 'b.json: $["x\\u001b]0;t\\u0007"]: Extra inputs'),
         ({"lede": []}, "b.json: $.lede: Tuple should have at least 1 item"),
         (
             {"lede": ["  "]},
