@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean i18n i18n-extract i18n-update i18n-compile i18n-init
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,33 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+# Translations (docs/languages.md): extract the marked strings into one template per
+# domain, merge them into every language's catalog, compile the catalogs that ship.
+LOCALES := newsletter/locale
+KEYWORDS := -k gettext_for:2 -k ngettext_for:2,3 -k _ -k gettext -k ngettext:1,2
+i18n: i18n-extract i18n-update i18n-compile
+
+i18n-extract: $(STAMP)
+	for d in email web; do \
+	  $(BIN)/pybabel -q extract -F $(LOCALES)/$$d.cfg $(KEYWORDS) --no-wrap --sort-by-file \
+	    --omit-header -o $(LOCALES)/$$d.pot . || exit 1; \
+	done
+
+i18n-update: $(STAMP)
+	for d in email web; do \
+	  $(BIN)/pybabel -q update -D $$d -i $(LOCALES)/$$d.pot -d $(LOCALES) --no-wrap \
+	    --ignore-obsolete --no-fuzzy-matching || exit 1; \
+	done
+
+i18n-compile: $(STAMP)
+	for d in email web; do $(BIN)/pybabel compile -D $$d -d $(LOCALES) --statistics || exit 1; done
+
+# make i18n-init LANGUAGE=it: start catalogs for a new language.
+i18n-init: $(STAMP)
+	for d in email web; do \
+	  $(BIN)/pybabel init -D $$d -i $(LOCALES)/$$d.pot -d $(LOCALES) -l $(LANGUAGE) --no-wrap || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -2,8 +2,13 @@
 
 Every environment raises on undefined variables (``StrictUndefined``); HTML, MJML and
 XML templates are autoescaped, plain-text templates (``.txt``) are not. The filters
-(``wrap``, ``underline``, ``tint``, ``long_date``, ``html_datetime``) are registered on
-every environment.
+(``wrap``, ``underline``, ``tint``, ``long_date``, ``medium_date``, ``number``,
+``html_datetime``) are registered on every environment.
+
+There is one environment per language (``environment(language="de")``): Jinja2's i18n
+extension is installed with that language's catalog (:mod:`newsletter.i18n`), so
+``{% trans %}`` blocks and ``_()`` translate, and the date and number filters follow the
+language. The global ``text_direction`` is ``"rtl"`` or ``"ltr"``.
 Text filters never mark their output safe: in an HTML template autoescape still
 applies to what they return.
 """
@@ -13,12 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from newsletter import i18n
 from newsletter.errors import InvalidInputError
 
 _PACKAGED = Path(__file__).parent / "templates"
@@ -107,9 +113,9 @@ def html_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def long_date(value: date) -> str:
-    """A date as "Wednesday 25 November 2026" (English names, no locale dependence)."""
-    return f"{value:%A} {value.day} {value:%B %Y}"
+def long_date(value: date, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """A date written out in full in ``language`` (CLDR through Babel)."""
+    return i18n.long_date(value, language)
 
 
 FILTERS: dict[str, Callable[..., Any]] = {
@@ -122,8 +128,10 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 
 @cache
-def environment(root: Path = TEMPLATES_DIR) -> Environment:
-    """The shared Jinja2 environment over ``root`` (cached: templates compile once)."""
+def environment(root: Path = TEMPLATES_DIR, language: str = i18n.DEFAULT_LANGUAGE) -> Environment:
+    """The shared Jinja2 environment over ``root`` in ``language`` (cached: templates
+    compile once per language). ``language`` must be a valid tag (``i18n.check_language``)
+    or ``i18n.PSEUDO``."""
     env = Environment(
         loader=FileSystemLoader(root),
         undefined=StrictUndefined,
@@ -136,6 +144,12 @@ def environment(root: Path = TEMPLATES_DIR) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(FILTERS)
+    env.filters["long_date"] = partial(i18n.long_date, tag=language)
+    env.filters["medium_date"] = partial(i18n.medium_date, tag=language)
+    env.filters["number"] = partial(i18n.number, tag=language)
+    env.globals["text_direction"] = i18n.direction(language)
     return env
