@@ -48,7 +48,7 @@ from bench._faultstack import SLUG, Deployment, FaultThread
 from newsletter.db import utcnow
 from newsletter.delivery.report import delivery_report
 from newsletter.providers.interfaces import CANCEL_CUTOFF
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from newsletter.sendgrid_testserver.server import Fault, SendGridTestServer
 from tests.scratchdb import fresh_postgres
 
@@ -257,10 +257,10 @@ def _schedule(dep: Deployment, due: datetime | None, now: datetime) -> datetime 
     """Schedule the edition at ``due`` (a whole minute) or send it now; its delivery instant."""
     with dep.session() as session:
         if due is None:
-            services.send_now(session, SLUG, now=now)
+            editions.send_now(session, SLUG, now=now)
             return None
         due = due.replace(second=0, microsecond=0)
-        services.schedule_once(session, SLUG, due.replace(tzinfo=None), now=now)  # UTC zone
+        editions.schedule_once(session, SLUG, due.replace(tzinfo=None), now=now)  # UTC zone
         return due
 
 

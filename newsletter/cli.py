@@ -57,7 +57,7 @@ def _briefings() -> click.Command:
 def _publications() -> click.Command:
     from newsletter.publications.cli import edit_command, load_command, publications_group
     from newsletter.schedules.cli import pause, resume
-    from newsletter.schedules.services import load_file_slots, slots_guard
+    from newsletter.schedules.slots import load_file_slots, slots_guard
     from subscribers.choices import weekly_days_guard
 
     def guard(session: Any, publication: Any, label: Callable[[str], str]) -> None:

@@ -204,7 +204,7 @@ def send_through_worker(
     state or ``timeout`` passes. Returns the digest's state (None if never assembled).
     """
     from newsletter.db import Database
-    from newsletter.schedules.services import send_now
+    from newsletter.schedules.editions import send_now
     from tasks.app import TICK_TASK, make_celery
 
     database = Database(settings.database_url)

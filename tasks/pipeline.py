@@ -43,7 +43,7 @@ from newsletter.pipeline.tick import due_batches, expire_due, mark_enqueued, sta
 from newsletter.publishing import changes
 from newsletter.publishing.models import ChangeState
 from newsletter.runtime import Runtime
-from newsletter.schedules.services import claim_due
+from newsletter.schedules.claim import claim_due
 from subscribers.links import Links
 from subscribers.tokens import tokens_for
 from subscribers.welcome import EmailWelcomer, send_welcomes, welcome_due

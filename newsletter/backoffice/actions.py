@@ -21,6 +21,7 @@ from newsletter.publications import services as publications
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.runtime import Runtime
+from newsletter.schedules import editions, slots
 from newsletter.schedules import services as schedules
 from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
 from subscribers import lists
@@ -56,7 +57,7 @@ def add_slot(
     db: Session, actor: str, ip: str, slug: str, spec: SlotSpec, *, label: Callable[[str], str]
 ) -> ScheduleSlot:
     """Add a named slot to a publication's schedule (``label`` names the refused field)."""
-    slot = schedules.add_slot(db, slug, spec, label=label)
+    slot = slots.add_slot(db, slug, spec, label=label)
     accounts.audit(
         db,
         actor,
@@ -73,13 +74,13 @@ def add_slot(
 
 def remove_slot(db: Session, actor: str, ip: str, slug: str, name: str) -> None:
     """Remove a named slot of a publication's schedule."""
-    schedules.remove_slot(db, slug, name, field="name")
+    slots.remove_slot(db, slug, name, field="name")
     accounts.audit(db, actor, "schedule.slot_remove", slug, ip=ip, name=name)
 
 
 def schedule_once(db: Session, actor: str, ip: str, slug: str, local: datetime) -> ScheduledEdition:
     """Add a one-off edition at a local date and time."""
-    edition = schedules.schedule_once(db, slug, local)
+    edition = editions.schedule_once(db, slug, local)
     accounts.audit(
         db, actor, "schedule.once", edition.label(), ip=ip, at=local.strftime("%Y-%m-%d %H:%M")
     )
@@ -88,7 +89,7 @@ def schedule_once(db: Session, actor: str, ip: str, slug: str, local: datetime) 
 
 def send_now(db: Session, actor: str, ip: str, slug: str) -> ScheduledEdition:
     """Add today's edition due at once (the next beat tick starts it)."""
-    edition = schedules.send_now(db, slug)
+    edition = editions.send_now(db, slug)
     accounts.audit(
         db, actor, "edition.send_now", edition.label(), ip=ip, due_at=edition.due_at.isoformat()
     )

@@ -31,7 +31,7 @@ from newsletter.editors.auth import Principal, client_ip, form_user, page_user
 from newsletter.editors.models import Role
 from newsletter.errors import InvalidInputError, TransitionError
 from newsletter.publications.models import Publication
-from newsletter.schedules import due
+from newsletter.schedules import due, editions, slots
 from newsletter.schedules import services as schedules
 from newsletter.web.deps import Id, runtime_of
 
@@ -99,11 +99,11 @@ def _schedule_view(
             "upcoming": [
                 at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") + note for at, note in upcoming
             ],
-            "send_now_refusal": schedules.send_now_refusal(db, chosen.slug, now=now),
-            "slots": [slot_row(row) for row in schedules.slots_of(db, chosen)],
+            "send_now_refusal": editions.send_now_refusal(db, chosen.slug, now=now),
+            "slots": [slot_row(row) for row in slots.slots_of(db, chosen)],
             "editions": [
                 edition_row(e, s)
-                for e, s in schedules.editions_with_digest_state(db, slug=chosen.slug)
+                for e, s in editions.editions_with_digest_state(db, slug=chosen.slug)
             ],
             "publications": [(p.slug, p.name) for p in publications],
         }
@@ -124,7 +124,7 @@ def _schedule_view(
 def _upcoming(db: Session, publication: Publication, now: datetime) -> list[tuple[datetime, str]]:
     """The next editions, recurring and one-off, with a note each ("(evening)",
     "(one-off)"); a one-off takes the place of the recurring edition of its date."""
-    one_offs = schedules.one_offs_ahead(db, publication, now)
+    one_offs = editions.one_offs_ahead(db, publication, now)
     taken = {(e.edition_date, e.cadence, e.slot) for e in one_offs}
     found = [
         (e.due_at, f" ({e.slot})" if e.slot else "")

@@ -22,7 +22,7 @@ from newsletter.db import utcnow
 from newsletter.editors.auth import client_ip
 from newsletter.errors import InvalidInputError
 from newsletter.publications.services import get_publication
-from newsletter.schedules import due
+from newsletter.schedules import due, editions, slots
 from newsletter.schedules import services as schedules
 from newsletter.web.deps import Id, runtime_of
 from newsletter.web.pages import error_response
@@ -33,7 +33,7 @@ router = APIRouter()
 def _schedule(db: Any, slug: str) -> s.ScheduleOut:
     chosen = get_publication(db, slug)
     upcoming = due.next_occurrences(schedules.recurring(db, chosen), utcnow(), 5)
-    rows = schedules.editions_with_digest_state(db, slug=slug)
+    rows = editions.editions_with_digest_state(db, slug=slug)
     return s.ScheduleOut(
         publication=chosen.slug,
         send_time=chosen.send_time.strftime("%H:%M"),
@@ -41,7 +41,7 @@ def _schedule(db: Any, slug: str) -> s.ScheduleOut:
         weekdays=list(chosen.weekdays),
         paused=chosen.paused,
         upcoming=[e.due_at for e in upcoming],
-        slots=[s.SlotOut(**slot_row(row)) for row in schedules.slots_of(db, chosen)],
+        slots=[s.SlotOut(**slot_row(row)) for row in slots.slots_of(db, chosen)],
         editions=[s.ScheduledEditionOut(**edition_row(e, st)) for e, st in rows],
     )
 

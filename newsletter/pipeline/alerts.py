@@ -46,8 +46,8 @@ from newsletter.errors import InvalidInputError, TransitionError
 from newsletter.pipeline.steps import record_public
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
+from newsletter.schedules.editions import refuse_if_paused
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
-from newsletter.schedules.services import refuse_if_paused
 
 __all__ = ["AlertCheck", "AlertStarted", "AlreadyAlerted", "check_alert", "start_alert"]
 

@@ -57,7 +57,8 @@ from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
 from newsletter.publishing import changes
 from newsletter.runtime import Runtime
-from newsletter.schedules.services import get_slot, refuse_weekly_day, send_now, slot_cutoff
+from newsletter.schedules.editions import refuse_weekly_day, send_now
+from newsletter.schedules.slots import get_slot, slot_cutoff
 from subscribers.addresses import normalise_email
 from subscribers.tokens import tokens_for
 

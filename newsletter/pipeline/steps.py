@@ -47,7 +47,7 @@ from newsletter.feeds.websub import feed_urls
 from newsletter.pipeline.batches import open_batches
 from newsletter.publishing import changes
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition, transition
-from newsletter.schedules.services import edition_cutoff
+from newsletter.schedules.slots import edition_cutoff
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,9 @@ from newsletter.content.slots import SlotSpec
 from newsletter.db import utcnow
 from newsletter.publications.services import get_publication, list_publications
 from newsletter.schedules import due, services
+from newsletter.schedules.editions import editions_with_digest_state, schedule_once
 from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
+from newsletter.schedules.slots import add_slot, remove_slot, slots_of
 
 UPCOMING = 3
 
@@ -127,7 +129,7 @@ def once(ctx: click.Context, slug: str, at_text: str, cadence: str, slot: str) -
     local = parse_at(at_text)
     kind = Cadence(cadence)
     with runtime(ctx).database.session() as session:
-        edition = services.schedule_once(session, slug, local, cadence=kind, slot=slot)
+        edition = schedule_once(session, slug, local, cadence=kind, slot=slot)
         what = "weekly roundup" if kind is Cadence.WEEKLY else "edition"
         of = f" ({slot})" if slot else ""
         line = (
@@ -163,7 +165,7 @@ def list_(ctx: click.Context, slug: str | None, as_json: bool) -> None:
                     else [publication.timezone],
                     "paused": publication.paused,
                     "next": [_next(e, publication.timezone) for e in upcoming],
-                    "slots": [slot_row(row) for row in services.slots_of(session, publication)],
+                    "slots": [slot_row(row) for row in slots_of(session, publication)],
                     "upcoming": [
                         {
                             "edition_date": e.edition_date.isoformat(),
@@ -176,8 +178,7 @@ def list_(ctx: click.Context, slug: str | None, as_json: bool) -> None:
                 }
             )
         editions = [
-            edition_row(e, state)
-            for e, state in services.editions_with_digest_state(session, slug=slug)
+            edition_row(e, state) for e, state in editions_with_digest_state(session, slug=slug)
         ]
     if as_json:
         print_json({"schedules": schedules, "editions": editions})
@@ -267,7 +268,7 @@ def slot_add(
     )
     now = utcnow()
     with runtime(ctx).database.session() as session:
-        services.add_slot(session, slug, spec, now=now)
+        add_slot(session, slug, spec, now=now)
         publication = get_publication(session, slug)
         upcoming = [
             e
@@ -296,7 +297,7 @@ def slot_list(ctx: click.Context, slug: str, as_json: bool) -> None:
     """List a publication's named slots."""
     with runtime(ctx).database.session() as session:
         publication = get_publication(session, slug)
-        rows = [slot_row(row) for row in services.slots_of(session, publication)]
+        rows = [slot_row(row) for row in slots_of(session, publication)]
         timezone = publication.timezone
     if as_json:
         print_json(rows)
@@ -325,8 +326,8 @@ def slot_list(ctx: click.Context, slug: str, as_json: bool) -> None:
 def slot_remove(ctx: click.Context, slug: str, name: str) -> None:
     """Remove a named slot (editions it already gave stay, under its name)."""
     with runtime(ctx).database.session() as session:
-        services.remove_slot(session, slug, name)
-        left = len(services.slots_of(session, get_publication(session, slug)))
+        remove_slot(session, slug, name)
+        left = len(slots_of(session, get_publication(session, slug)))
     rest = f"{left} slot(s) left" if left else "back to its main schedule"
     out.print(escape(f"Removed slot {name!r} of {slug} ({rest})."))
 

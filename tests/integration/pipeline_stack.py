@@ -31,7 +31,7 @@ from newsletter import migrate
 from newsletter.db import Database, utcnow
 from newsletter.delivery.models import BatchState, Delivery, DeliveryState, SendBatch
 from newsletter.digests.models import Digest, DigestState
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64
 from newsletter.sendgrid_testserver.server import SendGridTestServer
 from newsletter.settings import Settings
@@ -252,7 +252,7 @@ class Stack:
     def send_now(self, slug: str = "morning") -> int:
         """Make today's edition due now, as ``digest send-now`` does."""
         with self.session() as session:
-            return services.send_now(session, slug).id
+            return editions.send_now(session, slug).id
 
     def digest_state(self) -> DigestState | None:
         """The state of the only digest, if assembled."""

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest
-from newsletter.schedules.services import claim_due
+from newsletter.schedules.claim import claim_due
 from newsletter.settings import Settings
 from tasks.app import make_celery
 from tasks.deployment import database_identity

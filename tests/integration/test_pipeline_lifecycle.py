@@ -26,7 +26,7 @@ from newsletter.delivery.models import BatchState, Delivery, DeliveryState, Send
 from newsletter.digests.models import Digest, DigestState
 from newsletter.pipeline.batches import CANCELLED_WHILE_SENDING
 from newsletter.publications.services import get_publication
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from newsletter.schedules.models import EditionState, ScheduledEdition
 from newsletter.sendgrid_testserver.server import Fault
 from tests import services as test_services
@@ -148,7 +148,7 @@ def test_an_edition_past_the_freshness_window_is_marked_missed_and_not_sent(
         )
         seed.readers(session, morning, 20)
         # Scheduled two hours ago for half an hour later, while nothing ran.
-        once_id = services.schedule_once(session, "morning", local, now=now - timedelta(hours=2)).id
+        once_id = editions.schedule_once(session, "morning", local, now=now - timedelta(hours=2)).id
         # A daily schedule whose time today was 90 minutes ago, set before that.
         evening = seed.publication(
             session,
@@ -207,9 +207,9 @@ def test_an_edition_cancelled_before_its_time_is_never_sent(deploy: Deploy) -> N
             session, slug="evening", send_time=send_time, created=created, briefings=0
         )
         control_readers = seed.readers(session, evening, 30, start=101)
-        cancelled_id = services.schedule_once(session, "morning", local).id
+        cancelled_id = editions.schedule_once(session, "morning", local).id
         # Due at the same instant: once the tick starts it, it has seen the other too.
-        control_id = services.schedule_once(session, "evening", local).id
+        control_id = editions.schedule_once(session, "evening", local).id
     result = cli(stack, "schedule", "cancel", str(cancelled_id))
     assert f"Cancelled edition {cancelled_id} (morning " in result.output
     stack.start("worker")
@@ -316,7 +316,7 @@ def test_a_one_off_at_local_summer_time_starts_at_its_utc_instant(deploy: Deploy
             created=utcnow() - timedelta(minutes=1),
         )
         seed.readers(session, pub, 10)
-        edition_id = services.schedule_once(session, "morning", local).id
+        edition_id = editions.schedule_once(session, "morning", local).id
     scheduled = edition(stack, edition_id)
     assert scheduled.due_at == instant
     assert scheduled.due_at != standard  # the summer offset, not the zone's standard one

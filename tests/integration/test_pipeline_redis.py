@@ -16,7 +16,7 @@ import redis
 
 from newsletter.db import utcnow
 from newsletter.digests.models import DigestState
-from newsletter.schedules.services import claim_due
+from newsletter.schedules.claim import claim_due
 from newsletter.sendgrid_testserver.server import Fault
 from tests import services as test_services
 from tests.integration.pipeline_stack import FINAL, Stack, wait_until

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from newsletter.db import utcnow
 from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.digests.models import DigestState
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from newsletter.sendgrid_testserver.server import Endpoint, Fault
 from tests import services as test_services
 from tests.integration.pipeline_stack import FINAL, Stack
@@ -62,7 +62,7 @@ def test_edition_sent_ahead_reaches_each_reader_once_at_its_minute(stack: Stack)
     stack.seed(READERS)
     due_at = (utcnow() + timedelta(minutes=14)).replace(second=0, microsecond=0)
     with stack.session() as session:
-        services.schedule_once(session, "morning", due_at.replace(tzinfo=None))
+        editions.schedule_once(session, "morning", due_at.replace(tzinfo=None))
     stack.server.inject(Fault.DROP_AFTER_ACCEPT, on=Endpoint.MAIL_SEND)
     stack.start("worker")
     stack.start("beat")

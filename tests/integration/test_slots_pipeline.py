@@ -23,7 +23,7 @@ from newsletter.db import utcnow
 from newsletter.delivery.models import Delivery, DeliveryState
 from newsletter.digests.models import Digest, DigestState
 from newsletter.parsing import WEEKDAYS
-from newsletter.schedules import services
+from newsletter.schedules import slots
 from newsletter.schedules.models import ScheduledEdition
 from tests import services as test_services
 from tests.factories import make_briefing
@@ -63,7 +63,7 @@ def seed_slots(stack: Stack) -> tuple[datetime, datetime]:
         seed.readers(session, publication, READERS)
         for name, instant in (("morning", morning), ("evening", evening)):
             spec = SlotSpec(name, instant.time(), frozenset(WEEKDAYS), cutoff_minutes=1)
-            services.add_slot(session, "morning", spec, now=added)
+            slots.add_slot(session, "morning", spec, now=added)
         make_briefing(session, slug="overnight", approved_at=morning - timedelta(minutes=30))
         make_briefing(session, slug="midday", approved_at=morning + timedelta(seconds=30))
     return morning, evening

@@ -22,7 +22,7 @@ from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest, DigestState
 from newsletter.parsing import WEEKDAYS
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from subscribers.models import Subscriber, Subscription
 from tests.factories import make_briefings
 from tests.integration.pipeline_stack import FINAL, Stack
@@ -84,7 +84,7 @@ def seed_week(stack: Stack) -> tuple[list[str], list[str], str]:
 def send(stack: Stack, cadence: Cadence) -> None:
     """Make today's edition of that cadence due now, as ``digest send-now`` does."""
     with stack.session() as session:
-        services.send_now(session, "morning", cadence=cadence)
+        editions.send_now(session, "morning", cadence=cadence)
 
 
 def test_weekly_and_daily_readers_each_get_their_own_edition_once(stack: Stack) -> None:

@@ -23,7 +23,7 @@ from newsletter.pipeline import batches
 from newsletter.providers.interfaces import Batch, SendResult
 from newsletter.providers.memory import MemorySender
 from newsletter.runtime import Runtime
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from newsletter.settings import EmailBackend, Settings
 from tasks import pipeline as pipeline_module
 from tests.unit.newsletter.schedules import seed
@@ -97,7 +97,7 @@ def test_messages_stay_proportional_to_batches_through_an_outage(
     afterwards every reader gets exactly one copy."""
     driver, provider, clock = outage
     with pipeline_runtime(driver).database.session() as session:
-        services.send_now(session, "morning")
+        editions.send_now(session, "morning")
     provider.down = True
     driver.run("tick")
     driver.drain()

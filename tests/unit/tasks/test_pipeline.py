@@ -21,7 +21,7 @@ from newsletter.providers.memory import MemorySender
 from newsletter.publishing import changes
 from newsletter.publishing.models import ChangeState
 from newsletter.runtime import Runtime
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from newsletter.schedules.models import EditionState, ScheduledEdition
 from newsletter.settings import EmailBackend, Settings
 from subscribers import services as subscriber_services
@@ -61,7 +61,7 @@ def runtime_of(driver: Inline) -> Runtime:
 def send_now(driver: Inline) -> int:
     """Schedule today's edition now; returns its id."""
     with runtime_of(driver).database.session() as session:
-        return services.send_now(session, "morning").id
+        return editions.send_now(session, "morning").id
 
 
 def digest_of(driver: Inline) -> Digest:

@@ -15,7 +15,7 @@ from newsletter.digests.models import Digest, DigestState
 from newsletter.providers.memory import MemorySender
 from newsletter.publishing import changes
 from newsletter.runtime import Runtime
-from newsletter.schedules import services
+from newsletter.schedules import editions
 from newsletter.settings import EmailBackend, Settings
 from tests.factories import make_briefing
 from tests.unit.newsletter.schedules import seed
@@ -58,7 +58,7 @@ def test_expiry_reaches_pages_and_the_export_within_one_tick(
     """The first tick after Expires marks the briefing expired and flushes its public change."""
     rt = database_of(pipeline)
     with rt.database.session() as session:
-        services.send_now(session, "morning")
+        editions.send_now(session, "morning")
     pipeline.run("tick")
     pipeline.drain()
     with rt.database.session() as session:

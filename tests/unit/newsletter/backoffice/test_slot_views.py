@@ -13,7 +13,7 @@ from newsletter.db import Database
 from newsletter.digests.services import assemble_digest
 from newsletter.editors.models import AuditEntry, Role
 from newsletter.publications.services import get_publication
-from newsletter.schedules import services
+from newsletter.schedules import slots
 from newsletter.schedules.models import ScheduleSlot
 from tests.factories import make_briefing, make_publication
 from tests.unit.newsletter.backoffice.conftest import Accounts
@@ -134,7 +134,7 @@ def test_editions_list_report_and_api_name_the_slot(
         make_briefing(session, slug="dusk-news", approved_at=when - timedelta(hours=2))
         publication = get_publication(session, "morning")
         spec = SlotSpec("evening", when.time(), frozenset(WEEK), 0)
-        services.add_slot(session, "morning", spec, now=when - timedelta(days=1))
+        slots.add_slot(session, "morning", spec, now=when - timedelta(days=1))
         digest_id = assemble_digest(
             session, publication, when.date(), now=when, cutoff=when, slot="evening"
         ).digest.id

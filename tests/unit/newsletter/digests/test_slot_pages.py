@@ -16,7 +16,7 @@ from newsletter.db import Database
 from newsletter.digests.services import assemble_digest, publish_digest
 from newsletter.parsing import WEEKDAYS
 from newsletter.publications.services import get_publication
-from newsletter.schedules import services
+from newsletter.schedules import slots
 from newsletter.settings import Settings
 from tests.factories import make_briefing, make_publication
 
@@ -32,7 +32,7 @@ def client(settings: Settings, database: Database) -> Iterator[TestClient]:
         make_publication(session)
         for name, at in (("morning", MORNING), ("evening", EVENING)):
             spec = SlotSpec(name, at.time(), frozenset(WEEKDAYS), 0)
-            services.add_slot(session, "morning", spec, now=MORNING - timedelta(days=1))
+            slots.add_slot(session, "morning", spec, now=MORNING - timedelta(days=1))
         make_briefing(session, slug="dawn-news", approved_at=MORNING - timedelta(hours=2))
         make_briefing(session, slug="dusk-news", approved_at=MORNING + timedelta(hours=2))
         publication = get_publication(session, "morning")

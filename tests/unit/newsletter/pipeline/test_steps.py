@@ -26,7 +26,7 @@ from newsletter.providers.interfaces import Batch, SendResult
 from newsletter.providers.memory import MemorySender
 from newsletter.publishing import changes
 from newsletter.publishing.models import ChangeState
-from newsletter.schedules import services
+from newsletter.schedules import claim, editions, services
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from subscribers.tokens import Tokens
 from tests.unit.newsletter.schedules import seed
@@ -41,7 +41,7 @@ def started(database: Database, *, briefings: int = 2, readers: int = 0) -> int:
     with database.session() as session:
         pub = seed.publication(session, briefings=briefings, created=NOW - timedelta(hours=1))
         seed.readers(session, pub, readers)
-        return services.claim_due(session, NOW, window=WINDOW).started[0]
+        return claim.claim_due(session, NOW, window=WINDOW).started[0]
 
 
 def test_unknown_or_empty_edition_stops_at_assembly(database: Database) -> None:
@@ -50,7 +50,7 @@ def test_unknown_or_empty_edition_stops_at_assembly(database: Database) -> None:
     with database.session() as session:
         assert steps.assemble_step(session, 999, now=NOW, window=WINDOW) is None
         assert steps.assemble_step(session, edition_id, now=NOW, window=WINDOW) is None
-        edition = services.get_edition(session, edition_id)
+        edition = editions.get_edition(session, edition_id)
         assert edition.digest_id is not None
         assert get_digest(session, edition.digest_id).state is DigestState.SKIPPED
 
@@ -64,7 +64,7 @@ def test_late_render_marks_edition_and_digest_missed(database: Database) -> None
         late = NOW + WINDOW + timedelta(minutes=1)
         assert steps.render_step(session, digest_id, now=late, window=WINDOW) is False
         assert get_digest(session, digest_id).state is DigestState.MISSED
-        edition = services.get_edition(session, edition_id)
+        edition = editions.get_edition(session, edition_id)
         assert edition.state is EditionState.MISSED
         assert (edition.reason or "").startswith("not sent within 3:00:00")
         assert steps.publish_step(session, digest_id, now=late, window=WINDOW) is None

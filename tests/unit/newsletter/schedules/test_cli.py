@@ -12,7 +12,7 @@ import pytest
 import newsletter.cli  # noqa: F401  (first: the root CLI imports every feature's commands)
 from newsletter.db import Database, utcnow
 from newsletter.errors import InvalidInputError
-from newsletter.schedules import services
+from newsletter.schedules import claim, services
 from newsletter.schedules.cli import parse_at, parse_time
 from tests.cli import run
 from tests.unit.newsletter.schedules import seed
@@ -120,7 +120,7 @@ def test_list_shows_missed_editions_and_why(cli_env: dict[str, str], morning: Da
         pub = services.get_publication(session, "morning")
         pub.created_at = utcnow() - timedelta(days=1, hours=6)
         pub.send_time = time(0, 0) if utcnow().hour >= 4 else time(23, 59)
-        services.claim_due(session, utcnow(), window=timedelta(hours=3))
+        claim.claim_due(session, utcnow(), window=timedelta(hours=3))
     assert "missed" in run(cli_env, "schedule", "list").output
     missed = [e for e in listing(cli_env)["editions"] if e["state"] == "missed"]
     assert missed

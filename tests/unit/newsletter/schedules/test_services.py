@@ -14,7 +14,7 @@ from newsletter.digests.models import DigestState
 from newsletter.digests.services import assemble_digest, get_digest
 from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
 from newsletter.pipeline import cancel as pipeline_cancel
-from newsletter.schedules import services
+from newsletter.schedules import claim, editions, services
 from newsletter.schedules.models import (
     EditionKind,
     EditionState,
@@ -51,9 +51,9 @@ def test_tick_starts_a_due_edition_once(any_database: Database) -> None:
     with any_database.session() as session:
         seed.publication(session, created=NOW - timedelta(hours=1))
     with any_database.session() as session:
-        first = services.claim_due(session, NOW, window=WINDOW)
+        first = claim.claim_due(session, NOW, window=WINDOW)
     with any_database.session() as session:
-        second = services.claim_due(session, NOW + timedelta(minutes=1), window=WINDOW)
+        second = claim.claim_due(session, NOW + timedelta(minutes=1), window=WINDOW)
     assert len(first.started) == 1
     assert first.missed == []
     assert second.started == second.missed == []
@@ -73,7 +73,7 @@ def test_concurrent_ticks_start_each_edition_once(any_database: Database) -> Non
         for _ in range(50):  # SQLite may refuse a write that lost the race: the task retries
             try:
                 with any_database.session() as session:
-                    started.extend(services.claim_due(session, NOW, window=WINDOW).started)
+                    started.extend(claim.claim_due(session, NOW, window=WINDOW).started)
                 return
             except OperationalError:
                 continue
@@ -92,11 +92,11 @@ def test_late_edition_is_marked_missed_with_the_reason(any_database: Database) -
     """An edition past the freshness window is recorded missed, saying why, and never started."""
     with any_database.session() as session:
         seed.publication(session, created=NOW - timedelta(hours=6))
-        result = services.claim_due(session, NOW + timedelta(hours=3, minutes=1), window=WINDOW)
+        result = claim.claim_due(session, NOW + timedelta(hours=3, minutes=1), window=WINDOW)
     assert result.started == []
     assert len(result.missed) == 1
     with any_database.session() as session:
-        edition = services.get_edition(session, result.missed[0])
+        edition = editions.get_edition(session, result.missed[0])
         assert edition.state is EditionState.MISSED
         assert "not started within 3:00:00" in (edition.reason or "")
 
@@ -106,7 +106,7 @@ def test_hand_assembled_digest_takes_its_date(database: Database) -> None:
     with database.session() as session:
         pub = seed.publication(session, created=NOW - timedelta(hours=1))
         assemble_digest(session, pub, TODAY, now=NOW)
-        assert services.claim_due(session, NOW, window=WINDOW).started == []
+        assert claim.claim_due(session, NOW, window=WINDOW).started == []
 
 
 def test_set_schedule_counts_from_now(database: Database) -> None:
@@ -128,7 +128,7 @@ def test_set_schedule_counts_from_now(database: Database) -> None:
             ["mon", "wed"],
         )
         assert services.active_since(session, pub) == NOW
-        assert services.claim_due(session, NOW, window=WINDOW).started == []
+        assert claim.claim_due(session, NOW, window=WINDOW).started == []
 
 
 @pytest.mark.parametrize(
@@ -153,10 +153,10 @@ def test_paused_publication_starts_nothing_and_resume_skips_the_gap(database: Da
     with database.session() as session:
         seed.publication(session)
         services.set_paused(session, "morning", True, now=NOW - timedelta(days=2))
-        assert services.claim_due(session, NOW, window=WINDOW).started == []
+        assert claim.claim_due(session, NOW, window=WINDOW).started == []
         services.set_paused(session, "morning", False, now=NOW)
-        assert services.claim_due(session, NOW, window=WINDOW) == services.TickResult()
-        later = services.claim_due(session, NOW + timedelta(days=1), window=WINDOW)
+        assert claim.claim_due(session, NOW, window=WINDOW) == claim.TickResult()
+        later = claim.claim_due(session, NOW + timedelta(days=1), window=WINDOW)
         assert len(later.started) == 1
 
 
@@ -166,9 +166,9 @@ def test_paused_publication_refuses_one_offs_and_send_now(database: Database) ->
         seed.publication(session)
         services.set_paused(session, "morning", True, now=NOW)
         with pytest.raises(InvalidInputError, match="publications resume morning"):
-            services.schedule_once(session, "morning", wall(5, 9), now=NOW)
+            editions.schedule_once(session, "morning", wall(5, 9), now=NOW)
         with pytest.raises(InvalidInputError, match="morning is paused"):
-            services.send_now(session, "morning", now=NOW)
+            editions.send_now(session, "morning", now=NOW)
         assert session.scalar(select(ScheduledEdition)) is None
 
 
@@ -182,14 +182,14 @@ def test_one_off_waits_while_paused(
     """A one-off due during a pause is not started; on resume it starts, or is missed if stale."""
     with database.session() as session:
         seed.publication(session, weekdays=["sat"])
-        edition = services.schedule_once(session, "morning", wall(4, 9), now=NOW)
+        edition = editions.schedule_once(session, "morning", wall(4, 9), now=NOW)
         services.set_paused(session, "morning", True, now=NOW)
         due_at = edition.due_at
-        assert services.claim_due(session, due_at, window=WINDOW) == services.TickResult()
-        assert services.get_edition(session, edition.id).state is EditionState.SCHEDULED
+        assert claim.claim_due(session, due_at, window=WINDOW) == claim.TickResult()
+        assert editions.get_edition(session, edition.id).state is EditionState.SCHEDULED
         resumed = due_at + paused_for
         services.set_paused(session, "morning", False, now=resumed)
-        services.claim_due(session, resumed, window=WINDOW)
+        claim.claim_due(session, resumed, window=WINDOW)
         session.refresh(edition)
         assert edition.state is state
 
@@ -198,12 +198,12 @@ def test_one_off_edition_starts_at_its_time(database: Database) -> None:
     """A one-off waits in ``scheduled`` until its local time, then one tick starts it."""
     with database.session() as session:
         seed.publication(session, timezone="Europe/London", weekdays=["sat"])
-        edition = services.schedule_once(session, "morning", wall(4, 15), now=NOW)
+        edition = editions.schedule_once(session, "morning", wall(4, 15), now=NOW)
         assert edition.due_at == datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
-        assert services.claim_due(session, NOW, window=WINDOW).started == []
+        assert claim.claim_due(session, NOW, window=WINDOW).started == []
         at_three = NOW.replace(hour=15)
-        assert services.claim_due(session, at_three, window=WINDOW).started == [edition.id]
-        assert services.claim_due(session, at_three, window=WINDOW).started == []
+        assert claim.claim_due(session, at_three, window=WINDOW).started == [edition.id]
+        assert claim.claim_due(session, at_three, window=WINDOW).started == []
         assert edition.state is EditionState.STARTED or session.refresh(edition) is None
 
 
@@ -212,32 +212,32 @@ def test_one_off_refuses_past_times_and_taken_dates(database: Database) -> None:
     with database.session() as session:
         seed.publication(session)
         with pytest.raises(InvalidInputError, match="in the past"):
-            services.schedule_once(session, "morning", wall(4, 7), now=NOW)
-        services.schedule_once(session, "morning", wall(5, 9), now=NOW)
+            editions.schedule_once(session, "morning", wall(4, 7), now=NOW)
+        editions.schedule_once(session, "morning", wall(5, 9), now=NOW)
         with pytest.raises(InvalidInputError, match="already scheduled"):
-            services.schedule_once(session, "morning", wall(5, 18), now=NOW)
+            editions.schedule_once(session, "morning", wall(5, 18), now=NOW)
         assemble_digest(session, services.get_publication(session, "morning"), TODAY, now=NOW)
         with pytest.raises(InvalidInputError, match="already exists"):
-            services.send_now(session, "morning", now=NOW)
+            editions.send_now(session, "morning", now=NOW)
 
 
 def test_send_now_is_due_immediately(database: Database) -> None:
     """send-now adds today's edition, due at once, and the next tick starts it."""
     with database.session() as session:
         seed.publication(session, weekdays=["sat"])
-        edition = services.send_now(session, "morning", now=NOW)
+        edition = editions.send_now(session, "morning", now=NOW)
         assert (edition.kind, edition.edition_date) == (EditionKind.NOW, TODAY)
-        assert services.claim_due(session, NOW, window=WINDOW).started == [edition.id]
+        assert claim.claim_due(session, NOW, window=WINDOW).started == [edition.id]
 
 
 def test_cancel_before_start_and_after_assembly(database: Database) -> None:
     """Cancelling a scheduled edition, or a started one not yet sending, cancels its digest too."""
     with database.session() as session:
         pub = seed.publication(session)
-        waiting = services.schedule_once(session, "morning", wall(5, 9), now=NOW)
+        waiting = editions.schedule_once(session, "morning", wall(5, 9), now=NOW)
         assert pipeline_cancel.cancel(session, waiting.id).edition.state is EditionState.CANCELLED
-        started = services.claim_due(session, NOW, window=WINDOW).started[0]
-        edition = services.get_edition(session, started)
+        started = claim.claim_due(session, NOW, window=WINDOW).started[0]
+        edition = editions.get_edition(session, started)
         edition.digest_id = assemble_digest(session, pub, TODAY, now=NOW).digest.id
         pipeline_cancel.cancel(session, started)
         assert get_digest(session, edition.digest_id).state is DigestState.CANCELLED
@@ -249,8 +249,8 @@ def test_cancel_refuses_a_finished_edition(database: Database) -> None:
     """An edition whose digest was already sent cannot be cancelled."""
     with database.session() as session:
         pub = seed.publication(session)
-        started = services.claim_due(session, NOW, window=WINDOW).started[0]
-        edition = services.get_edition(session, started)
+        started = claim.claim_due(session, NOW, window=WINDOW).started[0]
+        edition = editions.get_edition(session, started)
         digest = assemble_digest(session, pub, TODAY, now=NOW).digest
         digest.state = DigestState.SENT
         edition.digest_id = digest.id
@@ -259,7 +259,7 @@ def test_cancel_refuses_a_finished_edition(database: Database) -> None:
         with pytest.raises(NotFoundError):
             pipeline_cancel.cancel(session, 999)
         with pytest.raises(NotFoundError):
-            services.get_edition(session, 999)
+            editions.get_edition(session, 999)
 
 
 def test_list_shows_digest_state(database: Database) -> None:
@@ -267,9 +267,9 @@ def test_list_shows_digest_state(database: Database) -> None:
     with database.session() as session:
         pub = seed.publication(session, created=NOW - timedelta(hours=1))
         seed.publication(session, slug="evening", briefings=0, created=NOW - timedelta(hours=1))
-        started = services.claim_due(session, NOW, window=WINDOW).started
-        first = services.get_edition(session, started[0])
+        started = claim.claim_due(session, NOW, window=WINDOW).started
+        first = editions.get_edition(session, started[0])
         first.digest_id = assemble_digest(session, pub, TODAY, now=NOW).digest.id
-        listed = services.editions_with_digest_state(session, slug="morning")
+        listed = editions.editions_with_digest_state(session, slug="morning")
         assert [(e.publication.slug, state) for e, state in listed] == [("morning", "assembled")]
-        assert len(services.editions_with_digest_state(session)) == 2
+        assert len(editions.editions_with_digest_state(session)) == 2

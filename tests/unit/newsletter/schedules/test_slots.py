@@ -20,7 +20,8 @@ from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.parsing import WEEKDAYS
 from newsletter.pipeline.steps import assemble_step
 from newsletter.publications.services import get_publication
-from newsletter.schedules import due, services
+from newsletter.schedules import claim, due, slots
+from newsletter.schedules.editions import schedule_once
 from newsletter.schedules.models import EditionState, ScheduledEdition
 from tests.factories import make_briefing
 from tests.unit.newsletter.schedules import seed
@@ -181,27 +182,25 @@ def add_slots(database: Database, *, created: datetime = at(0)) -> None:
     with database.session() as session:
         seed.publication(session, briefings=0, created=created)
         for spec in (MORNING, EVENING):
-            services.add_slot(session, "morning", spec, now=created)
+            slots.add_slot(session, "morning", spec, now=created)
 
 
 def test_slots_are_stored_and_refused_with_the_field_named(any_database: Database) -> None:
     add_slots(any_database)
     with any_database.session() as session:
-        names = [
-            row.name for row in services.slots_of(session, get_publication(session, "morning"))
-        ]
+        names = [row.name for row in slots.slots_of(session, get_publication(session, "morning"))]
         assert names == ["morning", "evening"]
         with pytest.raises(InvalidInputError, match=r"^--time: .* same time"):
-            services.add_slot(session, "morning", slot("breakfast", 7, 0))
+            slots.add_slot(session, "morning", slot("breakfast", 7, 0))
         with pytest.raises(InvalidInputError, match=r"^--name: morning already has a slot"):
-            services.add_slot(session, "morning", slot("morning", 12))
+            slots.add_slot(session, "morning", slot("morning", 12))
         with pytest.raises(InvalidInputError, match=r"^--cutoff: "):
-            services.add_slot(session, "morning", slot("noon", 12, cutoff=-5))
+            slots.add_slot(session, "morning", slot("noon", 12, cutoff=-5))
         with pytest.raises(NotFoundError, match=r"^--name: morning has no slot 'noon'"):
-            services.remove_slot(session, "morning", "noon")
-        services.remove_slot(session, "morning", "evening")
+            slots.remove_slot(session, "morning", "noon")
+        slots.remove_slot(session, "morning", "evening")
         assert [
-            row.name for row in services.slots_of(session, get_publication(session, "morning"))
+            row.name for row in slots.slots_of(session, get_publication(session, "morning"))
         ] == ["morning"]
 
 
@@ -209,7 +208,7 @@ def test_local_delivery_and_slots_do_not_combine(any_database: Database) -> None
     with any_database.session() as session:
         seed.publication(session, briefings=0, local_delivery=True)
         with pytest.raises(InvalidInputError, match="each reader's own local time"):
-            services.add_slot(session, "morning", MORNING)
+            slots.add_slot(session, "morning", MORNING)
 
 
 def editions(database: Database) -> list[tuple[str, EditionState]]:
@@ -225,7 +224,7 @@ def test_each_slot_edition_is_claimed_once(any_database: Database) -> None:
     add_slots(any_database)
     for now in (at(7, 1), at(7, 2), at(18, 1), at(18, 2)):
         with any_database.session() as session:
-            services.claim_due(session, now, window=WINDOW)
+            claim.claim_due(session, now, window=WINDOW)
     assert editions(any_database) == [
         ("morning", EditionState.STARTED),
         ("evening", EditionState.STARTED),
@@ -243,7 +242,7 @@ def test_a_briefing_goes_into_the_next_slot_after_its_approval(any_database: Dat
     carried: dict[str, list[str]] = {}
     for now in (at(7, 1), at(18, 1)):
         with any_database.session() as session:
-            started = services.claim_due(session, now, window=WINDOW).started
+            started = claim.claim_due(session, now, window=WINDOW).started
         for edition_id in started:
             with any_database.session() as session:
                 assemble_step(session, edition_id, now=now, window=WINDOW)
@@ -258,14 +257,14 @@ def test_a_one_off_for_a_slot_replaces_its_recurring_edition(any_database: Datab
     add_slots(any_database)
     wall = datetime(2026, 3, 4, 19, 30)  # noqa: DTZ001 - a wall-clock time, as --at gives it
     with any_database.session() as session:
-        services.schedule_once(session, "morning", wall, slot="evening", now=at(12))
+        schedule_once(session, "morning", wall, slot="evening", now=at(12))
         with pytest.raises(InvalidInputError, match="already scheduled"):
-            services.schedule_once(session, "morning", wall, slot="evening", now=at(12))
+            schedule_once(session, "morning", wall, slot="evening", now=at(12))
         with pytest.raises(NotFoundError, match="--slot: morning has no slot 'noon'"):
-            services.schedule_once(session, "morning", wall, slot="noon", now=at(12))
+            schedule_once(session, "morning", wall, slot="noon", now=at(12))
     with any_database.session() as session:
-        services.claim_due(session, at(18, 1), window=WINDOW)  # the recurring evening: no
-        services.claim_due(session, at(19, 31), window=WINDOW)
+        claim.claim_due(session, at(18, 1), window=WINDOW)  # the recurring evening: no
+        claim.claim_due(session, at(19, 31), window=WINDOW)
     # The morning (07:00) was past its window by 18:01; the evening went at 19:30 only.
     assert editions(any_database) == [
         ("morning", EditionState.MISSED),
@@ -289,7 +288,7 @@ def test_slot_editions_started_together_are_assembled_in_slot_order(
         make_briefing(session, slug="noon", approved_at=at(16))
     now = at(18, 5)
     with any_database.session() as session:
-        started = services.claim_due(session, now, window=timedelta(hours=12)).started
+        started = claim.claim_due(session, now, window=timedelta(hours=12)).started
     assert len(started) == 2
     for edition_id in reversed(started):  # the evening's step first
         with any_database.session() as session:

@@ -20,8 +20,9 @@ from newsletter.errors import InvalidInputError
 from newsletter.localtime import local_instant
 from newsletter.pipeline.steps import assemble_step
 from newsletter.publications.models import Publication
-from newsletter.schedules import due, services
+from newsletter.schedules import claim, due, services
 from newsletter.schedules.due import DueEdition, OneOff, Recurring
+from newsletter.schedules.editions import schedule_once
 from newsletter.schedules.models import EditionKind, EditionState, ScheduledEdition
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from tests.cli import run
@@ -209,9 +210,9 @@ def test_tick_claims_the_daily_edition_and_the_roundup(any_database: Database) -
         weekly_and_local(session)
     now = utc(2026, 3, 9, 7, 1)
     with any_database.session() as session:
-        first = services.claim_due(session, now, window=WINDOW)
+        first = claim.claim_due(session, now, window=WINDOW)
     with any_database.session() as session:
-        again = services.claim_due(session, now + timedelta(minutes=1), window=WINDOW)
+        again = claim.claim_due(session, now + timedelta(minutes=1), window=WINDOW)
     assert len(first.started) == 2
     assert again.started == again.missed == []
     assert editions(any_database) == [
@@ -226,7 +227,7 @@ def test_weekly_edition_assembles_the_roundup(database: Database) -> None:
         weekly_and_local(session)
         seed_briefings_this_week(session)
     with database.session() as session:
-        services.claim_due(session, utc(2026, 3, 9, 7, 1), window=WINDOW)
+        claim.claim_due(session, utc(2026, 3, 9, 7, 1), window=WINDOW)
     with database.session() as session:
         weekly_id = session.scalar(
             select(ScheduledEdition.id).where(ScheduledEdition.cadence == WEEKLY)
@@ -256,10 +257,10 @@ def test_local_delivery_is_claimed_at_the_earliest_readers_zone(any_database: Da
     with any_database.session() as session:
         weekly_and_local(session, local=True, zones=("Asia/Tokyo", "America/New_York", None))
     with any_database.session() as session:
-        early = services.claim_due(session, utc(2026, 3, 9, 21, 59), window=WINDOW)
+        early = claim.claim_due(session, utc(2026, 3, 9, 21, 59), window=WINDOW)
         assert early.started == []  # Monday's are past the window (missed); Tuesday's not due
     with any_database.session() as session:
-        services.claim_due(session, utc(2026, 3, 9, 22, 0), window=WINDOW)
+        claim.claim_due(session, utc(2026, 3, 9, 22, 0), window=WINDOW)
     tuesday = [row for row in editions(any_database) if row[0] == date(2026, 3, 10)]
     assert tuesday == [(date(2026, 3, 10), DAILY, utc(2026, 3, 9, 22, 0), EditionState.STARTED)]
 
@@ -276,20 +277,20 @@ def test_readers_zones_are_read_only_when_needed(
         calls.append(list(publication_ids))
         return real(session, publication_ids)
 
-    monkeypatch.setattr(services, "reader_zones", recording)
+    monkeypatch.setattr(claim, "reader_zones", recording)
     with database.session() as session:
         local = weekly_and_local(session, local=True, zones=("Asia/Tokyo",))
         other = seed.publication(session, slug="evening", briefings=0)
         local_id, other_id = local.id, other.id
     # Monday 22:00 UTC is Tuesday 07:00 in Tokyo.
     with database.session() as session:
-        services.claim_due(session, utc(2026, 3, 9, 22, 0), window=WINDOW)
+        claim.claim_due(session, utc(2026, 3, 9, 22, 0), window=WINDOW)
     assert calls
     assert all(ids == [local_id] for ids in calls)
     assert other_id not in calls[0]
     # Everything a day around is taken: claim the rest, then tick again.
     with database.session() as session:
-        services.claim_due(session, utc(2026, 3, 10, 7, 0), window=WINDOW)
+        claim.claim_due(session, utc(2026, 3, 10, 7, 0), window=WINDOW)
     with database.session() as session:
         for day in (date(2026, 3, 11), date(2026, 3, 12)):
             for cadence in (DAILY,):
@@ -307,7 +308,7 @@ def test_readers_zones_are_read_only_when_needed(
         publication.weekdays = ["mon", "tue", "wed", "thu"]
     calls.clear()
     with database.session() as session:
-        services.claim_due(session, utc(2026, 3, 10, 7, 5), window=WINDOW)
+        claim.claim_due(session, utc(2026, 3, 10, 7, 5), window=WINDOW)
     assert calls == []
 
 
@@ -357,18 +358,18 @@ def test_one_off_roundup_only_on_an_offered_day(database: Database) -> None:
         weekly_and_local(session)
     wall = datetime(2099, 3, 10, 9, 0)  # noqa: DTZ001 - a wall-clock time (a Tuesday)
     with database.session() as session, pytest.raises(InvalidInputError) as refused:
-        services.schedule_once(session, "morning", wall, cadence=WEEKLY)
+        schedule_once(session, "morning", wall, cadence=WEEKLY)
     assert "--cadence weekly" in str(refused.value)
     assert "tue" in str(refused.value)
     assert "weekly days: mon" in str(refused.value)
     assert editions(database) == []
     monday = datetime(2099, 3, 9, 9, 0)  # noqa: DTZ001
     with database.session() as session:
-        weekly = services.schedule_once(session, "morning", monday, cadence=WEEKLY)
-        daily = services.schedule_once(session, "morning", monday)
+        weekly = schedule_once(session, "morning", monday, cadence=WEEKLY)
+        daily = schedule_once(session, "morning", monday)
         assert (weekly.cadence, daily.cadence) == (WEEKLY, DAILY)
         with pytest.raises(InvalidInputError, match="already scheduled"):
-            services.schedule_once(session, "morning", monday, cadence=WEEKLY)
+            schedule_once(session, "morning", monday, cadence=WEEKLY)
 
 
 def test_schedule_list_and_once_on_the_command_line(
@@ -446,10 +447,10 @@ def test_claims_follow_the_earliest_zone_across_its_dst_change(
         )
     lookback = timedelta(hours=1)
     with database.session() as session:
-        before = services.claim_due(
+        before = claim.claim_due(
             session, claimed_at - timedelta(minutes=1), window=WINDOW, lookback=lookback
         )
         assert before.started == []
     with database.session() as session:
-        services.claim_due(session, claimed_at, window=WINDOW, lookback=lookback)
+        claim.claim_due(session, claimed_at, window=WINDOW, lookback=lookback)
     assert editions(database) == [(day, DAILY, claimed_at, EditionState.STARTED)]
