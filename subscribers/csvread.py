@@ -21,17 +21,25 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from newsletter.errors import InvalidInputError
 from newsletter.files import open_input
 from newsletter.textrules import csv_uncell
 from subscribers.addresses import normalise_email
 from subscribers.choices import Reading, clean_reading
-from subscribers.profile import clean_alert_topics, clean_profile, clean_topics, topic_keys
+from subscribers.profile import (
+    clean_alert_topics,
+    clean_locale,
+    clean_name,
+    clean_topics,
+    clean_zone,
+    topic_keys,
+)
 
 COLUMNS = (
     "email",
@@ -49,6 +57,7 @@ _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0"})
 TOPIC_SEPARATOR = ";"
 BLOCK = 1024 * 1024
+MEMO_SIZE = 4096  # combinations of the columns other than email and name kept per file
 
 
 @dataclass(frozen=True)
@@ -60,9 +69,12 @@ class RowProblem:
     reason: str
 
 
-@dataclass(frozen=True)
-class CsvRow:
-    """One readable row: its line number and its checked values."""
+class CsvRow(NamedTuple):
+    """One readable row: its line number and its checked values.
+
+    A named tuple, not a dataclass: an import makes one per row, and a frozen
+    dataclass took about as long to build as the row took to check.
+    """
 
     number: int
     email: str
@@ -74,6 +86,18 @@ class CsvRow:
     digests: bool = True
     alerts: bool = False
     alert_topics: tuple[str, ...] = ()
+
+
+class _Choices(NamedTuple):
+    """A row's checked values apart from its address and name (see ``CsvRows._choices``)."""
+
+    locale: str
+    timezone: str | None
+    topics: tuple[str, ...]
+    reading: Reading
+    digests: bool
+    alerts: bool
+    alert_topics: tuple[str, ...]
 
 
 def read_flag(value: str, field: str, default: bool) -> bool:
@@ -133,6 +157,13 @@ def check_file(path: Path, max_bytes: int) -> int:
     return size
 
 
+def _cells_of(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """A function that picks the cells at ``positions`` of a record, as a tuple."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    return lambda record: tuple(record[at] for at in positions)
+
+
 def _header(path: Path, reader: Iterator[list[str]]) -> list[str]:
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -186,6 +217,13 @@ class CsvRows:
             self.close()
             raise
         self._index = {name: self.header.index(name) for name in self.header}
+        self._width = len(self.header)
+        self._email_at = self._index["email"]
+        self._name_at = self._index.get("name")
+        self._others = tuple(name for name in self.header if name not in ("email", "name"))
+        self._cells = _cells_of([self._index[name] for name in self._others])
+        self._memo: dict[tuple[str, ...], _Choices | str] = {}
+        self.memo_size = MEMO_SIZE
 
     @property
     def position(self) -> int:
@@ -208,7 +246,7 @@ class CsvRows:
         try:
             for record in reader:
                 number = reader.line_num
-                if not any(value.strip() for value in record):
+                if not "".join(record).strip():  # a blank row (only spaces, or no cells)
                     continue
                 self.count += 1
                 if self.count > self.max_rows:
@@ -223,22 +261,52 @@ class CsvRows:
             ) from None
 
     def _row(self, number: int, record: list[str]) -> CsvRow | RowProblem:
-        index = self._index
-        raw_email = (
-            csv_uncell(record[index["email"]]).strip() if len(record) > index["email"] else ""
-        )
-        if len(record) != len(self.header):
+        """One row checked: the address, then the name, then the other columns.
+
+        The other columns (locale, time zone, topics, cadence, kinds of mail) take few
+        distinct values in a file, so their outcome, a refusal included, is kept by
+        their cells (up to ``memo_size`` combinations): a row pays for its address and
+        name, and a look-up. The first problem found is the one reported, in the order
+        of ``_choices``.
+        """
+        at = self._email_at
+        raw_email = csv_uncell(record[at]).strip() if len(record) > at else ""
+        if len(record) != self._width:
             return RowProblem(
-                number,
-                raw_email,
-                f"columns: expected {len(self.header)} fields, found {len(record)}",
+                number, raw_email, f"columns: expected {self._width} fields, found {len(record)}"
             )
         try:
             email = normalise_email(raw_email, where="invalid address")
-            values = {name: csv_uncell(record[i]) for name, i in index.items()}
-            profile = clean_profile(
-                values.get("name", ""), values.get("locale", ""), values.get("timezone", "")
-            )
+            name = "" if self._name_at is None else clean_name(csv_uncell(record[self._name_at]))
+        except InvalidInputError as exc:
+            return RowProblem(number, raw_email, str(exc))
+        cells = self._cells(record)
+        choices = self._memo.get(cells)
+        if choices is None:
+            choices = self._choices(cells)
+            if len(self._memo) < self.memo_size:
+                self._memo[cells] = choices
+        if isinstance(choices, str):
+            return RowProblem(number, raw_email, choices)
+        return CsvRow(
+            number,
+            email,
+            name,
+            choices.locale,
+            choices.timezone,
+            list(choices.topics),
+            choices.reading,
+            choices.digests,
+            choices.alerts,
+            choices.alert_topics,
+        )
+
+    def _choices(self, cells: tuple[str, ...]) -> _Choices | str:
+        """The other columns' values checked (``cells`` in ``self._others`` order), or why not."""
+        values = dict(zip(self._others, map(csv_uncell, cells), strict=True))
+        try:
+            locale = clean_locale(values.get("locale", ""))
+            timezone = clean_zone(values.get("timezone", ""))
             cell = values.get("topics", "")
             topics = (
                 clean_topics(cell.split(TOPIC_SEPARATOR), self.allowed_topics)
@@ -259,16 +327,7 @@ class CsvRows:
                 else []
             )
         except InvalidInputError as exc:
-            return RowProblem(number, raw_email, str(exc))
-        return CsvRow(
-            number,
-            email,
-            profile.name,
-            profile.locale,
-            profile.timezone,
-            topics,
-            reading,
-            digests,
-            alerts,
-            tuple(alert_topics),
+            return str(exc)
+        return _Choices(
+            locale, timezone, tuple(topics), reading, digests, alerts, tuple(alert_topics)
         )

@@ -53,16 +53,29 @@ def clean_zone(timezone: str) -> str | None:
     return timezone
 
 
-def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profile:
-    """A ``Profile`` with defaults for empty values, or ``InvalidInputError`` naming the field."""
+def clean_name(name: str) -> str:
+    """A name with its spaces folded, or ``InvalidInputError`` naming the field."""
     name = " ".join(name.split())
     if len(name) > MAX_NAME:
         raise InvalidInputError(f"name: longer than {MAX_NAME} characters")
-    check_text(name, field="name", one_line=True)  # ESC, BEL ...: never stored, never in To:
+    return check_text(name, field="name", one_line=True)  # ESC, BEL ...: never in To:
+
+
+def clean_locale(locale: str) -> str:
+    """A language tag (blank: ``en``; ``en_GB`` as ``en-GB``), or ``InvalidInputError``."""
     locale = locale.strip() or "en"
     if len(locale) > 16 or not _LOCALE.match(locale):
         raise InvalidInputError(f"locale: {locale[:40]!r} is not a language tag such as 'en-GB'")
-    return Profile(name=name, locale=locale.replace("_", "-"), timezone=clean_zone(timezone))
+    return locale.replace("_", "-")
+
+
+def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profile:
+    """A ``Profile`` with defaults for empty values, or ``InvalidInputError`` naming the field.
+
+    Checked in this order (name, locale, time zone): the first problem is the one named.
+    """
+    name = clean_name(name)
+    return Profile(name=name, locale=clean_locale(locale), timezone=clean_zone(timezone))
 
 
 def topic_keys(offered: Iterable[str]) -> dict[str, str]:
