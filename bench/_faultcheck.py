@@ -15,11 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench._stack import FINAL
 from newsletter.delivery.models import FAILED_STATES, SENT_STATES
 from newsletter.delivery.report import DeliveryReport, final_state
-from newsletter.digests.models import DigestState
-
-FINAL = (DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED)
 
 _SENT = frozenset(state.value for state in SENT_STATES)
 _FAILED = frozenset(state.value for state in FAILED_STATES)

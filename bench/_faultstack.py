@@ -42,7 +42,6 @@ from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
 
 SLUG = "morning"
-FINAL = (DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED)
 # Short enough that crash recovery and retries show within a run, as a small
 # deployment could choose; the provider's own rules (ten-minute cancel cutoff,
 # send_at) and the schedule lead keep their production values.
@@ -220,7 +219,7 @@ class Deployment:
         """Whether the edition reached a final state (raises if a process died)."""
         self.check_alive()
         found = self.digest()
-        return found is not None and found[1] in FINAL
+        return found is not None and found[1] in _stack.FINAL
 
     def ledger(self) -> dict[str, dict[str, int]]:
         """Counts of batches, provider groups and deliveries by state."""
@@ -384,7 +383,6 @@ def address(n: int) -> str:
 
 
 __all__ = [
-    "FINAL",
     "SLUG",
     "Deployment",
     "FaultThread",

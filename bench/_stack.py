@@ -7,6 +7,11 @@ CPU is its own (``ServerProcess``); each run's fresh PostgreSQL database comes f
 ``tests.scratchdb.fresh_postgres``. CPU is read from ``/proc`` (``tree_cpu`` for a
 process and its children, ``PostgresCPU`` for the server backends of one database),
 so the figures count every process, not just the one that asks.
+
+``service_urls``, ``scratch`` and ``running`` are the start-up the stack benchmarks
+(``bench alert``, ``bench pipeline``) share: which PostgreSQL server and Redis broker,
+a scratch folder and database, then an emptied broker, the test server and a warm
+worker.
 """
 
 from __future__ import annotations
@@ -16,24 +21,31 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._cpu import process_cpu, tree_cpu
+from sqlalchemy import create_engine, text
+
+from bench._cpu import admin_url_of, database_name, process_cpu, tree_cpu
+from newsletter.digests.models import DigestState
 from newsletter.sendgrid_testserver.server import (
     AcceptedRequest,
     RejectedRequest,
     SendGridTestServer,
 )
+from tests.scratchdb import fresh_postgres
 
 DEFAULT_PREFIX = "newsletter_bench_"
 API_KEY = "SG.bench-key"
 SECRET = "bench-secret-" + "x" * 32
+FINAL = (DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED)
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, every: float = 0.1) -> Any:
@@ -249,3 +261,131 @@ def start_worker(
             argv, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
     return Worker(name, process, log)
+
+
+# -- the stack benchmarks' start-up ---------------------------------------------------------
+
+
+def _env_url(*names: str) -> str:
+    """The first of these environment variables that is set, or ""."""
+    return next((os.environ[name] for name in names if os.environ.get(name)), "")
+
+
+def service_urls(
+    name: str, database_url: str | None, broker_url: str | None
+) -> tuple[str, str] | None:
+    """The PostgreSQL server and Redis broker for benchmark ``name``: the arguments, else
+    ``NEWSLETTER_BENCH_*``, else ``NEWSLETTER_TEST_*``; None, saying it skipped, when
+    either is missing."""
+    server_url = (
+        database_url
+        if database_url is not None
+        else _env_url("NEWSLETTER_BENCH_DATABASE_URL", "NEWSLETTER_TEST_DATABASE_URL")
+    )
+    broker = (
+        broker_url
+        if broker_url is not None
+        else _env_url("NEWSLETTER_BENCH_BROKER_URL", "NEWSLETTER_TEST_REDIS_URL")
+    )
+    if not server_url or not broker.startswith("redis"):
+        print(f"{name}: skipped (needs --database-url for PostgreSQL and a redis:// --broker-url)")
+        return None
+    return server_url, broker
+
+
+@contextmanager
+def scratch(server_url: str, prefix: str) -> Iterator[tuple[Path, str]]:
+    """A temporary folder and a fresh database on ``server_url``, both gone afterwards."""
+    with tempfile.TemporaryDirectory() as folder, fresh_postgres(server_url, prefix) as url:
+        yield Path(folder), url
+
+
+@dataclass
+class Stack:
+    """A running deployment: the test server, a ready worker, and a Celery app to send
+    tasks with; ``tally`` is what the server accepted, filled in when it stops."""
+
+    root: Path
+    url: str
+    broker_url: str
+    server: ServerProcess
+    worker: Worker
+    app: Any
+    tally: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def running(
+    root: Path,
+    url: str,
+    broker_url: str,
+    *,
+    latency: float = 0.0,
+    batch_size: int = 1000,
+    warm_digest: int = 0,
+) -> Iterator[Stack]:
+    """The broker emptied, the SendGrid test server, and one worker on database ``url``,
+    ready and warm (``warm_up`` with ``warm_digest``); on leaving, the worker and the
+    server stopped (``Stack.tally``) and the broker emptied again."""
+    # Imported here: the test server's own process imports this module, without Celery.
+    import redis
+
+    from newsletter.settings import Settings
+    from tasks.app import make_celery
+
+    queue = redis.Redis.from_url(broker_url)
+    queue.flushdb()
+    try:
+        with ServerProcess(latency=latency) as server:
+            env = stack_env(
+                data_dir=root / "var",
+                database_url=url,
+                broker_url=broker_url,
+                server=server,
+                batch_size=batch_size,
+            )
+            worker = start_worker(root, env)
+            try:
+                wait_for(worker.ready, timeout=120, what=f"{worker.name} to be ready")
+                app = make_celery(
+                    Settings(data_dir=root / "var", database_url=url, broker_url=broker_url)
+                )
+                try:
+                    warm_up(app, url, warm_digest)
+                    stack = Stack(root, url, broker_url, server, worker, app)
+                    yield stack
+                finally:
+                    app.close()
+            finally:
+                worker.stop()
+            stack.tally = server.stop()
+    finally:
+        queue.flushdb()
+        queue.close()
+
+
+def warm_up(app: Any, url: str, digest_id: int, processes: int = 2) -> None:
+    """Run the idle ``finalise`` step until each pool process holds its runtime and connection.
+
+    A long-running worker builds its runtime (settings, engine, sender) once, on its
+    first task; the benchmarks measure the steady state, so that happens before.
+    """
+    name = database_name(url)
+    admin = create_engine(admin_url_of(url), pool_size=1)
+
+    def connected() -> bool:
+        # A burst: an idle process takes the next task, so one at a time would all go
+        # to the same process; several at once keep every process busy.
+        for _ in range(processes * 2):
+            app.send_task("tasks.pipeline.finalise", args=(digest_id,))
+        with admin.connect() as conn:
+            backends = conn.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": name},
+            )
+        return int(backends or 0) >= processes
+
+    try:
+        wait_for(connected, timeout=60, what="the pool processes to connect", every=0.5)
+    finally:
+        admin.dispose()

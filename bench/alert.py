@@ -21,21 +21,16 @@ Needs PostgreSQL (``--database-url``, ``NEWSLETTER_BENCH_DATABASE_URL`` or
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, literal, select
 
 from bench import _stack
 from bench.dispatch import analyze
-from bench.pipeline import _warm_up
 from newsletter import migrate
 from newsletter.app.factory import create_app
 from newsletter.content.briefing import BriefingContent
@@ -48,14 +43,11 @@ from newsletter.publications.models import Publication
 from newsletter.settings import EmailBackend, Settings
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
-from tasks.app import make_celery
-from tests.scratchdb import fresh_postgres
 
 READERS = 100_000
 BATCH = 1000  # the production default (NEWSLETTER_DISPATCH_BATCH_SIZE)
 TARGET_S = 120.0
 TOPIC = "Weather"
-FINAL = (DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED)
 
 
 @dataclass(frozen=True)
@@ -218,40 +210,22 @@ def measure(
     prefix: str = _stack.DEFAULT_PREFIX,
 ) -> tuple[Figures, Audience]:
     """Send one alert to ``count`` readers from the API call to the last accepted request."""
-    with tempfile.TemporaryDirectory() as folder, fresh_postgres(server_url, prefix) as url:
-        root = Path(folder)
+    with _stack.scratch(server_url, prefix) as (root, url):
         database = Database(url)
         try:
             migrate.upgrade(database.engine)
             token, audience = seed(database, count)
-            queue = redis.Redis.from_url(broker_url)
-            queue.flushdb()
-            try:
-                with _stack.ServerProcess(latency=latency) as server:
-                    env = _stack.stack_env(
-                        data_dir=root / "var",
-                        database_url=url,
-                        broker_url=broker_url,
-                        server=server,
-                        batch_size=BATCH,
-                    )
-                    worker = _stack.start_worker(root, env)
-                    try:
-                        clicked, answered = _click(worker, root, url, broker_url, token)
-                        _stack.wait_for(
-                            lambda: _state(database) in FINAL,
-                            timeout=max(300.0, count / 200),
-                            what=f"the alert to reach a final state (worker log: {worker.log})",
-                            every=0.2,
-                        )
-                    finally:
-                        worker.stop()
-                    tally = server.stop()
-            finally:
-                queue.flushdb()
-                queue.close()
+            with _stack.running(root, url, broker_url, latency=latency, batch_size=BATCH) as stack:
+                clicked, answered = _click(stack, token)
+                _stack.wait_for(
+                    lambda: _state(database) in _stack.FINAL,
+                    timeout=max(300.0, count / 200),
+                    what=f"the alert to reach a final state (worker log: {stack.worker.log})",
+                    every=0.2,
+                )
         finally:
             database.dispose()
+    tally = stack.tally
     figures = Figures(
         readers=count,
         seconds=tally["last_at"] - clicked,
@@ -262,24 +236,16 @@ def measure(
     return figures, audience
 
 
-def _click(
-    worker: _stack.Worker, root: Path, url: str, broker_url: str, token: str
-) -> tuple[float, float]:
-    """Once the worker is warm, the editor's click: the API call; (before, after) it."""
-    _stack.wait_for(worker.ready, timeout=120, what=f"{worker.name} to be ready")
+def _click(stack: _stack.Stack, token: str) -> tuple[float, float]:
+    """The editor's click, once the worker is warm: the API call; (before, after) it."""
     settings = Settings(
-        data_dir=root / "web",
-        database_url=url,
-        broker_url=broker_url,
+        data_dir=stack.root / "web",
+        database_url=stack.url,
+        broker_url=stack.broker_url,
         secret_key=_stack.SECRET,
         base_url="https://bench.example.org",
         email_backend=EmailBackend.MEMORY,  # the web process sends nothing itself
     )
-    app = make_celery(settings)
-    try:
-        _warm_up(app, url, digest_id=0)
-    finally:
-        app.close()
     with TestClient(create_app(settings)) as client:
         headers = {"Authorization": f"Bearer {token}"}
         client.get("/api/briefings/storm-warning/alert?publication=bench", headers=headers)
@@ -293,10 +259,6 @@ def _click(
     return clicked, answered
 
 
-def _env_url(*names: str) -> str:
-    return next((os.environ[name] for name in names if os.environ.get(name)), "")
-
-
 def run(
     scale: float = 1.0,
     *,
@@ -306,19 +268,10 @@ def run(
     db_prefix: str = _stack.DEFAULT_PREFIX,
 ) -> dict[str, float]:
     """One alert to 100,000 x scale readers; empty when PostgreSQL or Redis is missing."""
-    server_url = (
-        database_url
-        if database_url is not None
-        else _env_url("NEWSLETTER_BENCH_DATABASE_URL", "NEWSLETTER_TEST_DATABASE_URL")
-    )
-    broker = (
-        broker_url
-        if broker_url is not None
-        else _env_url("NEWSLETTER_BENCH_BROKER_URL", "NEWSLETTER_TEST_REDIS_URL")
-    )
-    if not server_url or not broker.startswith("redis"):
-        print("alert: skipped (needs --database-url for PostgreSQL and a redis:// --broker-url)")
+    urls = _stack.service_urls("alert", database_url, broker_url)
+    if urls is None:
         return {}
+    server_url, broker = urls
     count = max(100, int(READERS * scale))
     over = f", {latency * 1000:.0f} ms round trip" if latency else ""
     print(f"one alert to {count:,} readers on PostgreSQL through a real worker{over}")

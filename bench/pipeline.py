@@ -23,15 +23,12 @@ functions with the most samples.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import redis
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import update
 
 from bench import _cpu, _profile, _stack
 from bench.dispatch import seed
@@ -40,15 +37,12 @@ from newsletter.db import Database, utcnow
 from newsletter.digests.models import Digest, DigestState
 from newsletter.pipeline.dispatch import dispatch
 from newsletter.providers.sendgrid import SendGridSender
-from newsletter.settings import Settings
 from subscribers.tokens import Tokens
-from tasks.app import make_celery
 from tests.scratchdb import fresh_postgres
 
 READERS = 20_000
 BATCH = 1000  # the production default (NEWSLETTER_DISPATCH_BATCH_SIZE)
 DIRECT_PROCESSES = 2
-FINAL = (DigestState.SENT, DigestState.PARTIALLY_FAILED, DigestState.FAILED)
 
 
 @dataclass(frozen=True)
@@ -129,60 +123,29 @@ def measure_pipeline(
     profile: Path | None = None,
 ) -> tuple[Figures, bool]:
     """Send one edition to ``count`` readers through a real worker; figures and PG visibility."""
-    with tempfile.TemporaryDirectory() as folder, fresh_postgres(server_url, prefix) as url:
-        root = Path(folder)
+    with _stack.scratch(server_url, prefix) as (root, url):
         digest_id = _prepare(url, count, published=True)
-        queue = redis.Redis.from_url(broker_url)
-        queue.flushdb()
-        try:
-            with _stack.ServerProcess(latency=latency) as server:
-                env = _stack.stack_env(
-                    data_dir=root / "var",
-                    database_url=url,
-                    broker_url=broker_url,
-                    server=server,
-                    batch_size=min(BATCH, max(50, count // 20)),
-                )
-                worker = _stack.start_worker(root, env)
-                try:
-                    figures, visible = _drive(
-                        worker, server, url, broker_url, digest_id, count, profile
-                    )
-                finally:
-                    worker.stop()
-                figures = Figures(
-                    figures.readers,
-                    figures.seconds,
-                    figures.workers,
-                    figures.postgres,
-                    figures.server,
-                    server.stop()["copies"],
-                )
-        finally:
-            queue.flushdb()
-            queue.close()
-    return figures, visible
+        with _stack.running(
+            root,
+            url,
+            broker_url,
+            latency=latency,
+            batch_size=min(BATCH, max(50, count // 20)),
+            warm_digest=digest_id,
+        ) as stack:
+            figures, visible = _drive(stack, digest_id, count, profile)
+    return replace(figures, copies=stack.tally["copies"]), visible
 
 
 def _drive(
-    worker: _stack.Worker,
-    server: _stack.ServerProcess,
-    url: str,
-    broker_url: str,
-    digest_id: int,
-    count: int,
-    profile: Path | None = None,
+    stack: _stack.Stack, digest_id: int, count: int, profile: Path | None = None
 ) -> tuple[Figures, bool]:
-    """Wait for the worker, enqueue ``plan``, wait for the final state; CPU and wall time.
+    """Enqueue ``plan`` on the warm worker, wait for the final state; CPU and wall time.
 
     With ``profile``, py-spy samples the worker and its pool meanwhile (see ``_profile.Sampler``).
     """
-    _stack.wait_for(worker.ready, timeout=120, what=f"{worker.name} to be ready")
+    worker, server, url = stack.worker, stack.server, stack.url
     database = Database(url)
-    app = make_celery(
-        Settings(data_dir=worker.log.parent / "var", database_url=url, broker_url=broker_url)
-    )
-    _warm_up(app, url, digest_id)
     sampler = None
     if profile is not None:
         sampler = _profile.Sampler([worker.process.pid], profile).start()
@@ -190,9 +153,9 @@ def _drive(
     worker_cpu, server_cpu = worker.cpu(), server.cpu()
     started = time.perf_counter()
     try:
-        app.send_task("tasks.pipeline.plan", args=(digest_id,))
+        stack.app.send_task("tasks.pipeline.plan", args=(digest_id,))
         _stack.wait_for(
-            lambda: _state(database, digest_id) in FINAL,
+            lambda: _state(database, digest_id) in _stack.FINAL,
             timeout=max(180.0, count / 100),
             what=f"digest {digest_id} to reach a final state (worker log: {worker.log})",
             every=0.05,
@@ -203,37 +166,9 @@ def _drive(
     finally:
         pg_cpu = postgres.stop()
         database.dispose()
-        app.close()
         if sampler is not None:
             sampler.stop()
     return Figures(count, seconds, worker_cpu, pg_cpu, server_cpu, {}), postgres.visible
-
-
-def _warm_up(app: Any, url: str, digest_id: int, processes: int = 2) -> None:
-    """Run the idle ``finalise`` step until each pool process holds its runtime and connection.
-
-    A long-running worker builds its runtime (settings, engine, sender) once, on its
-    first task; the benchmark measures the steady state, so that happens before.
-    """
-    name = _cpu.database_name(url)
-    admin = create_engine(_cpu.admin_url_of(url), pool_size=1)
-
-    def connected() -> bool:
-        # A burst: an idle process takes the next task, so one at a time would all go
-        # to the same process; several at once keep every process busy.
-        for _ in range(processes * 2):
-            app.send_task("tasks.pipeline.finalise", args=(digest_id,))
-        with admin.connect() as conn:
-            backends = conn.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"),
-                {"name": name},
-            )
-        return int(backends or 0) >= processes
-
-    try:
-        _stack.wait_for(connected, timeout=60, what="the pool processes to connect", every=0.5)
-    finally:
-        admin.dispose()
 
 
 def _direct_child(url: str, host: str, key: str, digest_id: int, pipe: Any) -> None:
@@ -290,11 +225,6 @@ def measure_direct(
     return Figures(count, seconds, cpu, pg_cpu, server_cpu, copies), postgres.visible
 
 
-def _env_url(*names: str) -> str:
-    """The first of these environment variables that is set, or ""."""
-    return next((os.environ[name] for name in names if os.environ.get(name)), "")
-
-
 def run(
     scale: float = 1.0,
     *,
@@ -305,19 +235,10 @@ def run(
     profile: Path | None = None,
 ) -> dict[str, float]:
     """The pipeline path beside the direct path; empty when PostgreSQL or Redis is missing."""
-    server_url = (
-        database_url
-        if database_url is not None
-        else _env_url("NEWSLETTER_BENCH_DATABASE_URL", "NEWSLETTER_TEST_DATABASE_URL")
-    )
-    broker = (
-        broker_url
-        if broker_url is not None
-        else _env_url("NEWSLETTER_BENCH_BROKER_URL", "NEWSLETTER_TEST_REDIS_URL")
-    )
-    if not server_url or not broker.startswith("redis"):
-        print("pipeline: skipped (needs --database-url for PostgreSQL and a redis:// --broker-url)")
+    urls = _stack.service_urls("pipeline", database_url, broker_url)
+    if urls is None:
         return {}
+    server_url, broker = urls
     count = max(100, int(READERS * scale))
     over = f", {latency * 1000:.0f} ms round trip" if latency else ""
     print(f"one edition to {count:,} readers on PostgreSQL{over}")
