@@ -15,13 +15,21 @@ each command's own first line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from newsletter import __version__
 from newsletter.errors import NewsletterError, UserError
 from newsletter.textrules import terminal
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from newsletter.briefings.models import Briefing
+    from newsletter.publications.models import Publication
+    from newsletter.runtime import Runtime
 
 
 class CommandFailed(click.ClickException, NewsletterError):
@@ -36,33 +44,61 @@ class CommandFailed(click.ClickException, NewsletterError):
         return terminal(self.message)
 
 
-def _briefings() -> click.Command:
+# The functions one package lends another's commands are imported when they are
+# called: loading a group (for its --help) imports no services.
+
+
+def _is_published(session: Session, briefing: Briefing) -> bool:
+    from newsletter.publishing.corrections import is_published
+
+    return is_published(session, briefing)
+
+
+def _request_plan(rt: Runtime, digest_id: int) -> bool:
     from newsletter.app.apply_requests import request_plan
+
+    return request_plan(rt, digest_id)
+
+
+def _guard(session: Session, publication: Publication, label: Callable[[str], str]) -> None:
+    from newsletter.schedules.slots import slots_guard
+    from subscribers.choices import weekly_days_guard
+
+    weekly_days_guard(session, publication, label)
+    slots_guard(session, publication, label)
+
+
+def _load_file_slots(session: Session, path: Path) -> list[str]:
+    from newsletter.schedules.slots import load_file_slots
+
+    return load_file_slots(session, path)
+
+
+def _wake_scheduler(rt: Runtime) -> None:
+    from newsletter.processes import wake_scheduler
+
+    wake_scheduler(rt)
+
+
+def _briefings() -> click.Command:
     from newsletter.briefings.cli import briefings, import_command
     from newsletter.pipeline.alerts_cli import alert_command
-    from newsletter.publishing.corrections import is_published
     from newsletter.publishing.decisions_cli import DECISIONS
 
     # Approving, withdrawing and taking down are verbs on a briefing, but they may
     # change what readers see: the publishing package lends them to that group.
     for decision in DECISIONS:
         briefings.add_command(decision)
-    briefings.add_command(import_command(is_published))
+    briefings.add_command(import_command(_is_published))
     # An alert is a verb on a briefing, but the pipeline sends it, and only this top
     # layer may ask a worker (the task queue) to plan it at once.
-    briefings.add_command(alert_command(request_plan))
+    briefings.add_command(alert_command(_request_plan))
     return briefings
 
 
 def _publications() -> click.Command:
     from newsletter.publications.cli import edit_command, load_command, publications_group
     from newsletter.schedules.cli import pause, resume
-    from newsletter.schedules.slots import load_file_slots, slots_guard
-    from subscribers.choices import weekly_days_guard
-
-    def guard(session: Any, publication: Any, label: Callable[[str], str]) -> None:
-        weekly_days_guard(session, publication, label)
-        slots_guard(session, publication, label)
 
     # Pausing belongs to scheduling (a resume skips the editions due meanwhile), but
     # it is a verb on a publication: the schedules package lends it to that group.
@@ -72,8 +108,8 @@ def _publications() -> click.Command:
     # subscribers package, above publications, lends the check to edit and load. Named
     # slots live in the schedules package: it refuses local delivery beside them, and
     # stores the slots a loaded file declares.
-    publications_group.add_command(edit_command(guard))
-    publications_group.add_command(load_command(guard, load_file_slots))
+    publications_group.add_command(edit_command(_guard))
+    publications_group.add_command(load_command(_guard, _load_file_slots))
     return publications_group
 
 
@@ -89,10 +125,9 @@ def _schedule() -> click.Command:
 
 def _digest() -> click.Command:
     from newsletter.pipeline.cli import digest_group, send_now_command
-    from newsletter.processes import wake_scheduler
 
     # Send-now wakes the scheduler, which only this top layer may reach.
-    digest_group.add_command(send_now_command(wake_scheduler))
+    digest_group.add_command(send_now_command(_wake_scheduler))
     return digest_group
 
 

@@ -10,23 +10,23 @@ run again: every step is idempotent, and today's edition is sent only once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
-from newsletter.briefings import services as briefing_services
 from newsletter.briefings.cli import collect_files, parse_all
 from newsletter.clicontext import runtime
 from newsletter.console import out
-from newsletter.db import utcnow
-from newsletter.digests.assembly import local_today
 from newsletter.errors import InvalidInputError
-from newsletter.pipeline.cli import preview, publish_changes
+from newsletter.pipeline.cli import preview
 from newsletter.processes import send_through_worker
-from newsletter.publications.services import get_publication, load_publications
-from newsletter.publishing import changes
-from newsletter.runtime import Runtime
-from subscribers.csvio import import_csv
+
+if TYPE_CHECKING:
+    from newsletter.runtime import Runtime
+
+# Start-up stays cheap (``newsletter demo --help``): the services are imported when the
+# demo runs.
 
 SAMPLES = Path(__file__).parent / "samples"
 DEMO_EDITOR = "Demo Editor"
@@ -39,6 +39,13 @@ DEMO_CONSENT = "demo data shipped with the project (fictional people)"
 @click.pass_context
 def demo(ctx: click.Context, timeout: float) -> None:
     """Run the whole job on sample data through a real worker, and show where the results are."""
+    from newsletter.db import utcnow
+    from newsletter.digests.assembly import local_today
+    from newsletter.pipeline.cli_editions import publish_changes
+    from newsletter.publications.services import get_publication, load_publications
+    from newsletter.publishing import changes
+    from subscribers.csvio import import_csv
+
     rt = runtime(ctx)
     out.print(f"[bold]1.[/] Database ready: {escape(rt.database.engine.url.render_as_string())}")
     _briefings(rt)
@@ -88,6 +95,8 @@ def demo(ctx: click.Context, timeout: float) -> None:
 
 
 def _briefings(rt: Runtime) -> None:
+    from newsletter.briefings import services as briefing_services
+
     parsed, _ = parse_all(collect_files([SAMPLES / "briefings"]), keep_going=False)
     with rt.database.session() as session:
         outcomes = briefing_services.import_many(session, parsed, approve_as=DEMO_EDITOR)

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from newsletter import migrate
 from newsletter.db import Database
 from newsletter.errors import ConfigError
 from newsletter.providers.interfaces import EmailSender, can_schedule
@@ -52,6 +51,8 @@ class Runtime:
     def ensure_schema(self) -> None:
         """Apply pending migrations once per process."""
         if not self._migrated:
+            from newsletter import migrate  # alembic (~0.4 s of CPU), only when it is needed
+
             try:
                 migrate.upgrade(self.database.engine)
             except DBAPIError as exc:

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import (
@@ -19,36 +19,43 @@ from rich.progress import (
 
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
-from newsletter.content.edition import Cadence
-from newsletter.db import utcnow
+from newsletter.content.cadence import Cadence
 from newsletter.errors import NotFoundError
-from newsletter.providers.outbox import remove_messages_to
-from newsletter.runtime import Runtime
-from subscribers import csvio, lists, personal_data, services, suppression
-from subscribers.addresses import normalise_email
-from subscribers.choices import reading_of
-from subscribers.confirmation import EmailConfirmer
-from subscribers.links import Links
-from subscribers.models import ConsentSource, SubscriptionState, SuppressionReason
-from subscribers.services import OptInPolicy, SignupRequest
-from subscribers.tokens import TokenSubject, tokens_for
-from subscribers.transitions import Evidence
-from subscribers.welcome import EmailWelcomer, send_welcomes, welcome_due
+from subscribers.states import ConsentSource, SubscriptionState, SuppressionReason
+
+if TYPE_CHECKING:
+    from newsletter.runtime import Runtime
+    from subscribers.confirmation import EmailConfirmer
+    from subscribers.services import OptInPolicy
+    from subscribers.welcome import EmailWelcomer
+
+# Start-up stays cheap (``newsletter subscribers --help``): the services, and with them
+# SQLAlchemy and the email renderers, are imported in the commands that use them.
 
 MAX_PROBLEMS_SHOWN = 50
 
 
 def _confirmer(rt: Runtime, source: ConsentSource) -> EmailConfirmer:
+    from subscribers.confirmation import EmailConfirmer
+    from subscribers.links import Links
+    from subscribers.tokens import tokens_for
+
     settings = rt.settings
     links = Links(settings.base_url, tokens_for(settings))
     return EmailConfirmer(rt.sender, links, expires=settings.confirm_token_max_age, source=source)
 
 
 def _welcomer(rt: Runtime) -> EmailWelcomer:
+    from subscribers.links import Links
+    from subscribers.tokens import tokens_for
+    from subscribers.welcome import EmailWelcomer
+
     return EmailWelcomer(rt.sender, Links(rt.settings.base_url, tokens_for(rt.settings)))
 
 
 def _policy(rt: Runtime) -> OptInPolicy:
+    from subscribers.services import OptInPolicy
+
     settings = rt.settings
     return OptInPolicy(
         settings.confirm_resend_interval, settings.pending_expiry, settings.welcome_window
@@ -78,6 +85,8 @@ def import_command(
     Without --confirmed, imported addresses are pending and each gets a confirmation
     email. Exits 1 when some rows were refused, 2 when the file itself is unusable.
     """
+    from subscribers import csvio
+
     rt = runtime(ctx)
     with (
         Progress(
@@ -138,6 +147,8 @@ def export_command(
     ctx: click.Context, list_slug: str, states: tuple[str, ...], output: Path | None
 ) -> None:
     """Write a list's subscribers as CSV (to stdout, or --output)."""
+    from subscribers import csvio
+
     rt = runtime(ctx)
     chosen = [SubscriptionState(state) for state in states] or [SubscriptionState.CONFIRMED]
     with rt.database.session() as session:
@@ -191,6 +202,10 @@ def add_command(
         raise click.UsageError("--consent is required with --confirmed")
     if alert_topics and not alerts:
         raise click.UsageError("--alert-topic is only for a reader who gets --alerts")
+    from subscribers import services
+    from subscribers.services import SignupRequest
+    from subscribers.transitions import Evidence
+
     rt = runtime(ctx)
     request = SignupRequest(
         email=email,
@@ -222,6 +237,9 @@ def welcome_command(ctx: click.Context) -> None:
     A welcome is owed by a confirmation younger than NEWSLETTER_WELCOME_WINDOW whose
     welcome was never sent (not by an import); each is sent at most once.
     """
+    from newsletter.db import utcnow
+    from subscribers.welcome import send_welcomes, welcome_due
+
     rt = runtime(ctx)
     window = rt.settings.welcome_window
     with rt.database.session() as session:
@@ -236,6 +254,9 @@ def welcome_command(ctx: click.Context) -> None:
 @click.pass_context
 def show_command(ctx: click.Context, email: str, as_json: bool) -> None:
     """Show a subscriber, their lists and their suppression status."""
+    from subscribers import personal_data
+    from subscribers.choices import reading_of
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         data = personal_data.export_data(session, email)
@@ -272,6 +293,10 @@ def _paused(item: dict[str, Any]) -> str:
 @click.pass_context
 def unsubscribe_command(ctx: click.Context, email: str, list_slug: str | None) -> None:
     """Unsubscribe an address from one list or from all of them."""
+    from subscribers import services
+    from subscribers.tokens import TokenSubject
+    from subscribers.transitions import Evidence
+
     rt = runtime(ctx)
     evidence = Evidence(ConsentSource.CLI, text="unsubscribed by an operator")
     with rt.database.session() as session:
@@ -300,6 +325,8 @@ def unsubscribe_command(ctx: click.Context, email: str, list_slug: str | None) -
 @click.pass_context
 def suppress_command(ctx: click.Context, email: str, reason: str, note: str) -> None:
     """Never send to this address again (every list)."""
+    from subscribers import suppression
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         entry = suppression.suppress(session, email, SuppressionReason(reason), note=note)
@@ -313,6 +340,8 @@ def suppress_command(ctx: click.Context, email: str, reason: str, note: str) -> 
 @click.pass_context
 def export_data_command(ctx: click.Context, email: str, output: Path | None) -> None:
     """Everything we hold about an address, as JSON."""
+    from subscribers import personal_data
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         data = personal_data.export_data(session, email)
@@ -329,6 +358,10 @@ def export_data_command(ctx: click.Context, email: str, output: Path | None) -> 
 @click.pass_context
 def erase_command(ctx: click.Context, email: str, yes: bool) -> None:
     """Delete an address's personal data (outbox files too); only a hash stays."""
+    from newsletter.providers.outbox import remove_messages_to
+    from subscribers import personal_data
+    from subscribers.addresses import normalise_email
+
     if not yes:
         click.confirm(f"Erase every personal datum about {email}?", abort=True)
     rt = runtime(ctx)
@@ -352,6 +385,8 @@ def erase_command(ctx: click.Context, email: str, yes: bool) -> None:
 @click.pass_context
 def expire_command(ctx: click.Context) -> None:
     """Expire sign-ups left unconfirmed past NEWSLETTER_PENDING_EXPIRY."""
+    from subscribers import services
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         count = services.expire_pending(session, policy=_policy(rt))
@@ -376,6 +411,8 @@ def lists_add(
     ctx: click.Context, slug: str, publication_slug: str, name: str, single_opt_in: bool
 ) -> None:
     """Add a list to a publication (double opt-in unless --single-opt-in)."""
+    from subscribers import lists
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         lists.add_list(session, publication_slug, slug, name, double_opt_in=not single_opt_in)
@@ -388,6 +425,8 @@ def lists_add(
 @click.pass_context
 def lists_list(ctx: click.Context, as_json: bool) -> None:
     """Show every list with its opt-in mode and subscriber counts."""
+    from subscribers import lists
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         found = lists.all_lists(session)
@@ -415,6 +454,8 @@ def lists_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def lists_set(ctx: click.Context, slug: str, single_opt_in: bool | None) -> None:
     """Switch a list to single or double opt-in."""
+    from subscribers import lists
+
     if single_opt_in is None:
         raise click.UsageError("say --single-opt-in or --double-opt-in")
     rt = runtime(ctx)

@@ -9,7 +9,6 @@ is what a regulator asks to see.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -18,16 +17,9 @@ from newsletter.content.edition import Cadence
 from newsletter.db import Base, UTCDateTime, enum_column, utcnow
 from newsletter.errors import TransitionError
 from newsletter.publications.models import Publication
-
-
-class SubscriptionState(StrEnum):
-    """Where a subscription stands; only ``confirmed`` receives editions."""
-
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    UNSUBSCRIBED = "unsubscribed"
-    EXPIRED = "expired"
-
+from subscribers.states import ConsentSource as ConsentSource
+from subscribers.states import SubscriptionState as SubscriptionState
+from subscribers.states import SuppressionReason as SuppressionReason
 
 S = SubscriptionState
 TRANSITIONS: dict[SubscriptionState, frozenset[SubscriptionState]] = {
@@ -43,28 +35,6 @@ def check_transition(current: SubscriptionState, target: SubscriptionState) -> N
     """Raise ``TransitionError`` unless ``current`` may move to ``target``."""
     if target not in TRANSITIONS[current]:
         raise TransitionError(f"a {current.value} subscription cannot become {target.value}")
-
-
-class SuppressionReason(StrEnum):
-    """Why an address must never be mailed (dispatch honours every reason)."""
-
-    HARD_BOUNCE = "hard_bounce"
-    SPAM_REPORT = "spam_report"
-    GLOBAL_UNSUBSCRIBE = "global_unsubscribe"
-    MANUAL = "manual"
-    ERASED = "erased"
-
-
-class ConsentSource(StrEnum):
-    """Where a consent (or its withdrawal) came from."""
-
-    WEB = "web"
-    API = "api"
-    IMPORT = "import"
-    CLI = "cli"
-    EMAIL = "email"  # a link in an email: confirm, preferences, unsubscribe
-    ONE_CLICK = "one_click"  # RFC 8058 POST from a mail client
-    BACK_OFFICE = "back_office"  # an admin in the editors' app (the text names them)
 
 
 class Subscriber(Base):

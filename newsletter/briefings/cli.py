@@ -5,23 +5,27 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
-from newsletter.briefings import parser, services
-from newsletter.briefings.display import render_briefing
-from newsletter.briefings.models import Briefing, BriefingEvent, BriefingState
+from newsletter.briefings.states import BriefingState
 from newsletter.clicontext import runtime
 from newsletter.console import err, out, print_json
-from newsletter.content.briefing import BriefingContent
-from newsletter.editors.actors import cli_actor
 from newsletter.errors import InvalidInputError
 from newsletter.files import files_in
 from newsletter.limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:
+    from newsletter.briefings import services
+    from newsletter.briefings.models import Briefing, BriefingEvent
+    from newsletter.content.briefing import BriefingContent
+
+# Start-up stays cheap (``newsletter briefings --help``): the services, the parser and
+# with them SQLAlchemy and pydantic are imported in the commands that use them.
 
 BRIEFING_SUFFIXES = (".txt", ".json")
 _STATE_STYLE = {
@@ -74,6 +78,8 @@ def parse_all(
     files: list[Path], *, keep_going: bool, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[list[tuple[BriefingContent, str]], list[str]]:
     """Parse every file; without ``keep_going`` any failure stops the import before it writes."""
+    from newsletter.briefings import parser
+
     parsed: list[tuple[BriefingContent, str]] = []
     failures: list[str] = []
     for path in track(files, description="Reading", console=err, disable=len(files) < 20):
@@ -121,6 +127,9 @@ def import_command(is_published: services.PublishedCheck | None = None) -> click
         changed briefing that was published stays a draft: approving it is a
         correction (``briefings approve --note``).
         """
+        from newsletter.briefings import services
+        from newsletter.editors.actors import cli_actor
+
         if editor and not approve:
             raise InvalidInputError("--editor: only meaningful with --approve")
         rt = runtime(ctx)
@@ -162,6 +171,8 @@ def _outcome_json(outcome: services.ImportOutcome) -> dict[str, Any]:
 
 
 def _print_outcomes(outcomes: list[services.ImportOutcome], failures: list[str]) -> None:
+    from newsletter.briefings.services import ImportAction
+
     table = Table("briefing", "result", "state", "warnings", title="Import")
     for o in outcomes:
         warnings = "\n".join(escape(w.message) for w in o.warnings) or "-"
@@ -172,7 +183,7 @@ def _print_outcomes(outcomes: list[services.ImportOutcome], failures: list[str])
             f"[yellow]{warnings}[/]" if o.warnings else warnings,
         )
     out.print(table)
-    counts = {action: sum(o.action is action for o in outcomes) for action in services.ImportAction}
+    counts = {action: sum(o.action is action for o in outcomes) for action in ImportAction}
     summary = ", ".join(f"{n} {action.value}" for action, n in counts.items() if n)
     noun = "briefing" if len(outcomes) == 1 else "briefings"
     out.print(f"{len(outcomes)} {noun}: {summary or 'nothing to do'}.")
@@ -200,6 +211,8 @@ def _state(state: BriefingState) -> str:
 @click.pass_context
 def list_(ctx: click.Context, state: str | None, as_json: bool) -> None:
     """List briefings, most recently changed first."""
+    from newsletter.briefings import services
+
     with runtime(ctx).database.session() as session:
         rows = []
         for briefing in services.list_briefings(session, BriefingState(state) if state else None):
@@ -252,6 +265,9 @@ def _revisions(row: dict[str, Any]) -> str:
 @click.pass_context
 def show(ctx: click.Context, id_or_slug: str, number: int | None, as_json: bool) -> None:
     """Show one briefing laid out for reading, with its warnings."""
+    from newsletter.briefings import services
+    from newsletter.briefings.display import render_briefing
+
     with runtime(ctx).database.session() as session:
         briefing = services.get_briefing(session, id_or_slug)
         content = services.revision(session, briefing, number).parsed()
@@ -269,6 +285,8 @@ def show(ctx: click.Context, id_or_slug: str, number: int | None, as_json: bool)
 @click.pass_context
 def history(ctx: click.Context, id_or_slug: str, as_json: bool) -> None:
     """Show who changed a briefing's state, when, and why."""
+    from newsletter.briefings import services
+
     with runtime(ctx).database.session() as session:
         briefing = services.get_briefing(session, id_or_slug)
         events = [_event_json(e) for e in services.history(session, briefing)]
@@ -315,6 +333,9 @@ def _transition_command(name: str, verb: str) -> None:
     @click.option("--comment", default="", help="Why (kept in the history).")
     @click.pass_context
     def command(ctx: click.Context, id_or_slug: str, editor: str | None, comment: str) -> None:
+        from newsletter.briefings import services
+        from newsletter.editors.actors import cli_actor
+
         apply = getattr(services, name)
         with runtime(ctx).database.session() as session:
             actor = cli_actor(session, editor)
@@ -331,4 +352,6 @@ _transition_command("reject", "reject")
 @briefings.command("schema")
 def schema() -> None:
     """Print the JSON Schema of the JSON briefing format."""
+    from newsletter.briefings import parser
+
     click.echo(json.dumps(parser.briefing_json_schema(), indent=2, ensure_ascii=False))

@@ -9,17 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from newsletter.briefings.states import BriefingState as BriefingState
 from newsletter.content.briefing import BriefingContent
 from newsletter.db import Base, UTCDateTime, enum_column, utcnow
-
-
-class BriefingState(StrEnum):
-    """Editorial state of a briefing's latest revision."""
-
-    DRAFT = "draft"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
 
 
 class Briefing(Base):

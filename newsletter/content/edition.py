@@ -12,22 +12,8 @@ from enum import StrEnum
 
 from newsletter import urls
 from newsletter.content.briefing import BriefingContent
-
-
-class Cadence(StrEnum):
-    """What an edition is: each scheduled edition, a weekly roundup, or an alert.
-
-    Readers choose ``DAILY`` or ``WEEKLY`` (``READER_CADENCES``); an ``ALERT`` is one
-    briefing sent at once, outside the schedule, to readers who opted into alerts.
-    """
-
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    ALERT = "alert"
-
-
-# The cadences a reader (or an editor scheduling an edition) can choose.
-READER_CADENCES: tuple[Cadence, ...] = (Cadence.DAILY, Cadence.WEEKLY)
+from newsletter.content.cadence import READER_CADENCES as READER_CADENCES
+from newsletter.content.cadence import Cadence as Cadence
 
 
 class MailKind(StrEnum):

@@ -11,15 +11,19 @@ from rich.table import Table
 
 from newsletter.clicontext import ID, runtime
 from newsletter.console import err, out, print_json
-from newsletter.editors import services
-from newsletter.editors.models import Role
+from newsletter.editors.roles import Role
 from newsletter.errors import InvalidInputError
+
+# Start-up stays cheap (``newsletter editors --help``): the services, and with them
+# SQLAlchemy and argon2, are imported in the commands that use them.
 
 CLI_ACTOR = "cli"
 
 
 def _read_password(from_stdin: bool) -> str | None:
     """The password from stdin (one line), or None when not asked for."""
+    from newsletter.editors import services
+
     if not from_stdin:
         return None
     line = sys.stdin.readline()
@@ -51,6 +55,8 @@ def editors() -> None:
 @click.pass_context
 def add(ctx: click.Context, name: str, email: str, role: str, password_stdin: bool) -> None:
     """Add an account; without a password it can only use API tokens."""
+    from newsletter.editors import services
+
     password = _read_password(password_stdin)
     with runtime(ctx).database.session() as session:
         editor = services.add_editor(session, CLI_ACTOR, name, email, Role(role), password)
@@ -64,6 +70,8 @@ def add(ctx: click.Context, name: str, email: str, role: str, password_stdin: bo
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List accounts with their role, state and live tokens."""
+    from newsletter.editors import services
+
     with runtime(ctx).database.session() as session:
         rows: list[dict[str, Any]] = [
             {
@@ -102,6 +110,8 @@ def _switch(verb: str, disabled: bool, help_text: str, done: str) -> click.Comma
     @click.argument("name")
     @click.pass_context
     def command(ctx: click.Context, name: str) -> None:
+        from newsletter.editors import services
+
         with runtime(ctx).database.session() as session:
             editor = services.get_editor(session, name)
             services.switch_editor(session, CLI_ACTOR, editor, disabled)
@@ -121,6 +131,8 @@ enable = _switch("enable", False, "Enable a disabled account again.", "Enabled")
 @click.pass_context
 def password(ctx: click.Context, name: str) -> None:
     """Set an account's password from stdin; its open sessions end."""
+    from newsletter.editors import services
+
     secret = _read_password(True)
     assert secret is not None
     with runtime(ctx).database.session() as session:
@@ -136,6 +148,8 @@ def password(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def token(ctx: click.Context, name: str, label: str) -> None:
     """Mint an API token for an editor; it is printed once and only its hash is kept."""
+    from newsletter.editors import services
+
     with runtime(ctx).database.session() as session:
         editor = services.get_editor(session, name)
         minted = services.mint_token(session, editor, label)
@@ -150,6 +164,8 @@ def token(ctx: click.Context, name: str, label: str) -> None:
 @click.pass_context
 def revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke an API token by its number."""
+    from newsletter.editors import services
+
     with runtime(ctx).database.session() as session:
         revoked = services.revoke_token(session, token_id)
         services.audit(session, CLI_ACTOR, "token.revoke", revoked.editor.name, token_id=token_id)

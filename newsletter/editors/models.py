@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.db import Base, UTCDateTime, enum_column, utcnow
-
-
-class Role(StrEnum):
-    """What an account may do; each role may do everything the roles before it may."""
-
-    EDITOR = "editor"
-    PUBLISHER = "publisher"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        """The role's place in the order editor < publisher < admin."""
-        return list(Role).index(self)
-
-    def allows(self, needed: Role) -> bool:
-        """Whether this role includes ``needed``."""
-        return self.rank >= needed.rank
+from newsletter.editors.roles import Role as Role
 
 
 class Editor(Base):

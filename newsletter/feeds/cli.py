@@ -7,8 +7,10 @@ from rich.markup import escape
 
 from newsletter.clicontext import runtime
 from newsletter.console import out
-from newsletter.feeds.export import export_feeds
 from newsletter.files import output_folder
+
+# Start-up stays cheap (``newsletter feeds --help``): the exporter is imported when the
+# command runs.
 
 
 @click.group("feeds")
@@ -22,6 +24,8 @@ def feeds() -> None:
 @click.pass_context
 def export(ctx: click.Context, target: str, publication: str | None) -> None:
     """Write every feed (plus the archive pages) under DIRECTORY, at the URL paths."""
+    from newsletter.feeds.export import export_feeds
+
     directory = output_folder(target)
     rt = runtime(ctx)
     with rt.database.session() as session:

@@ -10,22 +10,23 @@ first. Past the publication's ``alerts_per_day`` it needs ``--over-limit`` and a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from newsletter.clicontext import runtime
 from newsletter.console import out
-from newsletter.editors.actors import cli_actor
-from newsletter.editors.models import Role
-from newsletter.editors.services import find_editor
+from newsletter.editors.roles import Role
 from newsletter.errors import TransitionError
-from newsletter.pipeline.alerts import AlertCheck, check_alert, refuse_over_limit, start_alert
-from newsletter.publishing.after import flush_now
-from newsletter.publishing.corrections import PublicChanges
-from newsletter.runtime import Runtime
 
-RequestPlan = Callable[[Runtime, int], bool]
+if TYPE_CHECKING:
+    from newsletter.pipeline.alerts import AlertCheck
+    from newsletter.runtime import Runtime
+
+# Start-up stays cheap (``newsletter briefings --help``): the pipeline is imported when
+# the command runs.
+RequestPlan = Callable[["Runtime", int], bool]
 
 
 def describe(check: AlertCheck) -> str:
@@ -65,6 +66,12 @@ def alert_command(request_plan: RequestPlan) -> click.Command:
         over_limit: bool,
     ) -> None:
         """Send an approved briefing at once to the readers who opted into alerts."""
+        from newsletter.editors.actors import cli_actor
+        from newsletter.editors.services import find_editor
+        from newsletter.pipeline.alerts import check_alert, refuse_over_limit, start_alert
+        from newsletter.publishing.after import flush_now
+        from newsletter.publishing.corrections import PublicChanges
+
         rt = runtime(ctx)
         with rt.database.session() as session:
             actor = cli_actor(session, editor)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
-from newsletter.publications import services
-from newsletter.publications.models import Publication
-from newsletter.publications.spec import validate_spec
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from newsletter.publications.models import Publication
+
+# Start-up stays cheap (``newsletter publications --help``): the services, and with
+# them SQLAlchemy and pydantic, are imported in the commands that use them.
 
 _LIST_FIELDS = ("weekdays", "topics", "weekly_days")
 _NONE = "none"  # --weekly-days none: no weekly roundup
@@ -130,6 +134,9 @@ def publications_group() -> None:
 @click.pass_context
 def add(ctx: click.Context, /, **values: Any) -> None:
     """Create a publication."""
+    from newsletter.publications import services
+    from newsletter.publications.spec import validate_spec
+
     spec = validate_spec(_given(values), where="publications add", label=_option_name)
     with runtime(ctx).database.session() as session:
         services.create_publication(session, spec)
@@ -139,7 +146,7 @@ def add(ctx: click.Context, /, **values: Any) -> None:
 # A check a higher layer adds to ``edit`` and ``load``, run after the change in its
 # transaction (an error rolls it back): subscribers refuse dropping a roundup day that
 # weekly readers chose. ``label`` names a field as this command's user knows it.
-PublicationGuard = Callable[[Session, Publication, Callable[[str], str]], None]
+PublicationGuard = Callable[["Session", "Publication", Callable[[str], str]], None]
 
 
 def edit_command(guard: PublicationGuard | None = None) -> click.Command:
@@ -151,6 +158,8 @@ def edit_command(guard: PublicationGuard | None = None) -> click.Command:
     @click.pass_context
     def edit(ctx: click.Context, /, slug: str, **values: Any) -> None:
         """Change some fields of a publication."""
+        from newsletter.publications import services
+
         changes = _given(values)
         if "new_slug" in changes:
             changes["slug"] = changes.pop("new_slug")
@@ -174,6 +183,8 @@ publications_group.add_command(edit_command())
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List the publications."""
+    from newsletter.publications import services
+
     with runtime(ctx).database.session() as session:
         rows = [services.publication_summary(p) for p in services.list_publications(session)]
     if as_json:
@@ -205,6 +216,8 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, slug: str, as_json: bool) -> None:
     """Show every field of one publication."""
+    from newsletter.publications import services
+
     with runtime(ctx).database.session() as session:
         data = services.publication_summary(services.get_publication(session, slug))
     if as_json:
@@ -219,7 +232,7 @@ def show(ctx: click.Context, slug: str, as_json: bool) -> None:
 
 # What a higher layer does with the file after the publications are stored, in the
 # same transaction: the schedules package stores each publication's named slots.
-LoadHook = Callable[[Session, Path], list[str]]
+LoadHook = Callable[["Session", Path], list[str]]
 
 
 def load_command(
@@ -233,6 +246,8 @@ def load_command(
     @click.pass_context
     def load(ctx: click.Context, file: Path) -> None:
         """Create or update publications from a TOML file of [[publication]] tables."""
+        from newsletter.publications import services
+
         with runtime(ctx).database.session() as session:
             outcomes = services.load_publications(session, file)
             if guard is not None:

@@ -9,21 +9,24 @@ now is retried by the beat tick (``newsletter publishing status`` lists it).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
-from sqlalchemy.orm import Session
 
-from newsletter.briefings import services
-from newsletter.briefings.models import Briefing, BriefingState
+from newsletter.briefings.states import BriefingState
 from newsletter.clicontext import runtime
 from newsletter.console import out
-from newsletter.editors.actors import cli_actor
-from newsletter.publishing import changes, corrections
-from newsletter.publishing.after import flush_now
-from newsletter.publishing.corrections import PublicChanges
 
-Decide = Callable[[Session, Briefing], PublicChanges]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from newsletter.briefings.models import Briefing
+    from newsletter.publishing.corrections import PublicChanges
+
+# Start-up stays cheap (``newsletter briefings --help``): what decides is imported when
+# a command runs.
+Decide = Callable[["Session", "Briefing"], "PublicChanges"]
 
 _ID = click.argument("id_or_slug")
 _EDITOR = click.option(
@@ -35,6 +38,10 @@ _EDITOR = click.option(
 
 
 def _decide(ctx: click.Context, id_or_slug: str, decide: Decide, done: str) -> None:
+    from newsletter.briefings import services
+    from newsletter.publishing import changes
+    from newsletter.publishing.after import flush_now
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         briefing = services.get_briefing(session, id_or_slug)
@@ -73,6 +80,8 @@ def approve(
     confirm_title: bool,
 ) -> None:
     """Approve a briefing; approving a published one again is a correction (needs --note)."""
+    from newsletter.editors.actors import cli_actor
+    from newsletter.publishing import corrections
 
     def decide(session: Session, briefing: Briefing) -> PublicChanges:
         return corrections.approve_briefing(
@@ -94,6 +103,8 @@ def approve(
 @click.pass_context
 def withdraw(ctx: click.Context, id_or_slug: str, editor: str | None, comment: str) -> None:
     """Withdraw a briefing: out of later editions; if published, a notice replaces its text."""
+    from newsletter.editors.actors import cli_actor
+    from newsletter.publishing import corrections
 
     def decide(session: Session, briefing: Briefing) -> PublicChanges:
         actor = cli_actor(session, editor)
@@ -109,6 +120,8 @@ def withdraw(ctx: click.Context, id_or_slug: str, editor: str | None, comment: s
 @click.pass_context
 def takedown(ctx: click.Context, id_or_slug: str, editor: str | None, reason: str) -> None:
     """Remove a briefing's text from every page, feed and export, for good (legal requests)."""
+    from newsletter.editors.actors import cli_actor
+    from newsletter.publishing import corrections
 
     def decide(session: Session, briefing: Briefing) -> PublicChanges:
         actor = cli_actor(session, editor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -10,10 +10,12 @@ from rich.table import Table
 
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
-from newsletter.digests.pages import rerender_edition_pages
-from newsletter.publications.services import get_publication, list_publications
-from newsletter.publishing import changes
-from newsletter.publishing.models import PublicChange
+
+if TYPE_CHECKING:
+    from newsletter.publishing.models import PublicChange
+
+# Start-up stays cheap (``newsletter publishing --help``): what publishes is imported in
+# the commands that use it.
 
 
 @click.group("publishing")
@@ -44,6 +46,8 @@ def _row(slug: str, change: PublicChange) -> dict[str, Any]:
 @click.pass_context
 def status(ctx: click.Context, everything: bool, as_json: bool) -> None:
     """List public changes still pending, and those that failed or were given up."""
+    from newsletter.publishing import changes
+
     with runtime(ctx).database.session() as session:
         rows = [_row(slug, c) for slug, c in changes.list_changes(session, finished=everything)]
     if as_json:
@@ -72,6 +76,9 @@ def status(ctx: click.Context, everything: bool, as_json: bool) -> None:
 @click.pass_context
 def flush(ctx: click.Context, slug: str | None, force: bool) -> None:
     """Export and announce pending public changes now (the beat tick does this by itself)."""
+    from newsletter.publications.services import get_publication
+    from newsletter.publishing import changes
+
     rt = runtime(ctx)
     if slug is not None:
         with rt.database.session() as session:
@@ -97,6 +104,10 @@ def rerender(ctx: click.Context, slug: str | None) -> None:
     Pages show the public view (corrections, withdrawals, takedowns); emails already
     sent are not touched. The static export is refreshed afterwards.
     """
+    from newsletter.digests.pages import rerender_edition_pages
+    from newsletter.publications.services import list_publications
+    from newsletter.publishing import changes
+
     rt = runtime(ctx)
     with rt.database.session() as session:
         slugs = [slug] if slug else [p.slug for p in list_publications(session)]

@@ -15,7 +15,7 @@ many zones its readers are in.
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -24,14 +24,14 @@ from rich.table import Table
 from newsletter import parsing
 from newsletter.clicontext import runtime
 from newsletter.console import out, print_json
-from newsletter.content.edition import READER_CADENCES, Cadence
-from newsletter.content.slots import SlotSpec
-from newsletter.db import utcnow
-from newsletter.publications.services import get_publication, list_publications
-from newsletter.schedules import due, services
-from newsletter.schedules.editions import editions_with_digest_state, schedule_once
-from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
-from newsletter.schedules.slots import add_slot, remove_slot, slots_of
+from newsletter.content.cadence import READER_CADENCES, Cadence
+
+if TYPE_CHECKING:
+    from newsletter.schedules import due
+    from newsletter.schedules.models import ScheduledEdition, ScheduleSlot
+
+# Start-up stays cheap (``newsletter schedule --help``): the services, and with them
+# SQLAlchemy, are imported in the commands that use them.
 
 UPCOMING = 3
 
@@ -92,6 +92,9 @@ def schedule_group() -> None:
 @click.pass_context
 def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str) -> None:
     """Set a publication's recurring schedule (from now on)."""
+    from newsletter.db import utcnow
+    from newsletter.schedules import due, services
+
     send_time = parse_time(time_text)
     weekdays = parsing.parse_weekdays(days, field="--days")
     now = utcnow()
@@ -126,6 +129,8 @@ def set_(ctx: click.Context, slug: str, time_text: str, timezone: str, days: str
 def once(ctx: click.Context, slug: str, at_text: str, cadence: str, slot: str) -> None:
     """Schedule a one-off edition (it replaces the recurring one of that date, cadence and
     slot)."""
+    from newsletter.schedules.editions import schedule_once
+
     local = parse_at(at_text)
     kind = Cadence(cadence)
     with runtime(ctx).database.session() as session:
@@ -145,6 +150,12 @@ def once(ctx: click.Context, slug: str, at_text: str, cadence: str, slot: str) -
 @click.pass_context
 def list_(ctx: click.Context, slug: str | None, as_json: bool) -> None:
     """List schedules, upcoming editions and every edition started, missed or cancelled."""
+    from newsletter.db import utcnow
+    from newsletter.publications.services import get_publication, list_publications
+    from newsletter.schedules import due, services
+    from newsletter.schedules.editions import editions_with_digest_state
+    from newsletter.schedules.slots import slots_of
+
     now = utcnow()
     with runtime(ctx).database.session() as session:
         publications = [get_publication(session, slug)] if slug else list_publications(session)
@@ -260,6 +271,12 @@ def slot_add(
     ctx: click.Context, slug: str, name: str, time_text: str, days: str, cutoff: int
 ) -> None:
     """Add a named slot; refused if its time or cut-off window overlaps another slot's."""
+    from newsletter.content.slots import SlotSpec
+    from newsletter.db import utcnow
+    from newsletter.publications.services import get_publication
+    from newsletter.schedules import due, services
+    from newsletter.schedules.slots import add_slot
+
     spec = SlotSpec(
         name=name,
         send_time=parse_time(time_text),
@@ -295,6 +312,9 @@ def slot_add(
 @click.pass_context
 def slot_list(ctx: click.Context, slug: str, as_json: bool) -> None:
     """List a publication's named slots."""
+    from newsletter.publications.services import get_publication
+    from newsletter.schedules.slots import slots_of
+
     with runtime(ctx).database.session() as session:
         publication = get_publication(session, slug)
         rows = [slot_row(row) for row in slots_of(session, publication)]
@@ -325,6 +345,9 @@ def slot_list(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.pass_context
 def slot_remove(ctx: click.Context, slug: str, name: str) -> None:
     """Remove a named slot (editions it already gave stay, under its name)."""
+    from newsletter.publications.services import get_publication
+    from newsletter.schedules.slots import remove_slot, slots_of
+
     with runtime(ctx).database.session() as session:
         remove_slot(session, slug, name)
         left = len(slots_of(session, get_publication(session, slug)))
@@ -339,6 +362,8 @@ def _pausing(name: str, paused: bool, help_text: str, done: str) -> click.Comman
     @click.argument("slug")
     @click.pass_context
     def command(ctx: click.Context, slug: str) -> None:
+        from newsletter.schedules import services
+
         with runtime(ctx).database.session() as session:
             services.set_paused(session, slug, paused)
         out.print(done.format(slug=escape(slug)))

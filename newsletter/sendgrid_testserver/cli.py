@@ -5,16 +5,21 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from newsletter.console import out
 from newsletter.errors import InvalidInputError
-from newsletter.sendgrid_testserver.events import generate_signing_key
 from newsletter.sendgrid_testserver.faults import DEFAULT_RANDOM_FAULTS, FaultKind, fault_named
-from newsletter.sendgrid_testserver.server import SendGridTestServer
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from newsletter.sendgrid_testserver.server import SendGridTestServer
+
+# Start-up stays cheap (``newsletter sendgrid-test-server --help``): the server, and
+# with it cryptography and the SendGrid client, is imported when the command runs.
 
 
 @click.command("sendgrid-test-server")
@@ -110,6 +115,8 @@ def sendgrid_test_server(
     signing_key: Path | None,
 ) -> None:
     """Serve a SendGrid-compatible Mail Send API that checks and records requests."""
+    from newsletter.sendgrid_testserver.server import SendGridTestServer
+
     server = SendGridTestServer(
         host=host,
         port=port,
@@ -157,6 +164,11 @@ def _wait(server: SendGridTestServer) -> None:
 
 def _load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The signing key stored at ``path``; a new one is written there if the file is absent."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from newsletter.sendgrid_testserver.events import generate_signing_key
+
     if not path.exists():
         key = generate_signing_key()
         pem = key.private_bytes(
