@@ -94,15 +94,7 @@ print(json.dumps({"failed": failed, "modules": sorted(sys.modules)}))
 
 def imported_after(*args: str) -> dict[str, object]:
     """Run the CLI with ``args`` in a fresh interpreter; its output and loaded modules."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout)
+    result: dict[str, object] = fresh(PROBE, *args)
     return result
 
 
