@@ -27,6 +27,8 @@ from newsletter.errors import (
     VerificationError,
 )
 from newsletter.web.pages import error_response
+from newsletter.web.requests import HEADER as REQUEST_ID
+from newsletter.web.requests import current as current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,15 @@ async def _provider_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette answers this outside every middleware, RequestId's included: the id it
+    # left set for this request goes on the page's headers here, so that the reader's
+    # 500 can be matched with the logged traceback.
+    request_id = current_request_id.get()
     return error_response(
-        request, 500, "Something went wrong on our side. Please try again in a few minutes."
+        request,
+        500,
+        "Something went wrong on our side. Please try again in a few minutes.",
+        headers={REQUEST_ID: request_id} if request_id else None,
     )
 
 

@@ -200,11 +200,29 @@ def test_json_log_lines_carry_the_request_id(data_dir: Path, json_logs: io.Strin
     with TestClient(app, raise_server_exceptions=False) as test_client:
         response = test_client.get("/boom", headers={"x-request-id": "req-42"})
     assert response.status_code == 500
+    assert response.headers["x-request-id"] == "req-42"  # the 500 page carries it too
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines() if line]
     (error,) = [line for line in lines if line["message"].startswith("unhandled error")]
     assert error["request_id"] == "req-42"
     assert error["level"] == "ERROR"
     assert {"time", "logger"} <= set(error)
+
+
+def test_server_error_page_carries_a_fresh_request_id(data_dir: Path) -> None:
+    """Without an id from the proxy, the 500 page carries a fresh one (as every response does)."""
+    app = make_app(data_dir)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("on purpose")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/boom")
+        ok = test_client.get("/healthz")
+    assert response.status_code == 500
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+    assert response.headers["x-request-id"] != ok.headers["x-request-id"]
+    assert "Something went wrong" in response.text
 
 
 def test_access_lines_become_fields(json_logs: io.StringIO) -> None:
