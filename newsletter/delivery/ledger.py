@@ -245,10 +245,10 @@ def refresh_statistics(session: Session) -> None:
 # -- claiming ---------------------------------------------------------------------------
 
 
-def next_due_batch(session: Session, digest_id: int, now: datetime) -> int | None:
-    """The id of the lowest-numbered batch waiting to be sent and due by ``now``."""
+def next_due(session: Session, digest_id: int, now: datetime) -> SendBatch | None:
+    """The lowest-numbered batch waiting to be sent and due by ``now`` (one query)."""
     return session.scalar(
-        select(SendBatch.id)
+        select(SendBatch)
         .where(
             SendBatch.digest_id == digest_id,
             SendBatch.state == BatchState.PLANNED,
@@ -257,6 +257,12 @@ def next_due_batch(session: Session, digest_id: int, now: datetime) -> int | Non
         .order_by(SendBatch.number)
         .limit(1)
     )
+
+
+def next_due_batch(session: Session, digest_id: int, now: datetime) -> int | None:
+    """The id of the lowest-numbered batch waiting to be sent and due by ``now``."""
+    batch = next_due(session, digest_id, now)
+    return None if batch is None else batch.id
 
 
 def sending_digests(session: Session) -> list[int]:
@@ -307,9 +313,10 @@ def claim_batch(
             attempts=SendBatch.attempts + 1,
             updated_at=now,
         )
+        .returning(SendBatch.digest_id, SendBatch.number, SendBatch.attempts, SendBatch.resends)
         .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    ).first()
+    if taken is None:
         return None
     session.execute(
         update(Delivery)
@@ -317,12 +324,7 @@ def claim_batch(
         .values(state=DeliveryState.CLAIMED, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    row = session.execute(
-        select(SendBatch.digest_id, SendBatch.number, SendBatch.attempts, SendBatch.resends).where(
-            SendBatch.id == batch_id
-        )
-    ).one()
-    return Claim(batch_id, row[0], row[1], row[2], row[3], token)
+    return Claim(batch_id, taken[0], taken[1], taken[2], taken[3], token)
 
 
 def mark_started(session: Session, claim: Claim, *, now: datetime) -> bool:

@@ -1,9 +1,11 @@
 """Send one claimed batch and record its outcome; the options and shared edition it needs.
 
 ``send_claimed`` is what the pipeline calls (``newsletter.pipeline.batches``) once a
-claim is committed. It works on a ``Database`` rather than one session because each
-step must commit on its own: the request marked started before the provider call,
-the outcome right after it. ``reconcile`` is the tick's ledger upkeep.
+claim is committed. The claim's own transaction has already read what the request
+needs (the edition, ``EditionSource``; the recipients, ``address``). Sending works on
+a ``Database`` rather than one session because two more steps must each commit on
+their own: the request marked started before the provider call, the outcome right
+after it. ``reconcile`` is the tick's ledger upkeep.
 
 Retries live in the ledger, not in a loop around the provider call: a retryable
 failure puts the batch back to ``planned`` with a ``not_before`` time (the rate
@@ -17,7 +19,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import NamedTuple
+
+from sqlalchemy.orm import Session
 
 from newsletter import metrics
 from newsletter.db import Database, utcnow
@@ -87,6 +92,38 @@ class Edition:
     variant_id: int | None = None  # the topic variant of the edition (None: the full one)
 
 
+@dataclass(frozen=True)
+class EditionSource:
+    """Where a worker's batches get their edition: this process's cache, the personal links.
+
+    ``at`` is the delivery instant asked for by hand, for batches planned without one.
+    """
+
+    database: Database
+    base_url: str
+    tokens: Tokens
+    at: datetime | None = None
+
+    def edition(
+        self,
+        session: Session,
+        digest_id: int,
+        *,
+        deliver_at: datetime | None = None,
+        variant_id: int | None = None,
+    ) -> Edition:
+        """The edition's shared message and personaliser, built once per process while unchanged.
+
+        ``edition_cache`` keeps what it built, keyed by what it was built from (read
+        afresh each time, in ``session``), so a changed edition is never served.
+        ``variant_id`` names the topic variant a batch's readers get.
+        """
+        message, personaliser = editions_of(self.database).shared(
+            session, digest_id, base_url=self.base_url, tokens=self.tokens, variant_id=variant_id
+        )
+        return Edition(digest_id, message, personaliser, deliver_at or self.at, variant_id)
+
+
 def load_edition(
     database: Database,
     digest_id: int,
@@ -96,18 +133,41 @@ def load_edition(
     deliver_at: datetime | None = None,
     variant_id: int | None = None,
 ) -> Edition:
-    """The edition's shared message and personaliser, built once per process while unchanged.
-
-    Every batch task calls this: ``edition_cache`` keeps what it built, keyed by what
-    it was built from (read afresh each time), so a changed edition is never served.
-    ``variant_id`` names the topic variant a batch's readers get.
-    """
-    editions = editions_of(database)
+    """The edition (``EditionSource.edition``) read in a session of its own."""
+    source = EditionSource(database, base_url, tokens)
     with database.session() as session:
-        message, personaliser = editions.shared(
-            session, digest_id, base_url=base_url, tokens=tokens, variant_id=variant_id
-        )
-    return Edition(digest_id, message, personaliser, deliver_at, variant_id)
+        return source.edition(session, digest_id, deliver_at=deliver_at, variant_id=variant_id)
+
+
+class Addressed(NamedTuple):
+    """A claimed batch's recipients, and how many it had with those erased since planning."""
+
+    people: list[Addressee]
+    everyone: int
+
+
+def address(session: Session, claim: Claim, *, now: datetime) -> Addressed:
+    """Read the claimed batch's recipients; fail those erased since planning (caller commits).
+
+    Read in the claim's own transaction (``pipeline.batches.take_ready``): the claimed
+    recipients are this transaction's own writes, and a second session would only add
+    its connection check, BEGIN and COMMIT.
+    """
+    people, erased = ledger.addressees(session, claim.batch_id)
+    if erased:
+        recording.fail_recipients(session, claim, dict.fromkeys(erased, ERASED), now=now)
+    return Addressed(people, len(people) + len(erased))
+
+
+class Sent(NamedTuple):
+    """What ``send_claimed`` did: recipients settled, and whether the provider took it.
+
+    ``taken``: the provider accepted (or scheduled) the request and this worker
+    recorded it, which also closed the breaker; nothing is left to read back.
+    """
+
+    settled: int
+    taken: bool = False
 
 
 def send_claimed(
@@ -116,33 +176,42 @@ def send_claimed(
     edition: Edition,
     sender: EmailSender,
     *,
+    addressed: Addressed,
     options: DispatchOptions,
     clock: Callable[[], datetime] = utcnow,
-) -> int:
-    """Send one claimed batch and record the outcome; returns how many recipients it settled."""
-    with database.session() as session:
-        people, erased = ledger.addressees(session, claim.batch_id)
-        if erased:
-            recording.fail_recipients(session, claim, dict.fromkeys(erased, ERASED), now=clock())
-    everyone = len(people) + len(erased)
+) -> Sent:
+    """Send one claimed batch to its ``addressed`` recipients and record the outcome."""
+    people, everyone = addressed
     recipients = [
         edition.personaliser.recipient(p.subscriber_id, p.list_id, p.email, p.name) for p in people
     ]
     if not recipients:
         with database.session() as session:  # every recipient was erased
             recording.record_failed(session, claim, "every recipient was refused", now=clock())
-        return everyone
+        return Sent(everyone)
     send_at = scheduling.send_at_for(edition.deliver_at, clock(), sender)
     try:
         provider_batch = _start_request(database, claim, sender, send_at, clock)
     except _Lost:
-        return 0  # the lease ran out meanwhile and the batch moved on
+        return Sent(0)  # the lease ran out meanwhile and the batch moved on
     except (RetryableError, PermanentError) as exc:
-        return everyone if _failed(database, claim, exc, options, clock, everyone) else 0
+        return Sent(everyone if _failed(database, claim, exc, options, clock, everyone) else 0)
     request = _Request(for_batch(edition.message, claim.batch_id), send_at, provider_batch)
     by_email = {p.email.casefold(): p for p in people}
     settled = _send(database, claim, request, recipients, by_email, sender, options, clock)
-    return everyone if settled else 0
+    return Sent(everyone if settled is not _Settled.OPEN else 0, taken=settled is _Settled.TAKEN)
+
+
+class _Settled(Enum):
+    """How a claimed batch's request ended for the ledger."""
+
+    OPEN = "open"  # nothing settled: retried later, lost, or left to reconciliation
+    SETTLED = "settled"
+    TAKEN = "taken"  # settled, and the provider's acceptance recorded by this worker
+
+
+def _settled(done: bool) -> _Settled:
+    return _Settled.SETTLED if done else _Settled.OPEN
 
 
 class _Request(NamedTuple):
@@ -162,8 +231,8 @@ def _send(
     sender: EmailSender,
     options: DispatchOptions,
     clock: Callable[[], datetime],
-) -> bool:
-    """Send the request (again without the addresses the provider refused); whether it settled."""
+) -> _Settled:
+    """Send the request (again without the addresses the provider refused); how it ended."""
     part = 0
     while recipients:
         key = f"{claim.digest_id}-{claim.number}-{claim.attempts}" + (f"-r{part}" if part else "")
@@ -181,7 +250,7 @@ def _send(
             metrics.request_outcome("rejected", len(refused))
             remaining = [r for r in recipients if r.email.casefold() not in refused]
             if len(remaining) == len(recipients):  # names nobody we sent: treat as permanent
-                return _failed(database, claim, exc, options, clock, len(recipients))
+                return _settled(_failed(database, claim, exc, options, clock, len(recipients)))
             recipients = remaining
             part += 1
             continue
@@ -191,19 +260,19 @@ def _send(
             metrics.request_outcome("unknown", len(recipients))
             if request.provider_batch:  # cancel that batch id now, and send again under a new one
                 settling.settle(database, sender, now=clock())
-            return False
+            return _Settled.OPEN
         except (RetryableError, PermanentError) as exc:
-            return _failed(database, claim, exc, options, clock, len(recipients))
+            return _settled(_failed(database, claim, exc, options, clock, len(recipients)))
         scheduled = request.send_at is not None
-        _record_result(database, claim, result, by_email, clock, scheduled=scheduled)
+        recorded = _record_result(database, claim, result, by_email, clock, scheduled=scheduled)
         taken = len(recipients) - len(result.rejected)
         metrics.request_outcome("scheduled" if scheduled else "accepted", taken)
         if result.rejected:
             metrics.request_outcome("rejected", len(result.rejected))
-        return True
+        return _Settled.TAKEN if recorded else _Settled.SETTLED
     with database.session() as session:  # every recipient was rejected
         recording.record_failed(session, claim, "every recipient was refused", now=clock())
-    return True
+    return _Settled.SETTLED
 
 
 def _failed(
@@ -269,16 +338,16 @@ def _record_result(
     clock: Callable[[], datetime],
     *,
     scheduled: bool,
-) -> None:
+) -> bool:
+    """Record the provider's answer; whether this worker's claim still held the batch."""
     with database.session() as session:
         now = clock()
         if result.rejected:
             reasons = _reasons(result.rejected, by_email)
             recording.fail_recipients(session, claim, reasons, now=now)
         if scheduled:
-            scheduling.record_scheduled(session, claim, result.provider_id, now=now)
-        else:
-            recording.record_accepted(session, claim, result.provider_id, now=now)
+            return scheduling.record_scheduled(session, claim, result.provider_id, now=now)
+        return recording.record_accepted(session, claim, result.provider_id, now=now)
 
 
 def _retry_or_fail(

@@ -2,7 +2,10 @@
 
 A planned batch is claimed only if its edition was not cancelled (checked under a
 share lock, see ``take_batch``), it is due, and the provider's circuit breaker
-admits it. Only once the claim is committed is the provider called (``send_taken``);
+admits it. The claim's transaction also reads what the request needs, its edition
+and its recipients (``take_ready``), so a batch costs three transactions: the claim,
+the request marked started, the outcome. Only once the claim is committed is the
+provider called (``send_taken``);
 the outcome is recorded by ``newsletter.delivery``, and what is left to do (a retry
 time, the breaker recovered, the edition's last batch settled) comes back as a
 ``BatchOutcome``.
@@ -11,7 +14,7 @@ time, the breaker recovered, the edition's last batch settled) comes back as a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,7 +25,14 @@ from newsletter.delivery import breaker, gcpause, ledger
 from newsletter.delivery.ledger import Claim
 from newsletter.delivery.models import BatchState, SendBatch
 from newsletter.delivery.recording import record_failed
-from newsletter.delivery.services import DispatchOptions, Edition, load_edition, send_claimed
+from newsletter.delivery.services import (
+    Addressed,
+    DispatchOptions,
+    Edition,
+    EditionSource,
+    address,
+    send_claimed,
+)
 from newsletter.pipeline.tick import forget_message, hold, open_batch
 from newsletter.providers.interfaces import EmailSender
 from newsletter.schedules.models import EditionState, ScheduledEdition
@@ -59,6 +69,29 @@ class Take:
     variant_id: int | None = None  # the topic variant its readers get (None: the full edition)
     cancelled: bool = False  # the edition was cancelled: its unsent batches were failed
     held_until: datetime | None = None  # the breaker is open: the batch waits until then
+    edition: Edition | None = None  # what the claimed batch's readers get (``take_ready``)
+    addressed: Addressed | None = None  # its recipients, read with the claim
+
+
+def take_ready(
+    session: Session, batch: SendBatch, source: EditionSource, *, now: datetime, lease: timedelta
+) -> Take:
+    """``take_batch``, and for a claim its edition and recipients, all in ``session``.
+
+    One transaction instead of three: the claim commits together with these reads
+    (and the failing of readers erased since planning), so an edition that cannot be
+    built leaves the batch unclaimed. Nothing here reaches the provider.
+    """
+    take = take_batch(session, batch, now=now, lease=lease)
+    if take.claim is None:
+        return take
+    # The batch's thousands of short-lived objects die young (``gcpause``).
+    with gcpause.paused():
+        edition = source.edition(
+            session, take.claim.digest_id, deliver_at=take.deliver_at, variant_id=take.variant_id
+        )
+        addressed = address(session, take.claim, now=now)
+    return replace(take, edition=edition, addressed=addressed)
 
 
 def take_batch(session: Session, batch: SendBatch, *, now: datetime, lease: timedelta) -> Take:
@@ -123,26 +156,38 @@ def cancel_sending(session: Session, digest_id: int, *, now: datetime) -> int:
 def send_taken(
     database: Database,
     take: Take,
-    edition: Edition,
     sender: EmailSender,
     *,
     options: DispatchOptions,
     now: datetime,
     clock: Callable[[], datetime] | None = None,
+    find_last: bool = True,
 ) -> BatchOutcome:
-    """Send a claimed batch, record the outcome, and say what is left to do.
+    """Send a claimed batch (from ``take_ready``), record the outcome, say what is left to do.
 
     ``now`` dates the outcome (a retry's wait, the breaker's success); ``clock``, if
     given, dates what the sending records (else the time of each record).
+    ``find_last``: whether to look, once the outcome is committed, for an open batch
+    of the digest (``BatchOutcome.last``); a caller that finalises anyway skips it.
     """
-    claim = take.claim
+    claim, edition, addressed = take.claim, take.edition, take.addressed
     assert claim is not None
+    assert edition is not None
+    assert addressed is not None
     timed: dict[str, Callable[[], datetime]] = {} if clock is None else {"clock": clock}
     # The claim is committed: only now is the provider called. The batch's thousands of
     # short-lived objects die young instead of setting off full collections (``gcpause``).
     with gcpause.paused():
-        settled = send_claimed(database, claim, edition, sender, options=options, **timed)
-    digest_id = claim.digest_id
+        sent = send_claimed(
+            database, claim, edition, sender, addressed=addressed, options=options, **timed
+        )
+    digest_id, settled = claim.digest_id, sent.settled
+    if sent.taken:  # recorded as accepted or scheduled, which closed the breaker
+        if not find_last:
+            return BatchOutcome(digest_id, recovered=take.probe, settled=settled)
+        with database.session() as session:
+            last = open_batch(session, digest_id) is None  # read after the record committed
+        return BatchOutcome(digest_id, recovered=take.probe, last=last, settled=settled)
     with database.session() as session:
         batch = session.get(SendBatch, claim.batch_id)
         assert batch is not None
@@ -180,23 +225,15 @@ def send_batch_step(
     the tick to enqueue when due: it never re-enqueues itself while it waits.
     """
     options = options or DispatchOptions(lease=lease)
+    source = EditionSource(database, base_url, tokens)
     with database.session() as session:
         batch = session.get(SendBatch, batch_id)
         if batch is None or batch.state is not BatchState.PLANNED:
             return None
         digest_id = batch.digest_id
-        take = take_batch(session, batch, now=now, lease=options.lease)
+        take = take_ready(session, batch, source, now=now, lease=options.lease)
     if take.cancelled:
         return BatchOutcome(digest_id, last=True)  # finalise waits for any still sending
     if take.claim is None:
         return None
-    with gcpause.paused():
-        edition = load_edition(
-            database,
-            digest_id,
-            base_url=base_url,
-            tokens=tokens,
-            deliver_at=take.deliver_at,
-            variant_id=take.variant_id,
-        )
-    return send_taken(database, take, edition, sender, options=options, now=now)
+    return send_taken(database, take, sender, options=options, now=now)

@@ -2,7 +2,7 @@
 
 ``dispatch`` is what ``digest send`` runs (``send_waiting``: ``digest resend``). It
 plans with the pipeline's ``steps.plan`` and sends every batch through
-``batches.take_batch`` and ``batches.send_taken``, the rules a batch task follows:
+``batches.take_ready`` and ``batches.send_taken``, the rules a batch task follows:
 the cancel check, the breaker, the claim before the provider call, retries in the
 ledger. It works on a ``Database`` rather than one session because each step must
 commit on its own. Any number of processes may run it for the same edition at the
@@ -22,12 +22,12 @@ from typing import Required, TypedDict, Unpack
 from newsletter.db import Database, utcnow
 from newsletter.delivery import ledger
 from newsletter.delivery.breaker import BreakerPolicy
-from newsletter.delivery.models import BatchState, SendBatch
+from newsletter.delivery.models import BatchState
 from newsletter.delivery.report import DeliveryReport, delivery_report, finalise
-from newsletter.delivery.services import DispatchOptions, Edition, load_edition
+from newsletter.delivery.services import DispatchOptions, EditionSource, load_edition
 from newsletter.digests.models import DigestState
 from newsletter.digests.services import get_digest
-from newsletter.pipeline.batches import Take, send_taken, take_batch
+from newsletter.pipeline.batches import Take, send_taken, take_ready
 from newsletter.pipeline.steps import plan
 from newsletter.providers.interfaces import EmailSender
 from newsletter.settings import Settings
@@ -67,16 +67,13 @@ class Progress:
                 self.on_batch(self)
 
 
-def _take_next(
-    database: Database, digest_id: int, options: DispatchOptions, now: datetime
-) -> tuple[int | None, Take]:
+def _take_next(run: _Run, now: datetime) -> tuple[int | None, Take]:
     """The next due batch of the edition (if any) and what the rules made of it."""
-    with database.session() as session:
-        batch_id = ledger.next_due_batch(session, digest_id, now)
-        batch = session.get(SendBatch, batch_id) if batch_id is not None else None
+    with run.database.session() as session:
+        batch = ledger.next_due(session, run.digest_id, now)
         if batch is None or batch.state is not BatchState.PLANNED:
-            return batch_id, Take()
-        return batch_id, take_batch(session, batch, now=now, lease=options.lease)
+            return None if batch is None else batch.id, Take()
+        return batch.id, take_ready(session, batch, run.source, now=now, lease=run.options.lease)
 
 
 @dataclass(frozen=True)
@@ -90,20 +87,7 @@ class _Run:
     progress: Progress
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
-    base_url: str
-    tokens: Tokens
-    at: datetime | None  # the delivery instant asked for by hand, if any
-
-    def edition_for(self, take: Take) -> Edition:
-        """What the claimed batch's readers get: its topic variant, at its instant."""
-        return load_edition(
-            self.database,
-            self.digest_id,
-            base_url=self.base_url,
-            tokens=self.tokens,
-            deliver_at=take.deliver_at or self.at,
-            variant_id=take.variant_id,
-        )
+    source: EditionSource  # its ``at``: the delivery instant asked for by hand, if any
 
 
 def _worker(run: _Run) -> None:
@@ -111,11 +95,17 @@ def _worker(run: _Run) -> None:
     database, digest_id, clock, sleep = run.database, run.digest_id, run.clock, run.sleep
     while True:
         now = clock()
-        batch_id, take = _take_next(database, digest_id, run.options, now)
+        batch_id, take = _take_next(run, now)
         if take.claim is not None:  # committed: now, and only now, call the provider
-            edition = run.edition_for(take)
+            # No look for the last open batch: this loop finalises once none is left.
             outcome = send_taken(
-                database, take, edition, run.sender, options=run.options, now=now, clock=clock
+                database,
+                take,
+                run.sender,
+                options=run.options,
+                now=now,
+                clock=clock,
+                find_last=False,
             )
             run.progress.add(outcome.settled)
         elif take.cancelled:
@@ -207,9 +197,7 @@ def _send(
             progress,
             clock,
             sleep,
-            base_url=how["base_url"],
-            tokens=how["tokens"],
-            at=at,
+            EditionSource(database, how["base_url"], how["tokens"], at),
         )
         _run_workers(run)
         with database.session() as session:
