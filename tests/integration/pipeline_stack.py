@@ -4,7 +4,9 @@
 signed event webhook) in this process, then ``celery -A tasks worker`` and
 ``celery -A tasks beat`` as child processes configured only through ``NEWSLETTER_*``
 variables, exactly as an operator would run them. Tests wait on conditions with a
-deadline (``wait_until``), never for a fixed time.
+deadline (``wait_until``), never for a fixed time. ``redis_stack`` is the deployment
+the Redis-broker tests share: its services started on an emptied broker, and every
+process stopped and the broker emptied after.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 import uvicorn
 from sqlalchemy import func, select
 
@@ -35,6 +38,7 @@ from newsletter.schedules import editions
 from newsletter.sendgrid_testserver.events import generate_signing_key, public_key_b64
 from newsletter.sendgrid_testserver.server import SendGridTestServer
 from newsletter.settings import Settings
+from tests import services as test_services
 from tests.unit.newsletter.schedules import seed
 
 API_KEY = "SG.pipeline-test-key"
@@ -303,3 +307,21 @@ class Stack:
         """How many copies each address got: mail the test server actually released."""
         assert self.server is not None
         return self.server.delivered_recipients()
+
+
+@contextmanager
+def redis_stack(root: Path, database_url: str, **options: Any) -> Iterator[Stack]:
+    """A deployment (``Stack`` with ``options``) on ``database_url`` and the tests' Redis
+    database as its broker, emptied first; its services started. After: every process
+    stopped, the broker emptied again."""
+    broker_url = test_services.redis_url()
+    queue = redis.Redis.from_url(broker_url)
+    queue.flushdb()
+    deployment = Stack(root, database_url, broker_url=broker_url, **options)
+    try:
+        deployment.start_services()
+        yield deployment
+    finally:
+        deployment.stop()
+        queue.flushdb()
+        queue.close()

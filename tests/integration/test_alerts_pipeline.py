@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import select
 
 from newsletter.content.edition import Cadence
@@ -28,9 +27,8 @@ from newsletter.editors.models import Role
 from newsletter.editors.services import create_editor
 from subscribers.models import Subscriber, Subscription
 from tasks.app import make_celery
-from tests import services as test_services
 from tests.factories import make_briefing
-from tests.integration.pipeline_stack import FINAL, Stack
+from tests.integration.pipeline_stack import FINAL, Stack, redis_stack
 from tests.unit.newsletter.pipeline import alert_seed
 from tests.unit.newsletter.schedules import seed
 
@@ -42,15 +40,8 @@ BATCH = 20
 @pytest.fixture
 def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
     """A deployment on a fresh PostgreSQL database and an empty Redis database."""
-    redis_url = test_services.redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    deployment = Stack(tmp_path, pg_url, broker_url=redis_url, batch_size=BATCH)
-    deployment.start_services()
-    try:
+    with redis_stack(tmp_path, pg_url, batch_size=BATCH) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 def seed_readers(stack: Stack) -> tuple[set[str], set[str]]:

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 
 from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
@@ -33,9 +32,8 @@ from newsletter.publications.models import Publication
 from newsletter.sendgrid_testserver.server import Endpoint, Fault
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
-from tests import services as test_services
 from tests.factories import make_briefing
-from tests.integration.pipeline_stack import Stack
+from tests.integration.pipeline_stack import Stack, redis_stack
 from tests.unit.newsletter.schedules import seed
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -80,33 +78,21 @@ def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
     """A deployment whose worker and beat live on Saturday 27 March 2027, 21:40 UTC."""
     library = _libfaketime()
     shift = (START - utcnow()).total_seconds()
-    redis_url = test_services.redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    deployment = Stack(
-        tmp_path,
-        pg_url,
-        broker_url=redis_url,
-        batch_size=1,
-        extra_env={
-            # Every zone's 07:00 lies within the lead: each group goes out at once, held
-            # by the provider until its own send_at.
-            "NEWSLETTER_SCHEDULE_LEAD": "PT14H",
-            "LD_PRELOAD": library,
-            "FAKETIME": f"+{shift:.0f}s",
-        },
-    )
-    deployment.start_services()
-    assert deployment.server is not None
-    left = shift  # the provider's clock: the same evening (it moves 30 days at most a call)
-    while left > 0:
-        step = min(left, 29 * 86_400.0)
-        deployment.server.advance(step)
-        left -= step
-    try:
+    extra_env = {
+        # Every zone's 07:00 lies within the lead: each group goes out at once, held
+        # by the provider until its own send_at.
+        "NEWSLETTER_SCHEDULE_LEAD": "PT14H",
+        "LD_PRELOAD": library,
+        "FAKETIME": f"+{shift:.0f}s",
+    }
+    with redis_stack(tmp_path, pg_url, batch_size=1, extra_env=extra_env) as deployment:
+        assert deployment.server is not None
+        left = shift  # the provider's clock: the same evening (it moves 30 days at most a call)
+        while left > 0:
+            step = min(left, 29 * 86_400.0)
+            deployment.server.advance(step)
+            left -= step
         yield deployment
-    finally:
-        deployment.stop()
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 def _seed(stack: Stack) -> None:

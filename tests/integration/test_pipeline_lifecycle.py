@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
@@ -29,8 +29,7 @@ from newsletter.publications.services import get_publication
 from newsletter.schedules import editions
 from newsletter.schedules.models import EditionState, ScheduledEdition
 from newsletter.sendgrid_testserver.server import Fault
-from tests import services as test_services
-from tests.integration.pipeline_stack import FINAL, Stack
+from tests.integration.pipeline_stack import FINAL, Stack, redis_stack
 from tests.unit.newsletter.schedules import seed
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -41,24 +40,12 @@ Deploy = Callable[..., Stack]
 @pytest.fixture
 def deploy(tmp_path: Path, pg_url: str) -> Iterator[Deploy]:
     """Start a deployment (fresh PostgreSQL database, empty Redis database) with options."""
-    redis_url = test_services.redis_url()
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    started: list[Stack] = []
+    with ExitStack() as started:
 
-    def start(**options: Any) -> Stack:
-        stack = Stack(tmp_path, pg_url, broker_url=redis_url, **options)
-        started.append(stack)
-        stack.start_services()
-        return stack
+        def start(**options: Any) -> Stack:
+            return started.enter_context(redis_stack(tmp_path, pg_url, **options))
 
-    try:
         yield start
-    finally:
-        for stack in started:
-            stack.stop()
-        client.flushdb()
-        client.close()
 
 
 def cli(stack: Stack, *args: str) -> Result:

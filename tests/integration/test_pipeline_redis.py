@@ -12,14 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 
 from newsletter.db import utcnow
 from newsletter.digests.models import DigestState
 from newsletter.schedules.claim import claim_due
 from newsletter.sendgrid_testserver.server import Fault
-from tests import services as test_services
-from tests.integration.pipeline_stack import FINAL, Stack, wait_until
+from tests.integration.pipeline_stack import FINAL, Stack, redis_stack, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -29,15 +27,8 @@ READERS = 5000
 @pytest.fixture
 def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
     """A deployment on a fresh PostgreSQL database and an empty Redis database."""
-    redis_url = test_services.redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    deployment = Stack(tmp_path, pg_url, broker_url=redis_url)
-    deployment.start_services()
-    try:
+    with redis_stack(tmp_path, pg_url) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 def assert_each_once(stack: Stack, readers: int) -> None:

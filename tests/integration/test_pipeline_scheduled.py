@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from newsletter.db import utcnow
@@ -22,8 +21,7 @@ from newsletter.delivery.models import GroupState, ProviderGroup
 from newsletter.digests.models import DigestState
 from newsletter.schedules import editions
 from newsletter.sendgrid_testserver.server import Endpoint, Fault
-from tests import services as test_services
-from tests.integration.pipeline_stack import FINAL, Stack
+from tests.integration.pipeline_stack import FINAL, Stack, redis_stack
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -34,21 +32,9 @@ BATCH = 100
 @pytest.fixture
 def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
     """A deployment on a fresh PostgreSQL database and an empty Redis database."""
-    redis_url = test_services.redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    deployment = Stack(
-        tmp_path,
-        pg_url,
-        broker_url=redis_url,
-        batch_size=BATCH,
-        extra_env={"NEWSLETTER_SCHEDULE_LEAD": "PT15M"},
-    )
-    deployment.start_services()
-    try:
+    extra_env = {"NEWSLETTER_SCHEDULE_LEAD": "PT15M"}
+    with redis_stack(tmp_path, pg_url, batch_size=BATCH, extra_env=extra_env) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 def group_states(stack: Stack) -> list[GroupState]:

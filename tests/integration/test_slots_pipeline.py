@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from newsletter.content.slots import SlotSpec
@@ -25,9 +24,8 @@ from newsletter.digests.models import Digest, DigestState
 from newsletter.parsing import WEEKDAYS
 from newsletter.schedules import slots
 from newsletter.schedules.models import ScheduledEdition
-from tests import services as test_services
 from tests.factories import make_briefing
-from tests.integration.pipeline_stack import FINAL, Stack
+from tests.integration.pipeline_stack import FINAL, Stack, redis_stack
 from tests.unit.newsletter.schedules import seed
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -39,15 +37,8 @@ BATCH = 100
 @pytest.fixture
 def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
     """A deployment on a fresh PostgreSQL database and an empty Redis database."""
-    redis_url = test_services.redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    deployment = Stack(tmp_path, pg_url, broker_url=redis_url, batch_size=BATCH)
-    deployment.start_services()
-    try:
+    with redis_stack(tmp_path, pg_url, batch_size=BATCH) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 def seed_slots(stack: Stack) -> tuple[datetime, datetime]:

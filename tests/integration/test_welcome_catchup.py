@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from newsletter.db import utcnow
@@ -29,8 +28,7 @@ from newsletter.digests.models import Digest, DigestState
 from subscribers.links import Links
 from subscribers.models import MailingList, Subscriber, Subscription
 from subscribers.tokens import tokens_for
-from tests import services as test_services
-from tests.integration.pipeline_stack import Stack
+from tests.integration.pipeline_stack import Stack, redis_stack
 from tests.unit.subscribers.factories import outbox_messages
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -44,20 +42,9 @@ FRESHNESS = 40
 @pytest.fixture
 def stack(tmp_path: Path, pg_url: str) -> Iterator[Stack]:
     """A deployment with a short freshness window on fresh PostgreSQL and Redis databases."""
-    redis_url = test_services.redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    deployment = Stack(
-        tmp_path,
-        pg_url,
-        broker_url=redis_url,
-        extra_env={"NEWSLETTER_FRESHNESS_WINDOW": f"PT{FRESHNESS}S"},
-    )
-    deployment.start_services()
-    try:
+    extra_env = {"NEWSLETTER_FRESHNESS_WINDOW": f"PT{FRESHNESS}S"}
+    with redis_stack(tmp_path, pg_url, extra_env=extra_env) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 def _join_and_confirm(stack: Stack, email: str) -> None:
