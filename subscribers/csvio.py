@@ -35,17 +35,16 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInputError, UserError
 from newsletter.limits import DEFAULT_LIMITS, Limits
 from newsletter.textrules import csv_cell
-from subscribers.addresses import email_hash
 from subscribers.choices import offered_days, offered_topics
 from subscribers.csvread import COLUMNS, TOPIC_SEPARATOR, CsvRow, CsvRows, RowProblem, check_file
+from subscribers.csvstage import Stage
 from subscribers.csvwrite import (
     CHUNK,
-    NOW,
-    among,
+    Known,
     confirm_pending,
-    existing_subscribers,
     insert_subscribers,
     insert_subscriptions,
+    look_up,
     on_postgresql,
 )
 from subscribers.models import (
@@ -53,7 +52,6 @@ from subscribers.models import (
     Subscriber,
     Subscription,
     SubscriptionState,
-    Suppression,
 )
 from subscribers.services import Confirmer, get_list, send_confirmations
 
@@ -104,8 +102,8 @@ class _Import:
     watermark: int
     # ... and ``first_rows[id - watermark - 1]`` is the row that wrote each (0: not ours).
     first_rows: array[int] = field(default_factory=lambda: array("I"))
-    # On PostgreSQL: the transaction's timestamp as text, for COPY (None: SQLite).
-    now: str | None = None
+    # On PostgreSQL: the temporary table each chunk is checked and written from.
+    stage: Stage | None = None
     created: array[int] = field(default_factory=lambda: array("q"))
 
     @property
@@ -119,7 +117,6 @@ class _Import:
 
     def chunk(self, items: Sequence[CsvRow | RowProblem]) -> None:
         """Check one chunk of rows against the database and write the good ones."""
-        session = self.session
         problems: list[RowProblem] = []
         rows: dict[str, CsvRow] = {}
         for item in items:
@@ -133,35 +130,45 @@ class _Import:
                 )
             else:
                 rows[item.email] = item
-        hashes = {email_hash(email): email for email in rows}
-        connection = session.connection()
-        suppressed = {
-            hashes[digest]: reason
-            for digest, reason in connection.execute(
-                select(Suppression.email_hash, Suppression.reason).where(
-                    among(session, Suppression.email_hash, list(hashes))
-                )
-            )
-        }
-        existing = existing_subscribers(session, list(rows))
-        on_list: dict[int, tuple[int, SubscriptionState]] = {
-            subscriber_id: (subscription_id, state)
-            for subscriber_id, subscription_id, state in connection.execute(
-                select(Subscription.subscriber_id, Subscription.id, Subscription.state).where(
-                    Subscription.list_id == self.mailing_list.id,
-                    among(session, Subscription.subscriber_id, list(existing.values())),
-                )
-            )
-        }
+        if self.stage is not None:
+            known = self.stage.fill(rows.values(), self.mailing_list.id)
+        else:
+            known = look_up(self.session, list(rows), self.mailing_list.id)
+        accepted, dropped, to_confirm = self._decide(rows, known, problems)
+        problems.sort(key=lambda problem: problem.row)
+        self.report.refuse(problems)
+        self.report.confirmed_pending += len(to_confirm)
+        confirm_pending(self.session, to_confirm, self.mailing_list.id, self.consent)
+        if self.stage is not None:
+            new, written = self.stage.write(dropped, self.mailing_list.id, self.state, self.consent)
+        else:
+            new, written = self._insert(accepted, known.subscribers)
+        self.report.new_subscribers += new
+        self.report.imported += len(written)
+        for subscription_id, number in written:
+            offset = subscription_id - self.watermark - 1
+            if offset >= len(self.first_rows):
+                missing = offset + 1 - len(self.first_rows)
+                self.first_rows.frombytes(bytes(missing * self.first_rows.itemsize))
+            self.first_rows[offset] = number
+            self.created.append(subscription_id)
+
+    def _decide(
+        self, rows: dict[str, CsvRow], known: Known, problems: list[RowProblem]
+    ) -> tuple[list[CsvRow], list[str], list[int]]:
+        """Each row by what the database has on it: the rows to write, the addresses not
+        to write, and the pending subscriptions to confirm; refusals go to ``problems``."""
         accepted: list[CsvRow] = []
+        dropped: list[str] = []  # refused or confirmed: not written
         to_confirm: list[int] = []
         for row in rows.values():
-            reason = suppressed.get(row.email)
-            member = on_list.get(existing.get(row.email, -1))
+            reason = known.suppressed.get(row.email)
+            member = known.members.get(known.subscribers.get(row.email, -1))
             if reason is not None:
                 problems.append(RowProblem(row.number, row.email, f"suppressed: {reason.value}"))
             elif member is None:
                 accepted.append(row)
+                continue
             elif earlier := self.earlier_row(member[0]):
                 problems.append(
                     RowProblem(row.number, row.email, f"duplicate: same address as row {earlier}")
@@ -176,25 +183,20 @@ class _Import:
                         f"already on the list ({member[1].value}): left unchanged",
                     )
                 )
-        problems.sort(key=lambda problem: problem.row)
-        self.report.refuse(problems)
-        self.report.confirmed_pending += len(to_confirm)
-        confirm_pending(session, to_confirm, self.mailing_list.id, self.consent)
-        fresh = [row for row in accepted if row.email not in existing]
-        new_ids = insert_subscribers(session, fresh, self.now)
-        self.report.new_subscribers += len(new_ids)
-        existing.update(new_ids)
+            dropped.append(row.email)
+        return accepted, dropped, to_confirm
+
+    def _insert(
+        self, accepted: list[CsvRow], subscribers: dict[str, int]
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """SQLite: write the accepted rows; new subscribers, and (subscription id, row)s."""
+        fresh = [row for row in accepted if row.email not in subscribers]
+        new_ids = insert_subscribers(self.session, fresh)
+        subscribers.update(new_ids)
         written = insert_subscriptions(
-            session, accepted, existing, self.mailing_list, self.state, self.consent, self.now
+            self.session, accepted, subscribers, self.mailing_list, self.state, self.consent
         )
-        self.report.imported += len(written)
-        for subscription_id, number in written:
-            offset = subscription_id - self.watermark - 1
-            if offset >= len(self.first_rows):
-                missing = offset + 1 - len(self.first_rows)
-                self.first_rows.frombytes(bytes(missing * self.first_rows.itemsize))
-            self.first_rows[offset] = number
-            self.created.append(subscription_id)
+        return len(new_ids), written
 
 
 def import_csv(
@@ -226,9 +228,7 @@ def import_csv(
         watermark = session.scalar(select(func.max(Subscription.id))) or 0
         state = _Import(session, mailing_list, confirmed, consent, report, watermark)
         if on_postgresql(session):
-            # COPY takes text: the timestamp the other statements get from the database
-            # clock, read once (constant within the transaction on PostgreSQL).
-            state.now = session.scalars(select(NOW)).one().isoformat()
+            state.stage = Stage(session)  # in the savepoint: a dry run leaves no table
         rows = iter(reader)
         while chunk := list(islice(rows, CHUNK)):
             state.chunk(chunk)

@@ -1,35 +1,30 @@
-"""Writing an import's rows: the bulk statements ``csvio`` runs per chunk.
+"""Writing an import's rows: the bulk statements ``csvio`` runs per chunk on SQLite.
 
-On SQLite the rows go in with the driver's ``executemany`` of plain tuples and
-timestamps from the database clock (``CURRENT_TIMESTAMP``) in the statement. On
-PostgreSQL they go in with ``COPY`` (the transaction's timestamp read once, as text),
-and look-ups by many values use ``= ANY`` of one array parameter, so the statement
-text is the same for every chunk. Both write the same rows; the ids are read back by
-address or subscriber.
+On SQLite each chunk is looked up with a few ``IN`` queries (``look_up``) and written
+with the driver's ``executemany`` of plain tuples, timestamps from the database clock
+(``CURRENT_TIMESTAMP``) in the statement; the ids are read back by address or
+subscriber. PostgreSQL checks and writes each chunk set-based from a temporary table
+(``csvstage``); both answer the look-up as ``Known`` and share ``confirm_pending``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    Integer,
-    String,
     Table,
-    any_,
-    bindparam,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from newsletter.db import Base
+from subscribers.addresses import email_hash
 from subscribers.csvread import CsvRow
 from subscribers.models import (
     Consent,
@@ -38,6 +33,8 @@ from subscribers.models import (
     Subscriber,
     Subscription,
     SubscriptionState,
+    Suppression,
+    SuppressionReason,
 )
 
 CHUNK = 2000
@@ -48,7 +45,6 @@ _CONSENTS = Base.metadata.tables[Consent.__tablename__]
 # Timestamps of bulk rows come from the database clock, rendered once into the statement:
 # binding a Python datetime converts it again for every row, the largest cost of an import.
 NOW = func.current_timestamp()
-_ARRAYS = {"email": ARRAY(String), "email_hash": ARRAY(String)}
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -93,49 +89,20 @@ def on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def among(
-    session: Session, column: InstrumentedAttribute[Any], values: list[Any]
-) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL ``= ANY`` of one array parameter.
-
-    One array keeps the statement's text the same for every chunk: an ``IN`` of a
-    parameter per value is compiled and parsed again for each chunk's count.
-    """
-    if not on_postgresql(session):
-        return column.in_(values)
-    kind = _ARRAYS.get(column.key, ARRAY(Integer))
-    return column == any_(bindparam(None, values, type_=kind))
-
-
 def _write(
     session: Session,
     table: Table,
     columns: Sequence[str],
     stamps: Sequence[str],
     rows: Iterable[tuple[Any, ...]],
-    now: str | None,
 ) -> None:
     """Write ``rows`` (plain tuples in ``columns`` order) into ``table``; ``stamps`` get
     the database clock's time.
 
-    PostgreSQL (``now``: the transaction's timestamp as text): ``COPY``. SQLite: the
-    driver's ``executemany`` with ``CURRENT_TIMESTAMP`` in the statement, tuples passed
-    as they are (SQLAlchemy's per-row parameter handling was most of an import's cost).
+    The driver's ``executemany`` with ``CURRENT_TIMESTAMP`` in the statement, tuples
+    passed as they are (SQLAlchemy's per-row parameter handling was most of an
+    import's cost).
     """
-    if now is not None:
-        from psycopg import sql  # here: an import on SQLite need not load psycopg (~10 MB)
-
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name),
-            sql.SQL(", ").join(map(sql.Identifier, (*columns, *stamps))),
-        )
-        times = (now,) * len(stamps)
-        raw = session.connection().connection.driver_connection
-        assert raw is not None  # an open connection has its driver's
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row + times)
-        return
     quote = session.get_bind().dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in (*columns, *stamps))
     marks = ", ".join(["?"] * len(columns) + ["CURRENT_TIMESTAMP"] * len(stamps))
@@ -144,18 +111,52 @@ def _write(
     session.connection().exec_driver_sql(insert_text, list(rows))
 
 
+@dataclass
+class Known:
+    """What the database has on a chunk's addresses (only those it has anything on)."""
+
+    suppressed: dict[str, SuppressionReason] = field(default_factory=dict)
+    subscribers: dict[str, int] = field(default_factory=dict)  # address: subscriber id
+    # subscriber id: (subscription id, state) on this list
+    members: dict[int, tuple[int, SubscriptionState]] = field(default_factory=dict)
+
+
+def look_up(session: Session, emails: list[str], list_id: int) -> Known:
+    """What the database has on ``emails``: suppressions, subscribers, this list's members."""
+    hashes = {email_hash(email): email for email in emails}
+    connection = session.connection()
+    known = Known()
+    known.suppressed = {
+        hashes[digest]: reason
+        for digest, reason in connection.execute(
+            select(Suppression.email_hash, Suppression.reason).where(
+                Suppression.email_hash.in_(list(hashes))
+            )
+        )
+    }
+    known.subscribers = existing_subscribers(session, emails)
+    known.members = {
+        subscriber_id: (subscription_id, state)
+        for subscriber_id, subscription_id, state in connection.execute(
+            select(Subscription.subscriber_id, Subscription.id, Subscription.state).where(
+                Subscription.list_id == list_id,
+                Subscription.subscriber_id.in_(list(known.subscribers.values())),
+            )
+        )
+    }
+    return known
+
+
 def existing_subscribers(session: Session, emails: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in chunks(emails, 5000):
-        query = select(Subscriber.email, Subscriber.id).where(
-            among(session, Subscriber.email, list(chunk))
-        )
+        query = select(Subscriber.email, Subscriber.id).where(Subscriber.email.in_(chunk))
         found.update((email, number) for email, number in session.connection().execute(query))
     return found
 
 
-def insert_subscribers(session: Session, rows: list[CsvRow], now: str | None) -> dict[str, int]:
-    # Plain executemany (COPY on PostgreSQL), then read the ids back: RETURNING with a
+def insert_subscribers(session: Session, rows: list[CsvRow]) -> dict[str, int]:
+    # Plain executemany, then read the ids back: RETURNING with a
     # guaranteed order makes SQLite insert one row per statement, several times slower.
     if not rows:
         return {}
@@ -165,7 +166,6 @@ def insert_subscribers(session: Session, rows: list[CsvRow], now: str | None) ->
         ("email", "name", "locale", "timezone"),
         ("created_at", "updated_at"),
         ((row.email, row.name, row.locale, row.timezone) for row in rows),
-        now,
     )
     return existing_subscribers(session, [row.email for row in rows])
 
@@ -177,18 +177,17 @@ def insert_subscriptions(
     mailing_list: MailingList,
     state: SubscriptionState,
     consent: str,
-    now: str | None = None,
 ) -> list[tuple[int, int]]:
     """Subscribe ``rows`` (one chunk); each new subscription's id with its row number."""
     if not rows:
         return []
     connection = session.connection()
     members = {subscriber_ids[row.email]: row.number for row in rows}
-    _write_subscriptions(session, rows, subscriber_ids, mailing_list.id, state, consent, now)
+    _write_subscriptions(session, rows, subscriber_ids, mailing_list.id, state, consent)
     written = connection.execute(
         select(Subscription.id, Subscription.subscriber_id).where(
             Subscription.list_id == mailing_list.id,
-            among(session, Subscription.subscriber_id, list(members)),
+            Subscription.subscriber_id.in_(list(members)),
         )
     )
     return sorted((subscription_id, members[member]) for subscription_id, member in written)
@@ -201,7 +200,6 @@ def _write_subscriptions(
     list_id: int,
     state: SubscriptionState,
     consent: str,
-    now: str | None,
 ) -> None:
     """The subscriptions and their consent records of one chunk."""
     confirmed = state is SubscriptionState.CONFIRMED
@@ -237,7 +235,6 @@ def _write_subscriptions(
             )
             for row in rows
         ),
-        now,
     )
     record = (list_id, state.value, ConsentSource.IMPORT.value, consent)
     _write(
@@ -246,5 +243,4 @@ def _write_subscriptions(
         ("subscriber_id", "list_id", "to_state", "source", "text"),
         ("at",),
         ((subscriber_ids[row.email], *record) for row in rows),
-        now,
     )
