@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from newsletter import urls
+from newsletter import i18n, urls
 from newsletter.providers.interfaces import (
     MAX_RECIPIENTS_PER_BATCH,
     Batch,
@@ -24,6 +24,8 @@ from newsletter.providers.interfaces import (
 )
 from newsletter.publications.models import Publication
 from newsletter.publications.services import publication_info
+from newsletter.render.context import language_of
+from newsletter.render.context import marked as _
 from newsletter.render.email import RenderedMessage, base_context, render_template_email
 from subscribers.links import Links
 from subscribers.models import ConsentSource, MailingList, Subscription
@@ -32,15 +34,27 @@ CONFIRM_URL = "%%confirm_url%%"
 TEMPLATE = "confirm-subscription"
 
 Render = Callable[[str, dict[str, Any]], RenderedMessage]
+# The language a subscription's emails are written in (None: the publication's).
+LanguageFor = Callable[[Subscription], str | None]
 
-# "You received this email because ..." for each way a sign-up reaches us.
+# The footer's sentence for each way a sign-up reaches us (translated when rendered).
 REASONS: dict[ConsentSource, str] = {
-    ConsentSource.WEB: "this address was entered on our sign-up form",
-    ConsentSource.API: "this address was sent to us by a sign-up form on another site or app",
-    ConsentSource.IMPORT: "this address was in a subscriber list our team imported",
-    ConsentSource.CLI: "a member of our team added this address",
+    ConsentSource.WEB: _(
+        "You received this email because this address was entered on our sign-up form."
+    ),
+    ConsentSource.API: _(
+        "You received this email because this address was sent to us by a sign-up form "
+        "on another site or app."
+    ),
+    ConsentSource.IMPORT: _(
+        "You received this email because this address was in a subscriber list our team imported."
+    ),
+    ConsentSource.CLI: _(
+        "You received this email because a member of our team added this address."
+    ),
 }
-DEFAULT_REASON = "someone asked us to subscribe this address"
+DEFAULT_REASON = _("You received this email because someone asked us to subscribe this address.")
+PREHEADER = _("One click and you are in. If you did not ask for this, ignore it.")
 
 
 def confirmation_context(
@@ -48,15 +62,20 @@ def confirmation_context(
     mailing_list: MailingList,
     expires: timedelta,
     source: ConsentSource = ConsentSource.WEB,
+    *,
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """Template context of the confirmation email of one list, for sign-ups from ``source``."""
+    """Template context of the confirmation email of one list, for sign-ups from ``source``,
+    in ``language`` (the publication's by default)."""
+    info = publication_info(publication)
+    tag = language_of(info, language)
     return {
-        **base_context(publication_info(publication)),
-        "preheader": "One click and you are in. If you did not ask for this, ignore it.",
+        **base_context(info, language=tag),
+        "preheader": i18n.gettext_for(tag, PREHEADER),
         "list_name": mailing_list.name,
         "confirm_url": CONFIRM_URL,
         "expires_hours": max(1, int(expires.total_seconds() // 3600)),
-        "reason": REASONS.get(source, DEFAULT_REASON),
+        "reason": i18n.gettext_for(tag, REASONS.get(source, DEFAULT_REASON)),
     }
 
 
@@ -71,22 +90,27 @@ class EmailConfirmer:
         expires: timedelta,
         source: ConsentSource = ConsentSource.WEB,
         render: Render = render_template_email,
+        language_for: LanguageFor | None = None,
     ) -> None:
         self.sender = sender
         self.links = links
         self.expires = expires
         self.source = source
         self.render = render
+        self.language_for = language_for
 
     def send(self, subscriptions: Sequence[Subscription]) -> None:
-        """Email each subscription's confirmation link, one render per list."""
-        by_list: dict[int, list[Subscription]] = {}
+        """Email each subscription's confirmation link, one render per list and language."""
+        by_list: dict[tuple[int, str | None], list[Subscription]] = {}
         for subscription in subscriptions:
-            by_list.setdefault(subscription.list_id, []).append(subscription)
-        for group in by_list.values():
+            language = self.language_for(subscription) if self.language_for else None
+            by_list.setdefault((subscription.list_id, language), []).append(subscription)
+        for (_list_id, language), group in by_list.items():
             mailing_list = group[0].mailing_list
             publication = mailing_list.publication
-            context = confirmation_context(publication, mailing_list, self.expires, self.source)
+            context = confirmation_context(
+                publication, mailing_list, self.expires, self.source, language=language
+            )
             rendered = self.render(TEMPLATE, context)
             message = Message(
                 from_email=publication.from_email,

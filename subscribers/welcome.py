@@ -38,13 +38,15 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsletter import urls
+from newsletter import i18n, urls
 from newsletter.db import utcnow
 from newsletter.errors import OutcomeUnknownError, PermanentError, RetryableError
 from newsletter.providers.interfaces import Batch, EmailSender, Message, Recipient
 from newsletter.publications.models import Publication
 from newsletter.publications.services import publication_info
 from newsletter.render import placeholders
+from newsletter.render.context import language_of
+from newsletter.render.context import marked as _
 from newsletter.render.email import RenderedMessage, base_context, render_template_email
 from subscribers.aftercommit import after_commit
 from subscribers.links import Links
@@ -68,6 +70,10 @@ _PARAGRAPHS = re.compile(r"\n\s*\n")
 ONE_CLICK_POST = "List-Unsubscribe=One-Click"
 
 Render = Callable[[str, dict[str, Any]], RenderedMessage]
+# The language a subscription's emails are written in (None: the publication's).
+LanguageFor = Callable[[Subscription], str | None]
+PREHEADER = _("You are subscribed to %(list)s.")
+HEADING = _("Welcome to %(list)s")
 
 
 class Welcomer(Protocol):
@@ -102,15 +108,22 @@ def clean_welcome(subject: str, body: str) -> tuple[str, str]:
     return subject, body
 
 
-def welcome_context(publication: Publication, mailing_list: MailingList) -> dict[str, Any]:
-    """Template context of one list's welcome email (the publication's text, or the built-in)."""
-    context = base_context(publication_info(publication))
+def welcome_context(
+    publication: Publication, mailing_list: MailingList, *, language: str | None = None
+) -> dict[str, Any]:
+    """Template context of one list's welcome email (the publication's text, or the
+    built-in) in ``language``, the publication's by default. The publication's own
+    subject and text are its editors' words and stay as written."""
+    info = publication_info(publication)
+    tag = language_of(info, language)
+    context = base_context(info, language=tag)
     subject = " ".join(publication.welcome_subject.split())
+    names = {"list": mailing_list.name}
     return {
         **context,
-        "preheader": f"You are subscribed to {mailing_list.name}.",
+        "preheader": i18n.gettext_for(tag, PREHEADER) % names,
         "list_name": mailing_list.name,
-        "heading": subject or f"Welcome to {mailing_list.name}",
+        "heading": subject or i18n.gettext_for(tag, HEADING) % names,
         "paragraphs": paragraphs(publication.welcome_body),
         "home_url": context["brand"]["home_url"],
     }
@@ -120,16 +133,24 @@ class EmailWelcomer:
     """Renders and sends welcome emails through an ``EmailSender``, one request per reader."""
 
     def __init__(
-        self, sender: EmailSender, links: Links, *, render: Render = render_template_email
+        self,
+        sender: EmailSender,
+        links: Links,
+        *,
+        render: Render = render_template_email,
+        language_for: LanguageFor | None = None,
     ) -> None:
         self.sender = sender
         self.links = links
         self.render = render
+        self.language_for = language_for
 
-    def message(self, mailing_list: MailingList) -> Message:
-        """The welcome of one list, with placeholders for the reader's own links."""
+    def message(self, mailing_list: MailingList, *, language: str | None = None) -> Message:
+        """The welcome of one list in ``language`` (the publication's by default), with
+        placeholders for the reader's own links."""
         publication = mailing_list.publication
-        rendered = self.render(TEMPLATE, welcome_context(publication, mailing_list))
+        context = welcome_context(publication, mailing_list, language=language)
+        rendered = self.render(TEMPLATE, context)
         return Message(
             from_email=publication.from_email,
             from_name=publication.from_name,
@@ -167,7 +188,10 @@ class EmailWelcomer:
         stamp = f"{confirmed:%Y%m%dT%H%M%S%f}" if confirmed is not None else "none"
         return Batch(
             key=f"welcome-{subscription.id}-{stamp}",
-            message=self.message(subscription.mailing_list),
+            message=self.message(
+                subscription.mailing_list,
+                language=self.language_for(subscription) if self.language_for else None,
+            ),
             recipients=(self.recipient(subscription),),
         )
 

@@ -8,11 +8,13 @@ publication's look is validated once (the accent colour goes into CSS).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from newsletter import urls
+from babel.dates import format_date, format_skeleton
+
+from newsletter import i18n, urls
 from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import (
     CorrectionNotice,
@@ -23,7 +25,8 @@ from newsletter.content.edition import (
 )
 from newsletter.errors import InvalidInputError
 from newsletter.render import placeholders
-from newsletter.templating import check_colour, long_date, text_on, tint
+from newsletter.render.typography import look
+from newsletter.templating import check_colour, text_on, tint
 
 PREHEADER_LENGTH = 140
 # A shortened briefing in an email shows this much of its lede, cut at a word: its size
@@ -31,12 +34,25 @@ PREHEADER_LENGTH = 140
 SUMMARY_LENGTH = 300
 
 
-# What replaces a briefing's text when readers may no longer see it.
+def marked(message: str) -> str:
+    """Mark ``message`` for extraction (call it as ``_``); it is translated where it is
+    used, with ``i18n.gettext_for``."""
+    return message
+
+
+_ = marked
+
+
+# What replaces a briefing's text when readers may no longer see it ("%(date)s": the
+# long date of the change).
 _NOTICES = {
-    ItemStatus.WITHDRAWN: "This briefing was withdrawn",
-    ItemStatus.EXPIRED: "This briefing expired",
+    ItemStatus.WITHDRAWN: (
+        _("This briefing was withdrawn."),
+        _("This briefing was withdrawn on %(date)s."),
+    ),
+    ItemStatus.EXPIRED: (_("This briefing expired."), _("This briefing expired on %(date)s.")),
 }
-REMOVED_NOTICE = "This briefing has been removed."
+REMOVED_NOTICE = _("This briefing has been removed.")
 
 
 @dataclass(frozen=True)
@@ -96,23 +112,48 @@ class ItemView:
     topics: tuple[TopicView, ...] = ()
 
 
-def dated(moment: datetime, timezone: str) -> Dated:
+def language_of(publication: PublicationInfo, language: str | None) -> str:
+    """``language`` (checked, canonical), or the publication's when it is ``None``."""
+    return checked_language(publication.language if language is None else language)
+
+
+def checked_language(tag: str) -> str:
+    """``tag`` in canonical form (``i18n.check_language``); the pseudo-locale as it is."""
+    return tag if tag == i18n.PSEUDO else i18n.check_language(tag, field="language")
+
+
+def long_date(value: date, language: str) -> str:
+    """``value`` written out in full in ``language`` ("Wednesday 4 March 2026")."""
+    return i18n.long_date(value, language)
+
+
+def day_month(value: date, language: str) -> str:
+    """Day and month as a subject line has room for: "4 March", "4. März", "3월 4일"."""
+    locale = i18n.babel_locale(language)
+    if locale.language == "en":
+        return format_date(value, "d MMMM", locale=locale)
+    return format_skeleton("MMMMd", value, locale=locale)
+
+
+def dated(moment: datetime, timezone: str, language: str = i18n.DEFAULT_LANGUAGE) -> Dated:
     """``moment`` as a long date in ``timezone`` and as an ISO 8601 UTC timestamp."""
     local = moment.astimezone(ZoneInfo(timezone))
     iso = moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Dated(label=long_date(local.date()), iso=iso)
+    return Dated(label=long_date(local.date(), language), iso=iso)
 
 
-def notice_for(item: EditionItem, timezone: str) -> str:
+def notice_for(item: EditionItem, timezone: str, language: str = i18n.DEFAULT_LANGUAGE) -> str:
     """The sentence shown instead of the item's text, or "" for a live item."""
     if item.status is ItemStatus.TAKEN_DOWN:
-        return REMOVED_NOTICE
-    lead = _NOTICES.get(item.status)
-    if lead is None:
+        return i18n.gettext_for(language, REMOVED_NOTICE)
+    sentences = _NOTICES.get(item.status)
+    if sentences is None:
         return ""
+    undated, on_date = sentences
     if item.updated_at is None:
-        return f"{lead}."
-    return f"{lead} on {dated(item.updated_at, timezone).label}."
+        return i18n.gettext_for(language, undated)
+    label = dated(item.updated_at, timezone, language).label
+    return i18n.gettext_for(language, on_date) % {"date": label}
 
 
 def topic_views(edition: Edition, content: BriefingContent) -> tuple[TopicView, ...]:
@@ -132,16 +173,18 @@ def _key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def notice_views(edition: Edition) -> list[NoticeView]:
+def notice_views(edition: Edition, language: str = i18n.DEFAULT_LANGUAGE) -> list[NoticeView]:
     """The edition's "Corrections" block, oldest change first."""
     tz = edition.publication.timezone
+    withdrawn = i18n.gettext_for(language, _("Withdrawn"))
+    corrected = i18n.gettext_for(language, _("Correction"))
     return [
         NoticeView(
             kind=notice.kind,
-            label="Withdrawn" if notice.kind == "withdrawal" else "Correction",
+            label=withdrawn if notice.kind == "withdrawal" else corrected,
             title=notice.title,
             note=notice.note,
-            when=dated(notice.at, tz),
+            when=dated(notice.at, tz, language),
             url=notice.url,
         )
         for notice in sorted(edition.corrections, key=_notice_order)
@@ -181,12 +224,22 @@ def recipient_links() -> dict[str, str]:
     }
 
 
-def base_context(publication: PublicationInfo) -> dict[str, Any]:
-    """What ``email/_base`` needs besides ``title`` and ``preheader``."""
+def base_context(publication: PublicationInfo, *, language: str | None = None) -> dict[str, Any]:
+    """What ``email/layout`` needs besides ``title`` and ``preheader``, in ``language``
+    (the publication's by default)."""
     return {
-        "lang": publication.language,
+        **language_context(language_of(publication, language)),
         "brand": brand(publication),
         "links": recipient_links(),
+    }
+
+
+def language_context(tag: str) -> dict[str, Any]:
+    """The values of the base templates that follow the language (``tag`` checked)."""
+    return {
+        "lang": i18n.DEFAULT_LANGUAGE if tag == i18n.PSEUDO else tag,
+        "language": tag,
+        "look": look(tag),
     }
 
 
@@ -200,7 +253,12 @@ def preheader(content: BriefingContent, limit: int = PREHEADER_LENGTH) -> str:
 
 
 def item_view(
-    edition: Edition, item: EditionItem, number: int, *, shrunk: bool = False
+    edition: Edition,
+    item: EditionItem,
+    number: int,
+    *,
+    shrunk: bool = False,
+    language: str = i18n.DEFAULT_LANGUAGE,
 ) -> ItemView:
     """The view of one item, with its link to the briefing on the edition's web page."""
     pub = edition.publication
@@ -214,9 +272,9 @@ def item_view(
         summary=preheader(item.content, SUMMARY_LENGTH) if shrunk else "",
         permalink=urls.briefing_page(pub.base_url, pub.slug, slug),
         status=item.status,
-        notice=notice_for(item, pub.timezone),
+        notice=notice_for(item, pub.timezone, language),
         corrections=tuple(
-            NoteView(when=dated(note.at, pub.timezone), note=note.note)
+            NoteView(when=dated(note.at, pub.timezone, language), note=note.note)
             for note in sorted(item.corrections, key=lambda note: note.at)
         ),
         topics=topic_views(edition, item.content),
@@ -237,9 +295,10 @@ def page_url(edition: Edition, edition_url: str) -> str:
 
 
 def edition_context(
-    edition: Edition, *, shrink_last: int = 0, omit_last: int = 0
+    edition: Edition, *, shrink_last: int = 0, omit_last: int = 0, language: str | None = None
 ) -> dict[str, Any]:
-    """Everything the digest and archive templates read.
+    """Everything the digest and archive templates read, in ``language`` (the
+    publication's by default): dates, notices and labels written in it.
 
     For an email that must fit its budget, the last ``omit_last`` items are left out
     (the first always stays) and the last ``shrink_last`` of the others shrunk.
@@ -249,19 +308,22 @@ def edition_context(
             f"edition {edition.publication.slug} {edition.edition_date}: no briefings to render"
         )
     pub = edition.publication
+    base = base_context(pub, language=language)
+    tag = base["language"]
     ordered = sorted(edition.items, key=lambda item: item.position)
     kept = ordered[: max(1, len(ordered) - omit_last)]
     first_shrunk = len(kept) - shrink_last
     edition_url = edition_page_url(edition)
     items = [
-        item_view(edition, item, number, shrunk=number > first_shrunk)
+        item_view(edition, item, number, shrunk=number > first_shrunk, language=tag)
         for number, item in enumerate(kept, start=1)
     ]
     return {
-        **base_context(pub),
+        **base,
         "edition": edition,
         "publication": pub,
-        "date_label": long_date(edition.edition_date),
+        "date_label": long_date(edition.edition_date, tag),
+        "day_label": day_month(edition.edition_date, tag),
         "items": items,
         "lead": items[0],
         # Never from a withdrawn, expired or removed briefing: the page's description
@@ -270,7 +332,7 @@ def edition_context(
         "shrunk_count": shrink_last,
         "omitted_count": len(ordered) - len(kept),
         "total_count": len(ordered),
-        "corrections": notice_views(edition),
+        "corrections": notice_views(edition, tag),
         # The full edition's page (what "the full edition" links say) ...
         "edition_url": edition_url,
         # ... and the page of exactly what this email carries: a topic variant's own

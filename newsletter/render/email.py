@@ -20,8 +20,16 @@ from typing import Any
 import jinja2
 import mjml
 
+from newsletter import i18n
 from newsletter.content.edition import Edition
-from newsletter.render.context import base_context, edition_context, recipient_links
+from newsletter.render.context import (
+    base_context,
+    checked_language,
+    edition_context,
+    language_context,
+    language_of,
+    recipient_links,
+)
 from newsletter.render.mjml_check import TemplateError, check_template
 from newsletter.templating import TEMPLATES_DIR, environment
 from newsletter.textrules import printable_text
@@ -62,13 +70,18 @@ class RenderedMessage:
     text: str
 
 
-def render_email(edition: Edition, *, budget_bytes: int = 100_000) -> RenderedEmail:
+def render_email(
+    edition: Edition, *, budget_bytes: int = 100_000, language: str | None = None
+) -> RenderedEmail:
     """Render an edition's subject, HTML and text, shrinking late briefings to fit the budget.
 
-    An alert (``Edition.is_alert``) has its own short template: the headline as the
-    subject, the lede and a link to its page; nothing to shrink.
+    Everything around the briefings (labels, dates, footer) is in ``language``, the
+    publication's by default. An alert (``Edition.is_alert``) has its own short
+    template: the headline as the subject, the lede and a link to its page; nothing
+    to shrink.
     """
-    context = edition_context(edition)
+    language = language_of(edition.publication, language)
+    context = edition_context(edition, language=language)
     if edition.is_alert:
         return _alert(context, budget_bytes)
     subject = _subject(DIGEST, context)
@@ -78,7 +91,7 @@ def render_email(edition: Edition, *, budget_bytes: int = 100_000) -> RenderedEm
     count = len(items)
     shrink = omit = 0
     if _size(html) > budget_bytes:
-        shrink, omit, html = _fit(edition, subject, count, budget_bytes)
+        shrink, omit, html = _fit(edition, subject, count, budget_bytes, language)
     kept = items[: count - omit]
     shrunk = tuple(view.content.slug for view in kept[len(kept) - shrink :]) if shrink else ()
     omitted = tuple(view.content.slug for view in items[count - omit :]) if omit else ()
@@ -123,7 +136,9 @@ def _fewest(low: int, high: int, attempt: Callable[[int], str], budget: int) -> 
     return high, best
 
 
-def _fit(edition: Edition, subject: str, count: int, budget: int) -> tuple[int, int, str]:
+def _fit(
+    edition: Edition, subject: str, count: int, budget: int, language: str
+) -> tuple[int, int, str]:
     """The fewest briefings to shrink, then to leave out, from the end; and that HTML.
 
     Returns (shrunk, left out, HTML). Shrinking comes first: a shortened briefing still
@@ -132,10 +147,13 @@ def _fit(edition: Edition, subject: str, count: int, budget: int) -> tuple[int, 
     """
 
     def shrinking(shrink: int) -> str:
-        return _html(DIGEST, {**edition_context(edition, shrink_last=shrink), "title": subject})
+        context = edition_context(edition, shrink_last=shrink, language=language)
+        return _html(DIGEST, {**context, "title": subject})
 
     def omitting(omit: int) -> str:
-        context = edition_context(edition, shrink_last=count - omit, omit_last=omit)
+        context = edition_context(
+            edition, shrink_last=count - omit, omit_last=omit, language=language
+        )
         return _html(DIGEST, {**context, "title": subject})
 
     shrink, html = _fewest(1, count, shrinking, budget)
@@ -164,13 +182,21 @@ def _notes(shrink: int, size: int, budget: int, *, omit: int = 0) -> tuple[str, 
     return tuple(notes)
 
 
-def render_template_email(name: str, context: Mapping[str, Any]) -> RenderedMessage:
+def render_template_email(
+    name: str, context: Mapping[str, Any], *, language: str | None = None
+) -> RenderedMessage:
     """Render ``templates/email/<name>/{subject.txt, body.mjml, body.txt}`` with ``context``.
 
-    Footer links default to the per-recipient placeholders; see ``email/_base/base.mjml``
+    Footer links default to the per-recipient placeholders; see ``email/layout/base.mjml``
     for the variables the base layout reads (``base_context(publication)`` builds most).
+    The email is in ``language``; by default the context's (``base_context`` sets the
+    publication's), else English. Text the context itself carries (a confirmation's
+    reason, a welcome's heading) is written by its builder in the language it was given.
     """
-    full = {"links": recipient_links(), **context}
+    tag = checked_language(
+        language if language is not None else context.get("language", i18n.DEFAULT_LANGUAGE)
+    )
+    full = {"links": recipient_links(), **context, **language_context(tag)}
     subject = _subject(name, full)
     return RenderedMessage(
         subject=subject,
@@ -184,8 +210,9 @@ def _size(html: str) -> int:
 
 
 def _render(path: str, context: Mapping[str, Any]) -> str:
-    """Render one template; Jinja2 errors become ``TemplateError`` with template and line."""
-    env = environment()
+    """Render one template in the context's ``language``; Jinja2 errors become
+    ``TemplateError`` with template and line."""
+    env = environment(language=context.get("language", i18n.DEFAULT_LANGUAGE))
     try:
         return env.get_template(path).render(context)
     except jinja2.TemplateNotFound as exc:

@@ -299,7 +299,7 @@ def test_errors_in_other_template_folders_are_reported(monkeypatch: pytest.Monke
         ),
         undefined=StrictUndefined,
     )
-    monkeypatch.setattr(email_module, "environment", lambda: env)
+    monkeypatch.setattr(email_module, "environment", lambda **_: env)
     with pytest.raises(TemplateError, match=r"^email/broken/subject\.txt, line 2: "):
         render_template_email("broken", {})
     with pytest.raises(TemplateError, match=r"^email/odd/subject\.txt: "):
