@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from newsletter.content.edition import (
     Cadence,
-    CorrectionNote,
-    CorrectionNotice,
     Edition,
     ItemStatus,
     PublicationInfo,
@@ -30,38 +28,25 @@ from subscribers.confirmation import TEMPLATE as CONFIRMATION
 from subscribers.models import ConsentSource, MailingList
 from subscribers.welcome import TEMPLATE as WELCOME
 from subscribers.welcome import welcome_context
+from tests.browser.documents import AT, PUBLICATION_FIELDS, corrected_edition
 from tests.fixtures.editions import EDITION_DATE, long_edition, make_publication, sample_edition
 
-AT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 SLOT = "Evening"
-_FIELDS = (
-    "slug", "name", "tagline", "from_name", "from_email", "reply_to", "base_url",
-    "postal_address", "language", "accent_color", "logo_url",
-)  # fmt: skip
 
 
-def corrected(edition: Edition) -> Edition:
-    """``edition`` with a correction notice, a corrected, a withdrawn and an expired briefing."""
-    notice = CorrectionNotice(
-        kind="correction",
-        slug="tram-line-vote",
-        title="City council backs the harbour tram extension",
-        note="The vote was 38 to 21, not 39 to 20.",
-        at=AT,
-        url="https://news.example.org/p/morning-brief/briefings/tram-line-vote/",
-    )
-    withdrawal = replace(notice, kind="withdrawal", slug="gone", note="")
+def corrected() -> Edition:
+    """The checkers' corrected edition, plus a withdrawal notice and an expired briefing."""
+    edition = corrected_edition()
+    withdrawal = replace(edition.corrections[0], kind="withdrawal", slug="gone", note="")
     items = list(edition.items)
-    items[0] = replace(items[0], corrections=(CorrectionNote(at=AT, note="Vote count fixed."),))
-    items[1] = replace(items[1], status=ItemStatus.WITHDRAWN, updated_at=AT)
     items[2] = replace(items[2], status=ItemStatus.EXPIRED, updated_at=AT)
-    return replace(edition, items=tuple(items), corrections=(notice, withdrawal))
+    return replace(edition, items=tuple(items), corrections=(*edition.corrections, withdrawal))
 
 
 def publication(info: PublicationInfo | None = None) -> tuple[Publication, MailingList]:
     """A transient publication (no database) and its list, from ``info``."""
     info = info or make_publication()
-    fields = {name: getattr(info, name) for name in _FIELDS}
+    fields = {name: getattr(info, name) for name in PUBLICATION_FIELDS}
     row = Publication(**fields, welcome_subject="", welcome_body="")
     return row, MailingList(slug=info.slug, name=info.name, publication=row)
 
@@ -74,7 +59,7 @@ def digests() -> dict[str, tuple[Edition, int]]:
         "digest-weekly": (replace(sample, cadence=Cadence.WEEKLY), 100_000),
         "digest-slot": (replace(sample, slot=SLOT), 100_000),
         "digest-variant": (replace(sample, items=sample.items[:2], variant_key="0.1"), 100_000),
-        "digest-corrected": (corrected(sample), 100_000),
+        "digest-corrected": (corrected(), 100_000),
         "digest-shrunk": (long_edition(12), 60_000),
         "digest-omitted": (long_edition(30), 25_000),
         "alert": (replace(sample, cadence=Cadence.ALERT, items=sample.items[:1]), 100_000),
