@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from newsletter.backoffice import actions
 from newsletter.backoffice.pages import redirect, render
@@ -38,7 +39,9 @@ router = APIRouter()
 
 Admin = Annotated[Principal, Depends(page_user(Role.ADMIN))]
 AdminForm = Annotated[Principal, Depends(form_user(Role.ADMIN))]
-Text = Annotated[str, Form(max_length=500)]
+# A form field as typed (a form model's field: FastAPI reads the model from the form).
+Typed = Annotated[str, Field(max_length=500)]
+Address = Annotated[str, Field(max_length=2000)]
 
 # The fields the form edits, with the label the editor sees (errors use the label too).
 FIELDS = {
@@ -204,30 +207,25 @@ def publications_page(request: Request, user: Admin) -> Response:
     return _publications_view(request, user)
 
 
+class NewPublicationForm(BaseModel):
+    """What the new-publication form sends (``NEW_FIELDS``), as typed."""
+
+    slug: Typed = ""
+    name: Typed = ""
+    from_name: Typed = ""
+    from_email: Typed = ""
+    base_url: Typed = ""
+    postal_address: Address = ""
+    timezone: Typed = ""
+    language: Typed = ""
+
+
 @router.post("/publications")
 def add_publication(
-    request: Request,
-    user: AdminForm,
-    slug: Text = "",
-    name: Text = "",
-    from_name: Text = "",
-    from_email: Text = "",
-    base_url: Text = "",
-    postal_address: Annotated[str, Form(max_length=2000)] = "",
-    timezone: Text = "",
-    language: Text = "",
+    request: Request, user: AdminForm, form: Annotated[NewPublicationForm, Form()]
 ) -> Response:
     """Create a publication from the essentials; refused in place, naming the field."""
-    typed = {
-        "slug": slug,
-        "name": name,
-        "from_name": from_name,
-        "from_email": from_email,
-        "base_url": base_url,
-        "postal_address": postal_address,
-        "timezone": timezone,
-        "language": language,
-    }
+    typed: dict[str, str] = form.model_dump()
     data = {key: value.strip() for key, value in typed.items() if value.strip()}
     try:
         spec = validate_spec(data, where="Not added", label=new_field_label)
@@ -276,63 +274,44 @@ def publication_form(request: Request, user: Admin, slug: str) -> Response:
     return _edit_view(request, user, slug, values)
 
 
+class PublicationForm(BaseModel):
+    """What the settings form sends (``FIELDS``), as typed: a ticked box is non-blank."""
+
+    name: Typed = ""
+    tagline: Typed = ""
+    from_name: Typed = ""
+    from_email: Typed = ""
+    reply_to: Typed = ""
+    base_url: Typed = ""
+    postal_address: Address = ""
+    language: Typed = ""
+    max_briefings: Typed = ""
+    topics: Annotated[str, Field(max_length=10_000)] = ""
+    accent_color: Typed = ""
+    logo_url: Typed = ""
+    track_opens: Typed = ""
+    track_clicks: Typed = ""
+    local_delivery: Typed = ""
+    weekly_days: Annotated[list[str], Field(max_length=7)] = []
+    weekly_max: Typed = ""
+    topic_mode: Typed = ""
+    alerts_per_day: Typed = ""
+    digest_group_id: Typed = ""
+    alert_group_id: Typed = ""
+
+
 @router.post("/publications/{slug}")
 def save_publication(
-    request: Request,
-    user: AdminForm,
-    slug: str,
-    name: Text = "",
-    tagline: Text = "",
-    from_name: Text = "",
-    from_email: Text = "",
-    reply_to: Text = "",
-    base_url: Text = "",
-    postal_address: Annotated[str, Form(max_length=2000)] = "",
-    language: Text = "",
-    max_briefings: Text = "",
-    topics: Annotated[str, Form(max_length=10_000)] = "",
-    accent_color: Text = "",
-    logo_url: Text = "",
-    track_opens: Text = "",
-    track_clicks: Text = "",
-    local_delivery: Text = "",
-    weekly_days: Annotated[list[str], Form(max_length=7)] = [],  # noqa: B006 (FastAPI form)
-    weekly_max: Text = "",
-    topic_mode: Text = "",
-    alerts_per_day: Text = "",
-    digest_group_id: Text = "",
-    alert_group_id: Text = "",
+    request: Request, user: AdminForm, slug: str, form: Annotated[PublicationForm, Form()]
 ) -> Response:
     """Save the settings; the whole publication is validated again before anything is written.
 
     Dropping a weekly roundup day that readers chose is refused (``check_weekly_days``):
     they would silently stop getting mail.
     """
-    typed = {
-        "name": name,
-        "tagline": tagline,
-        "from_name": from_name,
-        "from_email": from_email,
-        "reply_to": reply_to,
-        "base_url": base_url,
-        "postal_address": postal_address,
-        "language": language,
-        "max_briefings": max_briefings,
-        "topics": topics,
-        "accent_color": accent_color,
-        "logo_url": logo_url,
-        "weekly_max": weekly_max,
-        "topic_mode": topic_mode,
-        "alerts_per_day": alerts_per_day,
-        "digest_group_id": digest_group_id,
-        "alert_group_id": alert_group_id,
-    }
-    boxes = (
-        ("track_opens", track_opens),
-        ("track_clicks", track_clicks),
-        ("local_delivery", local_delivery),
-    )
-    checked = {name for name, value in boxes if value}
+    typed: dict[str, str] = form.model_dump(exclude={*CHECKBOXES, "weekly_days"})
+    checked = {name for name in CHECKBOXES if getattr(form, name)}
+    weekly_days = form.weekly_days
     try:
         with runtime_of(request).database.session() as db:
             changes = changes_from_form(typed, checked, weekly_days)

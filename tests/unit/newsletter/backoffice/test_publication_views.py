@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -277,3 +278,32 @@ def test_a_refused_publication_keeps_the_form_and_names_the_field(
     assert "Not added: Address name (slug): &#39;evening&#39; is another publication" in again.text
     signed_in(Role.PUBLISHER)
     assert client.post("/editor/publications", data=_new_publication(token)).status_code == 403
+
+
+def test_the_forms_keep_their_length_limits(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """Each form field has its bound (500 characters; the postal address 2,000, topics
+    10,000, weekly days 7): past it the post is refused as malformed and nothing is written."""
+    _publication(db)
+    token = signed_in(Role.ADMIN)
+    edit = "/editor/publications/morning"
+    for field, value in {
+        "name": "x" * 501,
+        "postal_address": "x" * 2001,
+        "topics": "x" * 10_001,
+    }.items():
+        assert client.post(edit, data=_settings_form(token, **{field: value})).status_code == 422
+    for field, value in {"slug": "x" * 501, "postal_address": "x" * 2001}.items():
+        new = _new_publication(token, **{field: value})
+        assert client.post("/editor/publications", data=new).status_code == 422
+    eight: dict[str, Any] = {**_settings_form(token), "weekly_days": ["mon"] * 8}
+    assert client.post(edit, data=eight).status_code == 422
+    with db.session() as session:
+        assert session.query(Publication).count() == 1
+    assert _audit(db) == []
+    # Within the bounds: a postal address longer than a one-line field is saved.
+    address = "1 Long Road\n" + "y" * 600
+    assert client.post(edit, data=_settings_form(token, postal_address=address)).status_code == 303
+    with db.session() as session:
+        assert session.query(Publication).one().postal_address == address
