@@ -207,17 +207,22 @@ def publications_page(request: Request, user: Admin) -> Response:
     return _publications_view(request, user)
 
 
-class NewPublicationForm(BaseModel):
-    """What the new-publication form sends (``NEW_FIELDS``), as typed."""
+class _Essentials(BaseModel):
+    """The fields both publication forms send, as typed."""
 
-    slug: Typed = ""
     name: Typed = ""
     from_name: Typed = ""
     from_email: Typed = ""
     base_url: Typed = ""
     postal_address: Address = ""
-    timezone: Typed = ""
     language: Typed = ""
+
+
+class NewPublicationForm(_Essentials):
+    """What the new-publication form sends (``NEW_FIELDS``), as typed."""
+
+    slug: Typed = ""
+    timezone: Typed = ""
 
 
 @router.post("/publications")
@@ -274,17 +279,11 @@ def publication_form(request: Request, user: Admin, slug: str) -> Response:
     return _edit_view(request, user, slug, values)
 
 
-class PublicationForm(BaseModel):
+class PublicationForm(_Essentials):
     """What the settings form sends (``FIELDS``), as typed: a ticked box is non-blank."""
 
-    name: Typed = ""
     tagline: Typed = ""
-    from_name: Typed = ""
-    from_email: Typed = ""
     reply_to: Typed = ""
-    base_url: Typed = ""
-    postal_address: Address = ""
-    language: Typed = ""
     max_briefings: Typed = ""
     topics: Annotated[str, Field(max_length=10_000)] = ""
     accent_color: Typed = ""
