@@ -87,9 +87,10 @@ def schedule_once(db: Session, actor: str, ip: str, slug: str, local: datetime) 
     return edition
 
 
-def send_now(db: Session, actor: str, ip: str, slug: str) -> ScheduledEdition:
-    """Add today's edition due at once (the next beat tick starts it)."""
-    edition = editions.send_now(db, slug)
+def send_now(db: Session, actor: str, ip: str, slug: str, slot: str = "") -> ScheduledEdition:
+    """Add today's edition (of the named ``slot``: a publication's slots give one each) due
+    at once (the next beat tick starts it)."""
+    edition = editions.send_now(db, slug, slot=slot)
     accounts.audit(
         db, actor, "edition.send_now", edition.label(), ip=ip, due_at=edition.due_at.isoformat()
     )
@@ -166,16 +167,21 @@ def set_opt_in(db: Session, actor: str, ip: str, slug: str, *, double: bool) -> 
     return mailing_list
 
 
-def send_test_copy(rt: Runtime, actor: str, ip: str, slug: str, address: str) -> Preview:
-    """Send the next edition, marked [TEST], to ``address``; returns its preview.
+def send_test_copy(
+    rt: Runtime, actor: str, ip: str, slug: str, address: str, slot: str = ""
+) -> Preview:
+    """Send the next edition (of a named ``slot``), marked [TEST], to ``address``; returns
+    its preview.
 
     Nothing is sent when the edition would be skipped: the preview has no ``test_batch``.
     """
     with rt.database.session() as db:
-        view = preview_next(db, get_publication(db, slug), tokens_for(rt.settings), test_to=address)
+        publication = get_publication(db, slug)
+        tokens = tokens_for(rt.settings)
+        view = preview_next(db, publication, tokens, test_to=address, slot=slot)
     if view.test_batch is not None:
         rt.sender.send_batch(view.test_batch)
         with rt.database.session() as db:
-            label = f"{slug} {view.edition_date}"
+            label = f"{slug} {view.edition_date}" + (f" ({slot})" if slot else "")
             accounts.audit(db, actor, "edition.test_send", label, ip=ip, to=address)
     return view

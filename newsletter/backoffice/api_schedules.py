@@ -20,7 +20,7 @@ from newsletter.backoffice.forms import (
 )
 from newsletter.db import utcnow
 from newsletter.editors.auth import client_ip
-from newsletter.errors import InvalidInputError
+from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.publications.services import get_publication
 from newsletter.schedules import due, editions, slots
 from newsletter.schedules import services as schedules
@@ -118,20 +118,33 @@ def add_edition(
     response_model=s.ScheduledEditionOut,
     summary="Send today's edition now",
 )
-def send_now(request: Request, user: Publisher, slug: PublicationSlug) -> Response:
+def send_now(
+    request: Request, user: Publisher, slug: PublicationSlug, body: s.SendNowIn | None = None
+) -> Response:
     """Add today's edition due at once; the scheduler starts it within a minute (publishers).
 
-    When today's edition is already scheduled, sent or assembled, the answer is 409 and
-    nothing changes.
+    A publication with named slots gives one edition a day per slot: ``{"slot":
+    "evening"}`` starts that slot's (without a body: the main schedule's). A slot the
+    publication does not have is refused (422, naming ``slot``). When that edition of
+    today is already scheduled, sent or assembled, the answer is 409. Nothing changes
+    on a refusal.
     """
+    slot = body.slot if body is not None else ""
     try:
         # The refusal leaves the session block, so its transaction is rolled back.
         with runtime_of(request).database.session() as db:
-            edition = actions.send_now(db, user.name, client_ip(request), slug)
-            body = s.ScheduledEditionOut(**edition_row(edition, None))
+            if slot:
+                publication = get_publication(db, slug)  # an unknown slug stays a 404
+                try:
+                    slots.get_slot(db, publication, slot, field="slot")
+                except NotFoundError as exc:
+                    fields = [{"field": "slot", "message": str(exc).split(": ", 1)[1]}]
+                    return error_response(request, 422, str(exc), fields=fields)
+            edition = actions.send_now(db, user.name, client_ip(request), slug, slot)
+            answer = s.ScheduledEditionOut(**edition_row(edition, None))
     except InvalidInputError as exc:
         return error_response(request, 409, f"Nothing was sent: {exc}")
-    return JSONResponse(body.model_dump(mode="json"), status_code=201)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=201)
 
 
 @router.post(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.backoffice import actions
 from newsletter.backoffice.pages import redirect, render
+from newsletter.backoffice.preview_slots import read_slot, slot_names
 from newsletter.backoffice.previews import ReaderChoice, preview_for, read_choice
 from newsletter.backoffice.reports import report_view
 from newsletter.content.edition import Cadence
@@ -54,10 +55,12 @@ def preview(
     topics: Annotated[list[str] | None, Query()] = None,
     timezone: Annotated[str, Query(max_length=100)] = "",
     cadence: Annotated[str, Query(max_length=20)] = "",
+    slot: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The next edition as a reader with these topics, zone and cadence gets it (default: a
     daily reader of every topic in the publication's zone): email at two widths, text,
-    subject, size, and when it reaches them. A choice the publication does not offer is
+    subject, size, and when it reaches them. With named slots, ``slot`` picks whose daily
+    edition (default: the main schedule's). A choice the publication does not offer is
     refused (400) with the field named, and nothing is previewed."""
     rt = runtime_of(request)
     typed = list(topics or [])
@@ -65,7 +68,9 @@ def preview(
     with rt.database.session() as db:
         chosen, publications = chosen_publication(db, publication)
         try:
-            choice = read_choice(db, chosen, topics=typed, timezone=timezone, cadence=cadence)
+            choice = read_choice(
+                db, chosen, topics=typed, timezone=timezone, cadence=cadence, slot=slot
+            )
         except InvalidInputError as exc:
             error, choice = str(exc), None
         view = None
@@ -78,6 +83,7 @@ def preview(
             "local_delivery": chosen.local_delivery,
             "topics": offered_topics(db, chosen),
             "weekly_days": [DAY_NAMES[day] for day in offered_days(chosen)],
+            "slots": slot_names(db, chosen),
         }
         slugs = [(p.slug, p.name) for p in publications]
     shown = choice or ReaderChoice(cadence=Cadence.DAILY)
@@ -96,6 +102,7 @@ def preview(
         chosen_topics={t.casefold() for t in (shown.topics if choice else typed)},
         chosen_zone=shown.zone if choice else timezone.strip(),
         chosen_cadence=shown.cadence.value if choice else cadence.strip().lower(),
+        chosen_slot=shown.slot if choice else slot.strip(),
         zones=zone_options(shown.zone if choice else None),
     )
 
@@ -106,14 +113,20 @@ def send_test_copy(
     user: Publisher,
     publication: Annotated[str, Form(max_length=64)],
     to: Annotated[str, Form(max_length=320)] = "",
+    slot: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Send one copy of the next edition, marked [TEST], to an address (default: your own)."""
+    """Send one copy of the next edition (of a named slot), marked [TEST], to an address
+    (default: your own)."""
     address = clean_email(to or user.email, parameter="to")
     rt = runtime_of(request)
-    view = actions.send_test_copy(rt, user.name, client_ip(request), publication, address)
+    with rt.database.session() as db:  # an unknown slot: 400 naming the field, nothing sent
+        name = read_slot(db, get_publication(db, publication), slot, Cadence.DAILY)
+    view = actions.send_test_copy(rt, user.name, client_ip(request), publication, address, name)
+    # Both checked above: a known slug, and a slot name (URL-safe by the slot rules).
+    back = f"/editor/preview?publication={publication}" + (f"&slot={name}" if name else "")
     if view.test_batch is None:
-        return redirect(f"/editor/preview?publication={publication}")
-    return redirect(f"/editor/preview?publication={publication}", "test-sent")
+        return redirect(back)
+    return redirect(back, "test-sent")
 
 
 @router.get("/editions", response_class=HTMLResponse)

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from newsletter import urls
+from newsletter.backoffice.preview_slots import next_daily, read_slot
 from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import Cadence, Edition, EditionItem, PublicationInfo
 from newsletter.db import utcnow
@@ -36,7 +37,6 @@ from newsletter.digests.roundup import roundup_edition
 from newsletter.digests.services import (
     assemble_digest,
     find_digest,
-    next_edition,
     render_digest,
     tentatively,
 )
@@ -67,11 +67,13 @@ MAX_CHOSEN = 200
 @dataclass(frozen=True)
 class ReaderChoice:
     """The reader a preview imitates: the topics they chose (none: every topic), their
-    zone (None: the publication's) and their cadence."""
+    zone (None: the publication's), their cadence, and the named slot whose daily edition
+    is shown ("" the main schedule's)."""
 
     topics: tuple[str, ...] = ()
     zone: str | None = None
     cadence: Cadence = Cadence.DAILY
+    slot: str = ""
 
     @property
     def personal(self) -> bool:
@@ -96,10 +98,11 @@ def read_choice(
     topics: Sequence[str] = (),
     timezone: str = "",
     cadence: str = "",
+    slot: str = "",
 ) -> ReaderChoice:
     """The choice typed into the preview form, checked as a reader's would be: only the
-    publication's topics, a real IANA zone, daily or (if offered) weekly; else
-    ``InvalidInputError`` naming the field."""
+    publication's topics, a real IANA zone, daily or (if offered) weekly, one of its
+    named slots; else ``InvalidInputError`` naming the field."""
     if len(topics) > MAX_CHOSEN:
         raise InvalidInputError(f"topics: at most {MAX_CHOSEN}")
     chosen = tuple(clean_topics(topics, offered_topics(session, publication)))
@@ -109,18 +112,22 @@ def read_choice(
         raise InvalidInputError(f"cadence: {cadence.strip()[:20]!r} is not daily or weekly")
     if typed == Cadence.WEEKLY.value and not offered_days(publication):
         raise InvalidInputError("cadence: this publication offers no weekly roundup")
-    return ReaderChoice(chosen, zone, Cadence(typed))
+    kind = Cadence(typed)
+    return ReaderChoice(chosen, zone, kind, read_slot(session, publication, slot, kind))
 
 
-def reader_timing(publication: Publication, edition_date: date, zone: str | None) -> ReaderTiming:
+def reader_timing(
+    publication: Publication, edition_date: date, zone: str | None, at: time | None = None
+) -> ReaderTiming:
     """When a reader in ``zone`` gets the edition of ``edition_date`` on the recurring schedule.
 
     With local delivery: ``send_time`` on that date in their zone (DST rules of
-    ``newsletter.localtime``); otherwise everyone's instant, the publication's ``send_time``.
+    ``newsletter.localtime``); otherwise everyone's instant, the publication's ``send_time``
+    (``at``: a named slot's time instead).
     """
     name = zone or publication.timezone
     where = name if publication.local_delivery else publication.timezone
-    instant = local_instant(edition_date, publication.send_time, where)
+    instant = local_instant(edition_date, at or publication.send_time, where)
     return ReaderTiming(
         name, instant, instant.astimezone(ZoneInfo(name)), publication.local_delivery
     )
@@ -158,6 +165,7 @@ class Preview:
     full_count: int = 0  # briefings in the full edition
     left_out: str | None = None  # why this reader would get nothing
     view_url: str = ""
+    slot: str = ""  # the named slot whose daily edition this is ("" the main schedule)
 
 
 def _edition_url(publication: Publication, edition_date: date, cadence: Cadence) -> str:
@@ -210,6 +218,7 @@ def _capture(
         cadence=digest.cadence.value,
         full_count=len(digest.items),
         view_url=view,
+        slot=digest.slot,
     )
 
 
@@ -234,16 +243,21 @@ def preview_next(
     *,
     test_to: str | None = None,
     now: datetime | None = None,
+    slot: str = "",
 ) -> Preview:
-    """The publication's next edition rendered now; with ``test_to``, a test batch for it."""
+    """The publication's next edition (of a named ``slot``) rendered now; with ``test_to``,
+    a test batch for it."""
     now = now or utcnow()
     _take_write_lock(session, publication)
-    edition_date = next_edition(publication, now)
-    stored = find_digest(session, publication.id, edition_date)
+    target = next_daily(session, publication, slot, now)
+    edition_date = target.edition_date
+    stored = find_digest(session, publication.id, edition_date, Cadence.DAILY, target.slot)
     if stored is not None and stored.state in RENDERED_STATES:
         return _capture(stored, publication, True, test_to, tokens)
     with tentatively(session):
-        result = assemble_digest(session, publication, edition_date, now=now)
+        result = assemble_digest(
+            session, publication, edition_date, now=now, slot=target.slot, cutoff=target.cutoff
+        )
         digest = result.digest
         if digest.state is DigestState.SKIPPED:
             return Preview(
@@ -253,6 +267,7 @@ def preview_next(
                 state=digest.state.value,
                 frozen=not result.created,
                 skip_reason=digest.skip_reason,
+                slot=target.slot,
             )
         digest = render_digest(session, digest.id)
         return _capture(digest, publication, not result.created, test_to, tokens)
@@ -272,13 +287,16 @@ def preview_for(
     if choice.cadence is Cadence.WEEKLY:
         return _weekly_for(session, publication, choice, tokens, now)
     _take_write_lock(session, publication)
-    edition_date = next_edition(publication, now)
-    timing = reader_timing(publication, edition_date, choice.zone)
-    stored = find_digest(session, publication.id, edition_date)
+    target = next_daily(session, publication, choice.slot, now)
+    edition_date = target.edition_date
+    timing = reader_timing(publication, edition_date, choice.zone, target.send_time)
+    stored = find_digest(session, publication.id, edition_date, Cadence.DAILY, target.slot)
     if stored is not None and stored.state in RENDERED_STATES:
         return _reader_view(session, stored, publication, choice, timing, True, tokens)
     with tentatively(session):
-        result = assemble_digest(session, publication, edition_date, now=now)
+        result = assemble_digest(
+            session, publication, edition_date, now=now, slot=target.slot, cutoff=target.cutoff
+        )
         digest = result.digest
         if digest.state is DigestState.SKIPPED:
             return Preview(
@@ -290,6 +308,7 @@ def preview_for(
                 skip_reason=digest.skip_reason,
                 choice=choice,
                 timing=timing,
+                slot=target.slot,
             )
         digest = render_digest(session, digest.id)
         frozen = not result.created

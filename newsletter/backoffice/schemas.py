@@ -152,6 +152,13 @@ class SlotIn(_In):
     cutoff_minutes: int = Field(default=0, ge=0, le=1380, examples=[30])
 
 
+class SendNowIn(_In):
+    """Which edition of today to start now: a named slot's, or ("" or no body) the main
+    schedule's."""
+
+    slot: str = Field(default="", max_length=40, examples=["evening"])
+
+
 class SlotOut(BaseModel):
     """A named slot of a publication's schedule."""
 
