@@ -33,6 +33,8 @@ import click
 from newsletter.console import err
 
 if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
     from newsletter.db import Database
     from newsletter.digests.models import DigestState
     from newsletter.runtime import Runtime
@@ -269,15 +271,44 @@ def _wait_final(
     return state
 
 
-def _supervise(ctx: click.Context, children: Sequence[Child], grace: float) -> None:
+def _supervise(
+    ctx: click.Context, children: Sequence[Child], grace: float, *, serve_metrics: bool = False
+) -> None:
     from newsletter.clicontext import runtime
-    from newsletter.settings import metrics_environment
+    from newsletter.settings import METRICS_ENV, metrics_environment
 
     rt = runtime(ctx)  # builds the runtime and applies pending migrations once, before any child
     # Every child counts its Prometheus metrics in the same folder (newsletter.metrics).
-    env = {**os.environ, **metrics_environment(rt.settings)}
+    counts = metrics_environment(rt.settings)
+    env = {**os.environ, **counts}
+    port = rt.settings.worker_metrics_port
+    if serve_metrics and port:
+        serve_counters(rt.settings.worker_metrics_host, port, counts[METRICS_ENV])
     code = Supervisor(children, grace=grace, env=env).run()
     ctx.exit(code)
+
+
+def serve_counters(host: str, port: int, folder: str) -> WSGIServer | None:
+    """Serve the counters every process of this machine wrote to ``folder`` as Prometheus
+    text on ``host:port`` (any path), from a thread of this process; the server, or None,
+    said on stderr, when the port is taken (another worker of the machine serves the
+    same counters, or something else listens there)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    try:
+        server, _ = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        err.print(
+            f"NEWSLETTER_WORKER_METRICS_PORT: cannot listen on {host}:{port} ({exc.strerror}); "
+            "this worker serves no metrics",
+            markup=False,
+        )
+        return None
+    err.print(f"worker metrics on http://{host}:{port}/metrics", markup=False)
+    return server
 
 
 option_grace = click.option(
@@ -296,7 +327,7 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": False}
 @click.pass_context
 def worker(ctx: click.Context, grace: float, celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker (extra arguments go to ``celery worker``, e.g. --concurrency 8)."""
-    _supervise(ctx, [celery_command("worker", celery_args)], grace)
+    _supervise(ctx, [celery_command("worker", celery_args)], grace, serve_metrics=True)
 
 
 @click.command("beat", context_settings=_PASS_THROUGH)

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # Where each process of this machine writes its Prometheus counters (prometheus
     # client's multiprocess mode); empty: <data dir>/metrics.
     metrics_dir: Path | None = None
+    # ``newsletter worker`` serves this machine's counters on this port (0: not at all),
+    # for machines that run workers without the web app (whose /metrics adds them up).
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     websub_hub_url: str = ""  # a WebSub hub to announce feed updates to; empty: none
 
     # Scheduling and the Celery pipeline (tasks/): an edition that cannot start within
