@@ -11,8 +11,10 @@ address already on the list is left as it is, except that a ``confirmed`` import
 
 The import streams: the file is read (``csvread``) and written in chunks of ``CHUNK``
 rows, each chunk checked against the database (suppressions, existing subscribers,
-this list's subscriptions) with a few ``IN`` queries and written by ``csvwrite`` (Core
-``executemany`` on SQLite, ``COPY`` on PostgreSQL). Memory stays flat in the file's
+this list's subscriptions) and written: on SQLite with a few ``IN`` queries and
+``executemany`` (``csvwrite``), on PostgreSQL set-based from a temporary table the
+chunk is copied into (``csvstage``); what the database has on the rows is decided on
+the same way for both (``_decide``). Memory stays flat in the file's
 size: an address repeated in the file is found because its first row is already
 written (its row number is kept in a compact array by subscription id), and only the
 first ``PROBLEMS_KEPT`` refused rows are kept in full (every one is counted). The
