@@ -2,8 +2,10 @@
 
 Every command used to import SQLAlchemy, Celery, FastAPI, Jinja and alembic, and hash
 a password with argon2, before parsing its arguments: about 2 s of CPU for ``--help``.
-These tests guard the cause without timing anything: what a fresh interpreter has
-imported after the root's ``--help``.
+These tests guard the cause: what a fresh interpreter has imported after the root's
+``--help``, after every group's and command's ``--help``, and after importing each
+command module. One test also times each group's ``--help`` (CPU of a child process)
+against a ceiling generous enough for a loaded machine.
 """
 
 from __future__ import annotations
