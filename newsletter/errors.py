@@ -9,6 +9,7 @@ their one use::
     ├── UserError                bad input from a person or a file; never retried
     │   ├── NotFoundError        an id, slug or date that does not exist
     │   ├── InvalidInputError    a value that fails validation (names field / file / line)
+    │   │   ├── ConflictError    well formed, but clashes with what exists or the clock (HTTP 409)
     │   │   ├── TokenError       subscribers.tokens: a token is malformed, tampered with or expired
     │   │   └── _Refused         briefings.jsonform: duplicate keys, NaN or Infinity in JSON
     │   ├── TransitionError      a state change the state machine refuses
@@ -52,6 +53,14 @@ class NotFoundError(UserError):
 
 class InvalidInputError(UserError):
     """A value failed validation; the message says where and what was expected."""
+
+
+class ConflictError(InvalidInputError):
+    """A well-formed value that clashes with the state: a name taken, a time already past.
+
+    No schema can rule it out, so the API answers 409, not 400 (the CLI and the forms
+    treat it as any invalid value).
+    """
 
 
 class TransitionError(UserError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import ConflictError, InvalidInputError, NotFoundError
 from newsletter.parsing import is_slug
 from newsletter.publications.models import Publication
 from subscribers.models import MailingList, Subscription, SubscriptionState
@@ -54,7 +54,7 @@ def add_list(
         raise InvalidInputError(f"--name: between 1 and {MAX_NAME} characters")
     other = session.scalar(select(Publication.id).where(Publication.slug == slug))
     if other is not None and other != publication.id:
-        raise InvalidInputError(f"slug: {slug!r} is the slug of another publication")
+        raise ConflictError(f"slug: {slug!r} is the slug of another publication")
     ensure_default_list(session, publication)
     return create_list(session, publication, slug, name, double_opt_in=double_opt_in)
 

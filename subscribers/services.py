@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.content.edition import MailKind
 from newsletter.db import utcnow
-from newsletter.errors import InvalidInputError, NotFoundError, TransitionError
+from newsletter.errors import ConflictError, NotFoundError, TransitionError
 from newsletter.publications.models import Publication
 from subscribers.addresses import normalise_email
 from subscribers.aftercommit import after_commit
@@ -119,7 +119,7 @@ def create_list(
 ) -> MailingList:
     """An extra list of ``publication``; slugs are unique across publications."""
     if session.scalar(select(MailingList.id).where(MailingList.slug == slug)) is not None:
-        raise InvalidInputError(f"list: {slug!r} already exists")
+        raise ConflictError(f"list: {slug!r} already exists")
     mailing_list = MailingList(
         slug=slug, name=name, publication=publication, double_opt_in=double_opt_in
     )

@@ -9,7 +9,7 @@ Every page that answers GET also answers HEAD (link checkers and proxies send it
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,8 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from newsletter.content.edition import Cadence
+from newsletter import schemahints as h
+from newsletter.content.edition import READER_CADENCES, Cadence
 from newsletter.errors import InvalidInputError
+from newsletter.parsing import WEEKDAYS
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import render_page
@@ -37,6 +39,7 @@ from subscribers.view_support import PAGE_METHODS, evidence_of, links_of, read_t
 from subscribers.welcome import EmailWelcomer
 
 router = APIRouter()
+CADENCES = [cadence.value for cadence in READER_CADENCES]
 
 
 def _signup(runtime: Runtime, session: Session, request: SignupRequest) -> SignupOutcome:
@@ -197,14 +200,16 @@ class SubscribeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: str = Field(max_length=320)
+    # The keywords state the sign-up's rules in the OpenAPI document (schemahints); the
+    # document served adds the deployment's lists, their topics and weekly days.
+    email: Annotated[str, h.ADDRESS] = Field(max_length=320)
     list_slug: str = Field(alias="list", min_length=1, max_length=64)
-    name: str = Field(default="", max_length=200)
+    name: Annotated[str, h.text(one_line=True)] = Field(default="", max_length=200)
     locale: str = Field(default="", max_length=16)
-    timezone: str = Field(default="", max_length=64)
+    timezone: Annotated[str, h.zone(blank=True)] = Field(default="", max_length=64)
     topics: list[str] = Field(default_factory=list, max_length=50)
-    cadence: str = Field(default="", max_length=20)
-    weekly_day: str = Field(default="", max_length=20)
+    cadence: Annotated[str, h.Keywords(enum=["", *CADENCES])] = Field(default="", max_length=20)
+    weekly_day: Annotated[str, h.Keywords(enum=["", *WEEKDAYS])] = Field(default="", max_length=20)
     alerts: bool = Field(default=False, description="Also receive alerts (the digest always)")
     alert_topics: list[str] = Field(
         default_factory=list, max_length=50, description="Alerts on these topics only (empty: all)"

@@ -9,17 +9,20 @@ declares every answer, and ``/api/docs`` shows it as a page.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.orm import Session
 
 from newsletter.backoffice import (
     api_accounts,
     api_admin,
     api_alerts,
     api_briefings,
+    api_deployment,
     api_docs,
     api_editions,
     api_publications,
@@ -28,6 +31,7 @@ from newsletter.backoffice import (
 from newsletter.backoffice import schemas as s
 from newsletter.briefings.jsonform import BriefingInput
 from newsletter.templating import environment
+from newsletter.web.deps import runtime_of
 from subscribers.signup_views import SubscribeIn
 
 SUBSCRIBE_PATH = "/api/subscribe"
@@ -108,8 +112,12 @@ _SUBSCRIBE_OPERATION: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document of the API routes (the public pages are not part of it)."""
+def openapi_document(session: Session | None = None) -> dict[str, Any]:
+    """The OpenAPI document of the API routes (the public pages are not part of it).
+
+    With a ``session``, completed with the publications, lists and topics that exist
+    (``api_deployment``).
+    """
     document = get_openapi(
         title="Briefing publisher API",
         version="1",
@@ -122,14 +130,15 @@ def openapi_document() -> dict[str, Any]:
     components["Briefing"] = schema
     # The sign-up view reads its body itself, so its schema is declared here.
     components["SubscribeIn"] = SubscribeIn.model_json_schema(by_alias=True)
-    document["paths"][SUBSCRIBE_PATH] = {"post": _SUBSCRIBE_OPERATION}
-    return document
+    document["paths"][SUBSCRIBE_PATH] = {"post": copy.deepcopy(_SUBSCRIBE_OPERATION)}
+    return document if session is None else api_deployment.complete(document, session)
 
 
 @router.get("/openapi.json", include_in_schema=False)
-def openapi() -> JSONResponse:
-    """The API's OpenAPI 3.1 document."""
-    return JSONResponse(openapi_document())
+def openapi(request: Request) -> JSONResponse:
+    """The API's OpenAPI 3.1 document, with this deployment's publications and lists."""
+    with runtime_of(request).database.session() as session:
+        return JSONResponse(openapi_document(session))
 
 
 @router.get("/docs", include_in_schema=False, response_class=HTMLResponse)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from newsletter.backoffice import schemas as s
-from newsletter.backoffice.api_deps import BriefingSlug, Publisher, Reader
+from newsletter.backoffice.api_deps import BriefingSlug, EditedSlug, Publisher, Reader
 from newsletter.backoffice.queue import briefing_queue
 from newsletter.briefings import services as briefings
 from newsletter.briefings.models import Briefing, BriefingState
@@ -340,7 +340,7 @@ def _edited(body: bytes, media_type: str, slug: str, limits: Limits) -> Briefing
 async def edit(
     request: Request,
     user: Reader,
-    slug: BriefingSlug,
+    slug: EditedSlug,
     revision: Annotated[
         int | None,
         Query(

@@ -14,7 +14,7 @@ from newsletter.content.edition import Cadence
 from newsletter.digests.services import item_counts, list_digests
 from newsletter.editors import services as accounts
 from newsletter.editors.auth import client_ip
-from newsletter.errors import InvalidInputError
+from newsletter.errors import ConflictError
 from newsletter.publications.services import get_publication
 from newsletter.web.deps import Id, runtime_of
 
@@ -61,7 +61,7 @@ def send_test_copy(
     rt = runtime_of(request)
     view = actions.send_test_copy(rt, user.name, client_ip(request), slug, address)
     if view.test_batch is None:
-        raise InvalidInputError(f"{slug}: the next edition would be skipped ({view.skip_reason})")
+        raise ConflictError(f"{slug}: the next edition would be skipped ({view.skip_reason})")
     return s.TestSendOut(
         publication=slug, edition_date=view.edition_date, subject=view.subject, to=address
     )

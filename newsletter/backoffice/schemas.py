@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from newsletter import schemahints as h
 from newsletter.content.briefing import ImportWarning
-from newsletter.parsing import LOCAL_PATTERN, TIME_PATTERN
+from newsletter.content.slots import RESERVED_NAMES
+from newsletter.editors.services import NAME_PATTERN
+from newsletter.parsing import LOCAL_PATTERN, SLUG_PATTERN, TIME_PATTERN
+from newsletter.publications.spec import COLOUR_PATTERN, LANGUAGE_PATTERN, TOPIC
+
+RESERVED = sorted(RESERVED_NAMES)  # slot names edition URLs keep for themselves
 
 
 class FieldError(BaseModel):
@@ -133,22 +139,30 @@ class ScheduleIn(_In):
     """A recurring schedule: local time, IANA time zone, days (mon ... sun)."""
 
     send_time: str = Field(pattern=TIME_PATTERN, examples=["07:00"])
-    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/London"])
-    weekdays: list[str] = Field(min_length=1, max_length=7, examples=[["mon", "tue"]])
+    timezone: Annotated[str, h.zone()] = Field(
+        min_length=1, max_length=64, examples=["Europe/London"]
+    )
+    weekdays: Annotated[list[str], h.DAYS] = Field(
+        min_length=1, max_length=7, examples=[["mon", "tue"]]
+    )
 
 
 class OnceIn(_In):
     """A one-off edition at a local date and time of the publication's zone."""
 
-    at: str = Field(pattern=LOCAL_PATTERN, examples=["2030-01-31 07:00"])
+    at: Annotated[str, h.LOCAL] = Field(pattern=LOCAL_PATTERN, examples=["2030-01-31 07:00"])
 
 
 class SlotIn(_In):
     """A named slot: its name (in URLs), local time, days and cut-off in minutes before it."""
 
-    name: str = Field(min_length=1, max_length=40, examples=["evening"])
+    name: Annotated[str, h.Keywords(pattern=SLUG_PATTERN, **{"not": {"enum": RESERVED}})] = Field(
+        min_length=1, max_length=40, examples=["evening"]
+    )
     send_time: str = Field(pattern=TIME_PATTERN, examples=["18:00"])
-    weekdays: list[str] = Field(min_length=1, max_length=7, examples=[["mon", "tue"]])
+    weekdays: Annotated[list[str], h.DAYS] = Field(
+        min_length=1, max_length=7, examples=[["mon", "tue"]]
+    )
     cutoff_minutes: int = Field(default=0, ge=0, le=1380, examples=[30])
 
 
@@ -286,7 +300,7 @@ class ReportOut(BaseModel):
 class TestSendIn(_In):
     """Where to send a test copy of the next edition (default: your own address)."""
 
-    to: str | None = Field(default=None, max_length=320)
+    to: Annotated[str, h.ADDRESS] | None = Field(default=None, max_length=320)
 
 
 class TestSendOut(BaseModel):
@@ -301,8 +315,8 @@ class TestSendOut(BaseModel):
 class EditorIn(_In):
     """A new account."""
 
-    name: str = Field(min_length=1, max_length=120)
-    email: str = Field(min_length=3, max_length=320)
+    name: Annotated[str, h.Keywords(pattern=NAME_PATTERN)] = Field(min_length=1, max_length=120)
+    email: Annotated[str, h.ADDRESS] = Field(min_length=3, max_length=320)
     role: str = Field(pattern=r"^(editor|publisher|admin)$")
     password: str | None = Field(default=None, min_length=12, max_length=1024)
 
@@ -332,8 +346,12 @@ class MailingListIn(_In):
     """A new mailing list of a publication."""
 
     publication: str = Field(min_length=1, max_length=64, examples=["morning"])
-    slug: str = Field(min_length=1, max_length=64, examples=["weekend"])
-    name: str = Field(min_length=1, max_length=200, examples=["Weekend edition"])
+    slug: Annotated[str, h.Keywords(pattern=SLUG_PATTERN)] = Field(
+        min_length=1, max_length=64, examples=["weekend"]
+    )
+    name: Annotated[str, h.text(one_line=True, filled=True)] = Field(
+        min_length=1, max_length=200, examples=["Weekend edition"]
+    )
     double_opt_in: bool = True
 
 
@@ -346,19 +364,31 @@ class OptInIn(_In):
 class PublicationChanges(_In):
     """Publication fields to change; the rest keep their values. The schedule has its own call."""
 
-    name: str | None = Field(default=None, max_length=200)
-    tagline: str | None = Field(default=None, max_length=300)
-    from_name: str | None = Field(default=None, max_length=200)
-    from_email: str | None = Field(default=None, max_length=320)
-    reply_to: str | None = Field(default=None, max_length=320)
-    base_url: str | None = Field(default=None, max_length=500)
-    postal_address: str | None = Field(default=None, max_length=2000)
-    language: str | None = Field(default=None, max_length=35)
+    # The keywords state the publication's rules (PublicationSpec), so a change the
+    # document allows is one the whole-publication validation accepts.
+    name: Annotated[str, h.text(one_line=True, filled=True)] | None = Field(
+        default=None, max_length=200
+    )
+    tagline: Annotated[str, h.text(one_line=True)] | None = Field(default=None, max_length=300)
+    from_name: Annotated[str, h.text(one_line=True)] | None = Field(default=None, max_length=200)
+    from_email: Annotated[str, h.ADDRESS] | None = Field(default=None, max_length=320)
+    reply_to: Annotated[str, h.ADDRESS_OR_BLANK] | None = Field(default=None, max_length=320)
+    base_url: Annotated[str, h.URL] | None = Field(default=None, max_length=500)
+    postal_address: Annotated[str, h.text(filled=True)] | None = Field(
+        default=None, max_length=2000
+    )
+    language: Annotated[str, h.Keywords(pattern=LANGUAGE_PATTERN)] | None = Field(
+        default=None, max_length=35
+    )
     max_briefings: int | None = Field(default=None, ge=1, le=100)
     alerts_per_day: int | None = Field(default=None, ge=0, le=100)
-    topics: list[str] | None = Field(default=None, max_length=100)
-    accent_color: str | None = Field(default=None, max_length=7)
-    logo_url: str | None = Field(default=None, max_length=500)
+    topics: Annotated[list[str], h.Keywords(items=TOPIC)] | None = Field(
+        default=None, max_length=100
+    )
+    accent_color: Annotated[str, h.Keywords(pattern=COLOUR_PATTERN)] | None = Field(
+        default=None, max_length=7
+    )
+    logo_url: Annotated[str, h.URL_OR_BLANK] | None = Field(default=None, max_length=500)
     track_opens: bool | None = None
     track_clicks: bool | None = None
     # SendGrid unsubscribe groups per kind of mail: a number sets one, null removes it.

@@ -40,6 +40,7 @@ from newsletter.content.briefing import (
 from newsletter.errors import InvalidInputError
 from newsletter.limits import DEFAULT_LIMITS, Limits, json_too_deep
 from newsletter.parsing import SLUG_PATTERN
+from newsletter.schemahints import text
 from newsletter.textrules import BAD_CHARACTER
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -55,8 +56,12 @@ def _printable(text: str) -> str:
     return text
 
 
+_FILLED = text(filled=True)  # the schema states the rule: filled, no control characters
 Paragraph = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_printable)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    AfterValidator(_printable),
+    _FILLED,
 ]
 
 
@@ -64,11 +69,11 @@ def _bounded(max_length: int) -> Any:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-Heading = Annotated[str, _bounded(200), AfterValidator(_printable)]
-QuestionText = Annotated[str, _bounded(500), AfterValidator(_printable)]
-TopicName = Annotated[str, _bounded(120), AfterValidator(_printable)]
-Title = Annotated[str, _bounded(300), AfterValidator(_printable)]
-Source = Annotated[str, _bounded(200), AfterValidator(_printable)]
+Heading = Annotated[str, _bounded(200), AfterValidator(_printable), _FILLED]
+QuestionText = Annotated[str, _bounded(500), AfterValidator(_printable), _FILLED]
+TopicName = Annotated[str, _bounded(120), AfterValidator(_printable), _FILLED]
+Title = Annotated[str, _bounded(300), AfterValidator(_printable), _FILLED]
+Source = Annotated[str, _bounded(200), AfterValidator(_printable), _FILLED]
 
 
 class _Input(BaseModel):
@@ -96,10 +101,19 @@ class QuestionInput(_Input):
 class TopicInput(_Input):
     """A topic; without a ``name`` the name is derived from the description."""
 
-    model_config = ConfigDict(title="Topic")
+    # The one rule across fields that JSON Schema can state: a name or a description.
+    model_config = ConfigDict(
+        title="Topic",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                {"required": ["description"], "properties": {"description": {"pattern": "\\S"}}},
+            ]
+        },
+    )
 
     name: TopicName | None = None
-    description: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    description: Annotated[str, StringConstraints(strip_whitespace=True), text()] = ""
 
     @model_validator(mode="after")
     def _named(self) -> TopicInput:

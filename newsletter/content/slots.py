@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import time
 
-from newsletter.errors import InvalidInputError
+from newsletter.errors import ConflictError, InvalidInputError
 from newsletter.parsing import WEEKDAYS, is_slug
 
 MAX_NAME = 40
@@ -111,7 +111,7 @@ def check_new_slot(slot: SlotSpec, existing: Iterable[SlotSpec], *, field: str) 
     """Refuse (naming ``field``) a slot whose name is taken or that clashes with one."""
     for other in existing:
         if other.name == slot.name:
-            raise InvalidInputError(f"{field}: slot {slot.name!r} already exists")
+            raise ConflictError(f"{field}: slot {slot.name!r} already exists")
         reason = clash(slot, other)
         if reason is not None:
-            raise InvalidInputError(f"{field}: {reason}")
+            raise ConflictError(f"{field}: {reason}")

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 
 from newsletter.db import utcnow
 from newsletter.editors.models import ApiToken, AuditEntry, Editor, Role
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import ConflictError, InvalidInputError, NotFoundError
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
 TOKEN_PREFIX = "nlt_"  # noqa: S105 - a marker that makes leaked tokens easy to spot
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,118}[A-Za-z0-9.]$|^[A-Za-z0-9]$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,118}[A-Za-z0-9.]$|^[A-Za-z0-9]$"
+_NAME = re.compile(NAME_PATTERN)
 
 # One hasher per process; its defaults follow RFC 9106's second recommended profile.
 _HASHER = PasswordHasher()
@@ -95,9 +96,9 @@ def create_editor(
     name = clean_name(name)
     email = clean_email(email)
     if find_editor(session, name) is not None:
-        raise InvalidInputError(f"NAME: an editor called {name!r} already exists")
+        raise ConflictError(f"NAME: an editor called {name!r} already exists")
     if find_editor(session, email) is not None:
-        raise InvalidInputError(f"--email: {email} is already used by another editor")
+        raise ConflictError(f"--email: {email} is already used by another editor")
     editor = Editor(
         name=name,
         email=email,

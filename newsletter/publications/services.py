@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.content.edition import PublicationInfo
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import ConflictError, InvalidInputError, NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.spec import PublicationSpec, load_toml, validate_spec
 from newsletter.publications.topics import assign_topic_slugs
@@ -70,7 +70,7 @@ def create_publication(session: Session, spec: PublicationSpec) -> Publication:
     """Add a new publication; refuses a slug that exists."""
     exists = session.scalar(select(Publication.id).where(Publication.slug == spec.slug))
     if exists is not None:
-        raise InvalidInputError(f"publication {spec.slug!r} already exists (use edit)")
+        raise ConflictError(f"publication {spec.slug!r} already exists (use edit)")
     publication = Publication(**_values(spec))
     session.add(publication)
     session.flush()

@@ -34,6 +34,7 @@ from pydantic import (
     field_validator,
 )
 
+from newsletter import schemahints as h
 from newsletter.content.slots import SlotSpec, check_cutoff, check_name, check_slots
 from newsletter.errors import InvalidInputError
 from newsletter.files import read_input
@@ -51,6 +52,9 @@ from newsletter.publications.models import TopicMode
 from newsletter.textrules import bad_character
 
 StrictInt = Annotated[int, Field(strict=True)]
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
+COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+TOPIC = {"type": "string", "maxLength": 120, "pattern": h.FILLED_LINE_PATTERN}
 
 
 def _email(value: str) -> str:
@@ -73,26 +77,33 @@ class PublicationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     slug: str = Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    tagline: str = Field(default="", max_length=300)
-    from_name: str = Field(default="", max_length=200)
-    from_email: str = Field(max_length=320)
-    reply_to: str = Field(default="", max_length=320)
-    base_url: str = Field(max_length=500)
-    postal_address: str = Field(min_length=1)
-    timezone: str = "UTC"
-    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
-    send_time: time = time(7, 0)
-    weekdays: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    # The Annotated keywords state the validators' rules in the JSON Schema (schemahints).
+    name: Annotated[str, h.text(one_line=True, filled=True)] = Field(min_length=1, max_length=200)
+    tagline: Annotated[str, h.text(one_line=True)] = Field(default="", max_length=300)
+    from_name: Annotated[str, h.text(one_line=True)] = Field(default="", max_length=200)
+    from_email: Annotated[str, h.ADDRESS] = Field(max_length=320)
+    reply_to: Annotated[str, h.ADDRESS_OR_BLANK] = Field(default="", max_length=320)
+    base_url: Annotated[str, h.URL] = Field(max_length=500)
+    postal_address: Annotated[str, h.text(filled=True)] = Field(min_length=1)
+    timezone: Annotated[str, h.zone()] = "UTC"
+    language: str = Field(default="en", pattern=LANGUAGE_PATTERN)
+    send_time: Annotated[time, h.TIME] = time(7, 0)
+    weekdays: Annotated[tuple[str, ...], h.DAYS, h.Keywords(minItems=1)] = (
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    )
     max_briefings: StrictInt = Field(default=10, ge=1, le=100)
-    topics: tuple[str, ...] = ()
-    accent_color: str = Field(default="#1a56db", pattern=r"^#[0-9a-fA-F]{6}$")
-    logo_url: str = Field(default="", max_length=500)
+    topics: Annotated[tuple[str, ...], h.Keywords(items=TOPIC)] = ()
+    accent_color: str = Field(default="#1a56db", pattern=COLOUR_PATTERN)
+    logo_url: Annotated[str, h.URL_OR_BLANK] = Field(default="", max_length=500)
     track_opens: Annotated[bool, Field(strict=True)] = False
     track_clicks: Annotated[bool, Field(strict=True)] = False
     # Personal digests: each reader's local send time, weekly roundups, topic selection.
     local_delivery: Annotated[bool, Field(strict=True)] = False
-    weekly_days: tuple[str, ...] = ()
+    weekly_days: Annotated[tuple[str, ...], h.DAYS] = ()
     weekly_max: StrictInt = Field(default=10, ge=1, le=100)
     topic_mode: TopicMode = TopicMode.ONLY
     # Alerts a day (in the publication's zone) before only an admin may send another.

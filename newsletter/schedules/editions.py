@@ -12,7 +12,7 @@ from newsletter import parsing
 from newsletter.content.edition import Cadence
 from newsletter.db import utcnow
 from newsletter.digests.models import Digest
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import ConflictError, InvalidInputError, NotFoundError
 from newsletter.localtime import local_instant
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
@@ -62,9 +62,9 @@ def refuse_weekly_day(publication: Publication, edition_date: date) -> None:
 
 
 def refuse_if_paused(publication: Publication) -> None:
-    """Raise ``InvalidInputError`` if the publication is paused: no edition may go out."""
+    """Raise ``ConflictError`` if the publication is paused: no edition may go out."""
     if publication.paused:
-        raise InvalidInputError(
+        raise ConflictError(
             f"{publication.slug} is paused: no edition goes out until it is resumed "
             f"(newsletter publications resume {publication.slug})"
         )
@@ -96,10 +96,10 @@ def schedule_once(
         get_slot(session, publication, slot)
     due_at = local_instant(local.date(), local.time(), publication.timezone)
     if kind is EditionKind.ONCE and due_at <= now:
-        raise InvalidInputError(f"--at: {local:%Y-%m-%d %H:%M} is in the past")
+        raise ConflictError(f"--at: {local:%Y-%m-%d %H:%M} is in the past")
     reason = _taken(session, publication, local.date(), cadence, slot)
     if reason is not None:
-        raise InvalidInputError(f"{publication.slug} {local.date().isoformat()}: {reason}")
+        raise ConflictError(f"{publication.slug} {local.date().isoformat()}: {reason}")
     edition = ScheduledEdition(
         publication=publication,
         edition_date=local.date(),

@@ -20,7 +20,7 @@ from newsletter.content.slots import (
     check_slots,
 )
 from newsletter.db import utcnow
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import ConflictError, InvalidInputError, NotFoundError
 from newsletter.localtime import local_instant
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
@@ -86,7 +86,7 @@ def add_slot(
         )
     existing = [_spec(row) for row in slots_of(session, publication)]
     if any(other.name == spec.name for other in existing):
-        raise InvalidInputError(f"{label('name')}: {slug} already has a slot {spec.name!r}")
+        raise ConflictError(f"{label('name')}: {slug} already has a slot {spec.name!r}")
     check_new_slot(spec, existing, field=label("time"))
     row = ScheduleSlot(
         publication_id=publication.id,

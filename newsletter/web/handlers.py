@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from newsletter.errors import (
+    ConflictError,
     InvalidInputError,
     NotFoundError,
     ProviderError,
@@ -39,7 +40,7 @@ def status_of(error: UserError) -> int:
         return 429
     if isinstance(error, NotFoundError):
         return 404
-    if isinstance(error, TransitionError):
+    if isinstance(error, TransitionError | ConflictError):
         return 409
     if isinstance(error, VerificationError):
         return 403

@@ -54,7 +54,7 @@ def test_bad_lists_are_refused_with_the_field_named(
     admin = accounts.bearer(Role.ADMIN)
     body = {"publication": "morning", "slug": "morning", "name": "Again"}
     taken = client.post("/api/lists", json=body, headers=admin)
-    assert taken.status_code == 400
+    assert taken.status_code == 409
     assert "already exists" in taken.json()["error"]
     ghost = client.post("/api/lists", json={**body, "publication": "ghost"}, headers=admin)
     assert ghost.status_code == 404

@@ -233,7 +233,7 @@ def test_test_send_goes_to_the_editor_only(
 def test_admin_manages_publications_and_accounts(
     client: TestClient, db: Database, accounts: Accounts
 ) -> None:
-    """An admin adds a publication and an account; duplicates are 400 with the reason."""
+    """An admin adds a publication and an account; duplicates are 409 with the reason."""
     headers = accounts.bearer(Role.ADMIN)
     spec = {
         "slug": "evening",
@@ -243,7 +243,7 @@ def test_admin_manages_publications_and_accounts(
         "postal_address": "1 Street",
     }
     assert client.post("/api/publications", json=spec, headers=headers).status_code == 201
-    assert client.post("/api/publications", json=spec, headers=headers).status_code == 400
+    assert client.post("/api/publications", json=spec, headers=headers).status_code == 409
     assert client.get("/api/publications/evening", headers=headers).json()["name"] == "Evening"
     assert [p["slug"] for p in client.get("/api/publications", headers=headers).json()] == [
         "evening"
@@ -251,7 +251,7 @@ def test_admin_manages_publications_and_accounts(
     new = {"name": "Nia", "email": "nia@example.org", "role": "editor"}
     assert client.post("/api/editors", json=new, headers=headers).status_code == 201
     again = client.post("/api/editors", json=new, headers=headers)
-    assert again.status_code == 400
+    assert again.status_code == 409
     assert "already exists" in again.json()["error"]
     names = [e["name"] for e in client.get("/api/editors", headers=headers).json()]
     assert "Nia" in names

@@ -103,12 +103,12 @@ def test_api_adds_lists_refuses_and_removes_slots(
         {"name": "evening", "send_time": "18:00", "weekdays": WEEK, "cutoff_minutes": 30}
     ]
     again = client.post("/api/publications/morning/slots", json=body, headers=headers)
-    assert again.status_code == 400
+    assert again.status_code == 409
     assert again.json()["error"].startswith("name: morning already has a slot 'evening'")
     same_time = client.post(
         "/api/publications/morning/slots", json={**body, "name": "late"}, headers=headers
     )
-    assert same_time.status_code == 400
+    assert same_time.status_code == 409
     assert same_time.json()["error"].startswith("send_time: 'late'")
     upcoming = client.get(
         "/api/publications/morning/schedule", headers=accounts.bearer(Role.EDITOR)
