@@ -3,7 +3,8 @@
 A client (or schemathesis) that sends only what the document allows must be accepted,
 so every rule that JSON Schema can state is stated, from the same constants the
 validators use: the stored-text rule of ``newsletter.textrules`` as a ``pattern``, the
-address form as a ``pattern`` and ``maxLength``, time zones and day names as enums.
+address form as a ``pattern`` and ``maxLength``, time zones, language tags and day
+names as enums.
 ``Keywords(...)`` adds keywords to a pydantic type's schema, inside ``X | None`` too;
 the validation itself stays with the validators (whose messages name the character or
 the field), the keywords only describe it.
@@ -22,6 +23,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
+from babel import localedata
 from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -126,6 +128,17 @@ _MONTH_DAY = (
 LOCAL = Keywords(
     pattern=f"^[1-9][0-9]{{3}}-{_MONTH_DAY}[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::00)?$"
 )
+
+
+@cache
+def language_tags() -> tuple[str, ...]:
+    """Every language tag CLDR knows, as ``i18n.check_language`` writes it, sorted."""
+    return tuple(sorted(tag.replace("_", "-") for tag in localedata.locale_identifiers()))
+
+
+def language(*, blank: bool = False) -> Keywords:
+    """A language tag CLDR knows (or ``""`` when ``blank``)."""
+    return Keywords(enum=[""] * blank + list(language_tags()))
 
 
 def zone(*, blank: bool = False) -> Keywords:

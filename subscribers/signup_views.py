@@ -205,7 +205,7 @@ class SubscribeIn(BaseModel):
     email: Annotated[str, h.ADDRESS] = Field(max_length=320)
     list_slug: str = Field(alias="list", min_length=1, max_length=64)
     name: Annotated[str, h.text(one_line=True)] = Field(default="", max_length=200)
-    locale: str = Field(default="", max_length=16)
+    locale: Annotated[str, h.language(blank=True)] = Field(default="", max_length=16)
     timezone: Annotated[str, h.zone(blank=True)] = Field(default="", max_length=64)
     topics: list[str] = Field(default_factory=list, max_length=50)
     cadence: Annotated[str, h.Keywords(enum=["", *CADENCES])] = Field(default="", max_length=20)

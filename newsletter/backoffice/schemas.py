@@ -12,7 +12,7 @@ from newsletter.content.briefing import ImportWarning
 from newsletter.content.slots import RESERVED_NAMES
 from newsletter.editors.services import NAME_PATTERN
 from newsletter.parsing import LOCAL_PATTERN, SLUG_PATTERN, TIME_PATTERN
-from newsletter.publications.spec import COLOUR_PATTERN, LANGUAGE_PATTERN, TOPIC
+from newsletter.publications.spec import COLOUR_PATTERN, TOPIC
 
 RESERVED = sorted(RESERVED_NAMES)  # slot names edition URLs keep for themselves
 
@@ -377,9 +377,7 @@ class PublicationChanges(_In):
     postal_address: Annotated[str, h.text(filled=True)] | None = Field(
         default=None, max_length=2000
     )
-    language: Annotated[str, h.Keywords(pattern=LANGUAGE_PATTERN)] | None = Field(
-        default=None, max_length=35
-    )
+    language: Annotated[str, h.language()] | None = Field(default=None, max_length=35)
     max_briefings: int | None = Field(default=None, ge=1, le=100)
     alerts_per_day: int | None = Field(default=None, ge=0, le=100)
     topics: Annotated[list[str], h.Keywords(items=TOPIC)] | None = Field(

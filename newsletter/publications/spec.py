@@ -86,7 +86,7 @@ class PublicationSpec(BaseModel):
     base_url: Annotated[str, h.URL] = Field(max_length=500)
     postal_address: Annotated[str, h.text(filled=True)] = Field(min_length=1)
     timezone: Annotated[str, h.zone()] = "UTC"
-    language: str = Field(default="en", pattern=LANGUAGE_PATTERN)
+    language: Annotated[str, h.language()] = Field(default="en", pattern=LANGUAGE_PATTERN)
     send_time: Annotated[time, h.TIME] = time(7, 0)
     weekdays: Annotated[tuple[str, ...], h.DAYS, h.Keywords(minItems=1)] = (
         "mon",
