@@ -115,13 +115,6 @@ def postgres_server_url() -> str:
     return services.postgres_url()
 
 
-@pytest.fixture
-def pg_url(postgres_server_url: str) -> Iterator[str]:
-    """A brand-new, empty PostgreSQL database, dropped after the test."""
-    with scratchdb.fresh_postgres(postgres_server_url, DB_PREFIX) as url:
-        yield url
-
-
 @pytest.fixture(scope="session")
 def migrated_postgres(postgres_server_url: str) -> Iterator[str]:
     """The name of a PostgreSQL database migrated to the newest schema, a template to copy.
@@ -139,13 +132,20 @@ def migrated_postgres(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_database(postgres_server_url: str, migrated_postgres: str) -> Iterator[Database]:
-    """A migrated, empty PostgreSQL database (a copy of the migrated template)."""
+def pg_url(postgres_server_url: str, migrated_postgres: str) -> Iterator[str]:
+    """A new PostgreSQL database migrated to the newest schema (a copy of the migrated
+    template: a deployment under test finds nothing to migrate), dropped after the test."""
     with scratchdb.fresh_postgres(postgres_server_url, DB_PREFIX, migrated_postgres) as url:
-        db = Database(url)
-        migrate.upgrade(db.engine)  # nothing pending: a cheap check that the copy is current
-        yield db
-        db.dispose()
+        yield url
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[Database]:
+    """A migrated, empty PostgreSQL database (a copy of the migrated template)."""
+    db = Database(pg_url)
+    migrate.upgrade(db.engine)  # nothing pending: a cheap check that the copy is current
+    yield db
+    db.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
