@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
+from unicodedata import east_asian_width
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -37,30 +38,49 @@ WIDTH = 78
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
 
+def columns(text: str) -> int:
+    """How many columns ``text`` takes in a fixed-width font: Hangul, kana and Han
+    characters take two (Unicode's East Asian Wide and Fullwidth)."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def wrap(text: str, width: int = WIDTH, indent: str = "", hanging: str | None = None) -> str:
-    """Wrap one paragraph at ``width`` columns without ever breaking a word or URL."""
+    """Wrap one paragraph at ``width`` columns without ever breaking a word or URL.
+
+    Lines break at spaces only, which is also how Korean breaks (between words); a
+    wide character counts two columns, so Korean lines are as wide as English ones.
+    """
     # Greedy fill, as textwrap does without word breaking, but several times faster:
     # the text part wraps every paragraph of an edition and the budget is 3 ms.
-    words = str(text).split()
+    text = str(text)
+    words = text.split()
     if not words:
         return ""
     rest = indent if hanging is None else hanging
+    # Counting columns only where a wide character can be: ASCII keeps its fast path.
+    size_of = len if text.isascii() and indent.isascii() and rest.isascii() else columns
     lines: list[str] = []
     line = indent + words[0]
+    used = size_of(line)
     for word in words[1:]:
-        if len(line) + 1 + len(word) <= width:
+        size = size_of(word)
+        if used + 1 + size <= width:
             line += " " + word
+            used += 1 + size
         else:
             lines.append(line)
             line = rest + word
+            used = size_of(line)
     lines.append(line)
     return "\n".join(lines)
 
 
 def underline(text: str, char: str = "-") -> str:
-    """The text wrapped, then a line of ``char`` as long as its longest line."""
+    """The text wrapped, then a line of ``char`` as wide as its widest line."""
     wrapped = wrap(text)
-    return f"{wrapped}\n{char * max((len(line) for line in wrapped.splitlines()), default=0)}"
+    return f"{wrapped}\n{char * max((columns(line) for line in wrapped.splitlines()), default=0)}"
 
 
 def check_colour(value: str, *, field: str = "accent_color") -> str:

@@ -110,6 +110,14 @@ def welcome_email() -> str:
     return render_template_email(WELCOME, welcome_context(publication, mailing_list)).html
 
 
+def written_email(language: str) -> str:
+    """The digest with its publication, first briefing and chrome in ``language``."""
+    # Imported here: the email samples build on this module's corrected edition.
+    from tests.unit.newsletter.render.email_samples import written_in
+
+    return render_email(written_in(language)).html
+
+
 PUBLICATION_FIELDS = (
     "slug",
     "name",
@@ -133,6 +141,9 @@ EMAILS: dict[str, Callable[[], str]] = {
     "confirmation": confirmation_email,
     "alert": alert_email,
     "welcome": welcome_email,
+    # Right to left, and Korean: written in the language, chrome and briefing.
+    "digest-ar": lambda: written_email("ar"),
+    "digest-ko": lambda: written_email("ko"),
 }
 
 

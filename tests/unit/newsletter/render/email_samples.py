@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from newsletter.content.briefing import Question, Subsection, Topic
 from newsletter.content.edition import (
     Cadence,
     Edition,
@@ -29,7 +30,13 @@ from subscribers.models import ConsentSource, MailingList
 from subscribers.welcome import TEMPLATE as WELCOME
 from subscribers.welcome import welcome_context
 from tests.browser.documents import AT, PUBLICATION_FIELDS, corrected_edition
-from tests.fixtures.editions import EDITION_DATE, long_edition, make_publication, sample_edition
+from tests.fixtures.editions import (
+    EDITION_DATE,
+    long_edition,
+    make_publication,
+    replace_content,
+    sample_edition,
+)
 
 SLOT = "Evening"
 
@@ -116,3 +123,60 @@ def data() -> list[str]:
     found.add(day_month(EDITION_DATE, "en"))
     found.update((*placeholders.ALL, CONFIRM_URL))
     return [" ".join(text.split()) for text in found if text.strip()]
+
+
+# A briefing written in the language, for looking at right-to-left and Korean emails
+# as a reader would get them: the newsroom's own text and the chrome in one language.
+_WRITTEN: dict[str, dict[str, Any]] = {
+    "ar": {
+        "publication": ("الموجز الصباحي", "ما حدث ولماذا يهم، في عشر دقائق"),
+        "title": "مجلس المدينة يوافق على تمديد خط الترام إلى الميناء",
+        "lede": (
+            "صوّت أعضاء المجلس مساء الثلاثاء بأغلبية 38 صوتًا مقابل 21 على تمديد خط الترام "
+            "إلى الميناء، منهين أربع سنوات من الجدل حول الكلفة والمسار.",
+            "ومن المقرر أن تبدأ أعمال البناء في الربيع المقبل وتستمر نحو ثلاث سنوات.",
+        ),
+        "heading": "التمويل أخيرًا",
+        "paragraph": "تغطي منحة نقل وطنية ما يزيد قليلًا على نصف الميزانية البالغة 412 مليون "
+        "جنيه، ويأتي الباقي من قروض تُسدَّد من عائدات التذاكر.",
+        "question": ("متى يصل الترام إلى الميناء؟", "إذا بدأ البناء في موعده، ففي صيف 2030."),
+        "topics": ("النقل العام", "إدنبرة"),
+    },
+    "ko": {
+        "publication": ("아침 브리핑", "무슨 일이 있었고 왜 중요한지, 10분 만에"),
+        "title": "한국은행, 기준금리 연 3.25%로 동결… 가계부채 부담에 인하 미뤄",
+        "lede": (
+            "한국은행 금융통화위원회는 수요일 기준금리를 연 3.25%로 유지하기로 했다. "
+            "가계부채 증가세와 환율 변동성을 함께 고려한 결정이라고 설명했다.",
+            "시장에서는 내년 상반기 중 한 차례 인하 가능성을 점치고 있다.",
+        ),
+        "heading": "물가는 안정, 부채는 부담",
+        "paragraph": "소비자물가 상승률은 2%대 초반으로 내려왔지만 수도권 주택 가격이 다시 "
+        "오르면서 가계대출이 석 달째 늘고 있다.",
+        "question": ("금리는 언제 내려가나?", "시장은 내년 상반기 중 한 차례 인하를 예상한다."),
+        "topics": ("경제", "금리"),
+    },
+}
+
+
+def written_in(language: str) -> Edition:
+    """The sample edition with its publication and first briefing written in ``language``
+    (``ar`` or ``ko``), in that language's emails."""
+    words = _WRITTEN[language]
+    name, tagline = words["publication"]
+    sample = sample_edition(language=language, name=name, tagline=tagline)
+    question, answer = words["question"]
+    content = replace_content(
+        sample.items[0].content,
+        title=words["title"],
+        lede=words["lede"],
+        behind_the_headline=(
+            Subsection(heading=words["heading"], paragraphs=(words["paragraph"],)),
+        ),
+        what_the_papers_say=(words["paragraph"],),
+        how_we_got_here=(words["lede"][1],),
+        questions=(Question(question=question, answer=(answer,)),),
+        topics=tuple(Topic(name=topic) for topic in words["topics"]),
+    )
+    items = (replace(sample.items[0], content=content), *sample.items[1:])
+    return replace(sample, items=items)

@@ -16,6 +16,7 @@ import pytest
 from newsletter import i18n
 from newsletter.errors import InvalidInputError
 from newsletter.render.email import render_email, render_template_email
+from newsletter.templating import columns
 from subscribers.confirmation import TEMPLATE as CONFIRMATION
 from subscribers.confirmation import confirmation_context
 from subscribers.welcome import TEMPLATE as WELCOME
@@ -23,7 +24,7 @@ from subscribers.welcome import welcome_context
 from tests.fixtures.editions import make_publication, sample_edition
 from tests.golden import assert_golden
 from tests.pseudo import english_left
-from tests.unit.newsletter.render.email_samples import data, emails, publication
+from tests.unit.newsletter.render.email_samples import data, emails, publication, written_in
 
 TRANSLATED = [language for language in i18n.SHIPPED if language != i18n.DEFAULT_LANGUAGE]
 
@@ -165,3 +166,16 @@ def test_golden_digest_text_per_language(language: str) -> None:
     """The digest's text part in each language, as a person read it once."""
     email = render_email(sample_edition(), language=language)
     assert_golden(f"email/digest.{language}.txt", f"Subject: {email.subject}\n\n{email.text}")
+
+
+def test_korean_text_part_wraps_by_columns() -> None:
+    """Hangul is two columns wide: Korean lines wrap at 78 columns, as English ones do,
+    at spaces only, and an underline is as wide as its heading."""
+    text = render_email(written_in("ko")).text
+    lines = text.splitlines()
+    assert max(columns(line) for line in lines if "://" not in line) <= 78
+    assert max(columns(line) for line in lines) > 60  # long paragraphs did wrap near 78
+    heading = lines.index("헤드라인 뒤의 이야기")
+    assert lines[heading + 1] == "-" * columns(lines[heading])
+    for paragraph in written_in("ko").items[0].content.lede:  # no word broken
+        assert _flat(paragraph) in _flat(text)
