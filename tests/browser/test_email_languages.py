@@ -1,6 +1,7 @@
-"""Right-to-left (Arabic) and Korean emails in headless Chromium, at 375 and 800 px.
+"""Arabic (right to left) and Korean emails in headless Chromium, at 375 and 800 px.
 
-Each email is written in its language (the chrome and the briefing), screenshotted to
+Each email (digest, alert, confirmation, welcome) is written in its language (the chrome
+and the briefing), screenshotted to
 ``test-artifacts/email-<language>-<kind>-<width>.png`` for a person to look at, and
 checked: nothing scrolls sideways; Arabic runs right to left with its text, headings,
 list numbers and buttons on the right; Korean gets a font that has Hangul and keeps
@@ -9,11 +10,13 @@ words whole when lines break.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from newsletter.content.edition import Cadence
 from newsletter.render.email import render_email, render_template_email
 from subscribers.confirmation import TEMPLATE as CONFIRMATION
 from subscribers.confirmation import confirmation_context
@@ -25,13 +28,15 @@ from tests.unit.newsletter.render.email_samples import publication, written_in
 
 pytestmark = pytest.mark.browser
 
-KINDS = ("digest", "confirmation", "welcome")
+KINDS = ("digest", "alert", "confirmation", "welcome")
 
 
 def _html(language: str, kind: str) -> str:
     edition = written_in(language)
     if kind == "digest":
         return render_email(edition).html
+    if kind == "alert":
+        return render_email(replace(edition, cadence=Cadence.ALERT, items=edition.items[:1])).html
     row, mailing_list = publication(make_publication(language=language))
     if kind == "confirmation":
         context = confirmation_context(row, mailing_list, timedelta(hours=48))
