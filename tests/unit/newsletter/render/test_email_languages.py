@@ -21,7 +21,7 @@ from subscribers.confirmation import TEMPLATE as CONFIRMATION
 from subscribers.confirmation import confirmation_context
 from subscribers.welcome import TEMPLATE as WELCOME
 from subscribers.welcome import welcome_context
-from tests.fixtures.editions import make_publication, sample_edition
+from tests.fixtures.editions import long_edition, make_publication, sample_edition
 from tests.golden import assert_golden
 from tests.pseudo import english_left
 from tests.unit.newsletter.render.email_samples import data, emails, publication, written_in
@@ -179,3 +179,19 @@ def test_korean_text_part_wraps_by_columns() -> None:
     assert lines[heading + 1] == "-" * columns(lines[heading])
     for paragraph in written_in("ko").items[0].content.lede:  # no word broken
         assert _flat(paragraph) in _flat(text)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_size_budget_holds_in_every_language(language: str) -> None:
+    """Longer words do not break the clip guarantee: the email fits its budget, shrinking
+    and leaving out briefings in the language it is written in."""
+    email = render_email(long_edition(30), language=language)
+    assert len(email.html.encode("utf-8")) <= 100_000
+    assert email.shrunk
+    note = i18n.ngettext_for(
+        language,
+        "To keep this email small, the last %(count)s briefing is shortened here.",
+        "To keep this email small, the last %(count)s briefings are shortened here.",
+        len(email.shrunk),
+    )
+    assert note % {"count": len(email.shrunk)} in email.html
