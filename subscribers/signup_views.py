@@ -22,20 +22,21 @@ from starlette.concurrency import run_in_threadpool
 from newsletter import schemahints as h
 from newsletter.content.edition import READER_CADENCES, Cadence
 from newsletter.errors import InvalidInputError
+from newsletter.i18n import gettext_for, ngettext_for
 from newsletter.parsing import WEEKDAYS
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import render_page
 from subscribers import services
 from subscribers.addresses import normalise_email
-from subscribers.choices import DAY_NAMES, offered_days, offered_topics, zone_options
+from subscribers.choices import offered_days, offered_topics, zone_options
 from subscribers.confirmation import EmailConfirmer
 from subscribers.forms import FormValues, read_form
 from subscribers.models import ConsentSource, SubscriptionState
 from subscribers.ratelimit import SignupLimits, check_signup
 from subscribers.services import SignupOutcome, SignupRequest
 from subscribers.tokens import Purpose
-from subscribers.view_support import PAGE_METHODS, evidence_of, links_of, read_token
+from subscribers.view_support import PAGE_METHODS, day_labels, evidence_of, links_of, read_token
 from subscribers.welcome import EmailWelcomer
 
 router = APIRouter()
@@ -92,14 +93,22 @@ def _signup_committed(runtime: Runtime, request: SignupRequest) -> None:
             _signup(runtime, session, request)
 
 
-def _signup_message(runtime: Runtime, email: str, double_opt_in: bool) -> str:
+def _signup_message(runtime: Runtime, email: str, double_opt_in: bool, language: str) -> str:
     if not double_opt_in:
-        return f"{email} is subscribed. The next edition will reach your inbox."
+        message = gettext_for(
+            language, "%(email)s is subscribed. The next edition will reach your inbox."
+        )
+        return message % {"email": email}
     hours = int(runtime.settings.confirm_token_max_age.total_seconds() // 3600)
-    return (
-        f"If {email} can receive email, a confirmation link is on its way. "
-        f"Open it within {hours} hours to complete your subscription."
+    message = ngettext_for(
+        language,
+        "If %(email)s can receive email, a confirmation link is on its way. "
+        "Open it within %(hours)s hour to complete your subscription.",
+        "If %(email)s can receive email, a confirmation link is on its way. "
+        "Open it within %(hours)s hours to complete your subscription.",
+        hours,
     )
+    return message % {"email": email, "hours": hours}
 
 
 # -- sign-up ------------------------------------------------------------------------
@@ -113,8 +122,11 @@ def _subscribe_page(
         publication = mailing_list.publication
         days = offered_days(publication)
         zone = values.first("timezone") if values else ""
+        language = publication.language
+        title = gettext_for(language, "Subscribe to %(list)s") % {"list": mailing_list.name}
         context: dict[str, Any] = {
-            "page_title": f"Subscribe to {mailing_list.name}",
+            "language": language,
+            "page_title": title,
             "site_name": publication.name,
             "list_name": mailing_list.name,
             "action": f"/subscribe/{mailing_list.slug}",
@@ -125,7 +137,7 @@ def _subscribe_page(
             "publication_zone": publication.timezone,
             "local_delivery": publication.local_delivery,
             "send_time": publication.send_time.strftime("%H:%M"),
-            "weekly_days": [(day, DAY_NAMES[day]) for day in days],
+            "weekly_days": day_labels(days, language),
             "values": {
                 "email": values.first("email") if values else "",
                 "name": values.first("name") if values else "",
@@ -179,12 +191,17 @@ def _check_inbox(runtime: Runtime, slug: str, email: str) -> Response:
         mailing_list = services.get_list(session, slug)
         double = mailing_list.double_opt_in
         name, site = mailing_list.name, mailing_list.publication.name
-    title = "Check your inbox" if double else f"Subscribed to {name}"
+        language = mailing_list.publication.language
+    if double:
+        title = gettext_for(language, "Check your inbox")
+    else:
+        title = gettext_for(language, "Subscribed to %(list)s") % {"list": name}
     return render_page(
         "subscribers/check_inbox.html",
+        language=language,
         page_title=title,
         site_name=site,
-        message=_signup_message(runtime, email, double),
+        message=_signup_message(runtime, email, double, language),
     )
 
 
@@ -240,7 +257,7 @@ def _api_subscribe(request: Request, body: SubscribeIn) -> Response:
             raise _field_error(exc) from None
         with runtime.database.session() as session:
             double = services.get_list(session, body.list_slug).double_opt_in
-    message = _signup_message(runtime, body.email, double)
+    message = _signup_message(runtime, body.email, double, "en")
     status = "pending" if double else "subscribed"
     return JSONResponse({"status": status, "message": message}, status_code=202)
 
@@ -298,15 +315,17 @@ def confirm_page(request: Request, token: str) -> Response:
     with runtime.database.session() as session:
         subscription = services.subscription_for(session, subject)
         mailing_list = subscription.mailing_list
+        language = mailing_list.publication.language
         context: dict[str, Any] = {
             "site_name": mailing_list.publication.name,
             "list_name": mailing_list.name,
+            "language": language,
         }
         if subscription.state is SubscriptionState.CONFIRMED:
             preferences = links_of(runtime).preferences_url(subject.subscriber_id, subject.list_id)
             return render_page(
                 "subscribers/confirmed.html",
-                page_title="You are subscribed",
+                page_title=gettext_for(language, "You are subscribed"),
                 preferences_url=preferences,
                 has_topics=bool(offered_topics(session, mailing_list.publication)),
                 **context,
@@ -314,7 +333,7 @@ def confirm_page(request: Request, token: str) -> Response:
         email = subscription.subscriber.email
     return render_page(
         "subscribers/confirm.html",
-        page_title="Confirm your subscription",
+        page_title=gettext_for(language, "Confirm your subscription"),
         email=email,
         action=f"/confirm/{token}",
         **context,
@@ -339,21 +358,26 @@ def confirm(request: Request, token: str) -> Response:
         expired = subscription.state is SubscriptionState.EXPIRED
         has_topics = bool(offered_topics(session, mailing_list.publication))
         subscribe_url = f"{runtime.settings.base_url.rstrip('/')}/subscribe/{mailing_list.slug}"
+        language = mailing_list.publication.language
     if expired:
         # Rendered after the block commits, so the expiry and its consent row are kept.
+        message = gettext_for(
+            language,
+            "The confirmation link for %(list)s has expired, so you are not subscribed. "
+            "Please sign up again at %(url)s.",
+        )
         return render_page(
             "error.html",
             status=410,
-            page_title="This sign-up has expired",
-            message=(
-                f"The confirmation link for {name} has expired, so you are not subscribed. "
-                f"Please sign up again at {subscribe_url}."
-            ),
+            language=language,
+            page_title=gettext_for(language, "This sign-up has expired"),
+            message=message % {"list": name, "url": subscribe_url},
             code=410,
         )
     return render_page(
         "subscribers/confirmed.html",
-        page_title="You are subscribed",
+        language=language,
+        page_title=gettext_for(language, "You are subscribed"),
         site_name=site,
         list_name=name,
         preferences_url=links_of(runtime).preferences_url(subject.subscriber_id, subject.list_id),

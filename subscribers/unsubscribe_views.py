@@ -25,26 +25,29 @@ from starlette.concurrency import run_in_threadpool
 from newsletter.content.edition import Cadence, MailKind
 from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError
+from newsletter.i18n import gettext_for, long_date
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
-from newsletter.web.pages import render_page
+from newsletter.web.pages import _, render_page
 from subscribers import services
-from subscribers.choices import DAY_NAMES, offered_days, offered_topics, zone_options
+from subscribers.choices import offered_days, offered_topics, zone_options
 from subscribers.forms import FormValues, read_form
 from subscribers.models import ConsentSource, Subscription, SubscriptionState
 from subscribers.preferences import ChoiceError, ListChoice, Preferences, update_preferences
 from subscribers.tokens import Purpose
-from subscribers.view_support import PAGE_METHODS, evidence_of, links_of, read_token
+from subscribers.view_support import PAGE_METHODS, day_labels, evidence_of, links_of, read_token
 
 router = APIRouter()
 
 PAUSE_OPTIONS = [
-    ("", "Not paused"),
-    ("7", "For 1 week"),
-    ("30", "For 1 month"),
-    ("90", "For 3 months"),
+    ("", _("Not paused")),
+    ("7", _("For 1 week")),
+    ("30", _("For 1 month")),
+    ("90", _("For 3 months")),
 ]
 KEEP_PAUSE = "keep"
+# How the pages name each kind of mail (``services.KIND_NAMES`` is the records' English).
+KIND_LABELS = {MailKind.DIGEST: _("the digest"), MailKind.ALERT: _("alerts")}
 
 
 # -- unsubscribe --------------------------------------------------------------------
@@ -67,7 +70,7 @@ def unsubscribe_page(request: Request, token: str) -> Response:
         left = subject.kind is not None and not services.gets_kind(subscription, subject.kind)
     if unsubscribed or left:
         return render_page("subscribers/unsubscribed.html", **context)
-    context["page_title"] = "Unsubscribe"
+    context["page_title"] = gettext_for(context["language"], "Unsubscribe")
     return render_page("subscribers/unsubscribe.html", action=request.url.path, **context)
 
 
@@ -76,19 +79,27 @@ def _unsubscribe_context(
 ) -> dict[str, Any]:
     """What both unsubscribe pages show: the list, the address, the kinds left and kept."""
     mailing_list = subscription.mailing_list
+    language = mailing_list.publication.language
     unsubscribed = subscription.state is SubscriptionState.UNSUBSCRIBED
+
+    def name_of(each: MailKind) -> str:
+        return gettext_for(language, KIND_LABELS[each])
+
     kept = ""
     if kind is not None and not unsubscribed:
         other = MailKind.ALERT if kind is MailKind.DIGEST else MailKind.DIGEST
-        kept = services.KIND_NAMES[other] if services.gets_kind(subscription, other) else ""
+        kept = name_of(other) if services.gets_kind(subscription, other) else ""
+    if unsubscribed or kind is None:
+        title = gettext_for(language, "You are unsubscribed")
+    else:
+        title = gettext_for(language, "You left %(kind)s") % {"kind": name_of(kind)}
     return {
-        "page_title": "You are unsubscribed"
-        if unsubscribed or kind is None
-        else f"You left {services.KIND_NAMES[kind]}",
+        "language": language,
+        "page_title": title,
         "site_name": mailing_list.publication.name,
         "list_name": mailing_list.name,
         "email": subscription.subscriber.email,
-        "kind_name": services.KIND_NAMES[kind] if kind is not None else "",
+        "kind_name": name_of(kind) if kind is not None else "",
         "kept_name": kept,
         "unsubscribed": unsubscribed,
         "preferences_url": links_of(runtime).preferences_url(
@@ -143,6 +154,7 @@ def _preferences_page(
         subscription = services.subscription_for(session, subject)
         subscriber = subscription.subscriber
         publication = subscription.mailing_list.publication
+        language = publication.language
         topics = offered_topics(session, publication)
         days = offered_days(publication)
         mine = {item.list_id: item for item in subscriber.subscriptions}
@@ -150,13 +162,14 @@ def _preferences_page(
         for mailing_list in services.lists_of_publication(session, publication.id):
             lists.append(_list_entry(mailing_list.id, mailing_list.name, mine, topics, days, typed))
         paused = subscription.paused_until
-        paused_text = paused.strftime("%d %B %Y") if paused and paused > utcnow() else ""
-        options = list(PAUSE_OPTIONS)
+        paused_text = long_date(paused, language) if paused and paused > utcnow() else ""
+        options = [(value, gettext_for(language, label)) for value, label in PAUSE_OPTIONS]
         if paused_text:
-            options.insert(0, (KEEP_PAUSE, "Keep the current pause"))
+            options.insert(0, (KEEP_PAUSE, gettext_for(language, "Keep the current pause")))
         zone = typed.first("timezone") if typed else (subscriber.timezone or "")
         context: dict[str, Any] = {
-            "page_title": "Your preferences",
+            "language": language,
+            "page_title": gettext_for(language, "Your preferences"),
             "site_name": publication.name,
             "email": subscriber.email,
             "lists": lists,
@@ -165,7 +178,7 @@ def _preferences_page(
             "publication_zone": publication.timezone,
             "local_delivery": publication.local_delivery,
             "send_time": publication.send_time.strftime("%H:%M"),
-            "weekly_days": [(day, DAY_NAMES[day]) for day in days],
+            "weekly_days": day_labels(days, language),
         }
     return render_page(
         "subscribers/preferences.html",

@@ -7,8 +7,12 @@ HEAD (link checkers and proxies send it).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from babel.dates import get_day_names
 from fastapi import Request
 
+from newsletter import i18n
 from newsletter.runtime import Runtime
 from subscribers.links import Links
 from subscribers.models import ConsentSource
@@ -16,6 +20,13 @@ from subscribers.tokens import Purpose, Tokens, TokenSubject, tokens_for
 from subscribers.transitions import Evidence
 
 PAGE_METHODS = ["GET", "HEAD"]
+_DAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def day_labels(days: Iterable[str], language: str) -> list[tuple[str, str]]:
+    """(day, its name in ``language``) for each offered weekly day (``mon`` … ``sun``)."""
+    names = get_day_names("wide", locale=i18n.babel_locale(language))
+    return [(day, names[_DAY_INDEX[day]]) for day in days]
 
 
 def _tokens(runtime: Runtime) -> Tokens:

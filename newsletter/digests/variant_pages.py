@@ -33,8 +33,7 @@ from newsletter.digests.variants import positions_of
 from newsletter.errors import NotFoundError
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
-from newsletter.render.context import brand, edition_context
-from newsletter.render.web import briefings_feeds, editions_feeds
+from newsletter.render.web import edition_page_context, page_language
 from newsletter.templating import environment
 from newsletter.web.deps import runtime_of
 
@@ -44,7 +43,6 @@ router = APIRouter()
 PUBLIC_CACHE = "public, max-age=300"
 _METHODS = ["GET", "HEAD"]
 TEMPLATE = "web/archive/variant.html"
-KIND_WEEKLY = "Weekly roundup"  # as the roundup's own page names itself
 
 
 def variant_edition_page(edition: Edition, variant: DigestVariant) -> Edition:
@@ -67,29 +65,24 @@ def _positions(variant: DigestVariant) -> tuple[int, ...]:
     return tuple(int(position) for position in variant.positions)
 
 
-def render_variant_page(full: Edition, variant: DigestVariant) -> str:
-    """The variant's page: its briefings of ``full`` (a public view) and a link to all of them."""
+def render_variant_page(
+    full: Edition, variant: DigestVariant, *, language: str | None = None
+) -> str:
+    """The variant's page: its briefings of ``full`` (a public view) and a link to all of them,
+    in ``language`` (default the publication's)."""
     edition = variant_edition_page(full, variant)
-    pub = edition.publication
-    weekly = edition.cadence is Cadence.WEEKLY
+    lang = page_language(edition.publication, language)
     full_url = edition.page_url()
     context = {
-        **edition_context(edition),
-        "lang": pub.language,
-        "brand": brand(pub),
-        "feeds": [briefings_feeds(pub), editions_feeds(pub)],
-        "topics_url": urls.topics_index(pub.base_url, pub.slug),
-        "opml_url": urls.opml(pub.base_url, pub.slug),
-        "subscribe_url": urls.subscribe_page(pub.base_url, pub.slug),
+        **edition_page_context(edition, lang),
         # The full edition is the canonical page; this one is a selection of it.
         "edition_url": full_url,
         "full_url": full_url,
         "full_count": len(full.items),
         "selection_topics": list(variant.topics),
-        "weekly": weekly,
-        "kind_label": KIND_WEEKLY if weekly else edition.slot_name.capitalize(),
+        "weekly": edition.cadence is Cadence.WEEKLY,
     }
-    return environment().get_template(TEMPLATE).render(context)
+    return environment(language=lang).get_template(TEMPLATE).render(context)
 
 
 def _digest(

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import urls
+from newsletter import i18n, urls
 from newsletter.content.edition import Cadence
 from newsletter.digests.models import Digest
 from newsletter.digests.pages import briefing_html, opml_text, topic_html, topics_html
@@ -70,8 +70,9 @@ def _feeds(slug: str, kind: str) -> list[tuple[str, str, str]]:
     return [(label, media, urls.feed("", slug, kind, fmt)) for label, media, fmt in FEED_TYPES]
 
 
-def home_html(session: Session) -> str:
-    """The home page: every publication with its archive, feeds and sign-up form."""
+def home_html(session: Session, *, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """The home page: every publication with its archive, feeds and sign-up form (the
+    site's page, not one publication's: in ``language``, English by default)."""
     publications = [
         {
             "name": p.name,
@@ -95,8 +96,17 @@ def home_html(session: Session) -> str:
         }
         for p in list_publications(session)
     ]
-    template = environment().get_template("web/home.html")
-    return template.render(page_title="Publications", publications=publications)
+    return home_page(publications, language=language)
+
+
+def home_page(publications: list[dict[str, Any]], *, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """The home page of ``publications`` (as :func:`home_html` builds them) in ``language``."""
+    template = environment(language=language).get_template("web/home.html")
+    return template.render(
+        lang=i18n.DEFAULT_LANGUAGE if language == i18n.PSEUDO else language,
+        page_title=i18n.gettext_for(language, "Publications"),
+        publications=publications,
+    )
 
 
 def archive_html(session: Session, publication: str) -> str:

@@ -35,6 +35,7 @@ from newsletter.feeds.models import (
     topic_kind,
 )
 from newsletter.feeds.xml import build_atom, build_rss
+from newsletter.i18n import gettext_for
 from newsletter.publications.topics import name_key
 
 BUILDERS: dict[str, Callable[[FeedSpec, Sequence[FeedEntry]], bytes]] = {
@@ -109,19 +110,25 @@ def _spec(source: Source, kind: str, title: str, description: str) -> FeedSpec:
 def feed_for(source: Source, kind: str) -> Feed:
     """The feed of ``kind`` (``briefings``, ``editions`` or ``topics/<slug>``), or NotFoundError."""
     pub = source.publication
+    lang = pub.language  # a feed's titles are in its publication's language
     tagline = pub.tagline or pub.name
     if kind == KIND_BRIEFINGS:
         spec = _spec(source, kind, pub.name, tagline)
         return Feed(spec, tuple(entries_for_briefings(source.editions, source.limit)))
     if kind == KIND_EDITIONS:
-        spec = _spec(source, kind, f"{pub.name}: editions", f"Every edition of {pub.name}")
+        names = {"publication": pub.name}
+        title = gettext_for(lang, "%(publication)s: editions") % names
+        description = gettext_for(lang, "Every edition of %(publication)s") % names
+        spec = _spec(source, kind, title, description)
         return Feed(spec, tuple(entries_for_editions(source.editions, source.limit)))
     if kind.startswith(TOPIC_KIND_PREFIX):
         slug = kind.removeprefix(TOPIC_KIND_PREFIX)
         name = source.topics().get(slug)
         if name is None:
             raise NotFoundError(f"publication {pub.slug!r} has no topic {slug!r}")
-        spec = _spec(source, kind, f"{pub.name}: {name}", f"{pub.name} briefings on {name}")
+        names = {"publication": pub.name, "topic": name}
+        description = gettext_for(lang, "%(publication)s briefings on %(topic)s") % names
+        spec = _spec(source, kind, f"{pub.name}: {name}", description)
         return Feed(spec, tuple(entries_for_topic(source.editions, slug, source.limit)))
     raise NotFoundError(f"unknown feed {kind!r} (expected briefings, editions or topics/<topic>)")
 

@@ -47,6 +47,7 @@ from newsletter import urls
 from newsletter.content.edition import Cadence, Edition, EditionItem
 from newsletter.errors import InvalidInputError
 from newsletter.feeds.models import DEFAULT_LIMIT, FeedEntry
+from newsletter.i18n import gettext_for
 from newsletter.publications.topics import base_slug
 from newsletter.render.context import edition_page_url, preheader
 from newsletter.render.web import render_briefing_fragment
@@ -67,7 +68,8 @@ def absolute_links(fragment: str, base_url: str) -> str:
     return _URL_ATTRIBUTE.sub(resolve, fragment)
 
 
-# The category and title words that say an editions-feed entry is a weekly roundup.
+# The category and title words that say an editions-feed entry is a weekly roundup
+# (in English; a feed in another language carries their translation).
 WEEKLY_CATEGORY = "Weekly roundup"
 # The same for an alert: one briefing sent at once, outside the schedule.
 ALERT_CATEGORY = "Alert"
@@ -199,16 +201,20 @@ def edition_entry(edition: Edition) -> FeedEntry:
     url = edition_url(edition)
     topics = dict.fromkeys(name for item in live for name in item.content.topic_names)
     changed = [item.updated_at for item in items if item.updated_at is not None]
-    title = f"{pub.name}: {long_date(edition.edition_date)}"
+    lang = pub.language
+    day = long_date(edition.edition_date, lang)
+    title = f"{pub.name}: {day}"
     if edition.slot_name:  # one entry per slot's edition of the date, each its own id
         title = f"{title}, {edition.slot_name}"
     kind: tuple[str, ...] = ()
     if is_weekly(edition):
-        title = f"{pub.name}: weekly roundup, {long_date(edition.edition_date)}"
-        kind = (WEEKLY_CATEGORY,)
+        weekly = gettext_for(lang, "%(publication)s: weekly roundup, %(date)s")
+        title = weekly % {"publication": pub.name, "date": day}
+        kind = (gettext_for(lang, "Weekly roundup"),)
     elif edition.is_alert and items:
-        title = f"{pub.name}: alert, {items[0].content.title}"
-        kind = (ALERT_CATEGORY,)
+        alert = gettext_for(lang, "%(publication)s: alert, %(title)s")
+        title = alert % {"publication": pub.name, "title": items[0].content.title}
+        kind = (gettext_for(lang, "Alert"),)
     return FeedEntry(
         id=url,
         url=url,

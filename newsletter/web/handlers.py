@@ -27,7 +27,7 @@ from newsletter.errors import (
     UserError,
     VerificationError,
 )
-from newsletter.web.pages import error_response
+from newsletter.web.pages import _, error_response
 from newsletter.web.requests import HEADER as REQUEST_ID
 from newsletter.web.requests import current as current_request_id
 
@@ -84,14 +84,17 @@ def allowed_methods(request: Request) -> list[str]:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     messages = {
-        404: "There is nothing at this address. Check the link, or start from the home page.",
-        405: "This address does not accept that kind of request.",
+        404: _("There is nothing at this address. Check the link, or start from the home page."),
+        405: _("This address does not accept that kind of request."),
     }
     message = messages.get(exc.status_code, str(exc.detail))
+    known = exc.status_code in messages
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
-    return error_response(request, exc.status_code, message, headers=headers or None)
+    return error_response(
+        request, exc.status_code, message, headers=headers or None, translate=known
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -109,9 +112,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _provider_error(request: Request, exc: Exception) -> Response:
     log.warning("email provider failed on %s: %s", request.url.path, exc)
-    return error_response(
-        request, 503, "We could not send email just now. Please try again in a few minutes."
-    )
+    message = _("We could not send email just now. Please try again in a few minutes.")
+    return error_response(request, 503, message, translate=True)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -120,11 +122,13 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     # left set for this request goes on the page's headers here, so that the reader's
     # 500 can be matched with the logged traceback.
     request_id = current_request_id.get()
+    message = _("Something went wrong on our side. Please try again in a few minutes.")
     return error_response(
         request,
         500,
-        "Something went wrong on our side. Please try again in a few minutes.",
+        message,
         headers={REQUEST_ID: request_id} if request_id else None,
+        translate=True,
     )
 
 

@@ -70,7 +70,7 @@ def test_edition_page_is_standalone_html5_with_feed_discovery() -> None:
     html = render_edition_page(sample_edition(language="de"))
     assert html.startswith("<!doctype html>")
     tags = _parse(html).tags
-    assert ("html", {"lang": "de"}) in tags
+    assert ("html", {"lang": "de", "dir": "ltr"}) in tags
     links = [a for t, a in tags if t == "link" and a["rel"] == "alternate"]
     alternates = [(a["type"], a["href"]) for a in links]
     editions = FEEDS.replace("/briefings/", "/editions/")
