@@ -152,8 +152,9 @@ def emails() -> dict[str, str]:
     return {name: render() for name, render in EMAILS.items()}
 
 
-def archive_pages() -> dict[str, str]:
-    """The static archive's pages: edition, briefings, topics, the index."""
+def archive_pages(language: str | None = None) -> dict[str, str]:
+    """The static archive's pages: edition, briefings, topics, the index (in ``language``;
+    ``None``: the publication's)."""
     edition = corrected_edition()
     publication = make_publication()
     entry = BriefingEntry(
@@ -163,15 +164,18 @@ def archive_pages() -> dict[str, str]:
         ArchiveEntry(date(2026, 3, 4), "Tram vote", "https://news.example.org/p/m/2026-03-04/", 3),
         ArchiveEntry(date(2026, 3, 1), "Weekly", "https://news.example.org/p/m/w/", 9, weekly=True),
     ]
+    lang = {"language": language}
     return {
-        "edition": render_edition_page(edition),
-        "briefing": render_briefing_page(edition, edition.items[0]),
-        "withdrawn": render_briefing_page(edition, edition.items[1]),
-        "topics": render_topics_index(publication, [(LONG_TOPIC, "long"), ("Climate", "climate")]),
-        "topic": render_topic_page(publication, LONG_TOPIC, "long", [entry]),
-        "archive-index": render_archive_index(publication, index),
-        "weekly": render_edition_page(replace(edition, cadence=Cadence.WEEKLY)),
-        "alert": render_edition_page(alert_edition()),
+        "edition": render_edition_page(edition, **lang),
+        "briefing": render_briefing_page(edition, edition.items[0], **lang),
+        "withdrawn": render_briefing_page(edition, edition.items[1], **lang),
+        "topics": render_topics_index(
+            publication, [(LONG_TOPIC, "long"), ("Climate", "climate")], **lang
+        ),
+        "topic": render_topic_page(publication, LONG_TOPIC, "long", [entry], **lang),
+        "archive-index": render_archive_index(publication, index, **lang),
+        "weekly": render_edition_page(replace(edition, cadence=Cadence.WEEKLY), **lang),
+        "alert": render_edition_page(alert_edition(), **lang),
     }
 
 
