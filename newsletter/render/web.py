@@ -146,12 +146,7 @@ def edition_page_context(edition: Edition, language: str) -> dict[str, Any]:
     """What ``web/archive/edition.html`` reads, in ``language`` (the variant page's too)."""
     pub = edition.publication
     frame = _frame(pub, [briefings_feeds(pub, language), editions_feeds(pub, language)], language)
-    context = {
-        **edition_context(edition),
-        **frame,
-        "kind_label": "",
-        "date_label": long_date(edition.edition_date, language),
-    }
+    context = {**edition_context(edition, language=language), **frame, "kind_label": ""}
     if edition.cadence is Cadence.WEEKLY:
         context.update(edition_url=edition.page_url(), kind_label=weekly_label(language))
     elif edition.is_alert:
@@ -198,7 +193,7 @@ def render_briefing_fragment(
 ) -> str:
     """One briefing as an ``<article>`` HTML fragment (for the archive page and feeds)."""
     lang = page_language(edition.publication, language)
-    view = item_view(edition, item, _find(edition, item))
+    view = item_view(edition, item, _find(edition, item), language=lang)
     return _render("web/_briefing.html", {"item": view}, lang).strip() + "\n"
 
 
@@ -208,7 +203,7 @@ def render_briefing_page(
     """A briefing's own page, as the edition that carried it shows it now."""
     pub = edition.publication
     lang = page_language(pub, language)
-    view = item_view(edition, item, _find(edition, item))
+    view = item_view(edition, item, _find(edition, item), language=lang)
     context = {
         **_frame(pub, [briefings_feeds(pub, lang)], lang),
         "item": view,

@@ -19,7 +19,13 @@ from babel.dates import get_day_names, get_month_names
 from pydantic import BaseModel
 
 from newsletter import i18n
-from newsletter.content.edition import Cadence, CorrectionNote, CorrectionNotice, Edition
+from newsletter.content.edition import (
+    Cadence,
+    CorrectionNote,
+    CorrectionNotice,
+    Edition,
+    ItemStatus,
+)
 from newsletter.digests.models import DigestVariant
 from newsletter.digests.variant_pages import render_variant_page
 from newsletter.digests.views import home_page
@@ -68,7 +74,8 @@ def _strings(value: object) -> Iterator[str]:
 
 
 def edition() -> Edition:
-    """The sample edition with a dated correction note and a "Corrections" block."""
+    """The sample edition with a dated correction note, a "Corrections" block and a
+    withdrawn briefing."""
     base = sample_edition()
     notice = CorrectionNotice(
         kind="correction",
@@ -80,8 +87,8 @@ def edition() -> Edition:
     )
     items = list(base.items)
     items[0] = replace(items[0], corrections=(CorrectionNote(at=AT, note="Vote count fixed."),))
-    del notice  # the "Corrections" block's labels follow the language once render.context does
-    return replace(base, items=tuple(items))
+    items[1] = replace(items[1], status=ItemStatus.WITHDRAWN, updated_at=AT)
+    return replace(base, items=tuple(items), corrections=(notice,))
 
 
 def variant(topics: list[str]) -> DigestVariant:
@@ -140,6 +147,7 @@ def public_pages(language: str) -> dict[str, str]:
             replace(full, cadence=Cadence.ALERT, slot="9", items=full.items[:1]), **lang
         ),
         "briefing": render_briefing_page(full, full.items[0], **lang),
+        "withdrawn": render_briefing_page(full, full.items[1], **lang),
         "index": render_archive_index(pub, entries(), **lang),
         "index-empty": render_archive_index(pub, [], **lang),
         "topics": render_topics_index(pub, [("Climate", "climate")], **lang),
@@ -219,7 +227,7 @@ def test_every_shipped_language_renders_every_public_page(language: str) -> None
     [
         ("de", "Was hinter der Schlagzeile steckt", "Mittwoch, 4. März 2026", "3 Briefings"),
         ("fr", "Derrière le titre", "mercredi 4 mars 2026", "3 briefings"),
-        ("es", "Qué hay detrás del titular", "miércoles, 4 de marzo de 2026", "3 informes"),
+        ("es", "Lo que hay detrás del titular", "miércoles, 4 de marzo de 2026", "3 informes"),
         ("ar", "ما وراء العنوان", "الأربعاء، 4 مارس 2026", "3 إحاطات"),
         ("ko", "헤드라인 뒤의 이야기", "2026년 3월 4일 수요일", "브리핑 3건"),
     ],
