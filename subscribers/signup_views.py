@@ -227,7 +227,9 @@ class SubscribeIn(BaseModel):
     topics: list[str] = Field(default_factory=list, max_length=50)
     cadence: Annotated[str, h.Keywords(enum=["", *CADENCES])] = Field(default="", max_length=20)
     weekly_day: Annotated[str, h.Keywords(enum=["", *WEEKDAYS])] = Field(default="", max_length=20)
-    alerts: bool = Field(default=False, description="Also receive alerts (the digest always)")
+    alerts: bool = Field(
+        default=False, strict=True, description="Also receive alerts (the digest always)"
+    )
     alert_topics: list[str] = Field(
         default_factory=list, max_length=50, description="Alerts on these topics only (empty: all)"
     )

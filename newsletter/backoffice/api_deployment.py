@@ -5,8 +5,9 @@ weekly days it has are data, not code; a request naming others is refused (404, 
 for a topic or day). So the document served at ``/api/openapi.json`` is completed with
 the values of the moment: the publication and list path parameters and body fields
 become enums, and the sign-up body a choice of one branch per list, each with that
-list's topics and the cadences its publication offers. A document read before an admin
-adds a list does not know that list; read it again to see it.
+list's topics and the cadences its publication offers; send-now's ``slot`` names an
+existing slot (of any publication: with several, a slot of another one is still a 422).
+A document read before an admin adds a list does not know that list; read it again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.content.edition import Cadence
 from newsletter.publications.models import Publication
+from newsletter.schedules.models import ScheduleSlot
 from subscribers.choices import offered_days, offered_topics
 from subscribers.models import MailingList
 
@@ -79,6 +81,9 @@ def complete(document: dict[str, Any], session: Session) -> dict[str, Any]:
     topics = {
         publication.slug: offered_topics(session, publication) for publication in publications
     }
+    # Slot names of every publication (one list for all: the body does not know the path's).
+    slot_names = sorted({row.name for row in session.scalars(select(ScheduleSlot))})
+    components["SendNowIn"]["properties"]["slot"]["enum"] = ["", *slot_names]
     components["SubscribeIn"]["oneOf"] = [
         _list_branch(slug, publication, topics[publication.slug])
         for slug, publication in sorted(lists.items())

@@ -52,7 +52,9 @@ class Approval(_In):
         description="Required when the briefing was published: readers see it, dated",
     )
     confirm_title: bool = Field(
-        default=False, description="Confirm a title derived from the text (required to approve it)"
+        strict=True,  # a boolean, as the schema says: 0 or "yes" are refused
+        default=False,
+        description="Confirm a title derived from the text (required to approve it)",
     )
 
 
@@ -300,7 +302,7 @@ class ReportOut(BaseModel):
 class TestSendIn(_In):
     """Where to send a test copy of the next edition (default: your own address)."""
 
-    to: Annotated[str, h.ADDRESS] | None = Field(default=None, max_length=320)
+    to: Annotated[str, h.ADDRESS_OR_BLANK] | None = Field(default=None, max_length=320)
 
 
 class TestSendOut(BaseModel):
@@ -352,13 +354,13 @@ class MailingListIn(_In):
     name: Annotated[str, h.text(one_line=True, filled=True)] = Field(
         min_length=1, max_length=200, examples=["Weekend edition"]
     )
-    double_opt_in: bool = True
+    double_opt_in: bool = Field(default=True, strict=True)
 
 
 class OptInIn(_In):
     """Whether new subscribers must confirm by email."""
 
-    double_opt_in: bool
+    double_opt_in: bool = Field(strict=True)
 
 
 class PublicationChanges(_In):

@@ -42,7 +42,7 @@ from newsletter.digests.alerts import (
 )
 from newsletter.digests.services import publish_digest, render_digest
 from newsletter.editors import services as accounts
-from newsletter.errors import InvalidInputError, TransitionError
+from newsletter.errors import ConflictError, TransitionError
 from newsletter.pipeline.steps import record_public
 from newsletter.publications.models import Publication
 from newsletter.publications.services import get_publication
@@ -107,7 +107,7 @@ def check_alert(
     readers = alert_readers(session, publication, content.topic_names, now)
     if readers == 0:
         on = f" on {', '.join(content.topic_names)}" if content.topic_names else ""
-        raise InvalidInputError(
+        raise ConflictError(
             f"{publication.slug} has no readers who opted into alerts{on}: "
             f"briefing {briefing.slug!r} was not sent"
         )

@@ -143,5 +143,5 @@ def test_with_several_publications_the_editor_picks_one(
     chosen = client.get(PAGE + "?publication=morning").text
     assert '<dd id="alert-readers"><strong>5</strong> readers' in chosen
     empty = client.get(PAGE + "?publication=evening")
-    assert empty.status_code == 400
+    assert empty.status_code == 409  # no alert readers: a conflict with the state
     assert "evening has no readers who opted into alerts on Climate" in empty.text
