@@ -13,15 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from newsletter.app.factory import create_app
-from newsletter.publications.models import Publication
-from newsletter.settings import Settings
 from tests import checkers, services
 from tests.browser import documents
-from tests.unit.subscribers.factories import seed
-from tests.unit.subscribers.test_page_languages import BASE, TOPICS, walk
+from tests.unit.subscribers.test_page_languages import served_pages
 
 pytestmark = pytest.mark.browser
 
@@ -31,15 +26,7 @@ SUBSCRIBER_PAGES = ("subscribe", "subscribe-refused", "preferences-paused", "uns
 
 def subscriber_pages(data_dir: Path, language: str) -> dict[str, str]:
     """A few subscriber pages of a publication in ``language``, as served."""
-    settings = Settings(data_dir=data_dir, base_url=BASE)
-    app = create_app(settings)
-    database = app.state.runtime.database
-    seed(database, topics=TOPICS, weekly_days=["fri"])
-    with database.session() as session:
-        session.query(Publication).update({Publication.language: language})
-    with TestClient(app, base_url=BASE) as client:
-        pages = walk(client, settings, database)
-    app.state.runtime.close()
+    pages = served_pages(data_dir, language)
     return {name: pages[name] for name in SUBSCRIBER_PAGES}
 
 

@@ -82,23 +82,28 @@ def walk(client: TestClient, settings: Settings, database: Database) -> dict[str
     return pages
 
 
+def served_pages(data_dir: Path, language: str) -> dict[str, str]:
+    """Every subscriber page of a publication in ``language``, as a fresh app serves it."""
+    settings = Settings(data_dir=data_dir, base_url=BASE)
+    app = create_app(settings)
+    database = app.state.runtime.database
+    seed(database, topics=TOPICS, weekly_days=["fri"])
+    with database.session() as session:
+        # Set directly: the pseudo-locale is no language a publication may name.
+        session.query(Publication).update({Publication.language: language})
+    with TestClient(app, base_url=BASE) as client:
+        pages = walk(client, settings, database)
+    app.state.runtime.close()
+    return pages
+
+
 @pytest.fixture(scope="module")
 def pages_by_language(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     """The pages of one publication in each language (the pseudo-locale included)."""
-    found: dict[str, dict[str, str]] = {}
-    for language in (i18n.PSEUDO, *i18n.SHIPPED):
-        data_dir: Path = tmp_path_factory.mktemp(f"pages-{language}")
-        settings = Settings(data_dir=data_dir, base_url=BASE)
-        app = create_app(settings)
-        database = app.state.runtime.database
-        seed(database, topics=TOPICS, weekly_days=["fri"])
-        with database.session() as session:
-            # Set directly: the pseudo-locale is no language a publication may name.
-            session.query(Publication).update({Publication.language: language})
-        with TestClient(app, base_url=BASE) as client:
-            found[language] = walk(client, settings, database)
-        app.state.runtime.close()
-    return found
+    return {
+        language: served_pages(tmp_path_factory.mktemp(f"pages-{language}"), language)
+        for language in (i18n.PSEUDO, *i18n.SHIPPED)
+    }
 
 
 PAGES = [
