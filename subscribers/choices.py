@@ -23,6 +23,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsletter import i18n
 from newsletter.content.edition import Cadence
 from newsletter.errors import InvalidInputError
 from newsletter.parsing import WEEKDAYS
@@ -137,6 +138,23 @@ def clean_reading(cadence: str, weekly_day: str, offered_days: Sequence[str]) ->
 def offered_days(publication: Publication) -> list[str]:
     """The publication's roundup days, in week order (empty: no weekly roundup)."""
     return [day for day in WEEKDAYS if day in (publication.weekly_days or ())]
+
+
+def language_options(publication: Publication) -> list[tuple[str, str]]:
+    """The languages a reader may choose, as (tag, name in that language), the default
+    first; none when the publication offers only one (the form then shows no choice)."""
+    offered = publication.offered_languages()
+    if len(offered) < 2:
+        return []
+    return [(tag, autonym(tag)) for tag in offered]
+
+
+@cache
+def autonym(tag: str) -> str:
+    """A language's name as its readers write it ("Deutsch", "한국어"), from CLDR."""
+    locale = i18n.babel_locale(tag)
+    name = locale.get_display_name(locale) or tag
+    return name[:1].upper() + name[1:]
 
 
 def offered_topics(session: Session, publication: Publication) -> list[str]:

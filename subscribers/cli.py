@@ -267,7 +267,7 @@ def show_command(ctx: click.Context, email: str, as_json: bool) -> None:
     out.print(f"{data['email']}  {person.get('name', '')}".rstrip(), markup=False)
     if person:
         zone = person["timezone"] or "the publication's"
-        out.print(f"  locale {person['locale']}, timezone {zone}", markup=False)
+        out.print(f"  locale {person['locale'] or 'not chosen'}, timezone {zone}", markup=False)
     for item in data["subscriptions"]:
         out.print(f"  {item['list']}: {item['state']}{_paused(item)}", markup=False)
         if item["digests"]:

@@ -48,7 +48,8 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    locale: Mapped[str] = mapped_column(String(16), default="en")
+    # A language tag the reader chose; "": none (each publication's default language).
+    locale: Mapped[str] = mapped_column(String(16), default="")
     # An IANA zone; None: the publication's own (see ``Publication.local_delivery``).
     timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -18,7 +18,7 @@ from newsletter.db import utcnow
 from newsletter.errors import InvalidInputError
 from subscribers.choices import Reading, clean_reading, offered_days, offered_topics
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionState
-from subscribers.profile import clean_alert_topics, clean_topics, clean_zone
+from subscribers.profile import clean_alert_topics, clean_locale, clean_topics, clean_zone
 from subscribers.services import (
     KIND_NAMES,
     gets_kind,
@@ -65,11 +65,26 @@ class Preferences:
     """Everything the preferences page can change at once.
 
     ``timezone``: an IANA zone, ``""`` for the publication's, ``None`` to keep it.
+    ``locale``: a language tag, ``""`` for the publication's default, ``None`` to keep it.
     """
 
     choices: tuple[ListChoice, ...]
     paused_until: datetime | None = None
     timezone: str | None = None
+    locale: str | None = None
+
+
+def _profile_of(preferences: Preferences) -> tuple[str | None, str | None]:
+    """The time zone and language the form chose, checked (see ``Preferences``)."""
+    try:
+        zone = None if preferences.timezone is None else clean_zone(preferences.timezone)
+    except InvalidInputError as exc:
+        raise ChoiceError(str(exc), field="timezone") from None
+    try:
+        locale = None if preferences.locale is None else clean_locale(preferences.locale)
+    except InvalidInputError as exc:
+        raise ChoiceError(str(exc), field="locale") from None
+    return zone, locale
 
 
 def _field_of(error: InvalidInputError) -> str:
@@ -140,10 +155,7 @@ def update_preferences(
         mailing_list.id: mailing_list
         for mailing_list in lists_of_publication(session, publication_id)
     }
-    try:
-        zone = None if preferences.timezone is None else clean_zone(preferences.timezone)
-    except InvalidInputError as exc:
-        raise ChoiceError(str(exc), field="timezone") from None
+    zone, locale = _profile_of(preferences)
     checked = []
     for choice in preferences.choices:
         mailing_list = allowed.get(choice.list_id)
@@ -152,6 +164,8 @@ def update_preferences(
         checked.append((choice, mailing_list, *_checked(session, choice, mailing_list)))
     if preferences.timezone is not None:
         subscriber.timezone = zone
+    if locale is not None:
+        subscriber.locale = locale
     existing = {subscription.list_id: subscription for subscription in subscriber.subscriptions}
     for choice, mailing_list, topics, reading, alert_topics in checked:
         subscription = existing.get(choice.list_id)

@@ -3,32 +3,35 @@
 Shared by the web form, the JSON endpoint, the CLI and the CSV import, so every way in
 refuses the same things with a message naming the field. A blank time zone is kept as
 ``None``: the reader gets each publication's own zone (and follows it if it changes),
-rather than a "UTC" they never chose.
+rather than a "UTC" they never chose. A blank locale is kept as ``""`` for the same
+reason: the reader gets each publication's default language (docs/readers.md).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from newsletter import i18n
 from newsletter.errors import InvalidInputError
 from newsletter.textrules import check_text
 
 MAX_NAME = 200
 MAX_TOPIC = 120
 MAX_TOPICS = 50
-_LOCALE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A validated name, locale and time zone (``None``: the publication's zone)."""
+    """A validated name, locale and time zone (``None``: the publication's zone).
+
+    ``locale`` is a canonical language tag, or ``""``: not chosen (each publication's
+    default language)."""
 
     name: str = ""
-    locale: str = "en"
+    locale: str = ""
     timezone: str | None = None
 
 
@@ -61,12 +64,26 @@ def clean_name(name: str) -> str:
     return check_text(name, field="name", one_line=True)  # ESC, BEL ...: never in To:
 
 
+@cache
+def _canonical_language(tag: str) -> str | None:
+    try:
+        return i18n.check_language(tag)
+    except InvalidInputError:
+        return None
+
+
 def clean_locale(locale: str) -> str:
-    """A language tag (blank: ``en``; ``en_GB`` as ``en-GB``), or ``InvalidInputError``."""
-    locale = locale.strip() or "en"
-    if len(locale) > 16 or not _LOCALE.match(locale):
-        raise InvalidInputError(f"locale: {locale[:40]!r} is not a language tag such as 'en-GB'")
-    return locale.replace("_", "-")
+    """A reader's language as a canonical tag, ``""`` for a blank one (not chosen), or
+    ``InvalidInputError`` naming the field (``i18n.check_language``)."""
+    locale = locale.strip()
+    if not locale:
+        return ""
+    # Cached per tag: an import repeats a handful of tags a million times.
+    canonical = _canonical_language(locale) if len(locale) <= 16 else None
+    if canonical is None:
+        i18n.check_language(locale[:40], field="locale")
+        raise InvalidInputError(f"locale: {locale[:40]!r} is too long for a language tag")
+    return canonical
 
 
 def clean_profile(name: str = "", locale: str = "", timezone: str = "") -> Profile:

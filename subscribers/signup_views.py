@@ -29,7 +29,7 @@ from newsletter.web.deps import runtime_of
 from newsletter.web.pages import render_page
 from subscribers import services
 from subscribers.addresses import normalise_email
-from subscribers.choices import offered_days, offered_topics, zone_options
+from subscribers.choices import language_options, offered_days, offered_topics, zone_options
 from subscribers.confirmation import EmailConfirmer
 from subscribers.forms import FormValues, read_form
 from subscribers.models import ConsentSource, SubscriptionState
@@ -138,8 +138,11 @@ def _subscribe_page(
             "local_delivery": publication.local_delivery,
             "send_time": publication.send_time.strftime("%H:%M"),
             "weekly_days": day_labels(days, language),
+            "languages": language_options(publication),
             "values": {
                 "email": values.first("email") if values else "",
+                # The page's own language until the reader picks another.
+                "locale": values.first("locale") if values else language,
                 "name": values.first("name") if values else "",
                 "topics": values.all("topics") if values else [],
                 "timezone": zone,

@@ -30,7 +30,7 @@ from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
 from newsletter.web.pages import _, render_page
 from subscribers import services
-from subscribers.choices import offered_days, offered_topics, zone_options
+from subscribers.choices import language_options, offered_days, offered_topics, zone_options
 from subscribers.forms import FormValues, read_form
 from subscribers.models import ConsentSource, Subscription, SubscriptionState
 from subscribers.preferences import ChoiceError, ListChoice, Preferences, update_preferences
@@ -179,6 +179,11 @@ def _preferences_page(
             "local_delivery": publication.local_delivery,
             "send_time": publication.send_time.strftime("%H:%M"),
             "weekly_days": day_labels(days, language),
+            "languages": language_options(publication),
+            # What they get now: their own language if offered, else the default.
+            "reader_language": typed.first("locale")
+            if typed
+            else publication.language_for(subscriber.locale),
         }
     return render_page(
         "subscribers/preferences.html",
@@ -258,6 +263,18 @@ def _list_choice(form: FormValues, list_id: int, chosen_lists: set[str]) -> List
     )
 
 
+def _chosen_locale(form: FormValues, subscription: Subscription) -> str | None:
+    """The language the form chose, or None to keep the reader's: the form did not show
+    the choice, or left it on what they get already (a reader who never chose stays so,
+    following each publication's default)."""
+    if "locale" not in form.fields:
+        return None
+    typed = form.first("locale")
+    publication = subscription.mailing_list.publication
+    current = publication.language_for(subscription.subscriber.locale)
+    return None if typed.strip().casefold() == current.casefold() else typed
+
+
 def _save_preferences(request: Request, token: str, form: FormValues) -> Response:
     runtime = runtime_of(request)
     subject = read_token(runtime, Purpose.PREFERENCES, token)
@@ -289,6 +306,7 @@ def _save_preferences(request: Request, token: str, form: FormValues) -> Respons
                     choices=choices,
                     paused_until=paused_until,
                     timezone=form.first("timezone") if "timezone" in form.fields else None,
+                    locale=_chosen_locale(form, subscription),
                 ),
                 evidence_of(request, ConsentSource.EMAIL),
             )

@@ -53,6 +53,7 @@ FIELDS = {
     "base_url": "Site address",
     "postal_address": "Postal address",
     "language": "Language",
+    "languages": "Languages offered",
     "max_briefings": "Briefings per edition",
     "topics": "Topics",
     "accent_color": "Accent colour",
@@ -69,6 +70,7 @@ FIELDS = {
 }
 
 _NOT_TEXT = {
+    "languages",
     "topics",
     "max_briefings",
     "track_opens",
@@ -98,6 +100,7 @@ def form_values(spec: dict[str, Any]) -> dict[str, Any]:
     """A publication's values as the form shows them (topics one per line)."""
     values = {name: spec.get(name, "") for name in FIELDS}
     values["topics"] = "\n".join(spec.get("topics") or ())
+    values["languages"] = ", ".join(spec.get("languages") or ())
     values["weekly_days"] = list(spec.get("weekly_days") or ())
     for name in GROUP_FIELDS:
         values[name] = "" if spec.get(name) is None else str(spec[name])
@@ -121,6 +124,11 @@ def _count(typed: str) -> int | str:
     return int(count) if count.isdigit() and len(count) < 6 else count
 
 
+def split_languages(typed: str) -> list[str]:
+    """Typed language tags, separated by commas or spaces (none: only the default)."""
+    return typed.replace(",", " ").split()
+
+
 def changes_from_form(
     values: dict[str, str], checked: set[str], weekly_days: list[str] | None = None
 ) -> dict[str, Any]:
@@ -132,6 +140,7 @@ def changes_from_form(
     """
     changes: dict[str, Any] = {name: values[name] for name in TEXT_FIELDS}
     changes["max_briefings"] = _count(values["max_briefings"])
+    changes["languages"] = split_languages(values.get("languages", ""))
     changes["topics"] = [line.strip() for line in values["topics"].splitlines() if line.strip()]
     for name in CHECKBOXES:
         changes[name] = name in checked
@@ -158,6 +167,7 @@ NEW_FIELDS = {
     "postal_address": "Postal address",
     "timezone": "Time zone",
     "language": "Language",
+    "languages": "Languages offered",
 }
 
 
@@ -181,6 +191,7 @@ def _publications_view(
                 "slug": p.slug,
                 "name": p.name,
                 "from_email": p.from_email,
+                "languages": p.offered_languages(),
                 "paused": p.paused,
                 "lists": sum(1 for m in lists if m.publication == p.slug),
             }
@@ -216,6 +227,7 @@ class _Essentials(BaseModel):
     base_url: Typed = ""
     postal_address: Address = ""
     language: Typed = ""
+    languages: Typed = ""
 
 
 class NewPublicationForm(_Essentials):
@@ -231,7 +243,9 @@ def add_publication(
 ) -> Response:
     """Create a publication from the essentials; refused in place, naming the field."""
     typed: dict[str, str] = form.model_dump()
-    data = {key: value.strip() for key, value in typed.items() if value.strip()}
+    data: dict[str, Any] = {key: value.strip() for key, value in typed.items() if value.strip()}
+    if "languages" in data:
+        data["languages"] = split_languages(data["languages"])
     try:
         spec = validate_spec(data, where="Not added", label=new_field_label)
         with runtime_of(request).database.session() as db:

@@ -66,6 +66,7 @@ class ReaderRow:
     created_at: datetime
     lists: list[tuple[str, str]]
     suppressed: bool
+    locale: str = ""  # the language they chose ("": none, each publication's default)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,13 @@ def search(session: Session, query: ReaderQuery) -> ReaderPage:
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
     found = session.execute(
-        select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.created_at)
+        select(
+            Subscriber.id,
+            Subscriber.email,
+            Subscriber.name,
+            Subscriber.created_at,
+            Subscriber.locale,
+        )
         .where(Subscriber.id.in_(matching))
         .order_by(Subscriber.email)
         .offset((page - 1) * PAGE_SIZE)
@@ -145,6 +152,7 @@ def search(session: Session, query: ReaderQuery) -> ReaderPage:
             row.created_at,
             lists[row.id],
             suppression_of(session, row.email) is not None,
+            row.locale,
         )
         for row in found
     ]
@@ -166,6 +174,7 @@ class SubscriptionView:
     can_unsubscribe: bool
     can_resend: bool
     resend_after: datetime | None  # when a confirmation may be sent again, if not now
+    language: str = ""  # the language the reader gets from this publication
 
 
 @dataclass(frozen=True)
@@ -246,6 +255,7 @@ def _view(
         resend_after=wait_until
         if pending and wait_until is not None and wait_until > now
         else None,
+        language=mailing_list.publication.language_for(subscription.subscriber.locale),
     )
 
 

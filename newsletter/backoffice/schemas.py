@@ -12,7 +12,7 @@ from newsletter.content.briefing import ImportWarning
 from newsletter.content.slots import RESERVED_NAMES
 from newsletter.editors.services import NAME_PATTERN
 from newsletter.parsing import LOCAL_PATTERN, SLUG_PATTERN, TIME_PATTERN
-from newsletter.publications.spec import COLOUR_PATTERN, TOPIC
+from newsletter.publications.spec import COLOUR_PATTERN, LANGUAGE, TOPIC
 
 RESERVED = sorted(RESERVED_NAMES)  # slot names edition URLs keep for themselves
 
@@ -380,6 +380,10 @@ class PublicationChanges(_In):
         default=None, max_length=2000
     )
     language: Annotated[str, h.language()] | None = Field(default=None, max_length=35)
+    # The languages readers may choose, the default among them.
+    languages: Annotated[list[str], h.Keywords(items=LANGUAGE)] | None = Field(
+        default=None, max_length=50
+    )
     max_briefings: int | None = Field(default=None, ge=1, le=100)
     alerts_per_day: int | None = Field(default=None, ge=0, le=100)
     topics: Annotated[list[str], h.Keywords(items=TOPIC)] | None = Field(

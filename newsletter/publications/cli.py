@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # Start-up stays cheap (``newsletter publications --help``): the services, and with
 # them SQLAlchemy and pydantic, are imported in the commands that use them.
 
-_LIST_FIELDS = ("weekdays", "topics", "weekly_days")
+_LIST_FIELDS = ("weekdays", "topics", "weekly_days", "languages")
 _NONE = "none"  # --weekly-days none: no weekly roundup
 
 
@@ -51,7 +51,11 @@ def _spec_options(*, slug: bool) -> Callable[[Callable[..., Any]], Callable[...,
         click.option("--base-url", help="Public base URL of the web archive."),
         click.option("--postal-address", help="Postal address shown in the footer."),
         click.option("--timezone", help="IANA time zone, e.g. Europe/London."),
-        click.option("--language", help="Language tag of the email, e.g. en."),
+        click.option("--language", help="Default language tag, e.g. en."),
+        click.option(
+            "--languages",
+            help="Languages readers may choose, comma-separated, the default among them: en,de.",
+        ),
         click.option("--send-time", help="Local send time, HH:MM."),
         click.option("--weekdays", help="Send days, comma-separated: mon,tue,..."),
         click.option("--max-briefings", type=int, help="At most this many briefings (1-100)."),

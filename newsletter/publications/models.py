@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time
 from enum import StrEnum
 
@@ -38,6 +39,8 @@ class Publication(Base):
     postal_address: Mapped[str] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     language: Mapped[str] = mapped_column(String(16), default="en")
+    # The languages readers may choose among, the default ``language`` always one of them.
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     send_time: Mapped[time] = mapped_column(Time(), default=time(7, 0))
     weekdays: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: ["mon", "tue", "wed", "thu", "fri"]
@@ -67,6 +70,30 @@ class Publication(Base):
     welcome_body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def offered_languages(self) -> tuple[str, ...]:
+        """The languages readers may choose, the default first (just it when none are set)."""
+        rest = tuple(tag for tag in self.languages or () if tag != self.language)
+        return (self.language, *rest)
+
+    def language_for(self, locale: str) -> str:
+        """The language a reader whose ``locale`` this is gets (see :func:`pick_language`)."""
+        return pick_language(locale, self.offered_languages())
+
+
+def pick_language(locale: str, offered: Sequence[str]) -> str:
+    """The language of ``offered`` a reader whose locale is ``locale`` gets.
+
+    Their locale if offered, else its base language if offered (``de-AT`` reads ``de``),
+    else the default (``offered[0]``); a reader who chose none (``""``) gets the default.
+    """
+    if locale:
+        by_key = {tag.casefold(): tag for tag in offered}
+        for candidate in (locale, locale.replace("_", "-").split("-")[0]):
+            found = by_key.get(candidate.casefold())
+            if found is not None:
+                return found
+    return offered[0]
 
 
 class PublicationTopic(Base):

@@ -54,6 +54,7 @@ def _values(spec: PublicationSpec) -> dict[str, Any]:
     values["weekdays"] = list(spec.weekdays)
     values["weekly_days"] = list(spec.weekly_days)
     values["topics"] = list(spec.topics)
+    values["languages"] = list(spec.languages)
     return values
 
 

@@ -32,8 +32,10 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
+from newsletter import i18n
 from newsletter import schemahints as h
 from newsletter.content.slots import SlotSpec, check_cutoff, check_name, check_slots
 from newsletter.errors import InvalidInputError
@@ -52,8 +54,8 @@ from newsletter.publications.models import TopicMode
 from newsletter.textrules import bad_character
 
 StrictInt = Annotated[int, Field(strict=True)]
-LANGUAGE_PATTERN = r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
 COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+LANGUAGE = {"type": "string", "enum": list(h.language_tags())}
 TOPIC = {"type": "string", "maxLength": 120, "pattern": h.FILLED_LINE_PATTERN}
 
 
@@ -86,7 +88,9 @@ class PublicationSpec(BaseModel):
     base_url: Annotated[str, h.URL] = Field(max_length=500)
     postal_address: Annotated[str, h.text(filled=True)] = Field(min_length=1)
     timezone: Annotated[str, h.zone()] = "UTC"
-    language: Annotated[str, h.language()] = Field(default="en", pattern=LANGUAGE_PATTERN)
+    language: Annotated[str, h.language()] = "en"
+    # The languages readers may choose (empty: only ``language``); always holds ``language``.
+    languages: Annotated[tuple[str, ...], h.Keywords(items=LANGUAGE)] = ()
     send_time: Annotated[time, h.TIME] = time(7, 0)
     weekdays: Annotated[tuple[str, ...], h.DAYS, h.Keywords(minItems=1)] = (
         "mon",
@@ -156,6 +160,34 @@ class PublicationSpec(BaseModel):
         if read_zone(value) is None:
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/London')")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        return _language(value, "")
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _check_languages(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise ValueError('expected a list of language tags, e.g. ["en", "de"]')
+        if len(value) > 50:
+            raise ValueError("at most 50 languages")
+        tags = (_language(tag, f"[{index}]") for index, tag in enumerate(value))
+        return tuple(dict.fromkeys(tags))
+
+    @model_validator(mode="after")
+    def _offer_the_default(self) -> PublicationSpec:
+        """No languages: the default alone; otherwise the default must be among them."""
+        if not self.languages:
+            object.__setattr__(self, "languages", (self.language,))
+        elif self.language not in self.languages:
+            offered = ", ".join(self.languages)
+            raise ValueError(
+                f"[languages]: must include the default language {self.language!r} "
+                f"(offered: {offered})"
+            )
+        return self
 
     @field_validator("send_time", mode="before")
     @classmethod
@@ -233,16 +265,37 @@ class PublicationSpec(BaseModel):
         return self.from_name or self.name
 
 
+def _language(tag: Any, index: str) -> str:
+    """A language tag in canonical form; the error starts with ``index`` (``[1]``) if any."""
+    try:
+        return i18n.check_language(tag, field="@")
+    except InvalidInputError as exc:
+        message = str(exc).removeprefix("@: ")
+        raise ValueError(f"{index}: {message}" if index else message) from None
+
+
 def describe_errors(exc: ValidationError, label: Callable[[str], str] = str) -> str:
-    """Turn pydantic's errors into one line naming each field and what was expected."""
+    """Turn pydantic's errors into one line naming each field and what was expected.
+
+    A message starting ``[1]:`` names an item of the field (``languages[1]: ...``); one
+    starting ``[name]`` names another field (a check across fields).
+    """
     parts = []
     for error in exc.errors():
         field = label(str(error["loc"][0])) if error["loc"] else "value"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = str(error["msg"]).removeprefix("Value error, ").strip()
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         elif error["type"] == "missing":
             message = "required key is missing"
+        if message.startswith("[") and "]" in message:
+            name, _, rest = message[1:].partition("]")
+            if name.isdigit():
+                parts.append(f"{field}[{name}]{rest}")
+                continue
+            if not error["loc"]:
+                parts.append(f"{label(name)}{rest}")
+                continue
         parts.append(f"{field}: {message}")
     return "; ".join(parts)
 

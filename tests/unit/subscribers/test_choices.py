@@ -297,8 +297,8 @@ def test_csv_import_reads_cadence_and_reports_bad_rows_by_column(
         csvio.export_csv(session, "daily", out)
     assert out.getvalue().splitlines() == [
         "email,name,topics,timezone,locale,cadence,weekly_day,digests,alerts,alert_topics",
-        "ann@example.org,,Science,,en,weekly,sun,yes,no,",
-        "bob@example.org,,,Asia/Tokyo,en,daily,,yes,no,",
+        "ann@example.org,,Science,,,weekly,sun,yes,no,",
+        "bob@example.org,,,Asia/Tokyo,,daily,,yes,no,",
     ]
     # What the export wrote imports again as it was.
     again = tmp_path / "again.csv"

@@ -151,8 +151,8 @@ def test_export_to_stdout_and_file(env: dict[str, str], tmp_path: Path) -> None:
         "x",
     )
     printed = run(env, "subscribers", "export", "--list", "daily")
-    # A blank zone is the publication's; the reader gets every edition.
-    assert "ann@example.org,,,,en,daily,,yes,no," in printed.output
+    # A blank zone is the publication's, a blank locale its default language; every edition.
+    assert "ann@example.org,,,,,daily,,yes,no," in printed.output
     target = tmp_path / "out.csv"
     run(env, "subscribers", "export", "--list", "daily", "--state", "pending", "-o", str(target))
     assert target.read_text().splitlines() == [

@@ -377,7 +377,7 @@ def test_export_round_trips_and_neutralises_formulas(database: Database, tmp_pat
         assert csvio.export_csv(session, "daily", buffer) == 2
     assert buffer.getvalue().splitlines() == [
         "email,name,topics,timezone,locale,cadence,weekly_day,digests,alerts,alert_topics",
-        "a@example.org,Ann,,,en,daily,,yes,no,",
+        "a@example.org,Ann,,,,daily,,yes,no,",
         "b@example.org,'=HYPERLINK(1),Sport;Science,Europe/Paris,fr,daily,,yes,no,",
     ]
     everyone = io.StringIO()
@@ -474,7 +474,7 @@ def test_import_and_export_the_kinds_of_mail(any_database: Database, tmp_path: P
     with any_database.session() as session:
         csvio.export_csv(session, "daily", buffer)
     assert buffer.getvalue().splitlines()[1:] == [
-        "alerts@example.org,,,,en,daily,,no,yes,",
-        "both@example.org,,,,en,daily,,yes,yes,Science;Sport",
-        "plain@example.org,,,,en,daily,,yes,no,",
+        "alerts@example.org,,,,,daily,,no,yes,",
+        "both@example.org,,,,,daily,,yes,yes,Science;Sport",
+        "plain@example.org,,,,,daily,,yes,no,",
     ]

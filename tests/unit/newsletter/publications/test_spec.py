@@ -98,7 +98,7 @@ def test_toml_local_time_is_accepted() -> None:
         ("topics", ["x" * 121], "at most 120 characters"),
         ("accent_color", "blue", "accent_color: String should match pattern"),
         ("logo_url", "javascript:alert(1)", "logo_url: expected an http:// or https:// URL"),
-        ("language", "English", "language: String should match pattern"),
+        ("language", "English", "language: unknown language tag 'English'"),
         ("track_opens", "yes", "track_opens: Input should be a valid boolean"),
         ("postal_address", "", "postal_address: String should have at least 1 character"),
     ],
