@@ -79,13 +79,42 @@ def create_publication(session: Session, spec: PublicationSpec) -> Publication:
     return publication
 
 
+_GROUPS = {"digest_group_id": "alert_group_id", "alert_group_id": "digest_group_id"}
+
+
+def _check_group_against_stored(
+    publication: Publication, changes: dict[str, Any], label: Callable[[str], str]
+) -> None:
+    """A change giving one kind of mail the group the other kind has stored clashes with
+    the state (``ConflictError``: 409 in the API); both given equal is the spec's to refuse."""
+    for name, other in _GROUPS.items():
+        value = changes.get(name)
+        if value is not None and other not in changes and value == getattr(publication, other):
+            raise ConflictError(
+                f"publication {publication.slug!r}: {label(name)}: group {value} is already "
+                f"the {other.removesuffix('_group_id')}s' unsubscribe group; each kind of mail "
+                "needs its own group (or none)"
+            )
+
+
 def edit_publication(
     session: Session, slug: str, changes: dict[str, Any], *, label: Callable[[str], str] = str
 ) -> Publication:
-    """Change some fields of a publication; the result is validated as a whole."""
+    """Change some fields of a publication; the result is validated as a whole.
+
+    A new default ``language`` without ``languages`` replaces the old default among the
+    languages offered (the others stay offered).
+    """
     publication = get_publication(session, slug)
+    _check_group_against_stored(publication, changes, label)
     data = spec_of(publication).model_dump()
     data.update(changes)
+    if "language" in changes and "languages" not in changes:
+        # A new default takes the old one's place among the languages offered.
+        data["languages"] = [
+            changes["language"],
+            *publication.offered_languages()[1:],
+        ]
     spec = validate_spec(data, where=f"publication {slug!r}", label=label)
     if spec.slug != slug:
         other = session.scalar(select(Publication.id).where(Publication.slug == spec.slug))

@@ -178,15 +178,10 @@ class PublicationSpec(BaseModel):
 
     @model_validator(mode="after")
     def _offer_the_default(self) -> PublicationSpec:
-        """No languages: the default alone; otherwise the default must be among them."""
-        if not self.languages:
-            object.__setattr__(self, "languages", (self.language,))
-        elif self.language not in self.languages:
-            offered = ", ".join(self.languages)
-            raise ValueError(
-                f"[languages]: must include the default language {self.language!r} "
-                f"(offered: {offered})"
-            )
+        """The default language is always offered, first (added when ``languages`` lacks it:
+        a rule across two fields that no API schema could state, so never a refusal)."""
+        rest = tuple(tag for tag in self.languages if tag != self.language)
+        object.__setattr__(self, "languages", (self.language, *rest))
         return self
 
     @field_validator("send_time", mode="before")
@@ -277,8 +272,7 @@ def _language(tag: Any, index: str) -> str:
 def describe_errors(exc: ValidationError, label: Callable[[str], str] = str) -> str:
     """Turn pydantic's errors into one line naming each field and what was expected.
 
-    A message starting ``[1]:`` names an item of the field (``languages[1]: ...``); one
-    starting ``[name]`` names another field (a check across fields).
+    A message starting ``[1]:`` names an item of the field (``languages[1]: ...``).
     """
     parts = []
     for error in exc.errors():
@@ -288,14 +282,10 @@ def describe_errors(exc: ValidationError, label: Callable[[str], str] = str) -> 
             message = "unknown key"
         elif error["type"] == "missing":
             message = "required key is missing"
-        if message.startswith("[") and "]" in message:
-            name, _, rest = message[1:].partition("]")
-            if name.isdigit():
-                parts.append(f"{field}[{name}]{rest}")
-                continue
-            if not error["loc"]:
-                parts.append(f"{label(name)}{rest}")
-                continue
+        index, bracket, rest = message[1:].partition("]")
+        if message.startswith("[") and bracket and index.isdigit():
+            parts.append(f"{field}[{index}]{rest}")
+            continue
         parts.append(f"{field}: {message}")
     return "; ".join(parts)
 

@@ -44,7 +44,8 @@ def test_the_form_sets_the_languages_offered_and_refuses_an_unknown_tag(
     client: TestClient, db: Database, signed_in: SignIn
 ) -> None:
     """Typed tags (commas or spaces) are saved canonical; 'xx' is refused naming the field
-    and its place, and nothing changes; the publications page lists each one's languages."""
+    and its place, and nothing changes; the default is always offered; the publications
+    page lists each one's languages."""
     with db.session() as session:
         make_publication(session)
     token = signed_in(Role.ADMIN)
@@ -56,15 +57,16 @@ def test_the_form_sets_the_languages_offered_and_refuses_an_unknown_tag(
     refused = client.post("/editor/publications/morning", data=_form(token, languages="en, xx"))
     assert refused.status_code == 400
     assert "Languages offered[1]: unknown language tag &#39;xx&#39;" in refused.text
-    missing = client.post(
+    assert _offered(db) == ("en", ["en", "de", "ko"])
+    # The default is always offered, first: added when the list lacks it.
+    moved = client.post(
         "/editor/publications/morning", data=_form(token, language="fr", languages="en, de")
     )
-    assert missing.status_code == 400
-    assert "Languages offered: must include the default language &#39;fr&#39;" in missing.text
-    assert _offered(db) == ("en", ["en", "de", "ko"])
+    assert moved.status_code == 303
+    assert _offered(db) == ("fr", ["fr", "en", "de"])
     listing = client.get("/editor/publications").text
-    assert '<span lang="en">en</span> <span class="muted">(default)</span>' in listing
-    assert '<span lang="ko">ko</span>' in listing
+    assert '<span lang="fr">fr</span> <span class="muted">(default)</span>' in listing
+    assert '<span lang="de">de</span>' in listing
 
 
 def test_the_add_form_takes_languages(client: TestClient, db: Database, signed_in: SignIn) -> None:

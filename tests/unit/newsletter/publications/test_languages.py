@@ -40,12 +40,14 @@ def _error(label: Any = str, **overrides: Any) -> str:
 
 
 def test_a_publication_offers_its_default_language_unless_told_more() -> None:
-    """No ``languages``: just the default; tags come back canonical, once each, default kept."""
+    """No ``languages``: just the default; tags come back canonical, once each, the default
+    first, and added when the list lacks it (always offered, never a refusal)."""
     assert _spec().languages == ("en",)
     assert _spec(language="de").languages == ("de",)
     offered = _spec(language="de", languages=["EN", "de", "pt_br", "en"])
     assert offered.language == "de"
-    assert offered.languages == ("en", "de", "pt-BR")
+    assert offered.languages == ("de", "en", "pt-BR")
+    assert _spec(language="ko", languages=["en", "fr"]).languages == ("ko", "en", "fr")
 
 
 @pytest.mark.parametrize(
@@ -54,10 +56,6 @@ def test_a_publication_offers_its_default_language_unless_told_more() -> None:
         ({"languages": ["en", "xx"]}, "test: languages[1]: unknown language tag 'xx'"),
         ({"languages": ["en", 5]}, "test: languages[1]: unknown language tag 5"),
         ({"languages": "en,de"}, "test: languages: expected a list of language tags"),
-        (
-            {"language": "de", "languages": ["en", "fr"]},
-            "test: languages: must include the default language 'de' (offered: en, fr)",
-        ),
         ({"language": "klingon"}, "test: language: unknown language tag 'klingon'"),
         ({"language": "zz"}, "test: language: unknown language tag 'zz'"),
     ],
@@ -98,8 +96,13 @@ def test_cli_add_and_edit_languages(cli_env: dict[str, str]) -> None:
     refused = run(cli_env, "publications", "edit", "evening", "--languages", "en,de,xx")
     assert refused.exit_code == 2
     assert "--languages[2]: unknown language tag 'xx'" in refused.stderr
-    no_default = run(cli_env, "publications", "edit", "evening", "--language", "fr")
-    assert "must include the default language 'fr'" in no_default.stderr
+    assert run(cli_env, "publications", "edit", "evening", "--languages", "de,fr").exit_code == 0
+    assert run_json(cli_env, "publications", "show", "evening")["languages"] == ["en", "de", "fr"]
+    # A new default alone takes the old one's place; the others stay offered.
+    assert run(cli_env, "publications", "edit", "evening", "--language", "fr").exit_code == 0
+    shown = run_json(cli_env, "publications", "show", "evening")
+    assert (shown["language"], shown["languages"]) == ("fr", ["fr", "de"])
+    assert run(cli_env, "publications", "edit", "evening", "--language", "en").exit_code == 0
     assert run(cli_env, "publications", "edit", "evening", "--languages", "none").exit_code == 0
     shown = run_json(cli_env, "publications", "show", "evening")
     assert (shown["language"], shown["languages"]) == ("en", ["en"])
