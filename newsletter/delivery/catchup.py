@@ -141,6 +141,7 @@ def late_candidates(session: Session, edition: FreshEdition, list_id: int) -> li
             Subscription.topics,
             Subscription.paused_until,
             Subscriber.timezone,
+            Subscriber.locale,
         )
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
         .outerjoin(
@@ -170,8 +171,9 @@ def late_candidates(session: Session, edition: FreshEdition, list_id: int) -> li
             paused_until=paused_until,
             suppressed=suppression_of(session, email) is not None,
             zone=zone,
+            locale=locale,
         )
-        for subscriber_id, email, topics, paused_until, zone in session.execute(query)
+        for subscriber_id, email, topics, paused_until, zone, locale in session.execute(query)
     ]
 
 
@@ -202,7 +204,8 @@ def catch_up_edition(
     for candidate in late_candidates(session, edition, list_id):
         if skip_reason(candidate, topics, now) is not None:
             continue  # left as it is: planning's rules still leave them out
-        by_variant[planner.variant(candidate.topics)].append(candidate.subscriber_id)
+        variant = planner.variant(candidate.topics, planner.language(candidate.locale))
+        by_variant[variant].append(candidate.subscriber_id)
     if not by_variant:
         return 0, []
     if digest.state is not DigestState.SENDING:

@@ -1,8 +1,14 @@
-"""One planning pass's working state: which cell (instant, topic variant) each reader is in.
+"""One planning pass's working state: which cell (instant, variant) each reader is in.
 
 ``ledger.plan_dispatch`` drives the pass; the ``Planner`` gives the bulk readers their
-cells (one per distinct zone and topics pair), renders each new variant once, writes
+cells (one per distinct zone, topics and locale), renders each new variant once, writes
 the skipped rows as they pass, and records the zone groups at the end.
+
+A variant is one (topic selection, language): the language a reader gets is
+``pick_language`` of their locale among the publication's languages, decided here, in
+Python, for both passes (per group for the bulk readers, per reader for the rest).
+So an edition is rendered once per selection and language, never per reader; the full
+edition in the default language is the digest itself (no variant).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from newsletter.digests.variants import (
     select_positions,
     variant_key,
 )
+from newsletter.publications.models import pick_language
 
 INSERT_ROWS = 1000  # skipped rows buffered before one bulk insert
 
@@ -57,20 +64,25 @@ class Planner:
         self.skipped: list[dict[str, Any]] = []
         self.items = item_topics(digest)
         self.mode = digest.publication.topic_mode
-        self.variants: dict[frozenset[str], int | None] = {frozenset(): None}
+        publication = digest.publication
+        self.default_language = publication.language
+        self.offered = publication.offered_languages()
+        self.variants: dict[tuple[frozenset[str], str], int | None] = {
+            (frozenset(), self.default_language): None
+        }
         # An alert carries one briefing: a reader's alert topics choose whether they get
         # it, never a part of it, so every alert reader gets the full edition.
         self.single = digest.cadence is Cadence.ALERT
         self.groups: dict[datetime, set[str]] = {}
 
     def bulk_cells(self, audience: roster.Audience) -> list[roster.Cell]:
-        """The cells the bulk readers fall into, one per (instant, variant), with their pairs.
+        """The cells the bulk readers fall into, one per (instant, variant), with their groups.
 
-        A pair whose topics match nothing in the edition gets no cell: its readers are
+        A group whose topics match nothing in the edition gets no cell: its readers are
         left to the Python pass, which records them skipped.
         """
         cells: dict[tuple[datetime | None, int | None], roster.Cell] = {}
-        for zone, stored, readers in roster.bulk_groups(
+        for zone, stored, locale, readers in roster.bulk_groups(
             self.session, self.digest.id, audience, self.now
         ):
             topics = roster.stored_topics(stored)
@@ -79,11 +91,11 @@ class Planner:
             ):
                 continue
             instant = self.timing.deliver_at(zone)
-            key = (instant, self.variant(tuple(topics)))
+            key = (instant, self.variant(tuple(topics), self.language(locale)))
             cell = cells.get(key)
             if cell is None:
                 cell = cells[key] = roster.Cell(instant, self.claim_from(instant), key[1])
-            cell.pairs.append((zone, stored))
+            cell.pairs.append((zone, stored, locale))
             cell.readers += readers
             self.count(instant, (zone,), readers)
         return [cells[key] for key in sorted(cells, key=_cell_order)]
@@ -123,30 +135,32 @@ class Planner:
     def cells(
         self, selections: Iterator[Selection]
     ) -> Iterator[tuple[tuple[datetime | None, int | None], Selection]]:
-        """Each selection with its cell: its zone group's instant and its topic variant."""
+        """Each selection with its cell: its zone group's instant and its variant."""
         for selection in selections:
-            yield (
-                (self.timing.deliver_at(selection.zone), self.variant(selection.topics)),
-                selection,
-            )
+            variant = self.variant(selection.topics, self.language(selection.locale))
+            yield (self.timing.deliver_at(selection.zone), variant), selection
 
-    def variant(self, topics: tuple[str, ...]) -> int | None:
-        """The variant a reader who chose ``topics`` gets (None: the full edition)."""
-        chosen = frozenset(topic.casefold() for topic in topics)
-        if self.single:
-            return None
-        if chosen in self.variants:
-            return self.variants[chosen]
+    def language(self, locale: str) -> str:
+        """The language a reader whose locale is ``locale`` gets from this publication."""
+        return pick_language(locale, self.offered)
+
+    def variant(self, topics: tuple[str, ...], language: str) -> int | None:
+        """The variant a reader who chose ``topics`` gets in ``language`` (None: the full
+        edition in the default language)."""
+        # An alert carries one briefing whole: readers' topics select no part of it.
+        chosen = frozenset() if self.single else frozenset(t.casefold() for t in topics)
+        if (chosen, language) in self.variants:
+            return self.variants[chosen, language]
         positions = select_positions(self.items, chosen, self.mode)
         # ``skip_reason`` already left out readers whose topics match nothing.
         assert positions is not None
         variant_id = None
-        if variant_key(self.items, positions) is not FULL:
-            names = matched_topics(chosen, self.digest)
+        if variant_key(self.items, positions) is not FULL or language != self.default_language:
+            names = matched_topics(chosen, self.digest) if chosen else []
             variant_id = ensure_variant(
-                self.session, self.digest, positions, names, now=self.now
+                self.session, self.digest, positions, names, language=language, now=self.now
             ).id
-        self.variants[chosen] = variant_id
+        self.variants[chosen, language] = variant_id
         return variant_id
 
     def count(self, deliver_at: datetime | None, zones: Iterable[str], readers: int) -> None:

@@ -32,6 +32,7 @@ class Candidate:
     paused_until: datetime | None = None
     suppressed: bool = False
     zone: str | None = None  # the reader's own zone (None: the publication's)
+    locale: str = ""  # the language the reader chose ("": none, the publication's default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class Selection:
     skip: SkipReason | None = None
     topics: tuple[str, ...] = ()
     zone: str | None = None
+    locale: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def select_recipients(
             skip=skip_reason(candidate, topics, now),
             topics=candidate.topics,
             zone=candidate.zone,
+            locale=candidate.locale,
         )
 
 

@@ -59,6 +59,8 @@ class VariantRow:
     subject: str
     briefings: int
     by_state: dict[str, int] = field(default_factory=dict)
+    language: str = ""  # the language it is written in
+    whole: bool = False  # every briefing in order (the full edition, in another language)
 
     @property
     def readers(self) -> int:
@@ -83,7 +85,7 @@ class VariantRow:
     @property
     def label(self) -> str:
         """How editors name it: "Full edition", or "Climate, Energy" (its key if no topics)."""
-        if self.key is None:
+        if self.key is None or self.whole:
             return "Full edition"
         return ", ".join(self.topics) or f"briefings {self.key}"
 
@@ -91,6 +93,7 @@ class VariantRow:
         """A JSON-ready view."""
         return {
             "key": self.key,
+            "language": self.language,
             "topics": list(self.topics),
             "subject": self.subject,
             "briefings": self.briefings,
@@ -205,6 +208,18 @@ class DeliveryReport:
         return "scheduled: a lost answer is cancelled at the provider and sent again"
 
     @property
+    def by_language(self) -> dict[str, dict[str, int]]:
+        """Readers, sent and failed per language the edition went out in (its variants
+        summed), the default first."""
+        counts: dict[str, dict[str, int]] = {}
+        for row in self.variants:
+            found = counts.setdefault(row.language, {"readers": 0, "sent": 0, "failed": 0})
+            found["readers"] += row.readers
+            found["sent"] += row.sent
+            found["failed"] += row.failed
+        return counts
+
+    @property
     def recipients(self) -> int:
         """Subscribers in the ledger that were meant to get the edition (skips excluded)."""
         return sum(n for s, n in self.by_state.items() if s != DeliveryState.SKIPPED.value)
@@ -247,6 +262,7 @@ class DeliveryReport:
             "uncancellable_requests": self.uncancellable,
             "cadence": self.cadence,
             "variants": [row.as_dict() for row in self.variants],
+            "by_language": self.by_language,
             "zone_groups": [row.as_dict() for row in self.zone_groups],
             "late": self.late,
             "late_sent": self.late_sent,
@@ -342,6 +358,8 @@ def variant_rows(
     variants = session.scalars(
         select(DigestVariant).where(DigestVariant.digest_id == digest.id)
     ).all()
+    default = digest.publication.language
+    whole = sorted(item.position for item in digest.items)
     rows = [
         VariantRow(
             key=variant.key,
@@ -349,20 +367,23 @@ def variant_rows(
             subject=variant.subject,
             briefings=len(variant.positions),
             by_state=_ordered(by_variant.get(variant.id, {})),
+            language=variant.language or default,
+            whole=list(variant.positions) == whole,
         )
         for variant in variants
     ]
-    rows.sort(key=lambda row: (-row.readers, row.key or ""))
+    rows.sort(key=lambda row: (row.language != default, -row.readers, row.key or ""))
     full = by_variant.get(None, {})
     if full or not rows:
-        whole = VariantRow(
+        whole_row = VariantRow(
             key=None,
             topics=(),
             subject=digest.subject or "",
             briefings=len(digest.items),
             by_state=_ordered(full),
+            language=default,
         )
-        rows.insert(0, whole)
+        rows.insert(0, whole_row)
     return tuple(rows)
 
 

@@ -1,10 +1,11 @@
 """Planning's queries: who on a list is not yet in an edition's ledger, and bulk writes.
 
 ``bulk_groups`` counts the bulk readers (confirmed, not paused, not suppressed) per
-distinct (zone, topics) pair, for the planner to give each pair its cell (instant
-and topic variant); ``plan_cells`` then queues them all without a row passing
-through Python. ``candidates`` streams every other unplanned subscription for
-``planning.skip_reason`` to judge; the rest counts and writes rows.
+distinct (zone, topics, locale) group, for the planner to give each its cell (instant,
+and the variant of its topic selection in its language); ``plan_cells`` then queues
+them all without a row passing through Python. ``candidates`` streams every other
+unplanned subscription for ``planning.skip_reason`` to judge; the rest counts and
+writes rows.
 ``ledger.plan_dispatch`` runs them in one transaction, in order.
 """
 
@@ -124,7 +125,7 @@ def _unplanned(
     ).where(Delivery.id.is_(None))
 
 
-# (zone, topics) pairs per statement: five parameters each, well under SQLite's limit.
+# (zone, topics, locale) groups per statement: six parameters each, well under SQLite's limit.
 PAIRS_PER_STATEMENT = 3000
 
 
@@ -153,13 +154,17 @@ def _topics_text(audience: Audience) -> ColumnElement[str]:
 
 def bulk_groups(
     session: Session, digest_id: int, audience: Audience, now: datetime
-) -> list[tuple[str, str, int]]:
-    """(zone, topics as stored, readers) for every pair among the bulk readers."""
-    zone, topics = audience.zone(), _topics_text(audience)
-    query = _bulk(session, digest_id, audience, now, zone, topics, func.count()).group_by(
-        zone, topics
+) -> list[tuple[str, str, str, int]]:
+    """(zone, topics as stored, locale, readers) for every group among the bulk readers.
+
+    The locale as stored: which language it gets is the planner's (Python's) decision,
+    made once per group, so the database never needs a twin of that rule.
+    """
+    zone, topics, locale = audience.zone(), _topics_text(audience), Subscriber.locale
+    query = _bulk(session, digest_id, audience, now, zone, topics, locale, func.count()).group_by(
+        zone, topics, locale
     )
-    return [(str(z), str(t), int(n)) for z, t, n in session.execute(query)]
+    return [(str(z), str(t), str(loc), int(n)) for z, t, loc, n in session.execute(query)]
 
 
 def reachable(
@@ -195,7 +200,8 @@ def stored_topics(stored: str) -> list[str] | None:
 
 @dataclass
 class Cell:
-    """Bulk readers who get one email at one instant, and the (zone, topics) pairs they are.
+    """Bulk readers who get one email at one instant, and the (zone, topics, locale) groups
+    they are.
 
     ``readers`` is as counted before the insert; readers who join meanwhile find no
     place and are left to the Python pass.
@@ -204,7 +210,7 @@ class Cell:
     deliver_at: datetime | None
     not_before: datetime | None
     variant_id: int | None
-    pairs: list[tuple[str, str]] = field(default_factory=list)
+    pairs: list[tuple[str, str, str]] = field(default_factory=list)
     readers: int = 0
 
 
@@ -264,10 +270,11 @@ def plan_cells(
         return 0, 0
     # One statement per slice of cells (never splitting one), to keep its parameters few.
     first = created[0]
-    mapping: list[tuple[str, str, int, int, int | None]] = []
+    mapping: list[tuple[str, str, str, int, int, int | None]] = []
     for cell in cells:
         pairs = [
-            (zone, topics, first, cell.readers, cell.variant_id) for zone, topics in cell.pairs
+            (zone, topics, locale, first, cell.readers, cell.variant_id)
+            for zone, topics, locale in cell.pairs
         ]
         if mapping and len(mapping) + len(pairs) > PAIRS_PER_STATEMENT:
             _insert_cells(session, digest_id, audience, mapping, now=now, size=batch_size)
@@ -288,20 +295,21 @@ def _insert_cells(
     session: Session,
     digest_id: int,
     audience: Audience,
-    mapping: list[tuple[str, str, int, int, int | None]],
+    mapping: list[tuple[str, str, str, int, int, int | None]],
     *,
     now: datetime,
     size: int,
 ) -> None:
     """The one statement that queues every bulk reader of these cells.
 
-    ``mapping`` holds (zone, topics as stored, first batch id, readers, variant) for
-    each pair, as a ``WITH cells(...) AS (VALUES ...)`` table the readers join.
+    ``mapping`` holds (zone, topics as stored, locale, first batch id, readers, variant)
+    for each group, as a ``WITH cells(...) AS (VALUES ...)`` table the readers join.
     """
     table = (
         values(
             column("zone", String),
             column("topics", Text),
+            column("locale", String),
             column("first", Integer),
             column("readers", Integer),
             column("variant", Integer),
@@ -323,7 +331,12 @@ def _insert_cells(
             table.c.variant,
             (number - 1).label("n"),
         )
-        .join(table, (audience.zone() == table.c.zone) & (_topics_text(audience) == table.c.topics))
+        .join(
+            table,
+            (audience.zone() == table.c.zone)
+            & (_topics_text(audience) == table.c.topics)
+            & (Subscriber.locale == table.c.locale),
+        )
         .subquery()
     )
     # Batch ids are consecutive within a cell: row n's batch is computed, not looked up
@@ -414,10 +427,16 @@ def candidates(
         Subscription.paused_until,
         Suppression.id.is_not(None),
         Subscriber.timezone,
+        Subscriber.locale,
     )
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        order = (audience.zone(), _topics_text(audience), Subscription.subscriber_id)
+        order = (
+            audience.zone(),
+            _topics_text(audience),
+            Subscriber.locale,
+            Subscription.subscriber_id,
+        )
         result = connection.execute(query.order_by(*order).execution_options(yield_per=page))
         for rows in result.partitions():
             yield from _rows_to_candidates(rows, list_id)
@@ -450,7 +469,7 @@ def already_planned(session: Session, digest_id: int, list_id: int) -> int:
 
 
 def _rows_to_candidates(rows: Sequence[Any], list_id: int) -> Iterator[Candidate]:
-    for subscriber_id, email, state, topics, paused_until, is_suppressed, zone in rows:
+    for subscriber_id, email, state, topics, paused_until, is_suppressed, zone, locale in rows:
         yield Candidate(
             subscriber_id=subscriber_id,
             list_id=list_id,
@@ -460,6 +479,7 @@ def _rows_to_candidates(rows: Sequence[Any], list_id: int) -> Iterator[Candidate
             paused_until=paused_until,
             suppressed=bool(is_suppressed),
             zone=zone,
+            locale=locale or "",
         )
 
 

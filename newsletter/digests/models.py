@@ -143,12 +143,15 @@ class DigestItem(Base):
 
 
 class DigestVariant(Base):
-    """One topic selection's version of an edition's email, rendered once for its readers.
+    """One (topic selection, language) version of an edition's email, rendered once for
+    its readers.
 
     ``key`` names the edition's briefings the variant carries, by position, in its
-    order (``"3.1"``): readers whose topics select the same briefings share it,
-    whatever else they chose. The full edition has no variant row. The rendered
-    fields are written once, like the digest's, and never change.
+    order (``"3.1"``), and its ``language`` when that is not the publication's default
+    (``"3.1-de"``): readers whose topics select the same briefings and who get the same
+    language share it, whatever else they chose. The full edition in the default
+    language has no variant row; in another language it is one (``"1.2.3-de"``). The
+    rendered fields are written once, like the digest's, and never change.
     """
 
     __tablename__ = "digest_variants"
@@ -160,6 +163,8 @@ class DigestVariant(Base):
     positions: Mapped[list[int]] = mapped_column(JSON)
     # The edition's topics this selection matched (display only: "Climate, Energy").
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The language it is written in; "" (rows from before languages): the default.
+    language: Mapped[str] = mapped_column(String(16), default="")
     subject: Mapped[str] = mapped_column(String(500))
     preheader: Mapped[str] = mapped_column(String(500), default="")
     html: Mapped[str] = mapped_column(Text)

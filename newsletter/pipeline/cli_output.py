@@ -98,12 +98,21 @@ def terminal_text(text: str) -> str:
 def variant_table(report: DeliveryReport) -> Table:
     """One row per version of the edition: the full edition and each topic variant."""
     table = Table(
-        "variant", "key", "briefings", "readers", "sent", "failed", "skipped", title="By variant"
+        "variant",
+        "key",
+        "language",
+        "briefings",
+        "readers",
+        "sent",
+        "failed",
+        "skipped",
+        title="By variant",
     )
     for row in report.variants:
         table.add_row(
             terminal_text(row.label),
             row.key or "—",
+            row.language,
             str(row.briefings),
             f"{row.readers:,}",
             f"{row.sent:,}",
