@@ -127,7 +127,7 @@ def variant_html(
     if variant is None:
         raise NotFoundError(f"{key[:40]!r} is not a selection of this edition")
     edition = replace(public_edition(session, digest), cadence=digest.cadence, slot=digest.slot)
-    return render_variant_page(edition, variant)
+    return render_variant_page(edition, variant, language=variant.language or None)
 
 
 def variant_pages(session: Session, publication: str) -> Iterator[tuple[str, str]]:
@@ -159,7 +159,7 @@ def variant_pages(session: Session, publication: str) -> Iterator[tuple[str, str
         shown = replace(edition, cadence=digest.cadence, slot=digest.slot)
         for variant in variants[digest.id]:
             path = urls.variant_page(edition_url, variant.key)
-            yield path, render_variant_page(shown, variant)
+            yield path, render_variant_page(shown, variant, language=variant.language or None)
 
 
 def _public(html: str) -> HTMLResponse:

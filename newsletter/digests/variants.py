@@ -173,7 +173,7 @@ def ensure_variant(
     )
     if found is not None:
         return found
-    email = render_email(variant_edition(session, digest, positions, language))
+    email = render_email(variant_edition(session, digest, positions, language), language=language)
     variant = DigestVariant(
         digest_id=digest.id,
         key=key,

@@ -16,6 +16,7 @@ from newsletter.delivery.models import Delivery, SendBatch
 from newsletter.delivery.report import delivery_report
 from newsletter.digests.models import Digest, DigestVariant
 from newsletter.digests.services import assemble_digest, render_digest
+from newsletter.digests.variant_pages import variant_html
 from newsletter.digests.variants import split_key
 from subscribers.models import Subscriber, Subscription, SubscriptionState
 from subscribers.services import ensure_default_list
@@ -145,6 +146,14 @@ def test_a_second_pass_reuses_each_language_variant(any_database: Database) -> N
     assert again.queued == 1
     assert count == 4
     assert _languages(any_database, digest_id)["ida"] == ("de", "1.2.3-de")
+    # "View in browser" of the German copy: the page in German.
+    with any_database.session() as session:
+        session.get(Digest, digest_id).published_at = NOW  # type: ignore[union-attr]
+    with any_database.session() as session:
+        german = variant_html(session, "morning", DAY, "1.2.3-de")
+        english = variant_html(session, "morning", DAY, "1")
+    assert '<html lang="de"' in german
+    assert '<html lang="en"' in english
 
 
 @pytest.mark.parametrize(
