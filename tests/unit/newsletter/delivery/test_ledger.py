@@ -347,10 +347,10 @@ def test_bulk_readers_fill_batches_in_order_then_the_rest_follow(any_database: D
     ("helper", "stand_in", "sizes"),
     [
         # A stale count: the bulk step queues the 12 it counted and leaves the rest.
-        ("bulk_groups", lambda *args: [("UTC", "[]", 12)], [10, 2, 10, 3]),
+        ("bulk_groups", lambda *args: [("UTC", "[]", "", 12)], [10, 2, 10, 3]),
         # Readers left between the count and the insert: short batches get their true
         # size and the one left empty is dropped.
-        ("bulk_groups", lambda *args: [("UTC", "[]", 40)], [10, 10, 5]),
+        ("bulk_groups", lambda *args: [("UTC", "[]", "", 40)], [10, 10, 5]),
         # Another planner drew batch ids in between: the bulk step backs out entirely.
         ("_consecutive", lambda ids: False, [10, 10, 5]),
     ],

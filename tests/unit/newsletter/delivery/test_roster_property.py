@@ -56,6 +56,7 @@ PAUSE_ENDS = (
     timedelta(microseconds=1),
     timedelta(days=1),
 )
+LOCALES = ("", "", "de", "en-GB", "DE", "fr")
 ZONES: tuple[tzinfo, ...] = (UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)))
 
 
@@ -72,6 +73,7 @@ class Row:
     decoy_suppression: bool  # another address is suppressed, not this one
     on_edition_list: bool
     planned_for: int | None  # the digest an earlier planning pass wrote it into
+    locale: str = ""  # the reader's language as stored (old rows may not be canonical)
 
     def address(self, index: int) -> str:
         return f"{self.local}{index}@example.org"
@@ -93,6 +95,7 @@ rows = st.builds(
     decoy_suppression=st.booleans(),
     on_edition_list=st.sampled_from((True, True, True, False)),
     planned_for=st.sampled_from((None, None, DIGEST, OTHER_DIGEST)),
+    locale=st.sampled_from(LOCALES),
 )
 PLAIN = Row(
     local="ann",
@@ -117,6 +120,7 @@ ONE_STEP = [
     replace(PLAIN, on_edition_list=False),
     replace(PLAIN, planned_for=DIGEST),
     replace(PLAIN, planned_for=OTHER_DIGEST),
+    *(replace(PLAIN, locale=locale) for locale in LOCALES),
 ]
 
 
@@ -163,7 +167,7 @@ def _write(session: Session, lists: Lists, generated: list[Row]) -> dict[int, Ca
     expected: dict[int, Candidate] = {}
     for index, row in enumerate(generated):
         address = row.address(index)
-        subscriber = Subscriber(email=address, created_at=T0)
+        subscriber = Subscriber(email=address, created_at=T0, locale=row.locale)
         session.add(subscriber)
         session.flush()
         list_id = lists.edition_list if row.on_edition_list else lists.other_list
@@ -202,6 +206,7 @@ def _write(session: Session, lists: Lists, generated: list[Row]) -> dict[int, Ca
                 topics=row.topics,
                 paused_until=row.paused_until(),
                 suppressed=row.suppression is not None,
+                locale=row.locale,
             )
     session.flush()
     return expected
