@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from newsletter.backoffice.publication_views import FIELDS
 from newsletter.db import Database
 from newsletter.editors.models import Role
 from newsletter.publications.models import Publication
@@ -17,21 +16,10 @@ from subscribers.services import SignupRequest
 from subscribers.transitions import Evidence
 from tests.factories import make_publication, publication_values
 from tests.unit.newsletter.backoffice.conftest import Accounts
+from tests.unit.newsletter.backoffice.test_publication_personal import _form
 from tests.unit.subscribers.factories import NoConfirm
 
 SignIn = Callable[[Role], str]
-
-
-def _form(token: str, **changes: object) -> dict[str, object]:
-    """The settings form as a browser posts it unchanged, with some fields changed."""
-    values = publication_values()
-    data: dict[str, object] = {"csrf_token": token, "language": "en", "max_briefings": "10"}
-    for field in FIELDS:
-        if isinstance(values.get(field), str):
-            data[field] = values[field]
-    data.update({"weekly_max": "10", "topic_mode": "only", "languages": "en"})
-    data.update(changes)
-    return data
 
 
 def _offered(db: Database) -> tuple[str, list[str]]:

@@ -12,21 +12,7 @@ from newsletter.publications.models import Publication, pick_language
 from newsletter.publications.spec import PublicationSpec, validate_spec
 from tests.cli import run, run_json
 from tests.factories import publication_values
-
-ADD = [
-    "publications",
-    "add",
-    "--slug",
-    "evening",
-    "--name",
-    "Evening",
-    "--from-email",
-    "evening@example.org",
-    "--base-url",
-    "https://evening.example.org",
-    "--postal-address",
-    "2 Dusk Lane",
-]
+from tests.unit.newsletter.publications.test_personal_settings import ADD
 
 
 def _spec(**overrides: Any) -> PublicationSpec:
