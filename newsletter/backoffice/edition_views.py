@@ -56,6 +56,7 @@ def preview(
     timezone: Annotated[str, Query(max_length=100)] = "",
     cadence: Annotated[str, Query(max_length=20)] = "",
     slot: Annotated[str, Query(max_length=64)] = "",
+    language: Annotated[str, Query(max_length=35)] = "",
 ) -> Response:
     """The next edition as a reader with these topics, zone and cadence gets it (default: a
     daily reader of every topic in the publication's zone): email at two widths, text,
@@ -69,7 +70,13 @@ def preview(
         chosen, publications = chosen_publication(db, publication)
         try:
             choice = read_choice(
-                db, chosen, topics=typed, timezone=timezone, cadence=cadence, slot=slot
+                db,
+                chosen,
+                topics=typed,
+                timezone=timezone,
+                cadence=cadence,
+                slot=slot,
+                language=language,
             )
         except InvalidInputError as exc:
             error, choice = str(exc), None
@@ -84,7 +91,9 @@ def preview(
             "topics": offered_topics(db, chosen),
             "weekly_days": [DAY_NAMES[day] for day in offered_days(chosen)],
             "slots": slot_names(db, chosen),
+            "languages": chosen.offered_languages(),
         }
+        default_language = chosen.language
         slugs = [(p.slug, p.name) for p in publications]
     shown = choice or ReaderChoice(cadence=Cadence.DAILY)
     return render(
@@ -103,6 +112,7 @@ def preview(
         chosen_zone=shown.zone if choice else timezone.strip(),
         chosen_cadence=shown.cadence.value if choice else cadence.strip().lower(),
         chosen_slot=shown.slot if choice else slot.strip(),
+        chosen_language=(shown.language or default_language) if choice else language.strip(),
         zones=zone_options(shown.zone if choice else None),
     )
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from newsletter import urls
+from newsletter import i18n, urls
 from newsletter.backoffice.preview_slots import next_daily, read_slot
 from newsletter.content.briefing import BriefingContent
 from newsletter.content.edition import Cadence, Edition, EditionItem, PublicationInfo
@@ -45,6 +45,7 @@ from newsletter.digests.variants import (
     ItemTopics,
     item_topics,
     select_positions,
+    stored_key,
     variant_edition,
     variant_key,
 )
@@ -74,11 +75,17 @@ class ReaderChoice:
     zone: str | None = None
     cadence: Cadence = Cadence.DAILY
     slot: str = ""
+    language: str = ""  # one of the publication's languages ("": its default)
 
     @property
     def personal(self) -> bool:
         """Whether this is anyone but the plain daily reader in the publication's zone."""
-        return bool(self.topics) or self.zone is not None or self.cadence is not Cadence.DAILY
+        return (
+            bool(self.topics)
+            or self.zone is not None
+            or self.cadence is not Cadence.DAILY
+            or bool(self.language)
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ def read_choice(
     timezone: str = "",
     cadence: str = "",
     slot: str = "",
+    language: str = "",
 ) -> ReaderChoice:
     """The choice typed into the preview form, checked as a reader's would be: only the
     publication's topics, a real IANA zone, daily or (if offered) weekly, one of its
@@ -113,7 +121,21 @@ def read_choice(
     if typed == Cadence.WEEKLY.value and not offered_days(publication):
         raise InvalidInputError("cadence: this publication offers no weekly roundup")
     kind = Cadence(typed)
-    return ReaderChoice(chosen, zone, kind, read_slot(session, publication, slot, kind))
+    choice = ReaderChoice(chosen, zone, kind, read_slot(session, publication, slot, kind))
+    return replace(choice, language=_offered_language(publication, language))
+
+
+def _offered_language(publication: Publication, typed: str) -> str:
+    """One of the publication's languages ("" for its default), or an error naming the field."""
+    if not typed.strip():
+        return ""
+    tag = i18n.check_language(typed.strip(), field="language")
+    offered = publication.offered_languages()
+    if tag not in offered:
+        raise InvalidInputError(
+            f"language: {tag!r} is not offered by this publication ({', '.join(offered)})"
+        )
+    return "" if tag == publication.language else tag
 
 
 def reader_timing(
@@ -332,16 +354,18 @@ def _reader_view(
     positions = select_positions(items, choice.topics, publication.topic_mode)
     if positions is None:
         return _left_out(whole, choice)
-    key = variant_key(items, positions)
-    if key is FULL:
+    language = choice.language or publication.language
+    if variant_key(items, positions) is FULL and language == publication.language:
         return whole
+    key = stored_key(positions, language, publication.language)
     stored = session.scalar(
         select(DigestVariant).where(DigestVariant.digest_id == digest.id, DigestVariant.key == key)
     )
     if stored is not None:
         subject, preheader, html, body = stored.subject, stored.preheader, stored.html, stored.text
     else:
-        email = render_email(variant_edition(session, digest, positions))
+        edition = variant_edition(session, digest, positions, language)
+        email = render_email(edition, language=language)
         subject, preheader, html, body = email.subject, email.preheader, email.html, email.text
     titles = {item.position: item.title for item in digest.items}
     return _as_variant(

@@ -232,3 +232,23 @@ def test_read_choice_keeps_the_publications_spelling(db: Database) -> None:
         assert read_choice(session, publication) == ReaderChoice()
         with pytest.raises(InvalidInputError, match=r"^topics: at most"):
             read_choice(session, publication, topics=["x"] * 201)
+
+
+def test_the_preview_shows_each_offered_language(
+    client: TestClient, db: Database, signed_in: SignIn
+) -> None:
+    """A publication offering en and de: the preview offers both; German shows the email
+    in German (the whole edition, keyed 1.2.3.4-de); a language not offered is refused
+    naming the field; nothing is frozen."""
+    _upcoming(db, languages=["en", "de"])
+    signed_in(Role.EDITOR)
+    page = client.get("/editor/preview?publication=morning")
+    assert '<option value="de" lang="de">de</option>' in page.text
+    german = client.get("/editor/preview?publication=morning&language=de")
+    assert german.status_code == 200, german.text
+    assert '<html lang="de"' in _frame(german.text)
+    assert '<html lang="en"' in _frame(page.text)
+    refused = client.get("/editor/preview?publication=morning&language=fr")
+    assert refused.status_code == 400
+    assert "language: &#39;fr&#39; is not offered by this publication (en, de)" in refused.text
+    assert _stored(db) == (0, 0)
