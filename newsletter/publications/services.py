@@ -92,7 +92,7 @@ def _check_group_against_stored(
         if value is not None and other not in changes and value == getattr(publication, other):
             raise ConflictError(
                 f"publication {publication.slug!r}: {label(name)}: group {value} is already "
-                f"the {other.removesuffix('_group_id')}s' unsubscribe group; each kind of mail "
+                f"the {other.removesuffix('_group_id')}'s unsubscribe group; each kind of mail "
                 "needs its own group (or none)"
             )
 

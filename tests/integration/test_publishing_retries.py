@@ -68,8 +68,11 @@ def test_a_failed_ping_is_retried_by_the_tick_after_a_restart(stack: Stack, hub:
             what="the retried ping",
         )
         assert done.attempts == 2
-        first, second = hub.pings
-        assert first["hub.url"] == second["hub.url"] == pending.feed_urls
+        # SQLite has no lock between flushers (docs/delivery.md): the beat's tick and the
+        # retry the killed worker left may both ping worker2's hub, which repeats the
+        # announcement and loses nothing. Every ping names the same feeds.
+        assert len(hub.pings) >= 2
+        assert all(ping["hub.url"] == pending.feed_urls for ping in hub.pings)
         stack.wait(lambda: stack.digest_state() is DigestState.SENT, timeout=60, what="sent")
         feeds = stack.data_dir / "public" / "p" / "morning" / "feeds" / "editions"
         assert (feeds / "atom.xml").read_bytes().startswith(b"<?xml")

@@ -108,6 +108,6 @@ def test_api_sets_and_removes_groups(client: TestClient, db: Database, accounts:
     removed = client.patch(url, json={"alert_group_id": None}, headers=admin)
     assert (removed.json()["digest_group_id"], removed.json()["alert_group_id"]) == (41, None)
     same = client.patch(url, json={"alert_group_id": 41}, headers=admin)
-    assert same.status_code == 400
+    assert same.status_code == 409  # clashes with the stored digest group: a state conflict
     assert "alert_group_id" in same.json()["error"]
     assert client.patch(url, json={"alert_group_id": 0}, headers=admin).status_code == 422
