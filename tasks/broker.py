@@ -48,6 +48,11 @@ class Transport(filesystem.Transport):
     """The filesystem transport with atomic publishing (``newsletterfs://``)."""
 
     Channel = Channel
+    # How often an idle consumer looks at the queue folder (kombu: 1 s). Each step of
+    # the pipeline is a message, so every hop waited up to a second: a 300-reader edition
+    # took 18 s from due to sent, nearly all of it waiting. A look is one listing of a
+    # small folder.
+    polling_interval = 0.1
 
 
 TRANSPORT_ALIASES[SCHEME] = f"{__name__}:Transport"

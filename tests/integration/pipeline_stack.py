@@ -11,6 +11,7 @@ process stopped and the broker emptied after.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -214,18 +215,24 @@ class Stack:
         """Stop every child (warm shutdown, then kill), the web app and the server.
 
         Every child is told at once and they shut down side by side: a worker's warm
-        shutdown takes seconds, and waiting for each in turn added them up.
+        shutdown takes seconds, and waiting for each in turn added them up. SIGTERM goes
+        to each child's main process only, as systemd's ``KillMode=mixed`` sends it: sent
+        to the whole group, it also killed a worker's pool processes under it, and the
+        worker then hung in its warm shutdown until the SIGKILL 20 s later. Whatever is
+        left of a group after its main process is gone is killed.
         """
         for proc in self.processes.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.kill(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
         for name, proc in list(self.processes.items()):
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                proc.kill()
                 proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             self.processes.pop(name)
         if self.server is not None:
             self.server.stop()  # posts the events it promised first
