@@ -112,20 +112,7 @@ class EmailConfirmer:
                 publication, mailing_list, self.expires, self.source, language=language
             )
             rendered = self.render(TEMPLATE, context)
-            message = Message(
-                from_email=publication.from_email,
-                from_name=publication.from_name,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                reply_to=publication.reply_to,
-                headers={
-                    "List-Id": urls.list_id_header(
-                        mailing_list.name, mailing_list.slug, publication.base_url
-                    )
-                },
-                categories=("confirm-subscription",),
-            )
+            message = list_message(mailing_list, rendered, category="confirm-subscription")
             for start in range(0, len(group), MAX_RECIPIENTS_PER_BATCH):
                 chunk = group[start : start + MAX_RECIPIENTS_PER_BATCH]
                 recipients = tuple(self._recipient(subscription) for subscription in chunk)
@@ -138,3 +125,26 @@ class EmailConfirmer:
         return Recipient(
             email=subscriber.email, name=subscriber.name, substitutions={CONFIRM_URL: url}
         )
+
+
+def list_message(
+    mailing_list: MailingList,
+    rendered: RenderedMessage,
+    *,
+    category: str,
+    headers: dict[str, str] | None = None,
+) -> Message:
+    """A rendered email to a list's readers, from its publication's sender, with its
+    ``List-Id`` (and ``headers``): what the confirmation and the welcome share."""
+    publication = mailing_list.publication
+    list_id = urls.list_id_header(mailing_list.name, mailing_list.slug, publication.base_url)
+    return Message(
+        from_email=publication.from_email,
+        from_name=publication.from_name,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        reply_to=publication.reply_to,
+        headers={"List-Id": list_id, **(headers or {})},
+        categories=(category,),
+    )

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsletter import i18n, urls
+from newsletter import i18n
 from newsletter.db import utcnow
 from newsletter.errors import OutcomeUnknownError, PermanentError, RetryableError
 from newsletter.providers.interfaces import Batch, EmailSender, Message, Recipient
@@ -49,6 +49,7 @@ from newsletter.render.context import language_of
 from newsletter.render.context import marked as _
 from newsletter.render.email import RenderedMessage, base_context, render_template_email
 from subscribers.aftercommit import after_commit
+from subscribers.confirmation import list_message
 from subscribers.links import Links
 from subscribers.models import (
     Consent,
@@ -151,20 +152,11 @@ class EmailWelcomer:
         publication = mailing_list.publication
         context = welcome_context(publication, mailing_list, language=language)
         rendered = self.render(TEMPLATE, context)
-        return Message(
-            from_email=publication.from_email,
-            from_name=publication.from_name,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            reply_to=publication.reply_to,
-            headers={
-                "List-Id": urls.list_id_header(
-                    mailing_list.name, mailing_list.slug, publication.base_url
-                ),
-                "List-Unsubscribe-Post": ONE_CLICK_POST,
-            },
-            categories=(CATEGORY,),
+        return list_message(
+            mailing_list,
+            rendered,
+            category=CATEGORY,
+            headers={"List-Unsubscribe-Post": ONE_CLICK_POST},
         )
 
     def recipient(self, subscription: Subscription) -> Recipient:
