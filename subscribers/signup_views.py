@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from newsletter import schemahints as h
 from newsletter.content.edition import READER_CADENCES, Cadence
 from newsletter.errors import InvalidInputError
-from newsletter.i18n import gettext_for, ngettext_for
+from newsletter.i18n import catalog_language, gettext_for, ngettext_for
 from newsletter.parsing import WEEKDAYS
 from newsletter.runtime import Runtime
 from newsletter.web.deps import runtime_of
@@ -131,7 +131,7 @@ def _subscribe_page(
             "list_name": mailing_list.name,
             "action": f"/subscribe/{mailing_list.slug}",
             "topics": offered_topics(session, publication),
-            "error": error,
+            "error": reader_error(language, error),
             "error_field": error.split(":", 1)[0].strip() if error else "",
             "zones": zone_options(zone),
             "publication_zone": publication.timezone,
@@ -187,6 +187,24 @@ def _subscribe_submit(request: Request, slug: str, form: FormValues) -> Response
     except InvalidInputError as exc:
         return _subscribe_page(runtime, slug, form, str(exc))
     return _check_inbox(runtime, slug, email)
+
+
+def reader_error(language: str, error: str) -> str:
+    """What a refused sign-up form says, in the page's language.
+
+    The refusal itself (``InvalidInputError``) names the field and the rule in English,
+    the words the API and the command line share. An English page shows it as it is;
+    a page in another language says, in its language, what to do about the field,
+    which the form also marks.
+    """
+    if not error or catalog_language(language) == "en":
+        return error
+    if error.split(":", 1)[0].strip() == "email":
+        return gettext_for(
+            language,
+            "Enter an email address that can receive mail, such as name@example.org.",
+        )
+    return gettext_for(language, "Please check the marked field and try again.")
 
 
 def _check_inbox(runtime: Runtime, slug: str, email: str) -> Response:

@@ -35,8 +35,7 @@ BASE = "https://news.example.org"
 REFUSAL = re.compile(r'<p class="(?:error|field-error)"[^>]*>([^<]*)</p>')
 TOPICS = ["Climate", "Science"]
 # What the pages show that the test supplied or that is no catalog's: the publication,
-# the address, topics, zone names, CLDR's day and month names, the sign-up refusal
-# (validation messages name the field in English for forms, API and CLI alike).
+# the address, topics, zone names, CLDR's day and month names.
 DATA = [
     "The Daily Briefing",
     "ann@example.org",
@@ -128,8 +127,35 @@ def test_pseudo_locale_leaves_no_english_on_a_subscriber_page(
 ) -> None:
     """Every word of the page is marked for translation (or is the test's own data)."""
     html = pages_by_language[i18n.PSEUDO][name]
-    data = [*DATA, *(html_module.unescape(text) for text in REFUSAL.findall(html))]
+    data = list(DATA)
+    if name == "preferences-refused":  # a forged choice: the rule's English words
+        data += [html_module.unescape(text) for text in REFUSAL.findall(html)]
     assert english_left(html, data=data, html=True) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "email: 'not an address' is not a valid address"),
+        ("de", "Geben Sie eine E-Mail-Adresse an, die Post empfangen kann"),
+        ("fr", "Indiquez une adresse e-mail qui peut recevoir du courrier"),
+        ("es", "Indique una dirección de correo electrónico que pueda recibir mensajes"),
+        ("ar", "أدخل عنوان بريد إلكتروني يستقبل الرسائل"),
+        ("ko", "메일을 받을 수 있는 이메일 주소를 입력하세요"),
+    ],
+)
+def test_a_refused_sign_up_says_why_in_the_pages_language(
+    pages_by_language: dict[str, dict[str, str]], language: str, said: str
+) -> None:
+    """A mistyped address: the form says what to do in its language, at the top and
+    beside the field it marks, and keeps what the reader typed. English pages show the
+    rule itself, as the API and the command line word it."""
+    html = pages_by_language[language]["subscribe-refused"]
+    shown = [html_module.unescape(text) for text in REFUSAL.findall(html)]
+    assert len(shown) == 2
+    assert all(said in text for text in shown), shown
+    assert 'aria-invalid="true" aria-describedby="e-email"' in html
+    assert 'value="not an address"' in html
 
 
 @pytest.mark.parametrize("language", i18n.SHIPPED)

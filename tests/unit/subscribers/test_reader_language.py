@@ -85,7 +85,11 @@ def test_the_form_stores_the_language_chosen_and_refuses_an_unknown_one(
     assert _locale(client, "ann@example.org") == "ko"
     bad = client.post("/subscribe/daily", data={"email": "bob@example.org", "locale": "xx"})
     assert bad.status_code == 400
-    assert '<p class="field-error" id="e-locale">locale: unknown language tag' in bad.text
+    # A German page: the field is marked and the form says, in German, to check it.
+    assert (
+        '<p class="field-error" id="e-locale">'
+        "Bitte prüfen Sie das markierte Feld und versuchen Sie es erneut.</p>"
+    ) in bad.text
     with _db(client).session() as session:
         assert services.find_subscriber(session, "bob@example.org") is None
 
