@@ -22,8 +22,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The suite runs in TEST_PROCESSES processes (pytest-xdist), a test file to a process.
+TEST_PROCESSES ?= 2
 test: lint
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile --cov --cov-report=term $(PYTEST_ARGS)
 
 # Translations (docs/languages.md): extract the marked strings into one template per
 # domain, merge them into every language's catalog, compile the catalogs that ship.

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -62,8 +62,24 @@ def postgres_url() -> str:
 
 
 def redis_url() -> str:
-    """The Redis URL for tests, or skip/fail."""
-    return _service_url("Redis", "NEWSLETTER_TEST_REDIS_URL", 6379)
+    """The Redis URL for tests (this test process's own database), or skip/fail."""
+    return worker_database(_service_url("Redis", "NEWSLETTER_TEST_REDIS_URL", 6379))
+
+
+def worker_database(url: str) -> str:
+    """``url`` with the Redis database of this test process.
+
+    The suite runs in parallel processes (pytest-xdist workers ``gw0``, ``gw1``, ...),
+    and tests empty their broker database and start Celery workers on it: each
+    process gets its own, the configured number minus the worker's (of Redis's 16).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    database = (base - int(worker.removeprefix("gw"))) % 16
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def chromium_path() -> str:

@@ -50,6 +50,9 @@ from subscribers.models import Subscriber
 from subscribers.services import ensure_default_list
 
 PAGE = 5000
+# After loading this many rows, PostgreSQL's planner needs fresh statistics, or the next
+# queries may be planned as if the (formerly empty) ledger were still empty.
+ANALYZE_AFTER = 10_000
 # Editions in these states may (re)start sending; a failed or partly failed one
 # sends only to recipients not yet in the ledger and retries nothing already final.
 SENDABLE = frozenset(
@@ -177,8 +180,9 @@ def plan_dispatch(
     )
     if session.get_bind().dialect.name == "postgresql":
         # Planning groups, sorts and hashes every reader of the list by (zone, topics,
-        # language); at the default 4 MB those spill to disk from about 100,000 readers.
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # language); at the default 4 MB those spill to disk from about 100,000 readers,
+        # at 64 MB from about 500,000 (one transaction at a time needs this much).
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
     planner = Planner(session, digest, timing, lead, now)
     counts: Counter[str] = Counter()
     already = roster.already_planned(session, digest_id, mailing_list.id)
@@ -195,6 +199,11 @@ def plan_dispatch(
         after=roster.last_batch_number(session, digest_id),
         batch_size=batch_size,
     )
+    if queued >= ANALYZE_AFTER:
+        # Before the Python pass asks who is left: planned with the ledger as it now is
+        # (the readers just queued, not the empty table of the last statistics), its
+        # query hashes the ledger once instead of joining every reader's rows first.
+        refresh_statistics(session)
     number = roster.last_batch_number(session, digest_id)
     selections = select_recipients(
         roster.candidates(session, digest_id, audience, page), edition_topics(digest), now

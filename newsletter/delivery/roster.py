@@ -119,10 +119,13 @@ def _unplanned(
     )
     if digest_id is None:
         return query
+    # "No row matched" asked of a column the join condition compares (not the id):
+    # PostgreSQL then knows it is an anti-join and hashes the ledger once, instead of
+    # looking each reader up in it.
     return query.outerjoin(
         Delivery,
         (Delivery.digest_id == digest_id) & (Delivery.subscriber_id == Subscriber.id),
-    ).where(Delivery.id.is_(None))
+    ).where(Delivery.subscriber_id.is_(None))
 
 
 # (zone, topics, locale) groups per statement: six parameters each, well under SQLite's limit.
@@ -143,7 +146,7 @@ def _bulk(
     return _unplanned(session, digest_id, audience, *columns).where(
         Subscription.state == SubscriptionState.CONFIRMED,
         or_(Subscription.paused_until.is_(None), Subscription.paused_until <= now),
-        Suppression.id.is_(None),
+        Suppression.email_hash.is_(None),  # an anti-join, as above
     )
 
 
@@ -304,6 +307,11 @@ def _insert_cells(
 
     ``mapping`` holds (zone, topics as stored, locale, first batch id, readers, variant)
     for each group, as a ``WITH cells(...) AS (VALUES ...)`` table the readers join.
+    On PostgreSQL the readers are worked out first, on their own (``MATERIALIZED``):
+    otherwise its planner, which cannot tell how many readers a (zone, language) pair
+    of the VALUES table matches, may join those to every subscriber before looking at
+    the topics (fifty rows per reader for fifty selections). SQLite, left to itself,
+    looks each reader's cell up in an index it builds on the VALUES table.
     """
     table = (
         values(
@@ -318,24 +326,35 @@ def _insert_cells(
         .data(mapping)
         .cte("cells")
     )
-    number = func.row_number().over(partition_by=table.c.first, order_by=Subscription.subscriber_id)
-    readers = (
+    bulk = (
         _bulk(
             session,
             digest_id,
             audience,
             now,
             Subscription.subscriber_id,
+            audience.zone().label("zone"),
+            _topics_text(audience).label("topics"),
+            Subscriber.locale,
+        )
+        .cte("bulk")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    number = func.row_number().over(partition_by=table.c.first, order_by=bulk.c.subscriber_id)
+    readers = (
+        select(
+            bulk.c.subscriber_id,
             table.c.first,
             table.c.readers,
             table.c.variant,
             (number - 1).label("n"),
         )
-        .join(
+        .join_from(
+            bulk,
             table,
-            (audience.zone() == table.c.zone)
-            & (_topics_text(audience) == table.c.topics)
-            & (Subscriber.locale == table.c.locale),
+            (bulk.c.zone == table.c.zone)
+            & (bulk.c.topics == table.c.topics)
+            & (bulk.c.locale == table.c.locale),
         )
         .subquery()
     )
@@ -350,6 +369,12 @@ def _insert_cells(
         literal(DeliveryState.QUEUED, Delivery.state.type),
         literal(now, Delivery.updated_at.type),
     ).where(readers.c.n < readers.c.readers)  # past the count: left to the Python pass
+    # Written batch by batch (the order the numbering sorted them in already): a batch's
+    # rows then share a few pages, which its claim and its record each rewrite. In
+    # subscriber order the rows of a thousand cells would interleave, every batch
+    # spread over as many pages as it has readers: planning was a tenth faster that
+    # way, sending a third slower.
+    rows = rows.order_by(readers.c.first, readers.c.subscriber_id)
     columns = [
         "digest_id",
         "subscriber_id",

@@ -51,10 +51,6 @@ from newsletter.schedules.slots import edition_cutoff
 
 log = logging.getLogger(__name__)
 
-# After a bulk load this large, PostgreSQL's planner needs fresh statistics, or the
-# per-batch UPDATEs may be planned as scans of the whole (formerly empty) table.
-ANALYZE_AFTER = 10_000
-
 
 @dataclass(frozen=True)
 class Published:
@@ -298,7 +294,9 @@ def plan(
         deadline.set_deadline(session, digest_id, deliver_by, window=window)
         if private:
             record_public(session, get_digest(session, digest_id), "edition sent")
-    if result.queued >= ANALYZE_AFTER:
+    if result.queued >= ledger.ANALYZE_AFTER:
+        # Again after the commit, with the Python pass's rows too: the per-batch UPDATEs
+        # would otherwise be planned as scans of the whole table.
         with database.session() as session:
             ledger.refresh_statistics(session)
     return result

@@ -383,3 +383,26 @@ def test_planning_again_adds_only_newcomers_to_their_groups(
     with any_database.session() as session:
         groups = session.execute(select(ZoneGroup.deliver_at, ZoneGroup.readers)).all()
     assert groups == [(TOKYO, 2)]
+
+
+def test_the_bulk_path_writes_the_ledger_batch_by_batch(any_database: Database) -> None:
+    """Readers of many cells are written a batch at a time, each batch's in subscriber
+    order, so a batch's rows share pages for its claim and record to rewrite, not
+    interleaved with other cells' (docs/personal-digests.md)."""
+    zones = ("Asia/Tokyo", "Europe/London", "America/New_York")
+    selections: tuple[tuple[str, ...], ...] = ((), ("climate",), ("energy",))
+    with any_database.session() as session:
+        digest, list_id = _edition(session)
+        for n in range(18):
+            _reader(session, list_id, f"r{n}", zone=zones[n % 3], topics=selections[n // 3 % 3])
+        digest_id = digest.id
+    result = _plan(any_database, digest_id)
+    assert result.queued == 18
+    with any_database.session() as session:
+        written = session.execute(
+            select(Delivery.batch_id, Delivery.subscriber_id)
+            .where(Delivery.digest_id == digest_id)
+            .order_by(Delivery.id)
+        ).all()
+    assert len({batch for batch, _ in written}) == 9  # three zones by three selections
+    assert written == sorted(written)

@@ -6,13 +6,15 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from newsletter.db import Database
-from newsletter.delivery import breaker, services
+from newsletter.delivery import breaker, ledger, roster, services
 from newsletter.delivery.models import Delivery, FailureKind, ProviderBreaker
 from newsletter.delivery.report import DeliveryReport
 from newsletter.delivery.services import DispatchOptions
@@ -22,7 +24,6 @@ from newsletter.errors import (
     RecipientsRejected,
     RetryableError,
 )
-from newsletter.pipeline import steps
 from newsletter.pipeline.dispatch import Progress, dispatch
 from newsletter.pipeline.steps import plan
 from newsletter.providers.interfaces import Batch, SendResult
@@ -336,12 +337,28 @@ def test_empty_list_is_sent_with_nothing_failed(database: Database, workers: int
 def test_large_plans_refresh_statistics(
     any_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A plan above the threshold refreshes the planner's statistics and still sends once."""
-    monkeypatch.setattr(steps, "ANALYZE_AFTER", 2)
+    """A plan above the threshold refreshes the planner's statistics after the bulk
+    insert (before the Python pass reads who is left) and after its commit; it still
+    sends once."""
+    monkeypatch.setattr(ledger, "ANALYZE_AFTER", 2)
+    calls: list[str] = []
+    refresh, candidates = ledger.refresh_statistics, roster.candidates
+
+    def refreshing(session: Session) -> None:
+        calls.append("analyze")
+        refresh(session)
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        calls.append("candidates")
+        return candidates(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "refresh_statistics", refreshing)
+    monkeypatch.setattr(roster, "candidates", reading)
     digest_id, _ = edition_with_readers(any_database, 3)
     sender = MemorySender()
     assert send(any_database, digest_id, sender).state == "sent"
     assert len(sender.sent) == 3
+    assert calls == ["analyze", "candidates", "analyze"]
 
 
 def test_open_breaker_holds_the_dispatch_loop_until_its_probe(database: Database) -> None:
