@@ -22,7 +22,7 @@ from datetime import time as clock_time
 from pathlib import Path
 from statistics import mean
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bench._stack import DEFAULT_PREFIX
 from bench.dispatch import CHUNK, _postgres_url, analyze, measure, subscribe_everyone
@@ -213,9 +213,12 @@ def _compare(
 ) -> dict[str, float]:
     """Both runs, each on a fresh database from ``url_for()``; the figures and the ratio."""
     with url_for() as url:
+        cache = _buffer_cache(url)
         single = measure(label, url, count, seeder=seed_single)
     with url_for() as url:
         personal = measure(label, url, count, seeder=_seed_and_time)
+    if cache:
+        print(f"  PostgreSQL's shared_buffers: {cache} (docs/personal-digests.md, Speed)")
     ratio = personal["rate"] / single["rate"]
     print(
         f"{label}: personal digests at {ratio:.0%} of the single-variant rate "
@@ -224,6 +227,24 @@ def _compare(
         "µs per recipient"
     )
     return {"single_rate": single["rate"], "personal_rate": personal["rate"], "ratio": ratio}
+
+
+def _buffer_cache(url: str) -> str | None:
+    """PostgreSQL's ``shared_buffers`` at ``url`` (None on SQLite).
+
+    The personal run reads each batch's readers from all over a million-row table,
+    the single one from consecutive rows: below about 1 GB of buffer cache the
+    personal run pays for that in reads and in writing out evicted pages, so the
+    ratio means little without this figure beside it.
+    """
+    database = Database(url)
+    try:
+        if database.engine.dialect.name != "postgresql":
+            return None
+        with database.engine.connect() as connection:
+            return str(connection.execute(text("SHOW shared_buffers")).scalar_one())
+    finally:
+        database.dispose()
 
 
 def _seed_and_time(database: Database, count: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import personal
+from tests import services
 
 
 def test_personal_benchmark_compares_both_runs_and_prints_render_times(
@@ -26,3 +27,12 @@ def test_the_selections_and_zones_are_as_the_issue_asks() -> None:
     """Fifty distinct selections, twenty-four zones at distinct offsets."""
     assert len(set(personal.SELECTIONS)) == 50
     assert len(set(personal.ZONES)) == 24
+
+
+@pytest.mark.postgres
+def test_the_ratio_is_printed_with_postgresqls_buffer_cache() -> None:
+    """The buffer cache the ratio depends on is read from the server (none on SQLite)."""
+    size = personal._buffer_cache(services.postgres_url())
+    assert size is not None
+    assert size[-2:] in ("kB", "MB", "GB", "TB")
+    assert personal._buffer_cache("sqlite://") is None
