@@ -203,6 +203,8 @@ def plan_dispatch(
         # Before the Python pass asks who is left: planned with the ledger as it now is
         # (the readers just queued, not the empty table of the last statistics), its
         # query hashes the ledger once instead of joining every reader's rows first.
+        # ANALYZE keeps its lock until this transaction ends: another large plan
+        # waits for this one here (claims and records do not), autovacuum gives way.
         refresh_statistics(session)
     number = roster.last_batch_number(session, digest_id)
     selections = select_recipients(
